@@ -1,0 +1,41 @@
+# Manhattan — the two commands that matter are `make run` and `make test`.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test bench jepsen proto proto-check clean install
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+## make run: start a local Manhattan node with a demo tenant and dataset (foreground).
+run: $(STAMP)
+	$(PY) -m manhattan.cli.demo
+
+## make test: the whole suite (unit, property and real-process integration tests).
+test: $(STAMP)
+	$(PY) -m pytest -q
+
+## make bench: benchmarks that print ratios against baselines measured in the same run.
+bench: $(STAMP)
+	$(PY) bench/run.py
+
+## make jepsen: the long fault-injection runs.
+jepsen: $(STAMP)
+	@echo "jepsen-style harness: not built yet (see jepsen-style/README.md)"
+
+## make proto: regenerate the checked-in protobuf/gRPC code.
+proto: $(STAMP)
+	$(PY) tools/gen_proto.py
+
+proto-check: $(STAMP)
+	$(PY) tools/gen_proto.py --check
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

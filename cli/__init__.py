@@ -1,0 +1,1 @@
+"""The ``manhattan`` command line (click)."""

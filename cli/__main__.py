@@ -1,0 +1,5 @@
+"""``python -m manhattan.cli``."""
+
+from manhattan.cli.main import cli
+
+cli()

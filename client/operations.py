@@ -1,0 +1,212 @@
+"""The shared core of the sync and async clients: one Operation per call.
+
+An Operation names the RPC, carries the request message and knows how to read
+the response. The sync and async clients differ only in how they send it, so
+request building, validation of arguments and decoding live here once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from manhattan.client.models import (
+    DatasetInfo, Delete, NodeInfo, Put, Record, ScanPage, Tenant, Version,
+)
+from manhattan.errors import InvalidRequest
+from manhattan.proto.v1 import admin_pb2, data_pb2, types_pb2
+from manhattan.types import Consistency, Durability
+
+T = TypeVar("T")
+Key = bytes | str
+
+
+@dataclass(frozen=True, slots=True)
+class Operation(Generic[T]):
+    """One RPC: service ('data' or 'admin'), method, request, decoder, retry safety."""
+
+    service: str
+    method: str
+    request: Any
+    parse: Callable[[Any], T]
+    idempotent: bool
+    pkey: bytes | None = None
+
+
+def as_bytes(value: Key, field: str) -> bytes:
+    """Keys and values may be given as bytes or str (encoded UTF-8)."""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (bytearray, memoryview)):
+        return bytes(value)
+    raise InvalidRequest(f"{field} must be bytes or str, not {type(value).__name__}")
+
+
+def ttl_ms(ttl: float | None) -> int:
+    """Seconds (float) to whole milliseconds; None means no TTL."""
+    if ttl is None:
+        return 0
+    if ttl <= 0:
+        raise InvalidRequest(f"ttl must be positive seconds, got {ttl}")
+    return max(1, round(ttl * 1000))
+
+
+def _version(message: types_pb2.Version) -> Version:
+    return Version(message.timestamp, message.writer)
+
+
+def _record(message: types_pb2.Record) -> Record:
+    return Record(message.pkey, message.lkey, message.value, _version(message.version),
+                  message.expires_at_ms)
+
+
+def _dataset_info(m: admin_pb2.DatasetSpec) -> DatasetInfo:
+    return DatasetInfo(
+        m.name, m.tenant, m.replication_factor, Consistency(m.read_consistency),
+        Consistency(m.write_consistency), Durability(m.durability), m.default_ttl_ms,
+        m.created_at_ms,
+    )
+
+
+# -- data operations --------------------------------------------------------
+
+
+def get(dataset: str, pkey: Key, lkey: Key, consistency: Consistency) -> Operation[Record | None]:
+    """Get one record."""
+    p = as_bytes(pkey, "pkey")
+    request = data_pb2.GetRequest(dataset=dataset, pkey=p, lkey=as_bytes(lkey, "lkey"),
+                                  consistency=int(consistency))
+    return Operation("data", "Get", request,
+                     lambda r: _record(r.record) if r.found else None, True, p)
+
+
+def put(dataset: str, pkey: Key, lkey: Key, value: Key, ttl: float | None,
+        consistency: Consistency, durability: Durability) -> Operation[Version]:
+    """Put one record."""
+    p = as_bytes(pkey, "pkey")
+    request = data_pb2.PutRequest(
+        dataset=dataset, pkey=p, lkey=as_bytes(lkey, "lkey"), value=as_bytes(value, "value"),
+        ttl_ms=ttl_ms(ttl), consistency=int(consistency), durability=int(durability),
+    )
+    return Operation("data", "Put", request, lambda r: _version(r.version), False, p)
+
+
+def delete(dataset: str, pkey: Key, lkey: Key, consistency: Consistency,
+           durability: Durability) -> Operation[Version]:
+    """Delete one record (writes a tombstone)."""
+    p = as_bytes(pkey, "pkey")
+    request = data_pb2.DeleteRequest(
+        dataset=dataset, pkey=p, lkey=as_bytes(lkey, "lkey"), consistency=int(consistency),
+        durability=int(durability),
+    )
+    return Operation("data", "Delete", request, lambda r: _version(r.version), False, p)
+
+
+def scan_page(dataset: str, pkey: Key, start: Key | None, end: Key | None, limit: int,
+              reverse: bool, cursor: bytes | None, consistency: Consistency
+              ) -> Operation[ScanPage]:
+    """One page of a scan inside one pkey."""
+    if limit < 0:
+        raise InvalidRequest(f"limit must not be negative, got {limit}")
+    p = as_bytes(pkey, "pkey")
+    request = data_pb2.ScanRequest(dataset=dataset, pkey=p, limit=limit, reverse=reverse,
+                                   cursor=cursor or b"", consistency=int(consistency))
+    if start is not None:
+        request.start = as_bytes(start, "start")
+    if end is not None:
+        request.end = as_bytes(end, "end")
+    return Operation(
+        "data", "Scan", request,
+        lambda r: ScanPage([_record(m) for m in r.records], r.next_cursor or None), True, p,
+    )
+
+
+def get_many(dataset: str, keys: Sequence[tuple[Key, Key]], consistency: Consistency
+             ) -> Operation[list[Record | None]]:
+    """Get many records in one call; results in key order."""
+    request = data_pb2.MultiGetRequest(
+        dataset=dataset, consistency=int(consistency),
+        keys=[types_pb2.Key(pkey=as_bytes(p, f"keys[{i}].pkey"), lkey=as_bytes(l, f"keys[{i}].lkey"))
+              for i, (p, l) in enumerate(keys)],
+    )
+    return Operation("data", "MultiGet", request,
+                     lambda r: [_record(x.record) if x.found else None for x in r.results], True)
+
+
+def _mutation(i: int, item: Put | Delete | tuple) -> data_pb2.Mutation:
+    if isinstance(item, tuple):
+        item = Put(*item)
+    where = f"mutations[{i}]"
+    if isinstance(item, Delete):
+        return data_pb2.Mutation(pkey=as_bytes(item.pkey, where + ".pkey"),
+                                 lkey=as_bytes(item.lkey, where + ".lkey"), delete=True)
+    if isinstance(item, Put):
+        return data_pb2.Mutation(
+            pkey=as_bytes(item.pkey, where + ".pkey"), lkey=as_bytes(item.lkey, where + ".lkey"),
+            value=as_bytes(item.value, where + ".value"), ttl_ms=ttl_ms(item.ttl),
+        )
+    raise InvalidRequest(f"{where} must be a Put, a Delete or a (pkey, lkey, value) tuple")
+
+
+def put_many(dataset: str, items: Iterable[Put | Delete | tuple], consistency: Consistency,
+             durability: Durability) -> Operation[list[Version]]:
+    """Puts and deletes in one atomic (per node) batch."""
+    request = data_pb2.MultiPutRequest(
+        dataset=dataset, consistency=int(consistency), durability=int(durability),
+        mutations=[_mutation(i, item) for i, item in enumerate(items)],
+    )
+    return Operation("data", "MultiPut", request,
+                     lambda r: [_version(v) for v in r.versions], False)
+
+
+# -- admin operations -------------------------------------------------------
+
+
+def create_tenant(name: str) -> Operation[str]:
+    """Create a tenant; the result is its token (shown once)."""
+    return Operation("admin", "CreateTenant", admin_pb2.CreateTenantRequest(name=name),
+                     lambda r: r.token, False)
+
+
+def list_tenants() -> Operation[list[Tenant]]:
+    """Every tenant."""
+    return Operation("admin", "ListTenants", admin_pb2.ListTenantsRequest(),
+                     lambda r: [Tenant(t.name, t.created_at_ms) for t in r.tenants], True)
+
+
+def create_dataset(name: str, tenant: str, replication_factor: int, read_consistency: Consistency,
+                   write_consistency: Consistency, durability: Durability,
+                   default_ttl: float | None) -> Operation[DatasetInfo]:
+    """Create a dataset owned by ``tenant``."""
+    spec = admin_pb2.DatasetSpec(
+        name=name, tenant=tenant, replication_factor=replication_factor,
+        read_consistency=int(read_consistency), write_consistency=int(write_consistency),
+        durability=int(durability), default_ttl_ms=ttl_ms(default_ttl),
+    )
+    return Operation("admin", "CreateDataset", admin_pb2.CreateDatasetRequest(spec=spec),
+                     lambda r: _dataset_info(r.dataset), False)
+
+
+def list_datasets(tenant: str | None) -> Operation[list[DatasetInfo]]:
+    """Datasets visible to the caller (optionally one tenant's, for the admin)."""
+    return Operation("admin", "ListDatasets", admin_pb2.ListDatasetsRequest(tenant=tenant or ""),
+                     lambda r: [_dataset_info(d) for d in r.datasets], True)
+
+
+def drop_dataset(name: str) -> Operation[None]:
+    """Drop a dataset and all its records."""
+    return Operation("admin", "DropDataset", admin_pb2.DropDatasetRequest(name=name),
+                     lambda r: None, False)
+
+
+def node_info() -> Operation[NodeInfo]:
+    """What the node that answers says about itself."""
+    return Operation(
+        "admin", "NodeInfo", admin_pb2.NodeInfoRequest(),
+        lambda r: NodeInfo(r.node_id, r.address, r.version, r.started_at_ms, r.clock_ms,
+                           list(r.datasets), r.approximate_keys, r.disk_bytes),
+        True,
+    )

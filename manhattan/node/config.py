@@ -1,0 +1,148 @@
+"""Node configuration: a TOML file plus ``MANHATTAN_<SECTION>_<KEY>`` overrides.
+
+Validated once at start-up; a bad value stops the node with a message that
+names the key, e.g. ``limits.max_value_bytes: Input should be greater than 0``.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from manhattan.types import Durability
+
+ENV_PREFIX = "MANHATTAN_"
+
+
+class ConfigError(ValueError):
+    """The configuration is invalid; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_address(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ValueError(f"expected host:port, got {value!r}")
+    return value
+
+
+class NodeSection(_Section):
+    """Identity and addresses of this node."""
+
+    id: int = Field(1, ge=1, le=2**31 - 1)
+    listen: str = "127.0.0.1:7100"
+    advertise: str = ""  # what peers and clients dial; defaults to listen
+    data_dir: Path = Path("./data")
+    zone: str = "default"
+    admin_token: str = ""  # accepted as the admin token when set (shared by a cluster)
+
+    _listen = field_validator("listen")(_check_address)
+
+    @field_validator("advertise")
+    @classmethod
+    def _advertise(cls, value: str) -> str:
+        return _check_address(value) if value else value
+
+
+class LimitsSection(_Section):
+    """Request limits: anything larger is rejected with INVALID_ARGUMENT."""
+
+    max_key_bytes: int = Field(4096, gt=0, le=65535)
+    max_value_bytes: int = Field(1024 * 1024, gt=0)
+    max_batch_records: int = Field(1000, gt=0)
+    max_batch_bytes: int = Field(16 * 1024 * 1024, gt=0)
+    max_scan_limit: int = Field(10_000, gt=0)
+    max_ttl_ms: int = Field(10 * 365 * 24 * 3600 * 1000, gt=0)
+    max_message_bytes: int = Field(64 * 1024 * 1024, gt=0)
+
+
+class StorageSection(_Section):
+    """Background maintenance of the engine."""
+
+    purge_interval_s: float = Field(5.0, gt=0)
+    purge_budget: int = Field(10_000, gt=0)
+    tombstone_grace_s: float = Field(10 * 24 * 3600, ge=0)
+    default_durability: Durability = Durability.SYNC
+
+    @field_validator("default_durability", mode="before")
+    @classmethod
+    def _durability(cls, value: Any) -> Any:
+        return Durability.parse(value) if isinstance(value, str) else value
+
+
+class ClockSection(_Section):
+    """Hybrid logical clock limits."""
+
+    max_skew_ms: int = Field(60_000, gt=0)
+
+
+class NodeConfig(_Section):
+    """The whole node configuration."""
+
+    node: NodeSection = NodeSection()
+    limits: LimitsSection = LimitsSection()
+    storage: StorageSection = StorageSection()
+    clock: ClockSection = ClockSection()
+
+    @property
+    def advertise_address(self) -> str:
+        """The address others dial."""
+        return self.node.advertise or self.node.listen
+
+    @property
+    def db_path(self) -> Path:
+        """Where RocksDB lives."""
+        return self.node.data_dir / "db"
+
+
+def _env_overrides(environ: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    sections = NodeConfig.model_fields
+    overrides: dict[str, dict[str, str]] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        for section in sections:
+            if rest.startswith(section + "_"):
+                overrides.setdefault(section, {})[rest[len(section) + 1:]] = value
+                break
+    return overrides
+
+
+def load_config(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    overrides: Mapping[str, Mapping[str, Any]] | None = None,
+) -> NodeConfig:
+    """Read TOML (optional), apply environment then explicit overrides, validate."""
+    data: dict[str, dict[str, Any]] = {}
+    if path is not None:
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    layers = [_env_overrides(os.environ if environ is None else environ), overrides or {}]
+    for layer in layers:
+        for section, values in layer.items():
+            if not isinstance(data.setdefault(section, {}), dict):
+                raise ConfigError(f"{section}: expected a table")
+            data[section].update(values)
+    try:
+        return NodeConfig.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"invalid configuration: {problems}") from None

@@ -1,0 +1,33 @@
+"""``manhattan node start``: run one node in the foreground until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from manhattan.node.config import NodeConfig
+from manhattan.node.server import StorageNode
+
+log = logging.getLogger("manhattan.node")
+
+
+async def serve(config: NodeConfig) -> None:
+    """Start a node and stop it gracefully on the first SIGTERM or SIGINT."""
+    node = StorageNode(config)
+    await node.start()
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    print(f"manhattan node {config.node.id} listening on {config.node.listen} "
+          f"(data in {config.node.data_dir})", flush=True)
+    await stopping.wait()
+    log.info("signal received; draining")
+    await node.stop()
+
+
+def run(config: NodeConfig) -> None:
+    """Blocking entry point."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(serve(config))

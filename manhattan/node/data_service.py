@@ -1,0 +1,126 @@
+"""The Data service: tenants' reads and writes, checked then coordinated."""
+
+from __future__ import annotations
+
+import grpc
+
+from manhattan.errors import InvalidRequest
+from manhattan.node.auth import Authenticator
+from manhattan.node.coordinator import LocalCoordinator, Mutation
+from manhattan.node.rpc import record_to_proto, rpc_errors, version_to_proto
+from manhattan.node.validation import RequestValidator
+from manhattan.proto.v1 import data_pb2, data_pb2_grpc
+from manhattan.storage import DEFAULT_SCAN_LIMIT
+from manhattan.storage.keys import decode_cursor
+from manhattan.tenancy import Catalog, DatasetSpec
+
+
+class DataService(data_pb2_grpc.DataServicer):
+    """Implements manhattan.v1.Data."""
+
+    def __init__(
+        self, catalog: Catalog, auth: Authenticator, validator: RequestValidator,
+        coordinator: LocalCoordinator,
+    ) -> None:
+        self._catalog = catalog
+        self._auth = auth
+        self._check = validator
+        self._coordinator = coordinator
+
+    def _dataset(self, context: grpc.aio.ServicerContext, name: str) -> DatasetSpec:
+        principal = self._auth.principal(context.invocation_metadata())
+        if not name:
+            raise InvalidRequest("dataset must not be empty")
+        return self._catalog.authorize(principal, name)
+
+    @rpc_errors
+    async def Get(self, request: data_pb2.GetRequest, context) -> data_pb2.GetResponse:
+        spec = self._dataset(context, request.dataset)
+        self._check.key(request.pkey, request.lkey)
+        consistency = self._check.consistency(request.consistency)
+        record = await self._coordinator.read(spec, request.pkey, request.lkey, consistency)
+        if record is None:
+            return data_pb2.GetResponse(found=False)
+        return data_pb2.GetResponse(found=True, record=record_to_proto(record))
+
+    @rpc_errors
+    async def Put(self, request: data_pb2.PutRequest, context) -> data_pb2.PutResponse:
+        spec = self._dataset(context, request.dataset)
+        self._check.key(request.pkey, request.lkey)
+        self._check.value(request.value)
+        self._check.ttl(request.ttl_ms)
+        consistency = self._check.consistency(request.consistency)
+        durability = self._check.durability(request.durability)
+        mutation = Mutation(request.pkey, request.lkey, request.value, request.ttl_ms)
+        [version] = await self._coordinator.write(spec, [mutation], durability, consistency)
+        return data_pb2.PutResponse(version=version_to_proto(version))
+
+    @rpc_errors
+    async def Delete(self, request: data_pb2.DeleteRequest, context) -> data_pb2.DeleteResponse:
+        spec = self._dataset(context, request.dataset)
+        self._check.key(request.pkey, request.lkey)
+        consistency = self._check.consistency(request.consistency)
+        durability = self._check.durability(request.durability)
+        mutation = Mutation(request.pkey, request.lkey, delete=True)
+        [version] = await self._coordinator.write(spec, [mutation], durability, consistency)
+        return data_pb2.DeleteResponse(version=version_to_proto(version))
+
+    @rpc_errors
+    async def Scan(self, request: data_pb2.ScanRequest, context) -> data_pb2.ScanResponse:
+        spec = self._dataset(context, request.dataset)
+        self._check.key(request.pkey, b"")
+        consistency = self._check.consistency(request.consistency)
+        limit = self._check.scan_limit(request.limit, DEFAULT_SCAN_LIMIT)
+        if request.cursor:
+            try:
+                decode_cursor(request.cursor)
+            except ValueError as exc:
+                raise InvalidRequest(f"cursor: {exc}") from None
+        page = await self._coordinator.scan(
+            spec, request.pkey,
+            start=request.start if request.HasField("start") else None,
+            end=request.end if request.HasField("end") else None,
+            limit=limit, reverse=request.reverse, cursor=request.cursor or None,
+            consistency=consistency,
+        )
+        return data_pb2.ScanResponse(
+            records=[record_to_proto(r) for r in page.records], next_cursor=page.cursor or b""
+        )
+
+    @rpc_errors
+    async def MultiGet(self, request: data_pb2.MultiGetRequest, context) -> data_pb2.MultiGetResponse:
+        spec = self._dataset(context, request.dataset)
+        self._check.batch(len(request.keys), (len(k.pkey) + len(k.lkey) for k in request.keys),
+                          "keys")
+        for i, key in enumerate(request.keys):
+            self._check.key(key.pkey, key.lkey, where=f"keys[{i}].")
+        consistency = self._check.consistency(request.consistency)
+        records = await self._coordinator.read_many(
+            spec, [(k.pkey, k.lkey) for k in request.keys], consistency
+        )
+        return data_pb2.MultiGetResponse(results=[
+            data_pb2.GetResult(found=True, record=record_to_proto(r)) if r is not None
+            else data_pb2.GetResult(found=False)
+            for r in records
+        ])
+
+    @rpc_errors
+    async def MultiPut(self, request: data_pb2.MultiPutRequest, context) -> data_pb2.MultiPutResponse:
+        spec = self._dataset(context, request.dataset)
+        mutations = request.mutations
+        self._check.batch(
+            len(mutations), (len(m.pkey) + len(m.lkey) + len(m.value) for m in mutations),
+            "mutations",
+        )
+        for i, m in enumerate(mutations):
+            where = f"mutations[{i}]."
+            self._check.key(m.pkey, m.lkey, where)
+            self._check.value(m.value, where)
+            self._check.ttl(m.ttl_ms, where)
+        consistency = self._check.consistency(request.consistency)
+        durability = self._check.durability(request.durability)
+        versions = await self._coordinator.write(
+            spec, [Mutation(m.pkey, m.lkey, m.value, m.ttl_ms, m.delete) for m in mutations],
+            durability, consistency,
+        )
+        return data_pb2.MultiPutResponse(versions=[version_to_proto(v) for v in versions])

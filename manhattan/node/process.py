@@ -1,0 +1,129 @@
+"""Run a storage node as a child process: for ``make run``, tests and benchmarks.
+
+Every process is started by this module and ended by its PID (SIGTERM, then
+SIGKILL after a grace period), never by name.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from manhattan.node.cluster_file import FILE_NAME, read_cluster_file
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port that was free a moment ago."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+def wait_serving(address: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
+    """Block until the node at ``address`` reports SERVING; raise on timeout or exit."""
+    deadline = time.monotonic() + timeout
+    with grpc.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                raise RuntimeError(f"node at {address} exited with code {proc.returncode}")
+            try:
+                reply = stub.Check(health_pb2.HealthCheckRequest(service=""), timeout=0.5)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.RpcError:
+                pass
+            time.sleep(0.05)
+    raise TimeoutError(f"node at {address} did not become healthy within {timeout}s")
+
+
+class NodeProcess:
+    """A ``manhattan node start`` child process on loopback."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        node_id: int = 1,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        env: dict[str, str] | None = None,
+        log_path: Path | None = None,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self.node_id = node_id
+        self.port = port or free_port(host)
+        self.address = f"{host}:{self.port}"
+        self.env = dict(env or {})
+        self.log_path = log_path or self.data_dir.parent / f"node{node_id}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The PID of the running process, if any."""
+        return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
+
+    def start(self, timeout: float = 30.0) -> "NodeProcess":
+        """Spawn the node and wait until it serves."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = [
+            sys.executable, "-m", "manhattan.cli", "node", "start",
+            "--id", str(self.node_id), "--listen", self.address, "--data-dir", str(self.data_dir),
+        ]
+        env = {**os.environ, **self.env}
+        log = open(self.log_path, "ab")
+        try:
+            self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                         stdin=subprocess.DEVNULL)
+        finally:
+            log.close()
+        try:
+            wait_serving(self.address, timeout, self.proc)
+        except Exception:
+            self.kill()
+            raise RuntimeError(f"node {self.node_id} failed to start; log:\n{self.log_tail()}")
+        return self
+
+    def stop(self, grace: float = 10.0) -> int | None:
+        """SIGTERM and wait (graceful drain); SIGKILL if it does not exit in time."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, with no chance to flush anything."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    def admin_token(self) -> str:
+        """The admin token from the node's cluster file."""
+        return str(read_cluster_file(self.data_dir / FILE_NAME)["admin_token"])
+
+    def log_tail(self, lines: int = 40) -> str:
+        """The last lines of the node's log."""
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def __enter__(self) -> "NodeProcess":
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()

@@ -1,0 +1,178 @@
+"""The catalog: tenants and the datasets they own, persisted on the node.
+
+Dataset names are global (as in Twitter's Manhattan, a dataset is named once
+per cluster) and each belongs to one tenant; a tenant's token reaches only the
+datasets it owns. The catalog keeps everything in memory for the request path
+and writes through to the metadata store.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import asdict, dataclass, replace
+
+from manhattan.errors import AlreadyExists, InvalidRequest, NotFound, PermissionDenied
+from manhattan.tenancy.names import check_name
+from manhattan.tenancy.tokens import MetaStore, Principal
+from manhattan.types import Consistency, Durability
+
+_TENANT_PREFIX = b"tenancy/tenant/"
+_DATASET_PREFIX = b"tenancy/dataset/"
+DEFAULT_REPLICATION_FACTOR = 3
+MAX_REPLICATION_FACTOR = 9
+
+
+@dataclass(frozen=True, slots=True)
+class TenantInfo:
+    """A tenant: an application that owns datasets."""
+
+    name: str
+    created_at_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetSpec:
+    """A dataset's settings: owner, replication and defaults for requests."""
+
+    name: str
+    tenant: str
+    replication_factor: int = DEFAULT_REPLICATION_FACTOR
+    read_consistency: Consistency = Consistency.ONE
+    write_consistency: Consistency = Consistency.QUORUM
+    durability: Durability = Durability.SYNC
+    default_ttl_ms: int = 0
+    created_at_ms: int = 0
+
+    def to_json(self) -> bytes:
+        """The stored form."""
+        return json.dumps(asdict(self)).encode()
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "DatasetSpec":
+        """Parse the stored form."""
+        data = json.loads(raw)
+        data["read_consistency"] = Consistency(data["read_consistency"])
+        data["write_consistency"] = Consistency(data["write_consistency"])
+        data["durability"] = Durability(data["durability"])
+        return cls(**data)
+
+
+def normalise_spec(spec: DatasetSpec, *, node_count: int, now_ms: int) -> DatasetSpec:
+    """Fill defaults and check every field; raises InvalidRequest naming the field."""
+    check_name("dataset", spec.name)
+    check_name("tenant", spec.tenant)
+    rf = spec.replication_factor or min(DEFAULT_REPLICATION_FACTOR, node_count)
+    if not 1 <= rf <= MAX_REPLICATION_FACTOR:
+        raise InvalidRequest(
+            f"replication_factor must be between 1 and {MAX_REPLICATION_FACTOR}, got {rf}"
+        )
+    if rf > node_count:
+        raise InvalidRequest(
+            f"replication_factor {rf} exceeds the {node_count} node(s) in the cluster"
+        )
+    for field in ("read_consistency", "write_consistency"):
+        if getattr(spec, field) not in set(Consistency):
+            raise InvalidRequest(f"{field} has unknown value {int(getattr(spec, field))}")
+    if spec.durability not in set(Durability):
+        raise InvalidRequest(f"durability has unknown value {int(spec.durability)}")
+    if spec.default_ttl_ms < 0:
+        raise InvalidRequest("default_ttl_ms must not be negative")
+    return replace(
+        spec,
+        replication_factor=rf,
+        read_consistency=spec.read_consistency or Consistency.ONE,
+        write_consistency=spec.write_consistency or Consistency.QUORUM,
+        durability=spec.durability or Durability.SYNC,
+        created_at_ms=spec.created_at_ms or now_ms,
+    )
+
+
+class Catalog:
+    """Tenants and datasets of this node, cached in memory."""
+
+    def __init__(self, meta: MetaStore) -> None:
+        self._meta = meta
+        self._lock = threading.Lock()
+        self._tenants = {
+            t.name: t
+            for t in (TenantInfo(**json.loads(raw)) for _, raw in meta.meta_items(_TENANT_PREFIX))
+        }
+        self._datasets = {
+            d.name: d
+            for d in (DatasetSpec.from_json(raw) for _, raw in meta.meta_items(_DATASET_PREFIX))
+        }
+
+    # -- tenants --------------------------------------------------------------
+
+    def create_tenant(self, name: str, now_ms: int) -> TenantInfo:
+        """Add a tenant; AlreadyExists when the name is taken."""
+        check_name("tenant", name)
+        with self._lock:
+            if name in self._tenants:
+                raise AlreadyExists(f"tenant {name!r} already exists")
+            tenant = TenantInfo(name, now_ms)
+            self._meta.meta_put(_TENANT_PREFIX + name.encode(), json.dumps(asdict(tenant)).encode())
+            self._tenants[name] = tenant
+            return tenant
+
+    def tenant(self, name: str) -> TenantInfo:
+        """The tenant called ``name``; NotFound otherwise."""
+        try:
+            return self._tenants[name]
+        except KeyError:
+            raise NotFound(f"tenant {name!r} does not exist") from None
+
+    def tenants(self) -> list[TenantInfo]:
+        """Every tenant, by name."""
+        return sorted(self._tenants.values(), key=lambda t: t.name)
+
+    # -- datasets -------------------------------------------------------------
+
+    def check_new_dataset(self, spec: DatasetSpec) -> None:
+        """NotFound for an unknown owner, AlreadyExists when the name is taken."""
+        self.tenant(spec.tenant)
+        existing = self._datasets.get(spec.name)
+        if existing is not None:
+            raise AlreadyExists(
+                f"dataset {spec.name!r} already exists (owned by tenant {existing.tenant!r})"
+            )
+
+    def add_dataset(self, spec: DatasetSpec) -> DatasetSpec:
+        """Record a normalised dataset spec; AlreadyExists when the name is taken."""
+        with self._lock:
+            self.check_new_dataset(spec)
+            self._meta.meta_put(_DATASET_PREFIX + spec.name.encode(), spec.to_json())
+            self._datasets[spec.name] = spec
+            return spec
+
+    def remove_dataset(self, name: str) -> DatasetSpec:
+        """Forget a dataset; NotFound when there is none of that name."""
+        with self._lock:
+            spec = self.dataset(name)
+            self._meta.meta_delete(_DATASET_PREFIX + name.encode())
+            del self._datasets[name]
+            return spec
+
+    def dataset(self, name: str) -> DatasetSpec:
+        """The dataset called ``name``; NotFound otherwise."""
+        try:
+            return self._datasets[name]
+        except KeyError:
+            raise NotFound(f"dataset {name!r} does not exist") from None
+
+    def datasets(self, tenant: str | None = None) -> list[DatasetSpec]:
+        """Datasets, optionally of one tenant, by name."""
+        return sorted(
+            (d for d in self._datasets.values() if tenant is None or d.tenant == tenant),
+            key=lambda d: d.name,
+        )
+
+    def authorize(self, principal: Principal, dataset: str) -> DatasetSpec:
+        """The dataset, if ``principal`` may use it; NotFound / PermissionDenied otherwise."""
+        spec = self.dataset(dataset)
+        if not principal.is_admin and principal.tenant != spec.tenant:
+            raise PermissionDenied(
+                f"tenant {principal.tenant!r} may not access dataset {dataset!r}"
+            )
+        return spec

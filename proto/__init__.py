@@ -1,0 +1,1 @@
+"""The Manhattan wire contract: .proto sources and their generated code."""

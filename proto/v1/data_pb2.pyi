@@ -1,0 +1,156 @@
+from manhattan.proto.v1 import types_pb2 as _types_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class GetRequest(_message.Message):
+    __slots__ = ("dataset", "pkey", "lkey", "consistency")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    LKEY_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    lkey: bytes
+    consistency: _types_pb2.Consistency
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ...) -> None: ...
+
+class GetResponse(_message.Message):
+    __slots__ = ("found", "record")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    record: _types_pb2.Record
+    def __init__(self, found: _Optional[bool] = ..., record: _Optional[_Union[_types_pb2.Record, _Mapping]] = ...) -> None: ...
+
+class PutRequest(_message.Message):
+    __slots__ = ("dataset", "pkey", "lkey", "value", "ttl_ms", "consistency", "durability")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    LKEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    DURABILITY_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    lkey: bytes
+    value: bytes
+    ttl_ms: int
+    consistency: _types_pb2.Consistency
+    durability: _types_pb2.Durability
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., value: _Optional[bytes] = ..., ttl_ms: _Optional[int] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ..., durability: _Optional[_Union[_types_pb2.Durability, str]] = ...) -> None: ...
+
+class PutResponse(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: _types_pb2.Version
+    def __init__(self, version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...
+
+class DeleteRequest(_message.Message):
+    __slots__ = ("dataset", "pkey", "lkey", "consistency", "durability")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    LKEY_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    DURABILITY_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    lkey: bytes
+    consistency: _types_pb2.Consistency
+    durability: _types_pb2.Durability
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ..., durability: _Optional[_Union[_types_pb2.Durability, str]] = ...) -> None: ...
+
+class DeleteResponse(_message.Message):
+    __slots__ = ("version",)
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    version: _types_pb2.Version
+    def __init__(self, version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...
+
+class ScanRequest(_message.Message):
+    __slots__ = ("dataset", "pkey", "start", "end", "limit", "reverse", "cursor", "consistency")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REVERSE_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    start: bytes
+    end: bytes
+    limit: int
+    reverse: bool
+    cursor: bytes
+    consistency: _types_pb2.Consistency
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., start: _Optional[bytes] = ..., end: _Optional[bytes] = ..., limit: _Optional[int] = ..., reverse: _Optional[bool] = ..., cursor: _Optional[bytes] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ...) -> None: ...
+
+class ScanResponse(_message.Message):
+    __slots__ = ("records", "next_cursor")
+    RECORDS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    records: _containers.RepeatedCompositeFieldContainer[_types_pb2.Record]
+    next_cursor: bytes
+    def __init__(self, records: _Optional[_Iterable[_Union[_types_pb2.Record, _Mapping]]] = ..., next_cursor: _Optional[bytes] = ...) -> None: ...
+
+class MultiGetRequest(_message.Message):
+    __slots__ = ("dataset", "keys", "consistency")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    keys: _containers.RepeatedCompositeFieldContainer[_types_pb2.Key]
+    consistency: _types_pb2.Consistency
+    def __init__(self, dataset: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[_types_pb2.Key, _Mapping]]] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ...) -> None: ...
+
+class GetResult(_message.Message):
+    __slots__ = ("found", "record")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    record: _types_pb2.Record
+    def __init__(self, found: _Optional[bool] = ..., record: _Optional[_Union[_types_pb2.Record, _Mapping]] = ...) -> None: ...
+
+class MultiGetResponse(_message.Message):
+    __slots__ = ("results",)
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    results: _containers.RepeatedCompositeFieldContainer[GetResult]
+    def __init__(self, results: _Optional[_Iterable[_Union[GetResult, _Mapping]]] = ...) -> None: ...
+
+class Mutation(_message.Message):
+    __slots__ = ("pkey", "lkey", "value", "ttl_ms", "delete")
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    LKEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    pkey: bytes
+    lkey: bytes
+    value: bytes
+    ttl_ms: int
+    delete: bool
+    def __init__(self, pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., value: _Optional[bytes] = ..., ttl_ms: _Optional[int] = ..., delete: _Optional[bool] = ...) -> None: ...
+
+class MultiPutRequest(_message.Message):
+    __slots__ = ("dataset", "mutations", "consistency", "durability")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    MUTATIONS_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    DURABILITY_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    mutations: _containers.RepeatedCompositeFieldContainer[Mutation]
+    consistency: _types_pb2.Consistency
+    durability: _types_pb2.Durability
+    def __init__(self, dataset: _Optional[str] = ..., mutations: _Optional[_Iterable[_Union[Mutation, _Mapping]]] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ..., durability: _Optional[_Union[_types_pb2.Durability, str]] = ...) -> None: ...
+
+class MultiPutResponse(_message.Message):
+    __slots__ = ("versions",)
+    VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    versions: _containers.RepeatedCompositeFieldContainer[_types_pb2.Version]
+    def __init__(self, versions: _Optional[_Iterable[_Union[_types_pb2.Version, _Mapping]]] = ...) -> None: ...

@@ -1,0 +1,85 @@
+"""Fixtures that start real node processes on loopback (free ports, temp dirs).
+
+Nodes are always torn down by PID. The session-wide node serves most tests;
+each test gets its own tenant and dataset so tests never see each other's data.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from manhattan.client import Client
+from manhattan.node.process import NodeProcess
+
+_names = itertools.count(1)
+
+
+@dataclass
+class TenantHandle:
+    """A tenant made for one test: its name, token and one dataset."""
+
+    name: str
+    token: str
+    dataset: str
+    endpoint: str
+
+    def client(self, **kwargs) -> Client:
+        """A fresh client acting as this tenant."""
+        return Client([self.endpoint], token=self.token, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    """One storage node shared by the session."""
+    root = tmp_path_factory.mktemp("node")
+    process = NodeProcess(root / "data", node_id=1)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture
+def fresh_node(tmp_path: Path) -> Iterator[NodeProcess]:
+    """A node of the test's own (for crash and restart tests)."""
+    process = NodeProcess(tmp_path / "data", node_id=1)
+    process.start()
+    try:
+        yield process
+    finally:
+        process.kill()
+
+
+@pytest.fixture(scope="session")
+def admin(node: NodeProcess) -> Iterator[Client]:
+    """A client holding the admin token of the session node."""
+    with Client([node.address], token=node.admin_token()) as client:
+        yield client
+
+
+def make_tenant(admin_client: Client, endpoint: str, **dataset_options) -> TenantHandle:
+    """Create a uniquely named tenant with one dataset."""
+    n = next(_names)
+    name, dataset = f"tenant-{n}", f"ds-{n}"
+    token = admin_client.admin.create_tenant(name)
+    admin_client.admin.create_dataset(dataset, tenant=name, **dataset_options)
+    return TenantHandle(name, token, dataset, endpoint)
+
+
+@pytest.fixture
+def tenant(admin: Client, node: NodeProcess) -> TenantHandle:
+    """A new tenant with one dataset on the session node."""
+    return make_tenant(admin, node.address)
+
+
+@pytest.fixture
+def dataset(tenant: TenantHandle) -> Iterator:
+    """A Dataset handle of a new tenant's dataset."""
+    with tenant.client() as client:
+        yield client.dataset(tenant.dataset)
