@@ -16,7 +16,7 @@ install: $(STAMP)
 
 ## make run: start a local Manhattan node with a demo tenant and dataset (foreground).
 run: $(STAMP)
-	$(PY) -m manhattan.cli.demo
+	$(VENV)/bin/manhattan demo
 
 ## make test: the whole suite (unit, property and real-process integration tests).
 test: $(STAMP)

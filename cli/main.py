@@ -2,19 +2,38 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from manhattan import __version__
+from manhattan.cli.context import CliSettings
+from manhattan.cli.demo import demo
+from manhattan.cli.kv import kv
 from manhattan.cli.node import node
+from manhattan.cli.tenants import dataset, tenant
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="manhattan")
-def cli() -> None:
+@click.option("--endpoints", envvar="MANHATTAN_ENDPOINTS",
+              help="Comma-separated host:port list [env MANHATTAN_ENDPOINTS].")
+@click.option("--token", envvar="MANHATTAN_TOKEN",
+              help="Bearer token (tenant or admin) [env MANHATTAN_TOKEN].")
+@click.option("--cluster-file", envvar="MANHATTAN_CLUSTER_FILE",
+              type=click.Path(dir_okay=False, path_type=Path),
+              help="cluster.toml with endpoints and admin_token [default ./data/cluster.toml].")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=10.0,
+              show_default=True, help="Seconds per call.")
+@click.pass_context
+def cli(ctx: click.Context, endpoints: str | None, token: str | None, cluster_file: Path | None,
+        timeout: float) -> None:
     """Manhattan: a multi-tenant, distributed key-value store."""
+    ctx.obj = CliSettings(endpoints, token, cluster_file, timeout)
 
 
-cli.add_command(node)
+for command in (node, tenant, dataset, kv, demo):
+    cli.add_command(command)
 
 
 if __name__ == "__main__":

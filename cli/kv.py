@@ -1,0 +1,99 @@
+"""``manhattan kv put|get|delete|scan``: records from the command line."""
+
+from __future__ import annotations
+
+import click
+
+from manhattan.cli.context import (
+    connect, consistency_option, durability_option, output_option, render, text,
+)
+from manhattan.client import Consistency, Durability, Record
+
+
+def record_row(record: Record) -> dict[str, object]:
+    """One record as a table/JSON row."""
+    return {
+        "pkey": text(record.pkey), "lkey": text(record.lkey), "value": text(record.value),
+        "timestamp": record.version.timestamp, "writer": record.version.writer,
+        "expires_at_ms": record.expires_at_ms,
+    }
+
+
+@click.group()
+def kv() -> None:
+    """Read and write records."""
+
+
+@kv.command("put")
+@click.argument("dataset")
+@click.argument("pkey")
+@click.argument("lkey")
+@click.argument("value")
+@click.option("--ttl", type=click.FloatRange(min=0, min_open=True), help="Seconds to live.")
+@consistency_option()
+@durability_option()
+@output_option
+@click.pass_context
+def put(ctx: click.Context, dataset: str, pkey: str, lkey: str, value: str, ttl: float | None,
+        consistency: Consistency, durability: Durability, output: str) -> None:
+    """Store VALUE at (PKEY, LKEY) in DATASET."""
+    with connect(ctx) as client:
+        version = client.dataset(dataset).put(pkey, lkey, value, ttl=ttl,
+                                              consistency=consistency, durability=durability)
+    render([{"pkey": pkey, "lkey": lkey, "timestamp": version.timestamp,
+             "writer": version.writer}], output)
+
+
+@kv.command("get")
+@click.argument("dataset")
+@click.argument("pkey")
+@click.argument("lkey", default="")
+@consistency_option()
+@output_option
+@click.pass_context
+def get(ctx: click.Context, dataset: str, pkey: str, lkey: str, consistency: Consistency,
+        output: str) -> None:
+    """Print the record at (PKEY, LKEY); exit code 1 when there is none."""
+    with connect(ctx) as client:
+        record = client.dataset(dataset).get(pkey, lkey, consistency=consistency)
+    if record is None:
+        if output == "json":
+            click.echo("null")
+        else:
+            click.echo(f"not found: ({pkey!r}, {lkey!r}) in {dataset}", err=True)
+        ctx.exit(1)
+    render([record_row(record)], output)
+
+
+@kv.command("delete")
+@click.argument("dataset")
+@click.argument("pkey")
+@click.argument("lkey", default="")
+@consistency_option()
+@durability_option()
+@click.pass_context
+def delete(ctx: click.Context, dataset: str, pkey: str, lkey: str, consistency: Consistency,
+           durability: Durability) -> None:
+    """Delete the record at (PKEY, LKEY)."""
+    with connect(ctx) as client:
+        client.dataset(dataset).delete(pkey, lkey, consistency=consistency, durability=durability)
+    click.echo(f"deleted ({pkey!r}, {lkey!r}) from {dataset}")
+
+
+@kv.command("scan")
+@click.argument("dataset")
+@click.argument("pkey")
+@click.option("--start", help="First lkey (inclusive).")
+@click.option("--end", help="Last lkey (exclusive).")
+@click.option("--limit", type=click.IntRange(min=1), default=100, show_default=True)
+@click.option("--reverse", is_flag=True, help="Descending lkey order.")
+@consistency_option()
+@output_option
+@click.pass_context
+def scan(ctx: click.Context, dataset: str, pkey: str, start: str | None, end: str | None,
+         limit: int, reverse: bool, consistency: Consistency, output: str) -> None:
+    """List the records of PKEY in lkey order."""
+    with connect(ctx) as client:
+        records = client.dataset(dataset).scan(pkey, start=start, end=end, limit=limit,
+                                               reverse=reverse, consistency=consistency)
+    render([record_row(r) for r in records], output, empty="no records")

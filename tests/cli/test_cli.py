@@ -1,0 +1,131 @@
+"""The ``manhattan`` command against a real node."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from manhattan.cli.main import cli
+from manhattan.node.cluster_file import write_cluster_file
+
+_n = itertools.count(1)
+
+
+@pytest.fixture
+def run(node, monkeypatch, tmp_path):
+    """Invoke the CLI from an empty directory with the admin token and no env."""
+    for var in ("MANHATTAN_ENDPOINTS", "MANHATTAN_TOKEN", "MANHATTAN_CLUSTER_FILE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args: str, token: str | None = None, input: str | None = None, flags=True):
+        prefix = ["--endpoints", node.address, "--token", token or node.admin_token()]
+        return runner.invoke(cli, [*(prefix if flags else []), *args], input=input)
+
+    return invoke
+
+
+@pytest.fixture
+def tenant_ds(run):
+    """A fresh tenant (json-created) with one dataset: (tenant, token, dataset)."""
+    n = next(_n)
+    tenant, ds = f"cli-tenant-{n}", f"cli-ds-{n}"
+    result = run("tenant", "create", tenant, "-o", "json")
+    assert result.exit_code == 0, result.output
+    token = json.loads(result.output)[0]["token"]
+    result = run("dataset", "create", ds, "--tenant", tenant, "--rf", "1",
+                 "--write-consistency", "one", "--durability", "buffered", "-o", "json")
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.output)
+    assert (row["write_consistency"], row["durability"]) == ("one", "buffered")
+    return tenant, token, ds
+
+
+def test_tenant_create_prints_a_token_once_and_list_shows_the_tenant(run):
+    result = run("tenant", "create", "cli-plain")
+    assert result.exit_code == 0, result.output
+    assert "token" in result.output and "mh_" in result.output
+    listed = json.loads(run("tenant", "list", "-o", "json").output)
+    assert "cli-plain" in [t["name"] for t in listed]
+
+
+def test_kv_put_get_scan_delete_round_trip_as_a_tenant(run, tenant_ds):
+    _, token, ds = tenant_ds
+    for lkey, value in (("b", "two"), ("a", "one"), ("c", "three")):
+        assert run("kv", "put", ds, "user1", lkey, value, token=token).exit_code == 0
+    got = json.loads(run("kv", "get", ds, "user1", "a", "-o", "json", token=token).output)
+    assert got[0]["value"] == "one"
+    scanned = json.loads(run("kv", "scan", ds, "user1", "--reverse", "--limit", "2", "-o", "json",
+                             token=token).output)
+    assert [r["lkey"] for r in scanned] == ["c", "b"]
+    bounded = json.loads(run("kv", "scan", ds, "user1", "--start", "b", "--end", "c", "-o", "json",
+                             token=token).output)
+    assert [r["value"] for r in bounded] == ["two"]
+    assert run("kv", "delete", ds, "user1", "a", token=token).exit_code == 0
+    missing = run("kv", "get", ds, "user1", "a", token=token)
+    assert missing.exit_code == 1 and "not found" in missing.output
+
+
+def test_ttl_option_is_applied(run, tenant_ds):
+    _, token, ds = tenant_ds
+    assert run("kv", "put", ds, "p", "l", "v", "--ttl", "60", token=token).exit_code == 0
+    [row] = json.loads(run("kv", "get", ds, "p", "l", "-o", "json", token=token).output)
+    assert row["expires_at_ms"] > 0
+
+
+def test_dataset_list_as_tenant_shows_only_its_own(run, tenant_ds):
+    _, token, ds = tenant_ds
+    other = run("tenant", "create", f"cli-other-{next(_n)}", "-o", "json")
+    other_token = json.loads(other.output)[0]["token"]
+    mine = json.loads(run("dataset", "list", "-o", "json", token=token).output)
+    assert [d["name"] for d in mine] == [ds]
+    theirs = json.loads(run("dataset", "list", "-o", "json", token=other_token).output)
+    assert theirs == []
+
+
+def test_dataset_drop_asks_for_confirmation_and_then_drops(run, tenant_ds):
+    _, token, ds = tenant_ds
+    refused = run("dataset", "drop", ds, input="n\n")
+    assert refused.exit_code != 0
+    assert run("kv", "put", ds, "p", "l", "v", token=token).exit_code == 0
+    assert run("dataset", "drop", ds, "--yes").exit_code == 0
+    gone = run("kv", "get", ds, "p", "l", token=token)
+    assert gone.exit_code == 1 and "NotFound" in gone.output
+
+
+def test_errors_are_one_clean_line_with_the_error_kind(run, tenant_ds):
+    _, token, ds = tenant_ds
+    result = run("kv", "put", ds, "", "l", "v", token=token)
+    assert result.exit_code == 1
+    assert "InvalidRequest: pkey must not be empty" in result.output
+    assert "Traceback" not in result.output
+    denied = run("tenant", "create", "sneaky", token=token)
+    assert denied.exit_code == 1 and "PermissionDenied" in denied.output
+    bad = run("kv", "put", ds, "p", "l", "v", "--consistency", "most", token=token)
+    assert bad.exit_code == 2 and "unknown consistency" in bad.output
+
+
+def test_without_endpoints_the_cli_says_how_to_find_a_cluster(run):
+    result = run("tenant", "list", flags=False)
+    assert result.exit_code == 1
+    assert "MANHATTAN_ENDPOINTS" in result.output
+
+
+def test_cluster_file_in_data_dir_makes_flags_unnecessary(run, node, tmp_path):
+    write_cluster_file(tmp_path / "data", [node.address], node.admin_token())
+    result = run("tenant", "list", "-o", "json", flags=False)
+    assert result.exit_code == 0, result.output
+    assert isinstance(json.loads(result.output), list)
+
+
+def test_environment_variables_supply_endpoints_and_token(run, node, tenant_ds, monkeypatch):
+    _, token, ds = tenant_ds
+    monkeypatch.setenv("MANHATTAN_ENDPOINTS", node.address)
+    monkeypatch.setenv("MANHATTAN_TOKEN", token)
+    assert run("kv", "put", ds, "env", "l", "v", flags=False).exit_code == 0
+    got = run("kv", "get", ds, "env", "l", "-o", "json", flags=False)
+    assert json.loads(got.output)[0]["value"] == "v"

@@ -1,0 +1,67 @@
+"""Node configuration: TOML, environment overrides, validation naming the key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from manhattan.node.config import ConfigError, load_config
+from manhattan.types import Durability
+
+
+def test_defaults_are_valid():
+    config = load_config(environ={})
+    assert config.node.listen == "127.0.0.1:7100"
+    assert config.limits.max_key_bytes == 4096
+    assert config.limits.max_value_bytes == 1024 * 1024
+    assert config.storage.default_durability is Durability.SYNC
+
+
+def test_toml_file_then_environment_then_flags_override_in_that_order(tmp_path):
+    path = tmp_path / "node.toml"
+    path.write_text('[node]\nid = 7\nlisten = "127.0.0.1:9001"\n[limits]\nmax_value_bytes = 10\n')
+    config = load_config(path, environ={"MANHATTAN_NODE_LISTEN": "127.0.0.1:9002",
+                                        "MANHATTAN_LIMITS_MAX_VALUE_BYTES": "20"},
+                         overrides={"node": {"listen": "127.0.0.1:9003"}})
+    assert config.node.id == 7
+    assert config.node.listen == "127.0.0.1:9003"
+    assert config.limits.max_value_bytes == 20
+
+
+@pytest.mark.parametrize("env, key", [
+    ({"MANHATTAN_LIMITS_MAX_VALUE_BYTES": "abc"}, "limits.max_value_bytes"),
+    ({"MANHATTAN_LIMITS_MAX_VALUE_BYTES": "0"}, "limits.max_value_bytes"),
+    ({"MANHATTAN_NODE_LISTEN": "nowhere"}, "node.listen"),
+    ({"MANHATTAN_NODE_BOGUS": "1"}, "node.bogus"),
+    ({"MANHATTAN_STORAGE_DEFAULT_DURABILITY": "eventually"}, "storage.default_durability"),
+    ({"MANHATTAN_NODE_ID": "-3"}, "node.id"),
+])
+def test_invalid_values_are_reported_with_the_key_name(env, key):
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        load_config(environ=env)
+
+
+def test_unparseable_toml_is_a_clear_error(tmp_path):
+    path = tmp_path / "node.toml"
+    path.write_text("[node\nid = 1")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(path, environ={})
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "absent.toml", environ={})
+
+
+def test_node_start_with_bad_config_exits_non_zero_naming_the_key(tmp_path):
+    path = tmp_path / "node.toml"
+    path.write_text("[limits]\nmax_key_bytes = 70000\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "manhattan.cli", "node", "start", "--config", str(path),
+         "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "limits.max_key_bytes" in result.stderr
