@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from manhattan import __version__
@@ -59,6 +60,8 @@ class AdminService(admin_pb2_grpc.AdminServicer):
     def __init__(
         self, catalog: Catalog, tokens: TokenStore, auth: Authenticator, engine: RocksEngine,
         clock: HybridClock, identity: NodeIdentity,
+        cluster_size: Callable[[], int] = lambda: 1,
+        on_catalog_change: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._catalog = catalog
         self._tokens = tokens
@@ -66,16 +69,21 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         self._engine = engine
         self._clock = clock
         self._identity = identity
+        self._cluster_size = cluster_size
+        self._catalog_changed = on_catalog_change
 
-    def _cluster_size(self) -> int:
-        return 1
+    async def _on_catalog_change(self) -> None:
+        """Tell the rest of the cluster (a no-op on a single node)."""
+        if self._catalog_changed is not None:
+            await self._catalog_changed()
 
     @rpc_errors
     async def CreateTenant(self, request, context) -> admin_pb2.CreateTenantResponse:
         self._auth.admin(context.invocation_metadata())
         now = self._clock.wall_ms()
-        tenant = self._catalog.create_tenant(request.name, now)
-        token = self._tokens.issue(tenant.name, now)
+        tenant = self._catalog.create_tenant(request.name, self._clock.now(), now)
+        token = self._tokens.issue(tenant.name, self._clock.now(), now)
+        await self._on_catalog_change()
         return admin_pb2.CreateTenantResponse(tenant=tenant_to_proto(tenant), token=token)
 
     @rpc_errors
@@ -94,7 +102,8 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         )
         self._catalog.check_new_dataset(spec)  # before storage is touched
         self._engine.create_dataset(spec.name)
-        spec = self._catalog.add_dataset(spec)
+        spec = self._catalog.add_dataset(spec, self._clock.now())
+        await self._on_catalog_change()
         return admin_pb2.CreateDatasetResponse(dataset=spec_to_proto(spec))
 
     @rpc_errors
@@ -111,8 +120,9 @@ class AdminService(admin_pb2_grpc.AdminServicer):
     @rpc_errors
     async def DropDataset(self, request, context) -> admin_pb2.DropDatasetResponse:
         self._auth.admin(context.invocation_metadata())
-        spec = self._catalog.remove_dataset(request.name)
+        spec = self._catalog.remove_dataset(request.name, self._clock.now())
         self._engine.drop_dataset(spec.name)
+        await self._on_catalog_change()
         return admin_pb2.DropDatasetResponse()
 
     @rpc_errors

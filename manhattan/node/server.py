@@ -18,10 +18,11 @@ from manhattan.node.cluster_file import FILE_NAME, write_cluster_file
 from manhattan.node.config import NodeConfig
 from manhattan.node.coordinator import LocalCoordinator
 from manhattan.node.data_service import DataService
+from manhattan.node.rpc import MalformedRequestInterceptor
 from manhattan.node.validation import RequestValidator
 from manhattan.proto.v1 import admin_pb2_grpc, data_pb2_grpc
 from manhattan.storage import GroupCommit, RocksEngine
-from manhattan.tenancy import ADMIN, Catalog, TokenStore, generate_admin_token
+from manhattan.tenancy import ADMIN, Catalog, TokenStore, VersionedItems, generate_admin_token
 
 log = logging.getLogger("manhattan.node")
 
@@ -41,8 +42,9 @@ class StorageNode:
         self.clock = HybridClock(max_skew_ms=config.clock.max_skew_ms)
         self.engine = RocksEngine(config.db_path, now_ms=self.clock.wall_ms)
         self._check_identity()
-        self.tokens = TokenStore(self.engine)
-        self.catalog = Catalog(self.engine)
+        self.items = VersionedItems(self.engine)
+        self.tokens = TokenStore(self.items)
+        self.catalog = Catalog(self.items)
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="manhattan-io")
         self.group_commit = GroupCommit(self.engine.sync, self._executor)
         self.coordinator = LocalCoordinator(
@@ -73,7 +75,7 @@ class StorageNode:
             return
         if not token:
             token = generate_admin_token()
-        self.tokens.install(token, ADMIN, self.clock.wall_ms())
+        self.tokens.install(token, ADMIN, self.clock.now(), self.clock.wall_ms())
         if not cluster_file.exists() or self.config.node.admin_token:
             write_cluster_file(self.config.node.data_dir, [self.config.advertise_address], token)
 
@@ -86,7 +88,7 @@ class StorageNode:
             ("grpc.max_send_message_length", limits.max_message_bytes),
             ("grpc.so_reuseport", 0),
         ]
-        server = grpc.aio.server(options=options)
+        server = grpc.aio.server(options=options, interceptors=[MalformedRequestInterceptor()])
         auth = Authenticator(self.tokens)
         identity = NodeIdentity(self.config.node.id, self.config.advertise_address,
                                 self.clock.wall_ms())

@@ -123,14 +123,7 @@ class RocksEngine:
     ) -> ScanPage:
         family, _ = self._family(dataset)
         prefix = pkey_prefix(pkey)
-        lower = prefix + (start or b"")
-        upper = prefix + end if end is not None else successor(prefix)
-        after = decode_cursor(cursor) if cursor else None
-        if after is not None:
-            if reverse:
-                upper = prefix + after  # exclusive bound: resume strictly before it
-            else:
-                lower = max(lower, prefix + after + b"\x00")
+        lower, upper = self._bounds(prefix, start, end, reverse, cursor)
         now = self._now_ms()
         records: list[Record] = []
         skipped = 0
@@ -150,6 +143,43 @@ class RocksEngine:
         else:
             return ScanPage(records, None)
         return ScanPage(records, encode_cursor(last_lkey or b""))
+
+    def scan_entries(
+        self,
+        dataset: str,
+        pkey: bytes,
+        *,
+        start: bytes | None = None,
+        end: bytes | None = None,
+        limit: int = DEFAULT_SCAN_LIMIT,
+        reverse: bool = False,
+        cursor: bytes | None = None,
+    ) -> tuple[list[tuple[bytes, Entry]], bytes | None]:
+        """Stored versions of one pkey, tombstones and expired values included:
+        what replicas exchange so a coordinator can merge them by LWW."""
+        family, _ = self._family(dataset)
+        prefix = pkey_prefix(pkey)
+        lower, upper = self._bounds(prefix, start, end, reverse, cursor)
+        entries: list[tuple[bytes, Entry]] = []
+        for key, raw in self._range(family, lower, upper, reverse):
+            entries.append((key[len(prefix):], decode_entry(raw)))
+            if len(entries) >= limit:
+                return entries, encode_cursor(entries[-1][0])
+        return entries, None
+
+    @staticmethod
+    def _bounds(prefix: bytes, start: bytes | None, end: bytes | None, reverse: bool,
+                cursor: bytes | None) -> tuple[bytes, bytes | None]:
+        """[lower, upper) storage keys of a scan, narrowed past a cursor."""
+        lower = prefix + (start or b"")
+        upper = prefix + end if end is not None else successor(prefix)
+        after = decode_cursor(cursor) if cursor else None
+        if after is not None:
+            if reverse:
+                upper = prefix + after  # exclusive: resume strictly before it
+            else:
+                lower = max(lower, prefix + after + b"\x00")
+        return lower, upper
 
     @staticmethod
     def _range(

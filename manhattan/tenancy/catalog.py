@@ -9,16 +9,16 @@ and writes through to the metadata store.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import asdict, dataclass, replace
 
 from manhattan.errors import AlreadyExists, InvalidRequest, NotFound, PermissionDenied
 from manhattan.tenancy.names import check_name
-from manhattan.tenancy.tokens import MetaStore, Principal
+from manhattan.tenancy.items import VersionedItems
+from manhattan.tenancy.tokens import Principal
 from manhattan.types import Consistency, Durability
 
-_TENANT_PREFIX = b"tenancy/tenant/"
-_DATASET_PREFIX = b"tenancy/dataset/"
+_TENANT_PREFIX = "tenant/"
+_DATASET_PREFIX = "dataset/"
 DEFAULT_REPLICATION_FACTOR = 3
 MAX_REPLICATION_FACTOR = 9
 
@@ -91,30 +91,32 @@ def normalise_spec(spec: DatasetSpec, *, node_count: int, now_ms: int) -> Datase
 class Catalog:
     """Tenants and datasets of this node, cached in memory."""
 
-    def __init__(self, meta: MetaStore) -> None:
-        self._meta = meta
-        self._lock = threading.Lock()
+    def __init__(self, items: VersionedItems) -> None:
+        self._items = items
+        self._tenants: dict[str, TenantInfo] = {}
+        self._datasets: dict[str, DatasetSpec] = {}
+        self.reload()
+
+    def reload(self) -> None:
+        """Rebuild the in-memory view after the items changed (e.g. a merge)."""
         self._tenants = {
-            t.name: t
-            for t in (TenantInfo(**json.loads(raw)) for _, raw in meta.meta_items(_TENANT_PREFIX))
+            name: TenantInfo(**json.loads(raw)) for name, raw in self._items.live(_TENANT_PREFIX)
         }
         self._datasets = {
-            d.name: d
-            for d in (DatasetSpec.from_json(raw) for _, raw in meta.meta_items(_DATASET_PREFIX))
+            name: DatasetSpec.from_json(raw) for name, raw in self._items.live(_DATASET_PREFIX)
         }
 
     # -- tenants --------------------------------------------------------------
 
-    def create_tenant(self, name: str, now_ms: int) -> TenantInfo:
+    def create_tenant(self, name: str, version: int, now_ms: int) -> TenantInfo:
         """Add a tenant; AlreadyExists when the name is taken."""
         check_name("tenant", name)
-        with self._lock:
-            if name in self._tenants:
-                raise AlreadyExists(f"tenant {name!r} already exists")
-            tenant = TenantInfo(name, now_ms)
-            self._meta.meta_put(_TENANT_PREFIX + name.encode(), json.dumps(asdict(tenant)).encode())
-            self._tenants[name] = tenant
-            return tenant
+        if name in self._tenants:
+            raise AlreadyExists(f"tenant {name!r} already exists")
+        tenant = TenantInfo(name, now_ms)
+        self._items.put(_TENANT_PREFIX + name, json.dumps(asdict(tenant)).encode(), version)
+        self._tenants[name] = tenant
+        return tenant
 
     def tenant(self, name: str) -> TenantInfo:
         """The tenant called ``name``; NotFound otherwise."""
@@ -138,21 +140,19 @@ class Catalog:
                 f"dataset {spec.name!r} already exists (owned by tenant {existing.tenant!r})"
             )
 
-    def add_dataset(self, spec: DatasetSpec) -> DatasetSpec:
+    def add_dataset(self, spec: DatasetSpec, version: int) -> DatasetSpec:
         """Record a normalised dataset spec; AlreadyExists when the name is taken."""
-        with self._lock:
-            self.check_new_dataset(spec)
-            self._meta.meta_put(_DATASET_PREFIX + spec.name.encode(), spec.to_json())
-            self._datasets[spec.name] = spec
-            return spec
+        self.check_new_dataset(spec)
+        self._items.put(_DATASET_PREFIX + spec.name, spec.to_json(), version)
+        self._datasets[spec.name] = spec
+        return spec
 
-    def remove_dataset(self, name: str) -> DatasetSpec:
+    def remove_dataset(self, name: str, version: int) -> DatasetSpec:
         """Forget a dataset; NotFound when there is none of that name."""
-        with self._lock:
-            spec = self.dataset(name)
-            self._meta.meta_delete(_DATASET_PREFIX + name.encode())
-            del self._datasets[name]
-            return spec
+        spec = self.dataset(name)
+        self._items.delete(_DATASET_PREFIX + name, version)
+        del self._datasets[name]
+        return spec
 
     def dataset(self, name: str) -> DatasetSpec:
         """The dataset called ``name``; NotFound otherwise."""

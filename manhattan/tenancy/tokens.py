@@ -11,22 +11,13 @@ import hashlib
 import hmac
 import json
 import secrets
-import threading
 from dataclasses import asdict, dataclass
-from typing import Protocol
+
+from manhattan.tenancy.items import VersionedItems
 
 ADMIN = "*admin*"
 _PREFIX = "mh"
-_META_PREFIX = b"tenancy/token/"
-
-
-class MetaStore(Protocol):
-    """The node-local metadata store (RocksEngine's default column family)."""
-
-    def meta_get(self, key: bytes) -> bytes | None: ...
-    def meta_put(self, key: bytes, value: bytes) -> None: ...
-    def meta_delete(self, key: bytes) -> None: ...
-    def meta_items(self, prefix: bytes) -> list[tuple[bytes, bytes]]: ...
+_ITEM_PREFIX = "token/"
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,36 +55,38 @@ def split_token(token: str) -> tuple[str, str] | None:
 
 
 class TokenStore:
-    """Issues and verifies tokens; persisted in the metadata store."""
+    """Issues and verifies tokens; their hashes live in the replicated catalog items."""
 
-    def __init__(self, meta: MetaStore) -> None:
-        self._meta = meta
-        self._lock = threading.Lock()
+    def __init__(self, items: VersionedItems) -> None:
+        self._items = items
         self._records: dict[str, TokenRecord] = {}
-        for _, raw in meta.meta_items(_META_PREFIX):
-            record = TokenRecord(**json.loads(raw))
-            self._records[record.token_id] = record
+        self.reload()
 
-    def issue(self, tenant: str, now_ms: int) -> str:
+    def reload(self) -> None:
+        """Rebuild the in-memory view after the items changed (e.g. a merge)."""
+        self._records = {
+            token_id: TokenRecord(**json.loads(raw))
+            for token_id, raw in self._items.live(_ITEM_PREFIX)
+        }
+
+    def issue(self, tenant: str, version: int, now_ms: int) -> str:
         """Create a token for ``tenant`` and return it (the only time it is seen)."""
-        token_id = secrets.token_hex(6)
-        secret = secrets.token_urlsafe(32)
-        self.install(f"{_PREFIX}_{token_id}_{secret}", tenant, now_ms)
-        return f"{_PREFIX}_{token_id}_{secret}"
+        token = f"{_PREFIX}_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+        self.install(token, tenant, version, now_ms)
+        return token
 
-    def install(self, token: str, tenant: str, now_ms: int) -> None:
+    def install(self, token: str, tenant: str, version: int, now_ms: int) -> None:
         """Accept a token made elsewhere (the admin token from configuration)."""
         parts = split_token(token)
         if parts is None:
             raise ValueError("token must look like mh_<id>_<secret>")
         token_id, secret = parts
+        existing = self._records.get(token_id)
+        if existing is not None and existing.secret_sha256 == _hash(secret):
+            return
         record = TokenRecord(token_id, tenant, _hash(secret), now_ms)
-        with self._lock:
-            existing = self._records.get(token_id)
-            if existing is not None and existing.secret_sha256 == record.secret_sha256:
-                return
-            self._meta.meta_put(_META_PREFIX + token_id.encode(), json.dumps(asdict(record)).encode())
-            self._records[token_id] = record
+        self._items.put(_ITEM_PREFIX + token_id, json.dumps(asdict(record)).encode(), version)
+        self._records[token_id] = record
 
     def has_tenant_tokens(self, tenant: str) -> bool:
         """Whether any token speaks for ``tenant``."""

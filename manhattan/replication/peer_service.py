@@ -1,0 +1,169 @@
+"""The replica's side of node-to-node traffic (``manhattan.v1.Peer``).
+
+Replica operations arrive in batches on a long-lived stream. Each is executed
+against the local engine (a durable apply waits for the group commit, without
+holding up the others) and its reply goes back on the same stream, batched
+with whatever else finished meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import grpc
+
+from manhattan.errors import ManhattanError
+from manhattan.node.auth import Authenticator
+from manhattan.proto.v1 import cluster_pb2, peer_pb2, peer_pb2_grpc
+from manhattan.replication.wire import entry_to_proto, write_from_proto, write_to_proto
+from manhattan.storage import Entry, GroupCommit, RocksEngine, UnknownDataset, Write
+from manhattan.node.rpc import rpc_errors
+
+log = logging.getLogger("manhattan.replication")
+
+_DONE = object()
+
+
+class PeerService(peer_pb2_grpc.PeerServicer):
+    """Serves replica operations, heartbeats and catalog/topology exchange to peers."""
+
+    def __init__(
+        self,
+        *,
+        node_id: int,
+        engine: RocksEngine,
+        group_commit: GroupCommit,
+        auth: Authenticator,
+        observe_timestamp: Callable[[int], None],
+        on_ping: Callable[[peer_pb2.PingRequest], peer_pb2.PingResponse],
+        on_topology: Callable[[cluster_pb2.TopologyMessage], Awaitable[None]],
+        catalog_snapshot: Callable[[], peer_pb2.CatalogSnapshot],
+        on_catalog: Callable[[peer_pb2.CatalogSnapshot], Awaitable[None]],
+    ) -> None:
+        self._node_id = node_id
+        self._engine = engine
+        self._group_commit = group_commit
+        self._auth = auth
+        self._observe = observe_timestamp
+        self._on_ping = on_ping
+        self._on_topology = on_topology
+        self._catalog_snapshot = catalog_snapshot
+        self._on_catalog = on_catalog
+
+    # -- replica operations -----------------------------------------------
+
+    async def _apply(self, op: peer_pb2.ApplyOp) -> peer_pb2.ReplicaReply:
+        writes: list[Write] = [write_from_proto(w) for w in op.writes]
+        for write in writes:
+            self._observe(write.entry.version.timestamp)
+        applied = self._engine.apply(op.dataset, writes)
+        if op.sync:
+            await self._group_commit.durable()
+        return peer_pb2.ReplicaReply(applied=applied)
+
+    def _read(self, op: peer_pb2.ReadOp) -> peer_pb2.ReplicaReply:
+        entries: list[Entry | None] = [
+            self._engine.get_entry(op.dataset, key.pkey, key.lkey) for key in op.keys
+        ]
+        return peer_pb2.ReplicaReply(entries=[entry_to_proto(e) for e in entries])
+
+    def _scan(self, op: peer_pb2.ScanOp) -> peer_pb2.ReplicaReply:
+        entries, cursor = self._engine.scan_entries(
+            op.dataset, op.pkey,
+            start=op.start if op.HasField("start") else None,
+            end=op.end if op.HasField("end") else None,
+            limit=op.limit or 100, reverse=op.reverse, cursor=op.cursor or None,
+        )
+        return peer_pb2.ReplicaReply(
+            scanned=[write_to_proto(Write(op.pkey, lkey, entry)) for lkey, entry in entries],
+            next_cursor=cursor or b"",
+        )
+
+    async def execute(self, op: peer_pb2.ReplicaOp) -> peer_pb2.ReplicaReply:
+        """Run one replica operation; failures become a status in the reply."""
+        try:
+            kind = op.WhichOneof("op")
+            if kind == "apply":
+                reply = await self._apply(op.apply)
+            elif kind == "read":
+                reply = self._read(op.read)
+            elif kind == "scan":
+                reply = self._scan(op.scan)
+            else:
+                reply = peer_pb2.ReplicaReply(code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
+                                              message="empty replica operation")
+        except UnknownDataset as exc:
+            reply = peer_pb2.ReplicaReply(code=grpc.StatusCode.NOT_FOUND.value[0],
+                                          message=f"dataset {exc.args[0]!r} is not on this node")
+        except ManhattanError as exc:
+            reply = peer_pb2.ReplicaReply(code=exc.code.value[0], message=exc.message)
+        except Exception as exc:  # a bad op must not end the stream for the others
+            log.exception("replica operation failed")
+            reply = peer_pb2.ReplicaReply(code=grpc.StatusCode.INTERNAL.value[0], message=str(exc))
+        reply.id = op.id
+        return reply
+
+    async def Replicate(
+        self, request_iterator: AsyncIterator[peer_pb2.ReplicaBatch],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[peer_pb2.ReplicaReplies]:
+        try:
+            self._auth.admin(context.invocation_metadata())
+        except ManhattanError as exc:
+            await context.abort(exc.code, exc.message)
+        outbox: asyncio.Queue[object] = asyncio.Queue()
+        running: set[asyncio.Task[None]] = set()
+
+        async def run(op: peer_pb2.ReplicaOp) -> None:
+            outbox.put_nowait(await self.execute(op))
+
+        async def read_requests() -> None:
+            try:
+                async for batch in request_iterator:
+                    for op in batch.ops:
+                        task = asyncio.create_task(run(op))
+                        running.add(task)
+                        task.add_done_callback(running.discard)
+            finally:
+                if running:
+                    await asyncio.gather(*running, return_exceptions=True)
+                outbox.put_nowait(_DONE)
+
+        reader = asyncio.create_task(read_requests())
+        try:
+            while True:
+                item = await outbox.get()
+                if item is _DONE:
+                    return
+                replies = [item]
+                while not outbox.empty():
+                    extra = outbox.get_nowait()
+                    if extra is _DONE:
+                        yield peer_pb2.ReplicaReplies(replies=replies)
+                        return
+                    replies.append(extra)
+                yield peer_pb2.ReplicaReplies(replies=replies)
+        finally:
+            reader.cancel()
+
+    # -- membership and catalog -------------------------------------------
+
+    @rpc_errors
+    async def Ping(self, request: peer_pb2.PingRequest, context) -> peer_pb2.PingResponse:
+        self._auth.admin(context.invocation_metadata())
+        return self._on_ping(request)
+
+    @rpc_errors
+    async def PushTopology(self, request: cluster_pb2.TopologyMessage, context
+                           ) -> peer_pb2.PingResponse:
+        self._auth.admin(context.invocation_metadata())
+        await self._on_topology(request)
+        return self._on_ping(peer_pb2.PingRequest())
+
+    @rpc_errors
+    async def GetCatalog(self, request: peer_pb2.GetCatalogRequest, context
+                         ) -> peer_pb2.CatalogSnapshot:
+        self._auth.admin(context.invocation_metadata())
+        return self._catalog_snapshot()

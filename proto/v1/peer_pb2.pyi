@@ -1,0 +1,155 @@
+from manhattan.proto.v1 import types_pb2 as _types_pb2
+from manhattan.proto.v1 import cluster_pb2 as _cluster_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class Entry(_message.Message):
+    __slots__ = ("found", "version", "value", "expires_at_ms", "tombstone")
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    TOMBSTONE_FIELD_NUMBER: _ClassVar[int]
+    found: bool
+    version: _types_pb2.Version
+    value: bytes
+    expires_at_ms: int
+    tombstone: bool
+    def __init__(self, found: _Optional[bool] = ..., version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., value: _Optional[bytes] = ..., expires_at_ms: _Optional[int] = ..., tombstone: _Optional[bool] = ...) -> None: ...
+
+class ReplicaWrite(_message.Message):
+    __slots__ = ("pkey", "lkey", "entry")
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    LKEY_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    pkey: bytes
+    lkey: bytes
+    entry: Entry
+    def __init__(self, pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., entry: _Optional[_Union[Entry, _Mapping]] = ...) -> None: ...
+
+class ApplyOp(_message.Message):
+    __slots__ = ("dataset", "writes", "sync")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    WRITES_FIELD_NUMBER: _ClassVar[int]
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    writes: _containers.RepeatedCompositeFieldContainer[ReplicaWrite]
+    sync: bool
+    def __init__(self, dataset: _Optional[str] = ..., writes: _Optional[_Iterable[_Union[ReplicaWrite, _Mapping]]] = ..., sync: _Optional[bool] = ...) -> None: ...
+
+class ReadOp(_message.Message):
+    __slots__ = ("dataset", "keys")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    KEYS_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    keys: _containers.RepeatedCompositeFieldContainer[_types_pb2.Key]
+    def __init__(self, dataset: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[_types_pb2.Key, _Mapping]]] = ...) -> None: ...
+
+class ScanOp(_message.Message):
+    __slots__ = ("dataset", "pkey", "start", "end", "limit", "reverse", "cursor")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    REVERSE_FIELD_NUMBER: _ClassVar[int]
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    start: bytes
+    end: bytes
+    limit: int
+    reverse: bool
+    cursor: bytes
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., start: _Optional[bytes] = ..., end: _Optional[bytes] = ..., limit: _Optional[int] = ..., reverse: _Optional[bool] = ..., cursor: _Optional[bytes] = ...) -> None: ...
+
+class ReplicaOp(_message.Message):
+    __slots__ = ("id", "apply", "read", "scan")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    APPLY_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
+    SCAN_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    apply: ApplyOp
+    read: ReadOp
+    scan: ScanOp
+    def __init__(self, id: _Optional[int] = ..., apply: _Optional[_Union[ApplyOp, _Mapping]] = ..., read: _Optional[_Union[ReadOp, _Mapping]] = ..., scan: _Optional[_Union[ScanOp, _Mapping]] = ...) -> None: ...
+
+class ReplicaBatch(_message.Message):
+    __slots__ = ("ops",)
+    OPS_FIELD_NUMBER: _ClassVar[int]
+    ops: _containers.RepeatedCompositeFieldContainer[ReplicaOp]
+    def __init__(self, ops: _Optional[_Iterable[_Union[ReplicaOp, _Mapping]]] = ...) -> None: ...
+
+class ReplicaReply(_message.Message):
+    __slots__ = ("id", "code", "message", "applied", "entries", "scanned", "next_cursor")
+    ID_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    SCANNED_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    id: int
+    code: int
+    message: str
+    applied: _containers.RepeatedScalarFieldContainer[bool]
+    entries: _containers.RepeatedCompositeFieldContainer[Entry]
+    scanned: _containers.RepeatedCompositeFieldContainer[ReplicaWrite]
+    next_cursor: bytes
+    def __init__(self, id: _Optional[int] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., applied: _Optional[_Iterable[bool]] = ..., entries: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., scanned: _Optional[_Iterable[_Union[ReplicaWrite, _Mapping]]] = ..., next_cursor: _Optional[bytes] = ...) -> None: ...
+
+class ReplicaReplies(_message.Message):
+    __slots__ = ("replies",)
+    REPLIES_FIELD_NUMBER: _ClassVar[int]
+    replies: _containers.RepeatedCompositeFieldContainer[ReplicaReply]
+    def __init__(self, replies: _Optional[_Iterable[_Union[ReplicaReply, _Mapping]]] = ...) -> None: ...
+
+class PingRequest(_message.Message):
+    __slots__ = ("from_node", "topology_epoch", "catalog_version")
+    FROM_NODE_FIELD_NUMBER: _ClassVar[int]
+    TOPOLOGY_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    from_node: int
+    topology_epoch: int
+    catalog_version: int
+    def __init__(self, from_node: _Optional[int] = ..., topology_epoch: _Optional[int] = ..., catalog_version: _Optional[int] = ...) -> None: ...
+
+class PingResponse(_message.Message):
+    __slots__ = ("node_id", "topology_epoch", "catalog_version")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    TOPOLOGY_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    CATALOG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    node_id: int
+    topology_epoch: int
+    catalog_version: int
+    def __init__(self, node_id: _Optional[int] = ..., topology_epoch: _Optional[int] = ..., catalog_version: _Optional[int] = ...) -> None: ...
+
+class GetCatalogRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class CatalogItem(_message.Message):
+    __slots__ = ("key", "value", "version", "deleted")
+    KEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    DELETED_FIELD_NUMBER: _ClassVar[int]
+    key: str
+    value: bytes
+    version: int
+    deleted: bool
+    def __init__(self, key: _Optional[str] = ..., value: _Optional[bytes] = ..., version: _Optional[int] = ..., deleted: _Optional[bool] = ...) -> None: ...
+
+class CatalogSnapshot(_message.Message):
+    __slots__ = ("version", "items")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    ITEMS_FIELD_NUMBER: _ClassVar[int]
+    version: int
+    items: _containers.RepeatedCompositeFieldContainer[CatalogItem]
+    def __init__(self, version: _Optional[int] = ..., items: _Optional[_Iterable[_Union[CatalogItem, _Mapping]]] = ...) -> None: ...
