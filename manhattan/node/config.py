@@ -84,6 +84,39 @@ class ClockSection(_Section):
     max_skew_ms: int = Field(60_000, gt=0)
 
 
+class MemberConfig(_Section):
+    """One member of the initial topology."""
+
+    id: int = Field(ge=1, le=2**31 - 1)
+    address: str
+    zone: str = "default"
+    weight: int = Field(1, ge=1, le=100)
+
+    _address = field_validator("address")(_check_address)
+
+
+class ClusterSection(_Section):
+    """Membership, replication and failure detection."""
+
+    # The initial topology (epoch 1); empty means a cluster of this node alone.
+    members: list[MemberConfig] = []
+    vnodes: int = Field(160, ge=1, le=4096)
+    replica_timeout_s: float = Field(5.0, gt=0)
+    max_request_timeout_s: float = Field(30.0, gt=0)
+    ping_interval_s: float = Field(0.5, gt=0)
+    phi_threshold: float = Field(8.0, gt=0)
+    max_hints_per_peer: int = Field(100_000, ge=0)
+    hint_replay_interval_s: float = Field(1.0, gt=0)
+
+    @field_validator("members")
+    @classmethod
+    def _unique(cls, members: list[MemberConfig]) -> list[MemberConfig]:
+        ids = [m.id for m in members]
+        if len(set(ids)) != len(ids):
+            raise ValueError("member ids must be unique")
+        return members
+
+
 class NodeConfig(_Section):
     """The whole node configuration."""
 
@@ -91,6 +124,7 @@ class NodeConfig(_Section):
     limits: LimitsSection = LimitsSection()
     storage: StorageSection = StorageSection()
     clock: ClockSection = ClockSection()
+    cluster: ClusterSection = ClusterSection()
 
     @property
     def advertise_address(self) -> str:

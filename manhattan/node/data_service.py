@@ -6,13 +6,17 @@ import grpc
 
 from manhattan.errors import InvalidRequest
 from manhattan.node.auth import Authenticator
-from manhattan.node.coordinator import LocalCoordinator, Mutation
+from manhattan.replication.coordinator import Coordinator, Mutation
 from manhattan.node.rpc import record_to_proto, rpc_errors, version_to_proto
 from manhattan.node.validation import RequestValidator
 from manhattan.proto.v1 import data_pb2, data_pb2_grpc
-from manhattan.storage import DEFAULT_SCAN_LIMIT
-from manhattan.storage.keys import decode_cursor
+from manhattan.storage import DEFAULT_SCAN_LIMIT, Record
+from manhattan.storage.keys import decode_cursor, encode_cursor
 from manhattan.tenancy import Catalog, DatasetSpec
+
+
+def _payload(record: Record) -> int:
+    return len(record.pkey) + len(record.lkey) + len(record.value)
 
 
 class DataService(data_pb2_grpc.DataServicer):
@@ -20,7 +24,7 @@ class DataService(data_pb2_grpc.DataServicer):
 
     def __init__(
         self, catalog: Catalog, auth: Authenticator, validator: RequestValidator,
-        coordinator: LocalCoordinator,
+        coordinator: Coordinator,
     ) -> None:
         self._catalog = catalog
         self._auth = auth
@@ -38,7 +42,8 @@ class DataService(data_pb2_grpc.DataServicer):
         spec = self._dataset(context, request.dataset)
         self._check.key(request.pkey, request.lkey)
         consistency = self._check.consistency(request.consistency)
-        record = await self._coordinator.read(spec, request.pkey, request.lkey, consistency)
+        record = await self._coordinator.read(spec, request.pkey, request.lkey, consistency,
+                                              context.time_remaining())
         if record is None:
             return data_pb2.GetResponse(found=False)
         return data_pb2.GetResponse(found=True, record=record_to_proto(record))
@@ -52,7 +57,8 @@ class DataService(data_pb2_grpc.DataServicer):
         consistency = self._check.consistency(request.consistency)
         durability = self._check.durability(request.durability)
         mutation = Mutation(request.pkey, request.lkey, request.value, request.ttl_ms)
-        [version] = await self._coordinator.write(spec, [mutation], durability, consistency)
+        [version] = await self._coordinator.write(spec, [mutation], durability, consistency,
+                                                  context.time_remaining())
         return data_pb2.PutResponse(version=version_to_proto(version))
 
     @rpc_errors
@@ -62,7 +68,8 @@ class DataService(data_pb2_grpc.DataServicer):
         consistency = self._check.consistency(request.consistency)
         durability = self._check.durability(request.durability)
         mutation = Mutation(request.pkey, request.lkey, delete=True)
-        [version] = await self._coordinator.write(spec, [mutation], durability, consistency)
+        [version] = await self._coordinator.write(spec, [mutation], durability, consistency,
+                                                  context.time_remaining())
         return data_pb2.DeleteResponse(version=version_to_proto(version))
 
     @rpc_errors
@@ -81,11 +88,24 @@ class DataService(data_pb2_grpc.DataServicer):
             start=request.start if request.HasField("start") else None,
             end=request.end if request.HasField("end") else None,
             limit=limit, reverse=request.reverse, cursor=request.cursor or None,
-            consistency=consistency,
+            consistency=consistency, timeout=context.time_remaining(),
         )
+        records, cursor = self._fit(page.records, page.cursor)
         return data_pb2.ScanResponse(
-            records=[record_to_proto(r) for r in page.records], next_cursor=page.cursor or b""
+            records=[record_to_proto(r) for r in records], next_cursor=cursor or b""
         )
+
+    def _fit(
+        self, records: list[Record], cursor: bytes | None
+    ) -> tuple[list[Record], bytes | None]:
+        """Cut a page to the reply budget (100 values of 1 MiB would not fit one gRPC
+        message); the cursor then resumes right after the last record kept."""
+        total = 0
+        for i, record in enumerate(records):
+            total += _payload(record)
+            if total > self._check.reply_bytes and i > 0:
+                return records[:i], encode_cursor(records[i - 1].lkey)
+        return records, cursor
 
     @rpc_errors
     async def MultiGet(self, request: data_pb2.MultiGetRequest, context) -> data_pb2.MultiGetResponse:
@@ -96,8 +116,9 @@ class DataService(data_pb2_grpc.DataServicer):
             self._check.key(key.pkey, key.lkey, where=f"keys[{i}].")
         consistency = self._check.consistency(request.consistency)
         records = await self._coordinator.read_many(
-            spec, [(k.pkey, k.lkey) for k in request.keys], consistency
+            spec, [(k.pkey, k.lkey) for k in request.keys], consistency, context.time_remaining()
         )
+        self._check.reply(sum(_payload(r) for r in records if r is not None), "keys")
         return data_pb2.MultiGetResponse(results=[
             data_pb2.GetResult(found=True, record=record_to_proto(r)) if r is not None
             else data_pb2.GetResult(found=False)
@@ -121,6 +142,6 @@ class DataService(data_pb2_grpc.DataServicer):
         durability = self._check.durability(request.durability)
         versions = await self._coordinator.write(
             spec, [Mutation(m.pkey, m.lkey, m.value, m.ttl_ms, m.delete) for m in mutations],
-            durability, consistency,
+            durability, consistency, context.time_remaining(),
         )
         return data_pb2.MultiPutResponse(versions=[version_to_proto(v) for v in versions])

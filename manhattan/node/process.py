@@ -57,6 +57,7 @@ class NodeProcess:
         host: str = "127.0.0.1",
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
+        config_path: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.node_id = node_id
@@ -64,6 +65,7 @@ class NodeProcess:
         self.address = f"{host}:{self.port}"
         self.env = dict(env or {})
         self.log_path = log_path or self.data_dir.parent / f"node{node_id}.log"
+        self.config_path = config_path
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -78,6 +80,8 @@ class NodeProcess:
             sys.executable, "-m", "manhattan.cli", "node", "start",
             "--id", str(self.node_id), "--listen", self.address, "--data-dir", str(self.data_dir),
         ]
+        if self.config_path is not None:
+            command += ["--config", str(self.config_path)]
         env = {**os.environ, **self.env}
         log = open(self.log_path, "ab")
         try:

@@ -15,19 +15,37 @@ from manhattan.hlc import HybridClock
 from manhattan.node.admin_service import AdminService, NodeIdentity
 from manhattan.node.auth import Authenticator
 from manhattan.node.cluster_file import FILE_NAME, write_cluster_file
-from manhattan.node.config import NodeConfig
-from manhattan.node.coordinator import LocalCoordinator
+from manhattan.node.config import ConfigError, NodeConfig
+from manhattan.cluster.failure_detector import PhiAccrualDetector
+from manhattan.cluster.membership import Membership
+from manhattan.cluster.topology import Member, Topology
+from manhattan.node.cluster_service import ClusterService
 from manhattan.node.data_service import DataService
+from manhattan.node.gossip import ClusterState
 from manhattan.node.rpc import MalformedRequestInterceptor
 from manhattan.node.validation import RequestValidator
-from manhattan.proto.v1 import admin_pb2_grpc, data_pb2_grpc
+from manhattan.proto.v1 import admin_pb2_grpc, cluster_pb2_grpc, data_pb2_grpc, peer_pb2_grpc
+from manhattan.replication.coordinator import Coordinator
+from manhattan.replication.hints import HintStore
+from manhattan.replication.peer_link import PeerLinks
+from manhattan.replication.peer_service import PeerService
 from manhattan.storage import GroupCommit, RocksEngine
 from manhattan.tenancy import ADMIN, Catalog, TokenStore, VersionedItems, generate_admin_token
 
 log = logging.getLogger("manhattan.node")
 
 _NODE_ID_KEY = b"node/id"
-SERVICE_NAMES = ("manhattan.v1.Data", "manhattan.v1.Admin")
+SERVICE_NAMES = ("manhattan.v1.Data", "manhattan.v1.Admin", "manhattan.v1.Cluster",
+                 "manhattan.v1.Peer")
+
+
+def initial_topology(config: NodeConfig) -> Topology:
+    """Epoch 1 from the configured members, or this node alone."""
+    members = config.cluster.members or []
+    if not members:
+        return Topology(1, (Member(config.node.id, config.advertise_address, config.node.zone),))
+    return Topology(1, tuple(sorted(
+        (Member(m.id, m.address, m.zone, m.weight) for m in members), key=lambda m: m.id)))
 
 
 class NodeIdentityMismatch(RuntimeError):
@@ -39,6 +57,12 @@ class StorageNode:
 
     def __init__(self, config: NodeConfig) -> None:
         self.config = config
+        cluster = config.cluster
+        if cluster.members and not config.node.admin_token:
+            raise ConfigError("cluster.members needs node.admin_token: nodes authenticate to "
+                             "each other with the shared admin token")
+        if cluster.members and config.node.id not in {m.id for m in cluster.members}:
+            raise ConfigError(f"node.id {config.node.id} is not among cluster.members")
         self.clock = HybridClock(max_skew_ms=config.clock.max_skew_ms)
         self.engine = RocksEngine(config.db_path, now_ms=self.clock.wall_ms)
         self._check_identity()
@@ -47,8 +71,34 @@ class StorageNode:
         self.catalog = Catalog(self.items)
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="manhattan-io")
         self.group_commit = GroupCommit(self.engine.sync, self._executor)
-        self.coordinator = LocalCoordinator(
-            self.engine, self.clock, config.node.id, self.group_commit
+        self.membership = Membership(self.engine, config.node.id, initial_topology(config),
+                                     vnodes=cluster.vnodes)
+        self.detector = PhiAccrualDetector(threshold=cluster.phi_threshold,
+                                           expected_interval_s=cluster.ping_interval_s)
+        self.peer_metadata = (("authorization", f"Bearer {config.node.admin_token}"),)
+        limits = config.limits
+        self.channel_options = [
+            ("grpc.max_receive_message_length", limits.max_message_bytes),
+            ("grpc.max_send_message_length", limits.max_message_bytes),
+            # A restarted peer should be reachable again within a heartbeat or two.
+            ("grpc.initial_reconnect_backoff_ms", 100),
+            ("grpc.min_reconnect_backoff_ms", 100),
+            ("grpc.max_reconnect_backoff_ms", 1000),
+        ]
+        self.links = PeerLinks(metadata=self.peer_metadata, detector=self.detector,
+                               options=self.channel_options)
+        self.hints = HintStore(self.engine, max_per_peer=cluster.max_hints_per_peer)
+        self.coordinator = Coordinator(
+            node_id=config.node.id, engine=self.engine, clock=self.clock,
+            group_commit=self.group_commit, membership=self.membership, links=self.links,
+            detector=self.detector, hints=self.hints, replica_timeout=cluster.replica_timeout_s,
+            max_request_timeout=cluster.max_request_timeout_s,
+        )
+        self.cluster_state = ClusterState(
+            node_id=config.node.id, membership=self.membership, items=self.items,
+            catalog=self.catalog, tokens=self.tokens, engine=self.engine,
+            detector=self.detector, links=self.links, metadata=self.peer_metadata,
+            interval_s=cluster.ping_interval_s,
         )
         self.health = HealthServicer()
         self.server: grpc.aio.Server | None = None
@@ -77,28 +127,41 @@ class StorageNode:
             token = generate_admin_token()
         self.tokens.install(token, ADMIN, self.clock.now(), self.clock.wall_ms())
         if not cluster_file.exists() or self.config.node.admin_token:
-            write_cluster_file(self.config.node.data_dir, [self.config.advertise_address], token)
+            endpoints = [m.address for m in self.membership.topology.members]
+            write_cluster_file(self.config.node.data_dir, endpoints, token)
+
+    def _register_services(self, server: grpc.aio.Server) -> None:
+        auth = Authenticator(self.tokens)
+        identity = NodeIdentity(self.config.node.id, self.config.advertise_address,
+                                self.clock.wall_ms())
+        state = self.cluster_state
+        data_pb2_grpc.add_DataServicer_to_server(
+            DataService(self.catalog, auth, RequestValidator(self.config.limits),
+                        self.coordinator), server)
+        admin_pb2_grpc.add_AdminServicer_to_server(
+            AdminService(self.catalog, self.tokens, auth, self.engine, self.clock, identity,
+                         cluster_size=self.membership.size,
+                         on_catalog_change=state.push_catalog), server)
+        cluster_pb2_grpc.add_ClusterServicer_to_server(
+            ClusterService(auth, state.topology_message), server)
+        peer_pb2_grpc.add_PeerServicer_to_server(
+            PeerService(node_id=self.config.node.id, engine=self.engine,
+                        group_commit=self.group_commit, auth=auth,
+                        observe_timestamp=self.clock.observe, on_ping=state.ping_reply,
+                        on_topology=state.adopt_topology,
+                        catalog_snapshot=state.catalog_snapshot,
+                        on_catalog=state.merge_catalog), server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
 
     async def start(self) -> None:
         """Bind, serve, start background work."""
         self._install_admin_token()
-        limits = self.config.limits
-        options = [
-            ("grpc.max_receive_message_length", limits.max_message_bytes),
-            ("grpc.max_send_message_length", limits.max_message_bytes),
-            ("grpc.so_reuseport", 0),
-        ]
-        server = grpc.aio.server(options=options, interceptors=[MalformedRequestInterceptor()])
-        auth = Authenticator(self.tokens)
-        identity = NodeIdentity(self.config.node.id, self.config.advertise_address,
-                                self.clock.wall_ms())
-        data_pb2_grpc.add_DataServicer_to_server(
-            DataService(self.catalog, auth, RequestValidator(limits), self.coordinator), server
+        self.cluster_state.apply_catalog()
+        server = grpc.aio.server(
+            options=[*self.channel_options, ("grpc.so_reuseport", 0)],
+            interceptors=[MalformedRequestInterceptor()],
         )
-        admin_pb2_grpc.add_AdminServicer_to_server(
-            AdminService(self.catalog, self.tokens, auth, self.engine, self.clock, identity), server
-        )
-        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        self._register_services(server)
         self.port = server.add_insecure_port(self.config.node.listen)
         if not self.port:
             raise OSError(f"cannot listen on {self.config.node.listen}")
@@ -106,18 +169,28 @@ class StorageNode:
         self.server = server
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        self._tasks.append(asyncio.create_task(self._purge_loop(), name="purge"))
+        self._tasks += [
+            asyncio.create_task(self._every(self.config.storage.purge_interval_s, self._purge),
+                                name="purge"),
+            asyncio.create_task(self.cluster_state.run(), name="gossip"),
+            asyncio.create_task(self._every(self.config.cluster.hint_replay_interval_s,
+                                            self.coordinator.replay_hints), name="hints"),
+        ]
         log.info("node %s serving on %s", self.config.node.id, self.config.node.listen)
 
-    async def _purge_loop(self) -> None:
+    async def _purge(self) -> None:
         storage = self.config.storage
-        grace_ms = int(storage.tombstone_grace_s * 1000)
+        self.engine.purge(int(storage.tombstone_grace_s * 1000), storage.purge_budget)
+
+    @staticmethod
+    async def _every(interval: float, work) -> None:
+        """Run ``work`` every ``interval`` seconds; log failures and keep going."""
         while True:
-            await asyncio.sleep(storage.purge_interval_s)
+            await asyncio.sleep(interval)
             try:
-                self.engine.purge(grace_ms, storage.purge_budget)
+                await work()
             except Exception:
-                log.exception("purge failed; will retry")
+                log.exception("background %s failed; will retry", getattr(work, "__name__", work))
 
     async def stop(self, grace: float = 5.0) -> None:
         """Stop accepting, finish in-flight requests, flush and close storage."""
@@ -128,6 +201,7 @@ class StorageNode:
                 await task
         if self.server is not None:
             await self.server.stop(grace)
+        await self.links.close()
         self.engine.close()
         self._executor.shutdown(wait=True)
         log.info("node %s stopped", self.config.node.id)

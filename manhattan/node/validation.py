@@ -59,6 +59,19 @@ class RequestValidator:
                 f"{what} carries {total} bytes; the limit is {self.limits.max_batch_bytes}"
             )
 
+    @property
+    def reply_bytes(self) -> int:
+        """Payload bytes one reply may carry: the batch limit, well inside one gRPC message."""
+        return min(self.limits.max_batch_bytes, self.limits.max_message_bytes // 2)
+
+    def reply(self, total: int, what: str) -> None:
+        """A reply of ``total`` payload bytes must fit ``reply_bytes``."""
+        if total > self.reply_bytes:
+            raise InvalidRequest(
+                f"{what}: the records found carry {total} bytes; the limit per reply is "
+                f"{self.reply_bytes}, ask for fewer"
+            )
+
     @staticmethod
     def consistency(value: int) -> Consistency:
         """A known consistency level (DEFAULT allowed)."""

@@ -113,3 +113,32 @@ class PeerLink:
             except (asyncio.CancelledError, PeerUnreachable):
                 pass
         await self._channel.close()
+
+
+class PeerLinks:
+    """One PeerLink per peer, created on first use and replaced if its address changes."""
+
+    def __init__(self, *, metadata: tuple[tuple[str, str], ...], detector: PhiAccrualDetector,
+                 options: list[tuple[str, int]] | None = None) -> None:
+        self._metadata = metadata
+        self._detector = detector
+        self._options = options
+        self._links: dict[int, PeerLink] = {}
+
+    def get(self, peer_id: int, address: str) -> PeerLink:
+        """The link to ``peer_id`` at ``address``."""
+        link = self._links.get(peer_id)
+        if link is None or link.address != address:
+            if link is not None:
+                asyncio.ensure_future(link.close())
+            link = self._links[peer_id] = PeerLink(
+                peer_id, address, metadata=self._metadata, detector=self._detector,
+                options=self._options,
+            )
+        return link
+
+    async def close(self) -> None:
+        """Close every link."""
+        links, self._links = self._links, {}
+        for link in links.values():
+            await link.close()

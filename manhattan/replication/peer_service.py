@@ -167,3 +167,10 @@ class PeerService(peer_pb2_grpc.PeerServicer):
                          ) -> peer_pb2.CatalogSnapshot:
         self._auth.admin(context.invocation_metadata())
         return self._catalog_snapshot()
+
+    @rpc_errors
+    async def PushCatalog(self, request: peer_pb2.CatalogSnapshot, context
+                          ) -> peer_pb2.PingResponse:
+        self._auth.admin(context.invocation_metadata())
+        await self._on_catalog(request)
+        return self._on_ping(peer_pb2.PingRequest())

@@ -292,9 +292,24 @@ class RocksEngine:
         """Delete a metadata value durably."""
         self._db.delete(key, self._synced)
 
-    def meta_items(self, prefix: bytes) -> list[tuple[bytes, bytes]]:
-        """Metadata entries whose key starts with ``prefix``."""
-        return list(self._range(self._db, prefix, successor(prefix), False))
+    def meta_items(self, prefix: bytes, limit: int | None = None) -> list[tuple[bytes, bytes]]:
+        """Metadata entries whose key starts with ``prefix`` (at most ``limit``)."""
+        items = []
+        for item in self._range(self._db, prefix, successor(prefix), False):
+            items.append(item)
+            if limit is not None and len(items) >= limit:
+                break
+        return items
+
+    def meta_write(self, puts: Sequence[tuple[bytes, bytes]] = (),
+                   deletes: Sequence[bytes] = ()) -> None:
+        """Several metadata changes in one batch, WAL-buffered (fsync via ``sync()``)."""
+        batch = WriteBatch(raw_mode=True)
+        for key, value in puts:
+            batch.put(key, value)
+        for key in deletes:
+            batch.delete(key)
+        self._db.write(batch, self._buffered)
 
     # -- durability and lifecycle -------------------------------------------
 

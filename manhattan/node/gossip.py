@@ -1,0 +1,150 @@
+"""Heartbeats between nodes, and catch-up of topology and catalog.
+
+Every interval this node pings each peer with its topology epoch and catalog
+version. A successful ping is a heartbeat for the failure detector; a peer
+that answers with a newer epoch or catalog is asked for it, so a node that
+missed a push catches up within a few intervals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import grpc
+
+from manhattan.cluster.failure_detector import PhiAccrualDetector
+from manhattan.cluster.membership import Membership, topology_from_proto, topology_to_proto
+from manhattan.proto.v1 import cluster_pb2, cluster_pb2_grpc, peer_pb2
+from manhattan.replication.peer_link import PeerLinks
+from manhattan.storage import RocksEngine
+from manhattan.tenancy import Catalog, Item, TokenStore, VersionedItems
+
+log = logging.getLogger("manhattan.gossip")
+
+
+class ClusterState:
+    """Topology and catalog exchange with peers, and the heartbeat loop."""
+
+    def __init__(self, *, node_id: int, membership: Membership, items: VersionedItems,
+                 catalog: Catalog, tokens: TokenStore, engine: RocksEngine,
+                 detector: PhiAccrualDetector, links: PeerLinks,
+                 metadata: tuple[tuple[str, str], ...], interval_s: float) -> None:
+        self.node_id = node_id
+        self.membership = membership
+        self.items = items
+        self.catalog = catalog
+        self.tokens = tokens
+        self.engine = engine
+        self.detector = detector
+        self.links = links
+        self.metadata = metadata
+        self.interval_s = interval_s
+        self._background: set[asyncio.Future[None]] = set()
+
+    # -- catalog ----------------------------------------------------------
+
+    def catalog_snapshot(self) -> peer_pb2.CatalogSnapshot:
+        """Every catalog item, for a peer to merge."""
+        return peer_pb2.CatalogSnapshot(version=self.items.version, items=[
+            peer_pb2.CatalogItem(key=i.key, value=i.value, version=i.version, deleted=i.deleted)
+            for i in self.items.snapshot()
+        ])
+
+    async def merge_catalog(self, snapshot: peer_pb2.CatalogSnapshot) -> None:
+        """Take newer items from a peer and bring column families in line."""
+        items = [Item(i.key, i.value, i.version, i.deleted) for i in snapshot.items]
+        if self.items.merge(items):
+            self.apply_catalog()
+
+    def apply_catalog(self) -> None:
+        """Rebuild views; create and drop column families to match the catalog."""
+        self.catalog.reload()
+        self.tokens.reload()
+        wanted = {d.name for d in self.catalog.datasets()}
+        for name in wanted - set(self.engine.datasets()):
+            self.engine.create_dataset(name)
+        for name in set(self.engine.datasets()) - wanted:
+            self.engine.drop_dataset(name)
+
+    async def push_catalog_to(self, member, timeout: float = 2.0) -> None:
+        """Send the catalog to one peer (waiting briefly for a connection)."""
+        stub = self.links.get(member.id, member.address).stub
+        try:
+            await stub.PushCatalog(self.catalog_snapshot(), timeout=timeout,
+                                   metadata=self.metadata, wait_for_ready=True)
+        except grpc.aio.AioRpcError as exc:
+            log.info("catalog push to node %s failed (%s); gossip will retry",
+                     member.id, exc.code().name)
+
+    async def push_catalog(self, timeout: float = 2.0) -> None:
+        """Send the catalog to every peer: wait for the live ones, not for the others
+        (gossip brings any that miss it up to date)."""
+        waits = []
+        for member in self.membership.peers():
+            push = asyncio.ensure_future(self.push_catalog_to(member, timeout))
+            if self.detector.is_alive(member.id):
+                waits.append(push)
+            else:
+                self._background.add(push)
+                push.add_done_callback(self._background.discard)
+        await asyncio.gather(*waits)
+
+    # -- topology ---------------------------------------------------------
+
+    async def adopt_topology(self, message: cluster_pb2.TopologyMessage) -> None:
+        """Take a pushed topology if it is newer."""
+        if self.membership.update(topology_from_proto(message)):
+            log.info("adopted topology epoch %s", message.epoch)
+
+    def topology_message(self) -> cluster_pb2.TopologyMessage:
+        """The topology with liveness as seen from here."""
+        return topology_to_proto(
+            self.membership.topology, vnodes=self.membership.vnodes,
+            alive=lambda i: i == self.node_id or self.detector.is_alive(i),
+        )
+
+    # -- heartbeats -------------------------------------------------------
+
+    def ping_reply(self, request: peer_pb2.PingRequest) -> peer_pb2.PingResponse:
+        """Answer a ping (and count it as a heartbeat from the sender)."""
+        if request.from_node:
+            self.detector.heartbeat(request.from_node)
+        return peer_pb2.PingResponse(node_id=self.node_id, topology_epoch=self.membership.epoch,
+                                     catalog_version=self.items.version)
+
+    async def _ping(self, member) -> None:
+        link = self.links.get(member.id, member.address)
+        request = peer_pb2.PingRequest(from_node=self.node_id,
+                                       topology_epoch=self.membership.epoch,
+                                       catalog_version=self.items.version)
+        try:
+            reply = await link.stub.Ping(request, timeout=max(self.interval_s * 2, 0.5),
+                                         metadata=self.metadata)
+        except grpc.aio.AioRpcError:
+            self.detector.failure(member.id)
+            return
+        self.detector.heartbeat(member.id)
+        if reply.topology_epoch > self.membership.epoch:
+            stub = cluster_pb2_grpc.ClusterStub(link._channel)
+            message = await stub.GetTopology(cluster_pb2.GetTopologyRequest(), timeout=2,
+                                             metadata=self.metadata)
+            await self.adopt_topology(message)
+        if reply.catalog_version < self.items.version:
+            await self.push_catalog_to(member)
+        elif reply.catalog_version > self.items.version:
+            snapshot = await link.stub.GetCatalog(peer_pb2.GetCatalogRequest(), timeout=2,
+                                                  metadata=self.metadata)
+            await self.merge_catalog(snapshot)
+
+    async def run(self) -> None:
+        """Ping every peer each interval, forever."""
+        while True:
+            peers = self.membership.peers()
+            if peers:
+                results = await asyncio.gather(*(self._ping(m) for m in peers),
+                                               return_exceptions=True)
+                for result in results:
+                    if isinstance(result, Exception):
+                        log.debug("gossip round error: %s", result)
+            await asyncio.sleep(self.interval_s)

@@ -1,0 +1,397 @@
+"""The request coordinator: any node, any key.
+
+A write is versioned with the HLC, sent to every replica of its pkey at once
+and acknowledged after W answers; the others finish in the background and a
+replica that is down or fails gets a durable hint. A read asks R replicas,
+returns the newest version and repairs stale replicas in the background.
+
+The two failure answers stay apart: ``Unavailable`` when too few replicas are
+live to even try (nothing was sent), ``Timeout`` when the request was sent and
+too few answered in time (the outcome is unknown).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from manhattan.cluster.failure_detector import PhiAccrualDetector
+from manhattan.cluster.membership import Membership
+from manhattan.cluster.topology import Member
+from manhattan.errors import Timeout, Unavailable
+from manhattan.hlc import HybridClock, physical_ms
+from manhattan.proto.v1 import peer_pb2, types_pb2
+from manhattan.replication.hints import HintStore
+from manhattan.replication.peer_link import PeerLinks, PeerUnreachable
+from manhattan.replication.wire import entry_from_proto, write_from_proto, write_to_proto
+from manhattan.storage import (
+    Entry, GroupCommit, Record, RocksEngine, ScanPage, UnknownDataset, Version, Write,
+)
+from manhattan.storage.keys import encode_cursor
+from manhattan.tenancy import DatasetSpec
+from manhattan.types import Consistency, Durability
+
+log = logging.getLogger("manhattan.coordinator")
+Key = tuple[bytes, bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class Mutation:
+    """A client's put (or delete) before the coordinator versions it."""
+
+    pkey: bytes
+    lkey: bytes
+    value: bytes = b""
+    ttl_ms: int = 0
+    delete: bool = False
+
+
+def required_acks(level: Consistency, replicas: int) -> int:
+    """How many replicas must answer at ``level`` out of ``replicas``."""
+    if level == Consistency.ONE:
+        return 1
+    if level == Consistency.ALL:
+        return replicas
+    return replicas // 2 + 1
+
+
+def newest(entries: Sequence[Entry | None]) -> Entry | None:
+    """The last writer's entry among replicas' answers."""
+    best: Entry | None = None
+    for entry in entries:
+        if entry is not None and (best is None or entry.version > best.version):
+            best = entry
+    return best
+
+
+class Coordinator:
+    """Coordinates reads and writes over the replicas of each pkey."""
+
+    def __init__(
+        self, *, node_id: int, engine: RocksEngine, clock: HybridClock,
+        group_commit: GroupCommit, membership: Membership, links: PeerLinks,
+        detector: PhiAccrualDetector, hints: HintStore, replica_timeout: float = 5.0,
+        max_request_timeout: float = 30.0,
+    ) -> None:
+        self.node_id = node_id
+        self.engine = engine
+        self.clock = clock
+        self.group_commit = group_commit
+        self.membership = membership
+        self.links = links
+        self.detector = detector
+        self.hints = hints
+        self.replica_timeout = replica_timeout
+        self.max_request_timeout = max_request_timeout
+        self.stats: Counter[str] = Counter()
+        self._background: set[asyncio.Task[object]] = set()
+
+    # -- helpers ------------------------------------------------------------
+
+    def _alive(self, member: Member) -> bool:
+        return member.id == self.node_id or self.detector.is_alive(member.id)
+
+    def _deadline(self, timeout: float | None) -> float:
+        budget = self.max_request_timeout if timeout is None else min(timeout,
+                                                                      self.max_request_timeout)
+        return asyncio.get_running_loop().time() + max(budget, 0.0)
+
+    @staticmethod
+    def _remaining(deadline: float) -> float:
+        return max(deadline - asyncio.get_running_loop().time(), 0.0)
+
+    def _spawn(self, coro: Awaitable[object]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _groups(self, spec: DatasetSpec, pkeys: Sequence[bytes]
+                ) -> list[tuple[tuple[Member, ...], list[int]]]:
+        """Indices of ``pkeys`` grouped by replica set."""
+        groups: dict[tuple[int, ...], tuple[tuple[Member, ...], list[int]]] = {}
+        for index, pkey in enumerate(pkeys):
+            replicas = self.membership.replicas(pkey, spec.replication_factor)
+            key = tuple(m.id for m in replicas)
+            groups.setdefault(key, (replicas, []))[1].append(index)
+        return list(groups.values())
+
+    def _check_live(self, replicas: tuple[Member, ...], need: int, level: Consistency
+                    ) -> list[Member]:
+        live = [m for m in replicas if self._alive(m)]
+        if len(live) < need:
+            raise Unavailable(
+                f"{level.name} needs {need} of {len(replicas)} replicas; only {len(live)} "
+                f"are live (nothing was sent)"
+            )
+        live.sort(key=lambda m: m.id != self.node_id)  # this node first: cheapest
+        return live
+
+    def _version(self, spec: DatasetSpec, mutation: Mutation) -> Write:
+        timestamp = self.clock.now()
+        ttl = mutation.ttl_ms or spec.default_ttl_ms
+        expires = physical_ms(timestamp) + ttl if ttl and not mutation.delete else 0
+        entry = Entry(Version(timestamp, self.node_id),
+                      b"" if mutation.delete else mutation.value, expires, mutation.delete)
+        return Write(mutation.pkey, mutation.lkey, entry)
+
+    async def _replica_call(self, member: Member, op: peer_pb2.ReplicaOp, timeout: float
+                            ) -> peer_pb2.ReplicaReply:
+        reply = await self.links.get(member.id, member.address).call(op, timeout)
+        if reply.code != 0:
+            raise PeerUnreachable(f"node {member.id}: {reply.message}")
+        return reply
+
+    # -- writes -------------------------------------------------------------
+
+    async def write(
+        self, spec: DatasetSpec, mutations: Sequence[Mutation],
+        durability: Durability = Durability.DEFAULT,
+        consistency: Consistency = Consistency.DEFAULT, timeout: float | None = None,
+    ) -> list[Version]:
+        """Version the mutations and replicate them; return once W replicas acknowledged."""
+        level = consistency or spec.write_consistency
+        sync = (durability or spec.durability) == Durability.SYNC
+        writes = [self._version(spec, m) for m in mutations]
+        plans = []
+        for replicas, indices in self._groups(spec, [w.pkey for w in writes]):
+            need = required_acks(level, len(replicas))
+            self._check_live(replicas, need, level)
+            plans.append((replicas, [writes[i] for i in indices], need))
+        deadline = self._deadline(timeout)
+        await asyncio.gather(*(self._replicate(spec.name, replicas, group, need, sync, deadline)
+                               for replicas, group, need in plans))
+        return [w.entry.version for w in writes]
+
+    async def _replicate(self, dataset: str, replicas: tuple[Member, ...], writes: list[Write],
+                         need: int, sync: bool, deadline: float) -> None:
+        attempts = []
+        for member in replicas:
+            if member.id == self.node_id:
+                attempts.append(asyncio.ensure_future(self._apply_local(dataset, writes, sync)))
+            elif self._alive(member):
+                attempts.append(asyncio.ensure_future(
+                    self._apply_remote(member, dataset, writes, sync)))
+            else:
+                self._hint(member.id, dataset, writes, sync)
+        acks = 0
+        try:
+            for finished in asyncio.as_completed(attempts, timeout=self._remaining(deadline)):
+                if await finished:
+                    acks += 1
+                    if acks >= need:
+                        break
+        except TimeoutError:
+            pass
+        finally:
+            for attempt in attempts:
+                if not attempt.done():
+                    self._spawn(attempt)
+        if acks < need:
+            raise Timeout(f"write acknowledged by {acks} of the {need} replicas needed in time; "
+                          "it may still be applied")
+
+    async def _apply_local(self, dataset: str, writes: list[Write], sync: bool) -> bool:
+        try:
+            self.engine.apply(dataset, writes)
+        except UnknownDataset:
+            return False
+        if sync:
+            await self.group_commit.durable()
+        return True
+
+    async def _apply_remote(self, member: Member, dataset: str, writes: list[Write],
+                            sync: bool) -> bool:
+        op = peer_pb2.ReplicaOp(apply=peer_pb2.ApplyOp(
+            dataset=dataset, writes=[write_to_proto(w) for w in writes], sync=sync))
+        try:
+            await self._replica_call(member, op, self.replica_timeout)
+            return True
+        except (PeerUnreachable, TimeoutError) as exc:
+            log.debug("replica %s missed a write: %s", member.id, exc)
+            self._hint(member.id, dataset, writes, sync)
+            return False
+
+    def _hint(self, peer: int, dataset: str, writes: list[Write], sync: bool) -> None:
+        stored = self.hints.add(peer, dataset, writes)
+        self.stats["hints_written"] += stored
+        if sync and stored:
+            self._spawn(self.group_commit.durable())
+
+    # -- reads --------------------------------------------------------------
+
+    async def _read_entries(self, dataset: str, replicas: tuple[Member, ...], keys: list[Key],
+                            level: Consistency, deadline: float) -> list[Entry | None]:
+        need = required_acks(level, len(replicas))
+        candidates = self._check_live(replicas, need, level)
+        if need == 1 and candidates[0].id == self.node_id:
+            return [self.engine.get_entry(dataset, p, l) for p, l in keys]
+        op = peer_pb2.ReplicaOp(read=peer_pb2.ReadOp(
+            dataset=dataset, keys=[types_pb2.Key(pkey=p, lkey=l) for p, l in keys]))
+        answers: dict[int, list[Entry | None]] = {}
+
+        async def ask(member: Member) -> tuple[Member, list[Entry | None] | None]:
+            if member.id == self.node_id:
+                return member, [self.engine.get_entry(dataset, p, l) for p, l in keys]
+            try:
+                reply = await self._replica_call(member, op, self._remaining(deadline))
+                return member, [entry_from_proto(e) for e in reply.entries]
+            except (PeerUnreachable, TimeoutError):
+                return member, None
+
+        pending = {asyncio.ensure_future(ask(m)) for m in candidates[:need]}
+        spare = list(candidates[need:])
+        by_id = {m.id: m for m in candidates}
+        while pending and len(answers) < need:
+            done, pending = await asyncio.wait(pending, timeout=self._remaining(deadline),
+                                               return_when=asyncio.FIRST_COMPLETED)
+            if not done:
+                break
+            for task in done:
+                member, entries = task.result()
+                if entries is not None:
+                    answers[member.id] = entries
+                elif spare:
+                    pending.add(asyncio.ensure_future(ask(spare.pop(0))))
+        for task in pending:
+            task.cancel()
+        if len(answers) < need:
+            raise Timeout(f"read answered by {len(answers)} of the {need} replicas needed in time")
+        merged = [newest([entries[i] for entries in answers.values()]) for i in range(len(keys))]
+        self._repair(dataset, keys, merged, {by_id[i]: e for i, e in answers.items()})
+        return merged
+
+    def _repair(self, dataset: str, keys: list[Key], merged: list[Entry | None],
+                answers: dict[Member, list[Entry | None]]) -> None:
+        """Send the newest version to replicas that answered with an older one."""
+        for member, entries in answers.items():
+            stale = [Write(p, l, best) for (p, l), best, theirs in zip(keys, merged, entries)
+                     if best is not None and (theirs is None or theirs.version < best.version)]
+            if not stale:
+                continue
+            self.stats["read_repairs"] += len(stale)
+            if member.id == self.node_id:
+                self.engine.apply(dataset, stale)
+            else:
+                self._spawn(self._apply_remote(member, dataset, stale, False))
+
+    def _visible(self, pkey: bytes, lkey: bytes, entry: Entry | None) -> Record | None:
+        if entry is None or not entry.visible_at(self.clock.wall_ms()):
+            return None
+        return Record(pkey, lkey, entry.value, entry.version, entry.expires_at_ms)
+
+    async def read(self, spec: DatasetSpec, pkey: bytes, lkey: bytes,
+                   consistency: Consistency = Consistency.DEFAULT,
+                   timeout: float | None = None) -> Record | None:
+        """The newest live record among R replicas, or None."""
+        [record] = await self.read_many(spec, [(pkey, lkey)], consistency, timeout)
+        return record
+
+    async def read_many(self, spec: DatasetSpec, keys: Sequence[Key],
+                        consistency: Consistency = Consistency.DEFAULT,
+                        timeout: float | None = None) -> list[Record | None]:
+        """Records in request order (None where absent), one batch per replica set."""
+        level = consistency or spec.read_consistency
+        deadline = self._deadline(timeout)
+        groups = self._groups(spec, [p for p, _ in keys])
+        for replicas, _ in groups:
+            self._check_live(replicas, required_acks(level, len(replicas)), level)
+        results = await asyncio.gather(*(
+            self._read_entries(spec.name, replicas, [keys[i] for i in indices], level, deadline)
+            for replicas, indices in groups))
+        records: list[Record | None] = [None] * len(keys)
+        for (_, indices), entries in zip(groups, results):
+            for index, entry in zip(indices, entries):
+                records[index] = self._visible(*keys[index], entry)
+        return records
+
+    async def scan(
+        self, spec: DatasetSpec, pkey: bytes, *, start: bytes | None, end: bytes | None,
+        limit: int, reverse: bool, cursor: bytes | None,
+        consistency: Consistency = Consistency.DEFAULT, timeout: float | None = None,
+    ) -> ScanPage:
+        """One page of a scan inside one pkey, merged by LWW over R replicas."""
+        level = consistency or spec.read_consistency
+        replicas = self.membership.replicas(pkey, spec.replication_factor)
+        need = required_acks(level, len(replicas))
+        candidates = self._check_live(replicas, need, level)
+        if need == 1 and candidates[0].id == self.node_id:
+            return self.engine.scan(spec.name, pkey, start=start, end=end, limit=limit,
+                                    reverse=reverse, cursor=cursor)
+        deadline = self._deadline(timeout)
+        op = peer_pb2.ScanOp(dataset=spec.name, pkey=pkey, limit=limit, reverse=reverse,
+                             cursor=cursor or b"")
+        if start is not None:
+            op.start = start
+        if end is not None:
+            op.end = end
+
+        async def ask(member: Member) -> tuple[list[Write], bool]:
+            if member.id == self.node_id:
+                entries, more = self.engine.scan_entries(
+                    spec.name, pkey, start=start, end=end, limit=limit, reverse=reverse,
+                    cursor=cursor)
+                return [Write(pkey, l, e) for l, e in entries], more is not None
+            reply = await self._replica_call(member, peer_pb2.ReplicaOp(scan=op),
+                                             self._remaining(deadline))
+            return [write_from_proto(w) for w in reply.scanned], bool(reply.next_cursor)
+
+        try:
+            pages = await asyncio.wait_for(
+                asyncio.gather(*(ask(m) for m in candidates[:need])), self._remaining(deadline))
+        except (PeerUnreachable, TimeoutError):
+            raise Timeout(f"scan: fewer than {need} replicas answered in time") from None
+        return self._merge_pages(pkey, pages, reverse)
+
+    def _merge_pages(self, pkey: bytes, pages: list[tuple[list[Write], bool]],
+                     reverse: bool) -> ScanPage:
+        """LWW-merge replicas' raw pages; stop where the shortest full page stopped."""
+        merged: dict[bytes, Entry] = {}
+        cut: bytes | None = None
+        for writes, more in pages:
+            for write in writes:
+                current = merged.get(write.lkey)
+                if current is None or write.entry.version > current.version:
+                    merged[write.lkey] = write.entry
+            if more and writes:
+                last = writes[-1].lkey
+                if cut is None or (last > cut if reverse else last < cut):
+                    cut = last
+        lkeys = sorted(merged, reverse=reverse)
+        if cut is not None:
+            lkeys = [k for k in lkeys if (k >= cut if reverse else k <= cut)]
+        now = self.clock.wall_ms()
+        records = [Record(pkey, k, merged[k].value, merged[k].version, merged[k].expires_at_ms)
+                   for k in lkeys if merged[k].visible_at(now)]
+        return ScanPage(records, encode_cursor(cut) if cut is not None else None)
+
+    # -- hinted handoff -------------------------------------------------------
+
+    async def replay_hints(self, batch: int = 500) -> int:
+        """Deliver stored hints to peers that are alive again; returns hints delivered."""
+        delivered = 0
+        for peer in self.hints.peers_with_hints():
+            member = self.membership.topology.member(peer)
+            if member is None or not self.detector.is_alive(peer):
+                continue
+            hints = self.hints.peek(peer, batch)
+            by_dataset: dict[str, list] = {}
+            for hint in hints:
+                by_dataset.setdefault(hint.dataset, []).append(hint)
+            for dataset, group in by_dataset.items():
+                op = peer_pb2.ReplicaOp(apply=peer_pb2.ApplyOp(
+                    dataset=dataset, writes=[write_to_proto(h.write) for h in group], sync=True))
+                try:
+                    await self._replica_call(member, op, self.replica_timeout)
+                except (PeerUnreachable, TimeoutError):
+                    if dataset in set(self.engine.datasets()):
+                        break
+                    # The dataset was dropped: its hints can never land; discard them.
+                self.hints.remove(group)
+                delivered += len(group)
+        if delivered:
+            self.engine.sync()
+        self.stats["hints_replayed"] += delivered
+        return delivered

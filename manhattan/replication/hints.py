@@ -1,0 +1,97 @@
+"""Hinted handoff: writes a replica missed, kept durably on the coordinator.
+
+A hint is stored under ``hint/<peer id>/<sequence>`` in the node's metadata
+column family and replayed, oldest first, once the peer answers again. Hints
+per peer are bounded: past the bound a hint is not stored, the drop is counted
+(``dropped``), and the write is left to read repair and anti-entropy.
+"""
+
+from __future__ import annotations
+
+import itertools
+import struct
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from manhattan.proto.v1 import peer_pb2
+from manhattan.replication.wire import write_from_proto, write_to_proto
+from manhattan.storage import RocksEngine, Write
+
+_PREFIX = b"hint/"
+_KEY = struct.Struct(">IQ")
+DEFAULT_MAX_HINTS_PER_PEER = 100_000
+
+
+@dataclass(frozen=True, slots=True)
+class Hint:
+    """One stored hint."""
+
+    key: bytes
+    peer: int
+    dataset: str
+    write: Write
+
+
+def _encode(dataset: str, write: Write) -> bytes:
+    name = dataset.encode()
+    return struct.pack(">H", len(name)) + name + write_to_proto(write).SerializeToString()
+
+
+def _decode(key: bytes, raw: bytes) -> Hint:
+    peer, _ = _KEY.unpack_from(key, len(_PREFIX))
+    (length,) = struct.unpack_from(">H", raw)
+    dataset = raw[2:2 + length].decode()
+    write = write_from_proto(peer_pb2.ReplicaWrite.FromString(raw[2 + length:]))
+    return Hint(key, peer, dataset, write)
+
+
+class HintStore:
+    """Durable, bounded per-peer queues of missed writes."""
+
+    def __init__(self, engine: RocksEngine, *, max_per_peer: int = DEFAULT_MAX_HINTS_PER_PEER):
+        self._engine = engine
+        self.max_per_peer = max_per_peer
+        self.pending: Counter[int] = Counter()
+        self.dropped: Counter[int] = Counter()
+        self.replayed: Counter[int] = Counter()
+        last_seq = 0
+        for key, _ in engine.meta_items(_PREFIX):
+            peer, seq = _KEY.unpack_from(key, len(_PREFIX))
+            self.pending[peer] += 1
+            last_seq = max(last_seq, seq)
+        self._seq = itertools.count(last_seq + 1)
+
+    def add(self, peer: int, dataset: str, writes: Iterable[Write]) -> int:
+        """Queue writes for ``peer``; returns how many were stored (the rest dropped).
+
+        Buffered in the WAL: the caller makes them durable with its group commit.
+        """
+        puts = []
+        for write in writes:
+            if self.pending[peer] + len(puts) >= self.max_per_peer:
+                self.dropped[peer] += 1
+                continue
+            puts.append((_PREFIX + _KEY.pack(peer, next(self._seq)), _encode(dataset, write)))
+        if puts:
+            self._engine.meta_write(puts=puts)
+            self.pending[peer] += len(puts)
+        return len(puts)
+
+    def peek(self, peer: int, limit: int) -> list[Hint]:
+        """The oldest hints for ``peer``."""
+        prefix = _PREFIX + struct.pack(">I", peer)
+        return [_decode(k, v) for k, v in self._engine.meta_items(prefix, limit)]
+
+    def remove(self, hints: list[Hint]) -> None:
+        """Forget hints that were delivered."""
+        if not hints:
+            return
+        self._engine.meta_write(deletes=[h.key for h in hints])
+        for hint in hints:
+            self.pending[hint.peer] -= 1
+            self.replayed[hint.peer] += 1
+
+    def peers_with_hints(self) -> list[int]:
+        """Peers that have hints waiting."""
+        return [peer for peer, count in self.pending.items() if count > 0]
