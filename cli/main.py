@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from manhattan import __version__
+from manhattan.cli.cluster import cluster, ring_command, status
 from manhattan.cli.context import CliSettings
 from manhattan.cli.demo import demo
 from manhattan.cli.kv import kv
@@ -32,7 +33,7 @@ def cli(ctx: click.Context, endpoints: str | None, token: str | None, cluster_fi
     ctx.obj = CliSettings(endpoints, token, cluster_file, timeout)
 
 
-for command in (node, tenant, dataset, kv, demo):
+for command in (node, cluster, status, ring_command, tenant, dataset, kv, demo):
     cli.add_command(command)
 
 

@@ -6,7 +6,8 @@ from manhattan.client.errors import (
     PermissionDenied, QuotaExceeded, StaleTopology, Timeout, Unauthenticated, Unavailable,
 )
 from manhattan.client.models import (
-    DatasetInfo, Delete, NodeInfo, Put, Record, ScanPage, Tenant, Version,
+    ClusterTopology, DatasetInfo, Delete, MemberInfo, NodeInfo, Put, Record, ScanPage, Tenant,
+    Version,
 )
 from manhattan.client.policies import RetryPolicy, RoundRobinPolicy, RoutingPolicy
 from manhattan.client.sync import Admin, Client, Dataset
@@ -14,6 +15,7 @@ from manhattan.types import Consistency, Durability
 
 __all__ = [
     "Admin", "AlreadyExists", "AsyncAdmin", "AsyncClient", "AsyncDataset", "Cancelled", "Client",
+    "ClusterTopology", "MemberInfo",
     "Consistency", "Dataset", "DatasetInfo", "Delete", "Durability", "InternalError",
     "InvalidRequest", "ManhattanError", "NodeInfo", "NotFound", "PermissionDenied", "Put",
     "QuotaExceeded", "Record", "RetryPolicy", "RoundRobinPolicy", "RoutingPolicy", "ScanPage",

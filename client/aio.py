@@ -16,15 +16,16 @@ from manhattan.client import operations as ops
 from manhattan.client.core import CHANNEL_OPTIONS, DEFAULT_TIMEOUT, ClientCore
 from manhattan.client.errors import from_rpc_error
 from manhattan.client.models import (
-    DatasetInfo, Delete, NodeInfo, Put, Record, ScanPage, Tenant, Version,
+    ClusterTopology, DatasetInfo, Delete, NodeInfo, Put, Record, ScanPage, Tenant, Version,
 )
 from manhattan.client.policies import RetryPolicy, RoutingPolicy, is_retryable
 from manhattan.errors import ManhattanError
-from manhattan.proto.v1 import admin_pb2_grpc, data_pb2_grpc
+from manhattan.proto.v1 import admin_pb2_grpc, cluster_pb2_grpc, data_pb2_grpc
 from manhattan.types import Consistency, Durability
 
 T = TypeVar("T")
-_STUBS = {"data": data_pb2_grpc.DataStub, "admin": admin_pb2_grpc.AdminStub}
+_STUBS = {"data": data_pb2_grpc.DataStub, "admin": admin_pb2_grpc.AdminStub,
+          "cluster": cluster_pb2_grpc.ClusterStub}
 
 
 class AsyncClient:
@@ -218,3 +219,7 @@ class AsyncAdmin:
     async def node_info(self, *, timeout: float | None = None) -> NodeInfo:
         """What the answering node says about itself."""
         return await self._client.execute(ops.node_info(), timeout)
+
+    async def topology(self, *, timeout: float | None = None) -> ClusterTopology:
+        """The cluster's members and their liveness, as the answering node sees them."""
+        return await self._client.execute(ops.topology(), timeout)

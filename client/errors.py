@@ -20,6 +20,10 @@ def from_rpc_error(exc: grpc.RpcError) -> ManhattanError:
     for key, value in trailing or ():
         if isinstance(value, str):
             details[key] = value
+    if code == grpc.StatusCode.RESOURCE_EXHAUSTED and "message larger than max" in message:
+        # gRPC's own size cap, not a quota: the same request can never succeed
+        return InvalidRequest(f"request or reply too large for one message: {message}",
+                              details=details)
     return error_for_status(code, message or code.name, details)
 
 

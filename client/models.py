@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from manhattan.types import Consistency, Durability
@@ -68,6 +68,11 @@ class NodeInfo:
     datasets: list[str]
     approximate_keys: int
     disk_bytes: int
+    topology_epoch: int = 0
+    hints_pending: dict[int, int] = field(default_factory=dict)
+    hints_dropped: int = 0
+    hints_replayed: int = 0
+    read_repairs: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,3 +91,24 @@ class Delete:
 
     pkey: bytes | str
     lkey: bytes | str
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    """One member of the cluster and whether the answering node believes it alive."""
+
+    id: int
+    address: str
+    zone: str
+    weight: int
+    state: str
+    alive: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterTopology:
+    """The cluster's members at one epoch."""
+
+    epoch: int
+    vnodes: int
+    members: list[MemberInfo]

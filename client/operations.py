@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from manhattan.client.models import (
-    DatasetInfo, Delete, NodeInfo, Put, Record, ScanPage, Tenant, Version,
+    ClusterTopology, DatasetInfo, MemberInfo, Delete, NodeInfo, Put, Record, ScanPage, Tenant, Version,
 )
 from manhattan.errors import InvalidRequest
-from manhattan.proto.v1 import admin_pb2, data_pb2, types_pb2
+from manhattan.proto.v1 import admin_pb2, cluster_pb2, data_pb2, types_pb2
 from manhattan.types import Consistency, Durability
 
 T = TypeVar("T")
@@ -207,6 +207,20 @@ def node_info() -> Operation[NodeInfo]:
     return Operation(
         "admin", "NodeInfo", admin_pb2.NodeInfoRequest(),
         lambda r: NodeInfo(r.node_id, r.address, r.version, r.started_at_ms, r.clock_ms,
-                           list(r.datasets), r.approximate_keys, r.disk_bytes),
+                           list(r.datasets), r.approximate_keys, r.disk_bytes,
+                           r.topology_epoch, dict(r.hints_pending), r.hints_dropped,
+                           r.hints_replayed, r.read_repairs),
+        True,
+    )
+
+
+def topology() -> Operation[ClusterTopology]:
+    """The cluster topology as the answering node sees it."""
+    return Operation(
+        "cluster", "GetTopology", cluster_pb2.GetTopologyRequest(),
+        lambda r: ClusterTopology(r.epoch, r.vnodes, [
+            MemberInfo(m.id, m.address, m.zone, m.weight,
+                       cluster_pb2.MemberState.Name(m.state).lower(), m.alive)
+            for m in r.members]),
         True,
     )

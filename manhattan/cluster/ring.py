@@ -84,6 +84,13 @@ class Ring:
             return ()
         return self._lists(self.position_index(ring_position(pkey)), min(n, len(self.members)))
 
+    def points_per_member(self) -> dict[int, int]:
+        """How many ring points (virtual nodes x ketama replicas) each member has."""
+        counts: dict[int, int] = {m.id: 0 for m in self.members.values()}
+        for owner in self._owners:
+            counts[owner.id] += 1
+        return counts
+
     def primary_ownership(self) -> dict[int, float]:
         """Share of the ring each member owns as first replica."""
         if not self._points:

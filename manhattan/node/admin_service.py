@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from manhattan import __version__
 from manhattan.hlc import HybridClock
@@ -62,6 +63,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         clock: HybridClock, identity: NodeIdentity,
         cluster_size: Callable[[], int] = lambda: 1,
         on_catalog_change: Callable[[], Awaitable[None]] | None = None,
+        cluster_info: Callable[[], dict[str, Any]] = dict,
     ) -> None:
         self._catalog = catalog
         self._tokens = tokens
@@ -71,6 +73,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         self._identity = identity
         self._cluster_size = cluster_size
         self._catalog_changed = on_catalog_change
+        self._cluster_info = cluster_info
 
     async def _on_catalog_change(self) -> None:
         """Tell the rest of the cluster (a no-op on a single node)."""
@@ -133,4 +136,5 @@ class AdminService(admin_pb2_grpc.AdminServicer):
             version=__version__, started_at_ms=self._identity.started_at_ms,
             clock_ms=int(time.time() * 1000), datasets=self._engine.datasets(),
             approximate_keys=self._engine.approximate_keys(), disk_bytes=self._engine.disk_bytes(),
+            **self._cluster_info(),
         )

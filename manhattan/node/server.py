@@ -141,7 +141,8 @@ class StorageNode:
         admin_pb2_grpc.add_AdminServicer_to_server(
             AdminService(self.catalog, self.tokens, auth, self.engine, self.clock, identity,
                          cluster_size=self.membership.size,
-                         on_catalog_change=state.push_catalog), server)
+                         on_catalog_change=state.push_catalog,
+                         cluster_info=self._cluster_info), server)
         cluster_pb2_grpc.add_ClusterServicer_to_server(
             ClusterService(auth, state.topology_message), server)
         peer_pb2_grpc.add_PeerServicer_to_server(
@@ -152,6 +153,16 @@ class StorageNode:
                         catalog_snapshot=state.catalog_snapshot,
                         on_catalog=state.merge_catalog), server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+
+    def _cluster_info(self) -> dict[str, object]:
+        """Replication figures for NodeInfo."""
+        return {
+            "topology_epoch": self.membership.epoch,
+            "hints_pending": {p: n for p, n in self.hints.pending.items() if n > 0},
+            "hints_dropped": sum(self.hints.dropped.values()),
+            "hints_replayed": sum(self.hints.replayed.values()),
+            "read_repairs": self.coordinator.stats["read_repairs"],
+        }
 
     async def start(self) -> None:
         """Bind, serve, start background work."""

@@ -98,7 +98,14 @@ class NodeInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class NodeInfoResponse(_message.Message):
-    __slots__ = ("node_id", "address", "version", "started_at_ms", "clock_ms", "datasets", "approximate_keys", "disk_bytes")
+    __slots__ = ("node_id", "address", "version", "started_at_ms", "clock_ms", "datasets", "approximate_keys", "disk_bytes", "topology_epoch", "hints_pending", "hints_dropped", "hints_replayed", "read_repairs")
+    class HintsPendingEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: int
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[int] = ...) -> None: ...
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
@@ -107,6 +114,11 @@ class NodeInfoResponse(_message.Message):
     DATASETS_FIELD_NUMBER: _ClassVar[int]
     APPROXIMATE_KEYS_FIELD_NUMBER: _ClassVar[int]
     DISK_BYTES_FIELD_NUMBER: _ClassVar[int]
+    TOPOLOGY_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    HINTS_PENDING_FIELD_NUMBER: _ClassVar[int]
+    HINTS_DROPPED_FIELD_NUMBER: _ClassVar[int]
+    HINTS_REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    READ_REPAIRS_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     address: str
     version: str
@@ -115,4 +127,9 @@ class NodeInfoResponse(_message.Message):
     datasets: _containers.RepeatedScalarFieldContainer[str]
     approximate_keys: int
     disk_bytes: int
-    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., started_at_ms: _Optional[int] = ..., clock_ms: _Optional[int] = ..., datasets: _Optional[_Iterable[str]] = ..., approximate_keys: _Optional[int] = ..., disk_bytes: _Optional[int] = ...) -> None: ...
+    topology_epoch: int
+    hints_pending: _containers.ScalarMap[int, int]
+    hints_dropped: int
+    hints_replayed: int
+    read_repairs: int
+    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., started_at_ms: _Optional[int] = ..., clock_ms: _Optional[int] = ..., datasets: _Optional[_Iterable[str]] = ..., approximate_keys: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., topology_epoch: _Optional[int] = ..., hints_pending: _Optional[_Mapping[int, int]] = ..., hints_dropped: _Optional[int] = ..., hints_replayed: _Optional[int] = ..., read_repairs: _Optional[int] = ...) -> None: ...
