@@ -70,6 +70,14 @@ class PhiAccrualDetector:
         """Whether ``peer`` is believed up."""
         return self.phi(peer) < self.threshold
 
+    def known_down(self, peer: int) -> bool:
+        """Whether ``peer`` was heard from (or tried) and is now believed dead;
+        a peer never heard from is not known down, only not yet known alive."""
+        history = self._peers.get(peer)
+        if history is None:
+            return False
+        return history.failed or (history.last is not None and not self.is_alive(peer))
+
     def forget(self, peer: int) -> None:
         """Drop a peer that left the cluster."""
         self._peers.pop(peer, None)

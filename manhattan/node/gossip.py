@@ -78,12 +78,12 @@ class ClusterState:
                      member.id, exc.code().name)
 
     async def push_catalog(self, timeout: float = 2.0) -> None:
-        """Send the catalog to every peer: wait for the live ones, not for the others
+        """Send the catalog to every peer: wait for all but those known to be down
         (gossip brings any that miss it up to date)."""
         waits = []
         for member in self.membership.peers():
             push = asyncio.ensure_future(self.push_catalog_to(member, timeout))
-            if self.detector.is_alive(member.id):
+            if not self.detector.known_down(member.id):
                 waits.append(push)
             else:
                 self._background.add(push)

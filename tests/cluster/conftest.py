@@ -1,0 +1,72 @@
+"""A real 3-node cluster (one process per node) shared by a test module."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from manhattan.client import Client, RoundRobinPolicy
+from manhattan.node.local_cluster import LocalCluster
+
+_names = itertools.count(1)
+
+
+def only(endpoint: str, token: str) -> Client:
+    """A client that talks to exactly one node (no routing elsewhere)."""
+    return Client([endpoint], token=token, routing=RoundRobinPolicy([endpoint]))
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15.0, interval: float = 0.1) -> bool:
+    """Poll ``check`` until it holds or ``timeout`` passes (bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return check()
+
+
+def start_cluster(root, **extra_config) -> LocalCluster:
+    """Three nodes, fast failure detection."""
+    config = {"cluster": {"ping_interval_s": 0.2, "hint_replay_interval_s": 0.3,
+                          **extra_config.get("cluster", {})}}
+    return LocalCluster(root, nodes=3, base_port=None, extra_config=config).start()
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
+    """A 3-node cluster for the module; tests restart whatever they kill."""
+    local = start_cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+def new_dataset(local: LocalCluster, **options) -> tuple[str, str]:
+    """(token, dataset) of a fresh tenant with one RF=3 dataset."""
+    n = next(_names)
+    with Client(local.endpoints, token=local.admin_token) as admin:
+        token = admin.admin.create_tenant(f"ct-{n}")
+        admin.admin.create_dataset(f"cds-{n}", tenant=f"ct-{n}", replication_factor=3, **options)
+    return token, f"cds-{n}"
+
+
+def wait_until_down(local: LocalCluster, node_id: int, observer: int) -> None:
+    """Until ``observer``'s failure detector reports ``node_id`` down."""
+    with only(local.node(observer).address, local.admin_token) as client:
+        assert eventually(lambda: not next(m.alive for m in client.admin.topology().members
+                                           if m.id == node_id))
+
+
+def wait_until_up(local: LocalCluster, node_id: int, observer: int | None = None) -> None:
+    """Until the failure detectors of ``observer`` (default: every other node) report
+    ``node_id`` alive."""
+    observers = [observer] if observer else [n.node_id for n in local.nodes if n.node_id != node_id]
+    for watcher in observers:
+        with only(local.node(watcher).address, local.admin_token) as client:
+            assert eventually(lambda: next(m.alive for m in client.admin.topology().members
+                                           if m.id == node_id))
