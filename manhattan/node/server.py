@@ -213,8 +213,8 @@ class StorageNode:
         if self.server is not None:
             await self.server.stop(grace)
         await self.links.close()
+        self._executor.shutdown(wait=True)  # no fsync may run against a closing database
         self.engine.close()
-        self._executor.shutdown(wait=True)
         log.info("node %s stopped", self.config.node.id)
 
     async def wait_for_termination(self) -> None:
