@@ -21,6 +21,7 @@ class GroupCommit:
         self._executor = executor
         self._next_round: asyncio.Future[None] | None = None
         self._running = False
+        self._task: asyncio.Task[None] | None = None
         self.rounds = 0
         self.waiters = 0
 
@@ -33,7 +34,7 @@ class GroupCommit:
         self.waiters += 1
         if not self._running:
             self._running = True
-            loop.create_task(self._run_rounds())
+            self._task = loop.create_task(self._run_rounds())
         await asyncio.shield(round_done)
 
     async def _run_rounds(self) -> None:
