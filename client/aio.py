@@ -1,11 +1,15 @@
 """The asyncio client: ``async with AsyncClient(endpoints, token=...)``.
 
-Same surface as Client; requests, decoding and retry decisions come from the
-shared core, only the I/O (grpc.aio channels, awaits) differs.
+Same surface as Client; requests, decoding, routing, breakers and topology
+decisions come from the shared core, only the I/O (grpc.aio channels, awaits,
+background tasks) differs.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -13,14 +17,16 @@ import grpc
 from tenacity import AsyncRetrying
 
 from manhattan.client import operations as ops
+from manhattan.client.breaker import BreakerPolicy, Breakers
 from manhattan.client.core import CHANNEL_OPTIONS, DEFAULT_TIMEOUT, ClientCore
 from manhattan.client.errors import from_rpc_error
 from manhattan.client.models import (
     ClusterTopology, DatasetInfo, Delete, NodeInfo, Put, Record, ScanPage, Tenant, Version,
 )
 from manhattan.client.policies import RetryPolicy, RoutingPolicy, is_retryable
-from manhattan.errors import ManhattanError
-from manhattan.proto.v1 import admin_pb2_grpc, cluster_pb2_grpc, data_pb2_grpc
+from manhattan.client.topology import Refresh, TopologyCache
+from manhattan.errors import ManhattanError, Unavailable
+from manhattan.proto.v1 import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, data_pb2_grpc
 from manhattan.types import Consistency, Durability
 
 T = TypeVar("T")
@@ -28,8 +34,20 @@ _STUBS = {"data": data_pb2_grpc.DataStub, "admin": admin_pb2_grpc.AdminStub,
           "cluster": cluster_pb2_grpc.ClusterStub}
 
 
+def _discard(task: asyncio.Future[Any]) -> None:
+    """Cancel a side task we no longer need, without 'exception never retrieved' noise."""
+    if task.done():
+        if not task.cancelled():
+            task.exception()
+    else:
+        task.cancel()
+
+
 class AsyncClient:
-    """An asyncio Manhattan client; ``async with`` it or ``await close()``."""
+    """An asyncio Manhattan client; ``async with`` it or ``await close()``.
+
+    Routes like Client: the endpoints are seeds, the topology names the rest.
+    """
 
     def __init__(
         self,
@@ -39,15 +57,41 @@ class AsyncClient:
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         routing: RoutingPolicy | None = None,
+        breaker: BreakerPolicy | None = None,
+        topology: TopologyCache | None = None,
     ) -> None:
         self._core = ClientCore(endpoints, token=token, timeout=timeout, retry=retry,
-                                routing=routing)
+                                routing=routing, breaker=breaker, topology=topology)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[tuple[str, str], Any] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
         self.admin = AsyncAdmin(self)
 
-    def dataset(self, name: str) -> "AsyncDataset":
-        """A handle on one dataset."""
+    @property
+    def topology(self) -> TopologyCache:
+        """The client's view of the cluster (ring, epoch, liveness)."""
+        return self._core.topology
+
+    @property
+    def breakers(self) -> Breakers:
+        """The per-endpoint circuit breakers."""
+        return self._core.breakers
+
+    @property
+    def routing(self) -> RoutingPolicy:
+        """The routing policy in use."""
+        return self._core.routing
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Every endpoint known: the seeds and the members learned since."""
+        return self._core.known_endpoints()
+
+    def dataset(self, name: str, *, replication_factor: int | None = None) -> "AsyncDataset":
+        """A handle on one dataset (``replication_factor`` overrides what the cluster says,
+        for routing only)."""
+        if replication_factor is not None:
+            self._core.topology.pin_replication_factor(name, replication_factor)
         return AsyncDataset(self, name)
 
     def _stub(self, endpoint: str, service: str) -> Any:
@@ -63,16 +107,19 @@ class AsyncClient:
     async def _attempt(self, op: ops.Operation[T], endpoint: str, deadline: float) -> T:
         remaining = self._core.remaining(deadline, op)
         method = getattr(self._stub(endpoint, op.service), op.method)
+        self._core.sending(endpoint)
         try:
             response = await method(op.request, timeout=remaining, metadata=self._core.metadata)
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
+            error = from_rpc_error(exc)
+            self._core.record(endpoint, error)
+            raise error from None
+        self._core.record(endpoint, None)
         return op.parse(response)
 
-    async def execute(self, op: ops.Operation[T], timeout: float | None = None) -> T:
-        """Send one operation: first try straight away, then retry as the policy allows."""
-        deadline = self._core.deadline(timeout)
-        plan = self._core.routing.query_plan(op)
+    async def _execute(self, op: ops.Operation[T], deadline: float) -> T:
+        await self._maybe_refresh(deadline)
+        plan = self._core.plan(op)
         try:
             return await self._attempt(op, plan[0], deadline)
         except ManhattanError as exc:
@@ -84,8 +131,90 @@ class AsyncClient:
                 return await self._attempt(op, self._core.endpoint_for(plan, number), deadline)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
+    async def _execute_split(self, op: ops.Operation[list[T]], deadline: float) -> list[T]:
+        """A multi-key call as one request per replica set, sent concurrently."""
+        await self._maybe_refresh(deadline)
+        groups = self._core.groups(op)
+        if len(groups) <= 1:
+            return await self._execute(op, deadline)
+        outcomes = await asyncio.gather(
+            *(self._execute(part, deadline) for part in ops.split(op, groups)),
+            return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        return ops.reassemble(groups, outcomes)
+
+    async def execute(self, op: ops.Operation[T], timeout: float | None = None) -> T:
+        """Send one operation: first try straight away, then retry as the policy allows.
+
+        A multi-key call is split by replica set and its parts sent concurrently."""
+        deadline = self._core.deadline(timeout)
+        if op.batch is not None:
+            return await self._execute_split(op, deadline)  # type: ignore[arg-type,return-value]
+        return await self._execute(op, deadline)
+
+    # -- topology ---------------------------------------------------------------------
+
+    async def _maybe_refresh(self, deadline: float) -> None:
+        topology = self._core.topology
+        due = topology.due()
+        if due is Refresh.NONE or not topology.claim():
+            return
+        if due is Refresh.WAIT:
+            await self._refresh(self._core.fetch_deadline(deadline))
+            return
+        task = asyncio.get_running_loop().create_task(
+            self._refresh(self._core.fetch_deadline()), name="manhattan-topology")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _refresh(self, deadline: float) -> None:
+        """The claimed fetch: always ends it."""
+        message: cluster_pb2.TopologyMessage | None = None
+        datasets: list[DatasetInfo] | None = None
+        try:
+            message, datasets = await self._fetch(deadline)
+        finally:
+            self._core.topology.finish(message, datasets)
+
+    async def _fetch(self, deadline: float
+                     ) -> tuple[cluster_pb2.TopologyMessage | None, list[DatasetInfo] | None]:
+        """GetTopology (and ListDatasets alongside) from the first endpoint that answers."""
+        for endpoint in self._core.fetch_plan():
+            if time.monotonic() >= deadline:
+                break
+            listing = asyncio.ensure_future(
+                self._attempt(ops.list_datasets(None), endpoint, deadline))
+            try:
+                message = await self._attempt(ops.topology_message(), endpoint, deadline)
+            except ManhattanError:
+                _discard(listing)
+                continue
+            try:
+                datasets: list[DatasetInfo] | None = await listing
+            except ManhattanError:
+                datasets = None  # routing falls back to the default replication factor
+            return message, datasets
+        return None, None
+
+    async def refresh_topology(self, timeout: float | None = None) -> int:
+        """Fetch the topology now; returns its epoch. Unavailable if no endpoint answers."""
+        deadline = self._core.deadline(timeout)
+        message, datasets = await self._fetch(deadline)
+        if message is None:
+            raise Unavailable("no endpoint answered GetTopology")
+        self._core.topology.update(message, datasets)
+        return self._core.topology.epoch
+
     async def close(self) -> None:
-        """Close every channel."""
+        """Stop background refreshes and close every channel."""
+        tasks, self._tasks = self._tasks, set()
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
         channels, self._channels = self._channels, {}
         self._stubs.clear()
         for channel in channels.values():
@@ -170,14 +299,20 @@ class AsyncDataset:
     async def get_many(self, keys: Sequence[tuple[ops.Key, ops.Key]], *,
                        consistency: Consistency = Consistency.DEFAULT,
                        timeout: float | None = None) -> list[Record | None]:
-        """Records for many (pkey, lkey) pairs, in order (None where absent)."""
+        """Records for many (pkey, lkey) pairs, in order (None where absent).
+
+        Sent as one request per replica set, concurrently."""
         return await self._client.execute(ops.get_many(self.name, keys, consistency), timeout)
 
     async def put_many(self, items: Iterable[Put | Delete | tuple], *,
                        consistency: Consistency = Consistency.DEFAULT,
                        durability: Durability = Durability.DEFAULT,
                        timeout: float | None = None) -> list[Version]:
-        """Apply puts and deletes as one batch (atomic on each node)."""
+        """Apply puts and deletes; returns their versions in order.
+
+        Grouped by replica set, one request per group, sent concurrently. Atomicity
+        is per replica set: each group is all-or-nothing on each of its replicas;
+        if one group fails (its error is raised) others may have been applied."""
         return await self._client.execute(
             ops.put_many(self.name, items, consistency, durability), timeout)
 
@@ -203,9 +338,11 @@ class AsyncAdmin:
                              default_ttl: float | None = None,
                              timeout: float | None = None) -> DatasetInfo:
         """Create a dataset owned by ``tenant`` (replication_factor 0 = cluster default)."""
-        return await self._client.execute(ops.create_dataset(
+        info = await self._client.execute(ops.create_dataset(
             name, tenant, replication_factor, read_consistency, write_consistency, durability,
             default_ttl), timeout)
+        self._client._core.learn(info)
+        return info
 
     async def list_datasets(self, tenant: str | None = None, *,
                             timeout: float | None = None) -> list[DatasetInfo]:
@@ -215,6 +352,7 @@ class AsyncAdmin:
     async def drop_dataset(self, name: str, *, timeout: float | None = None) -> None:
         """Drop a dataset and everything in it."""
         await self._client.execute(ops.drop_dataset(name), timeout)
+        self._client._core.topology.forget_dataset(name)
 
     async def node_info(self, *, timeout: float | None = None) -> NodeInfo:
         """What the answering node says about itself."""

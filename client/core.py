@@ -1,14 +1,21 @@
-"""What the sync and async clients share: settings, metadata, routing, retry setup."""
+"""What the sync and async clients share: settings, metadata, routing, retry setup,
+circuit breakers and the topology cache. Everything here is I/O-free."""
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from typing import Any
 
+from manhattan.client.breaker import BreakerPolicy, Breakers
+from manhattan.client.models import DatasetInfo
 from manhattan.client.operations import Operation
-from manhattan.client.policies import RetryPolicy, RoundRobinPolicy, RoutingPolicy
-from manhattan.errors import InvalidRequest, Timeout
+from manhattan.client.policies import (
+    RetryPolicy, RoundRobinPolicy, RoutingPolicy, TokenAwarePolicy,
+)
+from manhattan.client.topology import TopologyCache
+from manhattan.errors import InvalidRequest, ManhattanError, StaleTopology, Timeout, Unavailable
 
 DEFAULT_TIMEOUT = 5.0
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -17,7 +24,14 @@ CHANNEL_OPTIONS = (
     ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.enable_retries", 0),  # retries are ours, bounded by the caller's deadline
+    # A restarted node should be reachable again within a couple of seconds; the
+    # circuit breakers, not gRPC's reconnect backoff, decide how often it is tried.
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.min_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 2000),
 )
+PARALLEL_REQUESTS = 8
+"""How many parts of a split get_many/put_many the sync client sends at once."""
 
 
 def parse_endpoints(endpoints: str | Sequence[str]) -> list[str]:
@@ -44,6 +58,8 @@ class ClientCore:
         timeout: float,
         retry: RetryPolicy | None,
         routing: RoutingPolicy | None,
+        breaker: BreakerPolicy | None = None,
+        topology: TopologyCache | None = None,
     ) -> None:
         self.endpoints = parse_endpoints(endpoints)
         self.metadata: tuple[tuple[str, str], ...] = (
@@ -53,7 +69,64 @@ class ClientCore:
             raise InvalidRequest(f"timeout must be positive seconds, got {timeout}")
         self.timeout = timeout
         self.retry = retry or RetryPolicy()
-        self.routing = routing or RoundRobinPolicy(self.endpoints)
+        self.topology = topology or TopologyCache()
+        self.breakers = Breakers(breaker)
+        self.routing = routing or TokenAwarePolicy(
+            RoundRobinPolicy(self.endpoints, discover=True))
+        populate = getattr(self.routing, "populate", None)
+        if callable(populate):
+            populate(self.topology)
+        self._rotation = itertools.count()
+
+    # -- routing and outcomes ---------------------------------------------------------
+
+    def known_endpoints(self) -> list[str]:
+        """The seeds, then every member address learned from the topology."""
+        return list(dict.fromkeys([*self.endpoints, *self.topology.addresses]))
+
+    def plan(self, op: Operation[Any]) -> list[str]:
+        """The routing policy's plan with open-breaker endpoints moved to the end."""
+        plan = self.routing.query_plan(op) or self.endpoints
+        return self.breakers.order(plan)
+
+    def sending(self, endpoint: str) -> None:
+        """A request is about to go to ``endpoint``."""
+        self.breakers.sending(endpoint)
+
+    def record(self, endpoint: str, error: ManhattanError | None) -> None:
+        """What came back from ``endpoint`` (None: an answer)."""
+        self.breakers.record(endpoint, error)
+        if isinstance(error, (Unavailable, StaleTopology)):
+            self.topology.invalidate()
+
+    def groups(self, op: Operation[Any]) -> list[list[int]]:
+        """Item indices of a multi-key call grouped by replica set."""
+        return self.topology.group(op.dataset, op.batch_pkeys())
+
+    # -- topology fetches -------------------------------------------------------------
+
+    def fetch_plan(self) -> list[str]:
+        """Endpoints to ask for the topology: rotating start, known-dead and open last."""
+        known = self.known_endpoints()
+        start = next(self._rotation) % len(known)
+        known = known[start:] + known[:start]
+        dead = self.topology.dead_addresses
+        if dead:
+            known = [e for e in known if e not in dead] + [e for e in known if e in dead]
+        return self.breakers.order(known)
+
+    def fetch_deadline(self, call_deadline: float | None = None) -> float:
+        """Deadline of a topology fetch: ``fetch_timeout``, and at most half of what a
+        waiting call has left, so the call itself still has time."""
+        now = time.monotonic()
+        budget = self.topology.fetch_timeout
+        if call_deadline is not None:
+            budget = min(budget, (call_deadline - now) / 2)
+        return now + max(budget, 0.0)
+
+    def learn(self, info: DatasetInfo) -> None:
+        """Remember a dataset's replication factor (e.g. from CreateDataset)."""
+        self.topology.learn_datasets([info])
 
     def deadline(self, timeout: float | None) -> float:
         """Monotonic deadline of a call."""

@@ -14,7 +14,7 @@ from typing import Any, Generic, TypeVar
 from manhattan.client.models import (
     ClusterTopology, DatasetInfo, MemberInfo, Delete, NodeInfo, Put, Record, ScanPage, Tenant, Version,
 )
-from manhattan.errors import InvalidRequest
+from manhattan.errors import InternalError, InvalidRequest
 from manhattan.proto.v1 import admin_pb2, cluster_pb2, data_pb2, types_pb2
 from manhattan.types import Consistency, Durability
 
@@ -24,7 +24,12 @@ Key = bytes | str
 
 @dataclass(frozen=True, slots=True)
 class Operation(Generic[T]):
-    """One RPC: service ('data' or 'admin'), method, request, decoder, retry safety."""
+    """One RPC: service ('data', 'admin', 'cluster'), method, request, decoder, retry safety.
+
+    ``pkey`` (single-key data calls) and ``dataset`` let routing find the replicas;
+    ``batch`` names the repeated field of a multi-key call (one item per key), which
+    ``split`` cuts by replica set.
+    """
 
     service: str
     method: str
@@ -32,6 +37,14 @@ class Operation(Generic[T]):
     parse: Callable[[Any], T]
     idempotent: bool
     pkey: bytes | None = None
+    dataset: str | None = None
+    batch: str | None = None
+
+    def batch_pkeys(self) -> list[bytes]:
+        """The pkey of each item of a multi-key call, in order."""
+        if self.batch is None:
+            return []
+        return [item.pkey for item in getattr(self.request, self.batch)]
 
 
 def as_bytes(value: Key, field: str) -> bytes:
@@ -80,7 +93,7 @@ def get(dataset: str, pkey: Key, lkey: Key, consistency: Consistency) -> Operati
     request = data_pb2.GetRequest(dataset=dataset, pkey=p, lkey=as_bytes(lkey, "lkey"),
                                   consistency=int(consistency))
     return Operation("data", "Get", request,
-                     lambda r: _record(r.record) if r.found else None, True, p)
+                     lambda r: _record(r.record) if r.found else None, True, p, dataset)
 
 
 def put(dataset: str, pkey: Key, lkey: Key, value: Key, ttl: float | None,
@@ -91,7 +104,7 @@ def put(dataset: str, pkey: Key, lkey: Key, value: Key, ttl: float | None,
         dataset=dataset, pkey=p, lkey=as_bytes(lkey, "lkey"), value=as_bytes(value, "value"),
         ttl_ms=ttl_ms(ttl), consistency=int(consistency), durability=int(durability),
     )
-    return Operation("data", "Put", request, lambda r: _version(r.version), False, p)
+    return Operation("data", "Put", request, lambda r: _version(r.version), False, p, dataset)
 
 
 def delete(dataset: str, pkey: Key, lkey: Key, consistency: Consistency,
@@ -102,7 +115,8 @@ def delete(dataset: str, pkey: Key, lkey: Key, consistency: Consistency,
         dataset=dataset, pkey=p, lkey=as_bytes(lkey, "lkey"), consistency=int(consistency),
         durability=int(durability),
     )
-    return Operation("data", "Delete", request, lambda r: _version(r.version), False, p)
+    return Operation("data", "Delete", request, lambda r: _version(r.version), False, p,
+                     dataset)
 
 
 def scan_page(dataset: str, pkey: Key, start: Key | None, end: Key | None, limit: int,
@@ -121,6 +135,7 @@ def scan_page(dataset: str, pkey: Key, start: Key | None, end: Key | None, limit
     return Operation(
         "data", "Scan", request,
         lambda r: ScanPage([_record(m) for m in r.records], r.next_cursor or None), True, p,
+        dataset,
     )
 
 
@@ -133,7 +148,8 @@ def get_many(dataset: str, keys: Sequence[tuple[Key, Key]], consistency: Consist
               for i, (p, l) in enumerate(keys)],
     )
     return Operation("data", "MultiGet", request,
-                     lambda r: [_record(x.record) if x.found else None for x in r.results], True)
+                     lambda r: [_record(x.record) if x.found else None for x in r.results], True,
+                     dataset=dataset, batch="keys")
 
 
 def _mutation(i: int, item: Put | Delete | tuple) -> data_pb2.Mutation:
@@ -153,13 +169,56 @@ def _mutation(i: int, item: Put | Delete | tuple) -> data_pb2.Mutation:
 
 def put_many(dataset: str, items: Iterable[Put | Delete | tuple], consistency: Consistency,
              durability: Durability) -> Operation[list[Version]]:
-    """Puts and deletes in one atomic (per node) batch."""
+    """Puts and deletes in one batch, atomic on each node per replica set."""
     request = data_pb2.MultiPutRequest(
         dataset=dataset, consistency=int(consistency), durability=int(durability),
         mutations=[_mutation(i, item) for i, item in enumerate(items)],
     )
     return Operation("data", "MultiPut", request,
-                     lambda r: [_version(v) for v in r.versions], False)
+                     lambda r: [_version(v) for v in r.versions], False,
+                     dataset=dataset, batch="mutations")
+
+
+def split(op: Operation[list[T]], groups: Sequence[Sequence[int]]) -> list[Operation[list[T]]]:
+    """One operation per group of item indices of a multi-key call (see TopologyCache.group).
+
+    Each part carries the first pkey of its group, so it is routed to that group's
+    replicas; its answer lists the group's items in the group's order.
+    """
+    if op.batch is None:
+        raise ValueError(f"{op.method} is not a multi-key call")
+    items = getattr(op.request, op.batch)
+    template = type(op.request)()
+    template.CopyFrom(op.request)
+    template.ClearField(op.batch)
+    parts = []
+    for group in groups:
+        request = type(op.request)()
+        request.CopyFrom(template)
+        getattr(request, op.batch).extend(items[i] for i in group)
+        parts.append(Operation(op.service, op.method, request, op.parse, op.idempotent,
+                               items[group[0]].pkey, op.dataset, op.batch))
+    return parts
+
+
+def reassemble(groups: Sequence[Sequence[int]], results: Sequence[Sequence[T]]) -> list[T]:
+    """The parts' answers back in the order of the original items."""
+    size = sum(len(g) for g in groups)
+    merged: list[Any] = [None] * size
+    for group, answer in zip(groups, results, strict=True):
+        if len(answer) != len(group):
+            raise InternalError(f"a node answered {len(answer)} results for {len(group)} items")
+        for index, value in zip(group, answer):
+            merged[index] = value
+    return merged
+
+
+# -- cluster operations -----------------------------------------------------
+
+
+def topology_message() -> Operation[cluster_pb2.TopologyMessage]:
+    """The answering node's topology as it came (for the SDK's TopologyCache)."""
+    return Operation("cluster", "GetTopology", cluster_pb2.GetTopologyRequest(), lambda r: r, True)
 
 
 # -- admin operations -------------------------------------------------------

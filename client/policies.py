@@ -3,6 +3,10 @@
 In the spirit of the Cassandra python-driver: the client asks a routing policy
 for a query plan (the endpoints to try, in order) and a retry policy for
 tenacity's stop/wait/retry decisions. Retries always end at the caller's deadline.
+
+A routing policy may also have ``populate(topology)``: the client then hands it
+its TopologyCache, so the policy can see every member (not only the seeds it was
+given), their liveness and the ring.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ import itertools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tenacity import (
     RetryCallState, retry_if_exception, stop_after_attempt, stop_before_delay,
@@ -20,26 +24,102 @@ from tenacity import (
 from manhattan.client.operations import Operation
 from manhattan.errors import ManhattanError, QuotaExceeded, Timeout, Unavailable
 
+if TYPE_CHECKING:
+    from manhattan.client.topology import TopologyCache
+
 
 class RoutingPolicy(Protocol):
-    """Chooses the endpoints to try for an operation, best first."""
+    """Chooses the endpoints to try for an operation, best first (may add ``populate``)."""
 
     def query_plan(self, op: Operation[Any]) -> Sequence[str]:
         """Endpoints in the order to try them."""
 
 
 class RoundRobinPolicy:
-    """Spreads requests over every known endpoint, starting at a rotating one."""
+    """Spreads requests over its endpoints, starting at a rotating one.
 
-    def __init__(self, endpoints: Sequence[str]) -> None:
+    With ``discover`` the endpoints are the seeds plus every member the topology
+    names (the client's default); without it, exactly the endpoints given. Once
+    populated, members the topology reports down go after the live ones.
+    """
+
+    def __init__(self, endpoints: Sequence[str], *, discover: bool = False) -> None:
         if not endpoints:
             raise ValueError("at least one endpoint is needed")
-        self._endpoints = list(endpoints)
+        self.discover = discover
+        self._seeds = list(dict.fromkeys(endpoints))
+        self._endpoints = list(self._seeds)
         self._counter = itertools.count(random.randrange(len(self._endpoints)))
+        self._topology: TopologyCache | None = None
+        self._seen_version = -1
+
+    def populate(self, topology: "TopologyCache") -> None:
+        """Follow ``topology`` (member addresses if discovering, and liveness)."""
+        self._topology = topology
+
+    @property
+    def endpoints(self) -> list[str]:
+        """The endpoints now: the seeds, then (discovering) the members learned since."""
+        topology = self._topology
+        if self.discover and topology is not None and topology.version != self._seen_version:
+            version = topology.version
+            self._endpoints = list(dict.fromkeys([*self._seeds, *topology.addresses]))
+            self._seen_version = version
+        return self._endpoints
 
     def query_plan(self, op: Operation[Any]) -> Sequence[str]:
-        start = next(self._counter) % len(self._endpoints)
-        return self._endpoints[start:] + self._endpoints[:start]
+        """Every endpoint, from a rotating start; known-dead ones last."""
+        endpoints = self.endpoints
+        start = next(self._counter) % len(endpoints)
+        plan = endpoints[start:] + endpoints[:start]
+        dead = self._topology.dead_addresses if self._topology is not None else frozenset()
+        if dead:
+            plan = [e for e in plan if e not in dead] + [e for e in plan if e in dead]
+        return plan
+
+
+class TokenAwarePolicy:
+    """Puts the live replicas of an operation's pkey first, then the child's plan.
+
+    Replicas come from the topology, so they may be nodes the child does not list.
+    Multi-key and admin calls (no pkey), and every call before the topology is
+    known, get the child's plan unchanged. ``shuffle_replicas`` rotates the
+    replicas between calls to spread load over them; otherwise the primary
+    replica always comes first.
+    """
+
+    def __init__(self, child: RoutingPolicy, *, shuffle_replicas: bool = True) -> None:
+        self.child = child
+        self.shuffle_replicas = shuffle_replicas
+        self._topology: TopologyCache | None = None
+        self._counter = itertools.count(random.randrange(1 << 16))
+
+    def populate(self, topology: "TopologyCache") -> None:
+        """Route with ``topology``; the child is populated with it too."""
+        self._topology = topology
+        populate = getattr(self.child, "populate", None)
+        if populate is not None:
+            populate(topology)
+
+    def replicas(self, op: Operation[Any]) -> list[str]:
+        """Addresses of the live replicas of ``op.pkey``, primary first (empty if unknown)."""
+        topology = self._topology
+        if op.pkey is None or topology is None:
+            return []
+        return [m.address for m in topology.replicas(op.dataset, op.pkey)
+                if topology.is_alive(m.id)]
+
+    def query_plan(self, op: Operation[Any]) -> Sequence[str]:
+        """Live replicas (rotated if shuffling), then the child's other endpoints."""
+        child_plan = self.child.query_plan(op)
+        replicas = self.replicas(op)
+        if not replicas:
+            return child_plan
+        if self.shuffle_replicas and len(replicas) > 1:
+            start = next(self._counter) % len(replicas)
+            replicas = replicas[start:] + replicas[:start]
+        chosen = set(replicas)
+        return replicas + [e for e in child_plan if e not in chosen]
 
 
 def should_retry(exc: BaseException, op: Operation[Any]) -> bool:

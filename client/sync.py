@@ -1,23 +1,33 @@
-"""The blocking client: ``Client(endpoints, token=...)``."""
+"""The blocking client: ``Client(endpoints, token=...)``.
+
+Requests, decoding, routing, breakers and topology decisions come from the
+shared core; this module only does the blocking I/O: grpc calls, a small
+thread pool for the parts of a split get_many/put_many and for background
+topology refreshes.
+"""
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import grpc
 from tenacity import Retrying
 
 from manhattan.client import operations as ops
-from manhattan.client.core import CHANNEL_OPTIONS, DEFAULT_TIMEOUT, ClientCore
+from manhattan.client.breaker import BreakerPolicy, Breakers
+from manhattan.client.core import CHANNEL_OPTIONS, DEFAULT_TIMEOUT, PARALLEL_REQUESTS, ClientCore
 from manhattan.client.errors import from_rpc_error
 from manhattan.client.models import (
     ClusterTopology, DatasetInfo, Delete, NodeInfo, Put, Record, ScanPage, Tenant, Version,
 )
 from manhattan.client.policies import RetryPolicy, RoutingPolicy, is_retryable
-from manhattan.errors import ManhattanError
-from manhattan.proto.v1 import admin_pb2_grpc, cluster_pb2_grpc, data_pb2_grpc
+from manhattan.client.topology import Refresh, TopologyCache
+from manhattan.errors import ManhattanError, Unavailable
+from manhattan.proto.v1 import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, data_pb2_grpc
 from manhattan.types import Consistency, Durability
 
 T = TypeVar("T")
@@ -26,7 +36,13 @@ _STUBS = {"data": data_pb2_grpc.DataStub, "admin": admin_pb2_grpc.AdminStub,
 
 
 class Client:
-    """A blocking Manhattan client; use as a context manager or call ``close()``."""
+    """A blocking Manhattan client; use as a context manager or call ``close()``.
+
+    ``endpoints`` are seeds: the client learns every member from the cluster's
+    topology and routes each single-key call to a replica of its pkey
+    (``TokenAwarePolicy(RoundRobinPolicy(endpoints))`` unless ``routing`` is given).
+    Thread-safe.
+    """
 
     def __init__(
         self,
@@ -36,16 +52,42 @@ class Client:
         timeout: float = DEFAULT_TIMEOUT,
         retry: RetryPolicy | None = None,
         routing: RoutingPolicy | None = None,
+        breaker: BreakerPolicy | None = None,
+        topology: TopologyCache | None = None,
     ) -> None:
         self._core = ClientCore(endpoints, token=token, timeout=timeout, retry=retry,
-                                routing=routing)
+                                routing=routing, breaker=breaker, topology=topology)
         self._lock = threading.Lock()
         self._channels: dict[str, grpc.Channel] = {}
         self._stubs: dict[tuple[str, str], Any] = {}
+        self._pool: ThreadPoolExecutor | None = None
         self.admin = Admin(self)
 
-    def dataset(self, name: str) -> "Dataset":
-        """A handle on one dataset."""
+    @property
+    def topology(self) -> TopologyCache:
+        """The client's view of the cluster (ring, epoch, liveness)."""
+        return self._core.topology
+
+    @property
+    def breakers(self) -> Breakers:
+        """The per-endpoint circuit breakers."""
+        return self._core.breakers
+
+    @property
+    def routing(self) -> RoutingPolicy:
+        """The routing policy in use."""
+        return self._core.routing
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Every endpoint known: the seeds and the members learned since."""
+        return self._core.known_endpoints()
+
+    def dataset(self, name: str, *, replication_factor: int | None = None) -> "Dataset":
+        """A handle on one dataset (``replication_factor`` overrides what the cluster says,
+        for routing only)."""
+        if replication_factor is not None:
+            self._core.topology.pin_replication_factor(name, replication_factor)
         return Dataset(self, name)
 
     def _stub(self, endpoint: str, service: str) -> Any:
@@ -59,19 +101,32 @@ class Client:
                 stub = self._stubs[(endpoint, service)] = _STUBS[service](channel)
         return stub
 
+    def _executor(self) -> ThreadPoolExecutor:
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                pool = self._pool
+                if pool is None:
+                    pool = self._pool = ThreadPoolExecutor(
+                        PARALLEL_REQUESTS, thread_name_prefix="manhattan-client")
+        return pool
+
     def _attempt(self, op: ops.Operation[T], endpoint: str, deadline: float) -> T:
         remaining = self._core.remaining(deadline, op)
         method = getattr(self._stub(endpoint, op.service), op.method)
+        self._core.sending(endpoint)
         try:
             response = method(op.request, timeout=remaining, metadata=self._core.metadata)
         except grpc.RpcError as exc:
-            raise from_rpc_error(exc) from None
+            error = from_rpc_error(exc)
+            self._core.record(endpoint, error)
+            raise error from None
+        self._core.record(endpoint, None)
         return op.parse(response)
 
-    def execute(self, op: ops.Operation[T], timeout: float | None = None) -> T:
-        """Send one operation: first try straight away, then retry as the policy allows."""
-        deadline = self._core.deadline(timeout)
-        plan = self._core.routing.query_plan(op)
+    def _execute(self, op: ops.Operation[T], deadline: float) -> T:
+        self._maybe_refresh(deadline)
+        plan = self._core.plan(op)
         try:
             return self._attempt(op, plan[0], deadline)
         except ManhattanError as exc:
@@ -83,13 +138,108 @@ class Client:
                 return self._attempt(op, self._core.endpoint_for(plan, number), deadline)
         raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
 
+    def _execute_split(self, op: ops.Operation[list[T]], deadline: float) -> list[T]:
+        """A multi-key call as one request per replica set, sent in parallel."""
+        self._maybe_refresh(deadline)
+        groups = self._core.groups(op)
+        if len(groups) <= 1:
+            return self._execute(op, deadline)
+        parts = ops.split(op, groups)
+        pool = self._executor()
+        futures = [pool.submit(self._execute, part, deadline) for part in parts[1:]]
+        outcomes: list[Any] = []
+        try:
+            outcomes.append(self._execute(parts[0], deadline))
+        except ManhattanError as exc:
+            outcomes.append(exc)
+        for future in futures:  # every part is bounded by the deadline
+            try:
+                outcomes.append(future.result())
+            except ManhattanError as exc:
+                outcomes.append(exc)
+        for outcome in outcomes:
+            if isinstance(outcome, ManhattanError):
+                raise outcome
+        return ops.reassemble(groups, outcomes)
+
+    def execute(self, op: ops.Operation[T], timeout: float | None = None) -> T:
+        """Send one operation: first try straight away, then retry as the policy allows.
+
+        A multi-key call is split by replica set and its parts sent in parallel."""
+        deadline = self._core.deadline(timeout)
+        if op.batch is not None:
+            return self._execute_split(op, deadline)  # type: ignore[arg-type,return-value]
+        return self._execute(op, deadline)
+
+    # -- topology ---------------------------------------------------------------------
+
+    def _maybe_refresh(self, deadline: float) -> None:
+        topology = self._core.topology
+        due = topology.due()
+        if due is Refresh.NONE or not topology.claim():
+            return
+        if due is Refresh.WAIT:
+            self._refresh(self._core.fetch_deadline(deadline))
+            return
+        try:
+            future = self._executor().submit(self._refresh, self._core.fetch_deadline())
+        except RuntimeError:  # the pool is shutting down (close() raced us)
+            topology.finish(None)
+            return
+        future.add_done_callback(lambda f: f.cancelled() and topology.finish(None))
+
+    def _refresh(self, deadline: float) -> None:
+        """The claimed fetch: always ends it."""
+        message: cluster_pb2.TopologyMessage | None = None
+        datasets: list[DatasetInfo] | None = None
+        try:
+            message, datasets = self._fetch(deadline)
+        finally:
+            self._core.topology.finish(message, datasets)
+
+    def _fetch(self, deadline: float
+               ) -> tuple[cluster_pb2.TopologyMessage | None, list[DatasetInfo] | None]:
+        """GetTopology (and ListDatasets alongside) from the first endpoint that answers."""
+        for endpoint in self._core.fetch_plan():
+            if time.monotonic() >= deadline:
+                break
+            listing = ops.list_datasets(None)
+            pending: Future[Any] | None = None
+            try:
+                pending = getattr(self._stub(endpoint, "admin"), listing.method).future(
+                    listing.request, timeout=max(deadline - time.monotonic(), 0.001),
+                    metadata=self._core.metadata)
+                message = self._attempt(ops.topology_message(), endpoint, deadline)
+            except ManhattanError:
+                if pending is not None:
+                    pending.cancel()
+                continue
+            try:
+                datasets = listing.parse(pending.result())
+            except grpc.RpcError:
+                datasets = None  # routing falls back to the default replication factor
+            return message, datasets
+        return None, None
+
+    def refresh_topology(self, timeout: float | None = None) -> int:
+        """Fetch the topology now; returns its epoch. Unavailable if no endpoint answers."""
+        deadline = self._core.deadline(timeout)
+        message, datasets = self._fetch(deadline)
+        if message is None:
+            raise Unavailable("no endpoint answered GetTopology")
+        self._core.topology.update(message, datasets)
+        return self._core.topology.epoch
+
     def close(self) -> None:
-        """Close every channel."""
+        """Close every channel and stop the worker threads."""
         with self._lock:
+            pool, self._pool = self._pool, None
             for channel in self._channels.values():
                 channel.close()
             self._channels.clear()
             self._stubs.clear()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> "Client":
         return self
@@ -166,14 +316,22 @@ class Dataset:
     def get_many(self, keys: Sequence[tuple[ops.Key, ops.Key]], *,
                  consistency: Consistency = Consistency.DEFAULT,
                  timeout: float | None = None) -> list[Record | None]:
-        """Records for many (pkey, lkey) pairs, in order (None where absent)."""
+        """Records for many (pkey, lkey) pairs, in order (None where absent).
+
+        Sent as one request per replica set, in parallel."""
         return self._client.execute(ops.get_many(self.name, keys, consistency), timeout)
 
     def put_many(self, items: Iterable[Put | Delete | tuple], *,
                  consistency: Consistency = Consistency.DEFAULT,
                  durability: Durability = Durability.DEFAULT,
                  timeout: float | None = None) -> list[Version]:
-        """Apply puts and deletes as one batch (atomic on each node)."""
+        """Apply puts and deletes; returns their versions in order.
+
+        Items are grouped by the replica set of their pkey and each group is sent
+        as one request, in parallel. Atomicity is per replica set: a group is
+        applied all-or-nothing on each of its replicas, but different groups are
+        separate requests, so if one fails (the error is raised) others may have
+        been applied."""
         return self._client.execute(
             ops.put_many(self.name, items, consistency, durability), timeout)
 
@@ -199,9 +357,11 @@ class Admin:
                        default_ttl: float | None = None,
                        timeout: float | None = None) -> DatasetInfo:
         """Create a dataset owned by ``tenant`` (replication_factor 0 = cluster default)."""
-        return self._client.execute(ops.create_dataset(
+        info = self._client.execute(ops.create_dataset(
             name, tenant, replication_factor, read_consistency, write_consistency, durability,
             default_ttl), timeout)
+        self._client._core.learn(info)
+        return info
 
     def list_datasets(self, tenant: str | None = None, *,
                       timeout: float | None = None) -> list[DatasetInfo]:
@@ -211,6 +371,7 @@ class Admin:
     def drop_dataset(self, name: str, *, timeout: float | None = None) -> None:
         """Drop a dataset and everything in it."""
         self._client.execute(ops.drop_dataset(name), timeout)
+        self._client._core.topology.forget_dataset(name)
 
     def node_info(self, *, timeout: float | None = None) -> NodeInfo:
         """What the answering node says about itself."""

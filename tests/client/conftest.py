@@ -1,0 +1,109 @@
+"""Fixtures of the SDK tests: more tenants and datasets on the session node."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+import pytest
+
+from manhattan.client import Client, RoundRobinPolicy
+from manhattan.node.local_cluster import LocalCluster
+from manhattan.node.process import NodeProcess
+
+
+@dataclass(frozen=True)
+class Made:
+    """A tenant made for one test, with one dataset of its own."""
+
+    tenant: str
+    token: str
+    dataset: str
+    endpoint: str
+
+    def client(self, **kwargs) -> Client:
+        """A fresh client acting as this tenant."""
+        return Client([self.endpoint], token=self.token, **kwargs)
+
+
+def unique(prefix: str) -> str:
+    """A valid, unique tenant/dataset name."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+def new_tenant(admin: Client, node: NodeProcess) -> Callable[..., Made]:
+    """Make a tenant with one dataset (dataset options as keyword arguments)."""
+
+    def make(**dataset_options) -> Made:
+        tenant, dataset = unique("t"), unique("ds")
+        token = admin.admin.create_tenant(tenant)
+        admin.admin.create_dataset(dataset, tenant=tenant, **dataset_options)
+        return Made(tenant, token, dataset, node.address)
+
+    return make
+
+
+# -- a real 3-node cluster (routing, breaker and split-batch tests) ---------------------
+
+
+@pytest.fixture(scope="session")
+def sdk_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """Three node processes shared by the SDK's cluster tests; tests restart what they kill."""
+    root = tmp_path_factory.mktemp("sdk-cluster")
+    local = LocalCluster(root / "c", nodes=3, base_port=None,
+                         extra_config={"cluster": {"ping_interval_s": 0.2}})
+    local.start()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@dataclass(frozen=True)
+class ClusterTenant:
+    """A tenant of the SDK cluster with one RF=3 dataset."""
+
+    tenant: str
+    token: str
+    dataset: str
+    seed: str
+
+
+def _on_every_node(local: LocalCluster, check: Callable[[Client], bool],
+                   timeout: float = 15.0) -> None:
+    """Wait until ``check`` holds on each node asked on its own (bounded)."""
+    for endpoint in local.endpoints:
+        with Client([endpoint], token=local.admin_token,
+                    routing=RoundRobinPolicy([endpoint])) as client:
+            deadline = time.monotonic() + timeout
+            while not check(client):
+                assert time.monotonic() < deadline, f"{endpoint} did not catch up"
+                time.sleep(0.1)
+
+
+@pytest.fixture
+def cluster_tenant(sdk_cluster: LocalCluster) -> ClusterTenant:
+    """A fresh tenant with an RF=3 dataset on the SDK cluster, known to every node."""
+    tenant, dataset = unique("ct"), unique("cds")
+    seed = sdk_cluster.endpoints[0]
+    with Client([seed], token=sdk_cluster.admin_token,
+                routing=RoundRobinPolicy([seed])) as admin:
+        token = admin.admin.create_tenant(tenant)
+        admin.admin.create_dataset(dataset, tenant=tenant, replication_factor=3)
+    _on_every_node(sdk_cluster, lambda c: dataset in {d.name for d in c.admin.list_datasets()})
+    return ClusterTenant(tenant, token, dataset, seed)
+
+
+@pytest.fixture
+def restart_killed(sdk_cluster: LocalCluster) -> Iterator[LocalCluster]:
+    """The SDK cluster; any node the test killed is started again afterwards."""
+    try:
+        yield sdk_cluster
+    finally:
+        restarted = [node.start() for node in sdk_cluster.nodes if node.pid is None]
+        if restarted:  # back only once every node sees every other alive again
+            _on_every_node(sdk_cluster,
+                           lambda c: all(m.alive for m in c.admin.topology().members))
