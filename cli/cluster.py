@@ -10,7 +10,7 @@ import click
 
 from manhattan.cli.context import CliSettings, connect, output_option, render
 from manhattan.client import Client, ClusterTopology, ManhattanError
-from manhattan.cluster.ring import Ring
+from manhattan.cluster.ring import DEFAULT_VNODES, Ring
 from manhattan.cluster.topology import Member, Topology
 from manhattan.node.local_cluster import LocalCluster
 
@@ -64,7 +64,7 @@ def up(nodes: int, data_dir: Path, base_port: int, host: str) -> None:
 def _ring(topology: ClusterTopology) -> Ring:
     members = tuple(Member(m.id, m.address, m.zone, m.weight) for m in topology.members
                     if m.state != "joining")
-    return Ring(Topology(topology.epoch, members), vnodes=topology.vnodes or 160)
+    return Ring(Topology(topology.epoch, members), vnodes=topology.vnodes or DEFAULT_VNODES)
 
 
 @click.command()

@@ -18,7 +18,7 @@ from uhashring import HashRing
 from manhattan.cluster.topology import Member, Topology
 from manhattan.storage.keys import ring_position
 
-DEFAULT_VNODES = 160
+DEFAULT_VNODES = 256
 RING_SIZE = 1 << 32
 
 

@@ -100,7 +100,7 @@ class ClusterSection(_Section):
 
     # The initial topology (epoch 1); empty means a cluster of this node alone.
     members: list[MemberConfig] = []
-    vnodes: int = Field(160, ge=1, le=4096)
+    vnodes: int = Field(256, ge=1, le=4096)
     replica_timeout_s: float = Field(5.0, gt=0)
     max_request_timeout_s: float = Field(30.0, gt=0)
     ping_interval_s: float = Field(0.5, gt=0)

@@ -126,7 +126,7 @@ class ClusterState:
             return
         self.detector.heartbeat(member.id)
         if reply.topology_epoch > self.membership.epoch:
-            stub = cluster_pb2_grpc.ClusterStub(link._channel)
+            stub = cluster_pb2_grpc.ClusterStub(link.channel)
             message = await stub.GetTopology(cluster_pb2.GetTopologyRequest(), timeout=2,
                                              metadata=self.metadata)
             await self.adopt_topology(message)

@@ -80,7 +80,9 @@ class LocalCluster:
         return self
 
     def stop(self) -> None:
-        """SIGTERM every node (SIGKILL after the grace period)."""
+        """SIGTERM every node at once, then wait for each (SIGKILL after the grace period)."""
+        for node in self.nodes:
+            node.terminate()
         for node in self.nodes:
             node.stop()
 

@@ -96,6 +96,11 @@ class NodeProcess:
             raise RuntimeError(f"node {self.node_id} failed to start; log:\n{self.log_tail()}")
         return self
 
+    def terminate(self) -> None:
+        """Send SIGTERM without waiting (``stop`` waits)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+
     def stop(self, grace: float = 10.0) -> int | None:
         """SIGTERM and wait (graceful drain); SIGKILL if it does not exit in time."""
         if self.proc is None:

@@ -145,13 +145,13 @@ class StorageNode:
                          cluster_info=self._cluster_info), server)
         cluster_pb2_grpc.add_ClusterServicer_to_server(
             ClusterService(auth, state.topology_message), server)
-        peer_pb2_grpc.add_PeerServicer_to_server(
-            PeerService(node_id=self.config.node.id, engine=self.engine,
+        self.peer_service = PeerService(node_id=self.config.node.id, engine=self.engine,
                         group_commit=self.group_commit, auth=auth,
                         observe_timestamp=self.clock.observe, on_ping=state.ping_reply,
                         on_topology=state.adopt_topology,
                         catalog_snapshot=state.catalog_snapshot,
-                        on_catalog=state.merge_catalog), server)
+                        on_catalog=state.merge_catalog)
+        peer_pb2_grpc.add_PeerServicer_to_server(self.peer_service, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
 
     def _cluster_info(self) -> dict[str, object]:
@@ -211,6 +211,7 @@ class StorageNode:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         if self.server is not None:
+            self.peer_service.close()
             await self.server.stop(grace)
         await self.links.close()
         self._executor.shutdown(wait=True)  # no fsync may run against a closing database

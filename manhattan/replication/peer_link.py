@@ -13,6 +13,7 @@ import asyncio
 import itertools
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 
 import grpc
 
@@ -27,6 +28,26 @@ class PeerUnreachable(ConnectionError):
     """The stream to the peer broke or could not be opened."""
 
 
+@dataclass
+class _Stream:
+    """One Replicate call: its own outbox and waiters, so nothing queued for a broken
+    stream can leak into the next one."""
+
+    outbox: list[peer_pb2.ReplicaOp] = field(default_factory=list)
+    wake: asyncio.Event = field(default_factory=asyncio.Event)
+    pending: dict[int, asyncio.Future[peer_pb2.ReplicaReply]] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+    broken: bool = False
+
+    def fail(self, error: Exception) -> None:
+        """Fail every operation still waiting on this stream."""
+        self.broken = True
+        self.outbox.clear()
+        for future in self.pending.values():
+            if not future.done():
+                future.set_exception(error)
+
+
 class PeerLink:
     """Batched, multiplexed replica operations to one peer."""
 
@@ -37,51 +58,55 @@ class PeerLink:
         self.address = address
         self._metadata = metadata
         self._detector = detector
-        self._channel = grpc.aio.insecure_channel(address, options=options or [])
-        self.stub = peer_pb2_grpc.PeerStub(self._channel)
+        self.channel = grpc.aio.insecure_channel(address, options=options or [])
+        self.stub = peer_pb2_grpc.PeerStub(self.channel)
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[peer_pb2.ReplicaReply]] = {}
-        self._outbox: list[peer_pb2.ReplicaOp] = []
-        self._wake = asyncio.Event()
-        self._receiver: asyncio.Task[None] | None = None
+        self._stream: _Stream | None = None
         self._closed = False
 
     async def call(self, op: peer_pb2.ReplicaOp, timeout: float) -> peer_pb2.ReplicaReply:
-        """Send one operation (its id is assigned here) and await its reply."""
+        """Send one operation (a copy with an id of this link's) and await its reply."""
         if self._closed:
             raise PeerUnreachable(f"link to node {self.peer_id} is closed")
-        self._ensure_stream()
-        op.id = next(self._ids)
+        stream = self._current_stream()
+        # A copy: the same op may be sent to several replicas at once, each with its own id.
+        sent = peer_pb2.ReplicaOp()
+        sent.CopyFrom(op)
+        sent.id = next(self._ids)
         future: asyncio.Future[peer_pb2.ReplicaReply] = asyncio.get_running_loop().create_future()
-        self._pending[op.id] = future
-        self._outbox.append(op)
-        self._wake.set()
+        stream.pending[sent.id] = future
+        stream.outbox.append(sent)
+        stream.wake.set()
         try:
             return await asyncio.wait_for(future, timeout)
         finally:
-            self._pending.pop(op.id, None)
+            stream.pending.pop(sent.id, None)
 
-    def _ensure_stream(self) -> None:
-        if self._receiver is None or self._receiver.done():
-            self._receiver = asyncio.create_task(self._run_stream(),
-                                                 name=f"peer-{self.peer_id}-stream")
+    def _current_stream(self) -> _Stream:
+        stream = self._stream
+        if stream is None or stream.broken:
+            stream = self._stream = _Stream()
+            stream.task = asyncio.create_task(self._run(stream),
+                                              name=f"peer-{self.peer_id}-stream")
+        return stream
 
-    async def _requests(self) -> AsyncIterator[peer_pb2.ReplicaBatch]:
-        while not self._closed:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._outbox:
-                batch, self._outbox = (self._outbox[:MAX_OPS_PER_MESSAGE],
-                                       self._outbox[MAX_OPS_PER_MESSAGE:])
+    @staticmethod
+    async def _requests(stream: _Stream) -> AsyncIterator[peer_pb2.ReplicaBatch]:
+        while not stream.broken:
+            await stream.wake.wait()
+            stream.wake.clear()
+            while stream.outbox and not stream.broken:
+                batch = stream.outbox[:MAX_OPS_PER_MESSAGE]
+                del stream.outbox[:MAX_OPS_PER_MESSAGE]
                 yield peer_pb2.ReplicaBatch(ops=batch)
 
-    async def _run_stream(self) -> None:
-        call = self.stub.Replicate(self._requests(), metadata=self._metadata)
+    async def _run(self, stream: _Stream) -> None:
+        call = self.stub.Replicate(self._requests(stream), metadata=self._metadata)
         try:
             async for message in call:
                 self._detector.heartbeat(self.peer_id)
                 for reply in message.replies:
-                    future = self._pending.get(reply.id)
+                    future = stream.pending.get(reply.id)
                     if future is not None and not future.done():
                         future.set_result(reply)
             error: Exception = PeerUnreachable(f"stream to node {self.peer_id} ended")
@@ -91,28 +116,24 @@ class PeerLink:
             error = PeerUnreachable(f"node {self.peer_id} at {self.address}: {exc.code().name}")
         except asyncio.CancelledError:
             call.cancel()
-            error = PeerUnreachable(f"link to node {self.peer_id} closed")
-            self._fail_pending(error)
+            stream.fail(PeerUnreachable(f"link to node {self.peer_id} closed"))
+            stream.wake.set()
             raise
-        self._fail_pending(error)
-
-    def _fail_pending(self, error: Exception) -> None:
-        self._outbox.clear()
-        for future in list(self._pending.values()):
-            if not future.done():
-                future.set_exception(error)
+        stream.fail(error)
+        stream.wake.set()
+        call.cancel()
 
     async def close(self) -> None:
         """Stop the stream and the channel."""
         self._closed = True
-        self._wake.set()
-        if self._receiver is not None:
-            self._receiver.cancel()
+        stream = self._stream
+        if stream is not None and stream.task is not None:
+            stream.task.cancel()
             try:
-                await self._receiver
+                await stream.task
             except (asyncio.CancelledError, PeerUnreachable):
                 pass
-        await self._channel.close()
+        await self.channel.close()
 
 
 class PeerLinks:

@@ -51,6 +51,11 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         self._on_topology = on_topology
         self._catalog_snapshot = catalog_snapshot
         self._on_catalog = on_catalog
+        self._closing = asyncio.Event()
+
+    def close(self) -> None:
+        """End every open Replicate stream (at shutdown), so draining does not wait on them."""
+        self._closing.set()
 
     # -- replica operations -----------------------------------------------
 
@@ -132,9 +137,15 @@ class PeerService(peer_pb2_grpc.PeerServicer):
                 outbox.put_nowait(_DONE)
 
         reader = asyncio.create_task(read_requests())
+        closing = asyncio.ensure_future(self._closing.wait())
         try:
             while True:
-                item = await outbox.get()
+                getter = asyncio.ensure_future(outbox.get())
+                await asyncio.wait({getter, closing}, return_when=asyncio.FIRST_COMPLETED)
+                if not getter.done():
+                    getter.cancel()
+                    return
+                item = getter.result()
                 if item is _DONE:
                     return
                 replies = [item]
@@ -147,6 +158,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
                 yield peer_pb2.ReplicaReplies(replies=replies)
         finally:
             reader.cancel()
+            closing.cancel()
 
     # -- membership and catalog -------------------------------------------
 

@@ -1,0 +1,197 @@
+"""Manhattan benchmarks (``make bench``): run suites, print a table, write JSON.
+
+Each suite measures its own baselines in the same run and reports ratios
+against them, with the target ratio and whether it is met. Nothing asserts on
+timing: the exit code is 0 whenever the benchmarks ran.
+
+    .venv/bin/python bench/run.py            # the full run (~1.5 min)
+    .venv/bin/python bench/run.py --quick    # a smoke run (~15 s)
+
+Adding a suite: a module in bench/ with ``NAME``, ``TITLE`` and
+``run(settings, progress, workdir) -> list[Result]`` (see bench/single_node.py
+and bench/common.py), registered in ``SUITES`` below.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(ROOT))
+
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from bench import single_node  # noqa: E402
+from bench.common import Result, Settings  # noqa: E402
+
+SUITES: dict[str, ModuleType] = {single_node.NAME: single_node}
+DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="bench/run.py",
+        description="Run the Manhattan benchmarks and print ratios against same-run baselines.",
+    )
+    parser.add_argument("--quick", action="store_true",
+                        help="a short smoke run (~15 s): 1 s per case, one round")
+    parser.add_argument("--seconds", type=float, default=None,
+                        help="measured seconds per case, split over the rounds "
+                             "(default 7, --quick 0.9)")
+    parser.add_argument("--ops", type=int, default=None,
+                        help="measure this many operations per case instead of a time budget "
+                             "(records for batch cases: 1,000 per MultiPut)")
+    parser.add_argument("--warmup", type=float, default=None,
+                        help="warm-up seconds per case (default 1, --quick 0.25)")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="interleaved rounds per group of cases (default 3, --quick 1)")
+    parser.add_argument("--suite", action="append", choices=sorted(SUITES),
+                        help="run only this suite (repeatable; default: all)")
+    parser.add_argument("--json", type=Path, default=DEFAULT_JSON,
+                        help=f"where to write the results (default {DEFAULT_JSON.relative_to(ROOT)})")
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="directory for the node's and the baseline's data "
+                             "(default: the system temp dir)")
+    args = parser.parse_args(argv)
+    for name in ("seconds", "warmup"):
+        value = getattr(args, name)
+        if value is not None and not value > 0:
+            parser.error(f"--{name} must be positive")
+    if args.ops is not None and args.ops <= 0:
+        parser.error("--ops must be positive")
+    if args.rounds is not None and args.rounds <= 0:
+        parser.error("--rounds must be positive")
+    return args
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    quick = args.quick
+    return Settings(
+        seconds=args.seconds if args.seconds is not None else (0.9 if quick else 7.0),
+        warmup=args.warmup if args.warmup is not None else (0.25 if quick else 1.0),
+        rounds=args.rounds if args.rounds is not None else (1 if quick else 3),
+        ops=args.ops,
+        quick=quick,
+    )
+
+
+# -- output ---------------------------------------------------------------------------
+
+
+def _num(value: float, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def render(console: Console, title: str, results: list[Result]) -> None:
+    """One table per suite; each section starts with its baseline, notes go below."""
+    table = Table(title=title, title_justify="left")
+    table.add_column("benchmark (each section: baseline first)", no_wrap=True)
+    table.add_column("ops/s", justify="right", no_wrap=True)
+    table.add_column("p50 µs", justify="right", no_wrap=True)
+    table.add_column("p99 µs", justify="right", no_wrap=True)
+    table.add_column("ratio", justify="right", no_wrap=True)
+    table.add_column("target", justify="right", no_wrap=True)
+    table.add_column("meets target", no_wrap=True)
+    notes: list[str] = []
+    for r in results:
+        if r.is_baseline and table.row_count:
+            table.add_section()
+        name = r.name
+        if r.note:
+            notes.append(r.note)
+            name += f" [dim]({len(notes)})[/]"
+        rate = _num(r.ops_per_s) + (" rec/s" if r.unit == "records" else "")
+        per = " /batch" if r.per_call != "op" else ""
+        meets = r.meets_target
+        table.add_row(
+            name, rate, _num(r.p50_us) + per, _num(r.p99_us) + per,
+            "[bold]baseline[/]" if r.is_baseline else
+            ("-" if r.ratio is None else f"{r.ratio:.2f}×"),
+            "-" if r.target is None else f"≥ {r.target:.2f}×",
+            "-" if meets is None else ("[green]yes[/]" if meets else "[red]no[/]"),
+        )
+    console.print(table)
+    for number, note in enumerate(notes, 1):
+        console.print(f"  [dim]({number}) {note}[/]")
+
+
+def _load() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:  # pragma: no cover - not on every platform
+        return None
+
+
+def write_json(path: Path, settings: Settings, suites: dict[str, list[Result]],
+               wall_s: float, load_before: list[float] | None) -> None:
+    import importlib.metadata
+
+    import grpc
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    document = {
+        "created_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "settings": {
+            "seconds_per_case": settings.seconds, "warmup_s": settings.warmup,
+            "rounds": settings.rounds, "ops_per_case": settings.ops, "quick": settings.quick,
+        },
+        "environment": {
+            "python": platform.python_version(), "platform": platform.platform(),
+            "cpus": os.cpu_count(), "grpcio": grpc.__version__,
+            "rocksdict": importlib.metadata.version("rocksdict"),
+        },
+        "wall_seconds": round(wall_s, 1),
+        # 1/5/15-minute load averages: a busy machine skews ratios (the node does
+        # more CPU work per request than the echo server, so it suffers more).
+        "load_average_before": load_before,
+        "load_average_after": _load(),
+        "suites": {name: [r.to_json() for r in results] for name, results in suites.items()},
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    settings = settings_from(args)
+    # Piped (make bench | tee ...): wide enough that the table is not folded.
+    console = Console(width=None if sys.stdout.isatty() else 132)
+    errors = Console(stderr=True)
+    names = args.suite or list(SUITES)
+    began = time.monotonic()
+    load_before = _load()
+    cpus = os.cpu_count() or 1
+    if load_before and load_before[0] > 0.5 * cpus:
+        errors.print(f"[yellow]warning:[/] load average {load_before[0]:.1f} on {cpus} CPUs: "
+                     "other processes compete for the CPU and will skew the ratios")
+    outcome: dict[str, list[Result]] = {}
+    for name in names:
+        suite = SUITES[name]
+        with errors.status(f"{name}: starting") as status:
+            def progress(message: str, _name: str = name) -> None:
+                status.update(f"{_name}: {message}")
+            outcome[name] = suite.run(settings, progress, workdir=args.workdir)
+        render(console, suite.TITLE, outcome[name])
+    wall = time.monotonic() - began
+    write_json(args.json, settings, outcome, wall, load_before)
+    shown = args.json.relative_to(ROOT) if args.json.is_relative_to(ROOT) else args.json
+    console.print(f"{wall:.0f} s; results in {shown}. "
+                  "Ratios are throughput over the same run's baseline; targets are "
+                  "reported, not asserted.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
