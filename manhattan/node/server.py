@@ -22,13 +22,13 @@ from manhattan.cluster.topology import Member, Topology
 from manhattan.node.cluster_service import ClusterService
 from manhattan.node.data_service import DataService
 from manhattan.node.gossip import ClusterState
-from manhattan.node.rpc import MalformedRequestInterceptor
+from manhattan.node.rpc import add_unary_servicer
 from manhattan.node.validation import RequestValidator
-from manhattan.proto.v1 import admin_pb2_grpc, cluster_pb2_grpc, data_pb2_grpc, peer_pb2_grpc
+from manhattan.proto.v1 import admin_pb2, cluster_pb2, data_pb2, peer_pb2_grpc
 from manhattan.replication.coordinator import Coordinator
 from manhattan.replication.hints import HintStore
 from manhattan.replication.peer_link import PeerLinks
-from manhattan.replication.peer_service import PeerService
+from manhattan.node.peer_service import PeerService
 from manhattan.storage import GroupCommit, RocksEngine
 from manhattan.tenancy import ADMIN, Catalog, TokenStore, VersionedItems, generate_admin_token
 
@@ -135,16 +135,16 @@ class StorageNode:
         identity = NodeIdentity(self.config.node.id, self.config.advertise_address,
                                 self.clock.wall_ms())
         state = self.cluster_state
-        data_pb2_grpc.add_DataServicer_to_server(
-            DataService(self.catalog, auth, RequestValidator(self.config.limits),
-                        self.coordinator), server)
-        admin_pb2_grpc.add_AdminServicer_to_server(
-            AdminService(self.catalog, self.tokens, auth, self.engine, self.clock, identity,
+        add_unary_servicer(server, DataService(
+            self.catalog, auth, RequestValidator(self.config.limits), self.coordinator),
+            data_pb2.DESCRIPTOR.services_by_name["Data"])
+        add_unary_servicer(server, AdminService(self.catalog, self.tokens, auth, self.engine, self.clock, identity,
                          cluster_size=self.membership.size,
                          on_catalog_change=state.push_catalog,
-                         cluster_info=self._cluster_info), server)
-        cluster_pb2_grpc.add_ClusterServicer_to_server(
-            ClusterService(auth, state.topology_message), server)
+                         cluster_info=self._cluster_info),
+            admin_pb2.DESCRIPTOR.services_by_name["Admin"])
+        add_unary_servicer(server, ClusterService(auth, state.topology_message),
+                           cluster_pb2.DESCRIPTOR.services_by_name["Cluster"])
         self.peer_service = PeerService(node_id=self.config.node.id, engine=self.engine,
                         group_commit=self.group_commit, auth=auth,
                         observe_timestamp=self.clock.observe, on_ping=state.ping_reply,
@@ -170,7 +170,6 @@ class StorageNode:
         self.cluster_state.apply_catalog()
         server = grpc.aio.server(
             options=[*self.channel_options, ("grpc.so_reuseport", 0)],
-            interceptors=[MalformedRequestInterceptor()],
         )
         self._register_services(server)
         self.port = server.add_insecure_port(self.config.node.listen)
