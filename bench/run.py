@@ -4,8 +4,9 @@ Each suite measures its own baselines in the same run and reports ratios
 against them, with the target ratio and whether it is met. Nothing asserts on
 timing: the exit code is 0 whenever the benchmarks ran.
 
-    .venv/bin/python bench/run.py            # the full run (~1.5 min)
-    .venv/bin/python bench/run.py --quick    # a smoke run (~15 s)
+    .venv/bin/python bench/run.py                  # the full run, every suite (~2.5 min)
+    .venv/bin/python bench/run.py --quick          # a smoke run (~30 s)
+    .venv/bin/python bench/run.py --suite cluster  # one suite (repeatable)
 
 Adding a suite: a module in bench/ with ``NAME``, ``TITLE`` and
 ``run(settings, progress, workdir) -> list[Result]`` (see bench/single_node.py
@@ -32,10 +33,10 @@ if str(ROOT) not in sys.path:  # run as a script: make ``bench`` importable
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bench import single_node  # noqa: E402
+from bench import cluster, single_node  # noqa: E402
 from bench.common import Result, Settings  # noqa: E402
 
-SUITES: dict[str, ModuleType] = {single_node.NAME: single_node}
+SUITES: dict[str, ModuleType] = {suite.NAME: suite for suite in (single_node, cluster)}
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 
 
@@ -45,13 +46,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Run the Manhattan benchmarks and print ratios against same-run baselines.",
     )
     parser.add_argument("--quick", action="store_true",
-                        help="a short smoke run (~15 s): 1 s per case, one round")
+                        help="a short smoke run (~30 s): 1 s per case, one round")
     parser.add_argument("--seconds", type=float, default=None,
                         help="measured seconds per case, split over the rounds "
                              "(default 7, --quick 0.9)")
     parser.add_argument("--ops", type=int, default=None,
                         help="measure this many operations per case instead of a time budget "
-                             "(records for batch cases: 1,000 per MultiPut)")
+                             "(records for batch cases, e.g. 1,000 per MultiPut)")
     parser.add_argument("--warmup", type=float, default=None,
                         help="warm-up seconds per case (default 1, --quick 0.25)")
     parser.add_argument("--rounds", type=int, default=None,
@@ -61,7 +62,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--json", type=Path, default=DEFAULT_JSON,
                         help=f"where to write the results (default {DEFAULT_JSON.relative_to(ROOT)})")
     parser.add_argument("--workdir", type=Path, default=None,
-                        help="directory for the node's and the baseline's data "
+                        help="directory for the nodes' and the baseline's data "
                              "(default: the system temp dir)")
     args = parser.parse_args(argv)
     for name in ("seconds", "warmup"):
@@ -95,6 +96,15 @@ def _num(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _target(r: Result) -> str:
+    parts = []
+    if r.target is not None:
+        parts.append(f"≥ {r.target:.2f}×")
+    if r.target_rate is not None:
+        parts.append(f"≥ {r.target_rate:,.0f}/s")  # records/s for batch cases, like ops/s
+    return ", ".join(parts) or "-"
+
+
 def render(console: Console, title: str, results: list[Result]) -> None:
     """One table per suite; each section starts with its baseline, notes go below."""
     table = Table(title=title, title_justify="left")
@@ -120,7 +130,7 @@ def render(console: Console, title: str, results: list[Result]) -> None:
             name, rate, _num(r.p50_us) + per, _num(r.p99_us) + per,
             "[bold]baseline[/]" if r.is_baseline else
             ("-" if r.ratio is None else f"{r.ratio:.2f}×"),
-            "-" if r.target is None else f"≥ {r.target:.2f}×",
+            _target(r),
             "-" if meets is None else ("[green]yes[/]" if meets else "[red]no[/]"),
         )
     console.print(table)
