@@ -153,7 +153,8 @@ class TopologyCache:
         return ring.preference_list(pkey, self.replication_factor(dataset))
 
     def group(self, dataset: str | None, pkeys: Sequence[bytes]) -> list[list[int]]:
-        """Indices of ``pkeys`` grouped by replica set (tuple of replica ids), first-seen order."""
+        """Indices of ``pkeys`` grouped by replica set (the set, whatever its order on the
+        ring: the same nodes hold every member of a group), first-seen order."""
         if not pkeys:
             return []
         ring = self._ring
@@ -162,7 +163,7 @@ class TopologyCache:
         rf = self.replication_factor(dataset)
         groups: dict[tuple[int, ...], list[int]] = {}
         for index, pkey in enumerate(pkeys):
-            key = tuple(m.id for m in ring.preference_list(pkey, rf))
+            key = tuple(sorted(m.id for m in ring.preference_list(pkey, rf)))
             groups.setdefault(key, []).append(index)
         return list(groups.values())
 

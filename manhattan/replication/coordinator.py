@@ -110,11 +110,12 @@ class Coordinator:
 
     def _groups(self, spec: DatasetSpec, pkeys: Sequence[bytes]
                 ) -> list[tuple[tuple[Member, ...], list[int]]]:
-        """Indices of ``pkeys`` grouped by replica set."""
+        """Indices of ``pkeys`` grouped by replica set (as a set: one batch per group of
+        nodes, whatever their order on the ring)."""
         groups: dict[tuple[int, ...], tuple[tuple[Member, ...], list[int]]] = {}
         for index, pkey in enumerate(pkeys):
             replicas = self.membership.replicas(pkey, spec.replication_factor)
-            key = tuple(m.id for m in replicas)
+            key = tuple(sorted(m.id for m in replicas))
             groups.setdefault(key, (replicas, []))[1].append(index)
         return list(groups.values())
 
