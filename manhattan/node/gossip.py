@@ -121,8 +121,10 @@ class ClusterState:
         try:
             reply = await link.stub.Ping(request, timeout=max(self.interval_s * 2, 0.5),
                                          metadata=self.metadata)
-        except grpc.aio.AioRpcError:
-            self.detector.failure(member.id)
+        except grpc.aio.AioRpcError as exc:
+            # Refused connections mean dead now; a slow answer is left to phi to judge.
+            if exc.code() == grpc.StatusCode.UNAVAILABLE:
+                self.detector.failure(member.id)
             return
         self.detector.heartbeat(member.id)
         if reply.topology_epoch > self.membership.epoch:

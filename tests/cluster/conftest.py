@@ -8,15 +8,18 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from manhattan.client import Client, RoundRobinPolicy
+from manhattan.client import Client, RetryPolicy, RoundRobinPolicy
 from manhattan.node.local_cluster import LocalCluster
 
 _names = itertools.count(1)
 
 
 def only(endpoint: str, token: str) -> Client:
-    """A client that talks to exactly one node (no routing elsewhere)."""
-    return Client([endpoint], token=token, routing=RoundRobinPolicy([endpoint]))
+    """A client that talks to exactly one node (no routing elsewhere); it retries
+    Unavailable for longer than the default, to ride out a failure detector's flap
+    while a restarted node warms up on a loaded machine."""
+    return Client([endpoint], token=token, routing=RoundRobinPolicy([endpoint]),
+                  retry=RetryPolicy(max_attempts=12, max_backoff=0.5))
 
 
 def eventually(check: Callable[[], bool], timeout: float = 15.0, interval: float = 0.1) -> bool:
