@@ -23,7 +23,6 @@ reference box). Reported, never asserted.
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,7 +56,6 @@ REDIS_REFERENCE = "Redis Cluster does about 39K records/s for pipelines of 100 S
 
 SETTLE_S = 1.0  # after start: let the failure detectors see each other
 READY_TIMEOUT_S = 20.0
-STOP_GRACE_S = 10.0
 
 VALUE = os.urandom(VALUE_BYTES)
 GET_KEYS = [(b"g%07d" % i, b"l%07d" % i) for i in range(KEY_SPACE)]
@@ -240,20 +238,7 @@ def run(settings: Settings, progress: Progress = lambda _msg: None,
             return _measure(lc, echo.address, token, settings, progress)
         finally:
             echo.stop()
-            try:
-                # One SIGTERM each, then wait: LocalCluster.stop() signals a node that is
-                # still draining a second time, which can end it by SIGTERM (code -15)
-                # after it has stopped cleanly, and hide a real failure in the noise.
-                for node in lc.nodes:
-                    node.terminate()
-                for node in lc.nodes:
-                    if node.proc is not None:
-                        try:
-                            node.proc.wait(STOP_GRACE_S)
-                        except subprocess.TimeoutExpired:
-                            pass  # lc.stop() signals again, then kills
-            finally:
-                lc.stop()
+            lc.stop()  # one SIGTERM each, all at once, then wait
             for node in lc.nodes:
                 code = node.proc.returncode if node.proc is not None else None
                 if code not in (0, None):

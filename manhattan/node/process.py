@@ -67,6 +67,7 @@ class NodeProcess:
         self.log_path = log_path or self.data_dir.parent / f"node{node_id}.log"
         self.config_path = config_path
         self.proc: subprocess.Popen[bytes] | None = None
+        self._terminating = False
 
     @property
     def pid(self) -> int | None:
@@ -83,6 +84,7 @@ class NodeProcess:
         if self.config_path is not None:
             command += ["--config", str(self.config_path)]
         env = {**os.environ, **self.env}
+        self._terminating = False
         log = open(self.log_path, "ab")
         try:
             self.proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
@@ -97,8 +99,10 @@ class NodeProcess:
         return self
 
     def terminate(self) -> None:
-        """Send SIGTERM without waiting (``stop`` waits)."""
-        if self.proc is not None and self.proc.poll() is None:
+        """Send SIGTERM once, without waiting (``stop`` waits). A second SIGTERM would
+        reach a node that is already draining after its handler is gone and end it -15."""
+        if self.proc is not None and self.proc.poll() is None and not self._terminating:
+            self._terminating = True
             self.proc.send_signal(signal.SIGTERM)
 
     def stop(self, grace: float = 10.0) -> int | None:
@@ -106,7 +110,7 @@ class NodeProcess:
         if self.proc is None:
             return None
         if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+            self.terminate()
             try:
                 self.proc.wait(grace)
             except subprocess.TimeoutExpired:

@@ -100,6 +100,7 @@ class StorageNode:
             detector=self.detector, links=self.links, metadata=self.peer_metadata,
             interval_s=cluster.ping_interval_s,
         )
+        self.coordinator.send_catalog = self.cluster_state.push_catalog_to
         self.health = HealthServicer()
         self.server: grpc.aio.Server | None = None
         self.port: int | None = None
@@ -189,8 +190,11 @@ class StorageNode:
         log.info("node %s serving on %s", self.config.node.id, self.config.node.listen)
 
     async def _purge(self) -> None:
+        """One TTL/tombstone purge step, off the event loop so requests keep flowing."""
         storage = self.config.storage
-        self.engine.purge(int(storage.tombstone_grace_s * 1000), storage.purge_budget)
+        await asyncio.get_running_loop().run_in_executor(
+            self._executor, self.engine.purge, int(storage.tombstone_grace_s * 1000),
+            storage.purge_budget)
 
     @staticmethod
     async def _every(interval: float, work) -> None:

@@ -18,6 +18,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+import grpc
+
 from manhattan.cluster.failure_detector import PhiAccrualDetector
 from manhattan.cluster.membership import Membership
 from manhattan.cluster.topology import Member
@@ -35,6 +37,7 @@ from manhattan.tenancy import DatasetSpec
 from manhattan.types import Consistency, Durability
 
 log = logging.getLogger("manhattan.coordinator")
+_NOT_FOUND = grpc.StatusCode.NOT_FOUND.value[0]
 Key = tuple[bytes, bytes]
 
 
@@ -75,8 +78,10 @@ class Coordinator:
         group_commit: GroupCommit, membership: Membership, links: PeerLinks,
         detector: PhiAccrualDetector, hints: HintStore, replica_timeout: float = 5.0,
         max_request_timeout: float = 30.0,
+        send_catalog: Callable[[Member], Awaitable[None]] | None = None,
     ) -> None:
         self.node_id = node_id
+        self.send_catalog = send_catalog
         self.engine = engine
         self.clock = clock
         self.group_commit = group_commit
@@ -140,7 +145,13 @@ class Coordinator:
 
     async def _replica_call(self, member: Member, op: peer_pb2.ReplicaOp, timeout: float
                             ) -> peer_pb2.ReplicaReply:
-        reply = await self.links.get(member.id, member.address).call(op, timeout)
+        link = self.links.get(member.id, member.address)
+        reply = await link.call(op, timeout)
+        if reply.code == _NOT_FOUND and self.send_catalog is not None:
+            # The replica has not heard of the dataset yet (it missed the catalog push,
+            # e.g. while starting): hand it the catalog and ask once more.
+            await self.send_catalog(member)
+            reply = await link.call(op, timeout)
         if reply.code != 0:
             raise PeerUnreachable(f"node {member.id}: {reply.message}")
         return reply
@@ -211,22 +222,21 @@ class Coordinator:
             await self._replica_call(member, op, self.replica_timeout)
             return True
         except (PeerUnreachable, TimeoutError) as exc:
-            log.debug("replica %s missed a write: %s", member.id, exc)
+            log.info("replica %s missed a write (hinted): %s", member.id, exc or type(exc).__name__)
             self._hint(member.id, dataset, writes, sync)
             return False
 
     def _hint(self, peer: int, dataset: str, writes: list[Write], sync: bool) -> None:
         stored = self.hints.add(peer, dataset, writes)
-        self.stats["hints_written"] += stored
         if sync and stored:
             self._spawn(self.group_commit.durable())
 
     # -- reads --------------------------------------------------------------
 
-    async def _read_entries(self, dataset: str, replicas: tuple[Member, ...], keys: list[Key],
-                            level: Consistency, deadline: float) -> list[Entry | None]:
-        need = required_acks(level, len(replicas))
-        candidates = self._check_live(replicas, need, level)
+    async def _read_entries(self, dataset: str, candidates: list[Member], need: int,
+                            keys: list[Key], deadline: float) -> list[Entry | None]:
+        """Newest entries of ``keys`` from ``need`` of the live ``candidates`` (this node
+        first), asking a spare candidate when one fails; repairs stale answers."""
         if need == 1 and candidates[0].id == self.node_id:
             return [self.engine.get_entry(dataset, p, l) for p, l in keys]
         op = peer_pb2.ReplicaOp(read=peer_pb2.ReadOp(
@@ -297,11 +307,14 @@ class Coordinator:
         level = consistency or spec.read_consistency
         deadline = self._deadline(timeout)
         groups = self._groups(spec, [p for p, _ in keys])
-        for replicas, _ in groups:
-            self._check_live(replicas, required_acks(level, len(replicas)), level)
+        # Every group is checked before any is sent: Unavailable means nothing was sent.
+        plans = []
+        for replicas, indices in groups:
+            need = required_acks(level, len(replicas))
+            plans.append((self._check_live(replicas, need, level), need, indices))
         results = await asyncio.gather(*(
-            self._read_entries(spec.name, replicas, [keys[i] for i in indices], level, deadline)
-            for replicas, indices in groups))
+            self._read_entries(spec.name, live, need, [keys[i] for i in indices], deadline)
+            for live, need, indices in plans))
         records: list[Record | None] = [None] * len(keys)
         for (_, indices), entries in zip(groups, results):
             for index, entry in zip(indices, entries):
@@ -387,12 +400,12 @@ class Coordinator:
                 try:
                     await self._replica_call(member, op, self.replica_timeout)
                 except (PeerUnreachable, TimeoutError):
-                    if dataset in set(self.engine.datasets()):
-                        break
-                    # The dataset was dropped: its hints can never land; discard them.
+                    if dataset in self.engine.datasets():
+                        break  # the peer is not taking writes yet: try again later
+                    self.hints.remove(group, delivered=False)  # dataset dropped: never lands
+                    continue
                 self.hints.remove(group)
                 delivered += len(group)
         if delivered:
-            self.engine.sync()
-        self.stats["hints_replayed"] += delivered
+            await self.group_commit.durable()  # the deletions, without blocking the loop
         return delivered

@@ -83,14 +83,15 @@ class HintStore:
         prefix = _PREFIX + struct.pack(">I", peer)
         return [_decode(k, v) for k, v in self._engine.meta_items(prefix, limit)]
 
-    def remove(self, hints: list[Hint]) -> None:
-        """Forget hints that were delivered."""
+    def remove(self, hints: list[Hint], *, delivered: bool = True) -> None:
+        """Forget hints: delivered ones count as replayed, the others as dropped."""
         if not hints:
             return
         self._engine.meta_write(deletes=[h.key for h in hints])
+        counter = self.replayed if delivered else self.dropped
         for hint in hints:
             self.pending[hint.peer] -= 1
-            self.replayed[hint.peer] += 1
+            counter[hint.peer] += 1
 
     def peers_with_hints(self) -> list[int]:
         """Peers that have hints waiting."""

@@ -145,13 +145,16 @@ class PeerLinks:
         self._detector = detector
         self._options = options
         self._links: dict[int, PeerLink] = {}
+        self._closing: set[asyncio.Future[None]] = set()
 
     def get(self, peer_id: int, address: str) -> PeerLink:
         """The link to ``peer_id`` at ``address``."""
         link = self._links.get(peer_id)
         if link is None or link.address != address:
-            if link is not None:
-                asyncio.ensure_future(link.close())
+            if link is not None:  # the peer moved: retire the old link in the background
+                closing = asyncio.ensure_future(link.close())
+                self._closing.add(closing)
+                closing.add_done_callback(self._closing.discard)
             link = self._links[peer_id] = PeerLink(
                 peer_id, address, metadata=self._metadata, detector=self._detector,
                 options=self._options,

@@ -71,7 +71,7 @@ class TokenStore:
 
     def issue(self, tenant: str, version: int, now_ms: int) -> str:
         """Create a token for ``tenant`` and return it (the only time it is seen)."""
-        token = f"{_PREFIX}_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+        token = generate_token()
         self.install(token, tenant, version, now_ms)
         return token
 
@@ -106,6 +106,9 @@ class TokenStore:
         return Principal(record.tenant)
 
 
-def generate_admin_token() -> str:
-    """A fresh admin token for a new cluster."""
+def generate_token() -> str:
+    """A fresh random token (``mh_<id>_<secret>``)."""
     return f"{_PREFIX}_{secrets.token_hex(6)}_{secrets.token_urlsafe(32)}"
+
+
+generate_admin_token = generate_token  # a cluster's admin token is just a fresh token

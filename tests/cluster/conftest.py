@@ -36,7 +36,10 @@ def start_cluster(root, **extra_config) -> LocalCluster:
     """Three nodes, fast failure detection."""
     config = {"cluster": {"ping_interval_s": 0.2, "hint_replay_interval_s": 0.3,
                           **extra_config.get("cluster", {})}}
-    return LocalCluster(root, nodes=3, base_port=None, extra_config=config).start()
+    local = LocalCluster(root, nodes=3, base_port=None, extra_config=config).start()
+    for node in local.nodes:  # every failure detector has heard from every peer
+        wait_until_up(local, node.node_id)
+    return local
 
 
 @pytest.fixture(scope="module")
