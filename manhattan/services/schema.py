@@ -1,0 +1,122 @@
+"""The social service's datasets, key layout and value codecs.
+
+Every dataset belongs to one tenant (default ``social``) and is named
+``<namespace>-<role>`` so several deployments can share a cluster:
+
+=============  ================  ==========================  =======================
+role           pkey              lkey                        value
+=============  ================  ==========================  =======================
+users          user              ``profile`` / ``n:*`` /     JSON profile, counts,
+                                 ``seen`` / ``rebuild`` /    activity, timeline state
+                                 ``floor`` + id
+tweets         tweet id (8 B)    ``""``                      JSON tweet
+user_tweets    user              tweet id                    ``""``
+followers      user              follower                    ``""``
+following      user              followee                    ``""``
+home           user              tweet id                    author (for cheap filters)
+celebrities    ``all``           user                        ``""``
+queue          ``shard/<n>``     job id                      JSON job
+leases         lease name        ``""``                      JSON lease
+=============  ================  ==========================  =======================
+
+Tweet ids are Snowflake IDs written big-endian, so lkey order is id order and
+a reverse scan is newest-first.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+
+from manhattan.errors import InvalidRequest
+
+ROLES = ("users", "tweets", "user_tweets", "followers", "following", "home", "celebrities",
+         "queue", "leases")
+MAX_TWEET_CHARS = 280
+_USER = re.compile(r"^[a-z0-9_]{1,15}$")
+
+PROFILE = b"profile"
+FOLLOWERS_COUNT = b"n:followers"
+FOLLOWING_COUNT = b"n:following"
+SEEN = b"seen"
+REBUILD = b"rebuild"
+FLOOR = b"floor"  # + 8-byte id: the home timeline below it was trimmed
+CELEBRITIES_KEY = b"all"
+
+
+@dataclass(frozen=True, slots=True)
+class Datasets:
+    """The dataset names of one deployment."""
+
+    namespace: str = "social"
+
+    def __getattr__(self, role: str) -> str:
+        if role in ROLES:
+            return f"{self.namespace}-{role}"
+        raise AttributeError(role)
+
+    def all(self) -> list[str]:
+        return [f"{self.namespace}-{role}" for role in ROLES]
+
+
+def id_key(tweet_id: int) -> bytes:
+    """The 8-byte big-endian form: sorts like the number."""
+    return tweet_id.to_bytes(8, "big")
+
+
+def key_id(raw: bytes) -> int:
+    return int.from_bytes(raw, "big")
+
+
+def check_user(name: str, what: str = "user") -> str:
+    """A user name: 1-15 of a-z, 0-9, '_' (case-insensitive, stored lowercase)."""
+    lowered = (name or "").strip().lower()
+    if not _USER.match(lowered):
+        raise InvalidRequest(f"{what} name {name!r} is invalid: use 1-15 letters, digits or '_'")
+    return lowered
+
+
+def check_text(text: str) -> str:
+    """Tweet text: 1-280 characters counted as code points, not only whitespace."""
+    if not text or not text.strip():
+        raise InvalidRequest("tweet text is empty")
+    if len(text) > MAX_TWEET_CHARS:
+        raise InvalidRequest(
+            f"tweet text is {len(text)} characters; the limit is {MAX_TWEET_CHARS}")
+    if "\x00" in text:
+        raise InvalidRequest("tweet text contains a NUL character")
+    return text
+
+
+@dataclass(frozen=True, slots=True)
+class Tweet:
+    """A stored tweet."""
+
+    id: int
+    author: str
+    text: str
+    created_at_ms: int
+    reply_to: int = 0
+
+    def encode(self) -> bytes:
+        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def decode(cls, raw: bytes) -> "Tweet":
+        return cls(**json.loads(raw))
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    """A user's profile and counts."""
+
+    name: str
+    created_at_ms: int
+    followers: int = 0
+    following: int = 0
+    celebrity: bool = False
+
+
+def encode_json(value: dict) -> bytes:
+    return json.dumps(value, separators=(",", ":")).encode()

@@ -1,0 +1,75 @@
+"""Tweets and user timelines (``user_tweets``: a user's own tweets, newest first)."""
+
+from __future__ import annotations
+
+import asyncio
+import struct
+
+from manhattan.client import AsyncClient, InvalidRequest
+from manhattan.services.schema import Datasets, Tweet, id_key, key_id
+from manhattan.types import Consistency, Durability
+
+Q = Consistency.QUORUM
+MAX_PAGE = 200
+
+
+class Tweets:
+    """Store, fetch and delete tweets; list a user's own."""
+
+    def __init__(self, client: AsyncClient, datasets: Datasets) -> None:
+        self.tweets = client.dataset(datasets.tweets)
+        self.by_user = client.dataset(datasets.user_tweets)
+
+    async def store(self, tweet: Tweet) -> None:
+        """The tweet and its author's timeline entry (both durable)."""
+        await asyncio.gather(
+            self.tweets.put(id_key(tweet.id), b"", tweet.encode(), consistency=Q,
+                            durability=Durability.SYNC),
+            self.by_user.put(tweet.author, id_key(tweet.id), b"", consistency=Q,
+                             durability=Durability.SYNC))
+
+    async def get(self, tweet_id: int) -> Tweet | None:
+        record = await self.tweets.get(id_key(tweet_id), consistency=Q)
+        return Tweet.decode(record.value) if record is not None else None
+
+    async def get_many(self, ids: list[int]) -> dict[int, Tweet]:
+        """The tweets that exist among ``ids`` (one multi-get)."""
+        if not ids:
+            return {}
+        records = await self.tweets.get_many([(id_key(i), b"") for i in ids], consistency=Q)
+        return {i: Tweet.decode(r.value) for i, r in zip(ids, records) if r is not None}
+
+    async def delete(self, tweet: Tweet) -> None:
+        await asyncio.gather(
+            self.tweets.delete(id_key(tweet.id), consistency=Q, durability=Durability.SYNC),
+            self.by_user.delete(tweet.author, id_key(tweet.id), consistency=Q,
+                                durability=Durability.SYNC))
+
+    async def recent_ids(self, user: str, *, below: int, above: int, limit: int) -> list[int]:
+        """Ids of ``user``'s tweets with above < id < below, newest first."""
+        if below <= above + 1 or limit <= 0:
+            return []
+        page = await self.by_user.scan_page(user, start=id_key(above + 1), end=id_key(below),
+                                            limit=limit, reverse=True, consistency=Q)
+        return [key_id(r.lkey) for r in page.records]
+
+    async def user_timeline(self, user: str, *, limit: int, cursor: bytes
+                            ) -> tuple[list[Tweet], bytes]:
+        """A page of ``user``'s tweets, newest first, and the cursor for the next one."""
+        below = decode_id_cursor(cursor) if cursor else 1 << 63
+        ids = await self.recent_ids(user, below=below, above=-1, limit=limit + 1)
+        more = len(ids) > limit
+        ids = ids[:limit]
+        found = await self.get_many(ids)
+        tweets = [found[i] for i in ids if i in found]
+        return tweets, (encode_id_cursor(ids[-1]) if more and ids else b"")
+
+
+def encode_id_cursor(tweet_id: int) -> bytes:
+    return struct.pack(">Q", tweet_id)
+
+
+def decode_id_cursor(cursor: bytes) -> int:
+    if len(cursor) != 8:
+        raise InvalidRequest("cursor is not one this service returned")
+    return struct.unpack(">Q", cursor)[0]

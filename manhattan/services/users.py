@@ -1,0 +1,136 @@
+"""Users: profiles, follower/following counts, activity and home-timeline state.
+
+One partition per user in the ``users`` dataset holds everything small about
+the user, so a home-timeline read learns what it needs in one get_many plus
+one bounded scan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+from manhattan.client import AsyncClient, Delete, NotFound, Put
+from manhattan.errors import AlreadyExists
+from manhattan.services.leases import wall_ms
+from manhattan.services.schema import (
+    FLOOR, FOLLOWERS_COUNT, FOLLOWING_COUNT, PROFILE, REBUILD, SEEN, Datasets, encode_json,
+    id_key, key_id,
+)
+from manhattan.types import Consistency, Durability
+
+Q = Consistency.QUORUM
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineState:
+    """What a home-timeline read needs to know about its user."""
+
+    seen_ms: int
+    rebuild_job: int  # 0 when no rebuild is running
+    floor: int  # entries at or below this id were trimmed
+
+
+class StripedLocks:
+    """Serialises read-modify-write of one user's counters inside this process."""
+
+    def __init__(self, stripes: int = 256) -> None:
+        self._locks = [asyncio.Lock() for _ in range(stripes)]
+
+    def __call__(self, name: str) -> asyncio.Lock:
+        return self._locks[hash(name) % len(self._locks)]
+
+
+class Users:
+    """Profiles and per-user state."""
+
+    def __init__(self, client: AsyncClient, datasets: Datasets) -> None:
+        self.data = client.dataset(datasets.users)
+        self.locks = StripedLocks()
+
+    async def create(self, name: str) -> int:
+        """Create a user; AlreadyExists if taken. Returns the creation time (ms)."""
+        async with self.locks(name):
+            if await self.data.get(name, PROFILE, consistency=Q) is not None:
+                raise AlreadyExists(f"user {name!r} exists already")
+            now = wall_ms()
+            await self.data.put_many([
+                Put(name, PROFILE, encode_json({"created_at_ms": now})),
+                Put(name, SEEN, str(now)),
+            ], consistency=Q, durability=Durability.SYNC)
+        return now
+
+    async def require(self, *names: str) -> None:
+        """NotFound naming the first user that does not exist."""
+        records = await self.data.get_many([(n, PROFILE) for n in names], consistency=Q)
+        for name, record in zip(names, records):
+            if record is None:
+                raise NotFound(f"user {name!r} does not exist")
+
+    async def profile(self, name: str) -> tuple[int, int, int]:
+        """(created_at_ms, followers, following); NotFound if there is no such user."""
+        profile, followers, following = await self.data.get_many(
+            [(name, PROFILE), (name, FOLLOWERS_COUNT), (name, FOLLOWING_COUNT)], consistency=Q)
+        if profile is None:
+            raise NotFound(f"user {name!r} does not exist")
+        created = int(json.loads(profile.value).get("created_at_ms", 0))
+        return created, _count(followers), _count(following)
+
+    async def add_to_count(self, name: str, key: bytes, delta: int) -> int:
+        """Adjust a counter (read-modify-write under this process's lock); the new value."""
+        async with self.locks(name):
+            current = _count(await self.data.get(name, key, consistency=Q))
+            value = max(0, current + delta)
+            await self.data.put(name, key, str(value), consistency=Q)
+            return value
+
+    async def set_count(self, name: str, key: bytes, value: int) -> None:
+        async with self.locks(name):
+            await self.data.put(name, key, str(value), consistency=Q)
+
+    async def timeline_state(self, name: str) -> TimelineState:
+        """Activity, rebuild flag and trim floor; NotFound if there is no such user."""
+        (profile, seen, rebuild), floor = await asyncio.gather(
+            self.data.get_many([(name, PROFILE), (name, SEEN), (name, REBUILD)], consistency=Q),
+            self.floor(name))
+        if profile is None:
+            raise NotFound(f"user {name!r} does not exist")
+        return TimelineState(seen_ms=_count(seen), rebuild_job=_count(rebuild), floor=floor)
+
+    async def seen_many(self, names: list[str]) -> list[int]:
+        """Last-seen times (0 for unknown)."""
+        records = await self.data.get_many([(n, SEEN) for n in names], consistency=Q)
+        return [_count(r) for r in records]
+
+    async def touch(self, name: str, now_ms: int) -> None:
+        await self.data.put(name, SEEN, str(now_ms), consistency=Q)
+
+    async def set_rebuild(self, name: str, job_id: int) -> None:
+        if job_id:
+            await self.data.put(name, REBUILD, str(job_id), consistency=Q)
+        else:
+            await self.data.delete(name, REBUILD, consistency=Q)
+
+    async def floor(self, name: str) -> int:
+        """The highest trim floor marker (markers only grow, so the newest is the max)."""
+        page = await self.data.scan_page(name, start=FLOOR, end=FLOOR + b"\xff", limit=1,
+                                         reverse=True, consistency=Q)
+        return key_id(page.records[0].lkey[len(FLOOR):]) if page.records else 0
+
+    async def raise_floor(self, name: str, floor: int, previous: int) -> None:
+        """Record a higher floor, then drop the old marker (the new one is durable first)."""
+        await self.data.put(name, FLOOR + id_key(floor), b"", consistency=Q,
+                            durability=Durability.SYNC)
+        if previous and previous < floor:
+            await self.data.put_many([Delete(name, FLOOR + id_key(previous))], consistency=Q)
+
+
+def _count(record) -> int:
+    if record is None:
+        return 0
+    try:
+        return int(record.value)
+    except ValueError:
+        return 0
+
