@@ -2,8 +2,11 @@
 
 Starts a 3-node cluster under ``<data-dir>`` (``cluster.toml`` there lets the
 other commands run without flags), creates the ``demo`` tenant with a ``kv``
-dataset (RF 3) and a few records (once; a restart reuses them), prints a short
-tour, and stops the nodes (by PID) on Ctrl-C or SIGTERM.
+dataset (RF 3) and a few records, starts the social service (``social.toml``)
+and loads a generated network: 1,000 users with power-law followings, a few
+celebrities above the threshold and a few thousand tweets fanned out for real
+(all once; a restart reuses them). Prints a home timeline and a short tour,
+and stops every process (by PID) on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -16,7 +19,10 @@ import click
 from manhattan.cli.cluster import wait_for_signal
 from manhattan.client import AlreadyExists, Client, Put
 from manhattan.node.local_cluster import LocalCluster
+from manhattan.services.demo_network import SAMPLE_USERS, load_sample_network
+from manhattan.services.process import SocialProcess
 
+CELEBRITY_THRESHOLD = 200  # 1,000 sample users: a 10,000 threshold would make no celebrity
 SAMPLE = [
     ("alice", "profile:name", "Alice Liddell"),
     ("alice", "profile:city", "Oxford"),
@@ -42,7 +48,7 @@ def _seed(admin: Client, endpoints: list[str], data_dir: Path) -> str:
     return token
 
 
-def _tour(endpoints: list[str], token: str, data_dir: Path) -> str:
+def _tour(endpoints: list[str], token: str, data_dir: Path, social: str) -> str:
     address = endpoints[0]
     return f"""
 Manhattan is running: {len(endpoints)} nodes at {", ".join(endpoints)}
@@ -55,6 +61,16 @@ The admin token and endpoints are in {data_dir}/cluster.toml, so commands need n
   manhattan kv get kv alice profile:name -o json
   manhattan tenant create myapp                  # prints the new tenant's token
   manhattan dataset create events --tenant myapp --rf 3
+
+The social service (tweets, follow graph, timelines) is at {social} with
+{SAMPLE_USERS} generated users (alice, bob, ... and celebrities katy, barack, nasa):
+
+  manhattan timeline home alice                  # alice's home timeline, newest first
+  manhattan tweet post alice "hello, world"      # prints the new tweet's id
+  manhattan follow alice bob                     # alice now sees bob's tweets too
+  manhattan user show katy                       # a celebrity: merged at read, not pushed
+  manhattan timeline user katy -o json
+  manhattan id next -n 3 && manhattan social stats
 
 (use .venv/bin/manhattan, or `source .venv/bin/activate` first)
 
@@ -79,6 +95,8 @@ Press Ctrl-C to stop.
 def demo(data_dir: Path, nodes: int, base_port: int, host: str) -> None:
     """Run a local cluster with a demo tenant and sample data until Ctrl-C."""
     local = LocalCluster(data_dir, nodes=nodes, base_port=base_port, host=host)
+    social = SocialProcess(data_dir, host=host, port=base_port + 10 if base_port else None,
+                           options=["--celebrity-threshold", str(CELEBRITY_THRESHOLD)])
     try:
         local.start()
     except RuntimeError as exc:
@@ -86,8 +104,14 @@ def demo(data_dir: Path, nodes: int, base_port: int, host: str) -> None:
     try:
         with Client(local.endpoints, token=local.admin_token) as admin:
             token = _seed(admin, local.endpoints, data_dir)
-        click.echo(_tour(local.endpoints, token, data_dir))
+        click.echo("starting the social service and loading the sample network ...")
+        social.start(timeout=90)
+        sample = load_sample_network(local.endpoints, data_dir, social.address,
+                                     celebrity_threshold=CELEBRITY_THRESHOLD)
+        click.echo(sample)
+        click.echo(_tour(local.endpoints, token, data_dir, social.address))
         wait_for_signal(local)
     finally:
-        click.echo("stopping nodes ...")
+        click.echo("stopping the social service and the nodes ...")
+        social.stop()
         local.stop()

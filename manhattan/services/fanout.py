@@ -60,13 +60,18 @@ class FanoutWorker:
 
     async def run_once(self, shards: list[int]) -> int:
         """Work through what is waiting in ``shards``; how many jobs finished."""
-        done = 0
         producers = await self.queue.producers()
-        for shard in shards:
-            for worker in producers:
-                pkey = partition(shard, self.queue.datacenter, worker)
-                done += await self._drain(pkey)
-        return done
+        # Partitions run concurrently; jobs inside one run in order (a user's follow and
+        # unfollow jobs share a partition).
+        results = await asyncio.gather(*(
+            self._drain(partition(shard, self.queue.datacenter, worker))
+            for shard in shards for worker in producers), return_exceptions=True)
+        for result in results:
+            if isinstance(result, ManhattanError):
+                log.warning("fan-out partition failed, will retry: %s", result)
+            elif isinstance(result, BaseException):
+                raise result
+        return sum(r for r in results if isinstance(r, int))
 
     async def _drain(self, pkey: str) -> int:
         done = 0
@@ -173,18 +178,18 @@ class AsyncFollowerBatches:
             if self.worker.after_batch is not None:
                 await self.worker.after_batch(job)
         self._first = False
-        if job.args.get("finished"):
-            raise StopAsyncIteration
-        cursor = bytes.fromhex(job.args.get("cursor", "")) or None
-        page = await self.worker.graph.page("followers", str(job.args["author"]),
-                                            limit=self.worker.config.fanout_batch, cursor=cursor)
-        if page.cursor is None:
-            job.args["finished"] = True
-        else:
-            job.args["cursor"] = page.cursor.hex()
-        if not page.users:
-            raise StopAsyncIteration
-        return page.users
+        while not job.args.get("finished"):
+            cursor = bytes.fromhex(job.args.get("cursor", "")) or None
+            page = await self.worker.graph.page("followers", str(job.args["author"]),
+                                                limit=self.worker.config.fanout_batch,
+                                                cursor=cursor)
+            if page.cursor is None:
+                job.args["finished"] = True
+            else:
+                job.args["cursor"] = page.cursor.hex()
+            if page.users:  # a page of only tombstones (unfollows) is empty but not the end
+                return page.users
+        raise StopAsyncIteration
 
 
 def _sampled(tweet_id: int, user: str, every: int) -> bool:

@@ -12,6 +12,7 @@ own timelines instead.
 from __future__ import annotations
 
 from manhattan.client import AsyncClient, Delete, Put
+from manhattan.services.scans import first_records
 from manhattan.services.schema import Datasets, id_key, key_id
 from manhattan.services.users import Users
 from manhattan.types import Consistency
@@ -47,9 +48,9 @@ class HomeTimelines:
         """(tweet id, author) with floor < id < below, newest first."""
         if below <= floor + 1 or limit <= 0:
             return []
-        page = await self.data.scan_page(user, start=id_key(floor + 1), end=id_key(below),
-                                         limit=limit, reverse=True, consistency=Q)
-        return [(key_id(r.lkey), r.value.decode()) for r in page.records]
+        records = await first_records(self.data, user, limit, start=id_key(floor + 1),
+                                      end=id_key(below), reverse=True)
+        return [(key_id(r.lkey), r.value.decode()) for r in records]
 
     async def remove_author(self, user: str, author: str) -> int:
         """Delete every stored entry of ``author`` from ``user``'s timeline; how many."""

@@ -9,7 +9,7 @@ the way Chubby-style leases are:
   full ``validity`` period and check once more before using it. A previous
   holder that has not seen our claim stops within ``validity`` of its last
   confirmation, so by then it has stopped.
-* **hold**: every ``validity / 3`` the holder reads the record; if it is still
+* **hold**: every ``validity / 5`` the holder reads the record; if it is still
   ours and we are still inside our validity window, it extends the expiry and
   ``valid_until_ms`` becomes ``read start + validity``. Any miss (another
   owner, an error, a late renewal) drops the lease and the holder must
@@ -44,13 +44,14 @@ def wall_ms() -> int:
 class LeaseTiming:
     """How long a lease lives and how it is confirmed (ms)."""
 
-    ttl_ms: int = 10_000
-    validity_ms: int = 2_000
+    ttl_ms: int = 30_000
+    validity_ms: int = 10_000
     settle_ms: int = 300
 
     @property
     def renew_every_ms(self) -> int:
-        return max(1, self.validity_ms // 3)
+        """Renew often enough that a slow renewal or two under load still keeps the lease."""
+        return max(1, self.validity_ms // 5)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from manhattan.client import AsyncClient, Put
+from manhattan.services.scans import first_records
 from manhattan.services.schema import Datasets, encode_json, id_key, key_id
 from manhattan.services.snowflake import MAX_WORKER, decode
 from manhattan.services.leases import wall_ms
@@ -103,9 +104,8 @@ class FanoutQueue:
     async def pending(self, pkey: str, limit: int = 32, *, fresh: bool = False) -> list[Job]:
         """The oldest waiting jobs of a partition, in order."""
         after = await self.watermark(pkey, fresh=fresh)
-        page = await self.data.scan_page(pkey, start=id_key(after + 1), limit=limit,
-                                         consistency=Q)
-        return [Job.decode(key_id(r.lkey), r.value) for r in page.records]
+        records = await first_records(self.data, pkey, limit, start=id_key(after + 1))
+        return [Job.decode(key_id(r.lkey), r.value) for r in records]
 
     async def checkpoint(self, pkey: str, job: Job) -> None:
         """Save the job's progress in its own record."""

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from manhattan.errors import Unavailable
+
 # 2020-01-01T00:00:00Z: 41 bits of ms from here last until 2089.
 EPOCH_MS = 1_577_836_800_000
 TIMESTAMP_BITS, DATACENTER_BITS, WORKER_BITS, SEQUENCE_BITS = 41, 5, 5, 12
@@ -39,8 +41,8 @@ MAX_TIMESTAMP = (1 << TIMESTAMP_BITS) - 1
 IDS_PER_MS = MAX_SEQUENCE + 1
 
 
-class SnowflakeError(Exception):
-    """The generator cannot issue an ID safely."""
+class SnowflakeError(Unavailable):
+    """The generator cannot issue an ID safely (now); callers may retry later."""
 
 
 class ClockMovedBackwards(SnowflakeError):

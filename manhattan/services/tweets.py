@@ -6,6 +6,7 @@ import asyncio
 import struct
 
 from manhattan.client import AsyncClient, InvalidRequest
+from manhattan.services.scans import first_records
 from manhattan.services.schema import Datasets, Tweet, id_key, key_id
 from manhattan.types import Consistency, Durability
 
@@ -49,9 +50,9 @@ class Tweets:
         """Ids of ``user``'s tweets with above < id < below, newest first."""
         if below <= above + 1 or limit <= 0:
             return []
-        page = await self.by_user.scan_page(user, start=id_key(above + 1), end=id_key(below),
-                                            limit=limit, reverse=True, consistency=Q)
-        return [key_id(r.lkey) for r in page.records]
+        records = await first_records(self.by_user, user, limit, start=id_key(above + 1),
+                                      end=id_key(below), reverse=True)
+        return [key_id(r.lkey) for r in records]
 
     async def user_timeline(self, user: str, *, limit: int, cursor: bytes
                             ) -> tuple[list[Tweet], bytes]:

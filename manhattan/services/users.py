@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from manhattan.client import AsyncClient, Delete, NotFound, Put
 from manhattan.errors import AlreadyExists
 from manhattan.services.leases import wall_ms
+from manhattan.services.scans import first_records
 from manhattan.services.schema import (
     FLOOR, FOLLOWERS_COUNT, FOLLOWING_COUNT, PROFILE, REBUILD, SEEN, Datasets, encode_json,
     id_key, key_id,
@@ -114,9 +115,9 @@ class Users:
 
     async def floor(self, name: str) -> int:
         """The highest trim floor marker (markers only grow, so the newest is the max)."""
-        page = await self.data.scan_page(name, start=FLOOR, end=FLOOR + b"\xff", limit=1,
-                                         reverse=True, consistency=Q)
-        return key_id(page.records[0].lkey[len(FLOOR):]) if page.records else 0
+        records = await first_records(self.data, name, 1, start=FLOOR, end=FLOOR + b"\xff",
+                                      reverse=True)
+        return key_id(records[0].lkey[len(FLOOR):]) if records else 0
 
     async def raise_floor(self, name: str, floor: int, previous: int) -> None:
         """Record a higher floor, then drop the old marker (the new one is durable first)."""

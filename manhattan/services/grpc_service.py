@@ -1,0 +1,104 @@
+"""The ``manhattan.v1.Social`` gRPC servicer: protobuf in, ``Social`` calls, protobuf out."""
+
+from __future__ import annotations
+
+import grpc
+
+from manhattan.node.rpc import rpc_errors
+from manhattan.proto.v1 import social_pb2
+from manhattan.services.schema import Tweet, User
+from manhattan.services.social import Social
+
+
+def tweet_to_proto(tweet: Tweet) -> social_pb2.Tweet:
+    return social_pb2.Tweet(id=tweet.id, author=tweet.author, text=tweet.text,
+                            reply_to=tweet.reply_to, created_at_ms=tweet.created_at_ms)
+
+
+def user_to_proto(user: User) -> social_pb2.UserResponse:
+    return social_pb2.UserResponse(name=user.name, created_at_ms=user.created_at_ms,
+                                   followers=user.followers, following=user.following,
+                                   celebrity=user.celebrity)
+
+
+class SocialServicer:
+    """Every method validates through ``Social`` and maps errors via ``rpc_errors``."""
+
+    def __init__(self, social: Social) -> None:
+        self.social = social
+
+    @rpc_errors
+    async def CreateUser(self, request, context: grpc.aio.ServicerContext):
+        return user_to_proto(await self.social.create_user(request.name))
+
+    @rpc_errors
+    async def GetUser(self, request, context: grpc.aio.ServicerContext):
+        return user_to_proto(await self.social.get_user(request.name))
+
+    @rpc_errors
+    async def PostTweet(self, request, context: grpc.aio.ServicerContext):
+        tweet = await self.social.post(request.author, request.text, request.reply_to)
+        return social_pb2.TweetResponse(tweet=tweet_to_proto(tweet))
+
+    @rpc_errors
+    async def GetTweet(self, request, context: grpc.aio.ServicerContext):
+        return social_pb2.TweetResponse(tweet=tweet_to_proto(
+            await self.social.get_tweet(request.id)))
+
+    @rpc_errors
+    async def DeleteTweet(self, request, context: grpc.aio.ServicerContext):
+        await self.social.delete_tweet(request.id)
+        return social_pb2.DeleteTweetResponse()
+
+    @rpc_errors
+    async def Follow(self, request, context: grpc.aio.ServicerContext):
+        return social_pb2.FollowResponse(
+            changed=await self.social.follow(request.follower, request.followee))
+
+    @rpc_errors
+    async def Unfollow(self, request, context: grpc.aio.ServicerContext):
+        return social_pb2.FollowResponse(
+            changed=await self.social.unfollow(request.follower, request.followee))
+
+    @rpc_errors
+    async def HomeTimeline(self, request, context: grpc.aio.ServicerContext):
+        page = await self.social.home_timeline(request.user, limit=request.limit,
+                                               cursor=request.cursor)
+        status = social_pb2.REBUILDING if page.rebuilding else social_pb2.READY
+        return social_pb2.TimelineResponse(tweets=[tweet_to_proto(t) for t in page.tweets],
+                                           next_cursor=page.cursor, status=status)
+
+    @rpc_errors
+    async def UserTimeline(self, request, context: grpc.aio.ServicerContext):
+        tweets, cursor = await self.social.user_timeline(request.user, limit=request.limit,
+                                                         cursor=request.cursor)
+        return social_pb2.TimelineResponse(tweets=[tweet_to_proto(t) for t in tweets],
+                                           next_cursor=cursor, status=social_pb2.READY)
+
+    async def _users(self, direction: str, request):
+        page, total = await self.social.user_list(direction, request.user, limit=request.limit,
+                                                  cursor=request.cursor)
+        return social_pb2.UserListResponse(users=page.users, next_cursor=page.cursor or b"",
+                                           total=total)
+
+    @rpc_errors
+    async def Followers(self, request, context: grpc.aio.ServicerContext):
+        return await self._users("followers", request)
+
+    @rpc_errors
+    async def Following(self, request, context: grpc.aio.ServicerContext):
+        return await self._users("following", request)
+
+    @rpc_errors
+    async def NextId(self, request, context: grpc.aio.ServicerContext):
+        return social_pb2.NextIdResponse(ids=self.social.next_ids(request.count))
+
+    @rpc_errors
+    async def Stats(self, request, context: grpc.aio.ServicerContext):
+        s = await self.social.stats()
+        return social_pb2.StatsResponse(
+            fanout_pending=s.fanout_pending, fanout_lag_ms=s.fanout_lag_ms,
+            deliveries=s.deliveries, jobs_done=s.jobs_done,
+            celebrity_threshold=s.celebrity_threshold, worker=s.worker,
+            datacenter=s.datacenter, ids_issued=s.ids_issued,
+            clock_backward_errors=s.clock_backward_errors)

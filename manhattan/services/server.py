@@ -1,0 +1,136 @@
+"""``manhattan social serve``: the Social gRPC service plus its fan-out workers.
+
+Finds the storage cluster like every other command, makes sure the ``social``
+tenant and its datasets exist (with the admin token), and writes
+``<data-dir>/social.toml`` (endpoint and tenant token, mode 0600) so the CLI
+finds the service without flags.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import grpc
+import tomli_w
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+
+from manhattan.client import AsyncClient, PermissionDenied
+from manhattan.node.rpc import add_unary_servicer
+from manhattan.proto.v1 import social_pb2
+from manhattan.services.config import SocialConfig
+from manhattan.services.grpc_service import SocialServicer
+from manhattan.services.social import Social, ensure_schema
+
+log = logging.getLogger("manhattan.services")
+SERVICE_NAME = "manhattan.v1.Social"
+SOCIAL_FILE = "social.toml"
+
+
+def write_social_file(data_dir: Path, endpoint: str, token: str) -> Path:
+    """Atomically write (0600) where the service listens and the tenant token it uses."""
+    path = Path(data_dir) / SOCIAL_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        tomli_w.dump({"endpoint": endpoint, "token": token}, fh)
+    os.replace(tmp, path)
+    return path
+
+
+def read_social_file(path: Path) -> dict[str, Any]:
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+
+
+async def tenant_token(endpoints: list[str], token: str | None, config: SocialConfig,
+                       data_dir: Path) -> str:
+    """The token to run as: the tenant's, created with the admin token on first start."""
+    known = data_dir / SOCIAL_FILE
+    if token is None:
+        raise ValueError("no token: pass the admin token (first start) or the tenant's")
+    async with AsyncClient(endpoints, token=token) as client:
+        try:
+            created = await ensure_schema(client, config)
+        except PermissionDenied as exc:  # a tenant token cannot create tenants: use it as is
+            log.info("not setting up the schema (%s); running with the given token", exc)
+            return token
+    if created:
+        return created
+    if known.exists():
+        saved = read_social_file(known).get("token")
+        if saved:
+            return str(saved)
+    log.warning("tenant %r exists but its token is not in %s; running with the admin token",
+                config.tenant, known)
+    return token
+
+
+class SocialServer:
+    """The service process: ``await start()``, then ``await stop()``."""
+
+    def __init__(self, endpoints: list[str], token: str, *, listen: str = "127.0.0.1:0",
+                 config: SocialConfig = SocialConfig(), workers: bool = True) -> None:
+        self.endpoints = endpoints
+        self.token = token
+        self.listen = listen
+        self.config = config
+        self.workers = workers
+        self.client: AsyncClient | None = None
+        self.social: Social | None = None
+        self.server: grpc.aio.Server | None = None
+        self.health = HealthServicer()
+        self.port = 0
+
+    @property
+    def address(self) -> str:
+        host = self.listen.rsplit(":", 1)[0]
+        return f"{host}:{self.port}"
+
+    async def start(self) -> None:
+        self.client = AsyncClient(self.endpoints, token=self.token)
+        self.social = Social(self.client, self.config)
+        await self.social.start(workers=self.workers)
+        server = grpc.aio.server()
+        add_unary_servicer(server, SocialServicer(self.social),
+                           social_pb2.DESCRIPTOR.services_by_name["Social"])
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        self.port = server.add_insecure_port(self.listen)
+        if not self.port:
+            raise OSError(f"cannot listen on {self.listen}")
+        await server.start()
+        self.server = server
+        for name in ("", SERVICE_NAME):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("social service on %s (worker %d)", self.address, self.social.ids.worker)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        await self.health.enter_graceful_shutdown()
+        if self.server is not None:
+            await self.server.stop(grace)
+        if self.social is not None:
+            await self.social.stop()
+        if self.client is not None:
+            await self.client.close()
+
+
+async def serve(endpoints: list[str], token: str | None, *, listen: str, data_dir: Path,
+                config: SocialConfig, stopping: asyncio.Event,
+                on_ready=None) -> None:
+    """Run until ``stopping`` is set."""
+    run_as = await tenant_token(endpoints, token, config, data_dir)
+    server = SocialServer(endpoints, run_as, listen=listen, config=config)
+    await server.start()
+    write_social_file(data_dir, server.address, run_as)
+    if on_ready is not None:
+        on_ready(server)
+    try:
+        await stopping.wait()
+    finally:
+        await server.stop()

@@ -1,0 +1,104 @@
+"""A 3-node cluster and in-process social services on it, each in its own namespace."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import threading
+from collections.abc import Coroutine, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import pytest
+
+from manhattan.client import AsyncClient
+from manhattan.node.local_cluster import LocalCluster
+from manhattan.services.config import SocialConfig
+from manhattan.services.leases import LeaseTiming
+from manhattan.services.social import Social, ensure_schema
+from tests.cluster.conftest import start_cluster
+
+T = TypeVar("T")
+_namespaces = itertools.count(1)
+FAST_LEASES = LeaseTiming(ttl_ms=20_000, validity_ms=5_000, settle_ms=50)
+
+
+class LoopThread:
+    """One event loop in a thread, so synchronous tests (and hypothesis) can drive
+    async services whose gRPC channels belong to that loop."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def social_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    local = start_cluster(tmp_path_factory.mktemp("social"))
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="session")
+def loop_thread() -> Iterator[LoopThread]:
+    runner = LoopThread()
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
+def fresh_config(**overrides: Any) -> SocialConfig:
+    """A config in a namespace no other test uses, with fast leases."""
+    name = f"s{next(_namespaces)}"
+    defaults: dict[str, Any] = {"tenant": name, "namespace": name, "lease": FAST_LEASES,
+                                "poll_interval_s": 0.02}
+    return SocialConfig(**{**defaults, **overrides})
+
+
+async def _open(local: LocalCluster, config: SocialConfig, workers: bool) -> Social:
+    async with AsyncClient(local.endpoints, token=local.admin_token) as admin:
+        token = await ensure_schema(admin, config)
+    client = AsyncClient(local.endpoints, token=token)
+    social = Social(client, config)
+    await social.start(workers=workers)
+    return social
+
+
+async def _close(social: Social) -> None:
+    await social.stop()
+    await social.client.close()
+
+
+@contextmanager
+def running_social(local: LocalCluster, runner: LoopThread, config: SocialConfig | None = None,
+                   *, workers: bool = True) -> Iterator[Social]:
+    """A started Social (tenant, datasets, leases, workers) that is always stopped."""
+    social = runner.run(_open(local, config or fresh_config(), workers))
+    try:
+        yield social
+    finally:
+        runner.run(_close(social))
+
+
+async def all_home(social: Social, user: str, page_size: int) -> list[int]:
+    """Every id of ``user``'s home timeline, walking the pages."""
+    ids: list[int] = []
+    cursor = b""
+    for _ in range(10_000):
+        page = await social.home_timeline(user, limit=page_size, cursor=cursor)
+        ids += [t.id for t in page.tweets]
+        if not page.cursor:
+            return ids
+        cursor = page.cursor
+    raise AssertionError("home timeline did not end")

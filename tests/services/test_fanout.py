@@ -1,0 +1,154 @@
+"""Fan-out: resumes after a crash with nothing missing or doubled; posting does the same
+synchronous work whatever the follower count; inactive users are rebuilt on read."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from manhattan.client import AsyncClient, Put
+from manhattan.services.schema import SEEN, Datasets
+from manhattan.services.social import Social
+from tests.services.conftest import all_home, fresh_config, running_social
+
+
+class Crash(Exception):
+    """Stands in for the worker process dying between two batches."""
+
+
+async def _add_followers(social: Social, author: str, count: int) -> list[str]:
+    """Bulk-create ``count`` users following ``author`` (the layout Graph.follow writes)."""
+    names = [f"{author[:6]}f{i}" for i in range(count)]
+    now = str(int(time.time() * 1000))
+    users = social.users.data
+    for start in range(0, count, 400):
+        chunk = names[start:start + 400]
+        await users.put_many([Put(n, b"profile", b"{}") for n in chunk] +
+                             [Put(n, SEEN, now) for n in chunk])
+        await social.graph.following.put_many([Put(n, author, b"") for n in chunk])
+        await social.graph.followers.put_many([Put(author, n, b"") for n in chunk])
+    return names
+
+
+def test_worker_crash_mid_job_resumes_without_gaps_or_duplicates(social_cluster, loop_thread):
+    config = fresh_config(fanout_batch=7, trim_every=1000)
+    with running_social(social_cluster, loop_thread, config, workers=False) as social:
+        run = loop_thread.run
+        run(social.create_user("author"))
+        followers = run(_add_followers(social, "author", 40))
+        tweet = run(social.post("author", "resume me"))
+        batches = 0
+
+        async def crash_after_two(job) -> None:
+            nonlocal batches
+            batches += 1
+            if batches == 2:
+                raise Crash()
+
+        social.worker.after_batch = crash_after_two
+        with pytest.raises(Crash):
+            run(social.worker.run_once(list(range(config.queue_shards))))
+        delivered = sum(run(social.home.newest(f, below=1 << 63, floor=0, limit=5)) != []
+                        for f in followers)
+        assert 0 < delivered < len(followers)  # the crash really was mid-job
+
+        # A new worker (same cluster state, nothing in memory) picks the job up.
+        social.worker.after_batch = None
+        social.queue._watermarks.clear()
+        run(social.worker.run_once(list(range(config.queue_shards))))
+        for follower in followers:
+            assert run(all_home(social, follower, 3)) == [tweet.id], follower
+        assert run(social.queue.backlog())[0] == 0
+
+
+def test_posting_work_does_not_grow_with_followers(social_cluster, loop_thread):
+    config = fresh_config(celebrity_threshold=100_000)
+    with running_social(social_cluster, loop_thread, config, workers=False) as social:
+        run = loop_thread.run
+        run(social.create_user("few"))
+        run(social.create_user("many"))
+        run(_add_followers(social, "few", 10))
+        run(_add_followers(social, "many", 2_000))
+        calls: list[str] = []
+        original = social.client.execute
+
+        async def counting(op, timeout=None):
+            calls.append(op.method)
+            return await original(op, timeout)
+
+        social.client.execute = counting
+        try:
+            run(social.post("few", "hi"))
+            few = list(calls)
+            calls.clear()
+            run(social.post("many", "hi"))
+            many = list(calls)
+        finally:
+            social.client.execute = original
+        assert sorted(few) == sorted(many), (few, many)
+        assert len(few) <= 5
+
+
+def test_inactive_user_timeline_is_rebuilt_on_read(social_cluster, loop_thread):
+    config = fresh_config(inactive_after_s=1.0)
+    with running_social(social_cluster, loop_thread, config) as social:
+        run = loop_thread.run
+        for name in ("sleeper", "poster"):
+            run(social.create_user(name))
+        run(social.follow("sleeper", "poster"))
+        run(social.drain())
+        time.sleep(1.2)  # sleeper is now inactive: fan-out skips them
+        posted = [run(social.post("poster", f"while you slept {i}")).id for i in range(3)]
+        run(social.drain())
+        assert run(social.home.newest("sleeper", below=1 << 63, floor=0, limit=10)) == []
+
+        page = run(social.home_timeline("sleeper", limit=10))
+        assert page.rebuilding
+        assert [t.id for t in page.tweets] == posted[::-1]  # complete even while rebuilding
+        run(social.drain())
+        page = run(social.home_timeline("sleeper", limit=10))
+        assert not page.rebuilding
+        assert [t.id for t in page.tweets] == posted[::-1]
+        stored = run(social.home.newest("sleeper", below=1 << 63, floor=0, limit=10))
+        assert [i for i, _ in stored] == posted[::-1]
+
+
+def test_trimming_keeps_the_cap_and_reads_never_reach_trimmed_entries(social_cluster,
+                                                                       loop_thread):
+    config = fresh_config(timeline_cap=20, trim_every=1)
+    with running_social(social_cluster, loop_thread, config) as social:
+        run = loop_thread.run
+        for name in ("reader", "writer"):
+            run(social.create_user(name))
+        run(social.follow("reader", "writer"))
+        ids = [run(social.post("writer", f"t{i}")).id for i in range(60)]
+        run(social.drain())
+        floor = run(social.users.floor("reader"))
+        stored = run(social.home.newest("reader", below=1 << 63, floor=-1, limit=1000))
+        assert len(stored) == config.timeline_cap  # exactly the newest 20 are kept
+        assert [i for i, _ in stored] == ids[::-1][:20]
+        assert floor >= ids[-21]  # reads start above every trimmed entry
+        assert run(all_home(social, "reader", 7)) == ids[::-1]  # and the feed goes on below
+
+
+def test_follow_merges_and_unfollow_removes(social_cluster, loop_thread):
+    with running_social(social_cluster, loop_thread) as social:
+        run = loop_thread.run
+        for name in ("late", "early"):
+            run(social.create_user(name))
+        before = [run(social.post("early", f"old {i}")).id for i in range(5)]
+        run(social.follow("late", "early"))
+        run(social.drain())
+        stored = run(social.home.newest("late", below=1 << 63, floor=0, limit=10))
+        assert [i for i, _ in stored] == before[::-1]
+        run(social.unfollow("late", "early"))
+        run(social.drain())
+        assert run(social.home.newest("late", below=1 << 63, floor=0, limit=10)) == []
+        assert run(all_home(social, "late", 10)) == []
+
+
+def test_datasets_are_namespaced():
+    assert Datasets("x").home == "x-home"
+    assert "x-queue" in Datasets("x").all()
