@@ -109,9 +109,12 @@ def social() -> None:
 @click.option("--datacenter", type=click.IntRange(0, 31), default=0, show_default=True)
 @click.option("--namespace", default="social", show_default=True,
               help="Dataset name prefix (and tenant name).")
+@click.option("--fanout-batch", type=click.IntRange(1, 1000), default=500, show_default=True,
+              help="Followers per fan-out batch (one checkpoint each).")
 @click.pass_context
 def serve_command(ctx: click.Context, listen: str, celebrity_threshold: int, timeline_cap: int,
-                  inactive_after: float, datacenter: int, namespace: str) -> None:
+                  inactive_after: float, datacenter: int, namespace: str,
+                  fanout_batch: int) -> None:
     """Serve the Social API and run the fan-out workers until Ctrl-C / SIGTERM."""
     from manhattan.services.config import SocialConfig
     from manhattan.services.server import serve
@@ -120,7 +123,8 @@ def serve_command(ctx: click.Context, listen: str, celebrity_threshold: int, tim
     endpoints, token = settings.resolve()
     config = SocialConfig(tenant=namespace, namespace=namespace,
                           celebrity_threshold=celebrity_threshold, timeline_cap=timeline_cap,
-                          inactive_after_s=inactive_after, datacenter=datacenter)
+                          inactive_after_s=inactive_after, datacenter=datacenter,
+                          fanout_batch=fanout_batch)
     data_dir = _social_file(settings).parent
 
     async def main() -> None:

@@ -24,7 +24,23 @@ def from_rpc_error(exc: grpc.RpcError) -> ManhattanError:
         # gRPC's own size cap, not a quota: the same request can never succeed
         return InvalidRequest(f"request or reply too large for one message: {message}",
                               details=details)
+    if code == grpc.StatusCode.UNAVAILABLE and _broke_mid_call(message):
+        # The request may have reached the node before the connection dropped: the
+        # outcome is unknown, so it must not be retried as "nothing was sent".
+        return Timeout(f"connection lost during the call; the outcome is unknown: {message}",
+                       details=details)
     return error_for_status(code, message or code.name, details)
+
+
+# gRPC's words for a connection that broke after the request went out (as opposed to
+# "failed to connect", where nothing was sent).
+_MID_CALL = ("stream removed", "socket closed", "connection reset", "broken pipe",
+             "recvmsg", "end of tcp stream")
+
+
+def _broke_mid_call(message: str) -> bool:
+    lowered = (message or "").lower()
+    return any(marker in lowered for marker in _MID_CALL)
 
 
 __all__ = [

@@ -23,7 +23,7 @@ class SocialConfig:
     # Followers per fan-out batch (one put_many, split by replica set).
     fanout_batch: int = 500
     # One delivery in this many also trims the follower's timeline.
-    trim_every: int = 32
+    trim_every: int = 64
     max_following: int = 5_000
     datacenter: int = 0
     lease: LeaseTiming = field(default_factory=LeaseTiming)

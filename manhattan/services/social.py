@@ -13,6 +13,8 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
+
 from manhattan.client import AlreadyExists, AsyncClient, NotFound
 from manhattan.errors import InvalidRequest
 from manhattan.services.config import SocialConfig
@@ -60,13 +62,20 @@ async def ensure_schema(admin: AsyncClient, config: SocialConfig) -> str | None:
     datasets = Datasets(config.namespace)
     for role in ROLES:
         name = getattr(datasets, role)
-        if name not in existing:
-            try:
-                await admin.admin.create_dataset(
-                    name, tenant=config.tenant, read_consistency=Consistency.QUORUM,
-                    write_consistency=Consistency.QUORUM, durability=Durability.BUFFERED)
-            except AlreadyExists:
-                pass
+        if name in existing:
+            continue
+        # A tenant created a moment ago may not have reached every node yet (the catalog
+        # is gossiped): the node asked can answer NotFound for it, briefly.
+        async for attempt in AsyncRetrying(retry=retry_if_exception_type(NotFound),
+                                           stop=stop_after_delay(15), wait=wait_fixed(0.2),
+                                           reraise=True):
+            with attempt:
+                try:
+                    await admin.admin.create_dataset(
+                        name, tenant=config.tenant, read_consistency=Consistency.QUORUM,
+                        write_consistency=Consistency.QUORUM, durability=Durability.BUFFERED)
+                except AlreadyExists:
+                    pass
     return token
 
 
@@ -192,7 +201,7 @@ class Social:
         self.ids_issued += 1
         await asyncio.gather(
             self.tweets.store(tweet),
-            self._enqueue(author, "deliver", tweet=tweet.id, author=author))
+            self._enqueue(str(tweet.id), "deliver", tweet=tweet.id, author=author))
         return tweet
 
     async def _require_tweet(self, tweet_id: int) -> Tweet:
@@ -208,7 +217,7 @@ class Social:
         """Delete a tweet and enqueue its removal from timelines."""
         tweet = await self._require_tweet(_tweet_id(tweet_id))
         await self.tweets.delete(tweet)
-        await self._enqueue(tweet.author, "retract", tweet=tweet.id, author=tweet.author)
+        await self._enqueue(str(tweet.id), "retract", tweet=tweet.id, author=tweet.author)
         return tweet
 
     async def user_timeline(self, user: str, *, limit: int, cursor: bytes
@@ -244,7 +253,9 @@ class Social:
     # -- internals ---------------------------------------------------------------------------
 
     async def _enqueue(self, shard_key: str, kind: str, **args: object) -> Job:
-        """Queue a job: tweets by author, timeline jobs by the timeline's owner (in order)."""
+        """Queue a job. A tweet's deliver and retract share a partition (by tweet id), so
+        a retract never runs before its deliver; a user's follow/unfollow/rebuild jobs share
+        one (by user), so they run in order. Different tweets fan out in parallel."""
         job = await self.queue.enqueue(shard_key, kind, dict(args), self.ids.worker,
                                        self.ids.next_id)
         self.worker.wakeup.set()

@@ -58,3 +58,18 @@ def test_grpc_message_size_cap_is_an_invalid_request_not_a_quota(details) -> Non
 def test_unmapped_status_is_still_a_manhattan_error() -> None:
     error = from_rpc_error(FakeRpcError(grpc.StatusCode.DATA_LOSS, ""))
     assert type(error) is ManhattanError and str(error) == "DATA_LOSS"
+
+
+@pytest.mark.parametrize("message", ["Stream removed (Socket closed)", "Connection reset by peer",
+                                     "Broken pipe"])
+def test_a_connection_lost_mid_call_is_an_unknown_outcome_not_nothing_sent(message):
+    # Found by the jepsen-style harness: a put applied just before the connection broke
+    # was reported as Unavailable ("nothing was sent") and retried, so it landed twice.
+    error = from_rpc_error(FakeRpcError(grpc.StatusCode.UNAVAILABLE, message))
+    assert isinstance(error, Timeout) and "outcome is unknown" in error.message
+
+
+def test_a_refused_connection_is_still_unavailable():
+    error = from_rpc_error(FakeRpcError(grpc.StatusCode.UNAVAILABLE,
+                                        "failed to connect to all addresses"))
+    assert isinstance(error, Unavailable)
