@@ -29,6 +29,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
+from manhattan.client.social import Tweet
 from manhattan.errors import InvalidRequest
 
 ROLES = ("users", "tweets", "user_tweets", "followers", "following", "home", "celebrities",
@@ -89,22 +90,13 @@ def check_text(text: str) -> str:
     return text
 
 
-@dataclass(frozen=True, slots=True)
-class Tweet:
-    """A stored tweet."""
+def encode_tweet(tweet: Tweet) -> bytes:
+    """The stored form of a tweet (the SDK's ``Tweet``, so service and clients share it)."""
+    return json.dumps(asdict(tweet), ensure_ascii=False, separators=(",", ":")).encode()
 
-    id: int
-    author: str
-    text: str
-    created_at_ms: int
-    reply_to: int = 0
 
-    def encode(self) -> bytes:
-        return json.dumps(asdict(self), ensure_ascii=False, separators=(",", ":")).encode()
-
-    @classmethod
-    def decode(cls, raw: bytes) -> "Tweet":
-        return cls(**json.loads(raw))
+def decode_tweet(raw: bytes) -> Tweet:
+    return Tweet(**json.loads(raw))
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from manhattan.client import AlreadyExists, AsyncClient, NotFound
+from manhattan.client import AlreadyExists, AsyncClient, NotFound, SocialStats
 from manhattan.errors import InvalidRequest
 from manhattan.services.config import SocialConfig
 from manhattan.services.fanout import FanoutWorker
@@ -35,19 +34,6 @@ from manhattan.types import Consistency, Durability
 log = logging.getLogger("manhattan.services")
 MAX_PAGE = 200
 MAX_IDS = 4096
-
-
-@dataclass(frozen=True, slots=True)
-class SocialStats:
-    fanout_pending: int
-    fanout_lag_ms: int
-    deliveries: int
-    jobs_done: int
-    celebrity_threshold: int
-    datacenter: int
-    worker: int
-    ids_issued: int
-    clock_backward_errors: int
 
 
 async def ensure_schema(admin: AsyncClient, config: SocialConfig) -> str | None:

@@ -7,7 +7,7 @@ import struct
 
 from manhattan.client import AsyncClient, InvalidRequest
 from manhattan.services.scans import first_records
-from manhattan.services.schema import Datasets, Tweet, id_key, key_id
+from manhattan.services.schema import Datasets, Tweet, decode_tweet, encode_tweet, id_key, key_id
 from manhattan.types import Consistency, Durability
 
 Q = Consistency.QUORUM
@@ -24,21 +24,21 @@ class Tweets:
     async def store(self, tweet: Tweet) -> None:
         """The tweet and its author's timeline entry (both durable)."""
         await asyncio.gather(
-            self.tweets.put(id_key(tweet.id), b"", tweet.encode(), consistency=Q,
+            self.tweets.put(id_key(tweet.id), b"", encode_tweet(tweet), consistency=Q,
                             durability=Durability.SYNC),
             self.by_user.put(tweet.author, id_key(tweet.id), b"", consistency=Q,
                              durability=Durability.SYNC))
 
     async def get(self, tweet_id: int) -> Tweet | None:
         record = await self.tweets.get(id_key(tweet_id), consistency=Q)
-        return Tweet.decode(record.value) if record is not None else None
+        return decode_tweet(record.value) if record is not None else None
 
     async def get_many(self, ids: list[int]) -> dict[int, Tweet]:
         """The tweets that exist among ``ids`` (one multi-get)."""
         if not ids:
             return {}
         records = await self.tweets.get_many([(id_key(i), b"") for i in ids], consistency=Q)
-        return {i: Tweet.decode(r.value) for i, r in zip(ids, records) if r is not None}
+        return {i: decode_tweet(r.value) for i, r in zip(ids, records) if r is not None}
 
     async def delete(self, tweet: Tweet) -> None:
         await asyncio.gather(
