@@ -28,7 +28,7 @@ bench: $(STAMP)
 
 ## make jepsen: the long fault-injection runs.
 jepsen: $(STAMP)
-	@echo "jepsen-style harness: not built yet (see jepsen-style/README.md)"
+	$(PY) jepsen-style/run.py $(if $(SEED),--seed $(SEED)) $(if $(DURATION),--duration $(DURATION))
 
 ## make proto: regenerate the checked-in protobuf/gRPC code.
 proto: $(STAMP)

@@ -34,9 +34,12 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from bench import cluster, single_node  # noqa: E402
+from bench import ops  # noqa: E402
+from bench import social  # noqa: E402
 from bench.common import Result, Settings  # noqa: E402
 
-SUITES: dict[str, ModuleType] = {suite.NAME: suite for suite in (single_node, cluster)}
+SUITES: dict[str, ModuleType] = {suite.NAME: suite for suite in (single_node, cluster, ops,
+                                                                  social)}
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import signal
 import threading
+from datetime import datetime, timezone
 from pathlib import Path
 
 import click
 
-from manhattan.cli.context import CliSettings, connect, output_option, render
-from manhattan.client import Client, ClusterTopology, ManhattanError
+from manhattan.cli.context import connect, output_option, render
+from manhattan.cli.fanout import cluster_topology, each_node
+from manhattan.client import ClusterTopology, MemberInfo, NodeInfo
 from manhattan.cluster.ring import DEFAULT_VNODES, Ring
 from manhattan.cluster.topology import Member, Topology
 from manhattan.node.local_cluster import LocalCluster
@@ -39,7 +41,10 @@ def cluster() -> None:
 @click.option("--base-port", type=click.IntRange(1, 65000), default=7100, show_default=True,
               help="Node i listens on base-port + i.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-def up(nodes: int, data_dir: Path, base_port: int, host: str) -> None:
+@click.option("--tls", is_flag=True,
+              help="Serve TLS, mutual between nodes and for clients; dev certificates are "
+                   "made under DATA_DIR/certs (as `manhattan certs init` does).")
+def up(nodes: int, data_dir: Path, base_port: int, host: str, tls: bool) -> None:
     """Start NODES node processes in the foreground; Ctrl-C stops them all."""
     existing = sorted(p.name for p in data_dir.glob("node*") if p.is_dir())
     if existing and len(existing) != nodes:
@@ -47,7 +52,7 @@ def up(nodes: int, data_dir: Path, base_port: int, host: str) -> None:
             f"{data_dir} holds a {len(existing)}-node cluster; pass --nodes {len(existing)} "
             "or use another --data-dir"
         )
-    local = LocalCluster(data_dir, nodes=nodes, base_port=base_port, host=host)
+    local = LocalCluster(data_dir, nodes=nodes, base_port=base_port, host=host, tls=tls)
     try:
         local.start()
     except RuntimeError as exc:
@@ -55,6 +60,8 @@ def up(nodes: int, data_dir: Path, base_port: int, host: str) -> None:
     try:
         click.echo(f"{nodes}-node cluster up: {', '.join(local.endpoints)}")
         click.echo(f"endpoints and admin token in {data_dir / 'cluster.toml'}; Ctrl-C stops it")
+        if any(local.metrics):
+            click.echo("metrics: " + ", ".join(f"http://{m}/metrics" for m in local.metrics if m))
         wait_for_signal(local)
     finally:
         click.echo("stopping nodes ...")
@@ -67,36 +74,82 @@ def _ring(topology: ClusterTopology) -> Ring:
     return Ring(Topology(topology.epoch, members), vnodes=topology.vnodes or DEFAULT_VNODES)
 
 
+def _repair_text(info: NodeInfo) -> str:
+    if info.repair_running:
+        return f"running {100 * info.repair_progress:.0f}%"
+    if info.repair_last_completed_ms:
+        when = datetime.fromtimestamp(info.repair_last_completed_ms / 1000, timezone.utc)
+        return f"idle (last {when:%H:%M:%S} UTC)"
+    return "idle"
+
+
+def _streaming_text(info: NodeInfo) -> str:
+    if info.streaming_active:
+        return f"{info.streaming_active} transfer(s) {100 * info.streaming_progress:.0f}%"
+    return "idle"
+
+
+def _status_row(member: MemberInfo, info: NodeInfo | None, ownership: float,
+                output: str) -> dict[str, object]:
+    """One node's row: the topology's view plus what the node says about itself."""
+    row: dict[str, object] = {
+        "id": member.id, "status": "up" if member.alive else "down", "state": member.state,
+        "address": member.address, "zone": member.zone,
+    }
+    if output == "json":
+        row["ownership"] = round(ownership, 4)
+        row["node"] = None if info is None else {
+            "keys": info.approximate_keys, "disk_bytes": info.disk_bytes,
+            "topology_epoch": info.topology_epoch,
+            "requests_total": info.requests_total,
+            "requests_per_second": round(info.requests_per_second, 2),
+            "hints_pending": sum(info.hints_pending.values()),
+            "hints_pending_by_peer": {str(k): v for k, v in info.hints_pending.items()},
+            "hints_dropped": info.hints_dropped, "hints_replayed": info.hints_replayed,
+            "read_repairs": info.read_repairs,
+            "repair": {"running": info.repair_running, "progress": info.repair_progress,
+                       "keys_compared": info.repair_keys_compared,
+                       "ranges_differing": info.repair_ranges_differing,
+                       "records_exchanged": info.repair_records_exchanged,
+                       "last_completed_ms": info.repair_last_completed_ms},
+            "streaming": {"active": info.streaming_active, "progress": info.streaming_progress,
+                          "records": info.streaming_records, "bytes": info.streaming_bytes},
+            "snapshots": info.snapshots, "metrics_address": info.metrics_address,
+        }
+        return row
+    # The table keeps to what an operator scans for; -o json has every figure.
+    unknown = "?"
+    del row["zone"]
+    row.update({
+        "keys": info.approximate_keys if info else unknown,
+        "disk_mb": round(info.disk_bytes / 1e6, 1) if info else unknown,
+        "req/s": f"{info.requests_per_second:.1f}" if info else unknown,
+        "hints": sum(info.hints_pending.values()) if info else unknown,
+        "repair": _repair_text(info) if info else unknown,
+        "streaming": _streaming_text(info) if info else unknown,
+        "own_pct": round(100 * ownership, 1),
+    })
+    return row
+
+
 @click.command()
 @click.option("--replication-factor", "--rf", type=click.IntRange(min=1), default=3,
               show_default=True, help="For effective ownership.")
 @output_option
 @click.pass_context
 def status(ctx: click.Context, replication_factor: int, output: str) -> None:
-    """Every node: state, address, zone, load, hints and effective ownership."""
-    with connect(ctx) as client:
-        topology = client.admin.topology()
-    ring = _ring(topology)
-    ownership = ring.effective_ownership(replication_factor)
-    token = ctx.find_object(CliSettings).resolve()[1]
+    """Every node: state, address, load, hints, repair and streaming, ownership."""
+    topology = cluster_topology(ctx)
+    ownership = _ring(topology).effective_ownership(replication_factor)
+    infos = {member.id: outcome for member, outcome in each_node(
+        ctx, lambda c: c.admin.node_info(), timeout=3,
+        topology=ClusterTopology(topology.epoch, topology.vnodes,
+                                 [m for m in topology.members if m.alive]))}
     rows = []
     for member in topology.members:
-        info = None
-        if member.alive:
-            try:
-                with Client([member.address], token=token, timeout=3) as node_client:
-                    info = node_client.admin.node_info()
-            except ManhattanError:
-                info = None
-        rows.append({
-            "id": member.id, "status": "up" if member.alive else "down", "state": member.state,
-            "address": member.address, "zone": member.zone,
-            "keys": info.approximate_keys if info else "?",
-            "disk_mb": round(info.disk_bytes / 1e6, 1) if info else "?",
-            "hints": sum(info.hints_pending.values()) if info else "?",
-            "read_repairs": info.read_repairs if info else "?",
-            "ownership_pct": round(100 * ownership.get(member.id, 0.0), 1),
-        })
+        info = infos.get(member.id)
+        rows.append(_status_row(member, info if isinstance(info, NodeInfo) else None,
+                                ownership.get(member.id, 0.0), output))
     render(rows, output, title=f"epoch {topology.epoch}")
 
 

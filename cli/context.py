@@ -21,6 +21,7 @@ from rich.table import Table
 
 from manhattan.client import Client, Consistency, Durability, ManhattanError
 from manhattan.node.cluster_file import read_cluster_file
+from manhattan.security.tls import TlsFiles
 
 DEFAULT_CLUSTER_FILE = Path("data") / "cluster.toml"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -34,6 +35,36 @@ class CliSettings:
     token: str | None
     cluster_file: Path | None
     timeout: float
+    ca_file: Path | None = None
+    cert_file: Path | None = None
+    key_file: Path | None = None
+
+    def _cluster_file_path(self) -> Path | None:
+        return self.cluster_file or (DEFAULT_CLUSTER_FILE if DEFAULT_CLUSTER_FILE.exists()
+                                     else None)
+
+    def tls(self) -> TlsFiles | None:
+        """TLS settings: the --ca-file/--cert-file/--key-file flags, else the cluster
+        file's [tls] table (written by ``manhattan cluster up --tls``), else plaintext."""
+        ca, cert, key = self.ca_file, self.cert_file, self.key_file
+        path = self._cluster_file_path()
+        if ca is None and path is not None and path.exists():
+            try:
+                table = read_cluster_file(path).get("tls") or {}
+            except (OSError, ValueError):
+                table = {}
+            if table.get("ca"):
+                ca = Path(table["ca"])
+                cert = cert or (Path(table["cert"]) if table.get("cert") else None)
+                key = key or (Path(table["key"]) if table.get("key") else None)
+        if ca is None:
+            if cert is not None or key is not None:
+                raise click.UsageError("--cert-file/--key-file need --ca-file")
+            return None
+        try:
+            return TlsFiles(ca, cert, key)
+        except ValueError as exc:
+            raise click.UsageError(str(exc)) from None
 
     def resolve(self) -> tuple[list[str], str | None]:
         """(endpoints, token) after applying the cluster file's defaults."""
@@ -63,7 +94,8 @@ def connect(ctx: click.Context) -> Iterator[Client]:
     settings: CliSettings = ctx.find_object(CliSettings)
     endpoints, token = settings.resolve()
     try:
-        with Client(endpoints, token=token, timeout=settings.timeout) as client:
+        with Client(endpoints, token=token, timeout=settings.timeout,
+                    tls=settings.tls()) as client:
             yield client
     except ManhattanError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc.message or exc}") from None

@@ -133,7 +133,7 @@ def serve_command(ctx: click.Context, listen: str, celebrity_threshold: int, tim
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
         await serve(endpoints, token, listen=listen, data_dir=data_dir, config=config,
-                    stopping=stopping,
+                    stopping=stopping, tls=settings.tls(),
                     on_ready=lambda s: click.echo(f"social service on {s.address}", err=True))
 
     try:

@@ -103,3 +103,91 @@ def dataset_drop(ctx: click.Context, name: str, yes: bool) -> None:
     with connect(ctx) as client:
         client.admin.drop_dataset(name)
     click.echo(f"dropped dataset {name}")
+
+
+def _limit_options(func):
+    """--ops-per-second, --bytes-per-second, --storage-quota, --burst-seconds (each optional)."""
+    for flag, kind, help_text in reversed((
+        ("--ops-per-second", click.FloatRange(min=0), "Operations per second, cluster-wide "
+         "(0 = unlimited)."),
+        ("--bytes-per-second", click.FloatRange(min=0), "Bytes per second, cluster-wide "
+         "(0 = unlimited)."),
+        ("--storage-quota", click.IntRange(min=0), "Bytes stored, one copy (0 = unlimited)."),
+        ("--burst-seconds", click.FloatRange(min=0, min_open=True),
+         "Seconds' worth of the rate that may be spent at once (default 1)."),
+    )):
+        func = click.option(flag, type=kind, default=None, help=help_text)(func)
+    return func
+
+
+def limits_row(scope: str, limits) -> dict[str, object]:
+    """Limits as a table/JSON row (0 shown as unlimited in tables)."""
+    return {"scope": scope, "ops_per_second": limits.ops_per_second,
+            "bytes_per_second": limits.bytes_per_second,
+            "storage_quota_bytes": limits.storage_quota_bytes,
+            "burst_seconds": limits.burst_seconds}
+
+
+def _set_limits(ctx: click.Context, output: str, **kwargs) -> None:
+    changes = {k: kwargs.pop(k) for k in ("ops_per_second", "bytes_per_second",
+                                          "storage_quota", "burst_seconds")}
+    if all(v is None for v in changes.values()):
+        raise click.UsageError("give at least one of --ops-per-second, --bytes-per-second, "
+                               "--storage-quota, --burst-seconds")
+    with connect(ctx) as client:
+        limits = client.admin.set_limits(
+            **kwargs, ops_per_second=changes["ops_per_second"],
+            bytes_per_second=changes["bytes_per_second"],
+            storage_quota_bytes=changes["storage_quota"], burst_seconds=changes["burst_seconds"])
+    scope = f"tenant {kwargs['tenant']}" if kwargs.get("tenant") else f"dataset {kwargs['dataset']}"
+    render([limits_row(scope, limits)], output)
+
+
+@tenant.command("limits")
+@click.argument("name")
+@_limit_options
+@output_option
+@click.pass_context
+def tenant_limits(ctx: click.Context, name: str, ops_per_second: float | None,
+                  bytes_per_second: float | None, storage_quota: int | None,
+                  burst_seconds: float | None, output: str) -> None:
+    """Set rate limits and the storage quota of tenant NAME (unnamed limits stay)."""
+    _set_limits(ctx, output, tenant=name, ops_per_second=ops_per_second,
+                bytes_per_second=bytes_per_second, storage_quota=storage_quota,
+                burst_seconds=burst_seconds)
+
+
+@dataset.command("limits")
+@click.argument("name")
+@_limit_options
+@output_option
+@click.pass_context
+def dataset_limits(ctx: click.Context, name: str, ops_per_second: float | None,
+                   bytes_per_second: float | None, storage_quota: int | None,
+                   burst_seconds: float | None, output: str) -> None:
+    """Set rate limits and the storage quota of dataset NAME (unnamed limits stay)."""
+    _set_limits(ctx, output, dataset=name, ops_per_second=ops_per_second,
+                bytes_per_second=bytes_per_second, storage_quota=storage_quota,
+                burst_seconds=burst_seconds)
+
+
+@tenant.command("show")
+@click.argument("name")
+@output_option
+@click.pass_context
+def tenant_show(ctx: click.Context, name: str, output: str) -> None:
+    """Tenant NAME: its limits, its datasets' limits and its tokens."""
+    with connect(ctx) as client:
+        info = client.admin.describe_tenant(name)
+    rows = [limits_row(f"tenant {name}", info.limits)]
+    rows += [limits_row(f"dataset {d}", lim) for d, lim in sorted(info.dataset_limits.items())]
+    tokens = [{"token_id": t.token_id, "read_only": t.read_only,
+               "datasets": ",".join(t.datasets) if t.datasets else "*",
+               "created_at_ms": t.created_at_ms, "expires_at_ms": t.expires_at_ms}
+              for t in info.tokens]
+    if output == "json":
+        render([{"tenant": name, "created_at_ms": info.tenant.created_at_ms, "limits": rows,
+                 "tokens": tokens}], output)
+        return
+    render(rows, output, title=f"tenant {name} (created_at_ms {info.tenant.created_at_ms})")
+    render(tokens, output, title="tokens", empty="no tokens")

@@ -10,18 +10,30 @@ from manhattan.client.models import (
     ClusterTopology, DatasetInfo, Delete, MemberInfo, NodeInfo, Put, Record, ScanPage, Tenant,
     Version,
 )
+from manhattan.client.models import AuditEntry, Limits, TenantDescription, TokenInfo
+from manhattan.security.tls import TlsFiles
+from manhattan.client.models import SnapshotInfo
 from manhattan.client.policies import (
     RetryPolicy, RoundRobinPolicy, RoutingPolicy, TokenAwarePolicy,
 )
 from manhattan.client.sync import Admin, Client, Dataset
+from manhattan.client.social import (
+    AsyncSocialClient, SocialClient, SocialStats, SocialUser, TimelinePage, Tweet, UserPage,
+)
+from manhattan.client.ops import ClusterOps, MembershipProgress, NodeTransfer, RepairProgress
 from manhattan.client.topology import TopologyCache
 from manhattan.types import Consistency, Durability
 
 __all__ = [
+    "AsyncSocialClient", "SocialClient", "SocialStats", "SocialUser", "TimelinePage", "Tweet",
+    "UserPage",
+    "ClusterOps", "MembershipProgress", "NodeTransfer", "RepairProgress",
     "Admin", "AlreadyExists", "AsyncAdmin", "AsyncClient", "AsyncDataset", "BreakerPolicy",
     "BreakerState", "Breakers", "Cancelled", "Client", "ClusterTopology", "Consistency", "Dataset",
     "DatasetInfo", "Delete", "Durability", "InternalError", "InvalidRequest", "ManhattanError",
     "MemberInfo", "NodeInfo", "NotFound", "PermissionDenied", "Put", "QuotaExceeded", "Record",
     "RetryPolicy", "RoundRobinPolicy", "RoutingPolicy", "ScanPage", "StaleTopology", "Tenant",
     "Timeout", "TokenAwarePolicy", "TopologyCache", "Unauthenticated", "Unavailable", "Version",
+    "AuditEntry", "Limits", "TenantDescription", "TlsFiles", "TokenInfo",
+    "SnapshotInfo",
 ]

@@ -16,15 +16,20 @@ from typing import Any, TypeVar
 import grpc
 from tenacity import AsyncRetrying
 
+from manhattan.client import governance as gov
 from manhattan.client import operations as ops
+from manhattan.client import snapshots as snap
 from manhattan.client.breaker import BreakerPolicy, Breakers
 from manhattan.client.core import CHANNEL_OPTIONS, DEFAULT_TIMEOUT, ClientCore
 from manhattan.client.errors import from_rpc_error
 from manhattan.client.models import (
-    ClusterTopology, DatasetInfo, Delete, NodeInfo, Put, Record, ScanPage, Tenant, Version,
+    AuditEntry, ClusterTopology, DatasetInfo, Delete, Limits, NodeInfo, Put, Record, ScanPage,
+    Tenant, TenantDescription, TokenInfo, Version,
 )
+from manhattan.client.models import SnapshotInfo
 from manhattan.client.policies import RetryPolicy, RoutingPolicy, is_retryable
 from manhattan.client.topology import Refresh, TopologyCache
+from manhattan.security.tls import TlsFiles, aio_channel
 from manhattan.errors import ManhattanError, Unavailable
 from manhattan.proto.v1 import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, data_pb2_grpc
 from manhattan.types import Consistency, Durability
@@ -59,9 +64,10 @@ class AsyncClient:
         routing: RoutingPolicy | None = None,
         breaker: BreakerPolicy | None = None,
         topology: TopologyCache | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self._core = ClientCore(endpoints, token=token, timeout=timeout, retry=retry,
-                                routing=routing, breaker=breaker, topology=topology)
+                                routing=routing, breaker=breaker, topology=topology, tls=tls)
         self._channels: dict[str, grpc.aio.Channel] = {}
         self._stubs: dict[tuple[str, str], Any] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -99,7 +105,7 @@ class AsyncClient:
         if stub is None:
             channel = self._channels.get(endpoint)
             if channel is None:
-                channel = grpc.aio.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
+                channel = aio_channel(endpoint, self._core.credentials, CHANNEL_OPTIONS)
                 self._channels[endpoint] = channel
             stub = self._stubs[(endpoint, service)] = _STUBS[service](channel)
         return stub
@@ -123,8 +129,11 @@ class AsyncClient:
         try:
             return await self._attempt(op, plan[0], deadline)
         except ManhattanError as exc:
-            if not is_retryable(exc, op):
-                raise
+            if not is_retryable(exc, op) or self._core.retry.max_attempts <= 1:
+                raise  # max_attempts=1: this was the only attempt
+            pause = self._core.retry_pause(exc, deadline)
+            if pause:
+                await asyncio.sleep(pause)
         async for attempt in AsyncRetrying(**self._core.retry_args(op, deadline)):
             with attempt:
                 number = attempt.retry_state.attempt_number + 1
@@ -361,3 +370,72 @@ class AsyncAdmin:
     async def topology(self, *, timeout: float | None = None) -> ClusterTopology:
         """The cluster's members and their liveness, as the answering node sees them."""
         return await self._client.execute(ops.topology(), timeout)
+
+    # -- snapshots (of the answering node; `manhattan snapshot` calls every node) ------
+
+    async def create_snapshot(self, name: str, *, timeout: float | None = None) -> SnapshotInfo:
+        """Checkpoint the answering node as snapshot ``name``."""
+        return await self._client.execute(snap.create_snapshot(name), timeout)
+
+    async def list_snapshots(self, *, timeout: float | None = None) -> list[SnapshotInfo]:
+        """The answering node's snapshots, oldest first."""
+        return await self._client.execute(snap.list_snapshots(), timeout)
+
+    async def delete_snapshot(self, name: str, *, timeout: float | None = None) -> None:
+        """Remove snapshot ``name`` from the answering node."""
+        await self._client.execute(snap.delete_snapshot(name), timeout)
+
+    # -- tokens, limits, audit --------------------------------------------------------
+
+    async def create_token(self, tenant: str, *, read_only: bool = False,
+                     datasets: Sequence[str] | None = None,
+                     timeout: float | None = None) -> tuple[str, TokenInfo]:
+        """A new token for ``tenant`` (read-only, and/or limited to some datasets);
+        returns (token, info), the token shown only now."""
+        return await self._client.execute(gov.create_token(tenant, read_only, datasets), timeout)
+
+    async def list_tokens(self, tenant: str | None = None, *,
+                    timeout: float | None = None) -> list[TokenInfo]:
+        """Tenant tokens (one tenant's, or every tenant's)."""
+        return await self._client.execute(gov.list_tokens(tenant), timeout)
+
+    async def revoke_token(self, token_id: str, *, timeout: float | None = None) -> None:
+        """Revoke a token; every node refuses it within a gossip round or two."""
+        await self._client.execute(gov.revoke_token(token_id), timeout)
+
+    async def rotate_token(self, token_id: str, *, grace: float = 0.0,
+                     timeout: float | None = None) -> tuple[str, TokenInfo]:
+        """A new token with the same scope; the old one stops after ``grace`` seconds."""
+        return await self._client.execute(gov.rotate_token(token_id, grace), timeout)
+
+    async def set_limits(self, *, tenant: str | None = None, dataset: str | None = None,
+                   ops_per_second: float | None = None, bytes_per_second: float | None = None,
+                   storage_quota_bytes: int | None = None, burst_seconds: float | None = None,
+                   timeout: float | None = None) -> Limits:
+        """Change a tenant's or a dataset's limits (None keeps a field; 0 removes a limit)."""
+        return await self._client.execute(gov.set_limits(
+            tenant=tenant, dataset=dataset, ops_per_second=ops_per_second,
+            bytes_per_second=bytes_per_second, storage_quota_bytes=storage_quota_bytes,
+            burst_seconds=burst_seconds), timeout)
+
+    async def describe_tenant(self, name: str, *, timeout: float | None = None) -> TenantDescription:
+        """A tenant with its limits, its datasets' limits and its tokens."""
+        return await self._client.execute(gov.describe_tenant(name), timeout)
+
+    async def audit_log(self, *, limit: int = 100, since_ms: int = 0,
+                  timeout: float | None = None) -> list[AuditEntry]:
+        """Admin actions of every reachable node, merged, newest first."""
+        client = self._client
+        op = gov.list_audit(limit, since_ms)
+        deadline = client._core.deadline(timeout)
+        try:
+            await client.refresh_topology(timeout=max(deadline - time.monotonic(), 0.001) / 2)
+        except ManhattanError:
+            pass  # the seeds alone still answer
+        logs = []
+        for endpoint in client._core.known_endpoints():
+            try:
+                logs.append(await client._attempt(op, endpoint, deadline))
+            except Unavailable:
+                continue  # a node that is down keeps its log for later
+        return gov.merge_audit(logs, limit)

@@ -15,7 +15,10 @@ from manhattan.client.policies import (
     RetryPolicy, RoundRobinPolicy, RoutingPolicy, TokenAwarePolicy,
 )
 from manhattan.client.topology import TopologyCache
-from manhattan.errors import InvalidRequest, ManhattanError, StaleTopology, Timeout, Unavailable
+from manhattan.security.tls import TlsFiles
+from manhattan.errors import (
+    InvalidRequest, ManhattanError, QuotaExceeded, StaleTopology, Timeout, Unavailable,
+)
 
 DEFAULT_TIMEOUT = 5.0
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
@@ -60,8 +63,11 @@ class ClientCore:
         routing: RoutingPolicy | None,
         breaker: BreakerPolicy | None = None,
         topology: TopologyCache | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.endpoints = parse_endpoints(endpoints)
+        # TLS: trust the cluster's CA (and present a client certificate if given).
+        self.credentials = tls.channel_credentials() if tls is not None else None
         self.metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {token}"),) if token else ()
         )
@@ -142,6 +148,16 @@ class ClientCore:
         if left <= 0:
             raise Timeout(f"{op.method}: deadline passed before the request could be sent")
         return left
+
+    @staticmethod
+    def retry_pause(exc: ManhattanError, deadline: float) -> float:
+        """Seconds to wait before the first retry: the server's ``retry-after`` of a
+        QuotaExceeded (re-raised at once when the call's deadline comes sooner)."""
+        if isinstance(exc, QuotaExceeded) and exc.retry_after:
+            if time.monotonic() + exc.retry_after >= deadline:
+                raise exc
+            return exc.retry_after
+        return 0.0
 
     def retry_args(self, op: Operation[Any], deadline: float) -> dict[str, Any]:
         """tenacity arguments for the retries after a failed first attempt."""

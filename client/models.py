@@ -73,6 +73,22 @@ class NodeInfo:
     hints_dropped: int = 0
     hints_replayed: int = 0
     read_repairs: int = 0
+    metrics_address: str = ""
+    """host:port of the node's Prometheus /metrics ("" when turned off)."""
+    requests_total: int = 0
+    requests_per_second: float = 0.0
+    """Requests answered per second over about the last minute."""
+    repair_running: bool = False
+    repair_progress: float = 0.0
+    repair_keys_compared: int = 0
+    repair_ranges_differing: int = 0
+    repair_records_exchanged: int = 0
+    repair_last_completed_ms: int = 0
+    streaming_active: int = 0
+    streaming_progress: float = 0.0
+    streaming_records: int = 0
+    streaming_bytes: int = 0
+    snapshots: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,3 +128,61 @@ class ClusterTopology:
     epoch: int
     vnodes: int
     members: list[MemberInfo]
+
+
+@dataclass(frozen=True, slots=True)
+class TokenInfo:
+    """A token as the admin API reports it (never the secret)."""
+
+    token_id: str
+    tenant: str
+    read_only: bool
+    datasets: list[str] | None
+    """The datasets it reaches; None: every dataset of the tenant."""
+    created_at_ms: int
+    expires_at_ms: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Rate limits (cluster-wide, per second) and storage quota; 0 means unlimited."""
+
+    ops_per_second: float = 0.0
+    bytes_per_second: float = 0.0
+    storage_quota_bytes: int = 0
+    burst_seconds: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class TenantDescription:
+    """A tenant with its limits, its datasets' limits and its tokens."""
+
+    tenant: Tenant
+    limits: Limits
+    dataset_limits: dict[str, Limits]
+    tokens: list[TokenInfo]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One admin action recorded by a node."""
+
+    at_ms: int
+    node_id: int
+    actor: str
+    action: str
+    target: str
+    detail: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    """One snapshot on one node (a RocksDB checkpoint under <data_dir>/snapshots/<name>)."""
+
+    name: str
+    node_id: int
+    created_at_ms: int
+    size_bytes: int
+    path: str
+    topology_epoch: int = 0
+    datasets: list[str] = field(default_factory=list)

@@ -261,6 +261,19 @@ def drop_dataset(name: str) -> Operation[None]:
                      lambda r: None, False)
 
 
+_OPS_FIELDS = (
+    "metrics_address", "requests_total", "requests_per_second", "repair_running",
+    "repair_progress", "repair_keys_compared", "repair_ranges_differing",
+    "repair_records_exchanged", "repair_last_completed_ms", "streaming_active",
+    "streaming_progress", "streaming_records", "streaming_bytes", "snapshots",
+)
+
+
+def _ops_fields(response: admin_pb2.NodeInfoResponse) -> dict[str, object]:
+    """NodeInfo's load, metrics, repair, streaming and snapshot fields, copied by name."""
+    return {name: getattr(response, name) for name in _OPS_FIELDS}
+
+
 def node_info() -> Operation[NodeInfo]:
     """What the node that answers says about itself."""
     return Operation(
@@ -268,7 +281,7 @@ def node_info() -> Operation[NodeInfo]:
         lambda r: NodeInfo(r.node_id, r.address, r.version, r.started_at_ms, r.clock_ms,
                            list(r.datasets), r.approximate_keys, r.disk_bytes,
                            r.topology_epoch, dict(r.hints_pending), r.hints_dropped,
-                           r.hints_replayed, r.read_repairs),
+                           r.hints_replayed, r.read_repairs, **_ops_fields(r)),
         True,
     )
 

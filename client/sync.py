@@ -17,22 +17,29 @@ from typing import Any, TypeVar
 import grpc
 from tenacity import Retrying
 
+from manhattan.client import governance as gov
 from manhattan.client import operations as ops
+from manhattan.client import snapshots as snap
 from manhattan.client.breaker import BreakerPolicy, Breakers
 from manhattan.client.core import CHANNEL_OPTIONS, DEFAULT_TIMEOUT, PARALLEL_REQUESTS, ClientCore
 from manhattan.client.errors import from_rpc_error
 from manhattan.client.models import (
-    ClusterTopology, DatasetInfo, Delete, NodeInfo, Put, Record, ScanPage, Tenant, Version,
+    AuditEntry, ClusterTopology, DatasetInfo, Delete, Limits, NodeInfo, Put, Record, ScanPage,
+    Tenant, TenantDescription, TokenInfo, Version,
 )
+from manhattan.client.models import SnapshotInfo
 from manhattan.client.policies import RetryPolicy, RoutingPolicy, is_retryable
 from manhattan.client.topology import Refresh, TopologyCache
+from manhattan.security.tls import TlsFiles
+from manhattan.security.tls import channel as open_channel
 from manhattan.errors import ManhattanError, Unavailable
 from manhattan.proto.v1 import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, data_pb2_grpc
+from manhattan.proto.v1 import ops_pb2_grpc
 from manhattan.types import Consistency, Durability
 
 T = TypeVar("T")
 _STUBS = {"data": data_pb2_grpc.DataStub, "admin": admin_pb2_grpc.AdminStub,
-          "cluster": cluster_pb2_grpc.ClusterStub}
+          "cluster": cluster_pb2_grpc.ClusterStub, "ops": ops_pb2_grpc.OpsStub}
 
 
 class Client:
@@ -54,9 +61,10 @@ class Client:
         routing: RoutingPolicy | None = None,
         breaker: BreakerPolicy | None = None,
         topology: TopologyCache | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self._core = ClientCore(endpoints, token=token, timeout=timeout, retry=retry,
-                                routing=routing, breaker=breaker, topology=topology)
+                                routing=routing, breaker=breaker, topology=topology, tls=tls)
         self._lock = threading.Lock()
         self._channels: dict[str, grpc.Channel] = {}
         self._stubs: dict[tuple[str, str], Any] = {}
@@ -96,7 +104,7 @@ class Client:
             with self._lock:
                 channel = self._channels.get(endpoint)
                 if channel is None:
-                    channel = grpc.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
+                    channel = open_channel(endpoint, self._core.credentials, CHANNEL_OPTIONS)
                     self._channels[endpoint] = channel
                 stub = self._stubs[(endpoint, service)] = _STUBS[service](channel)
         return stub
@@ -130,8 +138,11 @@ class Client:
         try:
             return self._attempt(op, plan[0], deadline)
         except ManhattanError as exc:
-            if not is_retryable(exc, op):
-                raise
+            if not is_retryable(exc, op) or self._core.retry.max_attempts <= 1:
+                raise  # max_attempts=1: this was the only attempt
+            pause = self._core.retry_pause(exc, deadline)
+            if pause:
+                time.sleep(pause)
         for attempt in Retrying(**self._core.retry_args(op, deadline)):
             with attempt:
                 number = attempt.retry_state.attempt_number + 1
@@ -380,3 +391,72 @@ class Admin:
     def topology(self, *, timeout: float | None = None) -> ClusterTopology:
         """The cluster's members and their liveness, as the answering node sees them."""
         return self._client.execute(ops.topology(), timeout)
+
+    # -- snapshots (of the answering node; `manhattan snapshot` calls every node) ------
+
+    def create_snapshot(self, name: str, *, timeout: float | None = None) -> SnapshotInfo:
+        """Checkpoint the answering node as snapshot ``name``."""
+        return self._client.execute(snap.create_snapshot(name), timeout)
+
+    def list_snapshots(self, *, timeout: float | None = None) -> list[SnapshotInfo]:
+        """The answering node's snapshots, oldest first."""
+        return self._client.execute(snap.list_snapshots(), timeout)
+
+    def delete_snapshot(self, name: str, *, timeout: float | None = None) -> None:
+        """Remove snapshot ``name`` from the answering node."""
+        self._client.execute(snap.delete_snapshot(name), timeout)
+
+    # -- tokens, limits, audit --------------------------------------------------------
+
+    def create_token(self, tenant: str, *, read_only: bool = False,
+                     datasets: Sequence[str] | None = None,
+                     timeout: float | None = None) -> tuple[str, TokenInfo]:
+        """A new token for ``tenant`` (read-only, and/or limited to some datasets);
+        returns (token, info), the token shown only now."""
+        return self._client.execute(gov.create_token(tenant, read_only, datasets), timeout)
+
+    def list_tokens(self, tenant: str | None = None, *,
+                    timeout: float | None = None) -> list[TokenInfo]:
+        """Tenant tokens (one tenant's, or every tenant's)."""
+        return self._client.execute(gov.list_tokens(tenant), timeout)
+
+    def revoke_token(self, token_id: str, *, timeout: float | None = None) -> None:
+        """Revoke a token; every node refuses it within a gossip round or two."""
+        self._client.execute(gov.revoke_token(token_id), timeout)
+
+    def rotate_token(self, token_id: str, *, grace: float = 0.0,
+                     timeout: float | None = None) -> tuple[str, TokenInfo]:
+        """A new token with the same scope; the old one stops after ``grace`` seconds."""
+        return self._client.execute(gov.rotate_token(token_id, grace), timeout)
+
+    def set_limits(self, *, tenant: str | None = None, dataset: str | None = None,
+                   ops_per_second: float | None = None, bytes_per_second: float | None = None,
+                   storage_quota_bytes: int | None = None, burst_seconds: float | None = None,
+                   timeout: float | None = None) -> Limits:
+        """Change a tenant's or a dataset's limits (None keeps a field; 0 removes a limit)."""
+        return self._client.execute(gov.set_limits(
+            tenant=tenant, dataset=dataset, ops_per_second=ops_per_second,
+            bytes_per_second=bytes_per_second, storage_quota_bytes=storage_quota_bytes,
+            burst_seconds=burst_seconds), timeout)
+
+    def describe_tenant(self, name: str, *, timeout: float | None = None) -> TenantDescription:
+        """A tenant with its limits, its datasets' limits and its tokens."""
+        return self._client.execute(gov.describe_tenant(name), timeout)
+
+    def audit_log(self, *, limit: int = 100, since_ms: int = 0,
+                  timeout: float | None = None) -> list[AuditEntry]:
+        """Admin actions of every reachable node, merged, newest first."""
+        client = self._client
+        op = gov.list_audit(limit, since_ms)
+        deadline = client._core.deadline(timeout)
+        try:
+            client.refresh_topology(timeout=max(deadline - time.monotonic(), 0.001) / 2)
+        except ManhattanError:
+            pass  # the seeds alone still answer
+        logs = []
+        for endpoint in client._core.known_endpoints():
+            try:
+                logs.append(client._attempt(op, endpoint, deadline))
+            except Unavailable:
+                continue  # a node that is down keeps its log for later
+        return gov.merge_audit(logs, limit)

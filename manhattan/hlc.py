@@ -25,6 +25,42 @@ def wall_clock_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class OffsetWallClock:
+    """The system clock shifted by an offset read from a file (fault injection).
+
+    The jepsen-style harness writes an integer number of milliseconds to the
+    file to give one node a skewed clock (bumps, strobes) without touching the
+    host's clock. The file is re-read at most every ``poll_s`` seconds, so the
+    offset can change while the node runs; a missing or malformed file means 0.
+    """
+
+    def __init__(self, path: str, *, poll_s: float = 0.05) -> None:
+        self.path = path
+        self.poll_s = poll_s
+        self._offset_ms = 0
+        self._next_poll = 0.0
+
+    def offset_ms(self) -> int:
+        """The current offset, refreshed from the file when the poll interval has passed."""
+        now = time.monotonic()
+        if now >= self._next_poll:
+            self._next_poll = now + self.poll_s
+            try:
+                with open(self.path, encoding="ascii") as fh:
+                    self._offset_ms = int(fh.read().strip() or 0)
+            except (OSError, ValueError):
+                self._offset_ms = 0
+        return self._offset_ms
+
+    def __call__(self) -> int:
+        return wall_clock_ms() + self.offset_ms()
+
+
+def wall_clock_from(offset_file: str = "") -> Callable[[], int]:
+    """The wall clock a node uses: the system clock, or one offset by ``offset_file``."""
+    return OffsetWallClock(offset_file) if offset_file else wall_clock_ms
+
+
 def pack(physical_ms: int, logical: int = 0) -> int:
     """Pack a physical time and logical counter into one timestamp."""
     return (physical_ms << LOGICAL_BITS) | logical

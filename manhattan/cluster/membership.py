@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from manhattan.cluster.ranges import future_topology, in_transition
 from manhattan.cluster.ring import DEFAULT_VNODES, Ring
 from manhattan.cluster.topology import Member, MemberState, Topology
 from manhattan.proto.v1 import cluster_pb2
@@ -61,6 +62,9 @@ class Membership:
     def _set(self, topology: Topology) -> None:
         self.topology = topology
         self.ring = Ring(topology, vnodes=self.vnodes)
+        # While members join or leave, writes also go to the owners-to-be (pending ranges).
+        self.future_ring = (Ring(future_topology(topology), vnodes=self.vnodes)
+                            if in_transition(topology) else None)
         self._meta.meta_put(_TOPOLOGY_KEY, topology.to_json())
 
     @property
@@ -78,6 +82,18 @@ class Membership:
     def replicas(self, pkey: bytes, replication_factor: int) -> tuple[Member, ...]:
         """The preference list of ``pkey``."""
         return self.ring.preference_list(pkey, replication_factor)
+
+    def write_replicas(self, pkey: bytes, replication_factor: int) -> tuple[Member, ...]:
+        """The replicas a write goes to: the preference list, then any member that will
+        own ``pkey`` once the membership change under way completes (pending)."""
+        natural = self.ring.preference_list(pkey, replication_factor)
+        if self.future_ring is None:
+            return natural
+        ids = {m.id for m in natural}
+        pending = tuple(self.topology.member(m.id) or m
+                        for m in self.future_ring.preference_list(pkey, replication_factor)
+                        if m.id not in ids)
+        return natural + pending
 
     def peers(self) -> list[Member]:
         """Every other member."""

@@ -11,9 +11,17 @@ from manhattan import __version__
 from manhattan.hlc import HybridClock
 from manhattan.node.auth import Authenticator
 from manhattan.node.rpc import rpc_errors
+from manhattan.node.snapshot_service import SnapshotRpcs
+from manhattan.node.snapshots import SnapshotStore
 from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc
+from manhattan.errors import InvalidRequest
+from manhattan.qos import Limits, LimitStore
+from manhattan.security import AuditLog
 from manhattan.storage import RocksEngine
-from manhattan.tenancy import Catalog, DatasetSpec, TenantInfo, TokenStore, normalise_spec
+from manhattan.tenancy import (
+    ADMIN, Catalog, DatasetSpec, Principal, TenantInfo, TokenStore, check_name, normalise_spec,
+)
+from manhattan.tenancy.tokens import TokenRecord
 from manhattan.types import Consistency, Durability
 
 
@@ -55,8 +63,29 @@ def spec_from_proto(message: admin_pb2.DatasetSpec) -> DatasetSpec:
     )
 
 
-class AdminService(admin_pb2_grpc.AdminServicer):
-    """Implements manhattan.v1.Admin."""
+def token_to_proto(record: TokenRecord) -> admin_pb2.TokenInfo:
+    """The wire form of a token record (never its hash)."""
+    return admin_pb2.TokenInfo(
+        token_id=record.token_id, tenant=record.tenant, read_only=record.read_only,
+        datasets=record.datasets or [], created_at_ms=record.created_at_ms,
+        expires_at_ms=record.expires_at_ms,
+    )
+
+
+def limits_to_proto(limits: Limits) -> admin_pb2.Limits:
+    """The wire form of limits."""
+    return admin_pb2.Limits(
+        ops_per_second=limits.ops_per_second, bytes_per_second=limits.bytes_per_second,
+        storage_quota_bytes=limits.storage_quota_bytes, burst_seconds=limits.burst_seconds,
+    )
+
+
+MAX_AUDIT_LIMIT = 10_000
+MAX_GRACE_MS = 7 * 24 * 3600 * 1000
+
+
+class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
+    """Implements manhattan.v1.Admin (snapshot calls in SnapshotRpcs)."""
 
     def __init__(
         self, catalog: Catalog, tokens: TokenStore, auth: Authenticator, engine: RocksEngine,
@@ -64,6 +93,9 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         cluster_size: Callable[[], int] = lambda: 1,
         on_catalog_change: Callable[[], Awaitable[None]] | None = None,
         cluster_info: Callable[[], dict[str, Any]] = dict,
+        limits: LimitStore | None = None, audit: AuditLog | None = None,
+        max_tokens_per_tenant: int = 100,
+        snapshots: SnapshotStore | None = None,
     ) -> None:
         self._catalog = catalog
         self._tokens = tokens
@@ -74,6 +106,15 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         self._cluster_size = cluster_size
         self._catalog_changed = on_catalog_change
         self._cluster_info = cluster_info
+        self._limits = limits
+        self._audit = audit
+        self._max_tokens = max_tokens_per_tenant
+        self._snapshots = snapshots
+
+    def _record(self, principal: Principal, action: str, target: str, detail: str = "") -> None:
+        """Note an admin action in this node's audit log."""
+        if self._audit is not None:
+            self._audit.record(self._clock.wall_ms(), principal.token_id, action, target, detail)
 
     async def _on_catalog_change(self) -> None:
         """Tell the rest of the cluster (a no-op on a single node)."""
@@ -82,10 +123,11 @@ class AdminService(admin_pb2_grpc.AdminServicer):
 
     @rpc_errors
     async def CreateTenant(self, request, context) -> admin_pb2.CreateTenantResponse:
-        self._auth.admin(context.invocation_metadata())
+        principal = self._auth.admin(context.invocation_metadata())
         now = self._clock.wall_ms()
         tenant = self._catalog.create_tenant(request.name, self._clock.now(), now)
         token = self._tokens.issue(tenant.name, self._clock.now(), now)
+        self._record(principal, "create_tenant", tenant.name)
         await self._on_catalog_change()
         return admin_pb2.CreateTenantResponse(tenant=tenant_to_proto(tenant), token=token)
 
@@ -98,7 +140,7 @@ class AdminService(admin_pb2_grpc.AdminServicer):
 
     @rpc_errors
     async def CreateDataset(self, request, context) -> admin_pb2.CreateDatasetResponse:
-        self._auth.admin(context.invocation_metadata())
+        principal = self._auth.admin(context.invocation_metadata())
         spec = normalise_spec(
             spec_from_proto(request.spec), node_count=self._cluster_size(),
             now_ms=self._clock.wall_ms(),
@@ -106,6 +148,8 @@ class AdminService(admin_pb2_grpc.AdminServicer):
         self._catalog.check_new_dataset(spec)  # before storage is touched
         self._engine.create_dataset(spec.name)
         spec = self._catalog.add_dataset(spec, self._clock.now())
+        self._record(principal, "create_dataset", spec.name, f"tenant={spec.tenant} "
+                     f"rf={spec.replication_factor}")
         await self._on_catalog_change()
         return admin_pb2.CreateDatasetResponse(dataset=spec_to_proto(spec))
 
@@ -117,14 +161,16 @@ class AdminService(admin_pb2_grpc.AdminServicer):
                 self._catalog.tenant(request.tenant)
             specs = self._catalog.datasets(request.tenant or None)
         else:
-            specs = self._catalog.datasets(principal.tenant)
+            specs = [s for s in self._catalog.datasets(principal.tenant)
+                     if principal.may_use(s.name)]
         return admin_pb2.ListDatasetsResponse(datasets=[spec_to_proto(s) for s in specs])
 
     @rpc_errors
     async def DropDataset(self, request, context) -> admin_pb2.DropDatasetResponse:
-        self._auth.admin(context.invocation_metadata())
+        principal = self._auth.admin(context.invocation_metadata())
         spec = self._catalog.remove_dataset(request.name, self._clock.now())
         self._engine.drop_dataset(spec.name)
+        self._record(principal, "drop_dataset", spec.name, f"tenant={spec.tenant}")
         await self._on_catalog_change()
         return admin_pb2.DropDatasetResponse()
 
@@ -138,3 +184,129 @@ class AdminService(admin_pb2_grpc.AdminServicer):
             approximate_keys=self._engine.approximate_keys(), disk_bytes=self._engine.disk_bytes(),
             **self._cluster_info(),
         )
+
+    # -- tokens -----------------------------------------------------------------
+
+    def _token_scope(self, tenant: str, datasets: list[str]) -> list[str] | None:
+        """Check a new token's tenant and dataset scope; None: every dataset."""
+        self._catalog.tenant(tenant)
+        if not datasets:
+            return None
+        if len(datasets) > 1000:
+            raise InvalidRequest(f"datasets lists {len(datasets)} names; the limit is 1000")
+        for name in datasets:
+            spec = self._catalog.dataset(name)
+            if spec.tenant != tenant:
+                raise InvalidRequest(f"dataset {name!r} belongs to tenant {spec.tenant!r}, "
+                                     f"not {tenant!r}")
+        return sorted(set(datasets))
+
+    @rpc_errors
+    async def CreateToken(self, request, context) -> admin_pb2.CreateTokenResponse:
+        principal = self._auth.admin(context.invocation_metadata())
+        check_name("tenant", request.tenant)
+        datasets = self._token_scope(request.tenant, list(request.datasets))
+        held = len(self._tokens.records(request.tenant))
+        if held >= self._max_tokens:
+            raise InvalidRequest(f"tenant {request.tenant!r} holds {held} tokens, the limit "
+                                 f"(limits.max_tokens_per_tenant); revoke some first")
+        token = self._tokens.issue(request.tenant, self._clock.now(), self._clock.wall_ms(),
+                                   read_only=request.read_only, datasets=datasets)
+        record = self._tokens.verify(token)
+        info = self._tokens.record(record.token_id)  # type: ignore[union-attr]
+        self._record(principal, "create_token", info.token_id,
+                     f"tenant={info.tenant} read_only={info.read_only} "
+                     f"datasets={','.join(info.datasets or ['*'])}")
+        await self._on_catalog_change()
+        return admin_pb2.CreateTokenResponse(token=token, info=token_to_proto(info))
+
+    @rpc_errors
+    async def ListTokens(self, request, context) -> admin_pb2.ListTokensResponse:
+        self._auth.admin(context.invocation_metadata())
+        if request.tenant:
+            self._catalog.tenant(request.tenant)
+        records = [r for r in self._tokens.records(request.tenant or None) if r.tenant != ADMIN]
+        return admin_pb2.ListTokensResponse(tokens=[token_to_proto(r) for r in records])
+
+    @rpc_errors
+    async def RevokeToken(self, request, context) -> admin_pb2.RevokeTokenResponse:
+        principal = self._auth.admin(context.invocation_metadata())
+        if not request.token_id:
+            raise InvalidRequest("token_id must not be empty")
+        record = self._tokens.revoke(request.token_id, self._clock.now())
+        self._record(principal, "revoke_token", record.token_id, f"tenant={record.tenant}")
+        await self._on_catalog_change()
+        return admin_pb2.RevokeTokenResponse()
+
+    @rpc_errors
+    async def RotateToken(self, request, context) -> admin_pb2.CreateTokenResponse:
+        principal = self._auth.admin(context.invocation_metadata())
+        if not request.token_id:
+            raise InvalidRequest("token_id must not be empty")
+        if request.grace_ms > MAX_GRACE_MS:
+            raise InvalidRequest(f"grace_ms is {request.grace_ms}; the limit is {MAX_GRACE_MS}")
+        token, record = self._tokens.rotate(request.token_id, self._clock.now(),
+                                            self._clock.wall_ms(), request.grace_ms)
+        self._record(principal, "rotate_token", request.token_id,
+                     f"new={record.token_id} grace_ms={request.grace_ms}")
+        await self._on_catalog_change()
+        return admin_pb2.CreateTokenResponse(token=token, info=token_to_proto(record))
+
+    # -- limits -----------------------------------------------------------------
+
+    def _limit_store(self) -> LimitStore:
+        if self._limits is None:
+            raise InvalidRequest("this node does not enforce limits")
+        return self._limits
+
+    @rpc_errors
+    async def SetLimits(self, request, context) -> admin_pb2.SetLimitsResponse:
+        principal = self._auth.admin(context.invocation_metadata())
+        store = self._limit_store()
+        if bool(request.tenant) == bool(request.dataset):
+            raise InvalidRequest("name exactly one of tenant and dataset")
+        changes = {name: getattr(request, name) if request.HasField(name) else None
+                   for name in ("ops_per_second", "bytes_per_second", "storage_quota_bytes",
+                                "burst_seconds")}
+        if request.tenant:
+            self._catalog.tenant(request.tenant)
+            limits = store.tenant(request.tenant).merged(**changes)
+            store.set_tenant(request.tenant, limits, self._clock.now())
+            target = f"tenant:{request.tenant}"
+        else:
+            self._catalog.dataset(request.dataset)
+            limits = store.dataset(request.dataset).merged(**changes)
+            store.set_dataset(request.dataset, limits, self._clock.now())
+            target = f"dataset:{request.dataset}"
+        self._record(principal, "set_limits", target,
+                     " ".join(f"{k}={v:g}" for k, v in changes.items() if v is not None))
+        await self._on_catalog_change()
+        return admin_pb2.SetLimitsResponse(limits=limits_to_proto(limits))
+
+    @rpc_errors
+    async def DescribeTenant(self, request, context) -> admin_pb2.DescribeTenantResponse:
+        self._auth.admin(context.invocation_metadata())
+        tenant = self._catalog.tenant(request.name)
+        store = self._limit_store()
+        return admin_pb2.DescribeTenantResponse(
+            tenant=tenant_to_proto(tenant), limits=limits_to_proto(store.tenant(tenant.name)),
+            datasets=[admin_pb2.DatasetLimits(dataset=d.name,
+                                              limits=limits_to_proto(store.dataset(d.name)))
+                      for d in self._catalog.datasets(tenant.name)],
+            tokens=[token_to_proto(r) for r in self._tokens.records(tenant.name)],
+        )
+
+    # -- audit ------------------------------------------------------------------
+
+    @rpc_errors
+    async def ListAudit(self, request, context) -> admin_pb2.ListAuditResponse:
+        self._auth.admin(context.invocation_metadata())
+        if request.limit > MAX_AUDIT_LIMIT:
+            raise InvalidRequest(f"limit is {request.limit}; the limit is {MAX_AUDIT_LIMIT}")
+        if self._audit is None:
+            return admin_pb2.ListAuditResponse()
+        entries = self._audit.entries(limit=request.limit or 100, since_ms=request.since_ms)
+        return admin_pb2.ListAuditResponse(entries=[
+            admin_pb2.AuditEntry(at_ms=e.at_ms, node_id=e.node_id, actor=e.actor,
+                                 action=e.action, target=e.target, detail=e.detail)
+            for e in entries])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from manhattan.errors import PermissionDenied, Unauthenticated
+from manhattan.node.request_context import set_tenant
 from manhattan.tenancy import Principal, TokenStore
 
 _BEARER = "bearer "
@@ -34,6 +35,7 @@ class Authenticator:
         principal = self._tokens.verify(token)
         if principal is None:
             raise Unauthenticated("invalid or revoked token")
+        set_tenant(principal.tenant)  # for logs and per-tenant metrics of this request
         return principal
 
     def admin(self, metadata: Iterable[tuple[str, str | bytes]] | None) -> Principal:

@@ -16,14 +16,22 @@ import tomli_w
 FILE_NAME = "cluster.toml"
 
 
-def write_cluster_file(data_dir: Path, endpoints: list[str], admin_token: str) -> Path:
-    """Write (atomically, 0600) the endpoints and admin token."""
+def write_cluster_file(data_dir: Path, endpoints: list[str], admin_token: str, *,
+                       metrics: list[str] | None = None,
+                       tls: dict[str, str] | None = None) -> Path:
+    """Write (atomically, 0600) the endpoints and admin token, and the nodes' /metrics
+    addresses when known (for a Prometheus scrape config)."""
     path = Path(data_dir) / FILE_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "wb") as fh:
-        tomli_w.dump({"endpoints": endpoints, "admin_token": admin_token}, fh)
+        content: dict[str, Any] = {"endpoints": endpoints, "admin_token": admin_token}
+        if metrics:
+            content["metrics"] = metrics
+        if tls:  # ca, cert, key: how local tools dial a TLS cluster
+            content["tls"] = tls
+        tomli_w.dump(content, fh)
     os.replace(tmp, path)
     return path
 

@@ -10,9 +10,11 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator,
+)
 
 from manhattan.types import Durability
 
@@ -43,10 +45,19 @@ class NodeSection(_Section):
     data_dir: Path = Path("./data")
     zone: str = "default"
     admin_token: str = ""  # accepted as the admin token when set (shared by a cluster)
+    # Prometheus /metrics over HTTP: "" turns it off, port 0 picks a free port (the
+    # bound address is in NodeInfo and `manhattan status`).
+    metrics_listen: str = "127.0.0.1:0"
+    log_format: Literal["text", "json"] = "text"  # json: one object per line
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    access_log: bool = False  # one log line per request (method, code, latency)
+    # On SIGTERM, health reports NOT_SERVING this long before the node stops taking
+    # requests, so load balancers and health-checking clients move away first.
+    drain_delay_s: float = Field(0.5, ge=0, le=300)
 
     _listen = field_validator("listen")(_check_address)
 
-    @field_validator("advertise")
+    @field_validator("advertise", "metrics_listen")
     @classmethod
     def _advertise(cls, value: str) -> str:
         return _check_address(value) if value else value
@@ -62,6 +73,12 @@ class LimitsSection(_Section):
     max_scan_limit: int = Field(10_000, gt=0)
     max_ttl_ms: int = Field(10 * 365 * 24 * 3600 * 1000, gt=0)
     max_message_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    # Concurrent calls (HTTP/2 streams) one connection may have open; more wait.
+    max_concurrent_streams: int = Field(1000, gt=0, le=1_000_000)
+    max_tokens_per_tenant: int = Field(100, gt=0, le=100_000)
+    # A request over its rate limit or quota is refused after this pause: a client that
+    # ignores retry-after cannot flood the node with refusals. 0: refuse at once.
+    throttle_delay_s: float = Field(0.1, ge=0, le=5)
 
 
 class StorageSection(_Section):
@@ -82,6 +99,9 @@ class ClockSection(_Section):
     """Hybrid logical clock limits."""
 
     max_skew_ms: int = Field(60_000, gt=0)
+    # Fault injection (jepsen-style/): a file holding an offset in ms added to the
+    # wall clock, re-read while running. Empty (the default) = the system clock.
+    offset_file: str = ""
 
 
 class MemberConfig(_Section):
@@ -117,6 +137,44 @@ class ClusterSection(_Section):
         return members
 
 
+class RepairSection(_Section):
+    """Anti-entropy: the background exchange of hash trees with peers."""
+
+    enabled: bool = True
+    interval_s: float = Field(10.0, gt=0)  # one exchange (a dataset with a peer) per interval
+    keys_per_s: float = Field(50_000, ge=0)  # keys hashed per second per side; 0: unlimited
+
+
+class StreamingSection(_Section):
+    """Range streaming for membership changes."""
+
+    chunk_records: int = Field(2000, gt=0, le=100_000)
+    max_records_per_s: float = Field(0, ge=0)  # 0: unlimited
+    max_bytes_per_s: float = Field(0, ge=0)  # 0: unlimited
+
+
+class TlsSection(_Section):
+    """TLS for clients and mutual TLS between nodes: a switch, off by default."""
+
+    enabled: bool = False
+    ca: Path | None = None    # PEM: the CA that signs node and client certificates
+    cert: Path | None = None  # PEM: this node's certificate, served and shown to peers
+    key: Path | None = None   # PEM: its private key
+    # Every caller must present a certificate signed by `ca` (nodes always do).
+    require_client_cert: bool = True
+
+    @model_validator(mode="after")
+    def _files(self) -> "TlsSection":
+        if self.enabled:
+            for name in ("ca", "cert", "key"):
+                path = getattr(self, name)
+                if path is None:
+                    raise ValueError(f"tls.{name} is required when tls.enabled is true")
+                if not Path(path).is_file():
+                    raise ValueError(f"tls.{name}: file {path} does not exist")
+        return self
+
+
 class NodeConfig(_Section):
     """The whole node configuration."""
 
@@ -125,6 +183,9 @@ class NodeConfig(_Section):
     storage: StorageSection = StorageSection()
     clock: ClockSection = ClockSection()
     cluster: ClusterSection = ClusterSection()
+    tls: TlsSection = TlsSection()
+    repair: RepairSection = RepairSection()
+    streaming: StreamingSection = StreamingSection()
 
     @property
     def advertise_address(self) -> str:

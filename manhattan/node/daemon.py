@@ -7,6 +7,7 @@ import logging
 import signal
 
 from manhattan.node.config import NodeConfig
+from manhattan.node.logs import configure_logging
 from manhattan.node.server import StorageNode
 
 log = logging.getLogger("manhattan.node")
@@ -20,8 +21,9 @@ async def serve(config: NodeConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    print(f"manhattan node {config.node.id} listening on {config.node.listen} "
-          f"(data in {config.node.data_dir})", flush=True)
+    if config.node.log_format == "text":  # json: every line of output is a JSON object
+        print(f"manhattan node {config.node.id} listening on {config.node.listen} "
+              f"(data in {config.node.data_dir})", flush=True)
     await stopping.wait()
     log.info("signal received; draining")
     await node.stop()
@@ -29,5 +31,5 @@ async def serve(config: NodeConfig) -> None:
 
 def run(config: NodeConfig) -> None:
     """Blocking entry point."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging(config.node.id, config.node.log_format, config.node.log_level)
     asyncio.run(serve(config))

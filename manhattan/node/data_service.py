@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import grpc
 
-from manhattan.errors import InvalidRequest
+from manhattan.errors import InvalidRequest, QuotaExceeded
 from manhattan.node.auth import Authenticator
 from manhattan.replication.coordinator import Coordinator, Mutation
 from manhattan.node.rpc import record_to_proto, rpc_errors, version_to_proto
 from manhattan.node.validation import RequestValidator
 from manhattan.proto.v1 import data_pb2, data_pb2_grpc
+from manhattan.qos import QosGate
 from manhattan.storage import DEFAULT_SCAN_LIMIT, Record
 from manhattan.storage.keys import decode_cursor, encode_cursor
-from manhattan.tenancy import Catalog, DatasetSpec
+from manhattan.tenancy import Catalog, DatasetSpec, Principal
 
 
 def _payload(record: Record) -> int:
@@ -24,38 +27,75 @@ class DataService(data_pb2_grpc.DataServicer):
 
     def __init__(
         self, catalog: Catalog, auth: Authenticator, validator: RequestValidator,
-        coordinator: Coordinator,
+        coordinator: Coordinator, gate: QosGate | None = None,
+        throttle_delay: float = 0.0,
     ) -> None:
         self._catalog = catalog
         self._auth = auth
         self._check = validator
         self._coordinator = coordinator
+        self._gate = gate
+        self._throttle_delay = throttle_delay
 
-    def _dataset(self, context: grpc.aio.ServicerContext, name: str) -> DatasetSpec:
+    def _dataset(self, context: grpc.aio.ServicerContext, name: str, *, write: bool = False
+                 ) -> tuple[Principal, DatasetSpec]:
+        """Who calls and the dataset, if the token may use it (and write, for writes)."""
         principal = self._auth.principal(context.invocation_metadata())
         if not name:
             raise InvalidRequest("dataset must not be empty")
-        return self._catalog.authorize(principal, name)
+        if write:
+            return principal, self._catalog.authorize_write(principal, name)
+        return principal, self._catalog.authorize(principal, name)
+
+    async def _admit(self, context: grpc.aio.ServicerContext, principal: Principal,
+                     spec: DatasetSpec, ops: int, nbytes: int, grows: bool = False) -> None:
+        """Rate limits and quotas, before any storage or replication work (admin: exempt).
+
+        A refusal is answered after ``throttle_delay_s``: a client that ignores
+        retry-after and resends at once cannot turn refusals into a CPU flood that slows
+        other tenants (it is over its limit anyway). The pause costs a sleeping
+        coroutine, not CPU, and never more than half the call's remaining deadline."""
+        if self._gate is None or principal.is_admin:
+            return
+        try:
+            self._gate.admit(spec.tenant, spec.name, spec.replication_factor, ops=ops,
+                             nbytes=nbytes, grows=grows)
+        except QuotaExceeded as exc:
+            remaining = context.time_remaining()
+            pause = min(self._throttle_delay,
+                        remaining / 2 if remaining is not None else self._throttle_delay)
+            if pause > 0:
+                await asyncio.sleep(pause)
+            raise
+
+    def _charge(self, principal: Principal, spec: DatasetSpec, nbytes: int) -> None:
+        """Bytes a read served count against the byte rate of what follows."""
+        if self._gate is not None and not principal.is_admin:
+            self._gate.charge(spec.tenant, spec.name, nbytes)
 
     @rpc_errors
     async def Get(self, request: data_pb2.GetRequest, context) -> data_pb2.GetResponse:
-        spec = self._dataset(context, request.dataset)
+        principal, spec = self._dataset(context, request.dataset)
         self._check.key(request.pkey, request.lkey)
         consistency = self._check.consistency(request.consistency)
+        await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey))
         record = await self._coordinator.read(spec, request.pkey, request.lkey, consistency,
                                               context.time_remaining())
         if record is None:
             return data_pb2.GetResponse(found=False)
+        self._charge(principal, spec, len(record.value))
         return data_pb2.GetResponse(found=True, record=record_to_proto(record))
 
     @rpc_errors
     async def Put(self, request: data_pb2.PutRequest, context) -> data_pb2.PutResponse:
-        spec = self._dataset(context, request.dataset)
+        principal, spec = self._dataset(context, request.dataset, write=True)
         self._check.key(request.pkey, request.lkey)
         self._check.value(request.value)
         self._check.ttl(request.ttl_ms)
         consistency = self._check.consistency(request.consistency)
         durability = self._check.durability(request.durability)
+        await self._admit(context, principal, spec, 1,
+                    len(request.pkey) + len(request.lkey) + len(request.value), grows=True)
         mutation = Mutation(request.pkey, request.lkey, request.value, request.ttl_ms)
         [version] = await self._coordinator.write(spec, [mutation], durability, consistency,
                                                   context.time_remaining())
@@ -63,10 +103,11 @@ class DataService(data_pb2_grpc.DataServicer):
 
     @rpc_errors
     async def Delete(self, request: data_pb2.DeleteRequest, context) -> data_pb2.DeleteResponse:
-        spec = self._dataset(context, request.dataset)
+        principal, spec = self._dataset(context, request.dataset, write=True)
         self._check.key(request.pkey, request.lkey)
         consistency = self._check.consistency(request.consistency)
         durability = self._check.durability(request.durability)
+        await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey))
         mutation = Mutation(request.pkey, request.lkey, delete=True)
         [version] = await self._coordinator.write(spec, [mutation], durability, consistency,
                                                   context.time_remaining())
@@ -74,7 +115,7 @@ class DataService(data_pb2_grpc.DataServicer):
 
     @rpc_errors
     async def Scan(self, request: data_pb2.ScanRequest, context) -> data_pb2.ScanResponse:
-        spec = self._dataset(context, request.dataset)
+        principal, spec = self._dataset(context, request.dataset)
         self._check.key(request.pkey, b"")
         consistency = self._check.consistency(request.consistency)
         limit = self._check.scan_limit(request.limit, DEFAULT_SCAN_LIMIT)
@@ -83,6 +124,7 @@ class DataService(data_pb2_grpc.DataServicer):
                 decode_cursor(request.cursor)
             except ValueError as exc:
                 raise InvalidRequest(f"cursor: {exc}") from None
+        await self._admit(context, principal, spec, 1, len(request.pkey))
         page = await self._coordinator.scan(
             spec, request.pkey,
             start=request.start if request.HasField("start") else None,
@@ -91,6 +133,7 @@ class DataService(data_pb2_grpc.DataServicer):
             consistency=consistency, timeout=context.time_remaining(),
         )
         records, cursor = self._fit(page.records, page.cursor)
+        self._charge(principal, spec, sum(_payload(r) for r in records))
         return data_pb2.ScanResponse(
             records=[record_to_proto(r) for r in records], next_cursor=cursor or b""
         )
@@ -109,16 +152,19 @@ class DataService(data_pb2_grpc.DataServicer):
 
     @rpc_errors
     async def MultiGet(self, request: data_pb2.MultiGetRequest, context) -> data_pb2.MultiGetResponse:
-        spec = self._dataset(context, request.dataset)
-        self._check.batch(len(request.keys), (len(k.pkey) + len(k.lkey) for k in request.keys),
-                          "keys")
+        principal, spec = self._dataset(context, request.dataset)
+        key_bytes = [len(k.pkey) + len(k.lkey) for k in request.keys]
+        self._check.batch(len(request.keys), key_bytes, "keys")
         for i, key in enumerate(request.keys):
             self._check.key(key.pkey, key.lkey, where=f"keys[{i}].")
         consistency = self._check.consistency(request.consistency)
+        await self._admit(context, principal, spec, max(len(request.keys), 1), sum(key_bytes))
         records = await self._coordinator.read_many(
             spec, [(k.pkey, k.lkey) for k in request.keys], consistency, context.time_remaining()
         )
-        self._check.reply(sum(_payload(r) for r in records if r is not None), "keys")
+        served = sum(_payload(r) for r in records if r is not None)
+        self._check.reply(served, "keys")
+        self._charge(principal, spec, served)
         return data_pb2.MultiGetResponse(results=[
             data_pb2.GetResult(found=True, record=record_to_proto(r)) if r is not None
             else data_pb2.GetResult(found=False)
@@ -127,12 +173,10 @@ class DataService(data_pb2_grpc.DataServicer):
 
     @rpc_errors
     async def MultiPut(self, request: data_pb2.MultiPutRequest, context) -> data_pb2.MultiPutResponse:
-        spec = self._dataset(context, request.dataset)
+        principal, spec = self._dataset(context, request.dataset, write=True)
         mutations = request.mutations
-        self._check.batch(
-            len(mutations), (len(m.pkey) + len(m.lkey) + len(m.value) for m in mutations),
-            "mutations",
-        )
+        sizes = [len(m.pkey) + len(m.lkey) + len(m.value) for m in mutations]
+        self._check.batch(len(mutations), sizes, "mutations")
         for i, m in enumerate(mutations):
             where = f"mutations[{i}]."
             self._check.key(m.pkey, m.lkey, where)
@@ -140,6 +184,8 @@ class DataService(data_pb2_grpc.DataServicer):
             self._check.ttl(m.ttl_ms, where)
         consistency = self._check.consistency(request.consistency)
         durability = self._check.durability(request.durability)
+        await self._admit(context, principal, spec, max(len(mutations), 1), sum(sizes),
+                    grows=any(not m.delete for m in mutations))
         versions = await self._coordinator.write(
             spec, [Mutation(m.pkey, m.lkey, m.value, m.ttl_ms, m.delete) for m in mutations],
             durability, consistency, context.time_remaining(),

@@ -18,9 +18,26 @@ from manhattan.cluster.membership import Membership, topology_from_proto, topolo
 from manhattan.proto.v1 import cluster_pb2, cluster_pb2_grpc, peer_pb2
 from manhattan.replication.peer_link import PeerLinks
 from manhattan.storage import RocksEngine
+from manhattan.qos import LimitStore
+from manhattan.qos.limits import validate_item as check_limits_item
 from manhattan.tenancy import Catalog, Item, TokenStore, VersionedItems
+from manhattan.tenancy.catalog import check_item as check_catalog_item
+from manhattan.tenancy.tokens import check_item as check_token_item
 
 log = logging.getLogger("manhattan.gossip")
+
+
+def _well_formed(item: peer_pb2.CatalogItem) -> bool:
+    """Whether a peer's catalog item may be merged (a malformed one is dropped and logged)."""
+    if item.deleted:
+        return True
+    try:
+        for check in (check_catalog_item, check_token_item, check_limits_item):
+            check(item.key, item.value)
+    except ValueError as exc:
+        log.warning("dropped a malformed catalog item from a peer: %s", exc)
+        return False
+    return True
 
 
 class ClusterState:
@@ -29,7 +46,8 @@ class ClusterState:
     def __init__(self, *, node_id: int, membership: Membership, items: VersionedItems,
                  catalog: Catalog, tokens: TokenStore, engine: RocksEngine,
                  detector: PhiAccrualDetector, links: PeerLinks,
-                 metadata: tuple[tuple[str, str], ...], interval_s: float) -> None:
+                 metadata: tuple[tuple[str, str], ...], interval_s: float,
+                 limits: LimitStore | None = None) -> None:
         self.node_id = node_id
         self.membership = membership
         self.items = items
@@ -40,6 +58,7 @@ class ClusterState:
         self.links = links
         self.metadata = metadata
         self.interval_s = interval_s
+        self.limits = limits
         self._background: set[asyncio.Future[None]] = set()
 
     # -- catalog ----------------------------------------------------------
@@ -53,7 +72,8 @@ class ClusterState:
 
     async def merge_catalog(self, snapshot: peer_pb2.CatalogSnapshot) -> None:
         """Take newer items from a peer and bring column families in line."""
-        items = [Item(i.key, i.value, i.version, i.deleted) for i in snapshot.items]
+        items = [Item(i.key, i.value, i.version, i.deleted) for i in snapshot.items
+                 if _well_formed(i)]
         if self.items.merge(items):
             self.apply_catalog()
 
@@ -61,6 +81,8 @@ class ClusterState:
         """Rebuild views; create and drop column families to match the catalog."""
         self.catalog.reload()
         self.tokens.reload()
+        if self.limits is not None:
+            self.limits.reload()
         wanted = {d.name for d in self.catalog.datasets()}
         for name in wanted - set(self.engine.datasets()):
             self.engine.create_dataset(name)

@@ -13,7 +13,9 @@ from pathlib import Path
 import tomli_w
 
 from manhattan.node.cluster_file import FILE_NAME, read_cluster_file, write_cluster_file
-from manhattan.node.process import NodeProcess
+from manhattan.node.process import NodeProcess, free_port
+from manhattan.security.certs import init_dev_certs
+from manhattan.security.tls import TlsFiles
 from manhattan.tenancy import generate_admin_token
 
 
@@ -22,20 +24,31 @@ class LocalCluster:
 
     def __init__(self, data_dir: Path, *, nodes: int = 3, base_port: int | None = 7100,
                  host: str = "127.0.0.1", extra_config: dict | None = None,
-                 ports: list[int] | None = None) -> None:
+                 ports: list[int] | None = None, tls: bool = False) -> None:
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
         self.data_dir = Path(data_dir)
         self.host = host
         self.extra_config = extra_config or {}
         self.admin_token = self._admin_token()
+        self.tls = tls
+        """Serve TLS (mutual between nodes and for clients) with dev certs under certs/."""
+        self.certs_dir = self.data_dir / "certs"
+        self.client_tls = (TlsFiles(self.certs_dir / "ca.pem", self.certs_dir / "client.pem",
+                                    self.certs_dir / "client.key") if tls else None)
         if ports is None and base_port is not None:
             ports = [base_port + i for i in range(1, nodes + 1)]
         self.nodes = [
             NodeProcess(self.data_dir / f"node{i}", node_id=i, host=host,
                         port=ports[i - 1] if ports else None,
                         log_path=self.data_dir / f"node{i}.log",
-                        config_path=self.data_dir / f"node{i}.toml")
+                        config_path=self.data_dir / f"node{i}.toml", tls=self.client_tls)
+            for i in range(1, nodes + 1)
+        ]
+        # /metrics of node i: base-port + 100 + i when ports are fixed (stable scrape
+        # targets for `make run`), else a free port; both go to the cluster file.
+        self.metrics = [
+            f"{host}:{base_port + 100 + i if base_port is not None else free_port(host)}"
             for i in range(1, nodes + 1)
         ]
 
@@ -58,15 +71,30 @@ class LocalCluster:
 
     def _write_configs(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        tls_files = None
+        if self.tls:  # a dev CA and certificates, made once and kept
+            init_dev_certs(self.certs_dir, nodes=len(self.nodes), hosts=[self.host])
+            tls_files = {"ca": str(self.certs_dir.resolve() / "ca.pem"),
+                         "cert": str(self.certs_dir.resolve() / "client.pem"),
+                         "key": str(self.certs_dir.resolve() / "client.key")}
         members = [{"id": n.node_id, "address": n.address} for n in self.nodes]
         for node in self.nodes:
             config = {section: dict(values) for section, values in self.extra_config.items()}
             config.setdefault("node", {}).update({"admin_token": self.admin_token})
+            metrics = config["node"].setdefault("metrics_listen", self.metrics[node.node_id - 1])
+            self.metrics[node.node_id - 1] = metrics  # as configured: "" means off
             config.setdefault("cluster", {})["members"] = members
+            if self.tls:
+                certs = self.certs_dir.resolve()
+                config.setdefault("tls", {}).update({
+                    "enabled": True, "ca": str(certs / "ca.pem"),
+                    "cert": str(certs / f"node{node.node_id}.pem"),
+                    "key": str(certs / f"node{node.node_id}.key")})
             with open(node.config_path, "wb") as fh:
                 tomli_w.dump(config, fh)
             node.config_path.chmod(0o600)
-        write_cluster_file(self.data_dir, self.endpoints, self.admin_token)
+        write_cluster_file(self.data_dir, self.endpoints, self.admin_token,
+                           metrics=[m for m in self.metrics if m], tls=tls_files)
 
     def start(self, timeout: float = 60.0) -> "LocalCluster":
         """Write configs, start every node and wait until all serve."""

@@ -18,6 +18,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from manhattan.node.cluster_file import FILE_NAME, read_cluster_file
+from manhattan.security.tls import TlsFiles, channel
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -27,11 +28,14 @@ def free_port(host: str = "127.0.0.1") -> int:
         return sock.getsockname()[1]
 
 
-def wait_serving(address: str, timeout: float, proc: subprocess.Popen | None = None) -> None:
-    """Block until the node at ``address`` reports SERVING; raise on timeout or exit."""
+def wait_serving(address: str, timeout: float, proc: subprocess.Popen | None = None,
+                 tls: TlsFiles | None = None) -> None:
+    """Block until the node at ``address`` reports SERVING; raise on timeout or exit.
+    ``tls``: how to dial a node that serves TLS (CA, and client certificate)."""
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
+    credentials = tls.channel_credentials() if tls is not None else None
+    with channel(address, credentials) as grpc_channel:
+        stub = health_pb2_grpc.HealthStub(grpc_channel)
         while time.monotonic() < deadline:
             if proc is not None and proc.poll() is not None:
                 raise RuntimeError(f"node at {address} exited with code {proc.returncode}")
@@ -58,8 +62,11 @@ class NodeProcess:
         env: dict[str, str] | None = None,
         log_path: Path | None = None,
         config_path: Path | None = None,
+        tls: TlsFiles | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
+        self.tls = tls
+        """How a client dials this node when it serves TLS (None: plaintext)."""
         self.node_id = node_id
         self.port = port or free_port(host)
         self.address = f"{host}:{self.port}"
@@ -74,15 +81,20 @@ class NodeProcess:
         """The PID of the running process, if any."""
         return self.proc.pid if self.proc is not None and self.proc.poll() is None else None
 
-    def start(self, timeout: float = 30.0) -> "NodeProcess":
-        """Spawn the node and wait until it serves."""
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+    def command(self) -> list[str]:
+        """The command line of the child process."""
         command = [
             sys.executable, "-m", "manhattan.cli", "node", "start",
             "--id", str(self.node_id), "--listen", self.address, "--data-dir", str(self.data_dir),
         ]
         if self.config_path is not None:
             command += ["--config", str(self.config_path)]
+        return command
+
+    def start(self, timeout: float = 30.0) -> "NodeProcess":
+        """Spawn the node and wait until it serves."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        command = self.command()
         env = {**os.environ, **self.env}
         self._terminating = False
         log = open(self.log_path, "ab")
@@ -92,7 +104,7 @@ class NodeProcess:
         finally:
             log.close()
         try:
-            wait_serving(self.address, timeout, self.proc)
+            wait_serving(self.address, timeout, self.proc, self.tls)
         except Exception:
             self.kill()
             raise RuntimeError(f"node {self.node_id} failed to start; log:\n{self.log_tail()}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from concurrent.futures import ThreadPoolExecutor
 
@@ -11,7 +12,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from manhattan.hlc import HybridClock
+from manhattan.hlc import HybridClock, wall_clock_from
 from manhattan.node.admin_service import AdminService, NodeIdentity
 from manhattan.node.auth import Authenticator
 from manhattan.node.cluster_file import FILE_NAME, write_cluster_file
@@ -22,21 +23,28 @@ from manhattan.cluster.topology import Member, Topology
 from manhattan.node.cluster_service import ClusterService
 from manhattan.node.data_service import DataService
 from manhattan.node.gossip import ClusterState
-from manhattan.node.rpc import add_unary_servicer
+from manhattan.node.observability import Observability
+from manhattan.node.snapshots import SnapshotStore
+from manhattan.node.rpc import add_unary_servicer as add_unary_servicer_
+from manhattan.node.rpc import add_servicer
 from manhattan.node.validation import RequestValidator
-from manhattan.proto.v1 import admin_pb2, cluster_pb2, data_pb2, peer_pb2_grpc
+from manhattan.proto.v1 import admin_pb2, cluster_pb2, data_pb2, peer_pb2
 from manhattan.replication.coordinator import Coordinator
 from manhattan.replication.hints import HintStore
 from manhattan.replication.peer_link import PeerLinks
 from manhattan.node.peer_service import PeerService
+from manhattan.qos import LimitStore, QosGate, StorageMeter
+from manhattan.security import AuditLog
+from manhattan.security.tls import TlsFiles
 from manhattan.storage import GroupCommit, RocksEngine
+from manhattan.repair.node_ops import SERVICE_NAMES as OPS_SERVICE_NAMES, NodeOperations
 from manhattan.tenancy import ADMIN, Catalog, TokenStore, VersionedItems, generate_admin_token
 
 log = logging.getLogger("manhattan.node")
 
 _NODE_ID_KEY = b"node/id"
 SERVICE_NAMES = ("manhattan.v1.Data", "manhattan.v1.Admin", "manhattan.v1.Cluster",
-                 "manhattan.v1.Peer")
+                 "manhattan.v1.Peer", *OPS_SERVICE_NAMES)
 
 
 def initial_topology(config: NodeConfig) -> Topology:
@@ -63,12 +71,14 @@ class StorageNode:
                              "each other with the shared admin token")
         if cluster.members and config.node.id not in {m.id for m in cluster.members}:
             raise ConfigError(f"node.id {config.node.id} is not among cluster.members")
-        self.clock = HybridClock(max_skew_ms=config.clock.max_skew_ms)
+        self.clock = HybridClock(wall_clock_from(config.clock.offset_file), max_skew_ms=config.clock.max_skew_ms)
         self.engine = RocksEngine(config.db_path, now_ms=self.clock.wall_ms)
         self._check_identity()
         self.items = VersionedItems(self.engine)
         self.tokens = TokenStore(self.items)
         self.catalog = Catalog(self.items)
+        self.limits = LimitStore(self.items)
+        self.audit = AuditLog(self.engine, config.node.id)
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="manhattan-io")
         self.group_commit = GroupCommit(self.engine.sync, self._executor)
         self.membership = Membership(self.engine, config.node.id, initial_topology(config),
@@ -85,8 +95,14 @@ class StorageNode:
             ("grpc.min_reconnect_backoff_ms", 100),
             ("grpc.max_reconnect_backoff_ms", 1000),
         ]
+        tls = config.tls
+        self.tls_files = (TlsFiles(tls.ca, tls.cert, tls.key)  # type: ignore[arg-type]
+                          if tls.enabled else None)
+        self.channel_credentials = (self.tls_files.channel_credentials()
+                                    if self.tls_files else None)
         self.links = PeerLinks(metadata=self.peer_metadata, detector=self.detector,
-                               options=self.channel_options)
+                               options=self.channel_options,
+                               credentials=self.channel_credentials)
         self.hints = HintStore(self.engine, max_per_peer=cluster.max_hints_per_peer)
         self.coordinator = Coordinator(
             node_id=config.node.id, engine=self.engine, clock=self.clock,
@@ -98,10 +114,19 @@ class StorageNode:
             node_id=config.node.id, membership=self.membership, items=self.items,
             catalog=self.catalog, tokens=self.tokens, engine=self.engine,
             detector=self.detector, links=self.links, metadata=self.peer_metadata,
-            interval_s=cluster.ping_interval_s,
+            interval_s=cluster.ping_interval_s, limits=self.limits,
         )
         self.coordinator.send_catalog = self.cluster_state.push_catalog_to
         self.health = HealthServicer()
+        self.observability = Observability(
+            config, engine=self.engine, hints=self.hints,
+            read_repairs=lambda: self.coordinator.stats["read_repairs"],
+            topology_epoch=lambda: self.membership.epoch)
+        self.metrics = self.observability.metrics  # what measuring code is handed
+        self.coordinator.replica_acked = self.metrics.observe_replica_write
+        self.operations = NodeOperations(self)  # anti-entropy, range streaming
+        self.snapshots = SnapshotStore(config.node.data_dir, config.node.id, self.engine,
+                                       topology_epoch=lambda: self.membership.epoch)
         self.server: grpc.aio.Server | None = None
         self.port: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -136,13 +161,20 @@ class StorageNode:
         identity = NodeIdentity(self.config.node.id, self.config.advertise_address,
                                 self.clock.wall_ms())
         state = self.cluster_state
+        # Every unary service is measured and scoped (request id, tenant) in rpc.py.
+        add_unary_servicer = functools.partial(
+            add_unary_servicer_, metrics=self.metrics,
+            log_access=self.observability.log_access)
         add_unary_servicer(server, DataService(
-            self.catalog, auth, RequestValidator(self.config.limits), self.coordinator),
+            self.catalog, auth, RequestValidator(self.config.limits), self.coordinator,
+            gate=self._qos_gate(), throttle_delay=self.config.limits.throttle_delay_s),
             data_pb2.DESCRIPTOR.services_by_name["Data"])
         add_unary_servicer(server, AdminService(self.catalog, self.tokens, auth, self.engine, self.clock, identity,
                          cluster_size=self.membership.size,
                          on_catalog_change=state.push_catalog,
-                         cluster_info=self._cluster_info),
+                         cluster_info=self._cluster_info,
+                         limits=self.limits, audit=self.audit,
+                         max_tokens_per_tenant=self.config.limits.max_tokens_per_tenant, snapshots=self.snapshots),
             admin_pb2.DESCRIPTOR.services_by_name["Admin"])
         add_unary_servicer(server, ClusterService(auth, state.topology_message),
                            cluster_pb2.DESCRIPTOR.services_by_name["Cluster"])
@@ -152,8 +184,19 @@ class StorageNode:
                         on_topology=state.adopt_topology,
                         catalog_snapshot=state.catalog_snapshot,
                         on_catalog=state.merge_catalog)
-        peer_pb2_grpc.add_PeerServicer_to_server(self.peer_service, server)
+        add_servicer(server, self.peer_service, peer_pb2.DESCRIPTOR.services_by_name["Peer"])
+        self.operations.register(server, auth)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        self.observability.enable_reflection(server, SERVICE_NAMES)
+
+    def _qos_gate(self) -> QosGate:
+        """Rate limits and storage quotas for the Data service. Each owning member grants
+        1/n of a rate: the cluster never serves more than the limit, even while a
+        failure detector flaps (a node down leaves the tenant (n-1)/n of it)."""
+        meter = StorageMeter(self.engine.dataset_bytes, nodes=self.membership.size)
+        return QosGate(self.limits, nodes=self.membership.size, meter=meter,
+                       datasets_of=lambda tenant: [(d.name, d.replication_factor)
+                                                   for d in self.catalog.datasets(tenant)])
 
     def _cluster_info(self) -> dict[str, object]:
         """Replication figures for NodeInfo."""
@@ -163,6 +206,8 @@ class StorageNode:
             "hints_dropped": sum(self.hints.dropped.values()),
             "hints_replayed": sum(self.hints.replayed.values()),
             "read_repairs": self.coordinator.stats["read_repairs"],
+            "snapshots": self.snapshots.count(),
+            **self.observability.node_info(),
         }
 
     async def start(self) -> None:
@@ -170,14 +215,21 @@ class StorageNode:
         self._install_admin_token()
         self.cluster_state.apply_catalog()
         server = grpc.aio.server(
-            options=[*self.channel_options, ("grpc.so_reuseport", 0)],
+            options=[*self.channel_options, ("grpc.so_reuseport", 0),
+                     ("grpc.max_concurrent_streams", self.config.limits.max_concurrent_streams)],
         )
         self._register_services(server)
-        self.port = server.add_insecure_port(self.config.node.listen)
+        if self.tls_files is not None:
+            self.port = server.add_secure_port(self.config.node.listen,
+                                               self.tls_files.server_credentials(
+                                                   self.config.tls.require_client_cert))
+        else:
+            self.port = server.add_insecure_port(self.config.node.listen)
         if not self.port:
             raise OSError(f"cannot listen on {self.config.node.listen}")
         await server.start()
         self.server = server
+        self.observability.start()
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         self._tasks += [
@@ -186,6 +238,7 @@ class StorageNode:
             asyncio.create_task(self.cluster_state.run(), name="gossip"),
             asyncio.create_task(self._every(self.config.cluster.hint_replay_interval_s,
                                             self.coordinator.replay_hints), name="hints"),
+            *self.operations.tasks(),
         ]
         log.info("node %s serving on %s", self.config.node.id, self.config.node.listen)
 
@@ -194,7 +247,7 @@ class StorageNode:
         storage = self.config.storage
         await asyncio.get_running_loop().run_in_executor(
             self._executor, self.engine.purge, int(storage.tombstone_grace_s * 1000),
-            storage.purge_budget)
+            storage.purge_budget, self.operations.gate.may_drop)
 
     @staticmethod
     async def _every(interval: float, work) -> None:
@@ -207,8 +260,14 @@ class StorageNode:
                 log.exception("background %s failed; will retry", getattr(work, "__name__", work))
 
     async def stop(self, grace: float = 5.0) -> None:
-        """Stop accepting, finish in-flight requests, flush and close storage."""
-        await self.health.enter_graceful_shutdown()
+        """Report NOT_SERVING for ``node.drain_delay_s`` while still serving (so health
+        checkers move away first), stop accepting, finish in-flight requests, flush and
+        close storage."""
+        await self.health.enter_graceful_shutdown()  # every service NOT_SERVING, for good
+        if self.server is not None and self.config.node.drain_delay_s > 0:
+            log.info("draining: health NOT_SERVING for %.1fs before stopping",
+                     self.config.node.drain_delay_s)
+            await asyncio.sleep(self.config.node.drain_delay_s)
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -217,6 +276,8 @@ class StorageNode:
             self.peer_service.close()
             await self.server.stop(grace)
         await self.links.close()
+        self.observability.stop()
+        self.operations.close()
         self._executor.shutdown(wait=True)  # no fsync may run against a closing database
         self.engine.close()
         log.info("node %s stopped", self.config.node.id)

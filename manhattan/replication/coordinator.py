@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -92,6 +93,9 @@ class Coordinator:
         self.replica_timeout = replica_timeout
         self.max_request_timeout = max_request_timeout
         self.stats: Counter[str] = Counter()
+        # Told (peer id, seconds) when a peer replica acknowledges a write, including
+        # those finishing after the client was answered: the node's replication-lag metric.
+        self.replica_acked: Callable[[int, float], None] | None = None
         self._background: set[asyncio.Task[object]] = set()
 
     # -- helpers ------------------------------------------------------------
@@ -113,13 +117,14 @@ class Coordinator:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _groups(self, spec: DatasetSpec, pkeys: Sequence[bytes]
+    def _groups(self, spec: DatasetSpec, pkeys: Sequence[bytes], *, write: bool = False
                 ) -> list[tuple[tuple[Member, ...], list[int]]]:
         """Indices of ``pkeys`` grouped by replica set (as a set: one batch per group of
         nodes, whatever their order on the ring)."""
         groups: dict[tuple[int, ...], tuple[tuple[Member, ...], list[int]]] = {}
         for index, pkey in enumerate(pkeys):
-            replicas = self.membership.replicas(pkey, spec.replication_factor)
+            replicas = (self.membership.write_replicas if write else self.membership.replicas)(
+                pkey, spec.replication_factor)
             key = tuple(sorted(m.id for m in replicas))
             groups.setdefault(key, (replicas, []))[1].append(index)
         return list(groups.values())
@@ -168,8 +173,12 @@ class Coordinator:
         sync = (durability or spec.durability) == Durability.SYNC
         writes = [self._version(spec, m) for m in mutations]
         plans = []
-        for replicas, indices in self._groups(spec, [w.pkey for w in writes]):
-            need = required_acks(level, len(replicas))
+        for replicas, indices in self._groups(spec, [w.pkey for w in writes], write=True):
+            # Owners-to-be of a range in motion (pending) must ack too: a write acknowledged
+            # during a join or decommission is then on its new owner when it takes over.
+            pending = len(replicas) - len(self.membership.replicas(
+                writes[indices[0]].pkey, spec.replication_factor))
+            need = required_acks(level, len(replicas) - pending) + pending
             self._check_live(replicas, need, level)
             plans.append((replicas, [writes[i] for i in indices], need))
         deadline = self._deadline(timeout)
@@ -218,8 +227,11 @@ class Coordinator:
                             sync: bool) -> bool:
         op = peer_pb2.ReplicaOp(apply=peer_pb2.ApplyOp(
             dataset=dataset, writes=[write_to_proto(w) for w in writes], sync=sync))
+        started = time.perf_counter()
         try:
             await self._replica_call(member, op, self.replica_timeout)
+            if self.replica_acked is not None:
+                self.replica_acked(member.id, time.perf_counter() - started)
             return True
         except (PeerUnreachable, TimeoutError) as exc:
             log.info("replica %s missed a write (hinted): %s", member.id, exc or type(exc).__name__)

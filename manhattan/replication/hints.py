@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import itertools
 import struct
+import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from manhattan.hlc import physical_ms
 from manhattan.proto.v1 import peer_pb2
 from manhattan.replication.wire import write_from_proto, write_to_proto
 from manhattan.storage import RocksEngine, Write
@@ -92,6 +94,15 @@ class HintStore:
         for hint in hints:
             self.pending[hint.peer] -= 1
             counter[hint.peer] += 1
+
+    def oldest_age_s(self, peer: int) -> float | None:
+        """Seconds since the oldest hint for ``peer`` was written (its HLC time): how far
+        that replica lags. None when nothing waits. Read by the metrics scrape."""
+        oldest = self.peek(peer, 1)
+        if not oldest:
+            return None
+        written_ms = physical_ms(oldest[0].write.entry.version.timestamp)
+        return max(time.time() * 1000 - written_ms, 0.0) / 1000
 
     def peers_with_hints(self) -> list[int]:
         """Peers that have hints waiting."""

@@ -19,6 +19,7 @@ import grpc
 
 from manhattan.cluster.failure_detector import PhiAccrualDetector
 from manhattan.proto.v1 import peer_pb2, peer_pb2_grpc
+from manhattan.security.tls import aio_channel
 
 log = logging.getLogger("manhattan.replication")
 MAX_OPS_PER_MESSAGE = 512
@@ -52,13 +53,14 @@ class PeerLink:
     """Batched, multiplexed replica operations to one peer."""
 
     def __init__(self, peer_id: int, address: str, *, metadata: tuple[tuple[str, str], ...],
-                 detector: PhiAccrualDetector, options: list[tuple[str, int]] | None = None
-                 ) -> None:
+                 detector: PhiAccrualDetector, options: list[tuple[str, int]] | None = None,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
         self.peer_id = peer_id
         self.address = address
         self._metadata = metadata
         self._detector = detector
-        self.channel = grpc.aio.insecure_channel(address, options=options or [])
+        # With TLS on, nodes dial each other with their own certificate (mutual TLS).
+        self.channel = aio_channel(address, credentials, options or [])
         self.stub = peer_pb2_grpc.PeerStub(self.channel)
         self._ids = itertools.count(1)
         self._stream: _Stream | None = None
@@ -140,10 +142,12 @@ class PeerLinks:
     """One PeerLink per peer, created on first use and replaced if its address changes."""
 
     def __init__(self, *, metadata: tuple[tuple[str, str], ...], detector: PhiAccrualDetector,
-                 options: list[tuple[str, int]] | None = None) -> None:
+                 options: list[tuple[str, int]] | None = None,
+                 credentials: grpc.ChannelCredentials | None = None) -> None:
         self._metadata = metadata
         self._detector = detector
         self._options = options
+        self.credentials = credentials
         self._links: dict[int, PeerLink] = {}
         self._closing: set[asyncio.Future[None]] = set()
 
@@ -157,7 +161,7 @@ class PeerLinks:
                 closing.add_done_callback(self._closing.discard)
             link = self._links[peer_id] = PeerLink(
                 peer_id, address, metadata=self._metadata, detector=self._detector,
-                options=self._options,
+                options=self._options, credentials=self.credentials,
             )
         return link
 

@@ -23,6 +23,7 @@ from grpc_health.v1._async import HealthServicer
 from manhattan.client import AsyncClient, PermissionDenied
 from manhattan.node.rpc import add_unary_servicer
 from manhattan.proto.v1 import social_pb2
+from manhattan.security.tls import TlsFiles
 from manhattan.services.config import SocialConfig
 from manhattan.services.grpc_service import SocialServicer
 from manhattan.services.social import Social, ensure_schema
@@ -50,12 +51,12 @@ def read_social_file(path: Path) -> dict[str, Any]:
 
 
 async def tenant_token(endpoints: list[str], token: str | None, config: SocialConfig,
-                       data_dir: Path) -> str:
+                       data_dir: Path, tls: TlsFiles | None = None) -> str:
     """The token to run as: the tenant's, created with the admin token on first start."""
     known = data_dir / SOCIAL_FILE
     if token is None:
         raise ValueError("no token: pass the admin token (first start) or the tenant's")
-    async with AsyncClient(endpoints, token=token) as client:
+    async with AsyncClient(endpoints, token=token, tls=tls) as client:
         try:
             created = await ensure_schema(client, config)
         except PermissionDenied as exc:  # a tenant token cannot create tenants: use it as is
@@ -76,12 +77,14 @@ class SocialServer:
     """The service process: ``await start()``, then ``await stop()``."""
 
     def __init__(self, endpoints: list[str], token: str, *, listen: str = "127.0.0.1:0",
-                 config: SocialConfig = SocialConfig(), workers: bool = True) -> None:
+                 config: SocialConfig = SocialConfig(), workers: bool = True,
+                 tls: TlsFiles | None = None) -> None:
         self.endpoints = endpoints
         self.token = token
         self.listen = listen
         self.config = config
         self.workers = workers
+        self.tls = tls  # to the storage cluster; the Social API itself is plaintext
         self.client: AsyncClient | None = None
         self.social: Social | None = None
         self.server: grpc.aio.Server | None = None
@@ -94,7 +97,7 @@ class SocialServer:
         return f"{host}:{self.port}"
 
     async def start(self) -> None:
-        self.client = AsyncClient(self.endpoints, token=self.token)
+        self.client = AsyncClient(self.endpoints, token=self.token, tls=self.tls)
         self.social = Social(self.client, self.config)
         await self.social.start(workers=self.workers)
         server = grpc.aio.server()
@@ -122,10 +125,10 @@ class SocialServer:
 
 async def serve(endpoints: list[str], token: str | None, *, listen: str, data_dir: Path,
                 config: SocialConfig, stopping: asyncio.Event,
-                on_ready=None) -> None:
+                on_ready=None, tls: TlsFiles | None = None) -> None:
     """Run until ``stopping`` is set."""
-    run_as = await tenant_token(endpoints, token, config, data_dir)
-    server = SocialServer(endpoints, run_as, listen=listen, config=config)
+    run_as = await tenant_token(endpoints, token, config, data_dir, tls)
+    server = SocialServer(endpoints, run_as, listen=listen, config=config, tls=tls)
     await server.start()
     write_social_file(data_dir, server.address, run_as)
     if on_ready is not None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from rocksdict import (
-    AccessType, ColumnFamily, Options, Rdict, ReadOptions, WriteBatch, WriteOptions,
+    AccessType, Checkpoint, ColumnFamily, Options, Rdict, ReadOptions, WriteBatch, WriteOptions,
 )
 
 from manhattan.hlc import physical_ms, wall_clock_ms
@@ -240,9 +240,11 @@ class RocksEngine:
                 self._db.write(batch, self._synced if sync else self._buffered)
         return applied
 
-    def purge(self, grace_ms: int, budget: int = 10_000) -> int:
+    def purge(self, grace_ms: int, budget: int = 10_000,
+              may_drop: Callable[[str, bytes, Entry], bool] | None = None) -> int:
         """Expired values become tombstones (so an older replica copy cannot come
-        back through repair); tombstones older than ``grace_ms`` are dropped."""
+        back through repair); tombstones older than ``grace_ms`` are dropped, and only
+        those ``may_drop`` allows (anti-entropy: once every replica is known to hold them)."""
         now = self._now_ms()
         changed = 0
         visited = 0
@@ -262,7 +264,8 @@ class RocksEngine:
                         visited += 1
                         entry = decode_entry(raw)
                         if entry.tombstone:
-                            if physical_ms(entry.version.timestamp) + grace_ms < now:
+                            if (physical_ms(entry.version.timestamp) + grace_ms < now
+                                    and (may_drop is None or may_drop(dataset, key, entry))):
                                 batch.delete(key, handle)
                                 changed += 1
                         elif entry.expires_at_ms and entry.expires_at_ms <= now:
@@ -284,6 +287,62 @@ class RocksEngine:
             dataset, resume = following[0], b""
         self._purge_position = (dataset, resume)
         return changed
+
+    # -- raw ranges (anti-entropy, streaming, cleanup) -----------------------
+
+    def iter_raw(self, dataset: str, lower: bytes, upper: bytes | None
+                 ) -> Iterator[tuple[bytes, bytes]]:
+        """(storage key, stored value) with lower <= key < upper, undecoded: what range
+        hashing and streaming read, so no record is parsed twice."""
+        family, _ = self._family(dataset)
+        if upper is not None and upper <= lower:
+            return iter(())
+        read_opts = ReadOptions()
+        if upper is not None:
+            read_opts.set_iterate_upper_bound(upper)
+        # items() iterates in C: several times faster than stepping an iterator here.
+        return family.items(from_key=lower, read_opt=read_opts)
+
+    def get_raw_many(self, dataset: str, keys: Sequence[bytes]) -> list[bytes | None]:
+        """Stored values of storage keys (None where absent), undecoded."""
+        family, _ = self._family(dataset)
+        return family.get(list(keys)) if keys else []
+
+    def apply_raw(self, dataset: str, items: Sequence[tuple[bytes, bytes]], *,
+                  sync: bool = False) -> int:
+        """LWW-apply (storage key, stored value) pairs as streamed from a replica;
+        returns how many became the stored version."""
+        family, handle = self._family(dataset)
+        if not items:
+            return 0
+        batch = WriteBatch(raw_mode=True)
+        applied = 0
+        with self._write_lock:
+            stored = family.get([k for k, _ in items])
+            newest: dict[bytes, Version] = {}
+            for (key, raw), current_raw in zip(items, stored):
+                incoming = decode_version(raw)
+                current = newest.get(key)
+                if current is None and current_raw is not None:
+                    current = decode_version(current_raw)
+                if current is not None and incoming <= current:
+                    continue
+                newest[key] = incoming
+                batch.put(key, raw, handle)
+                applied += 1
+            if applied:
+                self._db.write(batch, self._synced if sync else self._buffered)
+        return applied
+
+    def delete_range(self, dataset: str, ranges: Sequence[tuple[bytes, bytes | None]]) -> None:
+        """Drop every record in the [lower, upper) storage-key ranges (upper None: to the
+        end) in one batch: how an old owner forgets ranges it gave away."""
+        _, handle = self._family(dataset)
+        batch = WriteBatch(raw_mode=True)
+        for lower, upper in ranges:
+            batch.delete_range(lower, upper if upper is not None else b"\xff" * 8, handle)
+        with self._write_lock:
+            self._db.write(batch, self._synced)
 
     # -- node metadata (default column family) ------------------------------
 
@@ -329,6 +388,37 @@ class RocksEngine:
             family.property_int_value("rocksdb.estimate-num-keys") or 0
             for family, _ in self._families.values()
         )
+
+    def dataset_bytes(self, dataset: str) -> int:
+        """RocksDB's estimate of one dataset's size here (SST live data + memtables);
+        cheap (no I/O), for storage quotas. 0 for an unknown dataset."""
+        entry = self._families.get(dataset)
+        if entry is None:
+            return 0
+        family = entry[0]
+        return sum(family.property_int_value(p) or 0 for p in (
+            "rocksdb.estimate-live-data-size", "rocksdb.cur-size-all-mem-tables"))
+
+    def dataset_stats(self) -> dict[str, dict[str, int]]:
+        """RocksDB's own figures per dataset (for /metrics): estimated keys, live data,
+        SST and memtable bytes."""
+        properties = {
+            "estimated_keys": "rocksdb.estimate-num-keys",
+            "live_data_bytes": "rocksdb.estimate-live-data-size",
+            "sst_bytes": "rocksdb.total-sst-files-size",
+            "memtable_bytes": "rocksdb.cur-size-all-mem-tables",
+        }
+        return {
+            dataset: {name: family.property_int_value(prop) or 0
+                      for name, prop in properties.items()}
+            for dataset, (family, _) in list(self._families.items())
+        }
+
+    def checkpoint(self, path: str | os.PathLike[str]) -> None:
+        """A consistent point-in-time copy of the whole database (every dataset and the
+        node metadata) at ``path``, which must not exist: SST files are hard-linked,
+        memtables flushed first. Opens as a normal RocksDB directory."""
+        Checkpoint(self._db).create_checkpoint(str(path))
 
     def disk_bytes(self) -> int:
         """Bytes of the files in the database directory."""

@@ -88,6 +88,33 @@ def normalise_spec(spec: DatasetSpec, *, node_count: int, now_ms: int) -> Datase
     )
 
 
+def check_item(key: str, value: bytes) -> None:
+    """ValueError unless a tenant or dataset item from a peer parses (other keys pass).
+
+    A peer's catalog is merged into ours and persisted: one malformed item would
+    otherwise stop every later reload, and the node with it."""
+    try:
+        if key.startswith(_TENANT_PREFIX):
+            tenant = TenantInfo(**json.loads(value))
+            check_name("tenant", tenant.name)
+            if tenant.name != key[len(_TENANT_PREFIX):] or not isinstance(tenant.created_at_ms, int):
+                raise ValueError("tenant item does not match its key")
+        elif key.startswith(_DATASET_PREFIX):
+            spec = DatasetSpec.from_json(value)
+            check_name("dataset", spec.name)
+            check_name("tenant", spec.tenant)
+            if spec.name != key[len(_DATASET_PREFIX):]:
+                raise ValueError("dataset item does not match its key")
+            if not all(isinstance(getattr(spec, f), int) for f in (
+                    "replication_factor", "default_ttl_ms", "created_at_ms")):
+                raise ValueError("dataset item has fields of the wrong type")
+            if not 1 <= spec.replication_factor <= MAX_REPLICATION_FACTOR:
+                raise ValueError("dataset item has a bad replication factor")
+    except (TypeError, KeyError, AttributeError, json.JSONDecodeError, UnicodeDecodeError,
+            InvalidRequest) as exc:
+        raise ValueError(f"catalog item {key!r} is malformed: {exc}") from None
+
+
 class Catalog:
     """Tenants and datasets of this node, cached in memory."""
 
@@ -175,4 +202,16 @@ class Catalog:
             raise PermissionDenied(
                 f"tenant {principal.tenant!r} may not access dataset {dataset!r}"
             )
+        if not principal.may_use(dataset):
+            raise PermissionDenied(
+                f"this token of tenant {principal.tenant!r} is scoped to "
+                f"{', '.join(sorted(principal.datasets or ()))}, not dataset {dataset!r}"
+            )
+        return spec
+
+    def authorize_write(self, principal: Principal, dataset: str) -> DatasetSpec:
+        """As ``authorize``, and the token must not be read-only."""
+        spec = self.authorize(principal, dataset)
+        if principal.read_only:
+            raise PermissionDenied(f"this token is read-only; it may not write to {dataset!r}")
         return spec

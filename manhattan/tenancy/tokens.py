@@ -3,6 +3,10 @@
 A token reads ``mh_<id>_<secret>``. The id picks the stored record in a dict;
 the secret's hash is then compared in constant time, so neither the lookup nor
 the comparison leaks how much of a guessed secret was right.
+
+A tenant may hold several tokens, each scoped: read-only or read-write, to all
+of its datasets or to some. Tokens live in the replicated catalog items, so
+issuing, revoking and rotating one reaches every node with the catalog push.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ import hashlib
 import hmac
 import json
 import secrets
-from dataclasses import asdict, dataclass
+import time
+from dataclasses import asdict, dataclass, replace
+
+from manhattan.errors import InvalidRequest, NotFound
 
 from manhattan.tenancy.items import VersionedItems
 
@@ -25,11 +32,19 @@ class Principal:
     """Who a verified token speaks for: a tenant, or the cluster admin."""
 
     tenant: str
+    read_only: bool = False
+    datasets: frozenset[str] | None = None
+    """The datasets this token reaches; None: every dataset of the tenant."""
+    token_id: str = ""
 
     @property
     def is_admin(self) -> bool:
         """Whether this principal may make admin calls (and touch any dataset)."""
         return self.tenant == ADMIN
+
+    def may_use(self, dataset: str) -> bool:
+        """Whether the token's dataset scope includes ``dataset``."""
+        return self.datasets is None or dataset in self.datasets
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +55,34 @@ class TokenRecord:
     tenant: str
     secret_sha256: str
     created_at_ms: int
+    read_only: bool = False
+    datasets: list[str] | None = None
+    expires_at_ms: int = 0
+
+    @classmethod
+    def from_json(cls, raw: bytes) -> "TokenRecord":
+        """Parse the stored form; ValueError when it is not a token record."""
+        data = json.loads(raw)
+        if not isinstance(data, dict):
+            raise ValueError("not a token record")
+        try:
+            record = cls(**data)
+        except TypeError as exc:
+            raise ValueError(f"not a token record: {exc}") from None
+        if not (isinstance(record.token_id, str) and isinstance(record.tenant, str)
+                and isinstance(record.secret_sha256, str) and len(record.secret_sha256) == 64
+                and isinstance(record.created_at_ms, int) and isinstance(record.read_only, bool)
+                and isinstance(record.expires_at_ms, int)
+                and (record.datasets is None or (isinstance(record.datasets, list) and all(
+                    isinstance(d, str) for d in record.datasets)))):
+            raise ValueError("token record has fields of the wrong type")
+        return record
+
+    def principal(self) -> Principal:
+        """Who this token speaks for, with its scope."""
+        return Principal(self.tenant, self.read_only,
+                         None if self.datasets is None else frozenset(self.datasets),
+                         self.token_id)
 
 
 def _hash(secret: str) -> str:
@@ -64,18 +107,23 @@ class TokenStore:
 
     def reload(self) -> None:
         """Rebuild the in-memory view after the items changed (e.g. a merge)."""
-        self._records = {
-            token_id: TokenRecord(**json.loads(raw))
-            for token_id, raw in self._items.live(_ITEM_PREFIX)
-        }
+        records = {}
+        for token_id, raw in self._items.live(_ITEM_PREFIX):
+            try:
+                records[token_id] = TokenRecord.from_json(raw)
+            except ValueError:
+                continue  # merges are validated; never let one bad item lock everybody out
+        self._records = records
 
-    def issue(self, tenant: str, version: int, now_ms: int) -> str:
+    def issue(self, tenant: str, version: int, now_ms: int, *, read_only: bool = False,
+              datasets: list[str] | None = None) -> str:
         """Create a token for ``tenant`` and return it (the only time it is seen)."""
         token = generate_token()
-        self.install(token, tenant, version, now_ms)
+        self.install(token, tenant, version, now_ms, read_only=read_only, datasets=datasets)
         return token
 
-    def install(self, token: str, tenant: str, version: int, now_ms: int) -> None:
+    def install(self, token: str, tenant: str, version: int, now_ms: int, *,
+                read_only: bool = False, datasets: list[str] | None = None) -> None:
         """Accept a token made elsewhere (the admin token from configuration)."""
         parts = split_token(token)
         if parts is None:
@@ -84,9 +132,56 @@ class TokenStore:
         existing = self._records.get(token_id)
         if existing is not None and existing.secret_sha256 == _hash(secret):
             return
-        record = TokenRecord(token_id, tenant, _hash(secret), now_ms)
-        self._items.put(_ITEM_PREFIX + token_id, json.dumps(asdict(record)).encode(), version)
-        self._records[token_id] = record
+        record = TokenRecord(token_id, tenant, _hash(secret), now_ms, read_only,
+                             sorted(set(datasets)) if datasets else None)
+        self._put(record, version)
+
+    def _put(self, record: TokenRecord, version: int) -> None:
+        self._items.put(_ITEM_PREFIX + record.token_id, json.dumps(asdict(record)).encode(),
+                        version)
+        self._records[record.token_id] = record
+
+    def record(self, token_id: str) -> TokenRecord:
+        """The stored record of ``token_id``; NotFound otherwise."""
+        record = self._records.get(token_id)
+        if record is None:
+            raise NotFound(f"token {token_id!r} does not exist (or was revoked)")
+        return record
+
+    def records(self, tenant: str | None = None) -> list[TokenRecord]:
+        """Every live token record (optionally one tenant's), by tenant then id."""
+        return sorted((r for r in self._records.values() if tenant is None or r.tenant == tenant),
+                      key=lambda r: (r.tenant, r.token_id))
+
+    def revoke(self, token_id: str, version: int) -> TokenRecord:
+        """Forget a tenant token; every node refuses it once the catalog reaches it."""
+        record = self.record(token_id)
+        if record.tenant == ADMIN:
+            raise InvalidRequest("the admin token is set in the nodes' configuration "
+                                 "(node.admin_token), not revoked through the API")
+        self._items.delete(_ITEM_PREFIX + token_id, version)
+        del self._records[token_id]
+        return record
+
+    def rotate(self, token_id: str, version: int, now_ms: int, grace_ms: int = 0
+               ) -> tuple[str, TokenRecord]:
+        """A new token with the same tenant and scope; the old one is revoked at once
+        (``grace_ms`` 0) or expires after ``grace_ms``. Returns (token, new record)."""
+        old = self.record(token_id)
+        if old.tenant == ADMIN:
+            raise InvalidRequest("the admin token is set in the nodes' configuration "
+                                 "(node.admin_token), not rotated through the API")
+        token = self.issue(old.tenant, version, now_ms, read_only=old.read_only,
+                           datasets=old.datasets)
+        if grace_ms:
+            expires = now_ms + grace_ms
+            if not old.expires_at_ms or expires < old.expires_at_ms:
+                self._put(replace(old, expires_at_ms=expires), version)
+        else:
+            self._items.delete(_ITEM_PREFIX + token_id, version)
+            del self._records[token_id]
+        new_id = split_token(token)[0]  # type: ignore[index]
+        return token, self._records[new_id]
 
     def has_tenant_tokens(self, tenant: str) -> bool:
         """Whether any token speaks for ``tenant``."""
@@ -103,7 +198,9 @@ class TokenStore:
             return None
         if not hmac.compare_digest(record.secret_sha256, _hash(secret)):
             return None
-        return Principal(record.tenant)
+        if record.expires_at_ms and time.time() * 1000 >= record.expires_at_ms:
+            return None
+        return record.principal()
 
 
 def generate_token() -> str:
@@ -112,3 +209,14 @@ def generate_token() -> str:
 
 
 generate_admin_token = generate_token  # a cluster's admin token is just a fresh token
+
+
+def check_item(key: str, value: bytes) -> None:
+    """ValueError unless a token item from a peer parses (other keys pass)."""
+    if key.startswith(_ITEM_PREFIX):
+        try:
+            record = TokenRecord.from_json(value)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"token item {key!r} is malformed: {exc}") from None
+        if record.token_id != key[len(_ITEM_PREFIX):]:
+            raise ValueError(f"token item {key!r} does not match its key")

@@ -98,7 +98,7 @@ class NodeInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class NodeInfoResponse(_message.Message):
-    __slots__ = ("node_id", "address", "version", "started_at_ms", "clock_ms", "datasets", "approximate_keys", "disk_bytes", "topology_epoch", "hints_pending", "hints_dropped", "hints_replayed", "read_repairs")
+    __slots__ = ("node_id", "address", "version", "started_at_ms", "clock_ms", "datasets", "approximate_keys", "disk_bytes", "topology_epoch", "hints_pending", "hints_dropped", "hints_replayed", "read_repairs", "metrics_address", "requests_total", "requests_per_second", "repair_running", "repair_progress", "repair_keys_compared", "repair_ranges_differing", "repair_records_exchanged", "repair_last_completed_ms", "streaming_active", "streaming_progress", "streaming_records", "streaming_bytes", "snapshots")
     class HintsPendingEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -119,6 +119,20 @@ class NodeInfoResponse(_message.Message):
     HINTS_DROPPED_FIELD_NUMBER: _ClassVar[int]
     HINTS_REPLAYED_FIELD_NUMBER: _ClassVar[int]
     READ_REPAIRS_FIELD_NUMBER: _ClassVar[int]
+    METRICS_ADDRESS_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_TOTAL_FIELD_NUMBER: _ClassVar[int]
+    REQUESTS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    REPAIR_RUNNING_FIELD_NUMBER: _ClassVar[int]
+    REPAIR_PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    REPAIR_KEYS_COMPARED_FIELD_NUMBER: _ClassVar[int]
+    REPAIR_RANGES_DIFFERING_FIELD_NUMBER: _ClassVar[int]
+    REPAIR_RECORDS_EXCHANGED_FIELD_NUMBER: _ClassVar[int]
+    REPAIR_LAST_COMPLETED_MS_FIELD_NUMBER: _ClassVar[int]
+    STREAMING_ACTIVE_FIELD_NUMBER: _ClassVar[int]
+    STREAMING_PROGRESS_FIELD_NUMBER: _ClassVar[int]
+    STREAMING_RECORDS_FIELD_NUMBER: _ClassVar[int]
+    STREAMING_BYTES_FIELD_NUMBER: _ClassVar[int]
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     address: str
     version: str
@@ -132,4 +146,222 @@ class NodeInfoResponse(_message.Message):
     hints_dropped: int
     hints_replayed: int
     read_repairs: int
-    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., started_at_ms: _Optional[int] = ..., clock_ms: _Optional[int] = ..., datasets: _Optional[_Iterable[str]] = ..., approximate_keys: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., topology_epoch: _Optional[int] = ..., hints_pending: _Optional[_Mapping[int, int]] = ..., hints_dropped: _Optional[int] = ..., hints_replayed: _Optional[int] = ..., read_repairs: _Optional[int] = ...) -> None: ...
+    metrics_address: str
+    requests_total: int
+    requests_per_second: float
+    repair_running: bool
+    repair_progress: float
+    repair_keys_compared: int
+    repair_ranges_differing: int
+    repair_records_exchanged: int
+    repair_last_completed_ms: int
+    streaming_active: int
+    streaming_progress: float
+    streaming_records: int
+    streaming_bytes: int
+    snapshots: int
+    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., started_at_ms: _Optional[int] = ..., clock_ms: _Optional[int] = ..., datasets: _Optional[_Iterable[str]] = ..., approximate_keys: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., topology_epoch: _Optional[int] = ..., hints_pending: _Optional[_Mapping[int, int]] = ..., hints_dropped: _Optional[int] = ..., hints_replayed: _Optional[int] = ..., read_repairs: _Optional[int] = ..., metrics_address: _Optional[str] = ..., requests_total: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., repair_running: _Optional[bool] = ..., repair_progress: _Optional[float] = ..., repair_keys_compared: _Optional[int] = ..., repair_ranges_differing: _Optional[int] = ..., repair_records_exchanged: _Optional[int] = ..., repair_last_completed_ms: _Optional[int] = ..., streaming_active: _Optional[int] = ..., streaming_progress: _Optional[float] = ..., streaming_records: _Optional[int] = ..., streaming_bytes: _Optional[int] = ..., snapshots: _Optional[int] = ...) -> None: ...
+
+class Snapshot(_message.Message):
+    __slots__ = ("name", "node_id", "created_at_ms", "size_bytes", "path", "topology_epoch", "datasets")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    SIZE_BYTES_FIELD_NUMBER: _ClassVar[int]
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    TOPOLOGY_EPOCH_FIELD_NUMBER: _ClassVar[int]
+    DATASETS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    node_id: int
+    created_at_ms: int
+    size_bytes: int
+    path: str
+    topology_epoch: int
+    datasets: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., node_id: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., size_bytes: _Optional[int] = ..., path: _Optional[str] = ..., topology_epoch: _Optional[int] = ..., datasets: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CreateSnapshotRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class CreateSnapshotResponse(_message.Message):
+    __slots__ = ("snapshot",)
+    SNAPSHOT_FIELD_NUMBER: _ClassVar[int]
+    snapshot: Snapshot
+    def __init__(self, snapshot: _Optional[_Union[Snapshot, _Mapping]] = ...) -> None: ...
+
+class ListSnapshotsRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class ListSnapshotsResponse(_message.Message):
+    __slots__ = ("snapshots",)
+    SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    snapshots: _containers.RepeatedCompositeFieldContainer[Snapshot]
+    def __init__(self, snapshots: _Optional[_Iterable[_Union[Snapshot, _Mapping]]] = ...) -> None: ...
+
+class DeleteSnapshotRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DeleteSnapshotResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class TokenInfo(_message.Message):
+    __slots__ = ("token_id", "tenant", "read_only", "datasets", "created_at_ms", "expires_at_ms")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    READ_ONLY_FIELD_NUMBER: _ClassVar[int]
+    DATASETS_FIELD_NUMBER: _ClassVar[int]
+    CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    tenant: str
+    read_only: bool
+    datasets: _containers.RepeatedScalarFieldContainer[str]
+    created_at_ms: int
+    expires_at_ms: int
+    def __init__(self, token_id: _Optional[str] = ..., tenant: _Optional[str] = ..., read_only: _Optional[bool] = ..., datasets: _Optional[_Iterable[str]] = ..., created_at_ms: _Optional[int] = ..., expires_at_ms: _Optional[int] = ...) -> None: ...
+
+class CreateTokenRequest(_message.Message):
+    __slots__ = ("tenant", "read_only", "datasets")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    READ_ONLY_FIELD_NUMBER: _ClassVar[int]
+    DATASETS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    read_only: bool
+    datasets: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, tenant: _Optional[str] = ..., read_only: _Optional[bool] = ..., datasets: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class CreateTokenResponse(_message.Message):
+    __slots__ = ("token", "info")
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    INFO_FIELD_NUMBER: _ClassVar[int]
+    token: str
+    info: TokenInfo
+    def __init__(self, token: _Optional[str] = ..., info: _Optional[_Union[TokenInfo, _Mapping]] = ...) -> None: ...
+
+class ListTokensRequest(_message.Message):
+    __slots__ = ("tenant",)
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    def __init__(self, tenant: _Optional[str] = ...) -> None: ...
+
+class ListTokensResponse(_message.Message):
+    __slots__ = ("tokens",)
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tokens: _containers.RepeatedCompositeFieldContainer[TokenInfo]
+    def __init__(self, tokens: _Optional[_Iterable[_Union[TokenInfo, _Mapping]]] = ...) -> None: ...
+
+class RevokeTokenRequest(_message.Message):
+    __slots__ = ("token_id",)
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    def __init__(self, token_id: _Optional[str] = ...) -> None: ...
+
+class RevokeTokenResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class RotateTokenRequest(_message.Message):
+    __slots__ = ("token_id", "grace_ms")
+    TOKEN_ID_FIELD_NUMBER: _ClassVar[int]
+    GRACE_MS_FIELD_NUMBER: _ClassVar[int]
+    token_id: str
+    grace_ms: int
+    def __init__(self, token_id: _Optional[str] = ..., grace_ms: _Optional[int] = ...) -> None: ...
+
+class Limits(_message.Message):
+    __slots__ = ("ops_per_second", "bytes_per_second", "storage_quota_bytes", "burst_seconds")
+    OPS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    BYTES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_QUOTA_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BURST_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    ops_per_second: float
+    bytes_per_second: float
+    storage_quota_bytes: int
+    burst_seconds: float
+    def __init__(self, ops_per_second: _Optional[float] = ..., bytes_per_second: _Optional[float] = ..., storage_quota_bytes: _Optional[int] = ..., burst_seconds: _Optional[float] = ...) -> None: ...
+
+class SetLimitsRequest(_message.Message):
+    __slots__ = ("tenant", "dataset", "ops_per_second", "bytes_per_second", "storage_quota_bytes", "burst_seconds")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    OPS_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    BYTES_PER_SECOND_FIELD_NUMBER: _ClassVar[int]
+    STORAGE_QUOTA_BYTES_FIELD_NUMBER: _ClassVar[int]
+    BURST_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    tenant: str
+    dataset: str
+    ops_per_second: float
+    bytes_per_second: float
+    storage_quota_bytes: int
+    burst_seconds: float
+    def __init__(self, tenant: _Optional[str] = ..., dataset: _Optional[str] = ..., ops_per_second: _Optional[float] = ..., bytes_per_second: _Optional[float] = ..., storage_quota_bytes: _Optional[int] = ..., burst_seconds: _Optional[float] = ...) -> None: ...
+
+class SetLimitsResponse(_message.Message):
+    __slots__ = ("limits",)
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    limits: Limits
+    def __init__(self, limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+
+class DescribeTenantRequest(_message.Message):
+    __slots__ = ("name",)
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    def __init__(self, name: _Optional[str] = ...) -> None: ...
+
+class DatasetLimits(_message.Message):
+    __slots__ = ("dataset", "limits")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    limits: Limits
+    def __init__(self, dataset: _Optional[str] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ...) -> None: ...
+
+class DescribeTenantResponse(_message.Message):
+    __slots__ = ("tenant", "limits", "datasets", "tokens")
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    LIMITS_FIELD_NUMBER: _ClassVar[int]
+    DATASETS_FIELD_NUMBER: _ClassVar[int]
+    TOKENS_FIELD_NUMBER: _ClassVar[int]
+    tenant: Tenant
+    limits: Limits
+    datasets: _containers.RepeatedCompositeFieldContainer[DatasetLimits]
+    tokens: _containers.RepeatedCompositeFieldContainer[TokenInfo]
+    def __init__(self, tenant: _Optional[_Union[Tenant, _Mapping]] = ..., limits: _Optional[_Union[Limits, _Mapping]] = ..., datasets: _Optional[_Iterable[_Union[DatasetLimits, _Mapping]]] = ..., tokens: _Optional[_Iterable[_Union[TokenInfo, _Mapping]]] = ...) -> None: ...
+
+class AuditEntry(_message.Message):
+    __slots__ = ("at_ms", "node_id", "actor", "action", "target", "detail")
+    AT_MS_FIELD_NUMBER: _ClassVar[int]
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACTOR_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    TARGET_FIELD_NUMBER: _ClassVar[int]
+    DETAIL_FIELD_NUMBER: _ClassVar[int]
+    at_ms: int
+    node_id: int
+    actor: str
+    action: str
+    target: str
+    detail: str
+    def __init__(self, at_ms: _Optional[int] = ..., node_id: _Optional[int] = ..., actor: _Optional[str] = ..., action: _Optional[str] = ..., target: _Optional[str] = ..., detail: _Optional[str] = ...) -> None: ...
+
+class ListAuditRequest(_message.Message):
+    __slots__ = ("limit", "since_ms")
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    SINCE_MS_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    since_ms: int
+    def __init__(self, limit: _Optional[int] = ..., since_ms: _Optional[int] = ...) -> None: ...
+
+class ListAuditResponse(_message.Message):
+    __slots__ = ("entries",)
+    ENTRIES_FIELD_NUMBER: _ClassVar[int]
+    entries: _containers.RepeatedCompositeFieldContainer[AuditEntry]
+    def __init__(self, entries: _Optional[_Iterable[_Union[AuditEntry, _Mapping]]] = ...) -> None: ...

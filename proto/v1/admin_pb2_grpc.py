@@ -64,6 +64,56 @@ class AdminStub:
                 request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.NodeInfoRequest.SerializeToString,
                 response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.NodeInfoResponse.FromString,
                 _registered_method=True)
+        self.CreateSnapshot = channel.unary_unary(
+                '/manhattan.v1.Admin/CreateSnapshot',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateSnapshotRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateSnapshotResponse.FromString,
+                _registered_method=True)
+        self.ListSnapshots = channel.unary_unary(
+                '/manhattan.v1.Admin/ListSnapshots',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListSnapshotsRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListSnapshotsResponse.FromString,
+                _registered_method=True)
+        self.DeleteSnapshot = channel.unary_unary(
+                '/manhattan.v1.Admin/DeleteSnapshot',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.DeleteSnapshotRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.DeleteSnapshotResponse.FromString,
+                _registered_method=True)
+        self.CreateToken = channel.unary_unary(
+                '/manhattan.v1.Admin/CreateToken',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateTokenRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateTokenResponse.FromString,
+                _registered_method=True)
+        self.ListTokens = channel.unary_unary(
+                '/manhattan.v1.Admin/ListTokens',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListTokensRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListTokensResponse.FromString,
+                _registered_method=True)
+        self.RevokeToken = channel.unary_unary(
+                '/manhattan.v1.Admin/RevokeToken',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.RevokeTokenRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.RevokeTokenResponse.FromString,
+                _registered_method=True)
+        self.RotateToken = channel.unary_unary(
+                '/manhattan.v1.Admin/RotateToken',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.RotateTokenRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateTokenResponse.FromString,
+                _registered_method=True)
+        self.SetLimits = channel.unary_unary(
+                '/manhattan.v1.Admin/SetLimits',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.SetLimitsRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.SetLimitsResponse.FromString,
+                _registered_method=True)
+        self.DescribeTenant = channel.unary_unary(
+                '/manhattan.v1.Admin/DescribeTenant',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.DescribeTenantRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.DescribeTenantResponse.FromString,
+                _registered_method=True)
+        self.ListAudit = channel.unary_unary(
+                '/manhattan.v1.Admin/ListAudit',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListAuditRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListAuditResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -105,6 +155,71 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CreateSnapshot(self, request, context):
+        """Snapshots of the answering node only (RocksDB checkpoints); `manhattan snapshot`
+        calls every node. Restoring is offline (`manhattan snapshot restore`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListSnapshots(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DeleteSnapshot(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateToken(self, request, context):
+        """Tokens: several per tenant, scoped; revocation reaches every node via the catalog.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListTokens(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RevokeToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RotateToken(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetLimits(self, request, context):
+        """Rate limits and storage quotas of a tenant or a dataset.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def DescribeTenant(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAudit(self, request, context):
+        """Admin actions recorded by the answering node (newest first).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +252,56 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.NodeInfo,
                     request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.NodeInfoRequest.FromString,
                     response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.NodeInfoResponse.SerializeToString,
+            ),
+            'CreateSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateSnapshot,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateSnapshotRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateSnapshotResponse.SerializeToString,
+            ),
+            'ListSnapshots': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListSnapshots,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListSnapshotsRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListSnapshotsResponse.SerializeToString,
+            ),
+            'DeleteSnapshot': grpc.unary_unary_rpc_method_handler(
+                    servicer.DeleteSnapshot,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.DeleteSnapshotRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.DeleteSnapshotResponse.SerializeToString,
+            ),
+            'CreateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateToken,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateTokenRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateTokenResponse.SerializeToString,
+            ),
+            'ListTokens': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListTokens,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListTokensRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListTokensResponse.SerializeToString,
+            ),
+            'RevokeToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RevokeToken,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.RevokeTokenRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.RevokeTokenResponse.SerializeToString,
+            ),
+            'RotateToken': grpc.unary_unary_rpc_method_handler(
+                    servicer.RotateToken,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.RotateTokenRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateTokenResponse.SerializeToString,
+            ),
+            'SetLimits': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetLimits,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.SetLimitsRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.SetLimitsResponse.SerializeToString,
+            ),
+            'DescribeTenant': grpc.unary_unary_rpc_method_handler(
+                    servicer.DescribeTenant,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.DescribeTenantRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.DescribeTenantResponse.SerializeToString,
+            ),
+            'ListAudit': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAudit,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListAuditRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListAuditResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -301,6 +466,276 @@ class Admin:
             '/manhattan.v1.Admin/NodeInfo',
             manhattan_dot_proto_dot_v1_dot_admin__pb2.NodeInfoRequest.SerializeToString,
             manhattan_dot_proto_dot_v1_dot_admin__pb2.NodeInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Admin/CreateSnapshot',
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateSnapshotRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateSnapshotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListSnapshots(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Admin/ListSnapshots',
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.ListSnapshotsRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.ListSnapshotsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DeleteSnapshot(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Admin/DeleteSnapshot',
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.DeleteSnapshotRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.DeleteSnapshotResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Admin/CreateToken',
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateTokenRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListTokens(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Admin/ListTokens',
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.ListTokensRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.ListTokensResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RevokeToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Admin/RevokeToken',
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.RevokeTokenRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.RevokeTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RotateToken(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Admin/RotateToken',
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.RotateTokenRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateTokenResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetLimits(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Admin/SetLimits',
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.SetLimitsRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.SetLimitsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DescribeTenant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Admin/DescribeTenant',
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.DescribeTenantRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.DescribeTenantResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAudit(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Admin/ListAudit',
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.ListAuditRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.ListAuditResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -35,7 +35,10 @@ def eventually(check: Callable[[], bool], timeout: float = 15.0, interval: float
 def start_cluster(root, **extra_config) -> LocalCluster:
     """Three nodes, fast failure detection."""
     config = {"cluster": {"ping_interval_s": 0.2, "hint_replay_interval_s": 0.3,
-                          **extra_config.get("cluster", {})}}
+                          **extra_config.get("cluster", {})},
+              # Background anti-entropy off: these tests watch hints and read repair alone
+              # (tests/repair covers anti-entropy).
+              "repair": {"enabled": False, **extra_config.get("repair", {})}}
     local = LocalCluster(root, nodes=3, base_port=None, extra_config=config).start()
     for node in local.nodes:  # every failure detector has heard from every peer
         wait_until_up(local, node.node_id)

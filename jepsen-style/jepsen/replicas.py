@@ -1,0 +1,96 @@
+"""Read each replica's own copy of keys, without read repair.
+
+The SDK has no "read this replica's local copy" call (a read at ONE pinned to a node is
+still coordinated: the node asks the replicas it chooses). The node-to-node stream
+(``Peer.Replicate`` with ``ReadOp``, admin token) returns exactly what the replica stores,
+tombstones and versions included, and repairs nothing: that is what convergence needs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+
+import grpc
+
+from manhattan.proto.v1 import peer_pb2, peer_pb2_grpc, types_pb2
+
+from jepsen.checkers.convergence import Digest
+
+CHUNK = 500
+
+
+def _digest(entry: peer_pb2.Entry) -> Digest:
+    if not entry.found:
+        return None
+    return (entry.version.timestamp, entry.version.writer, entry.tombstone,
+            hashlib.sha1(entry.value).hexdigest()[:12])
+
+
+def read_replica(address: str, token: str, dataset: str, keys: list[tuple[str, str]],
+                 timeout: float = 10.0) -> dict[str, Digest]:
+    """``{"pkey/lkey": digest}`` as stored on the node at ``address``."""
+    ids = itertools.count(1)
+    batches = []
+    index: dict[int, list[str]] = {}
+    for start in range(0, len(keys), CHUNK):
+        chunk = keys[start:start + CHUNK]
+        op_id = next(ids)
+        index[op_id] = [f"{p}/{l}" for p, l in chunk]
+        batches.append(peer_pb2.ReplicaBatch(ops=[peer_pb2.ReplicaOp(id=op_id, read=peer_pb2.ReadOp(
+            dataset=dataset, keys=[types_pb2.Key(pkey=p.encode(), lkey=l.encode())
+                                   for p, l in chunk]))]))
+    out: dict[str, Digest] = {}
+    if not batches:
+        return out
+    with grpc.insecure_channel(address) as channel:
+        stub = peer_pb2_grpc.PeerStub(channel)
+        call = stub.Replicate(iter(batches), timeout=timeout,
+                              metadata=(("authorization", f"Bearer {token}"),))
+        for replies in call:
+            for reply in replies.replies:
+                if reply.code != 0:
+                    raise RuntimeError(f"replica read on {address} failed: {reply.message}")
+                for name, entry in zip(index.pop(reply.id), reply.entries):
+                    out[name] = _digest(entry)
+            if not index:
+                break
+        call.cancel()
+    if index:
+        raise RuntimeError(f"replica read on {address}: {len(index)} batches unanswered")
+    return out
+
+
+def snapshot(addresses: dict[int, str], token: str, dataset: str,
+             keys: list[tuple[str, str]]) -> dict[str, dict[str, Digest]]:
+    """``{key: {node: digest}}`` over every node (all hold every key at N = RF = 3)."""
+    per_node = {f"n{n}": read_replica(a, token, dataset, keys) for n, a in addresses.items()}
+    out: dict[str, dict[str, Digest]] = {}
+    for node, digests in per_node.items():
+        for key, d in digests.items():
+            out.setdefault(key, {})[node] = d
+    return out
+
+
+def erase_on_every_replica(addresses: dict[int, str], token: str, dataset: str, pkey: str,
+                           lkey: str) -> None:
+    """Canary: write a fresh tombstone for one key straight into every replica's store.
+
+    Used only by ``--canary`` to prove end to end that a lost acknowledged write makes the
+    run fail (the replicas still agree, so only the set checker can notice)."""
+    from manhattan.hlc import pack, wall_clock_ms
+
+    entry = peer_pb2.Entry(found=True, tombstone=True,
+                           version=types_pb2.Version(timestamp=pack(wall_clock_ms()), writer=1))
+    op = peer_pb2.ReplicaOp(id=1, apply=peer_pb2.ApplyOp(dataset=dataset, sync=True, writes=[
+        peer_pb2.ReplicaWrite(pkey=pkey.encode(), lkey=lkey.encode(), entry=entry)]))
+    for address in addresses.values():
+        with grpc.insecure_channel(address) as channel:
+            call = peer_pb2_grpc.PeerStub(channel).Replicate(
+                iter([peer_pb2.ReplicaBatch(ops=[op])]), timeout=10,
+                metadata=(("authorization", f"Bearer {token}"),))
+            for replies in call:
+                if any(r.code != 0 for r in replies.replies):
+                    raise RuntimeError(f"canary write on {address} failed")
+                break
+            call.cancel()

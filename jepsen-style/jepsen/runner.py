@@ -1,0 +1,357 @@
+"""One run: cluster up, workloads + nemesis, heal, convergence, final reads, checkers, report.
+
+Everything started here is stopped here (finally + atexit): node processes by PID,
+namespaces, bridge and iptables rules with the namespaces. A failing run keeps its
+history and report in the output directory.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from manhattan.client import Client, RoundRobinPolicy
+
+from jepsen import report as report_mod
+from jepsen.checkers.convergence import check_convergence
+from jepsen.checkers.counter import check_counters
+from jepsen.checkers.linearizable import check_linearizable
+from jepsen.checkers.session import check_sessions
+from jepsen.checkers.set_checker import check_set
+from jepsen.checkers.versions import check_versions
+from jepsen.cluster import Cluster
+from jepsen.history import OK, History, Op, pairs
+from jepsen.nemesis import ALL_KINDS, CLOCKS, Fault, Nemesis, heal_all, make_schedule
+from jepsen.net import make_net
+from jepsen.replicas import erase_on_every_replica, snapshot
+from jepsen.workloads import (
+    NEEDED, CounterWorkload, Env, LinearizableWorkload, RegisterWorkload, SetWorkload, Workload,
+    make_client,
+)
+
+log = logging.getLogger("jepsen.runner")
+SMOKE_KINDS = ["partition-one", "kill-one", "pause", "kill-coordinator", "partition-oneway",
+               "clock-bump"]
+CLOCK_SETTLE_S = 6.0  # a skewed timestamp can outlive its fault by its offset (max 5 s)
+
+
+@dataclass
+class RunConfig:
+    """What a run does; the same seed replays the same fault schedule and op mix."""
+
+    seed: int
+    duration: float
+    out: Path
+    nodes: int = 3
+    kinds: list[str] = field(default_factory=lambda: list(ALL_KINDS))
+    net: str = "auto"
+    converge_timeout_s: float = 30.0
+    lin_budget_s: float = 5.0
+    fault_s: tuple[float, float] = (3.0, 6.0)
+    gap_s: tuple[float, float] = (2.0, 4.0)
+    pause_s: float = 4.0  # > the client timeout (2 s) and the replica timeout (1 s)
+    canary: bool = False  # erase one acked insert behind the system's back: the run must fail
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=10, cwd=Path(__file__).resolve().parent).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def _wait_all_alive(cluster: Cluster, timeout: float) -> bool:
+    """Until every node's failure detector reports every member alive (bounded)."""
+    deadline = time.monotonic() + timeout
+    for node in cluster.nodes.values():
+        with Client([node.address], token=cluster.token, timeout=2,
+                    routing=RoundRobinPolicy([node.address])) as c:
+            while True:
+                try:
+                    if all(m.alive for m in c.admin.topology().members):
+                        break
+                except Exception:
+                    pass
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.2)
+    return True
+
+
+def _create_dataset(cluster: Cluster, timeout: float = 30.0) -> str:
+    """Tenant and dataset through one node, then wait until every node knows the dataset
+    (the catalog reaches the others asynchronously)."""
+    first = cluster.nodes[cluster.ids[0]].address
+    with Client([first], token=cluster.token, timeout=10, routing=RoundRobinPolicy([first])) as c:
+        token = c.admin.create_tenant("jepsen")
+        c.admin.create_dataset("jepsen", tenant="jepsen", replication_factor=len(cluster.ids))
+    deadline = time.monotonic() + timeout
+    for node in cluster.nodes.values():
+        with Client([node.address], token=cluster.token, timeout=2,
+                    routing=RoundRobinPolicy([node.address])) as c:
+            while "jepsen" not in {d.name for d in _try(c.admin.list_datasets, [])}:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"node {node.id} never learned the dataset")
+                time.sleep(0.1)
+    return token
+
+
+def _try(call: Any, default: Any) -> Any:
+    try:
+        return call()
+    except Exception:
+        return default
+
+
+def _node_counters(cluster: Cluster) -> dict[str, int]:
+    totals = {"hints_replayed": 0, "read_repairs": 0, "hints_dropped": 0, "hints_pending": 0}
+    for node in cluster.nodes.values():
+        try:
+            with Client([node.address], token=cluster.token, timeout=3,
+                        routing=RoundRobinPolicy([node.address])) as c:
+                info = c.admin.node_info()
+            totals["hints_replayed"] += info.hints_replayed
+            totals["read_repairs"] += info.read_repairs
+            totals["hints_dropped"] += info.hints_dropped
+            totals["hints_pending"] += sum(info.hints_pending.values())
+        except Exception:
+            pass
+    return totals
+
+
+def _acked_versions(ops: list[Op]) -> dict[str, tuple[int, int]]:
+    """Newest acknowledged version per "pkey/lkey" (set adds, register writes)."""
+    newest: dict[str, tuple[int, int]] = {}
+    for p in pairs(ops):
+        if p.type != OK or p.complete is None:
+            continue
+        if p.invoke.f == "add":
+            bucket, _, lkey = str(p.invoke.value).partition(":")
+            key, version = f"{bucket}/{lkey}", tuple(p.complete.value)
+        elif p.invoke.f == "write":
+            key, version = f"{p.invoke.key}/", tuple(p.complete.value[1])
+        else:
+            continue
+        if key not in newest or version > newest[key]:
+            newest[key] = version  # type: ignore[assignment]
+    return newest
+
+
+def _clock_windows(faults: list[Fault]) -> list[tuple[float, float]]:
+    return [(f.started, (f.ended or f.started) + CLOCK_SETTLE_S) for f in faults
+            if f.kind in CLOCKS and f.started is not None]
+
+
+def _lin_ops(ops: list[Op], windows: list[tuple[float, float]]) -> tuple[list[Op], int]:
+    """The linearizability workload's ops, minus keys touched during a clock fault."""
+    span: dict[str, list[float]] = {}
+    for op in ops:
+        s = span.setdefault(op.key, [op.time, op.time])
+        s[0], s[1] = min(s[0], op.time), max(s[1], op.time)
+    excluded = {k for k, (a, b) in span.items() if any(a <= we and b >= ws for ws, we in windows)}
+    return [o for o in ops if o.key not in excluded], len(excluded)
+
+
+def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any],
+          lin_budget_s: float) -> dict[str, Any]:
+    """Every checker on the history."""
+    results: dict[str, Any] = {"set": check_set(history.ops("set"))}
+    reg_ops = history.ops("register")
+    results["registers"] = {}
+    for r in NEEDED:
+        for w in NEEDED:
+            combo = [o for o in reg_ops if o.key.startswith(f"reg-{r}-{w}-")]
+            strict = NEEDED[r] + NEEDED[w] > 3
+            results["registers"][f"R={r},W={w}"] = {
+                "versions": check_versions(combo, strict=strict),
+                "sessions": check_sessions(combo, strict=strict)}
+    lin_ops, excluded = _lin_ops(history.ops("linearizable"), _clock_windows(faults))
+    results["linearizable"] = {**check_linearizable(lin_ops, budget_s=lin_budget_s),
+                               "excluded_clock": excluded}
+    results["linearizable_versions"] = check_versions(history.ops("linearizable"), strict=True)
+    results["linearizable_sessions"] = check_sessions(history.ops("linearizable"), strict=True)
+    results["counter"] = check_counters(history.ops("counter"))
+    results["convergence"] = snapshots_result
+    return results
+
+
+def run(cfg: RunConfig) -> dict[str, Any]:
+    """The whole run; returns the report (also written to ``cfg.out``)."""
+    started = time.monotonic()
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    net = make_net(cfg.net)
+    cluster = Cluster(cfg.out / "cluster", net, cfg.nodes)
+    atexit.register(cluster.stop)
+    history = History()
+    workloads: list[Workload] = []
+    nemesis: Nemesis | None = None
+    schedule = make_schedule(cfg.seed, cfg.duration, cluster.ids, cfg.kinds, fault_s=cfg.fault_s,
+                             gap_s=cfg.gap_s, pause_s=cfg.pause_s)
+    errors: list[str] = []
+    report: dict[str, Any] = {}
+    phases: dict[str, float] = {}
+    try:
+        cluster.start()
+        phases["cluster_started"] = time.monotonic() - started
+        if not _wait_all_alive(cluster, 30):
+            errors.append("not every node saw every other alive before the run")
+        tenant_token = _create_dataset(cluster)
+        phases["dataset_ready"] = time.monotonic() - started
+        pinned = net.mode == "proxy"
+        env = Env(history, cluster.endpoints, tenant_token, "jepsen", pinned, cfg.seed)
+        first = 1
+        for kind in (SetWorkload, RegisterWorkload, LinearizableWorkload, CounterWorkload):
+            workloads.append(kind(env, first))
+            first += 100
+        set_workload = workloads[0]
+        assert isinstance(set_workload, SetWorkload)
+        coordinator_counter = iter(range(10**6))
+
+        def kill_after_ack(node_id: int) -> bool:
+            """One QUORUM add coordinated by ``node_id`` (a client pinned to it); the nemesis
+            kills the node as soon as this returns."""
+            address = cluster.nodes[node_id].address
+            with make_client([address], tenant_token, pinned=True) as client:
+                for _ in range(3):
+                    n = next(coordinator_counter)
+                    if set_workload.add(900, f"set{n % 8}:coord{node_id}-{n}", client) == OK:
+                        return True
+            return False
+
+        history.t0 = time.monotonic()
+        nemesis = Nemesis(cluster, schedule, history.now, kill_after_ack)
+        for w in workloads:
+            w.start()
+        nemesis.start()
+        time.sleep(cfg.duration)
+        nemesis.stop()
+        errors += nemesis.errors
+        for w in workloads:
+            w.stop()
+        load_s = history.now()
+        phases["load_done"] = time.monotonic() - started
+        heal_all(cluster)
+        phases["healed"] = time.monotonic() - started
+        healed_at = history.now()
+        if not _wait_all_alive(cluster, 30):
+            errors.append("not every node saw every other alive after healing")
+        # convergence: replica-local reads only (no read repair), before any final read
+        keys = sorted({k for w in workloads for k in w.keys()})
+        conv: dict[str, Any] = {}
+        addresses = {i: n.address for i, n in cluster.nodes.items()}
+        convergence_s: float | None = None
+        for _ in range(1000):  # bounded by the timeout below
+            try:
+                snaps = snapshot(addresses, cluster.token, "jepsen", keys)
+                conv = check_convergence(snaps, _acked_versions(history.ops()))
+            except Exception as exc:
+                conv = {"valid": False, "error": repr(exc), "divergent_count": -1,
+                        "behind_count": -1}
+            if conv.get("valid"):
+                convergence_s = round(history.now() - healed_at, 2)
+                break
+            if history.now() - healed_at > cfg.converge_timeout_s:
+                break
+            time.sleep(1.0)
+        conv["keys_checked"] = len(keys)
+        if cfg.canary:
+            victim = next(str(p.invoke.value) for p in pairs(history.ops("set")) if p.type == OK)
+            bucket, _, lkey = victim.partition(":")
+            erase_on_every_replica(addresses, cluster.token, "jepsen", bucket, lkey)
+            errors.append(f"canary: erased acknowledged element {victim} on every replica")
+        phases["converged"] = time.monotonic() - started
+        for w in workloads:
+            w.final_reads()
+        phases["final_reads"] = time.monotonic() - started
+        counters = _node_counters(cluster)
+        results = check(history, schedule, conv, cfg.lin_budget_s)
+        phases["checked"] = time.monotonic() - started
+        results["phases_s"] = {k: round(v, 1) for k, v in phases.items()}
+        report = build_report(cfg, net, schedule, history, results, counters, load_s,
+                              convergence_s, errors, time.monotonic() - started)
+    except Exception as exc:
+        errors.append(f"run aborted: {exc!r}")
+        log.exception("run aborted")
+        report = {"passed": False, "seed": cfg.seed, "errors": errors,
+                  "faults": [f.to_json() for f in schedule]}
+        raise
+    finally:
+        for w in workloads:
+            w.stop_event.set()
+        if nemesis is not None:
+            nemesis.stop()
+        for w in workloads:
+            w.stop()
+            w.close()
+        try:
+            cluster.stop()
+        finally:
+            atexit.unregister(cluster.stop)
+            history.save(cfg.out / "history.jsonl")
+            if report.get("checks") is not None:
+                report_mod.write(report, history.ops(), cfg.out)
+            else:
+                import json
+                (cfg.out / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    return report
+
+
+def build_report(cfg: RunConfig, net: Any, schedule: list[Fault], history: History,
+                 results: dict[str, Any], counters: dict[str, int], load_s: float,
+                 convergence_s: float | None, errors: list[str], total_s: float) -> dict[str, Any]:
+    """The figures the issue asks for, and the pass criteria."""
+    faults = [f.to_json() for f in schedule]
+    regs = results["registers"]
+    strict = {k: v for k, v in regs.items() if v["versions"]["strict"]}
+    phantoms = (results["set"]["unexpected_count"]
+                + sum(v["versions"]["phantom_count"] for v in regs.values())
+                + results["linearizable_versions"]["phantom_count"])
+    conv = results["convergence"]
+    checks = {
+        "acked insert-only writes lost = 0": results["set"].get("lost_count", 1) == 0
+        and "error" not in results["set"],
+        "phantom values = 0": phantoms == 0,
+        "divergent keys 30 s after heal = 0": conv.get("divergent_count") == 0
+        and conv.get("behind_count") == 0,
+        "no stale reads when R+W>N": all(v["versions"]["valid"] for v in strict.values())
+        and results["linearizable_versions"]["valid"],
+        "no read-your-writes / monotonic-read violations when R+W>N":
+            all(v["sessions"]["valid"] for v in strict.values())
+            and results["linearizable_sessions"]["valid"],
+        "QUORUM/QUORUM register linearizable (unknown allowed)":
+            results["linearizable"]["keys_invalid"] == 0,
+        "counters explainable by LWW": results["counter"]["valid"],
+        "harness ran every fault without error": not errors,
+    }
+    return {
+        "passed": all(checks.values()), "checks": checks,
+        "seed": cfg.seed, "commit": _commit(), "n": cfg.nodes, "replication_factor": cfg.nodes,
+        "consistency": {"set": "W=QUORUM, final read ALL", "registers": "every R/W of ONE/QUORUM/ALL",
+                        "linearizable": "R=QUORUM W=QUORUM", "counter": "R=QUORUM W=QUORUM"},
+        "durability": "sync (fsync, group commit, before the ack)",
+        "network": {"mode": net.mode, "notes": list(net.notes)},
+        "duration_s": round(total_s, 1), "load_s": round(load_s, 1),
+        "faults": faults, "ops": report_mod.op_stats(history.ops(), faults, load_s),
+        "acked_writes_lost": results["set"].get("lost_count"),
+        "phantoms": phantoms,
+        "divergent_keys": conv.get("divergent_count"),
+        "replicas_behind_ack": conv.get("behind_count"),
+        "convergence_s": convergence_s,
+        "hints_replayed": counters["hints_replayed"], "read_repairs": counters["read_repairs"],
+        "hints_dropped": counters["hints_dropped"], "hints_pending": counters["hints_pending"],
+        "linearizability": {k: results["linearizable"][k]
+                            for k in ("keys_valid", "keys_invalid", "keys_unknown", "excluded_clock")},
+        "stale_reads_weak": sum(v["versions"]["stale_count"] for k, v in regs.items()
+                                if k not in strict),
+        "realtime_inversions": sum(v["versions"]["realtime_inversions"] for v in regs.values()),
+        "duplicate_applications": sum(v["versions"]["duplicate_count"] for v in regs.values())
+        + results["linearizable_versions"]["duplicate_count"],
+        "failed_but_applied": results["set"].get("failed_present_count", 0),
+        "errors": errors, "results": results,
+    }

@@ -1,0 +1,269 @@
+"""Membership changes, run by the node an operator asks (``Ops.ChangeMembership``).
+
+1. Validate and write the transitional topology (epoch + 1): a new node JOINING,
+   a departing one LEAVING (replace does both). Push it to every member; nodes
+   that miss the push catch up through gossip. From now on writes go to the
+   current and the future owners of each range (pending ranges), and every node
+   that gains ranges pulls them (``streaming.Transfers``).
+2. Poll every live member's ``TransferStatus`` until all are done for the epoch.
+3. Switch: the future topology (joining -> normal, leaving removed) at epoch + 1,
+   pushed to every node (the departing one included, so it knows it is out).
+4. Clean up: every live node drops the ranges it no longer owns (range deletes).
+
+Only one change runs at a time; asking for the change already under way resumes
+watching it (and finishes it), so an interrupted ``manhattan node add`` is rerun.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+import grpc
+
+from manhattan.cluster.membership import topology_to_proto
+from manhattan.cluster.ranges import future_topology, in_transition
+from manhattan.cluster.topology import Member, MemberState, Topology
+from manhattan.errors import InvalidRequest, ManhattanError, Unavailable
+from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc, ops_pb2, ops_pb2_grpc
+from manhattan.security.tls import aio_channel
+
+if TYPE_CHECKING:
+    from manhattan.node.server import StorageNode
+
+log = logging.getLogger("manhattan.membership")
+Kind = ops_pb2.MembershipChangeRequest
+POLL_S = 0.2
+
+
+class ChangeRejected(ManhattanError):
+    """The change cannot be made in the cluster's current state."""
+
+    code = grpc.StatusCode.FAILED_PRECONDITION
+
+
+class MembershipChanges:
+    """Validates, starts and drives membership changes from this node."""
+
+    def __init__(self, node: "StorageNode") -> None:
+        self.node = node
+        self.membership = node.membership
+        self._lock = asyncio.Lock()
+
+    # -- validation ----------------------------------------------------------
+
+    def _member(self, topology: Topology, node_id: int) -> Member:
+        member = topology.member(node_id)
+        if member is None:
+            known = ", ".join(str(m.id) for m in topology.members)
+            raise InvalidRequest(f"unknown node id {node_id}: the members are {known}")
+        return member
+
+    def _alive(self, node_id: int) -> bool:
+        return node_id == self.node.config.node.id or self.node.detector.is_alive(node_id)
+
+    def _check_capacity(self, topology: Topology, leaving: int) -> None:
+        remaining = len([m for m in topology.members
+                         if m.id != leaving and m.state != MemberState.LEAVING])
+        for spec in self.node.catalog.datasets():
+            if spec.replication_factor > remaining:
+                raise ChangeRejected(
+                    f"removing node {leaving} would leave {remaining} nodes, fewer than the "
+                    f"replication factor {spec.replication_factor} of dataset {spec.name!r}")
+
+    async def _probe(self, topology: Topology, address: str) -> int:
+        """The id of the node running at ``address`` (it must answer the admin token)."""
+        for member in topology.members:
+            if member.address == address:
+                raise ChangeRejected(f"address {address} is already member {member.id}")
+        async with aio_channel(address, self.node.channel_credentials) as channel:
+            try:
+                info = await admin_pb2_grpc.AdminStub(channel).NodeInfo(
+                    admin_pb2.NodeInfoRequest(), timeout=5, metadata=self.node.peer_metadata)
+            except grpc.aio.AioRpcError as exc:
+                raise Unavailable(f"cannot reach a node at {address}: {exc.code().name} "
+                                  f"({exc.details()}); start it with the cluster's admin "
+                                  "token first") from None
+        existing = topology.member(info.node_id)
+        if existing is not None:
+            raise ChangeRejected(f"the node at {address} has id {info.node_id}, which is "
+                                 f"already member {existing.id} at {existing.address}")
+        return info.node_id
+
+    async def _target(self, request: ops_pb2.MembershipChangeRequest) -> Topology:
+        """The transitional topology for the request (the current one to resume)."""
+        topology = self.membership.topology
+        kind = request.kind
+        if kind not in (Kind.ADD, Kind.DECOMMISSION, Kind.REPLACE, Kind.REMOVE):
+            raise InvalidRequest("kind must be ADD, DECOMMISSION, REPLACE or REMOVE")
+        if kind in (Kind.ADD, Kind.REPLACE) and not request.address:
+            raise InvalidRequest("the new node's address is required")
+        if in_transition(topology):
+            if self._resumes(topology, request):
+                return topology
+            moving = ", ".join(f"node {m.id} {m.state.value}" for m in topology.members
+                               if m.state != MemberState.NORMAL)
+            raise ChangeRejected(f"another membership change is under way ({moving}); "
+                                 "finish it first by running the same command again")
+        members = list(topology.members)
+        if kind in (Kind.DECOMMISSION, Kind.REMOVE, Kind.REPLACE):
+            going = self._member(topology, request.node_id)
+            alive = self._alive(going.id)
+            if kind == Kind.DECOMMISSION and not alive:
+                raise ChangeRejected(f"node {going.id} is down: use `manhattan node remove "
+                                     f"{going.id}` (or replace) for a dead node")
+            if kind in (Kind.REMOVE, Kind.REPLACE) and alive:
+                raise ChangeRejected(f"node {going.id} is alive: decommission it instead, so "
+                                     "its ranges are streamed from it")
+            if kind != Kind.REPLACE:
+                self._check_capacity(topology, going.id)
+            if going.id == self.node.config.node.id:
+                raise ChangeRejected(f"run the change on another node than {going.id}, "
+                                     "the one that goes")
+            members = [replace(m, state=MemberState.LEAVING) if m.id == going.id else m
+                       for m in members]
+        if kind in (Kind.ADD, Kind.REPLACE):
+            node_id = await self._probe(topology, request.address)
+            members.append(Member(node_id, request.address, request.zone or "default",
+                                  request.weight or 1, MemberState.JOINING))
+        return Topology(topology.epoch + 1, tuple(sorted(members, key=lambda m: m.id)))
+
+    @staticmethod
+    def _resumes(topology: Topology, request: ops_pb2.MembershipChangeRequest) -> bool:
+        joining = {m.address for m in topology.members if m.state == MemberState.JOINING}
+        leaving = {m.id for m in topology.members if m.state == MemberState.LEAVING}
+        if request.kind == Kind.ADD:
+            return joining == {request.address} and not leaving
+        if request.kind in (Kind.DECOMMISSION, Kind.REMOVE):
+            return leaving == {request.node_id} and not joining
+        return joining == {request.address} and leaving == {request.node_id}
+
+    # -- driving -------------------------------------------------------------
+
+    async def _push(self, topology: Topology) -> list[int]:
+        """Adopt ``topology`` here and push it to every member of it and of the current
+        one; returns the ids that did not take it (gossip will bring it to them)."""
+        members = {m.id: m for m in (*self.membership.topology.members, *topology.members)}
+        self.membership.update(topology)
+        message = topology_to_proto(topology, vnodes=self.membership.vnodes)
+        me = self.node.config.node.id
+
+        async def push(member: Member) -> int | None:
+            stub = self.node.links.get(member.id, member.address).stub
+            try:
+                await stub.PushTopology(message, timeout=5, metadata=self.node.peer_metadata,
+                                        wait_for_ready=self._alive(member.id))
+                return None
+            except grpc.aio.AioRpcError:
+                return member.id
+
+        missed = await asyncio.gather(*(push(m) for i, m in members.items() if i != me))
+        return [i for i in missed if i is not None]
+
+    async def _push_to(self, topology: Topology, node_ids: list[int]) -> None:
+        """Push ``topology`` again to the given members (best effort)."""
+        message = topology_to_proto(topology, vnodes=self.membership.vnodes)
+        for node_id in node_ids:
+            member = topology.member(node_id)
+            if member is None:
+                continue
+            try:
+                await self.node.links.get(member.id, member.address).stub.PushTopology(
+                    message, timeout=3, metadata=self.node.peer_metadata)
+            except grpc.aio.AioRpcError:
+                pass
+
+    async def _statuses(self, epoch: int) -> list[ops_pb2.NodeTransfer]:
+        me = self.node.config.node.id
+        transfers = self.node.operations.transfers
+
+        async def ask(member: Member) -> ops_pb2.NodeTransfer:
+            if member.id == me:
+                reply = transfers.status(ops_pb2.TransferStatusRequest(epoch=epoch))
+            else:
+                stub = ops_pb2_grpc.PeerRangesStub(
+                    self.node.links.get(member.id, member.address).channel)
+                try:
+                    reply = await stub.TransferStatus(ops_pb2.TransferStatusRequest(epoch=epoch),
+                                                      timeout=3, metadata=self.node.peer_metadata)
+                except grpc.aio.AioRpcError as exc:
+                    return ops_pb2.NodeTransfer(node_id=member.id,
+                                                error=f"unreachable ({exc.code().name})")
+            return ops_pb2.NodeTransfer(node_id=member.id, ranges_total=reply.ranges_total,
+                                        ranges_done=reply.ranges_done, records=reply.records,
+                                        bytes=reply.bytes, done=reply.done, error=reply.error,
+                                        stream_ms=reply.stream_ms)
+
+        topology = self.membership.topology
+        gone = {m.id for m in topology.members
+                if m.state == MemberState.LEAVING and not self._alive(m.id)}
+        return list(await asyncio.gather(*(ask(m) for m in topology.members
+                                           if m.id not in gone)))
+
+    async def change(self, request: ops_pb2.MembershipChangeRequest
+                     ) -> AsyncIterator[ops_pb2.MembershipProgress]:
+        """Run (or resume) the change, yielding progress until it is complete."""
+        if self._lock.locked():
+            raise ChangeRejected("this node is already running a membership change")
+        async with self._lock:
+            target = await self._target(request)
+            if target.epoch != self.membership.epoch:
+                missed = await self._push(target)
+                log.info("membership change started at epoch %s (push missed: %s)",
+                         target.epoch, missed)
+            epoch = target.epoch
+            yield ops_pb2.MembershipProgress(phase="streaming", epoch=epoch,
+                                             message="topology pushed")
+            while True:
+                if self.membership.epoch != epoch:
+                    raise ChangeRejected(f"the topology moved on to epoch "
+                                         f"{self.membership.epoch} during the change")
+                transfers = await self._statuses(epoch)
+                waiting = [t for t in transfers if not t.done]
+                behind = [t.node_id for t in waiting if "topology epoch" in t.error]
+                if behind:  # missed the push (and a fresh node has no peers to gossip with)
+                    await self._push_to(self.membership.topology, behind)
+                message = "; ".join(f"node {t.node_id}: {t.error}" for t in waiting if t.error)
+                yield ops_pb2.MembershipProgress(phase="streaming", epoch=epoch,
+                                                 transfers=transfers, message=message)
+                if not waiting:
+                    break
+                await asyncio.sleep(POLL_S)
+            final = replace(future_topology(self.membership.topology), epoch=epoch + 1)
+            missed = await self._push(final)
+            yield ops_pb2.MembershipProgress(
+                phase="switching", epoch=final.epoch, transfers=transfers,
+                message=f"nodes {missed} will learn the topology by gossip" if missed else "")
+            dropped, unreachable = await self._cleanup(final, target)
+            note = f"cleanup: {dropped} ranges dropped"
+            if unreachable:
+                note += f"; nodes {unreachable} were not cleaned up (down)"
+            yield ops_pb2.MembershipProgress(phase="done", epoch=final.epoch,
+                                             transfers=transfers, message=note, done=True)
+
+    async def _cleanup(self, final: Topology, previous: Topology) -> tuple[int, list[int]]:
+        """Ask every live node of the change to drop what it no longer owns."""
+        me = self.node.config.node.id
+        dropped, unreachable = 0, []
+        members = {m.id: m for m in (*previous.members, *final.members)}
+        for member in members.values():
+            if member.id == me:
+                reply = await self.node.operations.transfers.cleanup()
+            else:
+                if not self._alive(member.id):
+                    unreachable.append(member.id)
+                    continue
+                stub = ops_pb2_grpc.PeerRangesStub(
+                    self.node.links.get(member.id, member.address).channel)
+                try:
+                    reply = await stub.Cleanup(ops_pb2.CleanupRequest(), timeout=60,
+                                               metadata=self.node.peer_metadata)
+                except grpc.aio.AioRpcError as exc:
+                    log.warning("cleanup on node %s failed: %s", member.id, exc.code().name)
+                    unreachable.append(member.id)
+                    continue
+            dropped += reply.ranges_dropped
+        return dropped, unreachable

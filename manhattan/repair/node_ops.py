@@ -1,0 +1,86 @@
+"""Wires anti-entropy and membership changes (range streaming) into a StorageNode.
+
+Kept out of server.py so the node assembles it in a few lines: ``NodeOperations``
+owns its own worker threads (tree builds and scans must not queue behind the
+group commit's fsyncs), the servicers and the background tasks. Counters go to
+the node's Prometheus metrics (``manhattan.node.metrics``), which NodeInfo and
+``manhattan status`` read back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
+
+import grpc
+
+from manhattan.cluster.changes import MembershipChanges
+from manhattan.cluster.streaming import Transfers
+from manhattan.node.auth import Authenticator
+from manhattan.node.rpc import add_servicer
+from manhattan.proto.v1 import ops_pb2
+from manhattan.repair.exchange import ExchangeSession, Exchanger
+from manhattan.repair.scheduler import AntiEntropy
+from manhattan.repair.service import OpsService, PeerRangesService
+from manhattan.repair.watermarks import TombstoneGate, Watermarks
+
+if TYPE_CHECKING:
+    from manhattan.node.server import StorageNode
+
+SERVICE_NAMES = ("manhattan.v1.Ops", "manhattan.v1.PeerRanges")
+
+
+class NodeOperations:
+    """Anti-entropy and membership-change machinery of one node."""
+
+    def __init__(self, node: "StorageNode") -> None:
+        config = node.config
+        self.node = node
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="manhattan-ops")
+        self.watermarks = Watermarks(node.engine)
+        self.gate = TombstoneGate(
+            node_id=config.node.id, membership=node.membership, catalog=node.catalog,
+            watermarks=self.watermarks,
+            grace_ms=lambda: int(config.storage.tombstone_grace_s * 1000))
+        self.exchanger = Exchanger(
+            node_id=config.node.id, engine=node.engine, executor=self.executor,
+            watermarks=self.watermarks, metadata=node.peer_metadata, now_ms=node.clock.wall_ms,
+            timeout_s=max(config.cluster.replica_timeout_s * 6, 30.0))
+        self.anti_entropy = AntiEntropy(
+            node_id=config.node.id, membership=node.membership, catalog=node.catalog,
+            detector=node.detector, links=node.links, exchanger=self.exchanger,
+            interval_s=config.repair.interval_s, keys_per_s=config.repair.keys_per_s,
+            enabled=config.repair.enabled, metrics=getattr(node, "metrics", None))
+        self.transfers = Transfers(node, self.executor, self.exchanger)
+        self.changes = MembershipChanges(node)
+
+    def new_session(self) -> ExchangeSession:
+        """The responder side of one exchange stream."""
+        return ExchangeSession(engine=self.node.engine, executor=self.executor,
+                               epoch=lambda: self.node.membership.epoch,
+                               watermarks=self.watermarks, now_ms=self.node.clock.wall_ms)
+
+    def register(self, server: grpc.aio.Server, auth: Authenticator) -> None:
+        """Add the Ops and PeerRanges services."""
+        transfers = self.transfers
+        # add_servicer (not the generated add_*_to_server): undecodable requests get
+        # INVALID_ARGUMENT rather than grpc.aio's UNKNOWN (found by tests/security fuzz).
+        add_servicer(server, OpsService(
+            auth=auth, anti_entropy=self.anti_entropy,
+            change_membership=self.changes.change), ops_pb2.DESCRIPTOR.services_by_name["Ops"])
+        add_servicer(server, PeerRangesService(
+            auth=auth, new_session=self.new_session,
+            stream_ranges=transfers.stream_ranges if transfers else None,
+            transfer_status=transfers.status if transfers else None,
+            cleanup=transfers.cleanup if transfers else None),
+            ops_pb2.DESCRIPTOR.services_by_name["PeerRanges"])
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """Background work: the repair loop and the transfer watcher."""
+        return [asyncio.create_task(self.anti_entropy.run(), name="anti-entropy"),
+                asyncio.create_task(self.transfers.run(), name="transfers")]
+
+    def close(self) -> None:
+        """Wait for running scans (before the engine closes)."""
+        self.executor.shutdown(wait=True)

@@ -1,0 +1,103 @@
+"""The whole harness, short: real nodes in namespaces (or behind proxies), real faults
+(kill, coordinator kill after an ack, SIGSTOP, partitions, one-way drop, clock bump),
+every checker, and the pass criteria of issue #7. Bounded to 3 minutes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SMOKE_BOUND_S = 170
+
+
+def _run(args: list[str], out: Path, bound: float) -> tuple[subprocess.CompletedProcess[str], int]:
+    """Run the harness; on the bound, SIGTERM (it cleans up), then SIGKILL, by its PID."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "jepsen-style" / "run.py"), *args,
+                             "--out", str(out)], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        stdout, _ = proc.communicate(timeout=bound)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            stdout, _ = proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            stdout, _ = proc.communicate()
+        pytest.fail(f"harness exceeded {bound}s:\n{stdout[-3000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, ""), proc.pid
+
+
+def _leftovers(pid: int) -> str:
+    """Namespaces or bridge named after the harness process (it must remove them)."""
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        return ""
+    names = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    links = subprocess.run(["ip", "-o", "link"], capture_output=True, text=True).stdout
+    return "\n".join(line for line in (names + links).splitlines() if f"mj{pid}n" in line
+                     or f"mjb{pid}" in line)
+
+
+@pytest.mark.timeout(180)
+def test_smoke_run_passes_every_criterion(tmp_path: Path) -> None:
+    out = tmp_path / "smoke"
+    result, pid = _run(["--smoke", "--seed", "20261121"], out, SMOKE_BOUND_S)
+    assert _leftovers(pid) == "", "namespaces or bridge left behind"
+    report = json.loads((out / "report.json").read_text())
+    assert (out / "history.jsonl").stat().st_size > 0
+    assert (out / "summary.txt").exists() and (out / "timeline.png").exists(), result.stdout[-2000:]
+    failed = [name for name, ok in report.get("checks", {}).items() if not ok]
+    assert result.returncode == 0 and report["passed"], f"{failed}\n{result.stdout[-4000:]}"
+    # the run really exercised the system: load, acked inserts, faults that started and
+    # ended, a linearizability verdict, every node up again
+    assert report["ops"]["ok"] > 500 and report["results"]["set"]["acknowledged"] > 200
+    assert report["acked_writes_lost"] == 0 and report["phantoms"] == 0
+    assert report["divergent_keys"] == 0
+    kinds = {f["kind"] for f in report["faults"] if f["started"] is not None and f["ended"]}
+    assert {"kill-one", "kill-coordinator", "pause", "partition-one"} <= kinds
+    assert report["linearizability"]["keys_valid"] >= 1
+    assert report["duration_s"] < SMOKE_BOUND_S
+
+
+def test_schedule_replays_from_seed() -> None:
+    sys.path.insert(0, str(ROOT / "jepsen-style"))
+    from jepsen.nemesis import ALL_KINDS, make_schedule, partition_links
+
+    a = make_schedule(5, 120, [1, 2, 3], ALL_KINDS)
+    b = make_schedule(5, 120, [1, 2, 3], ALL_KINDS)
+    c = make_schedule(6, 120, [1, 2, 3], ALL_KINDS)
+    assert [f.to_json() for f in a] == [f.to_json() for f in b] != [f.to_json() for f in c]
+    assert {f.kind for f in a} == set(ALL_KINDS)  # every kind gets its turn in 120 s
+    # partition shapes: isolate one cuts both directions, one-way only into the target,
+    # the bridge keeps the bridge node connected to both sides
+    assert set(partition_links("partition-one", [1, 2, 3], [2])) == {(2, 1), (1, 2), (2, 3), (3, 2)}
+    assert set(partition_links("partition-oneway", [1, 2, 3], [2])) == {(1, 2), (3, 2)}
+    assert set(partition_links("partition-bridge", [1, 2, 3, 4, 5], [3])) == {
+        (1, 4), (1, 5), (2, 4), (2, 5), (4, 1), (5, 1), (4, 2), (5, 2)}
+    ring = set(partition_links("partition-ring", [1, 2, 3, 4, 5], [1]))
+    assert (3, 1) in ring and (2, 1) not in ring and (5, 1) not in ring
+
+
+@pytest.mark.timeout(120)
+def test_a_lost_acknowledged_write_fails_the_run_and_keeps_its_history(tmp_path: Path) -> None:
+    """The canary erases one acked insert on every replica (replicas still agree): the run
+    must exit 1, name exactly that element as lost, and keep history and report."""
+    out = tmp_path / "canary"
+    result, pid = _run(["--faults", "none", "--duration", "4", "--seed", "1", "--canary"],
+                       out, 100)
+    assert _leftovers(pid) == ""
+    report = json.loads((out / "report.json").read_text())
+    assert result.returncode == 1 and not report["passed"], result.stdout[-3000:]
+    assert report["checks"]["acked insert-only writes lost = 0"] is False
+    assert report["acked_writes_lost"] == 1 and report["divergent_keys"] == 0
+    victim = next(e for e in report["errors"] if e.startswith("canary")).split()[4]
+    assert report["results"]["set"]["lost"] == [victim]
+    assert (out / "history.jsonl").stat().st_size > 0 and (out / "summary.txt").exists()
