@@ -112,11 +112,25 @@ def test_sessions_catch_read_your_writes() -> None:
 
 def test_sessions_catch_non_monotonic_reads() -> None:
     ops = build([
+        (1, "invoke", "write", "k", "a"), (1, "ok", "write", "k", ["a", [10, 1]]),
+        (1, "invoke", "write", "k", "b"), (1, "ok", "write", "k", ["b", [20, 1]]),
         (2, "invoke", "read", "k", None), (2, "ok", "read", "k", ["b", [20, 1]]),
         (2, "invoke", "read", "k", None), (2, "ok", "read", "k", ["a", [10, 1]]),
     ])
     result = check_sessions(ops, strict=True)
     assert not result["valid"] and result["monotonic_violations"] == 1
+
+
+def test_sessions_allow_unseeing_a_write_that_was_never_acknowledged() -> None:
+    # Found by the smoke: a W=ALL write that timed out landed on one replica; a read at
+    # ONE saw it, the next read (another replica) did not. R+W>N says nothing about it.
+    ops = build([
+        (1, "invoke", "write", "k", "a"), (1, "ok", "write", "k", ["a", [10, 1]]),
+        (3, "invoke", "write", "k", "b"), (3, "info", "write", "k", None),
+        (2, "invoke", "read", "k", None), (2, "ok", "read", "k", ["b", [20, 1]]),
+        (2, "invoke", "read", "k", None), (2, "ok", "read", "k", ["a", [10, 1]]),
+    ])
+    assert check_sessions(ops, strict=True)["valid"]
 
 
 # -- counters ----------------------------------------------------------------------------

@@ -2,9 +2,11 @@
 
 A process is one session. Read-your-writes: after the process's own write of a key was
 acknowledged with version v, its later ok reads of that key return a version >= v.
-Monotonic reads: the versions of its successive ok reads of a key never go down.
-Both are promised only when R+W>N (``strict``); otherwise violations are counted but
-do not invalidate.
+Monotonic reads: once a process has read an *acknowledged* version of a key, its later
+ok reads never return an older one. (A version whose write was not acknowledged may sit
+on one replica only: a read at ONE can see it and the next read, at another replica, not;
+R+W>N promises nothing about such writes.) Both are promised only when R+W>N
+(``strict``); otherwise violations are counted but do not invalidate.
 """
 
 from __future__ import annotations
@@ -21,6 +23,9 @@ def _version(result: Any) -> tuple[int, int]:
 
 def check_sessions(ops: Iterable[Op], *, strict: bool, sample: int = 10) -> dict[str, Any]:
     """Scan each process's ops in order."""
+    ops = list(ops)
+    acknowledged = {(p.invoke.key, _version(p.complete.value)) for p in pairs(ops)
+                    if p.type == OK and p.complete is not None and p.invoke.f == "write"}
     floor_write: dict[tuple[int, str], tuple[int, int]] = {}
     floor_read: dict[tuple[int, str], tuple[int, int]] = {}
     ryw: list[dict[str, Any]] = []
@@ -39,7 +44,8 @@ def check_sessions(ops: Iterable[Op], *, strict: bool, sample: int = 10) -> dict
         if version < floor_read.get(slot, (-1, -1)):
             mono.append({"process": slot[0], "key": slot[1], "read": list(version),
                          "earlier_read": list(floor_read[slot]), "at": p.invoke.time})
-        floor_read[slot] = max(version, floor_read.get(slot, (-1, -1)))
+        if (p.invoke.key, version) in acknowledged:
+            floor_read[slot] = max(version, floor_read.get(slot, (-1, -1)))
     return {
         "valid": not strict or (not ryw and not mono), "strict": strict,
         "ryw_violations": len(ryw), "ryw": ryw[:sample],
