@@ -79,8 +79,13 @@ def _cursor(raw: str | None) -> bytes | None:
         raise click.BadParameter("not a cursor printed by this command", param_hint="--cursor")
 
 
+def _cursor_text(cursor: bytes | None) -> str | None:
+    """A page cursor as the user passes it back with --cursor."""
+    return base64.urlsafe_b64encode(cursor).decode() if cursor else None
+
+
 def _show_page(page, output: str, title: str) -> None:
-    cursor = base64.urlsafe_b64encode(page.cursor).decode() if page.cursor else None
+    cursor = _cursor_text(page.cursor)
     if output == "json":
         render([{"tweets": [_tweet_row(t) for t in page.tweets], "next_cursor": cursor,
                  "status": "rebuilding" if page.rebuilding else "ready"}], output)
@@ -242,10 +247,15 @@ follow = _edge_command("follow", "FOLLOWER starts following FOLLOWEE (idempotent
 unfollow = _edge_command("unfollow", "FOLLOWER stops following FOLLOWEE (idempotent).")
 
 
-def _list_command(name: str, doc: str) -> click.Command:
+def _paged_command(name: str, doc: str, read: Callable[..., Any],
+                   show: Callable[[Any, str, str], None], *, maximum: int,
+                   default: int) -> click.Command:
+    """A command that reads one page about USER (``read(client, user, limit, cursor)``)
+    and prints it (``show(page, output, user)``), with --limit and --cursor."""
     @click.command(name, help=doc)
     @click.argument("user_name", metavar="USER")
-    @click.option("--limit", type=click.IntRange(1, 1000), default=100, show_default=True)
+    @click.option("--limit", type=click.IntRange(1, maximum), default=default,
+                  show_default=True)
     @click.option("--cursor", help="Continue where the previous page ended.")
     @social_option
     @output_option
@@ -253,21 +263,31 @@ def _list_command(name: str, doc: str) -> click.Command:
     def command(ctx: click.Context, user_name: str, limit: int, cursor: str | None,
                 social_endpoint: str | None, output: str) -> None:
         with social_client(ctx, social_endpoint) as client:
-            page = getattr(client, name)(user_name, limit, _cursor(cursor))
-        next_cursor = base64.urlsafe_b64encode(page.cursor).decode() if page.cursor else None
+            page = read(client, user_name, limit, _cursor(cursor))
+        show(page, output, user_name)
+    return command
+
+
+def _show_users(kind: str) -> Callable[[Any, str, str], None]:
+    def show(page, output: str, _user: str) -> None:
+        next_cursor = _cursor_text(page.cursor)
         if output == "json":
             render([{"users": page.users, "total": page.total, "next_cursor": next_cursor}],
                    output)
             return
-        render([{name: u} for u in page.users], output, title=f"{page.total} in all",
+        render([{kind: u} for u in page.users], output, title=f"{page.total} in all",
                empty="(none)")
         if next_cursor:
             click.echo(f"more: --cursor {next_cursor}")
-    return command
+    return show
 
 
-followers = _list_command("followers", "Who follows USER (paginated).")
-following = _list_command("following", "Whom USER follows (paginated).")
+followers = _paged_command("followers", "Who follows USER (paginated).",
+                           lambda c, *a: c.followers(*a), _show_users("followers"),
+                           maximum=1000, default=100)
+following = _paged_command("following", "Whom USER follows (paginated).",
+                           lambda c, *a: c.following(*a), _show_users("following"),
+                           maximum=1000, default=100)
 
 
 @click.group()
@@ -275,26 +295,15 @@ def timeline() -> None:
     """Read home and user timelines."""
 
 
-def _timeline_command(name: str, doc: str) -> click.Command:
-    @click.command(name, help=doc)
-    @click.argument("user_name", metavar="USER")
-    @click.option("--limit", type=click.IntRange(1, 200), default=20, show_default=True)
-    @click.option("--cursor", help="Continue where the previous page ended.")
-    @social_option
-    @output_option
-    @click.pass_context
-    def command(ctx: click.Context, user_name: str, limit: int, cursor: str | None,
-                social_endpoint: str | None, output: str) -> None:
-        with social_client(ctx, social_endpoint) as client:
-            read = client.home if name == "home" else client.user_timeline
-            page = read(user_name, limit, _cursor(cursor))
-        _show_page(page, output, f"{name} timeline of {user_name}")
-    return command
-
-
-timeline.add_command(_timeline_command(
-    "home", "USER's home timeline: followees' tweets, newest first."))
-timeline.add_command(_timeline_command("user", "USER's own tweets, newest first."))
+timeline.add_command(_paged_command(
+    "home", "USER's home timeline: followees' tweets, newest first.",
+    lambda c, *a: c.home(*a),
+    lambda page, output, user: _show_page(page, output, f"home timeline of {user}"),
+    maximum=200, default=20))
+timeline.add_command(_paged_command(
+    "user", "USER's own tweets, newest first.", lambda c, *a: c.user_timeline(*a),
+    lambda page, output, user: _show_page(page, output, f"user timeline of {user}"),
+    maximum=200, default=20))
 
 
 # -- ids -------------------------------------------------------------------------------------

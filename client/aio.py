@@ -19,8 +19,8 @@ from tenacity import AsyncRetrying
 from manhattan.client import governance as gov
 from manhattan.client import operations as ops
 from manhattan.client import snapshots as snap
-from manhattan.client.breaker import BreakerPolicy, Breakers
-from manhattan.client.core import CHANNEL_OPTIONS, DEFAULT_TIMEOUT, ClientCore
+from manhattan.client.breaker import BreakerPolicy
+from manhattan.client.core import CHANNEL_OPTIONS, DEFAULT_TIMEOUT, ClientCore, CoreViews
 from manhattan.client.errors import from_rpc_error
 from manhattan.client.models import (
     AuditEntry, ClusterTopology, DatasetInfo, Delete, Limits, NodeInfo, Put, Record, ScanPage,
@@ -48,7 +48,7 @@ def _discard(task: asyncio.Future[Any]) -> None:
         task.cancel()
 
 
-class AsyncClient:
+class AsyncClient(CoreViews):
     """An asyncio Manhattan client; ``async with`` it or ``await close()``.
 
     Routes like Client: the endpoints are seeds, the topology names the rest.
@@ -73,31 +73,10 @@ class AsyncClient:
         self._tasks: set[asyncio.Task[None]] = set()
         self.admin = AsyncAdmin(self)
 
-    @property
-    def topology(self) -> TopologyCache:
-        """The client's view of the cluster (ring, epoch, liveness)."""
-        return self._core.topology
-
-    @property
-    def breakers(self) -> Breakers:
-        """The per-endpoint circuit breakers."""
-        return self._core.breakers
-
-    @property
-    def routing(self) -> RoutingPolicy:
-        """The routing policy in use."""
-        return self._core.routing
-
-    @property
-    def endpoints(self) -> list[str]:
-        """Every endpoint known: the seeds and the members learned since."""
-        return self._core.known_endpoints()
-
     def dataset(self, name: str, *, replication_factor: int | None = None) -> "AsyncDataset":
         """A handle on one dataset (``replication_factor`` overrides what the cluster says,
         for routing only)."""
-        if replication_factor is not None:
-            self._core.topology.pin_replication_factor(name, replication_factor)
+        self._pin(name, replication_factor)
         return AsyncDataset(self, name)
 
     def _stub(self, endpoint: str, service: str) -> Any:

@@ -168,3 +168,34 @@ class ClientCore:
     def endpoint_for(plan: Sequence[str], attempt: int) -> str:
         """The endpoint of 1-based attempt ``attempt``: the plan, cycled."""
         return plan[(attempt - 1) % len(plan)]
+
+
+class CoreViews:
+    """What both clients expose of their shared core (``self._core``)."""
+
+    _core: ClientCore
+
+    @property
+    def topology(self) -> TopologyCache:
+        """The client's view of the cluster (ring, epoch, liveness)."""
+        return self._core.topology
+
+    @property
+    def breakers(self) -> Breakers:
+        """The per-endpoint circuit breakers."""
+        return self._core.breakers
+
+    @property
+    def routing(self) -> RoutingPolicy:
+        """The routing policy in use."""
+        return self._core.routing
+
+    @property
+    def endpoints(self) -> list[str]:
+        """Every endpoint known: the seeds and the members learned since."""
+        return self._core.known_endpoints()
+
+    def _pin(self, dataset: str, replication_factor: int | None) -> None:
+        """Let ``replication_factor`` override what the cluster says (routing only)."""
+        if replication_factor is not None:
+            self._core.topology.pin_replication_factor(dataset, replication_factor)

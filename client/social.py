@@ -17,11 +17,10 @@ import grpc
 from tenacity import AsyncRetrying, Retrying, retry_if_exception_type, stop_after_attempt, \
     wait_exponential
 
-from manhattan.client.core import CHANNEL_OPTIONS
+from manhattan.client.core import CHANNEL_OPTIONS, DEFAULT_TIMEOUT
 from manhattan.client.errors import Unavailable, from_rpc_error
 from manhattan.proto.v1 import social_pb2, social_pb2_grpc
 
-DEFAULT_TIMEOUT = 10.0
 _READS = {"GetUser", "GetTweet", "HomeTimeline", "UserTimeline", "Followers", "Following",
           "NextId", "Stats"}
 

@@ -20,8 +20,10 @@ from tenacity import Retrying
 from manhattan.client import governance as gov
 from manhattan.client import operations as ops
 from manhattan.client import snapshots as snap
-from manhattan.client.breaker import BreakerPolicy, Breakers
-from manhattan.client.core import CHANNEL_OPTIONS, DEFAULT_TIMEOUT, PARALLEL_REQUESTS, ClientCore
+from manhattan.client.breaker import BreakerPolicy
+from manhattan.client.core import (
+    CHANNEL_OPTIONS, DEFAULT_TIMEOUT, PARALLEL_REQUESTS, ClientCore, CoreViews,
+)
 from manhattan.client.errors import from_rpc_error
 from manhattan.client.models import (
     AuditEntry, ClusterTopology, DatasetInfo, Delete, Limits, NodeInfo, Put, Record, ScanPage,
@@ -42,7 +44,7 @@ _STUBS = {"data": data_pb2_grpc.DataStub, "admin": admin_pb2_grpc.AdminStub,
           "cluster": cluster_pb2_grpc.ClusterStub, "ops": ops_pb2_grpc.OpsStub}
 
 
-class Client:
+class Client(CoreViews):
     """A blocking Manhattan client; use as a context manager or call ``close()``.
 
     ``endpoints`` are seeds: the client learns every member from the cluster's
@@ -71,31 +73,10 @@ class Client:
         self._pool: ThreadPoolExecutor | None = None
         self.admin = Admin(self)
 
-    @property
-    def topology(self) -> TopologyCache:
-        """The client's view of the cluster (ring, epoch, liveness)."""
-        return self._core.topology
-
-    @property
-    def breakers(self) -> Breakers:
-        """The per-endpoint circuit breakers."""
-        return self._core.breakers
-
-    @property
-    def routing(self) -> RoutingPolicy:
-        """The routing policy in use."""
-        return self._core.routing
-
-    @property
-    def endpoints(self) -> list[str]:
-        """Every endpoint known: the seeds and the members learned since."""
-        return self._core.known_endpoints()
-
     def dataset(self, name: str, *, replication_factor: int | None = None) -> "Dataset":
         """A handle on one dataset (``replication_factor`` overrides what the cluster says,
         for routing only)."""
-        if replication_factor is not None:
-            self._core.topology.pin_replication_factor(name, replication_factor)
+        self._pin(name, replication_factor)
         return Dataset(self, name)
 
     def _stub(self, endpoint: str, service: str) -> Any:

@@ -60,7 +60,7 @@ class DataService(data_pb2_grpc.DataServicer):
         try:
             self._gate.admit(spec.tenant, spec.name, spec.replication_factor, ops=ops,
                              nbytes=nbytes, grows=grows)
-        except QuotaExceeded as exc:
+        except QuotaExceeded:
             remaining = context.time_remaining()
             pause = min(self._throttle_delay,
                         remaining / 2 if remaining is not None else self._throttle_delay)

@@ -210,7 +210,7 @@ class Exchanger:
                 segments = await self._descend(ask, local)
                 result.segments_differing = len(segments)
                 for i in range(0, len(segments), SEGMENTS_PER_REQUEST):
-                    await self._repair_segments(ask, dataset, ranges,
+                    await self._repair_segments(ask, peer, dataset, ranges,
                                                 segments[i:i + SEGMENTS_PER_REQUEST], result)
                     if on_progress:
                         on_progress(result)
@@ -245,7 +245,7 @@ class Exchanger:
                 break
         return frontier
 
-    async def _repair_segments(self, ask, dataset: str, ranges: list[Range],
+    async def _repair_segments(self, ask, peer: int, dataset: str, ranges: list[Range],
                                segments: list[int], result: ExchangeResult) -> None:
         reply = await ask(ops_pb2.ExchangeRequest(
             segment_keys=ops_pb2.SegmentKeys(segments=segments)))

@@ -29,7 +29,9 @@ class SocialConfig:
     lease: LeaseTiming = field(default_factory=LeaseTiming)
     # How long the cached celebrity set may be stale (another service instance may promote).
     celebrity_cache_s: float = 2.0
-    poll_interval_s: float = 0.05
+    # How often workers look for jobs other processes queued (this process's own wake
+    # them at once).
+    poll_interval_s: float = 0.5
 
     def __post_init__(self) -> None:
         checks = {

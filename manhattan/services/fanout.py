@@ -133,11 +133,7 @@ class FanoutWorker:
         if followee in await self.graph.celebrities() or not await self.graph.follows(
                 user, followee):
             return
-        floor = await self.users.floor(user)
-        ids = await self.tweets.recent_ids(followee, below=1 << 63, above=floor,
-                                           limit=self.config.timeline_cap)
-        await self.home.push([(user, i, followee) for i in ids])
-        await self.home.trim(user)
+        await self._copy_recent(user, [followee])
 
     async def _unmerge(self, job: Job, pkey: str) -> None:
         user, followee = str(job.args["user"]), str(job.args["followee"])
@@ -148,15 +144,26 @@ class FanoutWorker:
     async def _rebuild(self, job: Job, pkey: str) -> None:
         user = str(job.args["user"])
         celebrities = await self.graph.celebrities()
-        floor = await self.users.floor(user)
-        for author in [user, *await self.graph.all_following(user)]:
-            if author in celebrities and author != user:
-                continue
-            ids = await self.tweets.recent_ids(author, below=1 << 63, above=floor,
-                                               limit=self.config.timeline_cap)
-            await self.home.push([(user, i, author) for i in ids])
-        await self.home.trim(user)
+        authors = [a for a in await self.graph.all_following(user) if a not in celebrities]
+        await self._copy_recent(user, [user, *authors])
         await self.users.set_rebuild(user, 0)
+
+    async def _copy_recent(self, user: str, authors: list[str]) -> None:
+        """Copy each author's newest tweets (at most a timeline's worth, above the floor)
+        into ``user``'s timeline. An author with more than that has older tweets that
+        are not copied: the floor rises to just below the oldest copied, so reads take
+        those from the author's own timeline instead of missing them."""
+        cap = self.config.timeline_cap
+        floor = await self.users.floor(user)
+        recent = await asyncio.gather(*(self.tweets.recent_ids(a, below=1 << 63, above=floor,
+                                                               limit=cap) for a in authors))
+        cut = max((ids[-1] - 1 for ids in recent if len(ids) == cap), default=floor)
+        if cut > floor:
+            await self.home.raise_floor(user, cut, floor)
+            floor = cut
+        await self.home.push([(user, i, a) for a, ids in zip(authors, recent)
+                              for i in ids if i > floor])
+        await self.home.trim(user, floor)
 
 
 class AsyncFollowerBatches:

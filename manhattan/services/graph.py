@@ -15,6 +15,7 @@ timeline; we keep it sticky instead.)
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from manhattan.client import AsyncClient, InvalidRequest
@@ -53,51 +54,28 @@ class Graph:
 
     async def follow(self, follower: str, followee: str) -> bool:
         """Make ``follower`` follow ``followee``; False if it already did."""
-        if follower == followee:
-            raise InvalidRequest(f"{follower!r} cannot follow themselves")
-        await self.users.require(follower, followee)
-        changed = False
-        async with self.users.locks(follower):
-            if await self.following.get(follower, followee, consistency=Q) is None:
-                _, _, following = await self.users.profile(follower)
-                if following >= self.max_following:
-                    raise InvalidRequest(
-                        f"{follower!r} follows {following} users; the limit is "
-                        f"{self.max_following}")
-                await self.following.put(follower, followee, b"", consistency=Q,
-                                         durability=Durability.SYNC)
-                await self.users.data.put(follower, FOLLOWING_COUNT, str(following + 1),
-                                          consistency=Q)
-                changed = True
-        if await self.followers.get(followee, follower, consistency=Q) is None:
-            await self.followers.put(followee, follower, b"", consistency=Q,
-                                     durability=Durability.SYNC)
-            count = await self.users.add_to_count(followee, FOLLOWERS_COUNT, +1)
-            if count > self.celebrity_threshold:
-                await self.promote(followee)
-            changed = True
-        return changed
+        await self._check_pair(follower, followee, "follow")
+        changed, _ = await self.users.set_edge(self.following, follower, followee, True,
+                                               FOLLOWING_COUNT, cap=self.max_following)
+        added, followers = await self.users.set_edge(self.followers, followee, follower, True,
+                                                     FOLLOWERS_COUNT)
+        if added and followers > self.celebrity_threshold:
+            await self.promote(followee)
+        return changed or added
 
     async def unfollow(self, follower: str, followee: str) -> bool:
         """Stop ``follower`` following ``followee``; False if it did not."""
+        await self._check_pair(follower, followee, "unfollow")
+        changed, _ = await self.users.set_edge(self.following, follower, followee, False,
+                                               FOLLOWING_COUNT)
+        removed, _ = await self.users.set_edge(self.followers, followee, follower, False,
+                                               FOLLOWERS_COUNT)
+        return changed or removed
+
+    async def _check_pair(self, follower: str, followee: str, verb: str) -> None:
         if follower == followee:
-            raise InvalidRequest(f"{follower!r} cannot unfollow themselves")
+            raise InvalidRequest(f"{follower!r} cannot {verb} themselves")
         await self.users.require(follower, followee)
-        changed = False
-        async with self.users.locks(follower):
-            if await self.following.get(follower, followee, consistency=Q) is not None:
-                await self.following.delete(follower, followee, consistency=Q,
-                                            durability=Durability.SYNC)
-                _, _, following = await self.users.profile(follower)
-                await self.users.data.put(follower, FOLLOWING_COUNT, str(max(0, following - 1)),
-                                          consistency=Q)
-                changed = True
-        if await self.followers.get(followee, follower, consistency=Q) is not None:
-            await self.followers.delete(followee, follower, consistency=Q,
-                                        durability=Durability.SYNC)
-            await self.users.add_to_count(followee, FOLLOWERS_COUNT, -1)
-            changed = True
-        return changed
 
     async def follows(self, follower: str, followee: str) -> bool:
         return await self.following.get(follower, followee, consistency=Q) is not None
@@ -109,6 +87,10 @@ class Graph:
         result = await dataset.scan_page(user, limit=min(max(limit, 1), MAX_PAGE),
                                          cursor=cursor or None, consistency=Q)
         return UserPage([r.lkey.decode() for r in result.records], result.cursor)
+
+    def followed_by(self, user: str, following_count: int) -> "Followed":
+        """A view of whom ``user`` follows, for one request."""
+        return Followed(self, user, following_count)
 
     async def all_following(self, user: str) -> list[str]:
         """Every followee of ``user`` (bounded by ``max_following``)."""
@@ -132,3 +114,38 @@ class Graph:
                                       durability=Durability.SYNC)
         self._celebrities = self._celebrities | {user}
 
+
+
+class Followed:
+    """Whom one user follows (and the user), learned as cheaply as a request needs.
+
+    A home-timeline page usually asks about a handful of authors (those on the page,
+    the celebrities): point reads answer that. Only when it asks about more names than
+    the user follows, or needs everyone (reading past the stored timeline), is the
+    whole list scanned, once."""
+
+    def __init__(self, graph: Graph, user: str, count: int) -> None:
+        self.graph = graph
+        self.user = user
+        self.count = count
+        self._known: dict[str, bool] = {user: True}
+        self._everyone: frozenset[str] | None = None
+
+    async def everyone(self) -> frozenset[str]:
+        if self._everyone is None:
+            self._everyone = frozenset([self.user, *await self.graph.all_following(self.user)])
+        return self._everyone
+
+    async def among(self, names: Iterable[str]) -> set[str]:
+        """The followed ones among ``names`` (the user counts as followed)."""
+        names = set(names)
+        if self._everyone is not None:
+            return names & self._everyone
+        unknown = sorted(n for n in names if n not in self._known)
+        if len(unknown) > self.count:
+            return names & await self.everyone()
+        if unknown:
+            records = await self.graph.following.get_many(
+                [(self.user, n) for n in unknown], consistency=Q)
+            self._known.update((n, r is not None) for n, r in zip(unknown, records))
+        return {n for n in names if self._known[n]}

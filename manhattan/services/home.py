@@ -63,17 +63,24 @@ class HomeTimelines:
         await self.remove(doomed)
         return len(doomed)
 
-    async def trim(self, user: str) -> int:
-        """Keep the newest ``cap`` entries: raise the floor, then delete below it."""
-        floor = await self.users.floor(user)
+    async def trim(self, user: str, floor: int | None = None) -> int:
+        """Keep the newest ``cap`` entries: raise the floor, then delete below it.
+        ``floor``: the current floor, when the caller has just read it."""
+        if floor is None:
+            floor = await self.users.floor(user)
         newest = await self.newest(user, below=1 << 63, floor=floor, limit=self.cap + 1)
         if len(newest) <= self.cap:
             return 0
-        new_floor = newest[self.cap][0]
-        await self.users.raise_floor(user, new_floor, floor)  # durable before any delete
+        removed = await self.raise_floor(user, newest[self.cap][0], floor)
+        self.trims += 1
+        return removed
+
+    async def raise_floor(self, user: str, new_floor: int, floor: int) -> int:
+        """Move the floor up to ``new_floor`` (durably, first), then delete the stored
+        entries it uncovered; how many."""
+        await self.users.raise_floor(user, new_floor, floor)
         doomed = [(user, key_id(r.lkey)) async for r in self.data.iter_scan(
             user, start=id_key(floor + 1), end=id_key(new_floor + 1), page_size=1000,
             consistency=Q)]
         await self.remove(doomed)
-        self.trims += 1
         return len(doomed)

@@ -44,10 +44,7 @@ class LeasedIdGenerator:
         for worker in candidates:
             lease = Lease(self.leases, producer_lease(self.datacenter, worker),
                           timing=self.timing)
-            current = await lease.read()
-            if not lease.is_free(current):
-                continue
-            if await lease.try_acquire():
+            if await lease.try_acquire():  # reads first: a held id costs one read
                 self.lease = lease
                 self.generator = SnowflakeGenerator(
                     self.datacenter, worker, mark=MemoryMark(lease.mark), lease=lease,

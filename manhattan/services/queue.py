@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from manhattan.client import AsyncClient, Put
+from manhattan.client import AsyncClient
 from manhattan.services.scans import first_records
 from manhattan.services.schema import Datasets, encode_json, id_key, key_id
 from manhattan.services.snowflake import MAX_WORKER, decode
@@ -27,6 +28,7 @@ from manhattan.types import Consistency, Durability
 
 Q = Consistency.QUORUM
 WATERMARK = b"wm"
+PRODUCERS_TTL_S = 5.0
 
 
 @dataclass
@@ -72,6 +74,8 @@ class FanoutQueue:
         self.datacenter = datacenter
         self._watermarks: dict[str, int] = {}
         self._locks = [asyncio.Lock() for _ in range(shards)]
+        self._producers: list[int] = []
+        self._producers_at = float("-inf")
 
     async def enqueue(self, shard_key: str | int, kind: str, args: dict,
                       producer_worker: int, next_id: Callable[[], int]) -> Job:
@@ -89,10 +93,14 @@ class FanoutQueue:
         return job
 
     async def producers(self) -> list[int]:
-        """Worker ids that have ever held a lease in this datacenter (they may have jobs)."""
-        names = [(producer_lease(self.datacenter, w), b"") for w in range(MAX_WORKER + 1)]
-        records = await self.leases.get_many(names, consistency=Q)
-        return [w for w, r in enumerate(records) if r is not None]
+        """Worker ids that have ever held a lease in this datacenter (they may have jobs);
+        re-read every ``PRODUCERS_TTL_S``, not on every poll."""
+        if time.monotonic() - self._producers_at > PRODUCERS_TTL_S:
+            names = [(producer_lease(self.datacenter, w), b"") for w in range(MAX_WORKER + 1)]
+            records = await self.leases.get_many(names, consistency=Q)
+            self._producers = [w for w, r in enumerate(records) if r is not None]
+            self._producers_at = time.monotonic()
+        return self._producers
 
     async def watermark(self, pkey: str, *, fresh: bool = False) -> int:
         """Id of the last job completed in ``pkey`` (persisted, so restarts skip tombstones)."""
@@ -115,7 +123,7 @@ class FanoutQueue:
     async def complete(self, pkey: str, job: Job) -> None:
         """Drop a finished job and move the partition's watermark past it."""
         self._watermarks[pkey] = job.id
-        await self.data.put_many([Put("wm/" + pkey, WATERMARK, str(job.id))], consistency=Q)
+        await self.data.put("wm/" + pkey, WATERMARK, str(job.id), consistency=Q)
         await self.data.delete(pkey, id_key(job.id), consistency=Q)
 
     async def backlog(self) -> tuple[int, int]:

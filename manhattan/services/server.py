@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import tomllib
 from pathlib import Path
 from typing import Any
 
 import grpc
-import tomli_w
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
 from manhattan.client import AsyncClient, PermissionDenied
+from manhattan.node.cluster_file import read_cluster_file, write_private_toml
 from manhattan.node.rpc import add_unary_servicer
 from manhattan.proto.v1 import social_pb2
 from manhattan.security.tls import TlsFiles
@@ -34,20 +32,13 @@ SOCIAL_FILE = "social.toml"
 
 
 def write_social_file(data_dir: Path, endpoint: str, token: str) -> Path:
-    """Atomically write (0600) where the service listens and the tenant token it uses."""
-    path = Path(data_dir) / SOCIAL_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        tomli_w.dump({"endpoint": endpoint, "token": token}, fh)
-    os.replace(tmp, path)
-    return path
+    """Where the service listens and the tenant token it uses (0600, like cluster.toml)."""
+    return write_private_toml(Path(data_dir) / SOCIAL_FILE, {"endpoint": endpoint,
+                                                             "token": token})
 
 
 def read_social_file(path: Path) -> dict[str, Any]:
-    with open(path, "rb") as fh:
-        return tomllib.load(fh)
+    return read_cluster_file(path)
 
 
 async def tenant_token(endpoints: list[str], token: str | None, config: SocialConfig,

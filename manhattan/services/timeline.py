@@ -29,11 +29,23 @@ from manhattan.services.home import HomeTimelines
 from manhattan.services.leases import wall_ms
 from manhattan.services.schema import Tweet
 from manhattan.services.tweets import Tweets
-from manhattan.services.users import Users
+from manhattan.services.users import TimelineState, Users
 
 TOP = 1 << 63
 MAX_ROUNDS = 8
 _CURSOR = struct.Struct(">QI")
+
+
+@dataclass(frozen=True, slots=True)
+class StoredPart:
+    """One round's stored entries (id, author), the lowest id the round may emit
+    (``cutoff``), and below which id the followees' own timelines take over
+    (``deep_top``; None: not this round)."""
+
+    entries: list[tuple[int, str]]
+    cutoff: int
+    deep_top: int | None
+    capped: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,58 +85,64 @@ class HomeReader:
     async def page(self, user: str, *, limit: int, cursor: bytes) -> TimelinePage:
         below, rank = decode_cursor(cursor)
         state = await self.users.timeline_state(user)
-        horizon_ms = int(self.config.inactive_after_s * 1000)
-        now = wall_ms()
-        rebuilding = state.rebuild_job != 0
-        if not rebuilding and now - state.seen_ms > horizon_ms:
-            await self.start_rebuild(user)
-            self.rebuilds_started += 1
-            rebuilding = True
-        elif now - state.seen_ms > horizon_ms // 20:
-            await self.users.touch(user, now)
-        following, celebrities = await asyncio.gather(self.graph.all_following(user),
-                                                      self.graph.celebrities())
-        authors = {user, *following}
-        followed_celebrities = [c for c in celebrities if c in authors and c != user]
+        rebuilding = await self._note_activity(user, state)
+        followed = self.graph.followed_by(user, state.following)
+        celebrities = await followed.among(await self.graph.celebrities() - {user})
         tweets: list[Tweet] = []
-        cap, floor = self.config.timeline_cap, state.floor
         for _ in range(MAX_ROUNDS):
             need = limit - len(tweets)
             if need <= 0 or below == 0:
                 break
-            stored: list[tuple[int, str]] = []
-            deep_top: int | None = None
-            cutoff = -1
-            capped = False
-            if not rebuilding and rank < cap and below > floor + 1:
-                take = min(need, cap - rank)
-                stored = await self.home.newest(user, below=below, floor=floor, limit=take)
-                if len(stored) < take:
-                    deep_top = min(below, floor + 1)  # reached the floor
-                elif rank + take >= cap:
-                    deep_top = stored[-1][0]  # reached the cap
-                    capped = True
-                else:
-                    cutoff = stored[-1][0]  # more stored below: stop there this round
-            else:
-                deep_top = below
+            part = (StoredPart([], cutoff=-1, deep_top=below) if rebuilding
+                    else await self._stored_part(user, state.floor, below, rank, need))
             pulls = [self.tweets.recent_ids(c, below=below, above=-1, limit=need)
-                     for c in followed_celebrities]
-            if deep_top is not None:
-                pulls += [self.tweets.recent_ids(a, below=deep_top, above=-1, limit=need)
-                          for a in authors]
+                     for c in celebrities]
+            if part.deep_top is not None:
+                pulls += [self.tweets.recent_ids(a, below=part.deep_top, above=-1, limit=need)
+                          for a in await followed.everyone()]
             pulled = await asyncio.gather(*pulls)
-            candidates = {i for i, author in stored if author in authors}
-            for ids in pulled:
-                candidates.update(ids)
-            chosen = sorted((i for i in candidates if i >= cutoff), reverse=True)[:need]
-            found = await self.tweets.get_many(chosen)
-            tweets += [found[i] for i in chosen if i in found and found[i].author in authors]
+            still_followed = await followed.among(author for _, author in part.entries)
+            candidates = {i for i, author in part.entries if author in still_followed}
+            candidates.update(*pulled)
+            chosen = sorted((i for i in candidates if i >= part.cutoff), reverse=True)[:need]
+            found = await self.tweets.get_many(chosen)  # deleted tweets drop out here
+            tweets += [found[i] for i in chosen if i in found]
             if len(chosen) == need:
                 below = chosen[-1]
-            elif cutoff >= 0:
-                below = cutoff
+            elif part.cutoff >= 0:
+                below = part.cutoff
             else:
                 below = 0  # every source is exhausted
-            rank = cap if capped else rank + sum(1 for i, _ in stored if i >= below)
+            rank = (self.config.timeline_cap if part.capped
+                    else rank + sum(1 for i, _ in part.entries if i >= below))
         return TimelinePage(tweets, encode_cursor(below, rank) if below else b"", rebuilding)
+
+    async def _note_activity(self, user: str, state: TimelineState) -> bool:
+        """Record the visit; start a rebuild for a user back from inactivity. Whether the
+        stored timeline is being rebuilt (and must not be used)."""
+        horizon_ms = int(self.config.inactive_after_s * 1000)
+        now = wall_ms()
+        if state.rebuild_job:
+            return True
+        if now - state.seen_ms > horizon_ms:
+            await self.start_rebuild(user)
+            self.rebuilds_started += 1
+            return True
+        if now - state.seen_ms > horizon_ms // 20:
+            await self.users.touch(user, now)
+        return False
+
+    async def _stored_part(self, user: str, floor: int, below: int, rank: int, need: int
+                           ) -> StoredPart:
+        """The stored entries this round may use, and where the rest must come from."""
+        cap = self.config.timeline_cap
+        if rank >= cap or below <= floor + 1:
+            return StoredPart([], cutoff=-1, deep_top=below)
+        take = min(need, cap - rank)
+        entries = await self.home.newest(user, below=below, floor=floor, limit=take)
+        if len(entries) < take:  # reached the floor: older ones come from followees
+            return StoredPart(entries, cutoff=-1, deep_top=min(below, floor + 1))
+        if rank + take >= cap:  # reached the cap: likewise below the last entry
+            return StoredPart(entries, cutoff=-1, deep_top=entries[-1][0], capped=True)
+        # More stored entries below: this round stops at the last one read.
+        return StoredPart(entries, cutoff=entries[-1][0], deep_top=None)

@@ -11,7 +11,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 
-from manhattan.client import AsyncClient, Delete, NotFound, Put
+from manhattan.client import AsyncClient, AsyncDataset, InvalidRequest, NotFound, Put
 from manhattan.errors import AlreadyExists
 from manhattan.services.leases import wall_ms
 from manhattan.services.scans import first_records
@@ -31,6 +31,7 @@ class TimelineState:
     seen_ms: int
     rebuild_job: int  # 0 when no rebuild is running
     floor: int  # entries at or below this id were trimmed
+    following: int  # how many users they follow
 
 
 class StripedLocks:
@@ -78,26 +79,40 @@ class Users:
         created = int(json.loads(profile.value).get("created_at_ms", 0))
         return created, _count(followers), _count(following)
 
-    async def add_to_count(self, name: str, key: bytes, delta: int) -> int:
-        """Adjust a counter (read-modify-write under this process's lock); the new value."""
-        async with self.locks(name):
-            current = _count(await self.data.get(name, key, consistency=Q))
-            value = max(0, current + delta)
-            await self.data.put(name, key, str(value), consistency=Q)
-            return value
-
-    async def set_count(self, name: str, key: bytes, value: int) -> None:
-        async with self.locks(name):
-            await self.data.put(name, key, str(value), consistency=Q)
+    async def set_edge(self, edges: AsyncDataset, owner: str, other: str, present: bool,
+                       count_key: bytes, *, cap: int | None = None) -> tuple[bool, int]:
+        """Make the edge ``owner -> other`` in ``edges`` present or absent, keeping
+        ``owner``'s count of such edges (read-modify-write under this process's lock, so
+        only a real change moves it). Returns (changed, count). Over ``cap`` the edge is
+        refused before anything is written."""
+        async with self.locks(owner):
+            edge, counted = await asyncio.gather(
+                edges.get(owner, other, consistency=Q),
+                self.data.get(owner, count_key, consistency=Q))
+            count = _count(counted)
+            if (edge is not None) == present:
+                return False, count
+            if present and cap is not None and count >= cap:
+                raise InvalidRequest(f"{owner!r} already has {count} entries in {edges.name}; "
+                                     f"the limit is {cap}")
+            if present:
+                await edges.put(owner, other, b"", consistency=Q, durability=Durability.SYNC)
+            else:
+                await edges.delete(owner, other, consistency=Q, durability=Durability.SYNC)
+            count = max(0, count + (1 if present else -1))
+            await self.data.put(owner, count_key, str(count), consistency=Q)
+            return True, count
 
     async def timeline_state(self, name: str) -> TimelineState:
         """Activity, rebuild flag and trim floor; NotFound if there is no such user."""
-        (profile, seen, rebuild), floor = await asyncio.gather(
-            self.data.get_many([(name, PROFILE), (name, SEEN), (name, REBUILD)], consistency=Q),
+        (profile, seen, rebuild, following), floor = await asyncio.gather(
+            self.data.get_many([(name, PROFILE), (name, SEEN), (name, REBUILD),
+                                (name, FOLLOWING_COUNT)], consistency=Q),
             self.floor(name))
         if profile is None:
             raise NotFound(f"user {name!r} does not exist")
-        return TimelineState(seen_ms=_count(seen), rebuild_job=_count(rebuild), floor=floor)
+        return TimelineState(seen_ms=_count(seen), rebuild_job=_count(rebuild), floor=floor,
+                             following=_count(following))
 
     async def seen_many(self, names: list[str]) -> list[int]:
         """Last-seen times (0 for unknown)."""
@@ -124,7 +139,7 @@ class Users:
         await self.data.put(name, FLOOR + id_key(floor), b"", consistency=Q,
                             durability=Durability.SYNC)
         if previous and previous < floor:
-            await self.data.put_many([Delete(name, FLOOR + id_key(previous))], consistency=Q)
+            await self.data.delete(name, FLOOR + id_key(previous), consistency=Q)
 
 
 def _count(record) -> int:

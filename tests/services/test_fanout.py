@@ -3,12 +3,11 @@ synchronous work whatever the follower count; inactive users are rebuilt on read
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
 
-from manhattan.client import AsyncClient, Put
+from manhattan.client import InvalidRequest, Put
 from manhattan.services.schema import SEEN, Datasets
 from manhattan.services.social import Social
 from tests.services.conftest import all_home, fresh_config, running_social
@@ -53,6 +52,8 @@ def test_worker_crash_mid_job_resumes_without_gaps_or_duplicates(social_cluster,
         delivered = sum(run(social.home.newest(f, below=1 << 63, floor=0, limit=5)) != []
                         for f in followers)
         assert 0 < delivered < len(followers)  # the crash really was mid-job
+        stats = run(social.stats())
+        assert stats.fanout_pending == 1 and stats.fanout_lag_ms > 0  # the lag figure shows it
 
         # A new worker (same cluster state, nothing in memory) picks the job up.
         social.worker.after_batch = None
@@ -136,12 +137,16 @@ def test_trimming_keeps_the_cap_and_reads_never_reach_trimmed_entries(social_clu
 
 
 def test_follow_merges_and_unfollow_removes(social_cluster, loop_thread):
-    with running_social(social_cluster, loop_thread) as social:
+    with running_social(social_cluster, loop_thread, fresh_config(max_following=1)) as social:
         run = loop_thread.run
-        for name in ("late", "early"):
+        for name in ("late", "early", "other"):
             run(social.create_user(name))
         before = [run(social.post("early", f"old {i}")).id for i in range(5)]
         run(social.follow("late", "early"))
+        with pytest.raises(InvalidRequest, match="the limit is 1"):
+            run(social.follow("late", "other"))  # over the following cap: nothing changes
+        assert run(social.get_user("other")).followers == 0
+        assert run(social.get_user("late")).following == 1
         run(social.drain())
         stored = run(social.home.newest("late", below=1 << 63, floor=0, limit=10))
         assert [i for i, _ in stored] == before[::-1]
@@ -154,3 +159,24 @@ def test_follow_merges_and_unfollow_removes(social_cluster, loop_thread):
 def test_datasets_are_namespaced():
     assert Datasets("x").home == "x-home"
     assert "x-queue" in Datasets("x").all()
+
+
+def test_following_a_prolific_author_keeps_their_older_tweets_reachable(social_cluster,
+                                                                        loop_thread):
+    # Found by the model test: a follow copies at most a timeline's worth of the
+    # followee's tweets; once one copied entry was deleted, the rest never reached the
+    # cap and the older, uncopied tweets went missing from the feed.
+    config = fresh_config(timeline_cap=5, trim_every=1)
+    with running_social(social_cluster, loop_thread, config) as social:
+        run = loop_thread.run
+        for name in ("fan", "poet"):
+            run(social.create_user(name))
+        ids = [run(social.post("poet", f"verse {i}")).id for i in range(8)]
+        run(social.follow("fan", "poet"))
+        run(social.drain())
+        assert run(social.users.floor("fan")) == ids[-5] - 1  # older ones are read through
+        run(social.delete_tweet(ids[-2]))
+        run(social.drain())
+        expected = [i for i in ids[::-1] if i != ids[-2]]
+        for page_size in (1, 3, 50):
+            assert run(all_home(social, "fan", page_size)) == expected
