@@ -49,6 +49,8 @@ class Graph:
         self.celebrity_threshold = celebrity_threshold
         self.max_following = max_following
         self._cache_s = cache_s
+        # Whom a user follows is scanned whole up to this many (one call); beyond, asked.
+        self.scan_following_up_to = MAX_PAGE
         self._celebrities: frozenset[str] = frozenset()
         self._celebrities_at = float("-inf")
 
@@ -119,10 +121,10 @@ class Graph:
 class Followed:
     """Whom one user follows (and the user), learned as cheaply as a request needs.
 
-    A home-timeline page usually asks about a handful of authors (those on the page,
-    the celebrities): point reads answer that. Only when it asks about more names than
-    the user follows, or needs everyone (reading past the stored timeline), is the
-    whole list scanned, once."""
+    Up to a page of followees (1,000), one scan answers every question of the request.
+    Past that, a page's handful of authors and the celebrities are looked up by point
+    reads, and the whole list is scanned only when a read goes past the stored timeline
+    (or asks about more names than the user follows)."""
 
     def __init__(self, graph: Graph, user: str, count: int) -> None:
         self.graph = graph
@@ -142,8 +144,9 @@ class Followed:
         if self._everyone is not None:
             return names & self._everyone
         unknown = sorted(n for n in names if n not in self._known)
-        if len(unknown) > self.count:
-            return names & await self.everyone()
+        if unknown and (self.count <= self.graph.scan_following_up_to
+                        or len(unknown) > self.count):
+            return names & await self.everyone()  # one scan call answers everything
         if unknown:
             records = await self.graph.following.get_many(
                 [(self.user, n) for n in unknown], consistency=Q)
