@@ -151,12 +151,19 @@ class Coordinator:
     async def _replica_call(self, member: Member, op: peer_pb2.ReplicaOp, timeout: float
                             ) -> peer_pb2.ReplicaReply:
         link = self.links.get(member.id, member.address)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
         reply = await link.call(op, timeout)
-        if reply.code == _NOT_FOUND and self.send_catalog is not None:
+        pause = 0.05
+        while (reply.code == _NOT_FOUND and self.send_catalog is not None
+               and loop.time() + pause < deadline):
             # The replica has not heard of the dataset yet (it missed the catalog push,
-            # e.g. while starting): hand it the catalog and ask once more.
+            # e.g. while starting, or has not applied it yet): hand it the catalog and
+            # ask again, until the call's own deadline.
             await self.send_catalog(member)
-            reply = await link.call(op, timeout)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.5)
+            reply = await link.call(op, max(0.001, deadline - loop.time()))
         if reply.code != 0:
             raise PeerUnreachable(f"node {member.id}: {reply.message}")
         return reply
