@@ -38,8 +38,10 @@ BAD_CODES = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN}
 WRITES = {"manhattan.v1.Data/Put", "manhattan.v1.Data/Delete", "manhattan.v1.Data/MultiPut"}
 # With the admin token these are legitimate cluster reconfigurations (a random topology,
 # a membership change, a range clean-up): fuzzed on a node of their own, below.
+# DropDataset likewise: with the admin token it may rightly drop the fixture's own
+# datasets (its name pool holds them), which the later checks read.
 RECONFIGURING = ("manhattan.v1.Peer/PushTopology", "manhattan.v1.Ops/",
-                 "manhattan.v1.PeerRanges/")
+                 "manhattan.v1.PeerRanges/", "manhattan.v1.Admin/DropDataset")
 RPCS = every_rpc()
 FUZZ_SETTINGS = settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize=False,
                          suppress_health_check=list(HealthCheck))
