@@ -14,7 +14,7 @@ from manhattan.node.rpc import rpc_errors
 from manhattan.node.snapshot_service import SnapshotRpcs
 from manhattan.node.snapshots import SnapshotStore
 from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc
-from manhattan.errors import InvalidRequest
+from manhattan.errors import InvalidRequest, NotFound
 from manhattan.qos import Limits, LimitStore
 from manhattan.security import AuditLog
 from manhattan.storage import RocksEngine
@@ -96,6 +96,7 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         limits: LimitStore | None = None, audit: AuditLog | None = None,
         max_tokens_per_tenant: int = 100,
         snapshots: SnapshotStore | None = None,
+        pull_catalog: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._catalog = catalog
         self._tokens = tokens
@@ -110,6 +111,7 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         self._audit = audit
         self._max_tokens = max_tokens_per_tenant
         self._snapshots = snapshots
+        self._pull_catalog = pull_catalog
 
     def _record(self, principal: Principal, action: str, target: str, detail: str = "") -> None:
         """Note an admin action in this node's audit log."""
@@ -145,7 +147,15 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
             spec_from_proto(request.spec), node_count=self._cluster_size(),
             now_ms=self._clock.wall_ms(),
         )
-        self._catalog.check_new_dataset(spec)  # before storage is touched
+        try:
+            self._catalog.check_new_dataset(spec)  # before storage is touched
+        except NotFound:
+            if self._pull_catalog is None:
+                raise
+            # A tenant created a moment ago through another node may not have reached
+            # this one yet (its push can time out under load): ask the peers, then judge.
+            await self._pull_catalog()
+            self._catalog.check_new_dataset(spec)
         self._engine.create_dataset(spec.name)
         spec = self._catalog.add_dataset(spec, self._clock.now())
         self._record(principal, "create_dataset", spec.name, f"tenant={spec.tenant} "

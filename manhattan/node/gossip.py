@@ -99,6 +99,20 @@ class ClusterState:
             log.info("catalog push to node %s failed (%s); gossip will retry",
                      member.id, exc.code().name)
 
+    async def pull_catalog(self, timeout: float = 2.0) -> None:
+        """Merge every reachable peer's catalog now (not at the next gossip round)."""
+        async def pull(member) -> None:
+            link = self.links.get(member.id, member.address)
+            try:
+                snapshot = await link.stub.GetCatalog(peer_pb2.GetCatalogRequest(),
+                                                      timeout=timeout, metadata=self.metadata)
+            except grpc.aio.AioRpcError as exc:
+                log.info("catalog pull from node %s failed (%s)", member.id, exc.code().name)
+                return
+            await self.merge_catalog(snapshot)
+        await asyncio.gather(*(pull(m) for m in self.membership.peers()
+                               if not self.detector.known_down(m.id)))
+
     async def push_catalog(self, timeout: float = 2.0) -> None:
         """Send the catalog to every peer: wait for all but those known to be down
         (gossip brings any that miss it up to date)."""

@@ -174,7 +174,8 @@ class StorageNode:
                          on_catalog_change=state.push_catalog,
                          cluster_info=self._cluster_info,
                          limits=self.limits, audit=self.audit,
-                         max_tokens_per_tenant=self.config.limits.max_tokens_per_tenant, snapshots=self.snapshots),
+                         max_tokens_per_tenant=self.config.limits.max_tokens_per_tenant,
+                         snapshots=self.snapshots, pull_catalog=state.pull_catalog),
             admin_pb2.DESCRIPTOR.services_by_name["Admin"])
         add_unary_servicer(server, ClusterService(auth, state.topology_message),
                            cluster_pb2.DESCRIPTOR.services_by_name["Cluster"])
