@@ -1,0 +1,99 @@
+"""A single etcd node on loopback and a gRPC client of its KV API.
+
+etcd is the durable single-operation peer: every Put is committed through Raft
+and fsynced before the answer. Reads are linearizable by default (the leader
+confirms it still leads); ``serializable`` reads answer from the local store.
+The client calls etcd's own gRPC methods with the wire-compatible subset in
+etcd_kv.proto, from Python like Manhattan's SDK.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import grpc
+
+from bench.peers import etcd_kv_pb2 as kv
+from bench.peers.install import ensure, version
+from bench.peers.server import ServerProcess
+from manhattan.node.process import free_port
+
+HOST = "127.0.0.1"
+
+
+class EtcdServer:
+    """One etcd member, its data in ``workdir``."""
+
+    def __init__(self, workdir: Path) -> None:
+        binary = ensure("etcd")["etcd"]
+        self.version = version(binary)
+        self.port = free_port(HOST)
+        peer = f"http://{HOST}:{free_port(HOST)}"
+        client_url = f"http://{HOST}:{self.port}"
+        data = workdir / "etcd"
+        self.address = f"{HOST}:{self.port}"
+        self.process = ServerProcess(
+            "etcd",
+            [binary, "--name", "bench", "--data-dir", str(data / "member-data"),
+             "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
+             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+             "--initial-cluster", f"bench={peer}", "--log-level", "error"],
+            data, ready=self._ready)
+
+    @property
+    def pids(self) -> list[int]:
+        return [pid for pid in (self.process.pid,) if pid is not None]
+
+    def _ready(self) -> bool:
+        with EtcdClient(self.address) as client:
+            client.get(b"ready", timeout=1.0)
+        return True
+
+    def start(self) -> "EtcdServer":
+        self.process.start()
+        return self
+
+    def stop(self) -> None:
+        self.process.stop()
+
+    def client(self) -> "EtcdClient":
+        return EtcdClient(self.address)
+
+
+class EtcdClient:
+    """Range and Put over one gRPC channel (a context manager)."""
+
+    def __init__(self, address: str) -> None:
+        self.channel = grpc.insecure_channel(address)
+        self._range = self.channel.unary_unary(
+            "/etcdserverpb.KV/Range", request_serializer=kv.RangeRequest.SerializeToString,
+            response_deserializer=kv.RangeResponse.FromString)
+        self._put = self.channel.unary_unary(
+            "/etcdserverpb.KV/Put", request_serializer=kv.PutRequest.SerializeToString,
+            response_deserializer=kv.PutResponse.FromString)
+
+    def get(self, key: bytes, *, serializable: bool = False, timeout: float = 5.0
+            ) -> bytes | None:
+        reply = self._range(kv.RangeRequest(key=key, serializable=serializable),
+                            timeout=timeout)
+        return reply.kvs[0].value if reply.kvs else None
+
+    def scan(self, start: bytes, end: bytes, limit: int, *, timeout: float = 5.0
+             ) -> list[tuple[bytes, bytes]]:
+        """Up to ``limit`` pairs with ``start <= key < end``, in key order."""
+        reply = self._range(kv.RangeRequest(key=start, range_end=end, limit=limit),
+                            timeout=timeout)
+        return [(pair.key, pair.value) for pair in reply.kvs]
+
+    def put(self, key: bytes, value: bytes, *, timeout: float = 5.0) -> int:
+        """Store ``value``; returns the store's revision after the put."""
+        return self._put(kv.PutRequest(key=key, value=value), timeout=timeout).header.revision
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def __enter__(self) -> "EtcdClient":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

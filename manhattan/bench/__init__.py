@@ -1,0 +1,2 @@
+"""Benchmark building blocks shared by ``make bench`` and ``manhattan bench``:
+YCSB workloads, latency histograms and CPU-time meters."""
