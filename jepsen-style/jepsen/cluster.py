@@ -134,9 +134,12 @@ class Cluster:
     def __init__(self, root: Path, net: Net, n: int = 3) -> None:
         self.root = root
         self.net = net
-        self.ids = list(range(1, n + 1))
+        self.ids = list(range(1, n + 1))  # the original members: fault targets
         self.token = generate_admin_token()
+        # the current members (the originals, plus a spare while it is a member)
         self.nodes = {i: Node(i, root, net) for i in self.ids}
+        self.retired: list[Node] = []  # spares started and decommissioned since
+        self._next_spare = n + 1
 
     @property
     def endpoints(self) -> list[str]:
@@ -156,6 +159,21 @@ class Cluster:
         for node in self.nodes.values():
             node.wait_serving()
 
+    def start_spare(self) -> Node:
+        """A fresh node (new id, own namespace, empty data dir, a cluster of itself) that a
+        membership change can add; not a member (not in ``nodes``) until the caller says."""
+        node = Node(self._next_spare, self.root, self.net)
+        self._next_spare += 1
+        self.net.add_node(node.id)
+        node.write_config([node.id], self.token)
+        self.retired.append(node)  # stopped at the end whatever happens to it
+        node.start()
+        return node
+
+    def spares(self) -> list[int]:
+        """Ids of current members that are not original members."""
+        return [i for i in self.nodes if i not in self.ids]
+
     def down(self) -> list[int]:
         """Ids of nodes not running."""
         return [i for i, n in self.nodes.items() if not n.running]
@@ -170,13 +188,14 @@ class Cluster:
 
     def stop(self) -> None:
         """Every process we started, by PID; then the network."""
+        every = list({id(n): n for n in [*self.nodes.values(), *self.retired]}.values())
         try:
-            for node in self.nodes.values():
+            for node in every:
                 node.resume()
                 if node.running and node.proc is not None:
                     node.proc.terminate()
             deadline = time.monotonic() + 15
-            for node in self.nodes.values():
+            for node in every:
                 if node.proc is not None and node.proc.poll() is None:
                     try:
                         node.proc.wait(max(deadline - time.monotonic(), 0.1))

@@ -38,6 +38,7 @@ class Net(Protocol):
     notes: list[str]
 
     def setup(self, nodes: list[int]) -> None: ...
+    def add_node(self, node: int) -> None: ...
     def listen(self, node: int) -> str: ...
     def member_address(self, viewer: int, node: int) -> str: ...
     def client_address(self, node: int) -> str: ...
@@ -134,26 +135,12 @@ class NamespaceNet:
 
     def setup(self, nodes: list[int]) -> None:
         """Bridge, one namespace + veth per node, an empty JEPSEN chain in each."""
-        self.nodes = list(nodes)
         _run("ip", "link", "add", self.bridge, "type", "bridge")
         self._made_bridge = True
         _run("ip", "addr", "add", f"{self.subnet}.1/24", "dev", self.bridge)
         _run("ip", "link", "set", self.bridge, "up")
         for node in nodes:
-            # interface names: at most 15 bytes ("mjv" + pid (<= 7 digits) + "h"/"p" + id)
-            ns, host_if, peer_if = self.ns(node), f"mjv{self.tag}h{node}", f"mjv{self.tag}p{node}"
-            _run("ip", "netns", "add", ns)
-            self._made.append(ns)
-            _run("ip", "link", "add", host_if, "type", "veth", "peer", "name", peer_if)
-            _run("ip", "link", "set", peer_if, "netns", ns)
-            _run("ip", "link", "set", host_if, "master", self.bridge)
-            _run("ip", "link", "set", host_if, "up")
-            _run("ip", "-n", ns, "link", "set", peer_if, "name", "eth0")
-            _run("ip", "-n", ns, "addr", "add", f"{self.ip(node)}/24", "dev", "eth0")
-            _run("ip", "-n", ns, "link", "set", "eth0", "up")
-            _run("ip", "-n", ns, "link", "set", "lo", "up")
-            self._ipt(node, "-N", CHAIN)
-            self._ipt(node, "-I", "INPUT", "-j", CHAIN)
+            self.add_node(node)
         probe = _run("ip", "netns", "exec", self.ns(nodes[0]), "tc", "qdisc", "add", "dev", "lo",
                      "root", "netem", "delay", "1ms", check=False)
         self.netem = probe.returncode == 0
@@ -163,6 +150,24 @@ class NamespaceNet:
         else:
             self.notes.append("tc netem is not available in this kernel: packet delay is not "
                               "injected; packet loss uses an iptables statistic match instead")
+
+    def add_node(self, node: int) -> None:
+        """One more namespace on the bridge (setup's nodes, and spares added later)."""
+        # interface names: at most 15 bytes ("mjv" + pid (<= 7 digits) + "h"/"p" + id)
+        ns, host_if, peer_if = self.ns(node), f"mjv{self.tag}h{node}", f"mjv{self.tag}p{node}"
+        _run("ip", "netns", "add", ns)
+        self._made.append(ns)
+        self.nodes.append(node)
+        _run("ip", "link", "add", host_if, "type", "veth", "peer", "name", peer_if)
+        _run("ip", "link", "set", peer_if, "netns", ns)
+        _run("ip", "link", "set", host_if, "master", self.bridge)
+        _run("ip", "link", "set", host_if, "up")
+        _run("ip", "-n", ns, "link", "set", peer_if, "name", "eth0")
+        _run("ip", "-n", ns, "addr", "add", f"{self.ip(node)}/24", "dev", "eth0")
+        _run("ip", "-n", ns, "link", "set", "eth0", "up")
+        _run("ip", "-n", ns, "link", "set", "lo", "up")
+        self._ipt(node, "-N", CHAIN)
+        self._ipt(node, "-I", "INPUT", "-j", CHAIN)
 
     def _ipt(self, node: int, *args: str) -> None:
         _run("ip", "netns", "exec", self.ns(node), "iptables", "-w", "5", *args)
@@ -282,6 +287,10 @@ class ProxyNet:
         finally:
             conns.discard(writer)
             writer.close()
+
+    def add_node(self, node: int) -> None:
+        """Spares (membership changes) need their own host: not in proxy mode."""
+        raise NotImplementedError("membership changes need network namespaces")
 
     def listen(self, node: int) -> str:
         return f"127.0.0.1:{self.ports[node]}"
