@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench jepsen proto proto-check clean install
+.PHONY: run test bench bench-report jepsen proto proto-check clean install
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,9 +22,14 @@ run: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
-## make bench: benchmarks that print ratios against baselines measured in the same run.
+## make bench: benchmarks that print ratios against baselines measured in the same run,
+## then BENCHMARKS.md and bench/plots/ re-rendered from bench/results/*.json.
 bench: $(STAMP)
 	$(PY) bench/run.py
+
+## make bench-report: re-render BENCHMARKS.md and the plots from existing results only.
+bench-report: $(STAMP)
+	$(PY) bench/report.py
 
 ## make jepsen: the long fault-injection runs.
 jepsen: $(STAMP)

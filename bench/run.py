@@ -8,6 +8,10 @@ timing: the exit code is 0 whenever the benchmarks ran.
     .venv/bin/python bench/run.py --quick          # a smoke run (~30 s)
     .venv/bin/python bench/run.py --suite cluster  # one suite (repeatable)
 
+After the suites, BENCHMARKS.md and bench/plots/ are re-rendered from every
+bench/results/<suite>.json (bench/report.py). A --quick run writes its results,
+page and plots under --out (default: a fresh temp dir), never over the repo's.
+
 Adding a suite: a module in bench/ with ``NAME``, ``TITLE`` and
 ``run(settings, progress, workdir) -> list[Result]`` (see bench/single_node.py
 and bench/common.py), registered in ``SUITES`` below.
@@ -35,11 +39,14 @@ from rich.table import Table  # noqa: E402
 
 from bench import cluster, single_node  # noqa: E402
 from bench import ops  # noqa: E402
-from bench import social  # noqa: E402
+from bench import social, twitter  # noqa: E402
+from bench import targets, ycsb  # noqa: E402
+from bench import report  # noqa: E402
 from bench.common import Result, Settings  # noqa: E402
 
 SUITES: dict[str, ModuleType] = {suite.NAME: suite for suite in (single_node, cluster, ops,
-                                                                  social)}
+                                                                  social, twitter, ycsb,
+                                                                  targets)}
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 
 
@@ -62,8 +69,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="interleaved rounds per group of cases (default 3, --quick 1)")
     parser.add_argument("--suite", action="append", choices=sorted(SUITES),
                         help="run only this suite (repeatable; default: all)")
-    parser.add_argument("--json", type=Path, default=DEFAULT_JSON,
-                        help=f"where to write the results (default {DEFAULT_JSON.relative_to(ROOT)})")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="where to write the older suites' results (default "
+                             f"{DEFAULT_JSON.relative_to(ROOT)}, or OUT/results/latest.json)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="write results/, BENCHMARKS.md and plots/ under this directory "
+                             "instead of the repo's (default for --quick: a new temp dir)")
+    parser.add_argument("--no-report", action="store_true",
+                        help="do not re-render BENCHMARKS.md and the plots")
     parser.add_argument("--workdir", type=Path, default=None,
                         help="directory for the nodes' and the baseline's data "
                              "(default: the system temp dir)")
@@ -176,9 +189,25 @@ def write_json(path: Path, settings: Settings, suites: dict[str, list[Result]],
     path.write_text(json.dumps(document, indent=2) + "\n")
 
 
+def output_paths(args: argparse.Namespace) -> tuple[Path, Path, Path]:
+    """(results dir, BENCHMARKS.md, plots dir): the repo's, or under --out (temp for
+    --quick), so a smoke run never overwrites the committed results."""
+    out = args.out
+    if out is None and args.quick:
+        import tempfile
+        out = Path(tempfile.mkdtemp(prefix="manhattan-bench-quick-"))
+    if out is None:
+        return report.DEFAULT_RESULTS, report.DEFAULT_MARKDOWN, report.DEFAULT_PLOTS
+    return out / "results", out / "BENCHMARKS.md", out / "plots"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = settings_from(args)
+    results_dir, markdown, plots = output_paths(args)
+    os.environ[report.RESULTS_ENV] = str(results_dir)  # where suites write <suite>.json
+    if args.json is None:
+        args.json = results_dir / DEFAULT_JSON.name
     # Piped (make bench | tee ...): wide enough that the table is not folded.
     console = Console(width=None if sys.stdout.isatty() else 132)
     errors = Console(stderr=True)
@@ -203,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"{wall:.0f} s; results in {shown}. "
                   "Ratios are throughput over the same run's baseline; targets are "
                   "reported, not asserted.")
+    if not args.no_report:
+        page = report.render_report(results_dir, markdown, plots)
+        console.print(f"report: {page}")
     return 0
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from manhattan import __version__
+from manhattan.cli.bench import bench
 from manhattan.cli.cluster import cluster, ring_command, status
 from manhattan.cli.context import CliSettings
 from manhattan.cli.demo import demo
@@ -55,6 +56,7 @@ cli.add_command(repair)
 for command in SOCIAL_COMMANDS:
     cli.add_command(command)
 cli.add_command(snapshot)
+cli.add_command(bench)
 
 
 if __name__ == "__main__":

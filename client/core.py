@@ -82,6 +82,8 @@ class ClientCore:
         populate = getattr(self.routing, "populate", None)
         if callable(populate):
             populate(self.topology)
+        answered = getattr(self.routing, "answered", None)
+        self._answered = answered if callable(answered) else None
         self._rotation = itertools.count()
 
     # -- routing and outcomes ---------------------------------------------------------
@@ -102,6 +104,8 @@ class ClientCore:
     def record(self, endpoint: str, error: ManhattanError | None) -> None:
         """What came back from ``endpoint`` (None: an answer)."""
         self.breakers.record(endpoint, error)
+        if self._answered is not None:
+            self._answered(endpoint if error is None else None)
         if isinstance(error, (Unavailable, StaleTopology)):
             self.topology.invalidate()
 

@@ -86,13 +86,29 @@ class TokenAwarePolicy:
     known, get the child's plan unchanged. ``shuffle_replicas`` rotates the
     replicas between calls to spread load over them; otherwise the primary
     replica always comes first.
+
+    ``sticky``: the replica that answered this client's previous call goes first
+    whenever it is a live replica of the key (then the others, rotated or not).
+    A caller that sends one request at a time then keeps one coordinator hot
+    instead of waking a different node process for every call — on a small
+    box that wake-up is a large share of a point read. Many clients still
+    spread over the nodes (each sticks where its first answer came from); a
+    failed attempt drops the stickiness at once.
     """
 
-    def __init__(self, child: RoutingPolicy, *, shuffle_replicas: bool = True) -> None:
+    def __init__(self, child: RoutingPolicy, *, shuffle_replicas: bool = True,
+                 sticky: bool = False) -> None:
         self.child = child
         self.shuffle_replicas = shuffle_replicas
+        self.sticky = sticky
+        self._last_answer: str | None = None
         self._topology: TopologyCache | None = None
         self._counter = itertools.count(random.randrange(1 << 16))
+
+    def answered(self, endpoint: str | None) -> None:
+        """``endpoint`` just answered a call; None: the last call failed (the client
+        tells a policy that has this method after every attempt)."""
+        self._last_answer = endpoint
 
     def populate(self, topology: "TopologyCache") -> None:
         """Route with ``topology``; the child is populated with it too."""
@@ -118,6 +134,10 @@ class TokenAwarePolicy:
         if self.shuffle_replicas and len(replicas) > 1:
             start = next(self._counter) % len(replicas)
             replicas = replicas[start:] + replicas[:start]
+        last = self._last_answer
+        if self.sticky and last is not None and last != replicas[0] and last in replicas:
+            replicas.remove(last)
+            replicas.insert(0, last)
         chosen = set(replicas)
         return replicas + [e for e in child_plan if e not in chosen]
 

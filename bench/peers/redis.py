@@ -21,6 +21,7 @@ from bench.peers.server import ServerProcess
 from manhattan.node.process import free_port
 
 HOST = "127.0.0.1"
+CLUSTER_BUS_OFFSET = 10_000  # a cluster node also listens on port + 10000
 PERSISTENCE = ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
 
 
@@ -30,6 +31,16 @@ def _server(name: str, workdir: Path, port: int, binary: str, extra: list[str]
                "--daemonize", "no", "--protected-mode", "no", *PERSISTENCE, *extra]
     return ServerProcess(name, command, workdir,
                          ready=lambda: redis.Redis(HOST, port, socket_timeout=1).ping())
+
+
+def _cluster_port(attempts: int = 1000) -> int:
+    """A free port whose cluster-bus port (+10000) exists too: redis-server exits at
+    start when the bus port would pass 65535, and free ports often are that high."""
+    for _ in range(attempts):
+        port = free_port(HOST)
+        if port + CLUSTER_BUS_OFFSET <= 65535:
+            return port
+    raise RuntimeError(f"no free port below {65535 - CLUSTER_BUS_OFFSET + 1} for Redis Cluster")
 
 
 class RedisServer:
@@ -64,7 +75,7 @@ class RedisClusterServers:
         self.version = version(paths["redis-server"])
         self.redis_cli = paths["redis-cli"]
         self.replicas = replicas
-        self.ports = [free_port(HOST) for _ in range(masters * (1 + replicas))]
+        self.ports = [_cluster_port() for _ in range(masters * (1 + replicas))]
         self.processes = [
             _server(f"redis-cluster-{port}", workdir / f"redis-cluster-{port}", port,
                     paths["redis-server"],

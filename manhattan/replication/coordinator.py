@@ -189,28 +189,36 @@ class Coordinator:
             self._check_live(replicas, need, level)
             plans.append((replicas, [writes[i] for i in indices], need))
         deadline = self._deadline(timeout)
-        await asyncio.gather(*(self._replicate(spec.name, replicas, group, need, sync, deadline)
-                               for replicas, group, need in plans))
+        if len(plans) == 1:  # one replica set (every single-key write): no gather task
+            await self._replicate(spec.name, *plans[0][:2], plans[0][2], sync, deadline)
+        else:
+            await asyncio.gather(*(self._replicate(spec.name, replicas, group, need, sync,
+                                                   deadline)
+                                   for replicas, group, need in plans))
         return [w.entry.version for w in writes]
 
     async def _replicate(self, dataset: str, replicas: tuple[Member, ...], writes: list[Write],
                          need: int, sync: bool, deadline: float) -> None:
+        acks = 0
         attempts = []
         for member in replicas:
-            if member.id == self.node_id:
+            if member.id == self.node_id and not sync:
+                # In the WAL at once, no task: the common BUFFERED write's own ack.
+                acks += self._apply_now(dataset, writes)
+            elif member.id == self.node_id:
                 attempts.append(asyncio.ensure_future(self._apply_local(dataset, writes, sync)))
             elif self._alive(member):
                 attempts.append(asyncio.ensure_future(
                     self._apply_remote(member, dataset, writes, sync)))
             else:
                 self._hint(member.id, dataset, writes, sync)
-        acks = 0
         try:
-            for finished in asyncio.as_completed(attempts, timeout=self._remaining(deadline)):
-                if await finished:
-                    acks += 1
-                    if acks >= need:
-                        break
+            if acks < need and attempts:
+                for finished in asyncio.as_completed(attempts, timeout=self._remaining(deadline)):
+                    if await finished:
+                        acks += 1
+                        if acks >= need:
+                            break
         except TimeoutError:
             pass
         finally:
@@ -221,10 +229,15 @@ class Coordinator:
             raise Timeout(f"write acknowledged by {acks} of the {need} replicas needed in time; "
                           "it may still be applied")
 
-    async def _apply_local(self, dataset: str, writes: list[Write], sync: bool) -> bool:
+    def _apply_now(self, dataset: str, writes: list[Write]) -> bool:
         try:
             self.engine.apply(dataset, writes)
         except UnknownDataset:
+            return False
+        return True
+
+    async def _apply_local(self, dataset: str, writes: list[Write], sync: bool) -> bool:
+        if not self._apply_now(dataset, writes):
             return False
         if sync:
             await self.group_commit.durable()
@@ -256,24 +269,37 @@ class Coordinator:
                             keys: list[Key], deadline: float) -> list[Entry | None]:
         """Newest entries of ``keys`` from ``need`` of the live ``candidates`` (this node
         first), asking a spare candidate when one fails; repairs stale answers."""
-        if need == 1 and candidates[0].id == self.node_id:
+        def local() -> list[Entry | None]:
             return [self.engine.get_entry(dataset, p, l) for p, l in keys]
+
+        if need == 1 and candidates[0].id == self.node_id:
+            return local()
         op = peer_pb2.ReplicaOp(read=peer_pb2.ReadOp(
             dataset=dataset, keys=[types_pb2.Key(pkey=p, lkey=l) for p, l in keys]))
         answers: dict[int, list[Entry | None]] = {}
 
         async def ask(member: Member) -> tuple[Member, list[Entry | None] | None]:
             if member.id == self.node_id:
-                return member, [self.engine.get_entry(dataset, p, l) for p, l in keys]
+                return member, local()
             try:
                 reply = await self._replica_call(member, op, self._remaining(deadline))
                 return member, [entry_from_proto(e) for e in reply.entries]
             except (PeerUnreachable, TimeoutError):
                 return member, None
 
+        by_id = {m.id: m for m in candidates}
+        if need == 2 and candidates[0].id == self.node_id:
+            # QUORUM of three: this node's copy, then one peer at a time (a spare only
+            # if one fails) — awaited directly, without a task per replica.
+            answers[self.node_id] = local()
+            for member in candidates[1:]:
+                _, entries = await ask(member)
+                if entries is not None:
+                    answers[member.id] = entries
+                    break
+            return self._merge(dataset, keys, answers, need, by_id)
         pending = {asyncio.ensure_future(ask(m)) for m in candidates[:need]}
         spare = list(candidates[need:])
-        by_id = {m.id: m for m in candidates}
         while pending and len(answers) < need:
             done, pending = await asyncio.wait(pending, timeout=self._remaining(deadline),
                                                return_when=asyncio.FIRST_COMPLETED)
@@ -287,6 +313,11 @@ class Coordinator:
                     pending.add(asyncio.ensure_future(ask(spare.pop(0))))
         for task in pending:
             task.cancel()
+        return self._merge(dataset, keys, answers, need, by_id)
+
+    def _merge(self, dataset: str, keys: list[Key], answers: dict[int, list[Entry | None]],
+               need: int, by_id: dict[int, Member]) -> list[Entry | None]:
+        """The newest entry of each key among ``need`` answers; stale replicas repaired."""
         if len(answers) < need:
             raise Timeout(f"read answered by {len(answers)} of the {need} replicas needed in time")
         merged = [newest([entries[i] for entries in answers.values()]) for i in range(len(keys))]
@@ -331,9 +362,14 @@ class Coordinator:
         for replicas, indices in groups:
             need = required_acks(level, len(replicas))
             plans.append((self._check_live(replicas, need, level), need, indices))
-        results = await asyncio.gather(*(
-            self._read_entries(spec.name, live, need, [keys[i] for i in indices], deadline)
-            for live, need, indices in plans))
+        if len(plans) == 1:  # one replica set (every single-key read): no gather task
+            live, need, indices = plans[0]
+            results = [await self._read_entries(spec.name, live, need,
+                                                [keys[i] for i in indices], deadline)]
+        else:
+            results = await asyncio.gather(*(
+                self._read_entries(spec.name, live, need, [keys[i] for i in indices], deadline)
+                for live, need, indices in plans))
         records: list[Record | None] = [None] * len(keys)
         for (_, indices), entries in zip(groups, results):
             for index, entry in zip(indices, entries):

@@ -85,6 +85,13 @@ class TokenRecord:
                          self.token_id)
 
 
+MAX_VERIFIED_CACHED = 4096
+
+
+def _expired(record: "TokenRecord") -> bool:
+    return bool(record.expires_at_ms) and time.time() * 1000 >= record.expires_at_ms
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -103,6 +110,11 @@ class TokenStore:
     def __init__(self, items: VersionedItems) -> None:
         self._items = items
         self._records: dict[str, TokenRecord] = {}
+        # token -> (the record it was checked against, its principal): a hit skips the
+        # hash and the Principal build on every request. Valid while the record object
+        # is still the current one (any change replaces or drops it); expiry is
+        # checked on every call all the same.
+        self._verified: dict[str, tuple[TokenRecord, Principal]] = {}
         self.reload()
 
     def reload(self) -> None:
@@ -189,6 +201,12 @@ class TokenStore:
 
     def verify(self, token: str) -> Principal | None:
         """The principal a token speaks for, or None when it is not valid."""
+        known = self._verified.get(token)
+        if known is not None:
+            record, principal = known
+            if self._records.get(record.token_id) is record and not _expired(record):
+                return principal
+            del self._verified[token]
         parts = split_token(token)
         if parts is None:
             return None
@@ -198,9 +216,13 @@ class TokenStore:
             return None
         if not hmac.compare_digest(record.secret_sha256, _hash(secret)):
             return None
-        if record.expires_at_ms and time.time() * 1000 >= record.expires_at_ms:
+        if _expired(record):
             return None
-        return record.principal()
+        principal = record.principal()
+        if len(self._verified) >= MAX_VERIFIED_CACHED:
+            self._verified.clear()  # bounded: a flood of distinct tokens cannot grow it
+        self._verified[token] = (record, principal)
+        return principal
 
 
 def generate_token() -> str:

@@ -324,3 +324,22 @@ def test_get_many_of_no_key_or_one_replica_set_is_a_single_request(
     with Client([t.seed], token=t.token) as client:
         ds = client.dataset(t.dataset)
         assert ds.get_many(keys) == [None] * len(keys)
+
+
+def test_sticky_routing_keeps_the_replica_that_answered_last_first() -> None:
+    cache = TopologyCache()
+    cache.update(message())
+    ring = Ring(topology_from_proto(message()), vnodes=64)
+    put = ops.put("ds", b"k", b"", b"v", None, Consistency.DEFAULT, Durability.DEFAULT)
+    replicas = [m.address for m in ring.preference_list(b"k", 3)]
+    sticky = TokenAwarePolicy(RoundRobinPolicy(["10.0.0.1:7000"]), sticky=True)
+    sticky.populate(cache)
+    assert {sticky.query_plan(put)[0] for _ in range(9)} == set(replicas)  # nothing yet
+    sticky.answered(replicas[1])
+    plans = [sticky.query_plan(put) for _ in range(9)]
+    assert {plan[0] for plan in plans} == {replicas[1]}
+    assert all(sorted(plan[:3]) == sorted(replicas) for plan in plans)  # others follow
+    sticky.answered("10.9.9.9:7000")  # not a replica of this key: no effect on its plan
+    assert {sticky.query_plan(put)[0] for _ in range(9)} == set(replicas)
+    sticky.answered(None)  # a failed attempt drops the stickiness
+    assert {sticky.query_plan(put)[0] for _ in range(9)} == set(replicas)

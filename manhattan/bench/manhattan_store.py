@@ -1,0 +1,46 @@
+"""The YCSB Store adapter for Manhattan's SDK: (pkey, lkey) = (bucket, item).
+
+A scan is one ``scan_page`` request (one round trip to one replica set) for up
+to ``count`` records of the bucket from the item on. Writes default to
+BUFFERED durability (in the WAL, fsynced in the background), the closest to
+Redis' ``appendfsync everysec``; the load phase writes at ALL so that reads at
+ONE never miss a record that another replica has not received yet.
+"""
+
+from __future__ import annotations
+
+from manhattan.bench.ycsb import Key, StoreBase
+from manhattan.client import Consistency, Dataset, Durability, Put
+
+
+class ManhattanStore(StoreBase):
+    """One dataset through the sync SDK, at a fixed consistency level."""
+
+    def __init__(self, dataset: Dataset, *, consistency: Consistency = Consistency.QUORUM,
+                 durability: Durability = Durability.BUFFERED,
+                 load_consistency: Consistency = Consistency.ALL,
+                 name: str | None = None) -> None:
+        self.dataset = dataset
+        self.consistency = consistency
+        self.durability = durability
+        self.load_consistency = load_consistency
+        self.name = name or f"manhattan {consistency.name}"
+
+    def read(self, key: Key) -> bytes | None:
+        record = self.dataset.get(key.bucket, key.item, consistency=self.consistency)
+        return None if record is None else record.value
+
+    def update(self, key: Key, value: bytes) -> None:
+        self.dataset.put(key.bucket, key.item, value, consistency=self.consistency,
+                         durability=self.durability)
+
+    insert = update
+
+    def scan(self, key: Key, count: int) -> int:
+        page = self.dataset.scan_page(key.bucket, start=key.item, limit=count,
+                                      consistency=self.consistency)
+        return len(page.records)
+
+    def load(self, items: list[tuple[Key, bytes]]) -> None:
+        self.dataset.put_many([Put(k.bucket, k.item, v) for k, v in items],
+                              consistency=self.load_consistency, durability=self.durability)
