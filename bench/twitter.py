@@ -149,7 +149,8 @@ class ManhattanTwitter:
         self.cluster = LocalCluster(self.root, nodes=3, base_port=None)
         self.config = SocialConfig(celebrity_threshold=shape.threshold)
         self.service = SocialProcess(self.root, options=[
-            "--celebrity-threshold", str(shape.threshold)])
+            "--celebrity-threshold", str(shape.threshold),
+            "--lease-validity", "1"])  # a fresh cluster: no earlier lease holder to outwait
         self.client: SocialClient | None = None
 
     def setup(self, data: Data) -> None:

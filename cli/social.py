@@ -116,12 +116,18 @@ def social() -> None:
               help="Dataset name prefix (and tenant name).")
 @click.option("--fanout-batch", type=click.IntRange(1, 1000), default=500, show_default=True,
               help="Followers per fan-out batch (one checkpoint each).")
+@click.option("--lease-validity", type=click.FloatRange(0.5, 60), default=10.0,
+              show_default=True,
+              help="Seconds a worker-id or queue-shard lease is trusted; a new holder waits "
+                   "this long before using one (shorter: faster start, less clock-skew "
+                   "margin).")
 @click.pass_context
 def serve_command(ctx: click.Context, listen: str, celebrity_threshold: int, timeline_cap: int,
                   inactive_after: float, datacenter: int, namespace: str,
-                  fanout_batch: int) -> None:
+                  fanout_batch: int, lease_validity: float) -> None:
     """Serve the Social API and run the fan-out workers until Ctrl-C / SIGTERM."""
     from manhattan.services.config import SocialConfig
+    from manhattan.services.leases import LeaseTiming
     from manhattan.services.server import serve
 
     settings: CliSettings = ctx.find_object(CliSettings)
@@ -129,7 +135,9 @@ def serve_command(ctx: click.Context, listen: str, celebrity_threshold: int, tim
     config = SocialConfig(tenant=namespace, namespace=namespace,
                           celebrity_threshold=celebrity_threshold, timeline_cap=timeline_cap,
                           inactive_after_s=inactive_after, datacenter=datacenter,
-                          fanout_batch=fanout_batch)
+                          fanout_batch=fanout_batch,
+                          lease=LeaseTiming(ttl_ms=int(lease_validity * 3000),
+                                            validity_ms=int(lease_validity * 1000)))
     data_dir = _social_file(settings).parent
 
     async def main() -> None:

@@ -6,35 +6,22 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
 SYSTEMS = ("manhattan", "redis-cluster", "redis")
 WORKLOADS = ("fan-out", "home page", "mixed 100:1", "post")
 
 
 @pytest.fixture(scope="module")
-def quick_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
-    out = tmp_path_factory.mktemp("bench-quick")
-    repo_results = [*(ROOT / "bench" / "results").glob("*"), *(ROOT / "bench" / "plots").glob("*"),
-                    ROOT / "BENCHMARKS.md"]
-    repo_results = [p for p in repo_results if p.exists()]
-    before = {p: p.stat().st_mtime_ns for p in repo_results}
-    proc = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "run.py"), "--quick", "--suite", "twitter",
-         "--out", str(out), "--workdir", str(out)],
-        cwd=ROOT, capture_output=True, text=True, timeout=280)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    assert {p: p.stat().st_mtime_ns for p in repo_results if p.exists()} == before
-    return out, json.loads((out / "results" / "twitter.json").read_text())
+def twitter_run(quick_run) -> tuple[Path, dict]:
+    assert quick_run.repo_untouched  # a quick run never rewrites the repo's results
+    return quick_run.out, json.loads((quick_run.out / "results" / "twitter.json").read_text())
 
 
-def test_every_system_has_every_workload_with_a_positive_rate(quick_run) -> None:
-    _, data = quick_run
+def test_every_system_has_every_workload_with_a_positive_rate(twitter_run) -> None:
+    _, data = twitter_run
     skipped = any("skipped" in note for note in data["notes"])
     systems = ("manhattan",) if skipped else SYSTEMS
     rows = {(r["workload"], r["system"]): r for r in data["rows"]}
@@ -49,8 +36,8 @@ def test_every_system_has_every_workload_with_a_positive_rate(quick_run) -> None
                 assert all(math.isfinite(v) and v > 0 for v in row["latency_us"].values())
 
 
-def test_ratios_against_redis_cluster_carry_the_targets(quick_run) -> None:
-    _, data = quick_run
+def test_ratios_against_redis_cluster_carry_the_targets(twitter_run) -> None:
+    _, data = twitter_run
     if any("skipped" in note for note in data["notes"]):
         pytest.skip("Redis is not installed here: " + "; ".join(data["notes"]))
     targets = {r["name"]: r["target"] for r in data["ratios"]}
@@ -60,8 +47,8 @@ def test_ratios_against_redis_cluster_carry_the_targets(quick_run) -> None:
     assert all(math.isfinite(r["value"]) and r["value"] > 0 for r in data["ratios"])
 
 
-def test_report_is_rendered_under_out(quick_run) -> None:
-    out, _ = quick_run
+def test_report_is_rendered_under_out(twitter_run) -> None:
+    out, _ = twitter_run
     text = (out / "BENCHMARKS.md").read_text()
     assert "## Twitter workload" in text and "## Machine" in text
     assert (out / "plots" / "twitter-throughput.png").exists()

@@ -25,7 +25,8 @@ from tests.services.conftest import FAST_LEASES, fresh_config
 @pytest.fixture(scope="module")
 def service(social_cluster) -> Iterator[SocialProcess]:
     process = SocialProcess(social_cluster.data_dir, options=["--celebrity-threshold", "3",
-                                                              "--fanout-batch", "5"])
+                                                              "--fanout-batch", "5",
+                                                              "--lease-validity", "1"])
     process.start(timeout=90)
     try:
         yield process
