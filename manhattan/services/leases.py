@@ -11,9 +11,13 @@ the way Chubby-style leases are:
   confirmation, so by then it has stopped.
 * **hold**: every ``validity / 5`` the holder reads the record; if it is still
   ours and we are still inside our validity window, it extends the expiry and
-  ``valid_until_ms`` becomes ``read start + validity``. Any miss (another
-  owner, an error, a late renewal) drops the lease and the holder must
-  acquire from scratch, waiting the full period again.
+  ``valid_until_ms`` becomes ``read start + validity``. Another owner or a
+  late renewal drops the lease at once and the holder must acquire from
+  scratch, waiting the full period again. A renewal that merely fails (the
+  cluster did not answer in time) keeps the lease until its current
+  ``valid_until_ms`` and tries again at the next tick: nobody else can claim
+  it before the record's TTL (three validity periods past our last write)
+  runs out, so one slow answer under a fault no longer stops the holder.
 
 The record also carries a ``mark``: a time at or above everything the holder
 may have stamped (``valid_until_ms``), so the next holder of a Snowflake
@@ -84,6 +88,7 @@ class Lease:
         self.valid_until_ms = 0
         self.mark = 0  # the previous holders' mark, read at acquisition
         self.losses = 0
+        self.failed_renewals = 0
 
     @property
     def held(self) -> bool:
@@ -135,7 +140,8 @@ class Lease:
         return True
 
     async def renew(self) -> bool:
-        """Extend a held lease; False (and the lease dropped) if it is no longer ours."""
+        """Extend a held lease; False (and the lease dropped) if it is no longer ours.
+        True also when the renewal failed but the lease is still within its validity."""
         if not self.held:
             self._drop("expired before renewal")
             return False
@@ -147,8 +153,13 @@ class Lease:
                 return False
             await self._write(max(current.mark, started + self.timing.validity_ms))
         except ManhattanError as exc:
-            self._drop(f"renewal failed: {exc}")
-            return False
+            if not self.held:
+                self._drop(f"renewal failed and the lease ran out: {exc}")
+                return False
+            self.failed_renewals += 1
+            log.info("lease %s: renewal failed, still valid for %d ms; trying again: %s",
+                     self.name, self.valid_until_ms - wall_ms(), exc)
+            return True
         if wall_ms() >= self.valid_until_ms:
             self._drop("renewal finished after the lease ran out")
             return False

@@ -4,6 +4,7 @@ its fan-out; two generators never hold one worker id."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 from collections.abc import Iterator
@@ -13,8 +14,11 @@ import pytest
 from click.testing import CliRunner
 
 from manhattan.cli.main import cli
-from manhattan.client import AlreadyExists, AsyncClient, InvalidRequest, NotFound, SocialClient
+from manhattan.client import (
+    AlreadyExists, AsyncClient, Client, InvalidRequest, ManhattanError, NotFound, SocialClient,
+)
 from manhattan.services.ids import LeasedIdGenerator, NoWorkerId
+from manhattan.services.leases import Lease, LeaseTiming, wall_ms
 from manhattan.services.process import SocialProcess
 from manhattan.services.schema import Datasets
 from manhattan.services.snowflake import decode
@@ -188,3 +192,57 @@ def test_two_generators_never_hold_one_worker_id(social_cluster, loop_thread):
     last_first, outcome, next_second = loop_thread.run(scenario())
     assert outcome == "refused"
     assert next_second > last_first  # the mark carried over: no ID reissued
+
+
+def test_a_failed_renewal_keeps_the_lease_until_its_validity_ends(social_cluster, loop_thread):
+    """Renewals that fail (here: the holder's token is revoked, so every node refuses it)
+    keep the lease exactly as long as it was confirmed for, then drop it."""
+    config = fresh_config()
+    datasets = Datasets(config.namespace)
+    timing = LeaseTiming(ttl_ms=15_000, validity_ms=5_000, settle_ms=50)
+    with Client(social_cluster.endpoints, token=social_cluster.admin_token) as admin:
+        loop_thread.run(_ensure_schema(social_cluster, config))
+        token, info = admin.admin.create_token(config.tenant)
+
+    async def scenario() -> tuple[bool, int, bool, int]:
+        async with AsyncClient(social_cluster.endpoints, token=token) as c:
+            lease = Lease(c.dataset(datasets.leases), "renewal-test", timing=timing)
+            for _ in range(5):  # a fresh token may take a moment to reach every node
+                if await lease.try_acquire():
+                    break
+                await asyncio.sleep(0.5)
+            assert lease.held
+            valid_until = lease.valid_until_ms
+            with Client(social_cluster.endpoints, token=social_cluster.admin_token) as admin:
+                admin.admin.revoke_token(info.token_id)
+            await _until_refused(c.dataset(datasets.leases))
+            kept = await lease.renew() if wall_ms() < valid_until else True
+            failed = lease.failed_renewals
+            await asyncio.sleep(max(0.0, (valid_until - wall_ms()) / 1000) + 0.05)
+            return kept, failed, await lease.renew(), lease.losses
+
+    kept, failed, after_expiry, losses = loop_thread.run(scenario())
+    assert kept and failed >= 1          # refused, but still inside its validity: held
+    assert not after_expiry and losses == 1  # past valid_until: dropped
+
+
+async def _ensure_schema(cluster, config) -> None:
+    from manhattan.services.social import ensure_schema
+    async with AsyncClient(cluster.endpoints, token=cluster.admin_token) as c:
+        await ensure_schema(c, config)
+
+
+async def _until_refused(dataset, timeout: float = 10.0) -> None:
+    """Wait until every node refuses the revoked token (revocation spreads within
+    seconds; reads rotate over the replicas, so several refusals in a row cover them)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    refusals = 0
+    while asyncio.get_running_loop().time() < deadline and refusals < 6:
+        try:
+            await dataset.get("renewal-test")
+            refusals = 0
+        except ManhattanError:
+            refusals += 1
+        await asyncio.sleep(0.05)
+    if refusals < 6:
+        raise AssertionError("the revoked token was still accepted")
