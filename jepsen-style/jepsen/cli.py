@@ -26,6 +26,8 @@ def parse(argv: list[str] | None = None) -> RunConfig:
     p.add_argument("--out", type=Path, default=None, help="output directory")
     p.add_argument("--canary", action="store_true",
                    help="erase one acked insert on every replica: proves a loss fails the run")
+    p.add_argument("--no-social", action="store_true",
+                   help="skip the service-layer workload (and its ~25 s service start-up)")
     a = p.parse_args(argv)
     seed = a.seed if a.seed is not None else random.randrange(1, 2**31)
     duration = a.duration if a.duration is not None else (36.0 if a.smoke else 240.0)
@@ -38,7 +40,7 @@ def parse(argv: list[str] | None = None) -> RunConfig:
     runs = Path(__file__).resolve().parents[1] / "runs"
     out = a.out or runs / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
     cfg = RunConfig(seed=seed, duration=duration, out=out, kinds=kinds, net=a.net,
-                    canary=a.canary)
+                    canary=a.canary, social=not a.no_social)
     if a.smoke:
         cfg.fault_s, cfg.gap_s, cfg.converge_timeout_s = (2.5, 3.5), (1.5, 2.5), 30.0
     return cfg

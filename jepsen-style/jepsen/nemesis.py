@@ -11,9 +11,13 @@ from __future__ import annotations
 import logging
 import random
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+from manhattan.client import Client
+from manhattan.client.ops import ClusterOps, MembershipProgress
 
 from jepsen.cluster import Cluster
 from jepsen.net import Link
@@ -25,7 +29,9 @@ PARTITIONS = ["partition-one", "partition-majority", "partition-ring", "partitio
 CRASHES = ["kill-one", "kill-two", "kill-coordinator", "pause"]
 CLOCKS = ["clock-bump", "clock-strobe"]
 NETWORK = ["netem"]
-ALL_KINDS = PARTITIONS + CRASHES + CLOCKS + NETWORK
+MEMBERSHIP = ["membership"]
+ALL_KINDS = PARTITIONS + CRASHES + CLOCKS + NETWORK + MEMBERSHIP
+CHANGE_TIMEOUT_S = 120.0  # one membership change, streaming included (gRPC deadline)
 
 
 @dataclass
@@ -40,6 +46,7 @@ class Fault:
     started: float | None = None
     ended: float | None = None
     note: str = ""
+    result: dict[str, Any] = field(default_factory=dict)  # what a membership change did
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,6 +92,7 @@ def make_schedule(seed: int, duration: float, nodes: list[int], kinds: list[str]
     faults: list[Fault] = []
     t = rng.uniform(*gap_s)
     rounds = 0
+    changes = 0
     while rounds < 100:
         rounds += 1
         order = list(kinds)
@@ -107,6 +115,12 @@ def make_schedule(seed: int, duration: float, nodes: list[int], kinds: list[str]
             elif kind == "netem":
                 params["loss"] = 0.2
                 params["delay_ms"] = 50
+            elif kind == "membership":
+                # add a fresh spare node, then (next time) decommission it; its id is known
+                # when it runs
+                params["action"] = "add" if changes % 2 == 0 else "decommission"
+                changes += 1
+                targets = []
             faults.append(Fault(kind, round(t, 3), round(length, 3), sorted(targets), params))
             t += length + rng.uniform(*gap_s)
     return faults
@@ -161,7 +175,7 @@ class Nemesis:
         end = fault.started + fault.duration if fault.started is not None else self.now()
         kind = fault.kind
         if kind in PARTITIONS:
-            links = partition_links(kind, c.ids, fault.targets)
+            links = partition_links(kind, list(c.nodes), fault.targets)
             fault.note = f"cut {len(links)} links" if links else "no link to cut with this node count"
             net.cut(links)
             self._sleep_until(end)
@@ -198,11 +212,18 @@ class Nemesis:
                                                delay_ms=fault.params["delay_ms"])
                                    for t in fault.targets)
             self._sleep_until(end)
+        elif kind == "membership":
+            change_membership(c, fault, fault.params["action"])
+            self._sleep_until(end)
         else:
             raise ValueError(kind)
 
     def _heal(self, fault: Fault) -> None:
         c = self.cluster
+        if fault.kind == "membership":
+            if fault.result.get("pending"):  # interrupted: the same request resumes it
+                change_membership(c, fault, fault.params["action"], resume=True)
+            return
         if fault.kind in PARTITIONS or fault.kind == "netem":
             c.net.heal()
         for t in fault.targets:
@@ -213,7 +234,76 @@ class Nemesis:
                 node.start()
 
 
-def heal_all(cluster: Cluster) -> None:
-    """The end of every run: nothing cut, paused, skewed or down."""
+def _run_change(cluster: Cluster, changes: Callable[[ClusterOps], Iterator[MembershipProgress]],
+                result: dict[str, Any]) -> MembershipProgress | None:
+    """Consume a membership change's progress stream (through a current member), noting
+    when each phase began (seconds after the change started)."""
+    started = time.monotonic()
+    last: MembershipProgress | None = None
+    endpoints = [n.address for n in cluster.nodes.values()]
+    with Client(endpoints, token=cluster.token, timeout=10) as client:
+        for event in changes(ClusterOps(client, timeout=CHANGE_TIMEOUT_S)):
+            last = event
+            result.setdefault("phases_s", {}).setdefault(
+                event.phase, round(time.monotonic() - started, 2))
+    result["change_s"] = round(time.monotonic() - started, 2)
+    if last is None or not last.done:
+        raise RuntimeError(f"membership change ended without 'done' (last: {last})")
+    result.update(epoch=last.epoch, records=last.records, bytes=last.bytes,
+                  ranges=last.ranges_total, message=last.message)
+    return last
+
+
+def change_membership(cluster: Cluster, fault: Fault, action: str, *, resume: bool = False
+                      ) -> None:
+    """Add a fresh spare node (``add``) or decommission the spare that is a member
+    (``decommission``), consuming the change's progress to the end. ``fault.targets`` is
+    the node concerned; ``fault.result`` what the change did (``pending`` until done, so
+    that healing can resume an interrupted change with the same request)."""
+    c, r = cluster, fault.result
+    if action == "add":
+        if resume:
+            node = next(n for n in c.retired if n.id == fault.targets[0])
+        else:
+            try:
+                node = c.start_spare()
+            except NotImplementedError as exc:  # proxy mode: no host of its own for it
+                fault.note = f"skipped: {exc}"
+                return
+        fault.targets = [node.id]
+        r["pending"] = True
+        _run_change(c, lambda ops: ops.add_node(node.address), r)
+        c.nodes[node.id] = node
+        del r["pending"]
+        fault.note = (f"added node {node.id}: {r['ranges']} ranges, {r['records']} records "
+                      f"streamed in {r['change_s']} s")
+    elif action == "decommission":
+        spares = c.spares()
+        if not spares and not resume:
+            fault.note = "skipped: no spare is a member (its add was skipped or failed)"
+            return
+        node_id = fault.targets[0] if resume else spares[0]
+        fault.targets = [node_id]
+        r["pending"] = True
+        _run_change(c, lambda ops: ops.decommission(node_id), r)
+        del r["pending"]
+        node = c.nodes.pop(node_id)
+        node.stop()  # out of the topology: it serves nothing any more
+        fault.note = (f"decommissioned node {node_id}: {r['ranges']} ranges, {r['records']} "
+                      f"records streamed in {r['change_s']} s")
+    else:
+        raise ValueError(action)
+
+
+def heal_all(cluster: Cluster) -> list[dict[str, Any]]:
+    """The end of every run: nothing cut, paused, skewed or down, and the original
+    membership back (a spare still a member is decommissioned, so N = RF again and every
+    replica holds every key). Returns what the membership restore did."""
     cluster.net.heal()
     cluster.restart_all()
+    restored: list[dict[str, Any]] = []
+    for node_id in cluster.spares():
+        fault = Fault("membership", 0.0, 0.0, [node_id], {"action": "decommission"})
+        change_membership(cluster, fault, "decommission", resume=True)
+        restored.append({"node": node_id, "note": fault.note, **fault.result})
+    return restored

@@ -82,6 +82,7 @@ def summary_text(report: dict[str, Any]) -> str:
         f"(excluded for clock faults: {r['linearizable'].get('excluded_clock', 0)})",
         f"counters: acked increments {r['counter']['acked_increments']}  final total "
         f"{r['counter']['final_total']}  lost updates (LWW, documented) {r['counter']['lost_updates']}",
+        *_social_lines(report),
         f"register stale reads (R+W<=N, allowed) {report['stale_reads_weak']}  real-time "
         f"inversions {report['realtime_inversions']}  writes applied twice (retried after "
         f"being applied) {report['duplicate_applications']}",
@@ -91,6 +92,32 @@ def summary_text(report: dict[str, Any]) -> str:
     if report.get("errors"):
         lines += ["errors:"] + [f"  {e}" for e in report["errors"]]
     return "\n".join(lines) + "\n"
+
+
+def _social_lines(report: dict[str, Any]) -> list[str]:
+    """The service-layer workload and the membership changes."""
+    t = report.get("timeline")
+    lines: list[str] = []
+    if t:
+        d = t.get("fanout_drain") or {}
+        paths = ", ".join(f"{k} {v}" for k, v in sorted(t["expected_by_path"].items()))
+        lines += [
+            f"social (celebrity threshold {t['celebrity_threshold']}, celebrities "
+            f"{','.join(t['celebrities']) or 'none'}): posts attempted {t['posts_attempted']}  "
+            f"acked {t['posts_acked']}  indeterminate {t['posts_indeterminate']}  fan-out "
+            f"drained {'in ' + str(d.get('waited_s')) + ' s' if d.get('drained') else 'NOT (pending ' + str(d.get('pending')) + ')'}",
+            f"home timelines: acked deliveries expected {t['expected_deliveries']} ({paths})  "
+            f"lost {t['lost_count']}  phantom {t['phantom_count']}  unfollowed "
+            f"{t['unfollowed_count']}  duplicate {t['duplicate_count']}  misordered "
+            f"{t['misordered_count']}  recovered (indeterminate, delivered) {t['recovered_count']}",
+        ]
+    for m in report.get("membership", []):
+        lines.append(f"membership: {m['action']} node {m['node']} at {m['started'] or 0:.1f}s, "
+                     f"change {m.get('change_s')} s, {m.get('records')} records, window "
+                     f"{m['duration_s']} s  {m['note']}")
+    for m in report.get("membership_restored", []):
+        lines.append(f"membership restored after heal: {m['note']}")
+    return lines
 
 
 def plot(ops: list[Op], faults: list[dict[str, Any]], path: Path) -> None:

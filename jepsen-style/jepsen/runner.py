@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import subprocess
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,18 +24,22 @@ from jepsen.checkers.counter import check_counters
 from jepsen.checkers.linearizable import check_linearizable
 from jepsen.checkers.session import check_sessions
 from jepsen.checkers.set_checker import check_set
+from jepsen.checkers.timeline import check_timelines
 from jepsen.checkers.versions import check_versions
 from jepsen.cluster import Cluster
 from jepsen.history import OK, History, Op, pairs
 from jepsen.nemesis import ALL_KINDS, CLOCKS, Fault, Nemesis, heal_all, make_schedule
 from jepsen.net import make_net
 from jepsen.replicas import erase_on_every_replica, snapshot
+from jepsen.social import CELEBRITY_THRESHOLD, SocialService, SocialWorkload
 from jepsen.workloads import (
     NEEDED, CounterWorkload, Env, LinearizableWorkload, RegisterWorkload, SetWorkload, Workload,
     make_client,
 )
 
 log = logging.getLogger("jepsen.runner")
+# membership changes run in the full run only: one add (streaming) and the decommission
+# that restores the membership after healing add ~12 s to the smoke
 SMOKE_KINDS = ["partition-one", "kill-one", "pause", "kill-coordinator", "partition-oneway",
                "clock-bump"]
 CLOCK_SETTLE_S = 6.0  # a skewed timestamp can outlive its fault by its offset (max 5 s)
@@ -56,6 +61,8 @@ class RunConfig:
     gap_s: tuple[float, float] = (2.0, 4.0)
     pause_s: float = 4.0  # > the client timeout (2 s) and the replica timeout (1 s)
     canary: bool = False  # erase one acked insert behind the system's back: the run must fail
+    drain_timeout_s: float = 60.0  # fan-out backlog to drain after healing, before the walks
+    social: bool = True  # the service-layer workload (its process takes ~25 s to start)
 
 
 def _commit() -> str:
@@ -177,6 +184,7 @@ def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any
     results["linearizable_versions"] = check_versions(history.ops("linearizable"), strict=True)
     results["linearizable_sessions"] = check_sessions(history.ops("linearizable"), strict=True)
     results["counter"] = check_counters(history.ops("counter"))
+    results["timeline"] = check_timelines(history.ops("social"))
     results["convergence"] = snapshots_result
     return results
 
@@ -196,19 +204,47 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     errors: list[str] = []
     report: dict[str, Any] = {}
     phases: dict[str, float] = {}
+    service: SocialService | None = None
+    restored: list[dict[str, Any]] = []
     try:
         cluster.start()
         phases["cluster_started"] = time.monotonic() - started
+        # the social service starts (imports, its tenant and datasets, then ~20 s of lease
+        # confirmation: its Snowflake worker id and its queue shards) while the harness
+        # makes its own dataset
+        service_error: list[BaseException] = []
+        starter: threading.Thread | None = None
+        if cfg.social:
+            service = SocialService(cfg.out / "social", cluster.endpoints, cluster.token)
+
+            def start_service() -> None:
+                try:
+                    service.start()  # type: ignore[union-attr]
+                except BaseException as exc:  # noqa: BLE001 - raised below
+                    service_error.append(exc)
+            starter = threading.Thread(target=start_service, name="social-start", daemon=True)
+            starter.start()
         if not _wait_all_alive(cluster, 30):
             errors.append("not every node saw every other alive before the run")
         tenant_token = _create_dataset(cluster)
         phases["dataset_ready"] = time.monotonic() - started
+        if starter is not None:
+            starter.join(90)
+            if service_error or starter.is_alive():
+                raise RuntimeError(f"social service did not start: {service_error}")
+            phases["social_started"] = time.monotonic() - started
         pinned = net.mode == "proxy"
         env = Env(history, cluster.endpoints, tenant_token, "jepsen", pinned, cfg.seed)
         first = 1
         for kind in (SetWorkload, RegisterWorkload, LinearizableWorkload, CounterWorkload):
             workloads.append(kind(env, first))
             first += 100
+        social: SocialWorkload | None = None
+        if service is not None:
+            social = SocialWorkload(env, first, service.address)
+            workloads.append(social)
+            social.setup()  # users and the follow graph, before any fault
+            phases["social_ready"] = time.monotonic() - started
         set_workload = workloads[0]
         assert isinstance(set_workload, SetWorkload)
         coordinator_counter = iter(range(10**6))
@@ -236,7 +272,10 @@ def run(cfg: RunConfig) -> dict[str, Any]:
             w.stop()
         load_s = history.now()
         phases["load_done"] = time.monotonic() - started
-        heal_all(cluster)
+        try:
+            restored = heal_all(cluster)
+        except Exception as exc:
+            errors.append(f"heal: {exc!r}")
         phases["healed"] = time.monotonic() - started
         healed_at = history.now()
         if not _wait_all_alive(cluster, 30):
@@ -266,6 +305,8 @@ def run(cfg: RunConfig) -> dict[str, Any]:
             erase_on_every_replica(addresses, cluster.token, "jepsen", bucket, lkey)
             errors.append(f"canary: erased acknowledged element {victim} on every replica")
         phases["converged"] = time.monotonic() - started
+        drain = social.wait_drained(cfg.drain_timeout_s) if social is not None else {}
+        phases["fanout_drained"] = time.monotonic() - started
         for w in workloads:
             w.final_reads()
         phases["final_reads"] = time.monotonic() - started
@@ -273,6 +314,11 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         results = check(history, schedule, conv, cfg.lin_budget_s)
         phases["checked"] = time.monotonic() - started
         results["phases_s"] = {k: round(v, 1) for k, v in phases.items()}
+        results["social"] = {"enabled": social is not None,
+                             "celebrity_threshold": CELEBRITY_THRESHOLD, "drain": drain,
+                             "users": social.users if social else [],
+                             "follows": social.edges if social else []}
+        results["membership_restored"] = restored
         report = build_report(cfg, net, schedule, history, results, counters, load_s,
                               convergence_s, errors, time.monotonic() - started)
     except Exception as exc:
@@ -289,6 +335,8 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         for w in workloads:
             w.stop()
             w.close()
+        if service is not None:
+            service.stop()
         try:
             cluster.stop()
         finally:
@@ -313,6 +361,7 @@ def build_report(cfg: RunConfig, net: Any, schedule: list[Fault], history: Histo
                 + sum(v["versions"]["phantom_count"] for v in regs.values())
                 + results["linearizable_versions"]["phantom_count"])
     conv = results["convergence"]
+    tl = results["timeline"]
     checks = {
         "acked insert-only writes lost = 0": results["set"].get("lost_count", 1) == 0
         and "error" not in results["set"],
@@ -329,11 +378,19 @@ def build_report(cfg: RunConfig, net: Any, schedule: list[Fault], history: Histo
         "counters explainable by LWW": results["counter"]["valid"],
         "harness ran every fault without error": not errors,
     }
+    if results["social"]["enabled"]:
+        checks["fan-out: no acknowledged post missing from a follower's home timeline after "
+               "heal"] = tl["lost_count"] == 0 and not tl["missing_walks"] and tl["walks"] > 0
+        checks["home timelines: no phantom, duplicate, misordered or unfollowed entry"] = (
+            tl["phantom_count"] == 0 and tl["duplicate_count"] == 0
+            and tl["misordered_count"] == 0 and tl["unfollowed_count"] == 0)
     return {
         "passed": all(checks.values()), "checks": checks,
         "seed": cfg.seed, "commit": _commit(), "n": cfg.nodes, "replication_factor": cfg.nodes,
         "consistency": {"set": "W=QUORUM, final read ALL", "registers": "every R/W of ONE/QUORUM/ALL",
-                        "linearizable": "R=QUORUM W=QUORUM", "counter": "R=QUORUM W=QUORUM"},
+                        "linearizable": "R=QUORUM W=QUORUM", "counter": "R=QUORUM W=QUORUM",
+                        "social": "the service's datasets: R=QUORUM W=QUORUM, buffered "
+                                  "durability (its own choice)"},
         "durability": "sync (fsync, group commit, before the ack)",
         "network": {"mode": net.mode, "notes": list(net.notes)},
         "duration_s": round(total_s, 1), "load_s": round(load_s, 1),
@@ -353,5 +410,18 @@ def build_report(cfg: RunConfig, net: Any, schedule: list[Fault], history: Histo
         "duplicate_applications": sum(v["versions"]["duplicate_count"] for v in regs.values())
         + results["linearizable_versions"]["duplicate_count"],
         "failed_but_applied": results["set"].get("failed_present_count", 0),
+        "timeline": None if not results["social"]["enabled"] else {k: tl[k] for k in (
+            "posts_attempted", "posts_acked", "posts_indeterminate", "expected_deliveries",
+            "expected_by_path", "lost_count", "lost_by_path", "phantom_count",
+            "unfollowed_count", "duplicate_count", "misordered_count", "recovered_count",
+            "walked_entries", "celebrities")}
+        | {"celebrity_threshold": results["social"]["celebrity_threshold"],
+           "fanout_drain": results["social"]["drain"]},
+        "membership": [{"action": f["params"].get("action"), "node": (f["targets"] or [None])[0],
+                        "started": f["started"], "duration_s": None if f["started"] is None
+                        or f["ended"] is None else round(f["ended"] - f["started"], 2),
+                        **{k: v for k, v in f["result"].items() if k != "phases_s"},
+                        "note": f["note"]} for f in faults if f["kind"] == "membership"],
+        "membership_restored": results["membership_restored"],
         "errors": errors, "results": results,
     }

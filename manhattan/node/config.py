@@ -141,7 +141,8 @@ class RepairSection(_Section):
     """Anti-entropy: the background exchange of hash trees with peers."""
 
     enabled: bool = True
-    interval_s: float = Field(10.0, gt=0)  # one exchange (a dataset with a peer) per interval
+    # about one full background pass over every (dataset, peer) pair per interval
+    interval_s: float = Field(10.0, gt=0)
     keys_per_s: float = Field(50_000, ge=0)  # keys hashed per second per side; 0: unlimited
 
 

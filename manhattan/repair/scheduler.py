@@ -1,9 +1,12 @@
 """Anti-entropy on a node: on demand (``Ops.Repair``) and continuously in the background.
 
 A repair job is one exchange with one peer over one dataset's shared ranges.
-The background loop walks every (dataset, peer) pair round-robin, one exchange
-per ``repair.interval_s``, each rate limited to ``repair.keys_per_s`` keys
-hashed per side, so repair never crowds out requests. Only peers with a higher
+The background loop walks every (dataset, peer) pair round-robin, spacing the
+exchanges so that a full pass takes about ``repair.interval_s`` however many
+datasets there are (a service with ten datasets must not wait ten times as
+long for a diverged replica to heal), at most one exchange every
+``MIN_GAP_S``, each rate limited to ``repair.keys_per_s`` keys hashed per side,
+so repair never crowds out requests. Only peers with a higher
 node id are initiated by default: every pair of nodes is then exchanged once
 per round, by its lower-id member, and both sides record the watermark.
 """
@@ -29,6 +32,7 @@ from manhattan.replication.peer_link import PeerLinks
 from manhattan.tenancy import Catalog
 
 log = logging.getLogger("manhattan.repair")
+MIN_GAP_S = 0.2  # the least pause between two background exchanges
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,10 +187,18 @@ class AntiEntropy:
             self._pass_state(False, 1.0, completed=not self._pass_failed)
             self._pass_failed = False
 
+    def gap_s(self) -> float:
+        """The pause before the next background exchange: a pass per ``interval_s``."""
+        try:
+            jobs = len(self.plan()) if self.enabled else 1
+        except Exception:  # the catalog or ring is changing: plan again next time
+            jobs = 1
+        return max(MIN_GAP_S, self.interval_s / max(1, jobs))
+
     async def run(self) -> None:
         """The background loop."""
         while True:
-            await asyncio.sleep(self.interval_s)
+            await asyncio.sleep(self.gap_s())
             try:
                 await self.step()
             except Exception:

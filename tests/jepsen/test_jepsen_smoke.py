@@ -64,6 +64,12 @@ def test_smoke_run_passes_every_criterion(tmp_path: Path) -> None:
     kinds = {f["kind"] for f in report["faults"] if f["started"] is not None and f["ended"]}
     assert {"kill-one", "kill-coordinator", "pause", "partition-one"} <= kinds
     assert report["linearizability"]["keys_valid"] >= 1
+    # the service layer: posts under the same faults, every acked one in the home timeline
+    # of its author and of every follower, on both delivery paths
+    timeline = report["timeline"]
+    assert timeline["posts_acked"] > 50 and timeline["lost_count"] == 0
+    assert timeline["phantom_count"] == 0 and timeline["fanout_drain"]["drained"]
+    assert {"push", "merge-at-read", "own"} <= set(timeline["expected_by_path"])
     assert report["duration_s"] < SMOKE_BOUND_S
 
 
@@ -76,6 +82,10 @@ def test_schedule_replays_from_seed() -> None:
     c = make_schedule(6, 120, [1, 2, 3], ALL_KINDS)
     assert [f.to_json() for f in a] == [f.to_json() for f in b] != [f.to_json() for f in c]
     assert {f.kind for f in a} == set(ALL_KINDS)  # every kind gets its turn in 120 s
+    # membership changes alternate: add a spare, then decommission it
+    long = make_schedule(5, 600, [1, 2, 3], ALL_KINDS)
+    actions = [f.params["action"] for f in long if f.kind == "membership"]
+    assert len(actions) >= 4 and actions[:4] == ["add", "decommission", "add", "decommission"]
     # partition shapes: isolate one cuts both directions, one-way only into the target,
     # the bridge keeps the bridge node connected to both sides
     assert set(partition_links("partition-one", [1, 2, 3], [2])) == {(2, 1), (1, 2), (2, 3), (3, 2)}
@@ -91,8 +101,8 @@ def test_a_lost_acknowledged_write_fails_the_run_and_keeps_its_history(tmp_path:
     """The canary erases one acked insert on every replica (replicas still agree): the run
     must exit 1, name exactly that element as lost, and keep history and report."""
     out = tmp_path / "canary"
-    result, pid = _run(["--faults", "none", "--duration", "4", "--seed", "1", "--canary"],
-                       out, 100)
+    result, pid = _run(["--faults", "none", "--duration", "4", "--seed", "1", "--canary",
+                        "--no-social"], out, 100)
     assert _leftovers(pid) == ""
     report = json.loads((out / "report.json").read_text())
     assert result.returncode == 1 and not report["passed"], result.stdout[-3000:]
