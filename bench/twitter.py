@@ -150,7 +150,7 @@ class ManhattanTwitter:
         self.config = SocialConfig(celebrity_threshold=shape.threshold)
         self.service = SocialProcess(self.root, options=[
             "--celebrity-threshold", str(shape.threshold),
-            "--lease-validity", "1"])  # a fresh cluster: no earlier lease holder to outwait
+            "--lease-validity", "3"])  # a fresh cluster: no earlier holder to outwait
         self.client: SocialClient | None = None
 
     def setup(self, data: Data) -> None:

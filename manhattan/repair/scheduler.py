@@ -65,6 +65,10 @@ class AntiEntropy:
         self.stats: Counter[str] = Counter()
         self._cursor = 0
         self._pass_failed = False
+        # (peer, RF) -> shared ranges, for the ring they were computed on: walking the
+        # ring's vnodes for every pair took most of a node's CPU when planned each step.
+        self._ranges_ring: object | None = None
+        self._ranges: dict[tuple[int, int], list[Range]] = {}
         self._lock = asyncio.Lock()  # one exchange at a time per node
 
     def plan(self, dataset: str | None = None, all_peers: bool = False) -> list[Job]:
@@ -77,10 +81,16 @@ class AntiEntropy:
         ring, epoch = self.membership.ring, self.membership.epoch
         peers = [m for m in self.membership.topology.owners if m.id != self.node_id
                  and (all_peers or m.id > self.node_id)]
+        if ring is not self._ranges_ring:
+            self._ranges_ring, self._ranges = ring, {}
         jobs = []
         for spec in sorted(specs, key=lambda s: s.name):
             for peer in sorted(peers, key=lambda m: m.id):
-                ranges = shared_ranges(ring, self.node_id, peer.id, spec.replication_factor)
+                pair = (peer.id, spec.replication_factor)
+                ranges = self._ranges.get(pair)
+                if ranges is None:
+                    ranges = self._ranges[pair] = shared_ranges(
+                        ring, self.node_id, peer.id, spec.replication_factor)
                 if ranges:
                     jobs.append(Job(spec.name, peer, ranges, epoch))
         return jobs

@@ -55,6 +55,13 @@ class TimelinePage:
     rebuilding: bool
 
 
+def _deep(top: int) -> int | None:
+    """Where the followees' own timelines take over, or None when nothing can be below
+    ``top``: ids start at 1, so a never-trimmed timeline (floor 0) that ran out of
+    stored entries is complete and costs no scan per followee."""
+    return top if top > 1 else None
+
+
 def encode_cursor(below: int, rank: int) -> bytes:
     return _CURSOR.pack(below, rank)
 
@@ -93,14 +100,16 @@ class HomeReader:
             need = limit - len(tweets)
             if need <= 0 or below == 0:
                 break
-            part = (StoredPart([], cutoff=-1, deep_top=below) if rebuilding
-                    else await self._stored_part(user, state.floor, below, rank, need))
-            pulls = [self.tweets.recent_ids(c, below=below, above=-1, limit=need)
-                     for c in celebrities]
+            # The stored entries and the celebrities' newest, read at once.
+            part, *pulled = await asyncio.gather(
+                self._rebuilding_part(below) if rebuilding
+                else self._stored_part(user, state.floor, below, rank, need),
+                *(self.tweets.recent_ids_cached(c, below=below, limit=need)
+                  for c in celebrities))
             if part.deep_top is not None:
-                pulls += [self.tweets.recent_ids(a, below=part.deep_top, above=-1, limit=need)
-                          for a in await followed.everyone()]
-            pulled = await asyncio.gather(*pulls)
+                pulled += await asyncio.gather(*(
+                    self.tweets.recent_ids(a, below=part.deep_top, above=-1, limit=need)
+                    for a in await followed.everyone()))
             still_followed = await followed.among(author for _, author in part.entries)
             candidates = {i for i, author in part.entries if author in still_followed}
             candidates.update(*pulled)
@@ -132,16 +141,21 @@ class HomeReader:
             await self.users.touch(user, now)
         return False
 
+    @staticmethod
+    async def _rebuilding_part(below: int) -> StoredPart:
+        """A timeline being rebuilt is not used: everything comes from the followees."""
+        return StoredPart([], cutoff=-1, deep_top=below)
+
     async def _stored_part(self, user: str, floor: int, below: int, rank: int, need: int
                            ) -> StoredPart:
         """The stored entries this round may use, and where the rest must come from."""
         cap = self.config.timeline_cap
         if rank >= cap or below <= floor + 1:
-            return StoredPart([], cutoff=-1, deep_top=below)
+            return StoredPart([], cutoff=-1, deep_top=_deep(below))
         take = min(need, cap - rank)
         entries = await self.home.newest(user, below=below, floor=floor, limit=take)
         if len(entries) < take:  # reached the floor: older ones come from followees
-            return StoredPart(entries, cutoff=-1, deep_top=min(below, floor + 1))
+            return StoredPart(entries, cutoff=-1, deep_top=_deep(min(below, floor + 1)))
         if rank + take >= cap:  # reached the cap: likewise below the last entry
             return StoredPart(entries, cutoff=-1, deep_top=entries[-1][0], capped=True)
         # More stored entries below: this round stops at the last one read.

@@ -6,12 +6,16 @@ import asyncio
 import struct
 
 from manhattan.client import AsyncClient, InvalidRequest
+from manhattan.services.caches import RecentIdsCache, TtlCache
 from manhattan.services.scans import first_records
 from manhattan.services.schema import Datasets, Tweet, decode_tweet, encode_tweet, id_key, key_id
 from manhattan.types import Consistency, Durability
 
 Q = Consistency.QUORUM
 MAX_PAGE = 200
+TOP = 1 << 63
+TWEET_CACHE_TTL_S = 5.0
+TWEET_CACHE_ENTRIES = 100_000
 
 
 class Tweets:
@@ -20,9 +24,12 @@ class Tweets:
     def __init__(self, client: AsyncClient, datasets: Datasets) -> None:
         self.tweets = client.dataset(datasets.tweets)
         self.by_user = client.dataset(datasets.user_tweets)
+        self.cache: TtlCache[int, Tweet] = TtlCache(TWEET_CACHE_TTL_S, TWEET_CACHE_ENTRIES)
+        self.recent = RecentIdsCache()  # celebrities' newest ids, merged into many pages
 
     async def store(self, tweet: Tweet) -> None:
         """The tweet and its author's timeline entry (both durable)."""
+        self.recent.evict(tweet.author)  # its author's newest ids change now
         await asyncio.gather(
             self.tweets.put(id_key(tweet.id), b"", encode_tweet(tweet), consistency=Q,
                             durability=Durability.SYNC),
@@ -34,13 +41,31 @@ class Tweets:
         return decode_tweet(record.value) if record is not None else None
 
     async def get_many(self, ids: list[int]) -> dict[int, Tweet]:
-        """The tweets that exist among ``ids`` (one multi-get)."""
-        if not ids:
-            return {}
-        records = await self.tweets.get_many([(id_key(i), b"") for i in ids], consistency=Q)
-        return {i: decode_tweet(r.value) for i, r in zip(ids, records) if r is not None}
+        """The tweets that exist among ``ids``: the cached ones, the rest with one
+        multi-get (see manhattan.services.caches for how stale a cached one can be)."""
+        found: dict[int, Tweet] = {}
+        missing = []
+        for i in ids:
+            cached = self.cache.get(i)
+            if cached is None:
+                missing.append(i)
+            else:
+                found[i] = cached
+        if missing:
+            records = await self.tweets.get_many([(id_key(i), b"") for i in missing],
+                                                 consistency=Q)
+            for i, record in zip(missing, records):
+                if record is not None:
+                    found[i] = self._cached(decode_tweet(record.value))
+        return found
+
+    def _cached(self, tweet: Tweet) -> Tweet:
+        self.cache.put(tweet.id, tweet)
+        return tweet
 
     async def delete(self, tweet: Tweet) -> None:
+        self.cache.evict([tweet.id])
+        self.recent.evict(tweet.author)
         await asyncio.gather(
             self.tweets.delete(id_key(tweet.id), consistency=Q, durability=Durability.SYNC),
             self.by_user.delete(tweet.author, id_key(tweet.id), consistency=Q,
@@ -53,6 +78,19 @@ class Tweets:
         records = await first_records(self.by_user, user, limit, start=id_key(above + 1),
                                       end=id_key(below), reverse=True)
         return [key_id(r.lkey) for r in records]
+
+    async def recent_ids_cached(self, user: str, *, below: int, limit: int) -> list[int]:
+        """``recent_ids`` (above -1) from the short-lived cache of ``user``'s newest ids
+        when it covers the question, else read (and, for the newest, cached)."""
+        cached = self.recent.lookup(user, below=below, limit=limit)
+        if cached is not None:
+            return cached
+        if below != TOP:
+            return await self.recent_ids(user, below=below, above=-1, limit=limit)
+        newest = await self.recent_ids(user, below=TOP, above=-1,
+                                       limit=max(limit, self.recent.depth))
+        self.recent.store(user, newest)
+        return newest[:limit]
 
     async def user_timeline(self, user: str, *, limit: int, cursor: bytes
                             ) -> tuple[list[Tweet], bytes]:
