@@ -162,8 +162,12 @@ class TopologyCache:
             return [list(range(len(pkeys)))]
         rf = self.replication_factor(dataset)
         groups: dict[tuple[int, ...], list[int]] = {}
+        keys: dict[int, tuple[int, ...]] = {}  # the ring hands out one tuple per arc
         for index, pkey in enumerate(pkeys):
-            key = tuple(sorted(m.id for m in ring.preference_list(pkey, rf)))
+            replicas = ring.preference_list(pkey, rf)
+            key = keys.get(id(replicas))
+            if key is None:
+                key = keys[id(replicas)] = tuple(sorted(m.id for m in replicas))
             groups.setdefault(key, []).append(index)
         return list(groups.values())
 

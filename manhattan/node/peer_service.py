@@ -61,8 +61,8 @@ class PeerService(peer_pb2_grpc.PeerServicer):
 
     async def _apply(self, op: peer_pb2.ApplyOp) -> peer_pb2.ReplicaReply:
         writes: list[Write] = [write_from_proto(w) for w in op.writes]
-        for write in writes:
-            self._observe(write.entry.version.timestamp)
+        if writes:  # the newest carries the others: one skew check and clock update
+            self._observe(max(w.entry.version.timestamp for w in writes))
         applied = self._engine.apply(op.dataset, writes)
         if op.sync:
             await self._group_commit.durable()

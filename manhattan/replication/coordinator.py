@@ -140,8 +140,7 @@ class Coordinator:
         live.sort(key=lambda m: m.id != self.node_id)  # this node first: cheapest
         return live
 
-    def _version(self, spec: DatasetSpec, mutation: Mutation) -> Write:
-        timestamp = self.clock.now()
+    def _version(self, spec: DatasetSpec, mutation: Mutation, timestamp: int) -> Write:
         ttl = mutation.ttl_ms or spec.default_ttl_ms
         expires = physical_ms(timestamp) + ttl if ttl and not mutation.delete else 0
         entry = Entry(Version(timestamp, self.node_id),
@@ -178,7 +177,8 @@ class Coordinator:
         """Version the mutations and replicate them; return once W replicas acknowledged."""
         level = consistency or spec.write_consistency
         sync = (durability or spec.durability) == Durability.SYNC
-        writes = [self._version(spec, m) for m in mutations]
+        first = self.clock.now_many(len(mutations)) if mutations else 0
+        writes = [self._version(spec, m, first + i) for i, m in enumerate(mutations)]
         plans = []
         for replicas, indices in self._groups(spec, [w.pkey for w in writes], write=True):
             # Owners-to-be of a range in motion (pending) must ack too: a write acknowledged

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rocksdict import AccessType, Options, Rdict
 from uhashring import HashRing
 
@@ -454,3 +456,8 @@ def test_meta_values_round_trip_list_by_prefix_and_survive_reopen(
         assert engine.datasets() == []
     finally:
         engine.close()
+
+
+@given(st.binary(max_size=64))
+def test_ring_position_matches_uhashring_for_any_pkey(pkey: bytes) -> None:
+    assert ring_position(pkey) == HashRing(hash_fn="ketama").hashi(pkey.decode("latin-1"))

@@ -159,3 +159,20 @@ def test_any_sequence_of_now_and_update_under_any_wall_clock_is_strictly_increas
             assert merged > received
             issued.append(merged)
     assert all(a < b for a, b in zip(issued, issued[1:]))
+
+
+@given(st.lists(st.tuples(st.integers(1, 2000), st.integers(-5, 5)), min_size=1, max_size=40))
+def test_now_many_reserves_consecutive_timestamps_after_everything_issued(batches) -> None:
+    wall = Wall()
+    clock = HybridClock(wall)
+    issued = [clock.now()]
+    for count, step_ms in batches:
+        wall.ms += step_ms
+        first = clock.now_many(count)
+        block = list(range(first, first + count))
+        assert block[0] > issued[-1]
+        issued += block
+        issued.append(clock.now())  # what follows a block is newer than all of it
+        assert issued[-1] > block[-1]
+    with pytest.raises(ValueError):
+        clock.now_many(0)
