@@ -39,7 +39,9 @@ from bench.rows import Ratio, Row, ratio
 from manhattan import __version__ as manhattan_version
 from manhattan.bench.stats import CpuMeter, Latencies
 from manhattan.bench.ycsb import Key
-from manhattan.client import Client, Consistency, Durability, Put
+from manhattan.client import (
+    Client, Consistency, Durability, Put, RoundRobinPolicy, TokenAwarePolicy,
+)
 from manhattan.node.local_cluster import LocalCluster
 
 NAME = "targets"
@@ -48,6 +50,7 @@ GET, PUT, PUT_MANY = "get 100 B", "put 100 B", f"put_many x{BATCH}"
 ECHO, ETCD_LIN, ETCD_SER = "grpc echo", "etcd (linearizable)", "etcd (serializable)"
 M_GET, M_PUT_SYNC, M_PUT_BUF = "manhattan ONE", "manhattan QUORUM SYNC", \
     "manhattan QUORUM BUFFERED"
+M_GET_STICKY = "manhattan ONE (sticky routing)"
 M_MANY, REDIS_MANY = "manhattan QUORUM BUFFERED", "redis-cluster pipeline"
 ETCD_PUT = "etcd"
 Progress = Callable[[str], None]
@@ -112,6 +115,24 @@ def measure(cases: list[Case], settings: Settings, progress: Progress) -> None:
 
 
 # -- the cases ---------------------------------------------------------------------------
+
+
+def _sticky_get_case(client: Client, pids: list[int]) -> Case:
+    """get at ONE from a client whose routing keeps the replica that answered last
+    first (``TokenAwarePolicy(sticky=True)``): one hot coordinator instead of a
+    different node process woken for every call."""
+    ds = client.dataset(DATASET)
+    one, n = Consistency.ONE, KEY_SPACE
+
+    def get_one(i: int) -> None:
+        pkey, lkey = GET_KEYS[i % n]
+        if ds.get(pkey, lkey, consistency=one) is None:
+            raise RuntimeError(f"benchmark key {pkey!r}/{lkey!r} is missing")
+
+    client.refresh_topology()
+    return Case(GET, M_GET_STICKY, get_one, pids,
+                note="the SDK's sticky replica routing: the replica that answered last goes "
+                     "first while it is a replica of the key")
 
 
 def _manhattan_cases(client: Client, pids: list[int]) -> list[Case]:
@@ -203,7 +224,11 @@ def _redis_cluster_case(server: Any, stack: contextlib.ExitStack) -> Case:
 
 
 RATIOS = (  # (name, numerator, denominator, target, note)
-    ("get ONE / grpc echo", (GET, M_GET), (GET, ECHO), 0.8, ""),
+    ("get ONE / grpc echo", (GET, M_GET), (GET, ECHO), 0.8,
+     "default routing: token-aware, replicas rotated"),
+    ("get ONE sticky / grpc echo", (GET, M_GET_STICKY), (GET, ECHO), 0.8,
+     "sticky replica routing (TokenAwarePolicy(sticky=True))"),
+    ("get ONE sticky / etcd linearizable get", (GET, M_GET_STICKY), (GET, ETCD_LIN), 1.0, ""),
     ("get ONE / etcd linearizable get", (GET, M_GET), (GET, ETCD_LIN), 1.0, ""),
     ("get ONE / etcd serializable get", (GET, M_GET), (GET, ETCD_SER), 1.0, ""),
     ("put QUORUM SYNC / etcd put", (PUT, M_PUT_SYNC), (PUT, ETCD_PUT), 1.0,
@@ -277,6 +302,9 @@ def run(settings: Settings, progress: Progress = lambda _msg: None,
         client = stack.enter_context(Client(lc.endpoints, token=token))
         node_pids = [n.proc.pid for n in lc.nodes if n.proc is not None]
         cases += _manhattan_cases(client, node_pids)
+        sticky = stack.enter_context(Client(lc.endpoints, token=token, routing=TokenAwarePolicy(
+            RoundRobinPolicy(lc.endpoints, discover=True), sticky=True)))
+        cases.append(_sticky_get_case(sticky, node_pids))
         versions["manhattan"] = f"manhattan {manhattan_version}"
         versions["grpc echo"] = f"grpcio {grpc.__version__}"
         if "etcd" in peers:
