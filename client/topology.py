@@ -162,7 +162,9 @@ class TopologyCache:
             return [list(range(len(pkeys)))]
         rf = self.replication_factor(dataset)
         groups: dict[tuple[int, ...], list[int]] = {}
-        keys: dict[int, tuple[int, ...]] = {}  # the ring hands out one tuple per arc
+        # The ring hands out one cached tuple per arc (its preference lists are memoised
+        # for every point, so none is evicted during this loop): key replica sets by it.
+        keys: dict[int, tuple[int, ...]] = {}
         for index, pkey in enumerate(pkeys):
             replicas = ring.preference_list(pkey, rf)
             key = keys.get(id(replicas))

@@ -190,7 +190,8 @@ class Coordinator:
             plans.append((replicas, [writes[i] for i in indices], need))
         deadline = self._deadline(timeout)
         if len(plans) == 1:  # one replica set (every single-key write): no gather task
-            await self._replicate(spec.name, *plans[0][:2], plans[0][2], sync, deadline)
+            replicas, group, need = plans[0]
+            await self._replicate(spec.name, replicas, group, need, sync, deadline)
         else:
             await asyncio.gather(*(self._replicate(spec.name, replicas, group, need, sync,
                                                    deadline)
