@@ -10,7 +10,9 @@ ONE never miss a record that another replica has not received yet.
 from __future__ import annotations
 
 from manhattan.bench.ycsb import Key, StoreBase
-from manhattan.client import Consistency, Dataset, Durability, Put
+from manhattan.client import Consistency, Dataset, Durability, Put, Timeout
+
+LOAD_ATTEMPTS = 3
 
 
 class ManhattanStore(StoreBase):
@@ -42,5 +44,15 @@ class ManhattanStore(StoreBase):
         return len(page.records)
 
     def load(self, items: list[tuple[Key, bytes]]) -> None:
-        self.dataset.put_many([Put(k.bucket, k.item, v) for k, v in items],
-                              consistency=self.load_consistency, durability=self.durability)
+        """One batch at ``load_consistency``. A Timeout (one replica slow to ack, e.g. a
+        dataset created a moment ago) is sent again: writing the same values twice
+        leaves the same data, and the load must reach every replica."""
+        puts = [Put(k.bucket, k.item, v) for k, v in items]
+        for attempt in range(1, LOAD_ATTEMPTS + 1):
+            try:
+                self.dataset.put_many(puts, consistency=self.load_consistency,
+                                      durability=self.durability)
+                return
+            except Timeout:
+                if attempt == LOAD_ATTEMPTS:
+                    raise

@@ -149,7 +149,9 @@ class Zipfian:
 
     def _eta(self) -> None:
         n, theta = self.items, self.theta
-        self.eta = (1 - (2.0 / n) ** (1 - theta)) / (1 - self.zeta2 / self.zetan) if n > 1 else 0.0
+        # n <= 2: next() answers from its first two branches, eta is never used (and the
+        # formula would divide by zero at n == 2, where zeta(n) == zeta(2)).
+        self.eta = (1 - (2.0 / n) ** (1 - theta)) / (1 - self.zeta2 / self.zetan) if n > 2 else 0.0
 
     def _resize(self, items: int) -> None:
         if items > self.items:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Awaitable, Callable
 
 import grpc
 
-from manhattan.errors import InvalidRequest, QuotaExceeded
+from manhattan.errors import InvalidRequest, NotFound, QuotaExceeded
 from manhattan.node.auth import Authenticator
 from manhattan.replication.coordinator import Coordinator, Mutation
 from manhattan.node.rpc import record_to_proto, rpc_errors, version_to_proto
@@ -16,6 +18,9 @@ from manhattan.qos import QosGate
 from manhattan.storage import DEFAULT_SCAN_LIMIT, Record
 from manhattan.storage.keys import decode_cursor, encode_cursor
 from manhattan.tenancy import Catalog, DatasetSpec, Principal
+
+
+CATALOG_PULL_EVERY_S = 1.0  # at most one catalog pull a second for unknown datasets
 
 
 def _payload(record: Record) -> int:
@@ -29,23 +34,57 @@ class DataService(data_pb2_grpc.DataServicer):
         self, catalog: Catalog, auth: Authenticator, validator: RequestValidator,
         coordinator: Coordinator, gate: QosGate | None = None,
         throttle_delay: float = 0.0,
+        pull_catalog: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self._catalog = catalog
+        self._pull_catalog = pull_catalog
+        self._pulled_at = -CATALOG_PULL_EVERY_S
+        self._pulling: asyncio.Future[None] | None = None
         self._auth = auth
         self._check = validator
         self._coordinator = coordinator
         self._gate = gate
         self._throttle_delay = throttle_delay
 
-    def _dataset(self, context: grpc.aio.ServicerContext, name: str, *, write: bool = False
-                 ) -> tuple[Principal, DatasetSpec]:
-        """Who calls and the dataset, if the token may use it (and write, for writes)."""
+    async def _dataset(self, context: grpc.aio.ServicerContext, name: str, *,
+                       write: bool = False) -> tuple[Principal, DatasetSpec]:
+        """Who calls and the dataset, if the token may use it (and write, for writes).
+
+        A dataset this node has not heard of may have just been created through another
+        node whose catalog push has not arrived yet: the node pulls the catalog from its
+        peers once (shared by concurrent callers, at most once a second, so requests for
+        datasets that do not exist cannot turn into a flood of pulls) before NotFound."""
         principal = self._auth.principal(context.invocation_metadata())
         if not name:
             raise InvalidRequest("dataset must not be empty")
-        if write:
-            return principal, self._catalog.authorize_write(principal, name)
-        return principal, self._catalog.authorize(principal, name)
+        authorize = self._catalog.authorize_write if write else self._catalog.authorize
+        try:
+            return principal, authorize(principal, name)
+        except NotFound:
+            if not await self._catch_up():
+                raise
+        return principal, authorize(principal, name)
+
+    async def _catch_up(self) -> bool:
+        """Pull the peers' catalogs (or join a pull in flight); False if none may run."""
+        if self._pull_catalog is None:
+            return False
+        if self._pulling is None:
+            if time.monotonic() - self._pulled_at < CATALOG_PULL_EVERY_S:
+                return False
+            self._pulled_at = time.monotonic()
+            self._pulling = asyncio.ensure_future(self._pull_catalog())
+            self._pulling.add_done_callback(self._pull_done)
+        try:
+            await asyncio.shield(self._pulling)
+        except Exception:  # a failed pull only means NotFound; the gossip catches up later
+            pass
+        return True
+
+    def _pull_done(self, pull: "asyncio.Future[None]") -> None:
+        self._pulling = None
+        if not pull.cancelled():
+            pull.exception()  # retrieved here, so a failure is never logged as unhandled
 
     async def _admit(self, context: grpc.aio.ServicerContext, principal: Principal,
                      spec: DatasetSpec, ops: int, nbytes: int, grows: bool = False) -> None:
@@ -75,7 +114,7 @@ class DataService(data_pb2_grpc.DataServicer):
 
     @rpc_errors
     async def Get(self, request: data_pb2.GetRequest, context) -> data_pb2.GetResponse:
-        principal, spec = self._dataset(context, request.dataset)
+        principal, spec = await self._dataset(context, request.dataset)
         self._check.key(request.pkey, request.lkey)
         consistency = self._check.consistency(request.consistency)
         await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey))
@@ -88,7 +127,7 @@ class DataService(data_pb2_grpc.DataServicer):
 
     @rpc_errors
     async def Put(self, request: data_pb2.PutRequest, context) -> data_pb2.PutResponse:
-        principal, spec = self._dataset(context, request.dataset, write=True)
+        principal, spec = await self._dataset(context, request.dataset, write=True)
         self._check.key(request.pkey, request.lkey)
         self._check.value(request.value)
         self._check.ttl(request.ttl_ms)
@@ -103,7 +142,7 @@ class DataService(data_pb2_grpc.DataServicer):
 
     @rpc_errors
     async def Delete(self, request: data_pb2.DeleteRequest, context) -> data_pb2.DeleteResponse:
-        principal, spec = self._dataset(context, request.dataset, write=True)
+        principal, spec = await self._dataset(context, request.dataset, write=True)
         self._check.key(request.pkey, request.lkey)
         consistency = self._check.consistency(request.consistency)
         durability = self._check.durability(request.durability)
@@ -115,7 +154,7 @@ class DataService(data_pb2_grpc.DataServicer):
 
     @rpc_errors
     async def Scan(self, request: data_pb2.ScanRequest, context) -> data_pb2.ScanResponse:
-        principal, spec = self._dataset(context, request.dataset)
+        principal, spec = await self._dataset(context, request.dataset)
         self._check.key(request.pkey, b"")
         consistency = self._check.consistency(request.consistency)
         limit = self._check.scan_limit(request.limit, DEFAULT_SCAN_LIMIT)
@@ -152,7 +191,7 @@ class DataService(data_pb2_grpc.DataServicer):
 
     @rpc_errors
     async def MultiGet(self, request: data_pb2.MultiGetRequest, context) -> data_pb2.MultiGetResponse:
-        principal, spec = self._dataset(context, request.dataset)
+        principal, spec = await self._dataset(context, request.dataset)
         key_bytes = [len(k.pkey) + len(k.lkey) for k in request.keys]
         self._check.batch(len(request.keys), key_bytes, "keys")
         for i, key in enumerate(request.keys):
@@ -173,7 +212,7 @@ class DataService(data_pb2_grpc.DataServicer):
 
     @rpc_errors
     async def MultiPut(self, request: data_pb2.MultiPutRequest, context) -> data_pb2.MultiPutResponse:
-        principal, spec = self._dataset(context, request.dataset, write=True)
+        principal, spec = await self._dataset(context, request.dataset, write=True)
         mutations = request.mutations
         sizes = [len(m.pkey) + len(m.lkey) + len(m.value) for m in mutations]
         self._check.batch(len(mutations), sizes, "mutations")

@@ -167,7 +167,8 @@ class StorageNode:
             log_access=self.observability.log_access)
         add_unary_servicer(server, DataService(
             self.catalog, auth, RequestValidator(self.config.limits), self.coordinator,
-            gate=self._qos_gate(), throttle_delay=self.config.limits.throttle_delay_s),
+            gate=self._qos_gate(), throttle_delay=self.config.limits.throttle_delay_s,
+            pull_catalog=state.pull_catalog),
             data_pb2.DESCRIPTOR.services_by_name["Data"])
         add_unary_servicer(server, AdminService(self.catalog, self.tokens, auth, self.engine, self.clock, identity,
                          cluster_size=self.membership.size,

@@ -153,3 +153,12 @@ def test_driver_runs_every_workload_without_misses():
         if name == "E":
             assert result.scanned > result.counts[SCAN]  # scans return many records
     assert len(store.data) == count
+
+
+@pytest.mark.parametrize("items", [1, 2, 3])
+def test_zipfian_over_tiny_key_spaces_stays_in_range(items: int) -> None:
+    """Two items made zeta(n) == zeta(2): the eta formula divided by zero (found by CI)."""
+    zipf = Zipfian(items, random.Random(5))
+    drawn = {zipf.next() for _ in range(2000)}
+    assert drawn <= set(range(items)) and 0 in drawn
+    assert {zipf.next(items + 1) for _ in range(2000)} <= set(range(items + 1))
