@@ -1,0 +1,40 @@
+"""A dataset created through one node is usable at once through a node that missed the
+catalog push: that node pulls the catalog from its peers before answering NotFound."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from manhattan.client import Client, Consistency, NotFound
+from manhattan.node.local_cluster import LocalCluster
+from tests.cluster.conftest import only
+
+
+def test_a_node_that_missed_the_catalog_push_pulls_it_on_first_use(tmp_path) -> None:
+    # Heartbeats (which also carry catalog versions) every 60 s: only the pull can help.
+    local = LocalCluster(tmp_path, nodes=3, base_port=None,
+                         extra_config={"cluster": {"ping_interval_s": 60.0},
+                                       "repair": {"enabled": False}}).start()
+    try:
+        late = local.node(3)
+        os.kill(late.pid, signal.SIGSTOP)  # node 3 misses the push (it times out)
+        try:
+            with Client([local.node(1).address], token=local.admin_token) as admin:
+                admin.admin.create_tenant("late-tenant")
+                admin.admin.create_dataset("late-ds", tenant="late-tenant",
+                                           replication_factor=3)
+        finally:
+            os.kill(late.pid, signal.SIGCONT)
+        time.sleep(0.5)  # node 3 serves again; no heartbeat for another minute
+        with only(late.address, local.admin_token) as client:
+            with_node_3 = client.dataset("late-ds")
+            with_node_3.put("k", "l", "v", consistency=Consistency.ONE)
+            assert with_node_3.get("k", "l", consistency=Consistency.ONE).value == b"v"
+            with pytest.raises(NotFound):  # still a clear NotFound for what nobody created
+                client.dataset("never-created").get("k", "l", consistency=Consistency.ONE)
+    finally:
+        local.stop()
