@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from manhattan.client import Client, RetryPolicy, RoundRobinPolicy
+from manhattan.client import (
+    Client, Consistency, RetryPolicy, RoundRobinPolicy, Timeout, Unavailable,
+)
 from manhattan.node.local_cluster import LocalCluster
 
 _names = itertools.count(1)
@@ -56,12 +58,25 @@ def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
 
 
 def new_dataset(local: LocalCluster, **options) -> tuple[str, str]:
-    """(token, dataset) of a fresh tenant with one RF=3 dataset."""
+    """(token, dataset) of a fresh tenant with one RF=3 dataset that every replica has
+    already acknowledged a write to (a first ALL write on a loaded CI box could miss
+    its deadline while links and column families warm up, failing tests about
+    something else)."""
     n = next(_names)
     with Client(local.endpoints, token=local.admin_token) as admin:
         token = admin.admin.create_tenant(f"ct-{n}")
         admin.admin.create_dataset(f"cds-{n}", tenant=f"ct-{n}", replication_factor=3, **options)
+        warm = admin.dataset(f"cds-{n}")
+        assert eventually(lambda: _acked_by_all(warm), timeout=60), "no replica set warmed up"
     return token, f"cds-{n}"
+
+
+def _acked_by_all(dataset) -> bool:
+    try:
+        dataset.put("warm-up", "", "", consistency=Consistency.ALL)
+    except (Timeout, Unavailable):
+        return False
+    return True
 
 
 def wait_until_down(local: LocalCluster, node_id: int, observer: int) -> None:
