@@ -117,10 +117,8 @@ def measure(cases: list[Case], settings: Settings, progress: Progress) -> None:
 # -- the cases ---------------------------------------------------------------------------
 
 
-def _sticky_get_case(client: Client, pids: list[int]) -> Case:
-    """get at ONE from a client whose routing keeps the replica that answered last
-    first (``TokenAwarePolicy(sticky=True)``): one hot coordinator instead of a
-    different node process woken for every call."""
+def _get_one(client: Client) -> Callable[[int], None]:
+    """A get at ONE of the i-th filled key (every one must be there)."""
     ds = client.dataset(DATASET)
     one, n = Consistency.ONE, KEY_SPACE
 
@@ -128,23 +126,24 @@ def _sticky_get_case(client: Client, pids: list[int]) -> Case:
         pkey, lkey = GET_KEYS[i % n]
         if ds.get(pkey, lkey, consistency=one) is None:
             raise RuntimeError(f"benchmark key {pkey!r}/{lkey!r} is missing")
+    return get_one
 
+
+def _sticky_get_case(client: Client, pids: list[int]) -> Case:
+    """get at ONE from a client whose routing keeps the replica that answered last
+    first (``TokenAwarePolicy(sticky=True)``): one hot coordinator instead of a
+    different node process woken for every call."""
     client.refresh_topology()
-    return Case(GET, M_GET_STICKY, get_one, pids,
+    return Case(GET, M_GET_STICKY, _get_one(client), pids,
                 note="the SDK's sticky replica routing: the replica that answered last goes "
                      "first while it is a replica of the key")
 
 
 def _manhattan_cases(client: Client, pids: list[int]) -> list[Case]:
     ds = client.dataset(DATASET)
-    one, quorum = Consistency.ONE, Consistency.QUORUM
+    quorum = Consistency.QUORUM
     buffered, durable = Durability.BUFFERED, Durability.SYNC
     n, payload = KEY_SPACE, VALUE
-
-    def get_one(i: int) -> None:
-        pkey, lkey = GET_KEYS[i % n]
-        if ds.get(pkey, lkey, consistency=one) is None:
-            raise RuntimeError(f"benchmark key {pkey!r}/{lkey!r} is missing")
 
     def put_sync(i: int) -> None:
         pkey, lkey = PUT_KEYS[i % n]
@@ -162,7 +161,7 @@ def _manhattan_cases(client: Client, pids: list[int]) -> list[Case]:
 
     client.refresh_topology()
     return [
-        Case(GET, M_GET, get_one, pids, note="token-aware routing to a replica, which "
+        Case(GET, M_GET, _get_one(client), pids, note="token-aware routing to a replica, which "
              "answers from its own copy"),
         Case(PUT, M_PUT_SYNC, put_sync, pids, note="acked once 2 of 3 replicas fsynced it "
              "(group commit): like etcd, durable at the ack"),

@@ -28,7 +28,7 @@ from manhattan.errors import AlreadyExists, InvalidRequest, ManhattanError, NotF
 from manhattan.node.cluster_file import write_cluster_file
 from manhattan.services.process import SocialProcess
 
-from jepsen.history import FAIL, INFO, INVOKE, OK
+from jepsen.history import FAIL, INFO, OK
 from jepsen.workloads import Env, Workload
 
 log = logging.getLogger("jepsen.social")
@@ -111,27 +111,14 @@ class SocialWorkload(Workload):
         self._n = itertools.count()
         self.drain: dict[str, Any] = {}
 
-    def invoke(self, process: int, f: str, key: str, value: Any, call: Any) -> tuple[str, Any]:
-        """As ``Workload.invoke``, with the service's error contract: a rejection before any
-        write (invalid input, unknown user, no Snowflake id to give: its worker-id lease is
-        not held) is ``fail``; anything else may have written part of a post (the tweet
-        stored, its fan-out job not queued), so it is ``info``."""
-        h = self.env.history
-        h.append(process, INVOKE, f, key, value, workload=self.name)
-        try:
-            result = call()
-        except ManhattanError as exc:
-            before_writes = isinstance(exc, (InvalidRequest, NotFound)) or (
-                isinstance(exc, Unavailable) and NO_IDS in str(exc))
-            outcome = FAIL if before_writes else INFO
-            h.append(process, outcome, f, key, value, workload=self.name,
-                     error=f"{type(exc).__name__}: {str(exc)[:120]}")
-            return outcome, None
-        except Exception as exc:  # the history must stay well formed whatever happens
-            h.append(process, INFO, f, key, value, workload=self.name, error=repr(exc)[:200])
-            return INFO, None
-        h.append(process, OK, f, key, result, workload=self.name)
-        return OK, result
+    def outcome_of(self, exc: ManhattanError) -> str:
+        """The service's error contract: a rejection before any write (invalid input,
+        unknown user, no Snowflake id to give: its worker-id lease is not held) is
+        ``fail``; anything else may have written part of a post (the tweet stored, its
+        fan-out job not queued), so it is ``info``."""
+        before_writes = isinstance(exc, (InvalidRequest, NotFound)) or (
+            isinstance(exc, Unavailable) and NO_IDS in str(exc))
+        return FAIL if before_writes else INFO
 
     def _until_ok(self, f: str, key: str, value: Any, call: Any, timeout: float = 60.0) -> Any:
         deadline = time.monotonic() + timeout

@@ -88,20 +88,21 @@ class Workload:
         h.append(process, INVOKE, f, key, value, workload=self.name)
         try:
             result = call()
-        except Unavailable as exc:
-            outcome = FAIL if nothing_sent(exc) else INFO
-            h.append(process, outcome, f, key, value, workload=self.name,
-                     error=f"Unavailable: {str(exc)[:120]}")
-            return outcome, None
         except ManhattanError as exc:
-            h.append(process, INFO, f, key, value, workload=self.name,
+            outcome = self.outcome_of(exc)
+            h.append(process, outcome, f, key, value, workload=self.name,
                      error=f"{type(exc).__name__}: {str(exc)[:120]}")
-            return INFO, None
+            return outcome, None
         except Exception as exc:  # the history must stay well formed whatever happens
             h.append(process, INFO, f, key, value, workload=self.name, error=repr(exc)[:200])
             return INFO, None
         h.append(process, OK, f, key, result, workload=self.name)
         return OK, result
+
+    def outcome_of(self, exc: ManhattanError) -> str:
+        """``fail`` only when the node says nothing was sent (Unavailable before any
+        write); anything else may have been applied: ``info``."""
+        return FAIL if isinstance(exc, Unavailable) and nothing_sent(exc) else INFO
 
     def step(self, process: int, rng: random.Random) -> None:
         raise NotImplementedError

@@ -96,7 +96,7 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         limits: LimitStore | None = None, audit: AuditLog | None = None,
         max_tokens_per_tenant: int = 100,
         snapshots: SnapshotStore | None = None,
-        pull_catalog: Callable[[], Awaitable[None]] | None = None,
+        catch_up_catalog: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self._catalog = catalog
         self._tokens = tokens
@@ -111,7 +111,7 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         self._audit = audit
         self._max_tokens = max_tokens_per_tenant
         self._snapshots = snapshots
-        self._pull_catalog = pull_catalog
+        self._catch_up_catalog = catch_up_catalog
 
     def _record(self, principal: Principal, action: str, target: str, detail: str = "") -> None:
         """Note an admin action in this node's audit log."""
@@ -150,11 +150,10 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         try:
             self._catalog.check_new_dataset(spec)  # before storage is touched
         except NotFound:
-            if self._pull_catalog is None:
-                raise
             # A tenant created a moment ago through another node may not have reached
-            # this one yet (its push can time out under load): ask the peers, then judge.
-            await self._pull_catalog()
+            # this one yet (its push can time out under load): catch up, then judge.
+            if self._catch_up_catalog is None or not await self._catch_up_catalog():
+                raise
             self._catalog.check_new_dataset(spec)
         self._engine.create_dataset(spec.name)
         spec = self._catalog.add_dataset(spec, self._clock.now())

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Awaitable, Callable
 
 import grpc
@@ -20,9 +19,6 @@ from manhattan.storage.keys import decode_cursor, encode_cursor
 from manhattan.tenancy import Catalog, DatasetSpec, Principal
 
 
-CATALOG_PULL_EVERY_S = 1.0  # at most one catalog pull a second for unknown datasets
-
-
 def _payload(record: Record) -> int:
     return len(record.pkey) + len(record.lkey) + len(record.value)
 
@@ -34,12 +30,10 @@ class DataService(data_pb2_grpc.DataServicer):
         self, catalog: Catalog, auth: Authenticator, validator: RequestValidator,
         coordinator: Coordinator, gate: QosGate | None = None,
         throttle_delay: float = 0.0,
-        pull_catalog: Callable[[], Awaitable[None]] | None = None,
+        catch_up_catalog: Callable[[], Awaitable[bool]] | None = None,
     ) -> None:
         self._catalog = catalog
-        self._pull_catalog = pull_catalog
-        self._pulled_at = -CATALOG_PULL_EVERY_S
-        self._pulling: asyncio.Future[None] | None = None
+        self._catch_up_catalog = catch_up_catalog
         self._auth = auth
         self._check = validator
         self._coordinator = coordinator
@@ -51,9 +45,8 @@ class DataService(data_pb2_grpc.DataServicer):
         """Who calls and the dataset, if the token may use it (and write, for writes).
 
         A dataset this node has not heard of may have just been created through another
-        node whose catalog push has not arrived yet: the node pulls the catalog from its
-        peers once (shared by concurrent callers, at most once a second, so requests for
-        datasets that do not exist cannot turn into a flood of pulls) before NotFound."""
+        node whose catalog push has not arrived yet: the node catches up with its peers'
+        catalogs (``ClusterState.catch_up_catalog``) before answering NotFound."""
         principal = self._auth.principal(context.invocation_metadata())
         if not name:
             raise InvalidRequest("dataset must not be empty")
@@ -61,30 +54,9 @@ class DataService(data_pb2_grpc.DataServicer):
         try:
             return principal, authorize(principal, name)
         except NotFound:
-            if not await self._catch_up():
+            if self._catch_up_catalog is None or not await self._catch_up_catalog():
                 raise
         return principal, authorize(principal, name)
-
-    async def _catch_up(self) -> bool:
-        """Pull the peers' catalogs (or join a pull in flight); False if none may run."""
-        if self._pull_catalog is None:
-            return False
-        if self._pulling is None:
-            if time.monotonic() - self._pulled_at < CATALOG_PULL_EVERY_S:
-                return False
-            self._pulled_at = time.monotonic()
-            self._pulling = asyncio.ensure_future(self._pull_catalog())
-            self._pulling.add_done_callback(self._pull_done)
-        try:
-            await asyncio.shield(self._pulling)
-        except Exception:  # a failed pull only means NotFound; the gossip catches up later
-            pass
-        return True
-
-    def _pull_done(self, pull: "asyncio.Future[None]") -> None:
-        self._pulling = None
-        if not pull.cancelled():
-            pull.exception()  # retrieved here, so a failure is never logged as unhandled
 
     async def _admit(self, context: grpc.aio.ServicerContext, principal: Principal,
                      spec: DatasetSpec, ops: int, nbytes: int, grows: bool = False) -> None:

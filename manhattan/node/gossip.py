@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import grpc
 
@@ -25,6 +26,7 @@ from manhattan.tenancy.catalog import check_item as check_catalog_item
 from manhattan.tenancy.tokens import check_item as check_token_item
 
 log = logging.getLogger("manhattan.gossip")
+CATCH_UP_EVERY_S = 1.0  # at most one on-demand catalog pull a second
 
 
 def _well_formed(item: peer_pb2.CatalogItem) -> bool:
@@ -60,6 +62,8 @@ class ClusterState:
         self.interval_s = interval_s
         self.limits = limits
         self._background: set[asyncio.Future[None]] = set()
+        self._caught_up_at = -CATCH_UP_EVERY_S
+        self._catching_up: asyncio.Future[None] | None = None
 
     # -- catalog ----------------------------------------------------------
 
@@ -112,6 +116,29 @@ class ClusterState:
             await self.merge_catalog(snapshot)
         await asyncio.gather(*(pull(m) for m in self.membership.peers()
                                if not self.detector.known_down(m.id)))
+
+    async def catch_up_catalog(self) -> bool:
+        """Pull the peers' catalogs because a request named something this node has not
+        heard of (a tenant or dataset created a moment ago through another node whose
+        push has not arrived). Concurrent callers share one pull, and a new one starts at
+        most once a second, so requests naming what does not exist cannot flood the
+        peers. False when no pull may start now (the caller answers NotFound)."""
+        if self._catching_up is None:
+            if time.monotonic() - self._caught_up_at < CATCH_UP_EVERY_S:
+                return False
+            self._caught_up_at = time.monotonic()
+            self._catching_up = asyncio.ensure_future(self.pull_catalog())
+            self._catching_up.add_done_callback(self._caught_up)
+        try:
+            await asyncio.shield(self._catching_up)
+        except Exception:  # a failed pull only means NotFound; the gossip catches up later
+            pass
+        return True
+
+    def _caught_up(self, pull: "asyncio.Future[None]") -> None:
+        self._catching_up = None
+        if not pull.cancelled():
+            pull.exception()  # retrieved here, so a failure is never logged as unhandled
 
     async def push_catalog(self, timeout: float = 2.0) -> None:
         """Send the catalog to every peer: wait for all but those known to be down

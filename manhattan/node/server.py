@@ -168,7 +168,7 @@ class StorageNode:
         add_unary_servicer(server, DataService(
             self.catalog, auth, RequestValidator(self.config.limits), self.coordinator,
             gate=self._qos_gate(), throttle_delay=self.config.limits.throttle_delay_s,
-            pull_catalog=state.pull_catalog),
+            catch_up_catalog=state.catch_up_catalog),
             data_pb2.DESCRIPTOR.services_by_name["Data"])
         add_unary_servicer(server, AdminService(self.catalog, self.tokens, auth, self.engine, self.clock, identity,
                          cluster_size=self.membership.size,
@@ -176,7 +176,7 @@ class StorageNode:
                          cluster_info=self._cluster_info,
                          limits=self.limits, audit=self.audit,
                          max_tokens_per_tenant=self.config.limits.max_tokens_per_tenant,
-                         snapshots=self.snapshots, pull_catalog=state.pull_catalog),
+                         snapshots=self.snapshots, catch_up_catalog=state.catch_up_catalog),
             admin_pb2.DESCRIPTOR.services_by_name["Admin"])
         add_unary_servicer(server, ClusterService(auth, state.topology_message),
                            cluster_pb2.DESCRIPTOR.services_by_name["Cluster"])

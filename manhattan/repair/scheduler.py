@@ -35,6 +35,12 @@ log = logging.getLogger("manhattan.repair")
 MIN_GAP_S = 0.2  # the least pause between two background exchanges
 
 
+def gap_s(interval_s: float, jobs: int) -> float:
+    """The pause before the next background exchange, so that ``jobs`` exchanges make
+    a pass per ``interval_s`` (never closer than ``MIN_GAP_S``)."""
+    return max(MIN_GAP_S, interval_s / max(1, jobs))
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
     """One exchange to run."""
@@ -65,6 +71,7 @@ class AntiEntropy:
         self.stats: Counter[str] = Counter()
         self._cursor = 0
         self._pass_failed = False
+        self._jobs_in_pass = 1  # exchanges the last step planned: spaces the next one
         # (peer, RF) -> shared ranges, for the ring they were computed on: walking the
         # ring's vnodes for every pair took most of a node's CPU when planned each step.
         self._ranges_ring: object | None = None
@@ -182,6 +189,7 @@ class AntiEntropy:
         if not self.enabled:
             return
         jobs = [j for j in self.plan() if self.detector.is_alive(j.peer.id)]
+        self._jobs_in_pass = len(jobs)
         if not jobs:
             return
         position = self._cursor % len(jobs)
@@ -197,18 +205,10 @@ class AntiEntropy:
             self._pass_state(False, 1.0, completed=not self._pass_failed)
             self._pass_failed = False
 
-    def gap_s(self) -> float:
-        """The pause before the next background exchange: a pass per ``interval_s``."""
-        try:
-            jobs = len(self.plan()) if self.enabled else 1
-        except Exception:  # the catalog or ring is changing: plan again next time
-            jobs = 1
-        return max(MIN_GAP_S, self.interval_s / max(1, jobs))
-
     async def run(self) -> None:
         """The background loop."""
         while True:
-            await asyncio.sleep(self.gap_s())
+            await asyncio.sleep(gap_s(self.interval_s, self._jobs_in_pass))
             try:
                 await self.step()
             except Exception:

@@ -29,6 +29,7 @@ from manhattan.services.graph import Graph
 from manhattan.services.home import HomeTimelines
 from manhattan.services.leases import Lease, wall_ms
 from manhattan.services.queue import FanoutQueue, Job, partition
+from manhattan.services.schema import TOP
 from manhattan.services.tweets import Tweets
 from manhattan.services.users import Users
 from manhattan.types import Consistency
@@ -155,7 +156,7 @@ class FanoutWorker:
         those from the author's own timeline instead of missing them."""
         cap = self.config.timeline_cap
         floor = await self.users.floor(user)
-        recent = await asyncio.gather(*(self.tweets.recent_ids(a, below=1 << 63, above=floor,
+        recent = await asyncio.gather(*(self.tweets.recent_ids(a, below=TOP, above=floor,
                                                                limit=cap) for a in authors))
         cut = max((ids[-1] - 1 for ids in recent if len(ids) == cap), default=floor)
         if cut > floor:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from manhattan.client import AsyncClient, Delete, Put
 from manhattan.services.scans import first_records
-from manhattan.services.schema import Datasets, id_key, key_id
+from manhattan.services.schema import TOP, Datasets, id_key, key_id
 from manhattan.services.users import Users
 from manhattan.types import Consistency
 
@@ -68,7 +68,7 @@ class HomeTimelines:
         ``floor``: the current floor, when the caller has just read it."""
         if floor is None:
             floor = await self.users.floor(user)
-        newest = await self.newest(user, below=1 << 63, floor=floor, limit=self.cap + 1)
+        newest = await self.newest(user, below=TOP, floor=floor, limit=self.cap + 1)
         if len(newest) <= self.cap:
             return 0
         removed = await self.raise_floor(user, newest[self.cap][0], floor)

@@ -61,6 +61,9 @@ class Datasets:
         return [f"{self.namespace}-{role}" for role in ROLES]
 
 
+TOP = 1 << 63  # above every Snowflake id: "below TOP" means from the newest
+
+
 def id_key(tweet_id: int) -> bytes:
     """The 8-byte big-endian form: sorts like the number."""
     return tweet_id.to_bytes(8, "big")

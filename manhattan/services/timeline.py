@@ -27,11 +27,10 @@ from manhattan.services.config import SocialConfig
 from manhattan.services.graph import Graph
 from manhattan.services.home import HomeTimelines
 from manhattan.services.leases import wall_ms
-from manhattan.services.schema import Tweet
+from manhattan.services.schema import TOP, Tweet
 from manhattan.services.tweets import Tweets
 from manhattan.services.users import TimelineState, Users
 
-TOP = 1 << 63
 MAX_ROUNDS = 8
 _CURSOR = struct.Struct(">QI")
 

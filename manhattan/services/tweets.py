@@ -8,12 +8,13 @@ import struct
 from manhattan.client import AsyncClient, InvalidRequest
 from manhattan.services.caches import RecentIdsCache, TtlCache
 from manhattan.services.scans import first_records
-from manhattan.services.schema import Datasets, Tweet, decode_tweet, encode_tweet, id_key, key_id
+from manhattan.services.schema import (
+    TOP, Datasets, Tweet, decode_tweet, encode_tweet, id_key, key_id,
+)
 from manhattan.types import Consistency, Durability
 
 Q = Consistency.QUORUM
 MAX_PAGE = 200
-TOP = 1 << 63
 TWEET_CACHE_TTL_S = 5.0
 TWEET_CACHE_ENTRIES = 100_000
 
@@ -95,7 +96,7 @@ class Tweets:
     async def user_timeline(self, user: str, *, limit: int, cursor: bytes
                             ) -> tuple[list[Tweet], bytes]:
         """A page of ``user``'s tweets, newest first, and the cursor for the next one."""
-        below = decode_id_cursor(cursor) if cursor else 1 << 63
+        below = decode_id_cursor(cursor) if cursor else TOP
         ids = await self.recent_ids(user, below=below, above=-1, limit=limit + 1)
         more = len(ids) > limit
         ids = ids[:limit]

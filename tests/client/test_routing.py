@@ -81,17 +81,26 @@ def test_token_aware_plan_puts_live_replicas_of_the_pkey_first_then_the_child_pl
     assert policy.query_plan(ops.list_tenants())[-1] == primary.address
 
 
-def test_token_aware_rotates_replicas_or_keeps_the_primary_first() -> None:
-    cache = TopologyCache()
-    cache.update(message())
+def _put_of_k_and_its_replicas() -> tuple[ops.Operation, list[str]]:
     ring = Ring(topology_from_proto(message()), vnodes=64)
     op = ops.put("ds", b"k", b"", b"v", None, Consistency.DEFAULT, Durability.DEFAULT)
-    replicas = [m.address for m in ring.preference_list(b"k", 3)]
-    shuffled = TokenAwarePolicy(RoundRobinPolicy(["10.0.0.1:7000"]))
-    shuffled.populate(cache)
+    return op, [m.address for m in ring.preference_list(b"k", 3)]
+
+
+def _token_aware(**options) -> TokenAwarePolicy:
+    """A policy populated with the test topology (seed 10.0.0.1 only)."""
+    cache = TopologyCache()
+    cache.update(message())
+    policy = TokenAwarePolicy(RoundRobinPolicy(["10.0.0.1:7000"]), **options)
+    policy.populate(cache)
+    return policy
+
+
+def test_token_aware_rotates_replicas_or_keeps_the_primary_first() -> None:
+    op, replicas = _put_of_k_and_its_replicas()
+    shuffled = _token_aware()
     assert {shuffled.query_plan(op)[0] for _ in range(9)} == set(replicas)
-    fixed = TokenAwarePolicy(RoundRobinPolicy(["10.0.0.1:7000"]), shuffle_replicas=False)
-    fixed.populate(cache)
+    fixed = _token_aware(shuffle_replicas=False)
     assert {fixed.query_plan(op)[0] for _ in range(9)} == {replicas[0]}
 
 
@@ -327,13 +336,8 @@ def test_get_many_of_no_key_or_one_replica_set_is_a_single_request(
 
 
 def test_sticky_routing_keeps_the_replica_that_answered_last_first() -> None:
-    cache = TopologyCache()
-    cache.update(message())
-    ring = Ring(topology_from_proto(message()), vnodes=64)
-    put = ops.put("ds", b"k", b"", b"v", None, Consistency.DEFAULT, Durability.DEFAULT)
-    replicas = [m.address for m in ring.preference_list(b"k", 3)]
-    sticky = TokenAwarePolicy(RoundRobinPolicy(["10.0.0.1:7000"]), sticky=True)
-    sticky.populate(cache)
+    put, replicas = _put_of_k_and_its_replicas()
+    sticky = _token_aware(sticky=True)
     assert {sticky.query_plan(put)[0] for _ in range(9)} == set(replicas)  # nothing yet
     sticky.answered(replicas[1])
     plans = [sticky.query_plan(put) for _ in range(9)]

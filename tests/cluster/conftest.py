@@ -67,13 +67,15 @@ def new_dataset(local: LocalCluster, **options) -> tuple[str, str]:
         token = admin.admin.create_tenant(f"ct-{n}")
         admin.admin.create_dataset(f"cds-{n}", tenant=f"ct-{n}", replication_factor=3, **options)
         warm = admin.dataset(f"cds-{n}")
-        assert eventually(lambda: _acked_by_all(warm), timeout=60), "no replica set warmed up"
+        assert eventually(lambda: acked_by_all(warm), timeout=60), "no replica set warmed up"
     return token, f"cds-{n}"
 
 
-def _acked_by_all(dataset) -> bool:
+def acked_by_all(dataset, pkey: str = "warm-up", lkey: str = "", value: str = "") -> bool:
+    """Whether every replica acknowledged one write at ALL (False: ask again; writing
+    the same value twice is harmless)."""
     try:
-        dataset.put("warm-up", "", "", consistency=Consistency.ALL)
+        dataset.put(pkey, lkey, value, consistency=Consistency.ALL)
     except (Timeout, Unavailable):
         return False
     return True

@@ -128,17 +128,9 @@ def test_a_delete_a_replica_missed_stays_deleted_across_repair_after_the_grace(t
 
 
 def test_background_passes_take_one_interval_whatever_the_number_of_datasets() -> None:
-    from types import SimpleNamespace
+    from manhattan.repair.scheduler import MIN_GAP_S, gap_s
 
-    from manhattan.repair.scheduler import MIN_GAP_S, AntiEntropy
-
-    def scheduler(jobs: int, interval: float) -> AntiEntropy:
-        ae = AntiEntropy.__new__(AntiEntropy)
-        ae.enabled, ae.interval_s = True, interval
-        ae.plan = lambda: [SimpleNamespace()] * jobs  # type: ignore[method-assign]
-        return ae
-
-    assert scheduler(1, 10.0).gap_s() == 10.0
-    assert scheduler(10, 10.0).gap_s() == 1.0        # ten datasets: still a pass per 10 s
-    assert scheduler(0, 10.0).gap_s() == 10.0        # nothing to repair yet
-    assert scheduler(1000, 10.0).gap_s() == MIN_GAP_S  # never busier than the floor
+    assert gap_s(10.0, 1) == 10.0
+    assert gap_s(10.0, 10) == 1.0          # ten datasets: still a pass per 10 s
+    assert gap_s(10.0, 0) == 10.0          # nothing to repair yet
+    assert gap_s(10.0, 1000) == MIN_GAP_S  # never busier than the floor

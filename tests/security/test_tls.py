@@ -20,7 +20,7 @@ from manhattan.node.config import ConfigError, load_config
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.proto.v1 import peer_pb2
 from manhattan.security.certs import init_dev_certs
-from tests.cluster.conftest import eventually
+from tests.cluster.conftest import acked_by_all, eventually
 
 
 @pytest.fixture(scope="module")
@@ -60,22 +60,13 @@ def test_tls_clients_are_served_and_nodes_replicate_over_mutual_tls(tls_cluster)
         token = admin.admin.create_tenant("tls-tenant")
         admin.admin.create_dataset("tls-ds", tenant="tls-tenant", replication_factor=3)
     with Client(tls_cluster.endpoints, token=token, tls=tls_cluster.client_tls) as tenant:
-        assert eventually(lambda: _put_all(tenant.dataset("tls-ds")), timeout=60)
+        # every replica acks (asked again if a loaded box makes one miss the deadline)
+        assert eventually(lambda: acked_by_all(tenant.dataset("tls-ds"), "user", "a",
+                                               "over tls"), timeout=60)
         for node in tls_cluster.nodes:
             with Client([node.address], token=token, tls=tls_cluster.client_tls,
                         routing=RoundRobinPolicy([node.address])) as one:
                 assert eventually(lambda: _read_all(one) == b"over tls"), node.address
-
-
-def _put_all(ds) -> bool:
-    """Whether every replica acked the write at ALL. Under CI load a fresh dataset's
-    first ALL write can miss its deadline on one replica (Timeout: outcome unknown);
-    writing the same value again is harmless, so ask again until all three ack."""
-    try:
-        ds.put("user", "a", b"over tls", consistency=Consistency.ALL)
-    except (Timeout, Unavailable):
-        return False
-    return True
 
 
 def _read_all(client: Client) -> bytes | None:
