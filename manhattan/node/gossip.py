@@ -49,8 +49,10 @@ class ClusterState:
                  catalog: Catalog, tokens: TokenStore, engine: RocksEngine,
                  detector: PhiAccrualDetector, links: PeerLinks,
                  metadata: tuple[tuple[str, str], ...], interval_s: float,
-                 limits: LimitStore | None = None) -> None:
+                 limits: LimitStore | None = None, catalog_gossip: bool = True) -> None:
         self.node_id = node_id
+        # False: the metadata log carries the catalog; gossip only heartbeats and topology.
+        self.catalog_gossip = catalog_gossip
         self.membership = membership
         self.items = items
         self.catalog = catalog
@@ -76,6 +78,8 @@ class ClusterState:
 
     async def merge_catalog(self, snapshot: peer_pb2.CatalogSnapshot) -> None:
         """Take newer items from a peer and bring column families in line."""
+        if not self.catalog_gossip:
+            return  # only the metadata log changes the catalog
         items = [Item(i.key, i.value, i.version, i.deleted) for i in snapshot.items
                  if _well_formed(i)]
         if self.items.merge(items):
@@ -143,6 +147,8 @@ class ClusterState:
     async def push_catalog(self, timeout: float = 2.0) -> None:
         """Send the catalog to every peer: wait for all but those known to be down
         (gossip brings any that miss it up to date)."""
+        if not self.catalog_gossip:
+            return
         waits = []
         for member in self.membership.peers():
             push = asyncio.ensure_future(self.push_catalog_to(member, timeout))
@@ -195,6 +201,8 @@ class ClusterState:
             message = await stub.GetTopology(cluster_pb2.GetTopologyRequest(), timeout=2,
                                              metadata=self.metadata)
             await self.adopt_topology(message)
+        if not self.catalog_gossip:
+            return
         if reply.catalog_version < self.items.version:
             await self.push_catalog_to(member)
         elif reply.catalog_version > self.items.version:

@@ -24,6 +24,7 @@ from manhattan.node.cluster_service import ClusterService
 from manhattan.node.data_service import DataService
 from manhattan.node.gossip import ClusterState
 from manhattan.node.observability import Observability
+from manhattan.node.metadata_wiring import NodeMetadata
 from manhattan.node.snapshots import SnapshotStore
 from manhattan.node.rpc import add_unary_servicer as add_unary_servicer_
 from manhattan.node.rpc import add_servicer
@@ -74,8 +75,12 @@ class StorageNode:
         self.clock = HybridClock(wall_clock_from(config.clock.offset_file), max_skew_ms=config.clock.max_skew_ms)
         self.engine = RocksEngine(config.db_path, now_ms=self.clock.wall_ms)
         self._check_identity()
-        self.items = VersionedItems(self.engine)
-        self.tokens = TokenStore(self.items)
+        self.legacy_items = VersionedItems(self.engine)  # gossip-era catalog, admin token
+        self.admin_tokens = TokenStore(self.legacy_items)
+        self.metadata = (NodeMetadata(config, self.engine, lambda: self.cluster_state.apply_catalog())
+                         if config.metadata.enabled else None)
+        self.items = self.metadata.items if self.metadata else self.legacy_items
+        self.tokens = TokenStore(self.items) if self.metadata else self.admin_tokens
         self.catalog = Catalog(self.items)
         self.limits = LimitStore(self.items)
         self.audit = AuditLog(self.engine, config.node.id)
@@ -115,6 +120,7 @@ class StorageNode:
             catalog=self.catalog, tokens=self.tokens, engine=self.engine,
             detector=self.detector, links=self.links, metadata=self.peer_metadata,
             interval_s=cluster.ping_interval_s, limits=self.limits,
+            catalog_gossip=self.metadata is None,
         )
         self.coordinator.send_catalog = self.cluster_state.push_catalog_to
         self.health = HealthServicer()
@@ -147,17 +153,21 @@ class StorageNode:
         """Accept the configured admin token, or mint one for a brand-new node."""
         token = self.config.node.admin_token
         cluster_file = self.config.node.data_dir / FILE_NAME
-        if not token and self.tokens.has_tenant_tokens(ADMIN):
+        if not token and self.admin_tokens.has_tenant_tokens(ADMIN):
             return
         if not token:
             token = generate_admin_token()
-        self.tokens.install(token, ADMIN, self.clock.now(), self.clock.wall_ms())
+        self.admin_tokens.install(token, ADMIN, self.clock.now(), self.clock.wall_ms())
         if not cluster_file.exists() or self.config.node.admin_token:
             endpoints = [m.address for m in self.membership.topology.members]
             write_cluster_file(self.config.node.data_dir, endpoints, token)
 
     def _register_services(self, server: grpc.aio.Server) -> None:
-        auth = Authenticator(self.tokens)
+        auth = Authenticator(
+            self.tokens, admin_tokens=self.admin_tokens,
+            stale=self.metadata.stale_reason if self.metadata else None)
+        catch_up = (self.metadata.catch_up if self.metadata
+                    else self.cluster_state.catch_up_catalog)
         identity = NodeIdentity(self.config.node.id, self.config.advertise_address,
                                 self.clock.wall_ms())
         state = self.cluster_state
@@ -168,7 +178,7 @@ class StorageNode:
         add_unary_servicer(server, DataService(
             self.catalog, auth, RequestValidator(self.config.limits), self.coordinator,
             gate=self._qos_gate(), throttle_delay=self.config.limits.throttle_delay_s,
-            catch_up_catalog=state.catch_up_catalog),
+            catch_up_catalog=catch_up),
             data_pb2.DESCRIPTOR.services_by_name["Data"])
         add_unary_servicer(server, AdminService(self.catalog, self.tokens, auth, self.engine, self.clock, identity,
                          cluster_size=self.membership.size,
@@ -176,7 +186,8 @@ class StorageNode:
                          cluster_info=self._cluster_info,
                          limits=self.limits, audit=self.audit,
                          max_tokens_per_tenant=self.config.limits.max_tokens_per_tenant,
-                         snapshots=self.snapshots, catch_up_catalog=state.catch_up_catalog),
+                         snapshots=self.snapshots, catch_up_catalog=catch_up,
+                         metadata=self.metadata),
             admin_pb2.DESCRIPTOR.services_by_name["Admin"])
         add_unary_servicer(server, ClusterService(auth, state.topology_message),
                            cluster_pb2.DESCRIPTOR.services_by_name["Cluster"])
@@ -210,12 +221,15 @@ class StorageNode:
             "read_repairs": self.coordinator.stats["read_repairs"],
             "snapshots": self.snapshots.count(),
             **self.observability.node_info(),
+            **(self.metadata.info() if self.metadata else {}),
         }
 
     async def start(self) -> None:
         """Bind, serve, start background work."""
         self._install_admin_token()
         self.cluster_state.apply_catalog()
+        if self.metadata is not None:
+            self.metadata.start(self.legacy_items)
         server = grpc.aio.server(
             options=[*self.channel_options, ("grpc.so_reuseport", 0),
                      ("grpc.max_concurrent_streams", self.config.limits.max_concurrent_streams)],
@@ -278,6 +292,8 @@ class StorageNode:
             self.peer_service.close()
             await self.server.stop(grace)
         await self.links.close()
+        if self.metadata is not None:
+            await self.metadata.stop()
         self.observability.stop()
         self.operations.close()
         self._executor.shutdown(wait=True)  # no fsync may run against a closing database

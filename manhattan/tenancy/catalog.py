@@ -43,6 +43,9 @@ class DatasetSpec:
     durability: Durability = Durability.SYNC
     default_ttl_ms: int = 0
     created_at_ms: int = 0
+    incarnation: int = 0
+    """Unique per creation, from the metadata log: a name dropped and created again is
+    another dataset (0: made before the log existed)."""
 
     def to_json(self) -> bytes:
         """The stored form."""
@@ -161,15 +164,20 @@ class Catalog:
     def check_new_dataset(self, spec: DatasetSpec) -> None:
         """NotFound for an unknown owner, AlreadyExists when the name is taken."""
         self.tenant(spec.tenant)
-        existing = self._datasets.get(spec.name)
-        if existing is not None:
-            raise AlreadyExists(
-                f"dataset {spec.name!r} already exists (owned by tenant {existing.tenant!r})"
-            )
+        if spec.name in self._datasets:
+            # never say who owns it: another tenant's datasets are not the caller's business
+            raise AlreadyExists(f"dataset {spec.name!r} already exists")
 
     def add_dataset(self, spec: DatasetSpec, version: int) -> DatasetSpec:
         """Record a normalised dataset spec; AlreadyExists when the name is taken."""
         self.check_new_dataset(spec)
+        self._items.put(_DATASET_PREFIX + spec.name, spec.to_json(), version)
+        self._datasets[spec.name] = spec
+        return spec
+
+    def replace_dataset(self, spec: DatasetSpec, version: int) -> DatasetSpec:
+        """Store a changed spec of an existing dataset."""
+        self.dataset(spec.name)
         self._items.put(_DATASET_PREFIX + spec.name, spec.to_json(), version)
         self._datasets[spec.name] = spec
         return spec

@@ -1,0 +1,135 @@
+"""The node's part of the metadata log: settings from the config, the applied copy,
+staleness, the one-time import of a gossip-era catalog, and status for NodeInfo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from manhattan.metadata import LogSettings, MetadataLog, Mirror
+from manhattan.metadata.log import MAX_VOTERS
+from manhattan.node.config import ConfigError, NodeConfig
+from manhattan.proto.v1 import admin_pb2
+from manhattan.tenancy import VersionedItems
+from manhattan.tenancy.tokens import ADMIN, TokenRecord
+
+log = logging.getLogger("manhattan.metadata")
+
+APPLIED_PREFIX = b"metadata/applied/"
+_IMPORTED_KEY = b"metadata/imported"
+MEMBER_PORT_OFFSET = 1000
+
+
+def _derived(address: str) -> str:
+    host, _, port = address.rpartition(":")
+    return f"{host}:{int(port) + MEMBER_PORT_OFFSET}"
+
+
+def log_settings(config: NodeConfig) -> LogSettings:
+    """Where this node's log lives, and the voters, from the node configuration."""
+    md = config.metadata
+    members = sorted(config.cluster.members, key=lambda m: m.id)
+    directory = md.dir or config.node.data_dir / "metadata"
+    secret = config.node.admin_token or "manhattan-single-node"
+    timing = dict(max_staleness_s=md.max_staleness_s, election_timeout_s=md.election_timeout_s,
+                  connection_timeout_s=md.connection_timeout_s)
+    if not members:  # a node alone commits alone
+        host = config.node.listen.rpartition(":")[0]
+        own = md.listen or f"{host}:0"
+        return LogSettings(own, (own,), Path(directory), secret, **timing)
+    addresses = {m.id: m.metadata_address or _derived(m.address) for m in members}
+    voter_ids = md.voters or [m.id for m in members][:MAX_VOTERS]
+    unknown = set(voter_ids) - set(addresses)
+    if unknown:
+        raise ConfigError(f"metadata.voters: {sorted(unknown)} are not among cluster.members")
+    own = md.listen or addresses.get(config.node.id) or _derived(config.advertise_address)
+    return LogSettings(own, tuple(addresses[i] for i in voter_ids), Path(directory), secret,
+                       **timing)
+
+
+class NodeMetadata:
+    """Owns this node's log member and the applied copy the views read."""
+
+    def __init__(self, config: NodeConfig, meta_store, on_change: Callable[[], None]) -> None:
+        self.config = config
+        self._meta_store = meta_store
+        self.items = VersionedItems(meta_store, prefix=APPLIED_PREFIX)
+        self.mirror = Mirror(self.items, on_change)
+        self.log = MetadataLog(log_settings(config), on_applied=self.mirror.applied,
+                               on_restored=self.mirror.restored)
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def command_timeout(self) -> float:
+        """The deadline of an admin call that brought none."""
+        return self.config.metadata.command_timeout_s
+
+    def start(self, legacy: VersionedItems) -> None:
+        """Join the log; offer a gossip-era catalog once; sample contact with a majority."""
+        self.log.start()
+        self._tasks.append(asyncio.create_task(self._watch(), name="metadata-watch"))
+        if self._meta_store.meta_get(_IMPORTED_KEY) is None:
+            self._tasks.append(asyncio.create_task(self._import(legacy), name="metadata-import"))
+
+    async def stop(self) -> None:
+        """Stop the background work and Raft."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.log.close()
+
+    async def _watch(self) -> None:
+        while True:
+            self.log.note_majority()
+            await asyncio.sleep(0.1)
+
+    async def _import(self, legacy: VersionedItems) -> None:
+        """A data dir of the gossip version holds the catalog as LWW items: offer them to
+        the log until one command commits (the log takes them only while it is empty)."""
+        items = [(i.key, i.value.decode("latin-1")) for i in legacy.snapshot()
+                 if not i.deleted and not _is_admin_token(i.key, i.value)
+                 and i.key.startswith(("tenant/", "dataset/", "token/", "limits/"))]
+        if items:
+            while True:
+                try:
+                    result = await self.log.submit({"op": "import", "items": items}, 10.0)
+                    log.info("imported %s catalog items of the previous version into the "
+                             "metadata log", result.get("imported"))
+                    break
+                except Exception as exc:  # no majority yet: keep offering
+                    log.info("catalog import waits for the metadata log: %s", exc)
+                    await asyncio.sleep(1.0)
+        self._meta_store.meta_put(_IMPORTED_KEY, b"1")
+
+    def stale_reason(self) -> str:
+        """Why tenant calls are refused now ("" = they are not)."""
+        if not self.log.stale():
+            return ""
+        return (f"metadata stale: no contact with a metadata majority for "
+                f"{self.log.seconds_since_majority():.0f}s (metadata.max_staleness_s = "
+                f"{self.config.metadata.max_staleness_s:g})")
+
+    async def catch_up(self) -> bool:
+        """Asked for a name this node has not applied: wait for the log once (briefly)."""
+        try:
+            await self.log.barrier(1.0)
+        except Exception:
+            return False
+        return True
+
+    def info(self) -> dict[str, Any]:
+        """Status fields for NodeInfo and metrics."""
+        return {"metadata": admin_pb2.MetadataStatus(
+            **self.log.status(), applied_commands=self.mirror.applied_seq, enabled=True)}
+
+
+def _is_admin_token(key: str, value: bytes) -> bool:
+    if not key.startswith("token/"):
+        return False
+    try:
+        return TokenRecord.from_json(value).tenant == ADMIN
+    except ValueError:
+        return True  # unreadable: not worth importing
