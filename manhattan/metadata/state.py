@@ -209,9 +209,8 @@ class MetadataState:
         self.catalog.reload()
         self.tokens.reload()
         self.limits.reload()
-        for spec in self.catalog.datasets():  # every imported dataset gets an incarnation
-            if not spec.incarnation:
-                self.catalog.replace_dataset(replace(spec, incarnation=self.seq), self.seq)
+        # Imported datasets keep incarnation 0: their storage stays under the bare name
+        # (the name was unique cluster-wide before the log, and their rows stay theirs).
         return {"imported": len(items)}
 
 

@@ -23,6 +23,7 @@ from manhattan.tenancy import (
     ADMIN, Catalog, DatasetSpec, Principal, TenantInfo, TokenStore, check_name, normalise_spec,
 )
 from manhattan.node.metadata_wiring import NodeMetadata
+from manhattan.tenancy.catalog import dataset_name
 from manhattan.tenancy.tokens import TokenRecord, new_token
 from manhattan.types import Consistency, Durability
 
@@ -201,7 +202,7 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
             if self._catch_up_catalog is None or not await self._catch_up_catalog():
                 raise
             self._catalog.check_new_dataset(spec)
-        self._engine.create_dataset(spec.name)
+        self._engine.create_dataset(spec.storage_id)
         spec = self._catalog.add_dataset(spec, self._clock.now())
         self._record(principal, "create_dataset", spec.name, f"tenant={spec.tenant} "
                      f"rf={spec.replication_factor}")
@@ -231,7 +232,7 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
                          f"tenant={result['spec']['tenant']}")
             return admin_pb2.DropDatasetResponse()
         spec = self._catalog.remove_dataset(request.name, self._clock.now())
-        self._engine.drop_dataset(spec.name)
+        self._engine.drop_dataset(spec.storage_id)
         self._record(principal, "drop_dataset", spec.name, f"tenant={spec.tenant}")
         await self._on_catalog_change()
         return admin_pb2.DropDatasetResponse()
@@ -242,7 +243,8 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         return admin_pb2.NodeInfoResponse(
             node_id=self._identity.node_id, address=self._identity.address,
             version=__version__, started_at_ms=self._identity.started_at_ms,
-            clock_ms=int(time.time() * 1000), datasets=self._engine.datasets(),
+            clock_ms=int(time.time() * 1000),
+            datasets=[dataset_name(d) for d in self._engine.datasets()],
             approximate_keys=self._engine.approximate_keys(), disk_bytes=self._engine.disk_bytes(),
             **self._cluster_info(),
         )

@@ -91,7 +91,7 @@ class ClusterState:
         self.tokens.reload()
         if self.limits is not None:
             self.limits.reload()
-        wanted = {d.name for d in self.catalog.datasets()}
+        wanted = {d.storage_id for d in self.catalog.datasets()}
         for name in wanted - set(self.engine.datasets()):
             self.engine.create_dataset(name)
         for name in set(self.engine.datasets()) - wanted:

@@ -37,7 +37,8 @@ from manhattan.node.peer_service import PeerService
 from manhattan.qos import LimitStore, QosGate, StorageMeter
 from manhattan.security import AuditLog
 from manhattan.security.tls import TlsFiles
-from manhattan.storage import GroupCommit, RocksEngine
+from manhattan.errors import NotFound
+from manhattan.storage import GroupCommit, RocksEngine, UnknownDataset
 from manhattan.repair.node_ops import SERVICE_NAMES as OPS_SERVICE_NAMES, NodeOperations
 from manhattan.tenancy import ADMIN, Catalog, TokenStore, VersionedItems, generate_admin_token
 
@@ -206,10 +207,17 @@ class StorageNode:
         """Rate limits and storage quotas for the Data service. Each owning member grants
         1/n of a rate: the cluster never serves more than the limit, even while a
         failure detector flaps (a node down leaves the tenant (n-1)/n of it)."""
-        meter = StorageMeter(self.engine.dataset_bytes, nodes=self.membership.size)
+        meter = StorageMeter(self._dataset_bytes, nodes=self.membership.size)
         return QosGate(self.limits, nodes=self.membership.size, meter=meter,
                        datasets_of=lambda tenant: [(d.name, d.replication_factor)
                                                    for d in self.catalog.datasets(tenant)])
+
+    def _dataset_bytes(self, name: str) -> int:
+        """Bytes this node stores of the live dataset ``name``."""
+        try:
+            return self.engine.dataset_bytes(self.catalog.dataset(name).storage_id)
+        except (NotFound, UnknownDataset):
+            return 0
 
     def _cluster_info(self) -> dict[str, object]:
         """Replication figures for NodeInfo."""

@@ -191,9 +191,9 @@ class Coordinator:
         deadline = self._deadline(timeout)
         if len(plans) == 1:  # one replica set (every single-key write): no gather task
             replicas, group, need = plans[0]
-            await self._replicate(spec.name, replicas, group, need, sync, deadline)
+            await self._replicate(spec.storage_id, replicas, group, need, sync, deadline)
         else:
-            await asyncio.gather(*(self._replicate(spec.name, replicas, group, need, sync,
+            await asyncio.gather(*(self._replicate(spec.storage_id, replicas, group, need, sync,
                                                    deadline)
                                    for replicas, group, need in plans))
         return [w.entry.version for w in writes]
@@ -365,11 +365,11 @@ class Coordinator:
             plans.append((self._check_live(replicas, need, level), need, indices))
         if len(plans) == 1:  # one replica set (every single-key read): no gather task
             live, need, indices = plans[0]
-            results = [await self._read_entries(spec.name, live, need,
+            results = [await self._read_entries(spec.storage_id, live, need,
                                                 [keys[i] for i in indices], deadline)]
         else:
             results = await asyncio.gather(*(
-                self._read_entries(spec.name, live, need, [keys[i] for i in indices], deadline)
+                self._read_entries(spec.storage_id, live, need, [keys[i] for i in indices], deadline)
                 for live, need, indices in plans))
         records: list[Record | None] = [None] * len(keys)
         for (_, indices), entries in zip(groups, results):
@@ -388,10 +388,10 @@ class Coordinator:
         need = required_acks(level, len(replicas))
         candidates = self._check_live(replicas, need, level)
         if need == 1 and candidates[0].id == self.node_id:
-            return self.engine.scan(spec.name, pkey, start=start, end=end, limit=limit,
+            return self.engine.scan(spec.storage_id, pkey, start=start, end=end, limit=limit,
                                     reverse=reverse, cursor=cursor)
         deadline = self._deadline(timeout)
-        op = peer_pb2.ScanOp(dataset=spec.name, pkey=pkey, limit=limit, reverse=reverse,
+        op = peer_pb2.ScanOp(dataset=spec.storage_id, pkey=pkey, limit=limit, reverse=reverse,
                              cursor=cursor or b"")
         if start is not None:
             op.start = start
@@ -401,7 +401,7 @@ class Coordinator:
         async def ask(member: Member) -> tuple[list[Write], bool]:
             if member.id == self.node_id:
                 entries, more = self.engine.scan_entries(
-                    spec.name, pkey, start=start, end=end, limit=limit, reverse=reverse,
+                    spec.storage_id, pkey, start=start, end=end, limit=limit, reverse=reverse,
                     cursor=cursor)
                 return [Write(pkey, l, e) for l, e in entries], more is not None
             reply = await self._replica_call(member, peer_pb2.ReplicaOp(scan=op),

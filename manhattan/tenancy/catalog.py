@@ -47,6 +47,13 @@ class DatasetSpec:
     """Unique per creation, from the metadata log: a name dropped and created again is
     another dataset (0: made before the log existed)."""
 
+    @property
+    def storage_id(self) -> str:
+        """What storage, hints, watermarks, streams and repair key by: the name and the
+        incarnation, so rows of a dropped dataset can never show in a new one of the
+        same name (the bare name for datasets made before the metadata log)."""
+        return f"{self.name}@{self.incarnation}" if self.incarnation else self.name
+
     def to_json(self) -> bytes:
         """The stored form."""
         return json.dumps(asdict(self)).encode()
@@ -59,6 +66,11 @@ class DatasetSpec:
         data["write_consistency"] = Consistency(data["write_consistency"])
         data["durability"] = Durability(data["durability"])
         return cls(**data)
+
+
+def dataset_name(storage_id: str) -> str:
+    """The dataset name part of a storage id."""
+    return storage_id.partition("@")[0]
 
 
 def normalise_spec(spec: DatasetSpec, *, node_count: int, now_ms: int) -> DatasetSpec:
@@ -175,13 +187,6 @@ class Catalog:
         self._datasets[spec.name] = spec
         return spec
 
-    def replace_dataset(self, spec: DatasetSpec, version: int) -> DatasetSpec:
-        """Store a changed spec of an existing dataset."""
-        self.dataset(spec.name)
-        self._items.put(_DATASET_PREFIX + spec.name, spec.to_json(), version)
-        self._datasets[spec.name] = spec
-        return spec
-
     def remove_dataset(self, name: str, version: int) -> DatasetSpec:
         """Forget a dataset; NotFound when there is none of that name."""
         spec = self.dataset(name)
@@ -195,6 +200,14 @@ class Catalog:
             return self._datasets[name]
         except KeyError:
             raise NotFound(f"dataset {name!r} does not exist") from None
+
+    def storage(self, storage_id: str) -> DatasetSpec:
+        """The live dataset whose storage is ``storage_id``; NotFound for a dead
+        incarnation (dropped, perhaps re-created under the same name)."""
+        spec = self._datasets.get(dataset_name(storage_id))
+        if spec is None or spec.storage_id != storage_id:
+            raise NotFound(f"dataset storage {storage_id!r} is not live")
+        return spec
 
     def datasets(self, tenant: str | None = None) -> list[DatasetSpec]:
         """Datasets, optionally of one tenant, by name."""

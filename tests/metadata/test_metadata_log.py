@@ -62,7 +62,9 @@ def paused(local: LocalCluster, *node_ids: int) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
     """Three nodes; a node cut off from the majority refuses tenant calls after 3 s."""
-    config = {"cluster": {"ping_interval_s": 0.2}, "repair": {"enabled": False},
+    config = {"cluster": {"ping_interval_s": 0.2, "replica_timeout_s": 1.0,
+                          "hint_replay_interval_s": 0.3},
+              "repair": {"enabled": False},
               "metadata": {"max_staleness_s": 3.0, "connection_timeout_s": 1.0,
                            "election_timeout_s": 0.3}}
     local = LocalCluster(tmp_path_factory.mktemp("mdlog"), nodes=3, base_port=None,
@@ -201,3 +203,49 @@ def test_metadata_status_names_one_leader_and_no_lag_at_rest(cluster):
             assert len(md.voters) == 3 and not md.stale
     assert roles.count("leader") == 1 and roles.count("follower") == 2
     assert all(applied >= commit - 2 for commit, applied in commits)
+
+
+def test_a_name_dropped_while_a_node_slept_and_reused_never_shows_old_rows(cluster):
+    from manhattan.client import ClusterOps, Consistency
+    with only(cluster.node(1).address, cluster.admin_token) as admin:
+        owner = admin.admin.create_tenant("first-owner")
+        admin.admin.create_dataset("reused", tenant="first-owner", replication_factor=3)
+        with only(cluster.node(1).address, owner) as first:
+            old = first.dataset("reused")
+            assert eventually(lambda: old.put("p", "a", "old", consistency=Consistency.ALL)
+                              is not None)
+            with paused(cluster, 3):
+                old.put("p", "b", "old-hinted", consistency=Consistency.QUORUM)  # a hint for 3
+                time.sleep(1.5)  # past replica_timeout_s: node 1 holds it as a hint
+                admin.admin.drop_dataset("reused")
+                second = admin.admin.create_tenant("second-owner")
+                admin.admin.create_dataset("reused", tenant="second-owner",
+                                           replication_factor=3)
+                with only(cluster.node(1).address, second) as fresh:
+                    fresh.dataset("reused").put("p", "c", "new", consistency=Consistency.QUORUM)
+    with only(cluster.node(3).address, second) as returning:
+        seen: set[bytes] = set()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # bounded: hints replay, the log catches up
+            for consistency in (Consistency.ONE, Consistency.ALL):
+                try:
+                    for lkey in ("a", "b", "c"):
+                        record = returning.dataset("reused").get("p", lkey,
+                                                                 consistency=consistency,
+                                                                 timeout=1)
+                        if record is not None:
+                            seen.add(record.value)
+                    seen |= {r.value for r in returning.dataset("reused").scan(
+                        "p", consistency=consistency, timeout=1)}
+                except (Unavailable, Timeout, NotFound, Unauthenticated):
+                    pass
+            time.sleep(0.1)
+        with only(cluster.node(3).address, cluster.admin_token) as admin:
+            for node in cluster.nodes:  # anti-entropy: nothing of the old owner to copy
+                for _ in ClusterOps(admin).repair_node(node.address, "reused"):
+                    pass
+        for node in cluster.nodes:
+            with only(node.address, second) as reader:
+                seen |= {r.value for r in reader.dataset("reused").scan(
+                    "p", consistency=Consistency.ALL)}
+        assert seen <= {b"new"} and b"new" in seen
