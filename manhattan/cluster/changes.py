@@ -93,6 +93,21 @@ class MembershipChanges:
                                  f"already member {existing.id} at {existing.address}")
         return info.node_id
 
+    async def _join_metadata(self, address: str) -> None:
+        """A node being added follows the metadata log (as a learner) before it is a
+        member: it must know the datasets to pull them, and every later change."""
+        metadata = getattr(self.node, "metadata", None)
+        if metadata is None:
+            return
+        request = admin_pb2.JoinMetadataRequest(voters=list(metadata.log.settings.voters))
+        async with aio_channel(address, self.node.channel_credentials) as channel:
+            try:
+                await admin_pb2_grpc.AdminStub(channel).JoinMetadata(
+                    request, timeout=10, metadata=self.node.peer_metadata)
+            except grpc.aio.AioRpcError as exc:
+                raise ChangeRejected(f"the node at {address} cannot follow the metadata "
+                                     f"log: {exc.details()}") from None
+
     async def _target(self, request: ops_pb2.MembershipChangeRequest) -> Topology:
         """The transitional topology for the request (the current one to resume)."""
         topology = self.membership.topology
@@ -210,6 +225,9 @@ class MembershipChanges:
             raise ChangeRejected("this node is already running a membership change")
         async with self._lock:
             target = await self._target(request)
+            for member in target.members:
+                if member.state == MemberState.JOINING:
+                    await self._join_metadata(member.address)
             if target.epoch != self.membership.epoch:
                 missed = await self._push(target)
                 log.info("membership change started at epoch %s (push missed: %s)",

@@ -144,7 +144,7 @@ class MetadataLog:
     def close(self) -> None:
         """Stop Raft (the journal is flushed on every append)."""
         if self._sync is not None:
-            self._sync.destroy()
+            self._sync.destroy_synchronous()  # its thread gone, the journal closed
             self._sync = None
 
     # -- pysyncobj's thread -> the event loop ---------------------------------

@@ -249,6 +249,14 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
             **self._cluster_info(),
         )
 
+    @rpc_errors
+    async def JoinMetadata(self, request, context) -> admin_pb2.JoinMetadataResponse:
+        self._auth.admin(context.invocation_metadata())
+        if self._metadata is None:
+            raise InvalidRequest("this node runs without a metadata log (metadata.enabled)")
+        await self._metadata.join(list(request.voters))
+        return admin_pb2.JoinMetadataResponse(status=self._metadata.info()["metadata"])
+
     # -- tokens -----------------------------------------------------------------
 
     def _token_scope(self, tenant: str, datasets: list[str]) -> list[str] | None:

@@ -4,13 +4,18 @@ staleness, the one-time import of a gossip-era catalog, and status for NodeInfo.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+
 from manhattan.metadata import LogSettings, MetadataLog, Mirror
 from manhattan.metadata.log import MAX_VOTERS
+from manhattan.errors import InvalidRequest
 from manhattan.node.config import ConfigError, NodeConfig
 from manhattan.proto.v1 import admin_pb2
 from manhattan.tenancy import VersionedItems
@@ -20,6 +25,7 @@ log = logging.getLogger("manhattan.metadata")
 
 APPLIED_PREFIX = b"metadata/applied/"
 _IMPORTED_KEY = b"metadata/imported"
+_JOINED_KEY = b"metadata/joined"  # the voters a node added to a cluster follows
 MEMBER_PORT_OFFSET = 1000
 
 
@@ -28,14 +34,17 @@ def _derived(address: str) -> str:
     return f"{host}:{int(port) + MEMBER_PORT_OFFSET}"
 
 
-def log_settings(config: NodeConfig) -> LogSettings:
-    """Where this node's log lives, and the voters, from the node configuration."""
+def log_settings(config: NodeConfig, joined: list[str] | None = None) -> LogSettings:
+    """Where this node's log lives, and the voters, from the node configuration (or,
+    for a node added to a cluster, the voters it was told to follow)."""
     md = config.metadata
     members = sorted(config.cluster.members, key=lambda m: m.id)
     directory = md.dir or config.node.data_dir / "metadata"
     secret = config.node.admin_token or "manhattan-single-node"
     timing = dict(max_staleness_s=md.max_staleness_s, election_timeout_s=md.election_timeout_s,
                   connection_timeout_s=md.connection_timeout_s)
+    if joined:
+        return LogSettings("learner", tuple(joined), Path(directory), secret, **timing)
     if not members:  # a node alone commits alone
         host = config.node.listen.rpartition(":")[0]
         own = md.listen or f"{host}:0"
@@ -58,9 +67,41 @@ class NodeMetadata:
         self._meta_store = meta_store
         self.items = VersionedItems(meta_store, prefix=APPLIED_PREFIX)
         self.mirror = Mirror(self.items, on_change)
-        self.log = MetadataLog(log_settings(config), on_applied=self.mirror.applied,
-                               on_restored=self.mirror.restored)
+        joined = meta_store.meta_get(_JOINED_KEY)
+        self.log = self._new_log(log_settings(config, json.loads(joined) if joined else None))
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _new_log(self, settings: LogSettings) -> MetadataLog:
+        return MetadataLog(settings, on_applied=self.mirror.applied,
+                           on_restored=self.mirror.restored)
+
+    async def join(self, voters: list[str]) -> None:
+        """Follow another cluster's log as a learner (a node being added to it). Only a
+        node without metadata of its own may: nothing of it would survive the switch."""
+        if not voters or len(voters) > 2 * MAX_VOTERS:
+            raise InvalidRequest(f"voters must list 1 to {2 * MAX_VOTERS} endpoints")
+        for voter in voters:
+            host, sep, port = voter.rpartition(":")
+            if not host or not sep or not port.isdigit() or not 0 < int(port) < 65536:
+                raise InvalidRequest(f"voter {voter!r} is not host:port")
+        current = self.log.settings
+        if set(voters) == set(current.voters):
+            return
+        if current.votes and len(current.voters) > 1:
+            raise InvalidRequest("this node votes in a metadata log of its own cluster; "
+                                 "only a node started on its own can join another")
+        if any(not item.deleted for item in self.items.snapshot()):
+            raise InvalidRequest("this node holds metadata of its own (tenants, tokens or "
+                                 "datasets); join a cluster only with a fresh node")
+        self.log.close()
+        aside = current.directory.with_name(f"{current.directory.name}.standalone-"
+                                            f"{int(time.time() * 1000)}")
+        if current.directory.exists():
+            current.directory.rename(aside)
+        self._meta_store.meta_put(_JOINED_KEY, json.dumps(sorted(voters)).encode())
+        self.log = self._new_log(log_settings(self.config, sorted(voters)))
+        self.log.start()
+        log.info("following the metadata log of %s as a learner", ", ".join(voters))
 
     @property
     def command_timeout(self) -> float:
@@ -124,6 +165,35 @@ class NodeMetadata:
         """Status fields for NodeInfo and metrics."""
         return {"metadata": admin_pb2.MetadataStatus(
             **self.log.status(), applied_commands=self.mirror.applied_seq, enabled=True)}
+
+
+class MetadataCollector:
+    """Prometheus families for the metadata log, read at scrape time."""
+
+    def __init__(self, metadata: NodeMetadata) -> None:
+        self._metadata = metadata
+
+    def describe(self) -> Iterable[Metric]:
+        return []
+
+    def collect(self) -> Iterable[Metric]:
+        log_ = self._metadata.log
+        status = log_.status()
+        families: list[Metric] = [
+            GaugeMetricFamily(f"manhattan_metadata_{name}", text, value=float(status[name]))
+            for name, text in (
+                ("commit_index", "Raft commit index this node knows."),
+                ("applied_index", "Raft log index this node has applied."),
+                ("has_majority", "1 while this node sees a metadata leader and majority."),
+                ("stale", "1 while tenant calls are refused (cut off > max_staleness_s)."),
+                ("seconds_since_majority", "Seconds since this node last saw a majority."),
+                ("term", "Raft term."))]
+        commands = CounterMetricFamily("manhattan_metadata_commands",
+                                       "Metadata commands submitted through this node, by "
+                                       "outcome.", labels=["outcome"])
+        for outcome, count in sorted(log_.commands.items()):
+            commands.add_metric([outcome], count)
+        return [*families, commands]
 
 
 def _is_admin_token(key: str, value: bytes) -> bool:

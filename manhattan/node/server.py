@@ -24,7 +24,7 @@ from manhattan.node.cluster_service import ClusterService
 from manhattan.node.data_service import DataService
 from manhattan.node.gossip import ClusterState
 from manhattan.node.observability import Observability
-from manhattan.node.metadata_wiring import NodeMetadata
+from manhattan.node.metadata_wiring import MetadataCollector, NodeMetadata
 from manhattan.node.snapshots import SnapshotStore
 from manhattan.node.rpc import add_unary_servicer as add_unary_servicer_
 from manhattan.node.rpc import add_servicer
@@ -130,6 +130,8 @@ class StorageNode:
             read_repairs=lambda: self.coordinator.stats["read_repairs"],
             topology_epoch=lambda: self.membership.epoch)
         self.metrics = self.observability.metrics  # what measuring code is handed
+        if self.metadata is not None:
+            self.metrics.registry.register(MetadataCollector(self.metadata))
         self.coordinator.replica_acked = self.metrics.observe_replica_write
         self.operations = NodeOperations(self)  # anti-entropy, range streaming
         self.snapshots = SnapshotStore(config.node.data_dir, config.node.id, self.engine,

@@ -164,6 +164,18 @@ class NodeInfoResponse(_message.Message):
     metadata: MetadataStatus
     def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., started_at_ms: _Optional[int] = ..., clock_ms: _Optional[int] = ..., datasets: _Optional[_Iterable[str]] = ..., approximate_keys: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., topology_epoch: _Optional[int] = ..., hints_pending: _Optional[_Mapping[int, int]] = ..., hints_dropped: _Optional[int] = ..., hints_replayed: _Optional[int] = ..., read_repairs: _Optional[int] = ..., metrics_address: _Optional[str] = ..., requests_total: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., repair_running: _Optional[bool] = ..., repair_progress: _Optional[float] = ..., repair_keys_compared: _Optional[int] = ..., repair_ranges_differing: _Optional[int] = ..., repair_records_exchanged: _Optional[int] = ..., repair_last_completed_ms: _Optional[int] = ..., streaming_active: _Optional[int] = ..., streaming_progress: _Optional[float] = ..., streaming_records: _Optional[int] = ..., streaming_bytes: _Optional[int] = ..., snapshots: _Optional[int] = ..., metadata: _Optional[_Union[MetadataStatus, _Mapping]] = ...) -> None: ...
 
+class JoinMetadataRequest(_message.Message):
+    __slots__ = ("voters",)
+    VOTERS_FIELD_NUMBER: _ClassVar[int]
+    voters: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, voters: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class JoinMetadataResponse(_message.Message):
+    __slots__ = ("status",)
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    status: MetadataStatus
+    def __init__(self, status: _Optional[_Union[MetadataStatus, _Mapping]] = ...) -> None: ...
+
 class MetadataStatus(_message.Message):
     __slots__ = ("role", "leader", "term", "commit_index", "applied_index", "has_majority", "stale", "seconds_since_majority", "voters", "applied_commands", "enabled")
     ROLE_FIELD_NUMBER: _ClassVar[int]
