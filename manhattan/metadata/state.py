@@ -17,7 +17,7 @@ from typing import Any
 from manhattan.errors import (
     AlreadyExists, InvalidRequest, ManhattanError, NotFound, PermissionDenied,
 )
-from manhattan.qos.limits import LimitStore
+from manhattan.tenancy.limits import LimitStore
 from manhattan.tenancy.catalog import Catalog, DatasetSpec
 from manhattan.tenancy.items import Item, VersionedItems
 from manhattan.tenancy.tokens import ADMIN, TokenRecord, TokenStore

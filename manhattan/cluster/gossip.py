@@ -14,13 +14,12 @@ import time
 
 import grpc
 
-from manhattan.cluster.failure_detector import PhiAccrualDetector
 from manhattan.cluster.membership import Membership, topology_from_proto, topology_to_proto
+from manhattan.cluster.peers import PeerContext
 from manhattan.proto.v1 import cluster_pb2, cluster_pb2_grpc, peer_pb2
-from manhattan.replication.peer_link import PeerLinks
 from manhattan.storage import RocksEngine
 from manhattan.qos import LimitStore
-from manhattan.qos.limits import validate_item as check_limits_item
+from manhattan.tenancy.limits import validate_item as check_limits_item
 from manhattan.tenancy import Catalog, Item, TokenStore, VersionedItems
 from manhattan.tenancy.catalog import check_item as check_catalog_item
 from manhattan.tenancy.tokens import check_item as check_token_item
@@ -45,12 +44,11 @@ def _well_formed(item: peer_pb2.CatalogItem) -> bool:
 class ClusterState:
     """Topology and catalog exchange with peers, and the heartbeat loop."""
 
-    def __init__(self, *, node_id: int, membership: Membership, items: VersionedItems,
+    def __init__(self, *, peers: PeerContext, membership: Membership, items: VersionedItems,
                  catalog: Catalog, tokens: TokenStore, engine: RocksEngine,
-                 detector: PhiAccrualDetector, links: PeerLinks,
-                 metadata: tuple[tuple[str, str], ...], interval_s: float,
-                 limits: LimitStore | None = None, catalog_gossip: bool = True) -> None:
-        self.node_id = node_id
+                 interval_s: float, limits: LimitStore | None = None,
+                 catalog_gossip: bool = True) -> None:
+        self.node_id = peers.node_id
         # False: the metadata log carries the catalog; gossip only heartbeats and topology.
         self.catalog_gossip = catalog_gossip
         self.membership = membership
@@ -58,9 +56,9 @@ class ClusterState:
         self.catalog = catalog
         self.tokens = tokens
         self.engine = engine
-        self.detector = detector
-        self.links = links
-        self.metadata = metadata
+        self.detector = peers.detector
+        self.links = peers.links
+        self.metadata = peers.metadata
         self.interval_s = interval_s
         self.limits = limits
         self._background: set[asyncio.Future[None]] = set()
