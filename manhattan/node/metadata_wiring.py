@@ -86,6 +86,7 @@ class NodeMetadata:
                 raise InvalidRequest(f"voter {voter!r} is not host:port")
         current = self.log.settings
         if set(voters) == set(current.voters):
+            await self.caught_up()
             return
         if current.votes and len(current.voters) > 1:
             raise InvalidRequest("this node votes in a metadata log of its own cluster; "
@@ -102,6 +103,12 @@ class NodeMetadata:
         self.log = self._new_log(log_settings(self.config, sorted(voters)))
         self.log.start()
         log.info("following the metadata log of %s as a learner", ", ".join(voters))
+        await self.caught_up()
+
+    async def caught_up(self, timeout: float = 10.0) -> None:
+        """Return once this node has applied everything committed so far: a node being
+        added must know every dataset before it plans what to pull."""
+        await self.log.barrier(timeout)
 
     @property
     def command_timeout(self) -> float:
