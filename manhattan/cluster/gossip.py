@@ -160,7 +160,10 @@ class ClusterState:
     # -- topology ---------------------------------------------------------
 
     async def adopt_topology(self, message: cluster_pb2.TopologyMessage) -> None:
-        """Take a pushed topology if it is newer."""
+        """Take a pushed topology if it is newer (never under the metadata log: only
+        what the log committed changes the topology there)."""
+        if not self.catalog_gossip:
+            return
         if self.membership.update(topology_from_proto(message)):
             log.info("adopted topology epoch %s", message.epoch)
 

@@ -63,12 +63,15 @@ class LogSettings:
     self_address: str
     """host:port of this node's Raft endpoint."""
     voters: tuple[str, ...]
-    """Raft endpoints of the voters (this node's included when it votes)."""
+    """Raft endpoints of the voters at start (this node's included when it votes); the
+    log's membership entries (voters removed with their nodes) change them later."""
     directory: Path
     secret: str
     max_staleness_s: float = 30.0
     election_timeout_s: float = 0.6
     connection_timeout_s: float = 2.0
+    voter_ids: tuple[int, ...] = ()
+    """Node ids of ``voters``, in the same order (empty: not known, e.g. a learner)."""
 
     @property
     def votes(self) -> bool:
@@ -128,6 +131,7 @@ class MetadataLog:
             journalFile=str(s.directory / "journal"), fullDumpFile=str(s.directory / "dump"),
             useFork=False,  # never fork a process that runs gRPC threads
             commandsWaitLeader=False,  # no leader: refuse now, never send it later
+            dynamicMembershipChange=True,  # voters leave the log with their nodes
             appendEntriesPeriod=0.05, raftMinTimeout=s.election_timeout_s,
             raftMaxTimeout=s.election_timeout_s * 2.5,
             connectionTimeout=max(s.connection_timeout_s, s.election_timeout_s * 2.5),
@@ -214,6 +218,37 @@ class MetadataLog:
             self.commands["committed"] += 1
         return raise_for(result)
 
+    def voters(self) -> list[str]:
+        """The voters as the log now has them (removals applied)."""
+        sync = self._sync
+        if sync is None:
+            return list(self.settings.voters)
+        own = [sync.selfNode.id] if sync.selfNode is not None else []
+        return sorted(own + [node.id for node in sync.otherNodes])
+
+    async def remove_voter(self, address: str, timeout: float) -> None:
+        """Take ``address`` out of the voters through the log (its node left the cluster),
+        so that the remaining voters make a majority among themselves."""
+        if address not in self.voters():
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[Any, int]] = loop.create_future()
+
+        def done(result: Any, error: int) -> None:  # pysyncobj's thread
+            loop.call_soon_threadsafe(_resolve, future, result, error)
+
+        assert self._sync is not None
+        self._sync.removeNodeFromCluster(address, callback=done)
+        try:
+            _, error = await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise Timeout(f"removing metadata voter {address} was not committed within "
+                          f"{timeout:.1f}s") from None
+        if error != FAIL_REASON.SUCCESS:
+            raise Unavailable(f"no metadata majority: removing voter {address} failed "
+                              f"(reason {error})")
+        log.info("metadata voter %s removed", address)
+
     async def barrier(self, timeout: float) -> None:
         """Return once this node has applied everything committed before the call:
         what an admin reads afterwards is linearizable."""
@@ -248,7 +283,7 @@ class MetadataLog:
                 "applied_index": int(sync.raftLastApplied) if sync else 0,
                 "has_majority": self.has_majority(), "stale": self.stale(),
                 "seconds_since_majority": self.seconds_since_majority(),
-                "voters": list(self.settings.voters)}
+                "voters": self.voters()}
 
 
 def _resolve(future: "asyncio.Future[tuple[Any, int]]", result: Any, error: int) -> None:

@@ -15,17 +15,20 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from manhattan.errors import (
-    AlreadyExists, InvalidRequest, ManhattanError, NotFound, PermissionDenied,
+    AlreadyExists, InvalidRequest, ManhattanError, NotFound, PermissionDenied, StaleTopology,
 )
 from manhattan.tenancy.limits import LimitStore
+from manhattan.metadata.topology import TopologyCommands
 from manhattan.tenancy.catalog import Catalog, DatasetSpec
 from manhattan.tenancy.items import Item, VersionedItems
 from manhattan.tenancy.tokens import ADMIN, TokenRecord, TokenStore
 
 # Errors a command may end with, by name (results cross threads and processes as data).
 ERRORS: dict[str, type[ManhattanError]] = {
-    cls.__name__: cls for cls in (AlreadyExists, InvalidRequest, NotFound, PermissionDenied)
+    cls.__name__: cls for cls in (AlreadyExists, InvalidRequest, NotFound, PermissionDenied,
+                                  StaleTopology)
 }
+
 LIMIT_FIELDS = ("ops_per_second", "bytes_per_second", "storage_quota_bytes", "burst_seconds")
 
 
@@ -60,7 +63,7 @@ class Applied:
     changes: tuple[Item, ...]
 
 
-class MetadataState:
+class MetadataState(TopologyCommands):
     """The applied metadata of this node's copy of the log (one thread applies)."""
 
     def __init__(self, items: list[Item] | None = None, seq: int = 0) -> None:

@@ -56,20 +56,44 @@ def log_settings(config: NodeConfig, joined: list[str] | None = None) -> LogSett
         raise ConfigError(f"metadata.voters: {sorted(unknown)} are not among cluster.members")
     own = md.listen or addresses.get(config.node.id) or _derived(config.advertise_address)
     return LogSettings(own, tuple(addresses[i] for i in voter_ids), Path(directory), secret,
-                       **timing)
+                       voter_ids=tuple(voter_ids), **timing)
 
 
 class NodeMetadata:
     """Owns this node's log member and the applied copy the views read."""
 
-    def __init__(self, config: NodeConfig, meta_store, on_change: Callable[[], None]) -> None:
+    def __init__(self, config: NodeConfig, meta_store, on_change: Callable[[], None],
+                 on_topology: Callable[[bytes], None]) -> None:
         self.config = config
         self._meta_store = meta_store
+        self._on_change = on_change
+        self._on_topology = on_topology
+        self._topology: bytes | None = None
         self.items = VersionedItems(meta_store, prefix=APPLIED_PREFIX)
-        self.mirror = Mirror(self.items, on_change)
+        self.mirror = Mirror(self.items, self._changed)
         joined = meta_store.meta_get(_JOINED_KEY)
         self.log = self._new_log(log_settings(config, json.loads(joined) if joined else None))
         self._tasks: list[asyncio.Task[None]] = []
+
+    def _changed(self) -> None:
+        """Applied metadata changed: rebuild the views; adopt a new topology."""
+        self._on_change()
+        raw = dict(self.items.live("topology/")).get("current")
+        if raw is not None and raw != self._topology:
+            self._topology = raw
+            self._on_topology(raw)
+
+    async def retire_voters(self, node_ids: list[int]) -> None:
+        """Nodes that left the topology stop voting (by their configured endpoints)."""
+        settings = self.log.settings
+        addresses = dict(zip(settings.voter_ids, settings.voters))
+        for node_id in node_ids:
+            if node_id in addresses:
+                await self.log.remove_voter(addresses[node_id], self.command_timeout)
+
+    async def commit_topology(self, command: dict[str, Any]) -> dict[str, Any]:
+        """A membership-change command through the log; applied here when it returns."""
+        return await self.log.submit(command, self.command_timeout)
 
     def _new_log(self, settings: LogSettings) -> MetadataLog:
         return MetadataLog(settings, on_applied=self.mirror.applied,
@@ -117,6 +141,7 @@ class NodeMetadata:
 
     def start(self, legacy: VersionedItems) -> None:
         """Join the log; offer a gossip-era catalog once; sample contact with a majority."""
+        self._changed()  # the topology this node last applied, before the log replays
         self.log.start()
         self._tasks.append(asyncio.create_task(self._watch(), name="metadata-watch"))
         if self._meta_store.meta_get(_IMPORTED_KEY) is None:

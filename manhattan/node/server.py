@@ -79,7 +79,9 @@ class StorageNode:
         self._check_identity()
         self.legacy_items = VersionedItems(self.engine)  # gossip-era catalog, admin token
         self.admin_tokens = TokenStore(self.legacy_items)
-        self.metadata = (NodeMetadata(config, self.engine, lambda: self.cluster_state.apply_catalog())
+        self.metadata = (NodeMetadata(config, self.engine,
+                                      lambda: self.cluster_state.apply_catalog(),
+                                      self._adopt_logged_topology)
                          if config.metadata.enabled else None)
         self.items = self.metadata.items if self.metadata else self.legacy_items
         self.tokens = TokenStore(self.items) if self.metadata else self.admin_tokens
@@ -217,9 +219,14 @@ class StorageNode:
                        datasets_of=lambda tenant: [(d.name, d.replication_factor)
                                                    for d in self.catalog.datasets(tenant)])
 
+    def _adopt_logged_topology(self, raw: bytes) -> None:
+        """The metadata log committed a topology: the only way one is taken here."""
+        if self.membership.update(Topology.from_json(raw)):
+            log.info("topology epoch %s from the metadata log", self.membership.epoch)
+
     def metadata_voters(self) -> list[str] | None:
         """The metadata log's voters (a node being added follows them); None: no log."""
-        return list(self.metadata.log.settings.voters) if self.metadata else None
+        return self.metadata.log.voters() if self.metadata else None
 
     def _dataset_bytes(self, name: str) -> int:
         """Bytes this node stores of the live dataset ``name``."""
