@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +74,8 @@ class NodeMetadata:
         joined = meta_store.meta_get(_JOINED_KEY)
         self.log = self._new_log(log_settings(config, json.loads(joined) if joined else None))
         self._tasks: list[asyncio.Task[None]] = []
+        # Told when staleness starts and ends (health: the Data service NOT_SERVING).
+        self.on_stale: Callable[[bool], Awaitable[None]] | None = None
 
     def _changed(self) -> None:
         """Applied metadata changed: rebuild the views; adopt a new topology."""
@@ -155,8 +157,16 @@ class NodeMetadata:
         self.log.close()
 
     async def _watch(self) -> None:
+        was_stale = False
         while True:
             self.log.note_majority()
+            stale = self.log.stale()
+            if stale != was_stale:
+                was_stale = stale
+                log.warning("metadata %s", self.stale_reason() if stale else
+                            "fresh again: a metadata majority is reachable")
+                if self.on_stale is not None:
+                    await self.on_stale(stale)
             await asyncio.sleep(0.1)
 
     async def _import(self, legacy: VersionedItems) -> None:

@@ -219,6 +219,11 @@ class StorageNode:
                        datasets_of=lambda tenant: [(d.name, d.replication_factor)
                                                    for d in self.catalog.datasets(tenant)])
 
+    async def _data_health(self, stale: bool) -> None:
+        """A node whose metadata is stale refuses tenant calls: health says so."""
+        await self.health.set("manhattan.v1.Data", health_pb2.HealthCheckResponse.NOT_SERVING
+                              if stale else health_pb2.HealthCheckResponse.SERVING)
+
     def _adopt_logged_topology(self, raw: bytes) -> None:
         """The metadata log committed a topology: the only way one is taken here."""
         if self.membership.update(Topology.from_json(raw)):
@@ -272,6 +277,8 @@ class StorageNode:
         self.observability.start()
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if self.metadata is not None:
+            self.metadata.on_stale = self._data_health
         self._tasks += [
             asyncio.create_task(self._every(self.config.storage.purge_interval_s, self._purge),
                                 name="purge"),

@@ -10,7 +10,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import grpc
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from manhattan.client import (
     AlreadyExists, Client, NotFound, RetryPolicy, RoundRobinPolicy, Timeout, Unauthenticated,
@@ -189,7 +191,17 @@ def test_a_node_cut_off_longer_than_max_staleness_refuses_tenant_calls(cluster):
             with only(cluster.node(3).address, cluster.admin_token) as admin:
                 md = admin.admin.node_info(timeout=2).metadata
                 assert md.stale and not md.has_majority
+            assert _data_health(cluster.node(3).address) == "NOT_SERVING"
         assert eventually(lambda: tenant.dataset("stale-ds").get("k", "", timeout=1) is None)
+        assert eventually(lambda: _data_health(cluster.node(3).address) == "SERVING")
+
+
+def _data_health(address: str) -> str:
+    """The health status the node reports for its Data service."""
+    with grpc.insecure_channel(address) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service="manhattan.v1.Data"), timeout=2)
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
 
 
 def test_metadata_status_names_one_leader_and_no_lag_at_rest(cluster):
