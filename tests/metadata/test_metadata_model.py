@@ -8,13 +8,15 @@ from __future__ import annotations
 import os
 import signal
 
+import grpc
 import pytest
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, precondition, rule, run_state_machine_as_test
 
 from manhattan.client import AlreadyExists, NotFound, Timeout, Unavailable
 from manhattan.node.local_cluster import LocalCluster
+from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc
 
 from tests.metadata.test_metadata_log import eventually, majority_seen, only
 
@@ -124,13 +126,19 @@ class MetadataMachine(RuleBasedStateMachine):
         tenants, datasets = views[0]
         assert self.tenants <= tenants <= self.tenants | self.maybe_tenants
         assert set(self.datasets) <= datasets <= set(self.datasets) | self.maybe_datasets
-        applied = set()
-        for node in self.cluster.nodes:  # after a barrier each has applied the same log
-            with only(node.address, self.cluster.admin_token) as client:
-                client.admin.list_tenants(timeout=10)
-                applied.add(client.admin.node_info().metadata.applied_commands)
-        assert max(applied) - min(applied) <= len(self.cluster.nodes)  # barriers in between
-
+        def applied() -> set[int]:
+            # Raw NodeInfo: the SDK's own topology refresh would read ListDatasets, itself
+            # a barrier through the log, and move the count it is measuring.
+            metadata = (("authorization", f"Bearer {self.cluster.admin_token}"),)
+            counts = set()
+            for node in self.cluster.nodes:
+                with grpc.insecure_channel(node.address) as channel:
+                    info = admin_pb2_grpc.AdminStub(channel).NodeInfo(
+                        admin_pb2.NodeInfoRequest(), metadata=metadata, timeout=5)
+                counts.add(info.metadata.applied_commands)
+            return counts
+        # With nothing more submitted, every node reaches the same position of the log.
+        assert eventually(lambda: len(applied()) == 1, 10), applied()
 
 @pytest.mark.slow
 def test_every_node_applies_one_metadata_history_under_random_pauses(tmp_path):
@@ -143,6 +151,7 @@ def test_every_node_applies_one_metadata_history_under_random_pauses(tmp_path):
         MetadataMachine.cluster = local
         run_state_machine_as_test(MetadataMachine, settings=settings(
             max_examples=3, stateful_step_count=12, deadline=None,
+            phases=[Phase.explicit, Phase.generate],  # shrinking real clusters takes hours
             suppress_health_check=list(HealthCheck)))
     finally:
         for node in local.nodes:
