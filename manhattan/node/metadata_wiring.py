@@ -27,6 +27,7 @@ APPLIED_PREFIX = b"metadata/applied/"
 _IMPORTED_KEY = b"metadata/imported"
 _JOINED_KEY = b"metadata/joined"  # the voters a node added to a cluster follows
 MEMBER_PORT_OFFSET = 1000
+CATCH_UP_EVERY_S = 1.0
 
 
 def _derived(address: str) -> str:
@@ -74,6 +75,8 @@ class NodeMetadata:
         joined = meta_store.meta_get(_JOINED_KEY)
         self.log = self._new_log(log_settings(config, json.loads(joined) if joined else None))
         self._tasks: list[asyncio.Task[None]] = []
+        self._catching_up: asyncio.Future[None] | None = None
+        self._caught_up_at = -CATCH_UP_EVERY_S
         # Told when staleness starts and ends (health: the Data service NOT_SERVING).
         self.on_stale: Callable[[bool], Awaitable[None]] | None = None
 
@@ -196,12 +199,25 @@ class NodeMetadata:
                 f"{self.config.metadata.max_staleness_s:g})")
 
     async def catch_up(self) -> bool:
-        """Asked for a name this node has not applied: wait for the log once (briefly)."""
+        """Asked for a dataset this node has not applied: wait for the log (one barrier,
+        shared by concurrent callers, at most one a second, so requests naming what does
+        not exist cannot flood the log). False: none may start now, or it failed."""
+        if self._catching_up is None:
+            if time.monotonic() - self._caught_up_at < CATCH_UP_EVERY_S:
+                return False
+            self._caught_up_at = time.monotonic()
+            self._catching_up = asyncio.ensure_future(self.log.barrier(1.0))
+            self._catching_up.add_done_callback(self._caught_up)
         try:
-            await self.log.barrier(1.0)
+            await asyncio.shield(self._catching_up)
         except Exception:
             return False
         return True
+
+    def _caught_up(self, barrier: "asyncio.Future[None]") -> None:
+        self._catching_up = None
+        if not barrier.cancelled():
+            barrier.exception()  # retrieved: a failed barrier only means NotFound
 
     def info(self) -> dict[str, Any]:
         """Status fields for NodeInfo and metrics."""

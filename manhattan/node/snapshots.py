@@ -28,6 +28,7 @@ from pathlib import Path
 
 from manhattan.errors import AlreadyExists, InvalidRequest, NotFound
 from manhattan.storage import RocksEngine
+from manhattan.tenancy.catalog import dataset_name
 
 SNAPSHOTS_DIR = "snapshots"
 META_FILE = "snapshot.json"
@@ -102,7 +103,7 @@ class SnapshotStore:
             self._engine.checkpoint(partial / "db")
             meta = {"name": name, "node_id": self._node_id,
                     "created_at_ms": int(time.time() * 1000),
-                    "topology_epoch": self._epoch(), "datasets": self._engine.datasets()}
+                    "topology_epoch": self._epoch(), "datasets": [dataset_name(d) for d in self._engine.datasets()]}
             (partial / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
             os.replace(partial, final)
         except BaseException:
