@@ -132,7 +132,10 @@ class MetadataLog:
             useFork=False,  # never fork a process that runs gRPC threads
             commandsWaitLeader=False,  # no leader: refuse now, never send it later
             dynamicMembershipChange=True,  # voters leave the log with their nodes
-            appendEntriesPeriod=0.05, raftMinTimeout=s.election_timeout_s,
+            # Commands wake the Raft thread at once and go out without waiting for the
+            # next batch: an admin call commits in a few round trips, not ticks.
+            appendEntriesUseBatch=False,
+            appendEntriesPeriod=0.02, autoTickPeriod=0.02, raftMinTimeout=s.election_timeout_s,
             raftMaxTimeout=s.election_timeout_s * 2.5,
             connectionTimeout=max(s.connection_timeout_s, s.election_timeout_s * 2.5),
             logCompactionMinEntries=5000, logCompactionMinTime=300,
