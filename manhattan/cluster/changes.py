@@ -253,11 +253,13 @@ class MembershipChanges:
                 async for progress in self._abort():
                     yield progress
                 return
+            current = self.membership.topology
             target = await self._target(request)
+            resuming = target is current  # the change under way, asked for again
             for member in target.members:
                 if member.state == MemberState.JOINING:
                     await self._join_metadata(member.address)
-            if target.epoch != self.membership.epoch:
+            if not resuming:
                 if self.commit_topology is not None:
                     await self._commit({"op": "topology_begin", "kind": Kind.Kind.Name(
                         request.kind), "base": _plain(self.membership.topology),

@@ -14,8 +14,9 @@ pysyncobj's thread; results come back to the event loop with
 ``loop.call_soon_threadsafe``.
 
 **Unavailable versus Timeout.** A command is handed to Raft only while this node
-sees a leader and a majority; until then it waits, and at its deadline answers
-``Unavailable`` ("no metadata majority: ..."): nothing was sent, nothing will
+sees a leader and a majority; until then it waits (through an election: at most its
+deadline or five election timeouts), then answers ``Unavailable`` ("no metadata
+majority: ..."): nothing was sent, nothing will
 happen. Once handed over, a command that is not committed by its deadline answers
 ``Timeout`` (it may still commit later: a partition that began in the last moments
 before the call). A minority side therefore answers ``Unavailable`` once its
@@ -189,8 +190,11 @@ class MetadataLog:
         Unavailable: never handed to Raft; Timeout: handed over, not committed in time."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(timeout, 0.0)
+        # An election ends within the longest election timeout: waiting for a majority
+        # beyond twice that only delays the answer a minority must give anyway.
+        patience = loop.time() + max(1.0, 5 * self.settings.election_timeout_s)
         while not self.has_majority():
-            if loop.time() + 0.05 >= deadline:
+            if loop.time() + 0.05 >= min(deadline, patience):
                 self.commands["unavailable"] += 1
                 raise Unavailable(f"no metadata majority: {self._why_not()}")
             await asyncio.sleep(0.05)
