@@ -1,0 +1,91 @@
+"""The cluster fixture family: real clusters of node processes (``LocalCluster``) for
+tests, started converged (``LocalCluster.wait_converged``), and the helpers that
+watch them. The module-scoped ``cluster`` fixture lives in tests/conftest.py."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable
+
+from manhattan.client import (
+    Client, Consistency, RetryPolicy, RoundRobinPolicy, Timeout, Unavailable,
+)
+from manhattan.node.local_cluster import LocalCluster
+
+_names = itertools.count(1)
+
+
+def only(endpoint: str, token: str) -> Client:
+    """A client that talks to exactly one node (no routing elsewhere); it retries
+    Unavailable for longer than the default, to ride out a failure detector's flap
+    while a restarted node warms up on a loaded machine."""
+    return Client([endpoint], token=token, routing=RoundRobinPolicy([endpoint]),
+                  retry=RetryPolicy(max_attempts=12, max_backoff=0.5))
+
+
+def eventually(check: Callable[[], bool], timeout: float = 15.0, interval: float = 0.1) -> bool:
+    """Poll ``check`` until it holds or ``timeout`` passes (bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return True
+        time.sleep(interval)
+    return check()
+
+
+def start_cluster(root, nodes: int = 3, **extra_config) -> LocalCluster:
+    """``nodes`` nodes (three by default), fast failure detection, converged."""
+    config = {**extra_config,
+              "cluster": {"ping_interval_s": 0.2, "hint_replay_interval_s": 0.3,
+                          **extra_config.get("cluster", {})},
+              # Background anti-entropy off unless asked for: most tests watch hints and
+              # read repair alone (tests/replication/antientropy covers anti-entropy).
+              "repair": {"enabled": False, **extra_config.get("repair", {})}}
+    local = LocalCluster(root, nodes=nodes, base_port=None, extra_config=config).start()
+    try:
+        return local.wait_converged()  # every failure detector has heard from every peer
+    except TimeoutError:
+        local.stop()
+        raise
+
+
+def new_dataset(local: LocalCluster, **options) -> tuple[str, str]:
+    """(token, dataset) of a fresh tenant with one RF=3 dataset that every replica has
+    already acknowledged a write to (a first ALL write on a loaded CI box could miss
+    its deadline while links and column families warm up, failing tests about
+    something else)."""
+    n = next(_names)
+    with Client(local.endpoints, token=local.admin_token) as admin:
+        token = admin.admin.create_tenant(f"ct-{n}")
+        admin.admin.create_dataset(f"cds-{n}", tenant=f"ct-{n}", replication_factor=3, **options)
+        warm = admin.dataset(f"cds-{n}")
+        assert eventually(lambda: acked_by_all(warm), timeout=60), "no replica set warmed up"
+    return token, f"cds-{n}"
+
+
+def acked_by_all(dataset, pkey: str = "warm-up", lkey: str = "", value: str = "") -> bool:
+    """Whether every replica acknowledged one write at ALL (False: ask again; writing
+    the same value twice is harmless)."""
+    try:
+        dataset.put(pkey, lkey, value, consistency=Consistency.ALL)
+    except (Timeout, Unavailable):
+        return False
+    return True
+
+
+def wait_until_down(local: LocalCluster, node_id: int, observer: int) -> None:
+    """Until ``observer``'s failure detector reports ``node_id`` down."""
+    with only(local.node(observer).address, local.admin_token) as client:
+        assert eventually(lambda: not next(m.alive for m in client.admin.topology().members
+                                           if m.id == node_id))
+
+
+def wait_until_up(local: LocalCluster, node_id: int, observer: int | None = None) -> None:
+    """Until the failure detectors of ``observer`` (default: every other node) report
+    ``node_id`` alive."""
+    observers = [observer] if observer else [n.node_id for n in local.nodes if n.node_id != node_id]
+    for watcher in observers:
+        with only(local.node(watcher).address, local.admin_token) as client:
+            assert eventually(lambda: next(m.alive for m in client.admin.topology().members
+                                           if m.id == node_id))
