@@ -6,7 +6,8 @@ import asyncio
 import time
 from pathlib import Path
 
-from manhattan.client import AsyncClient, AsyncSocialClient, SocialClient
+from manhattan.client import AsyncClient
+from manhattan.services.client import AsyncSocialClient, SocialClient
 from manhattan.services import sample
 from manhattan.services.config import SocialConfig
 from manhattan.services.schema import PROFILE
