@@ -58,6 +58,7 @@ class LeasedIdGenerator:
                     # The mark is the lease record's (written on every renewal), so the
                     # in-memory reserve only bounds how often it is touched.
                     reserve_ms=self.max_clock_back_ms // 2)
+                lease.used_up_to = self.generator.last_issued_ms
                 self._holder = asyncio.create_task(self._keep(lease), name="id-lease")
                 log.info("leased Snowflake worker %d/%d", self.datacenter, worker)
                 return

@@ -298,6 +298,12 @@ class SnowflakeGenerator:
         self.waits += 1
         self._clock.sleep_ms(ms)
 
+    def last_issued_ms(self) -> int:
+        """The newest timestamp issued (or inherited from the mark): the next holder of
+        this worker id must start above it."""
+        with self._lock:
+            return self._last_ms
+
     @property
     def reserved_until(self) -> int:
         """The persisted high-water mark (Unix ms)."""

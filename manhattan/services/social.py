@@ -105,9 +105,9 @@ class Social:
 
     async def start(self, *, workers: bool = True) -> None:
         """Lease a Snowflake worker id and (with ``workers``) the queue shards, then run."""
-        await self.ids.start()
+        shards = [lease.try_acquire() for lease in self.shard_leases.values()] if workers else []
+        await asyncio.gather(self.ids.start(), *shards)  # each may wait out a validity period
         if workers:
-            await asyncio.gather(*(lease.try_acquire() for lease in self.shard_leases.values()))
             self._tasks = [asyncio.create_task(self._hold_shards(), name="shard-leases"),
                            asyncio.create_task(self.worker.run(self.shard_leases, self._stop),
                                                name="fanout")]
