@@ -130,6 +130,10 @@ class FanoutWorker:
             await self._save_watermark(shard, bound)
         return done
 
+    def watermarks(self) -> dict[int, bytes]:
+        """Where this worker's sweeps start, per shard it has swept (no job waits below)."""
+        return dict(self._watermarks)
+
     async def _save_watermark(self, shard: int, key: bytes) -> None:
         """At most once a second per shard: a stale watermark costs only a longer scan."""
         saved, at = self._saved.get(shard, (b"", float("-inf")))

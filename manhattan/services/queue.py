@@ -165,12 +165,16 @@ class FanoutQueue:
         """No job below this key can still land (see the module docstring)."""
         return id_key(lowest_id_at(wall_ms() - LAG_MS))
 
-    async def backlog(self) -> tuple[int, int]:
-        """(jobs waiting, age in ms of the oldest) over every shard."""
+    async def backlog(self, starts: dict[int, bytes] | None = None) -> tuple[int, int]:
+        """(jobs waiting, age in ms of the oldest) over every shard, each scanned from
+        ``starts`` (a worker's watermarks, known in memory) or its stored watermark."""
         waiting, oldest = 0, 0
         now = wall_ms()
         for shard in range(self.shards):
-            jobs = await self.pending(shard, await self.watermark(shard), SWEEP_PAGE)
+            start = (starts or {}).get(shard)
+            if start is None:
+                start = await self.watermark(shard)
+            jobs = await self.pending(shard, start, SWEEP_PAGE)
             waiting += len(jobs)
             if jobs:
                 oldest = max(oldest, now - decode(jobs[0].id).timestamp_ms)

@@ -135,7 +135,7 @@ class Social:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            pending, _ = await self.queue.backlog()
+            pending, _ = await self.queue.backlog(self.worker.watermarks())
             if pending == 0:
                 return
             await asyncio.sleep(0.05)
@@ -214,7 +214,11 @@ class Social:
         if parts.datacenter != self.config.datacenter:
             raise InvalidRequest(f"tweet id {tweet_id} is from datacenter {parts.datacenter}; "
                                  f"this service is datacenter {self.config.datacenter}")
-        if wall_ms() - parts.timestamp_ms <= FRESH_ID_MS:
+        age = wall_ms() - parts.timestamp_ms
+        if age < -FRESH_ID_MS:
+            raise InvalidRequest(f"tweet id {tweet_id} is from the future: take one from "
+                                 "NextId")
+        if age <= FRESH_ID_MS:
             return True
         existing, deleted = await self._find(tweet_id)
         if deleted:
@@ -281,7 +285,7 @@ class Social:
         return ids
 
     async def stats(self) -> SocialStats:
-        pending, lag = await self.queue.backlog()
+        pending, lag = await self.queue.backlog(self.worker.watermarks())
         generator = self.ids.generator
         return SocialStats(
             fanout_pending=pending, fanout_lag_ms=lag, deliveries=self.worker.deliveries,

@@ -83,6 +83,9 @@ def test_a_retried_post_is_stored_once(social_cluster, loop_thread):
         stale = lowest_id_at(wall_ms() - 120_000) | (config.datacenter << DATACENTER_SHIFT)
         with pytest.raises(InvalidRequest, match="take a fresh one"):
             run(social.post("again", "too late", tweet_id=stale))
+        future = lowest_id_at(wall_ms() + 60_000) | (config.datacenter << DATACENTER_SHIFT)
+        with pytest.raises(InvalidRequest, match="future"):
+            run(social.post("again", "too early", tweet_id=future))
         with pytest.raises(InvalidRequest, match="datacenter"):
             run(social.post("again", "elsewhere", tweet_id=run(social.next_ids(1))[0] |
                             (7 << DATACENTER_SHIFT)))
