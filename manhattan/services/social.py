@@ -125,6 +125,7 @@ class Social:
 
     async def stop(self) -> None:
         self._stop.set()
+        self.worker.work.event.set()  # a worker waiting for work sees the stop at once
         for task in self._tasks:
             await task
         await asyncio.gather(*(lease.release() for lease in self.shard_leases.values()))
