@@ -6,13 +6,16 @@ clients share request building and reply parsing (``_Operations``); they differ 
 how a call is made. Errors are the same ``ManhattanError`` classes as the storage
 SDK's (``InvalidRequest`` for a 281-character tweet, ``NotFound`` for an unknown user,
 ...). Reads and ``next_ids`` are retried on ``Unavailable``. A post takes its id first
-(``NextId``) and sends it, so a post whose outcome is unknown (``Timeout``) or that was
-not sent (``Unavailable``) is retried with the same id: stored once, never twice. The
-other writes are not retried.
+(from a block fetched with ``NextId``, one call per 16 posts) and sends it, so a post
+whose outcome is unknown (``Timeout``) or that was not sent (``Unavailable``) is retried
+with the same id: stored once, never twice. The other writes are not retried.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -139,6 +142,35 @@ def _retry_args(rpc: str) -> dict[str, Any]:
             "wait": wait_exponential(multiplier=0.05, max=1.0)}
 
 
+class _PostIds:
+    """Post ids taken from ``NextId`` a block at a time (one call per ``BLOCK`` posts),
+    each used while fresh: the service takes an id under a second old without looking it
+    up, and a tweet's time is its id's."""
+
+    BLOCK = 16
+    MAX_AGE_S = 0.5
+
+    def __init__(self) -> None:
+        self._ids: deque[int] = deque()
+        self._taken_at = 0.0
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        with self._lock:
+            if self._ids and time.monotonic() - self._taken_at <= self.MAX_AGE_S:
+                return self._ids.popleft()
+            self._ids.clear()
+            return None
+
+    def keep(self, ids: list[int], taken_at: float) -> int:
+        """Keep a fresh block; the first id is the caller's."""
+        with self._lock:
+            if not self._ids or self._ids[-1] < ids[0]:  # never swap a newer block out
+                self._ids = deque(ids[1:])
+                self._taken_at = taken_at
+        return ids[0]
+
+
 class SocialClient(_Operations):
     """Blocking client of the social service. Thread-safe; close() or use ``with``."""
 
@@ -147,6 +179,7 @@ class SocialClient(_Operations):
         self.timeout = timeout
         self._channel = grpc.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
         self._stub = social_pb2_grpc.SocialStub(self._channel)
+        self._ids = _PostIds()
 
     def _run(self, rpc: str, request: Any, parse: Callable[[Any], Any]) -> Any:
         for attempt in Retrying(**_retry_args(rpc)):
@@ -165,7 +198,12 @@ class SocialClient(_Operations):
              tweet_id: int | None = None) -> Tweet:
         """Post a tweet (1-280 characters); returns once stored, before fan-out. Takes an
         id first (or uses ``tweet_id``, from ``next_id``) so retries store it once."""
-        return self._post(author, text, reply_to, tweet_id or self.next_id())
+        if not tweet_id:
+            tweet_id = self._ids.take()
+        if not tweet_id:
+            asked = time.monotonic()
+            tweet_id = self._ids.keep(self.next_ids(_PostIds.BLOCK), asked)
+        return self._post(author, text, reply_to, tweet_id)
 
     def close(self) -> None:
         self._channel.close()
@@ -185,6 +223,7 @@ class AsyncSocialClient(_Operations):
         self.timeout = timeout
         self._channel = grpc.aio.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
         self._stub = social_pb2_grpc.SocialStub(self._channel)
+        self._ids = _PostIds()
 
     async def _run(self, rpc: str, request: Any, parse: Callable[[Any], Any]) -> Any:
         async for attempt in AsyncRetrying(**_retry_args(rpc)):
@@ -202,7 +241,12 @@ class AsyncSocialClient(_Operations):
     async def post(self, author: str, text: str, reply_to: int = 0, *,
                    tweet_id: int | None = None) -> Tweet:
         """``SocialClient.post``, asyncio."""
-        return await self._post(author, text, reply_to, tweet_id or await self.next_id())
+        if not tweet_id:
+            tweet_id = self._ids.take()
+        if not tweet_id:
+            asked = time.monotonic()
+            tweet_id = self._ids.keep(await self.next_ids(_PostIds.BLOCK), asked)
+        return await self._post(author, text, reply_to, tweet_id)
 
     async def close(self) -> None:
         await self._channel.close()
