@@ -45,6 +45,9 @@ from manhattan.services.users import Users
 log = logging.getLogger("manhattan.services.fanout")
 WAKE_PAGE = 64
 WATERMARK_EVERY_S = 1.0
+# A sweep from the watermark reads the tombstones of the last LAG_MS of finished jobs;
+# it runs this often. The sweeps between start after the last job this worker finished.
+DEEP_SWEEP_EVERY_S = 15.0
 
 
 class ShardLeaseLost(Exception):
@@ -68,6 +71,7 @@ class FanoutWorker:
         queue.listeners.append(self.work.notify)
         self.leases: dict[int, Lease] | None = None  # None: run every shard (tests, tools)
         self._watermarks: dict[int, bytes] = {}
+        self._cursors: dict[int, bytes] = {}  # after the last job finished here, per shard
         self._saved: dict[int, tuple[bytes, float]] = {}
         self._handlers: dict[str, Callable[[Job], Awaitable[None]]] = {
             "deliver": self._deliver, "retract": self._retract, "merge": self._merge,
@@ -80,11 +84,13 @@ class FanoutWorker:
 
     async def run(self, leases: dict[int, Lease], stop: asyncio.Event) -> None:
         """Until ``stop``: drain the held shards this process queued work for as soon as
-        it is queued, and sweep every held shard each ``poll_interval_s`` (jobs that other
-        processes queued, or that a failed pass left). Errors are retried."""
+        it is queued, and sweep every held shard each ``poll_interval_s`` for jobs other
+        processes queued (from where this worker stopped; from the watermark, which also
+        finds jobs that landed late or a failed pass left, every ``DEEP_SWEEP_EVERY_S``).
+        Errors are retried."""
         self.leases = leases
         loop = asyncio.get_running_loop()
-        next_sweep = loop.time()
+        next_sweep = next_deep = loop.time()
         while not stop.is_set():
             # Taken and cleared with no await in between: a job queued while the pass
             # below runs sets the event again, so no wake-up is ever lost.
@@ -92,8 +98,11 @@ class FanoutWorker:
             held = [shard for shard, lease in leases.items() if lease.held]
             sweep = loop.time() >= next_sweep
             if sweep:
+                deep = loop.time() >= next_deep
                 next_sweep = loop.time() + self.config.poll_interval_s
-                await self.run_once(held)
+                if deep:
+                    next_deep = loop.time() + DEEP_SWEEP_EVERY_S
+                await self.run_once(held, deep=deep)
             else:
                 await self.run_once([s for s in held if s in woken], starts=woken)
             try:
@@ -102,14 +111,15 @@ class FanoutWorker:
             except asyncio.TimeoutError:
                 pass
 
-    async def run_once(self, shards: list[int], *, starts: dict[int, bytes] | None = None
-                       ) -> int:
-        """Work through what is waiting in ``shards``: a sweep from each shard's watermark,
-        or (``starts``) from the lowest key this process queued there. Shards run
-        concurrently, the jobs of one in order. How many jobs finished."""
+    async def run_once(self, shards: list[int], *, starts: dict[int, bytes] | None = None,
+                       deep: bool = True) -> int:
+        """Work through what is waiting in ``shards``: a sweep from each shard's watermark
+        (``deep``) or from after the last job finished here, or (``starts``) from the
+        lowest key this process queued there. Shards run concurrently, the jobs of one in
+        order. How many jobs finished."""
         results = await asyncio.gather(*(
-            self._sweep(shard) if starts is None else self._run_jobs(shard, starts[shard],
-                                                                       WAKE_PAGE)
+            self._sweep(shard, deep) if starts is None
+            else self._run_jobs(shard, starts[shard], WAKE_PAGE)
             for shard in shards), return_exceptions=True)
         for result in results:
             if isinstance(result, (ManhattanError, ShardLeaseLost)):
@@ -118,12 +128,15 @@ class FanoutWorker:
                 raise result
         return sum(r for r in results if isinstance(r, int))
 
-    async def _sweep(self, shard: int) -> int:
-        """Every waiting job of the shard; then the watermark moves up to the lag bound,
-        computed before the scan (no job below it can land after the scan started)."""
+    async def _sweep(self, shard: int, deep: bool) -> int:
+        """The waiting jobs of the shard. A deep sweep reads from the watermark, then
+        moves it up to the lag bound, computed before the scan (no job below it can land
+        after the scan started)."""
         bound = self.queue.lag_bound()
         if shard not in self._watermarks:
             self._watermarks[shard] = await self.queue.watermark(shard)
+        if not deep and shard in self._cursors:
+            return await self._run_jobs(shard, self._cursors[shard], SWEEP_PAGE)
         done = await self._run_jobs(shard, self._watermarks[shard], SWEEP_PAGE)
         if bound > self._watermarks[shard]:
             self._watermarks[shard] = bound
@@ -161,6 +174,8 @@ class FanoutWorker:
                     await self.queue.complete(jobs[0].pkey, finished)
                     self.jobs_done += len(finished)
                     count += len(finished)
+                    self._cursors[shard] = max(self._cursors.get(shard, b""),
+                                               after(finished[-1]))
             if len(jobs) < page:
                 return count
             start = after(jobs[-1].key)
