@@ -24,7 +24,7 @@ import grpc
 from manhattan.cluster.failure_detector import PhiAccrualDetector
 from manhattan.cluster.membership import Membership
 from manhattan.cluster.topology import Member
-from manhattan.errors import Timeout, Unavailable
+from manhattan.errors import ReplicasUnavailable, Timeout
 from manhattan.hlc import HybridClock, physical_ms
 from manhattan.proto.v1 import peer_pb2, types_pb2
 from manhattan.replication.hints import HintStore
@@ -133,7 +133,7 @@ class Coordinator:
                     ) -> list[Member]:
         live = [m for m in replicas if self._alive(m)]
         if len(live) < need:
-            raise Unavailable(
+            raise ReplicasUnavailable(
                 f"{level.name} needs {need} of {len(replicas)} replicas; only {len(live)} "
                 f"are live (nothing was sent)"
             )

@@ -11,15 +11,15 @@ import pytest
 
 from manhattan.client import (
     BreakerPolicy, Breakers, BreakerState, Client, Consistency, InvalidRequest, NotFound,
-    Timeout, Unavailable,
+    ConnectionLost, NodeUnreachable, ReplicasUnavailable, RoutingPolicy, Timeout, Unavailable,
 )
 from manhattan.client.breaker import is_connection_failure
 from manhattan.client.operations import Operation
 from manhattan.node.local_cluster import LocalCluster
 
-REFUSED = Unavailable("failed to connect to all addresses; last error: UNKNOWN: "
+REFUSED = NodeUnreachable("failed to connect to all addresses; last error: UNKNOWN: "
                       "ipv4:127.0.0.1:1: Failed to connect to remote host: Connection refused")
-TOO_FEW_REPLICAS = Unavailable("QUORUM needs 2 of 3 replicas; only 1 are live "
+TOO_FEW_REPLICAS = ReplicasUnavailable("QUORUM needs 2 of 3 replicas; only 1 are live "
                                "(nothing was sent)")
 
 
@@ -44,8 +44,10 @@ def breakers(clock: FakeClock) -> Breakers:
 
 
 def test_only_unreachable_endpoints_count_as_connection_failures() -> None:
+    # By class only: the same words in another class decide nothing.
     assert is_connection_failure(REFUSED)
-    assert is_connection_failure(Unavailable("Socket closed"))
+    assert is_connection_failure(ConnectionLost("Socket closed"))
+    assert not is_connection_failure(Unavailable("failed to connect to all addresses"))
     assert not is_connection_failure(TOO_FEW_REPLICAS)  # the node answered
     assert not is_connection_failure(Timeout("Deadline Exceeded"))
     assert not is_connection_failure(NotFound("dataset 'x' does not exist"))
@@ -152,7 +154,7 @@ def test_policy_rejects_nonsense() -> None:
 # -- a real node dies and comes back -------------------------------------------------------
 
 
-class Fixed:
+class Fixed(RoutingPolicy):
     """Routing that always tries the given endpoints in this order."""
 
     def __init__(self, endpoints: Sequence[str]) -> None:
