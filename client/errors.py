@@ -4,7 +4,8 @@ error of a multi-key call that failed in some of its parts.
 How a status becomes an error, by structure only:
 
 - the node named the class in its ``manhattan-error`` trailer: that class (so
-  ``ReplicasUnavailable`` means the node refused before sending anything);
+  ``ReplicasUnavailable`` means the node refused before sending anything; a name
+  this SDK does not know maps by the status code);
 - otherwise the status came from gRPC itself: ``UNAVAILABLE`` is
   ``NodeUnreachable`` when the SDK never had a connection for the call, else
   ``ConnectionLost`` (a ``Timeout``: the request may have been applied);
@@ -41,8 +42,11 @@ def from_rpc_error(exc: grpc.RpcError, *, connected: bool = True) -> ManhattanEr
     for key, value in trailing or ():
         if isinstance(value, str):
             details[key] = value
-    cls = error_for_kind(details.pop(ERROR_KIND_KEY, ""))
-    if cls is not None:
+    kind = details.pop(ERROR_KIND_KEY, None)
+    if kind is not None:  # the node answered
+        cls = error_for_kind(kind)
+        if cls is None:  # a class this SDK does not know (a newer node): by its code
+            return error_for_status(code, message, details)
         return cls(message, details=details)
     if code == grpc.StatusCode.UNAVAILABLE:
         if not connected:

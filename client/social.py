@@ -3,8 +3,8 @@
 Both share request building and reply parsing (``_Operations``); they differ only in
 how a call is made. Errors are the same ``ManhattanError`` classes as the
 storage SDK's (``InvalidRequest`` for a 281-character tweet, ``NotFound`` for
-an unknown user, ...). Reads and ``next_ids`` are retried on ``Unavailable``;
-writes are not (a retried post could post twice).
+an unknown user, ...). Reads and ``next_ids`` are retried on ``Unavailable`` and
+``ConnectionLost``; writes are not (a retried post could post twice).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tenacity import AsyncRetrying, Retrying, retry_if_exception_type, stop_afte
     wait_exponential
 
 from manhattan.client.core import CHANNEL_OPTIONS, DEFAULT_TIMEOUT
-from manhattan.client.errors import Unavailable, from_rpc_error
+from manhattan.client.errors import ConnectionLost, Unavailable, from_rpc_error
 from manhattan.proto.v1 import social_pb2, social_pb2_grpc
 
 _READS = {"GetUser", "GetTweet", "HomeTimeline", "UserTimeline", "Followers", "Following",
@@ -168,7 +168,8 @@ class _Operations:
 def _retry_args(rpc: str) -> dict[str, Any]:
     attempts = 4 if rpc in _READS else 1
     return {"stop": stop_after_attempt(attempts), "reraise": True,
-            "retry": retry_if_exception_type(Unavailable),
+            # reads only (writes get one attempt): nothing was done, or a read was lost
+            "retry": retry_if_exception_type((Unavailable, ConnectionLost)),
             "wait": wait_exponential(multiplier=0.05, max=1.0)}
 
 

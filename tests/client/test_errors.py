@@ -81,3 +81,9 @@ def test_grpc_unavailable_on_a_connection_is_an_unknown_outcome_whatever_it_says
 def test_grpc_unavailable_without_a_connection_is_node_unreachable(message):
     error = from_rpc_error(FakeRpcError(grpc.StatusCode.UNAVAILABLE, message), connected=False)
     assert type(error) is NodeUnreachable and isinstance(error, Unavailable)
+
+
+def test_a_kind_this_sdk_does_not_know_still_proves_the_node_answered() -> None:
+    error = from_rpc_error(FakeRpcError(grpc.StatusCode.UNAVAILABLE, "no ids",
+                                        ((KIND, "some-newer-kind"),)))
+    assert type(error) is Unavailable
