@@ -45,8 +45,10 @@ def from_rpc_error(exc: grpc.RpcError, *, connected: bool = True) -> ManhattanEr
     kind = details.pop(ERROR_KIND_KEY, None)
     if kind is not None:  # the node answered
         cls = error_for_kind(kind)
-        if cls is None:  # a class this SDK does not know (a newer node): by its code
-            return error_for_status(code, message, details)
+        if cls is None:  # a class this SDK does not know (a newer node, a service's own):
+            error = error_for_status(code, message, details)  # by its code, its name kept
+            error.kind = kind
+            return error
         return cls(message, details=details)
     if code == grpc.StatusCode.UNAVAILABLE:
         if not connected:

@@ -86,4 +86,4 @@ def test_grpc_unavailable_without_a_connection_is_node_unreachable(message):
 def test_a_kind_this_sdk_does_not_know_still_proves_the_node_answered() -> None:
     error = from_rpc_error(FakeRpcError(grpc.StatusCode.UNAVAILABLE, "no ids",
                                         ((KIND, "some-newer-kind"),)))
-    assert type(error) is Unavailable
+    assert type(error) is Unavailable and error.kind == "some-newer-kind"
