@@ -145,6 +145,30 @@ def test_a_connection_lost_mid_call_is_an_unknown_outcome(
     assert isinstance(raised[0], Timeout) and not isinstance(raised[0], Unavailable)
 
 
+def test_a_connection_lost_mid_call_is_an_unknown_outcome_on_the_async_client(
+        restart_killed: LocalCluster, cluster_tenant: ClusterTenant) -> None:
+    victim = restart_killed.node(3)
+
+    async def main() -> BaseException | None:
+        async with AsyncClient([victim.address], token=cluster_tenant.token, timeout=15,
+                               routing=Fixed([victim.address]),
+                               retry=RetryPolicy(max_attempts=1)) as aclient:
+            ds = aclient.dataset(cluster_tenant.dataset)
+            await ds.get("p", "k")  # connected
+            with stopped(victim):
+                put = asyncio.ensure_future(ds.put("p", "k", "lost?", consistency=QUORUM))
+                await asyncio.sleep(0.5)
+                victim.kill()
+                try:
+                    await asyncio.wait_for(put, 20)
+                except BaseException as exc:  # noqa: BLE001 - the test inspects it
+                    return exc
+        return None
+
+    raised = asyncio.run(main())
+    assert type(raised) is ConnectionLost
+
+
 # -- the node refuses: too few live replicas ----------------------------------------------
 
 
