@@ -23,6 +23,7 @@ from manhattan.errors import (
     ConnectionLost, InvalidRequest, ManhattanError, NodeUnreachable, StaleTopology, Unavailable,
 )
 
+T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 CHANNEL_OPTIONS = (
@@ -36,7 +37,6 @@ CHANNEL_OPTIONS = (
     ("grpc.min_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 2000),
 )
-T = TypeVar("T")
 PARALLEL_REQUESTS = 8
 """How many parts of a split get_many/put_many the sync client sends at once."""
 
