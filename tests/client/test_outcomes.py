@@ -127,6 +127,11 @@ def test_a_stopped_node_past_the_deadline_is_a_timeout(
         with stopped(victim):
             with pytest.raises(Timeout) as raised:
                 ds.put("p", "k", "v", timeout=1.0)
+            # A new connection to a stopped process is accepted by its kernel, so the
+            # request sits in the node's socket and runs when it resumes: unknown too.
+            with pinned([victim], cluster_tenant.token) as fresh:
+                with pytest.raises(Timeout):
+                    fresh.dataset(cluster_tenant.dataset).put("p", "k", "v", timeout=1.0)
     assert type(raised.value) is Timeout  # the deadline, not a broken connection
 
 
