@@ -103,6 +103,16 @@ class AsyncClient(CoreViews):
         return op.parse(response)
 
     async def _execute(self, op: ops.Operation[T], deadline: float) -> T:
+        """One operation, following a paged answer's cursor (ops.rest_of) to its end."""
+        result = await self._execute_once(op, deadline)
+        rest = ops.rest_of(op, result)
+        while rest is not None:
+            more = await self._execute_once(rest, deadline)
+            result = result + more  # type: ignore[operator]
+            rest = ops.rest_of(rest, more)
+        return result
+
+    async def _execute_once(self, op: ops.Operation[T], deadline: float) -> T:
         await self._maybe_refresh(deadline)
         plan = self._core.plan(op)
         try:

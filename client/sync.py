@@ -114,6 +114,16 @@ class Client(CoreViews):
         return op.parse(response)
 
     def _execute(self, op: ops.Operation[T], deadline: float) -> T:
+        """One operation, following a paged answer's cursor (ops.rest_of) to its end."""
+        result = self._execute_once(op, deadline)
+        rest = ops.rest_of(op, result)
+        while rest is not None:
+            more = self._execute_once(rest, deadline)
+            result = result + more  # type: ignore[operator]
+            rest = ops.rest_of(rest, more)
+        return result
+
+    def _execute_once(self, op: ops.Operation[T], deadline: float) -> T:
         self._maybe_refresh(deadline)
         plan = self._core.plan(op)
         try:

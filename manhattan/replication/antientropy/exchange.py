@@ -8,7 +8,9 @@ the (key, version) lists of the differing segments. Keys newer here are pushed,
 keys newer there are fetched; both sides apply them last-writer-wins
 (``RocksEngine.apply_raw``). ``finish`` ends a complete exchange, and each side
 then records a repair watermark (``Watermarks``): the time its tree scan
-started, before which everything it held is now on the other side too.
+started, before which everything it held is now on the other side too, with the
+topology epoch the exchange *started* at (the ranges compared were placed by
+it; an epoch that changed meanwhile must not vouch for ranges never compared).
 """
 
 from __future__ import annotations
@@ -101,6 +103,7 @@ class ExchangeSession:
         self._dataset = ""
         self._peer = 0
         self._started_ms = 0
+        self._started_epoch = 0
 
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -113,7 +116,7 @@ class ExchangeSession:
             if op.epoch != self._epoch():
                 raise StaleTopology(f"exchange at topology epoch {op.epoch}, but this node is at "
                                     f"epoch {self._epoch()}")
-            self._dataset, self._peer = op.dataset, op.from_node
+            self._dataset, self._peer, self._started_epoch = op.dataset, op.from_node, op.epoch
             self._ranges = [(r.start, r.end) for r in op.ranges]
             self._started_ms = self._now_ms()
             throttle = Throttle(op.keys_per_s) if op.keys_per_s else None
@@ -144,7 +147,8 @@ class ExchangeSession:
             return ops_pb2.ExchangeReply(applied=applied)
         if kind == "finish":
             await self._run(self._engine.sync)
-            self._watermarks.record(self._dataset, self._peer, self._epoch(), self._started_ms)
+            self._watermarks.record(self._dataset, self._peer, self._started_epoch,
+                                    self._started_ms)
             return ops_pb2.ExchangeReply()
         raise InvalidRequest("exchange: empty request")
 
