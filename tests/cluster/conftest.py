@@ -36,7 +36,8 @@ def eventually(check: Callable[[], bool], timeout: float = 15.0, interval: float
 
 def start_cluster(root, **extra_config) -> LocalCluster:
     """Three nodes, fast failure detection."""
-    config = {"cluster": {"ping_interval_s": 0.2, "hint_replay_interval_s": 0.3,
+    config = {**extra_config,
+              "cluster": {"ping_interval_s": 0.2, "hint_replay_interval_s": 0.3,
                           **extra_config.get("cluster", {})},
               # Background anti-entropy off: these tests watch hints and read repair alone
               # (tests/repair covers anti-entropy).
