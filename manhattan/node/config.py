@@ -16,7 +16,7 @@ from pydantic import (
     BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator,
 )
 
-from manhattan.replication.chunking import message_budget
+from manhattan.replication.chunking import STREAM_CHUNK_BYTES, message_budget
 from manhattan.types import Durability
 
 ENV_PREFIX = "MANHATTAN_"
@@ -94,12 +94,15 @@ class LimitsSection(_Section):
                 f"least max_value_bytes + max_key_bytes + 1024 = {one_record}")
         budget = message_budget(self.max_message_bytes)
         batch = self.max_batch_bytes + 256 * self.max_batch_records
-        if max(batch, 2 * self.max_response_bytes) > budget:
-            raise ValueError(
-                f"max_message_bytes ({self.max_message_bytes}) is too small: a message must "
-                f"carry a batch (max_batch_bytes + 256 per record = {batch}) and twice "
-                f"max_response_bytes ({2 * self.max_response_bytes}) with room to spare "
-                f"(usable: {budget})")
+        needs = {"a batch (max_batch_bytes + 256 per record)": batch,
+                 "twice max_response_bytes": 2 * self.max_response_bytes,
+                 "a repair or streaming chunk (8 MiB + one record)":
+                     STREAM_CHUNK_BYTES + one_record}
+        for what, size in needs.items():
+            if size > budget:
+                raise ValueError(
+                    f"max_message_bytes ({self.max_message_bytes}) is too small: a message "
+                    f"must carry {what} = {size} bytes with room to spare (usable: {budget})")
         return self
 
 

@@ -20,6 +20,9 @@ T = TypeVar("T")
 MESSAGE_HEADROOM = 64 * 1024
 # What one repeated protobuf field element costs beyond its payload: tag + length.
 FIELD_OVERHEAD = 8
+# Anti-entropy and range-streaming chunks stop once past this size (so they hold at most
+# this plus one record); limits.max_message_bytes is checked to hold that.
+STREAM_CHUNK_BYTES = 8 << 20
 
 
 class ItemTooLarge(ValueError):

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import grpc
 
 from manhattan.cluster.ranges import Range
+from manhattan.replication.chunking import STREAM_CHUNK_BYTES
 from manhattan.errors import InvalidRequest, StaleTopology
 from manhattan.proto.v1 import ops_pb2, ops_pb2_grpc
 from manhattan.replication.antientropy.hashtree import DEPTH, HashTree, build_tree, segment_versions
@@ -33,7 +34,7 @@ from manhattan.storage import RocksEngine
 
 SEGMENTS_PER_REQUEST = 512
 RECORDS_PER_MESSAGE = 1000
-MESSAGE_BYTES = 8 << 20  # values of up to 1 MiB: a batch stops at this size
+MESSAGE_BYTES = STREAM_CHUNK_BYTES  # values of up to 1 MiB: a batch stops at this size
 
 
 def _until_full(values: list[bytes | None]) -> int:
