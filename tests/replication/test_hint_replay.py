@@ -16,19 +16,11 @@ from manhattan.cluster.topology import Member, Topology
 from manhattan.hlc import pack
 from manhattan.proto.v1 import peer_pb2
 from manhattan.replication.hints import HintReplay, HintStore
-from manhattan.storage import Entry, RocksEngine, Version, Write
+from manhattan.storage import Entry, Version, Write
 
 NOW_MS = 1_800_000_000_000
 GRACE_MS = 10_000
 KiB = 1024
-
-
-@pytest.fixture
-def engine(tmp_path):
-    eng = RocksEngine(tmp_path / "db")
-    eng.create_dataset("ds")
-    yield eng
-    eng.close()
 
 
 def write(i: int, size: int, age_ms: int = 0) -> Write:

@@ -14,19 +14,11 @@ import pytest
 from manhattan.cluster.topology import Member
 from manhattan.errors import Timeout
 from manhattan.replication.read_repair import ReadRepair
-from manhattan.storage import Entry, RocksEngine, Version, Write
+from manhattan.storage import Entry, Version, Write
 
 KEY = (b"p", b"l")
 OLD = Entry(Version(1 << 20, 2), b"old", 0, False)
 NEW = Entry(Version(2 << 20, 1), b"new", 0, False)
-
-
-@pytest.fixture
-def engine(tmp_path):
-    eng = RocksEngine(tmp_path / "db")
-    eng.create_dataset("ds")
-    yield eng
-    eng.close()
 
 
 def repairer(engine, send, spawned):
