@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 
-
 from manhattan.cluster.failure_detector import PhiAccrualDetector
 from manhattan.cluster.membership import Membership
 from manhattan.cluster.topology import Member, Topology
