@@ -91,6 +91,12 @@ def test_quorum_get_many_of_100_values_of_1_mib_leaves_every_peer_stream_up(
             for _ in range(2):
                 records = ds.get_many(keys, consistency=Consistency.QUORUM, timeout=120)
                 assert [r.value == value_of(i) for i, r in enumerate(records)] == [True] * 100
+            # A QUORUM scan of the same 100 MiB: replicas' pages and the answer are cut
+            # by bytes, the cursor resumes after each.
+            page = ds.scan_page("big", limit=100, consistency=Consistency.QUORUM)
+            assert 0 < len(page.records) <= 4 and page.cursor
+            scanned = ds.scan("big", limit=100, consistency=Consistency.QUORUM, timeout=120)
+            assert [r.value == value_of(i) for i, r in enumerate(scanned)] == [True] * 100
         assert others.errors == [] and others.ok > 0, others.errors[:3]
 
 
