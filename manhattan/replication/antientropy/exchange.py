@@ -28,7 +28,9 @@ from manhattan.cluster.ranges import Range
 from manhattan.replication.chunking import STREAM_CHUNK_BYTES
 from manhattan.errors import InvalidRequest, StaleTopology
 from manhattan.proto.v1 import ops_pb2, ops_pb2_grpc
-from manhattan.replication.antientropy.hashtree import DEPTH, HashTree, build_tree, segment_versions
+from manhattan.replication.antientropy.hashtree import (
+    DEPTH, HashTree, build_tree, segment_versions, segment_versions_bounded,
+)
 from manhattan.replication.antientropy.watermarks import Watermarks
 from manhattan.storage import RocksEngine
 
@@ -132,9 +134,11 @@ class ExchangeSession:
             return ops_pb2.ExchangeReply(hashes=[ops_pb2.NodeHash(index=i, hash=h)
                                                  for i, h in found.items()])
         if kind == "segment_keys":
-            versions = await self._run(segment_versions, self._engine, self._dataset,
-                                       self._ranges, list(request.segment_keys.segments))
-            return ops_pb2.ExchangeReply(keys_list=list(versions), versions=list(versions.values()))
+            versions, covered = await self._run(
+                segment_versions_bounded, self._engine, self._dataset, self._ranges,
+                list(request.segment_keys.segments), MESSAGE_BYTES)
+            return ops_pb2.ExchangeReply(keys_list=list(versions), versions=list(versions.values()),
+                                         answered=covered)
         if kind == "fetch":
             keys = list(request.fetch.keys)
             values = await self._run(self._engine.get_raw_many, self._dataset, keys)
@@ -214,9 +218,10 @@ class Exchanger:
             if local.root != opened.hashes[0].hash:
                 segments = await self._descend(ask, local)
                 result.segments_differing = len(segments)
-                for i in range(0, len(segments), SEGMENTS_PER_REQUEST):
-                    await self._repair_segments(ask, peer, dataset, ranges,
-                                                segments[i:i + SEGMENTS_PER_REQUEST], result)
+                i = 0
+                while i < len(segments):
+                    i += await self._repair_segments(ask, peer, dataset, ranges,
+                                                     segments[i:i + SEGMENTS_PER_REQUEST], result)
                     if on_progress:
                         on_progress(result)
             await ask(ops_pb2.ExchangeRequest(finish=ops_pb2.ExchangeFinish()))
@@ -251,9 +256,13 @@ class Exchanger:
         return frontier
 
     async def _repair_segments(self, ask, peer: int, dataset: str, ranges: list[Range],
-                               segments: list[int], result: ExchangeResult) -> None:
+                               segments: list[int], result: ExchangeResult) -> int:
+        """Repair the leading ``segments`` the peer's key lists covered (as many as fit
+        one message, at least one); returns how many that was."""
         reply = await ask(ops_pb2.ExchangeRequest(
             segment_keys=ops_pb2.SegmentKeys(segments=segments)))
+        if 0 < reply.answered < len(segments):
+            segments = segments[:reply.answered]
         theirs = dict(zip(reply.keys_list, reply.versions))
         ours = await self._run(segment_versions, self._engine, dataset, ranges, segments)
         pull = [k for k, v in theirs.items() if ours.get(k, b"") < v]
@@ -278,3 +287,4 @@ class Exchanger:
             await ask(ops_pb2.ExchangeRequest(push=ops_pb2.PushRecords(
                 keys=[k for k, _ in found], values=[v for _, v in found])))
             result.pushed += len(found)
+        return len(segments)
