@@ -173,14 +173,19 @@ class DataService(data_pb2_grpc.DataServicer):
             self._check.reply(sum(key_bytes), "keys", paged_hint=True)
         await self._admit(context, principal, spec, max(len(request.keys), 1), sum(key_bytes))
         keys = [(k.pkey, k.lkey) for k in request.keys]
-        if request.paged:  # a prefix that fits one reply; the caller follows next_index
-            records = await self._coordinator.read_page(
-                spec, keys, consistency, context.time_remaining(), self._check.reply_bytes)
-        else:
-            records = await self._coordinator.read_many(spec, keys, consistency,
-                                                        context.time_remaining())
-        served = sum(_payload(r) for r in records if r is not None)
-        self._check.reply(served, "keys", paged_hint=True)
+        records: list[Record | None] = []
+        served = 0
+        while len(records) < len(keys):
+            # Paged: one prefix that fits a reply; the caller follows next_index. Not
+            # paged: every page, refused as soon as the answer is over one reply.
+            page = await self._coordinator.read_page(
+                spec, keys[len(records):], consistency, context.time_remaining(),
+                self._check.reply_bytes)
+            records += page
+            served += sum(_payload(r) for r in page if r is not None)
+            self._check.reply(served, "keys", paged_hint=True)
+            if request.paged:
+                break
         self._charge(principal, spec, served)
         return data_pb2.MultiGetResponse(results=[
             data_pb2.GetResult(found=True, record=record_to_proto(r)) if r is not None

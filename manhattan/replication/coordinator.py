@@ -411,6 +411,8 @@ class Coordinator:
             if total > max_bytes and records:
                 break
             records.append(self._visible(pkey, lkey, entries[index]))
+        if not records:  # a replica answered no key: never loop on an empty page
+            raise Timeout("read: a replica answered none of the keys asked")
         return records
 
     async def scan(
