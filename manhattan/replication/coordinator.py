@@ -35,7 +35,7 @@ from manhattan.replication.chunking import fitting_prefix
 from manhattan.replication.hints import HintReplay, HintStore
 from manhattan.replication.peer_link import PeerLinks, PeerUnreachable
 from manhattan.replication.read_repair import Key, ReadRepair, newest
-from manhattan.replication.scan_merge import merge_pages
+from manhattan.replication.scan_merge import merge_entries, merge_pages
 from manhattan.replication.wire import (
     entry_from_proto, entry_size, read_bounded, write_from_proto, write_to_proto,
 )
@@ -449,11 +449,22 @@ class Coordinator:
                                              self._remaining(deadline))
             return [write_from_proto(w) for w in reply.scanned], bool(reply.next_cursor)
 
+        asked = candidates[:need]
         try:
             pages = await asyncio.wait_for(
-                asyncio.gather(*(ask(m) for m in candidates[:need])), self._remaining(deadline))
+                asyncio.gather(*(ask(m) for m in asked)), self._remaining(deadline))
         except (PeerUnreachable, TimeoutError):
             raise Timeout(f"scan: fewer than {need} replicas answered in time") from None
+        # Blocking read repair, as for reads: the quorum holds the page before it is
+        # answered, so no later QUORUM scan can go back in time.
+        merged, _ = merge_entries(pages, reverse)
+        keys = [(pkey, lkey) for lkey in merged]
+        answers = {member: [theirs.get(lkey) for lkey in merged]
+                   for member, theirs in ((m, {w.lkey: w.entry for w in writes})
+                                          for m, (writes, _) in zip(asked, pages))}
+        await self.read_repair.repair(spec.name, keys, list(merged.values()), answers,
+                                      others=candidates[need:],
+                                      timeout=self._remaining(deadline))
         return merge_pages(pkey, pages, reverse, self.clock.wall_ms())
 
     # -- hinted handoff -------------------------------------------------------
