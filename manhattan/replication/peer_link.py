@@ -84,7 +84,6 @@ class PeerLink:
         """Send one operation (a copy with an id of this link's) and await its reply."""
         if self._closed:
             raise PeerUnreachable(f"link to node {self.peer_id} is closed")
-        stream = self._current_stream()
         # A copy: the same op may be sent to several replicas at once, each with its own id.
         sent = peer_pb2.ReplicaOp()
         sent.CopyFrom(op)
@@ -93,6 +92,7 @@ class PeerLink:
         if size > self.max_batch_bytes:
             raise MessageTooLarge(f"an operation of {size} bytes to node {self.peer_id} exceeds "
                                   f"the {self.max_batch_bytes} bytes a message may carry")
+        stream = self._current_stream()
         future: asyncio.Future[peer_pb2.ReplicaReply] = asyncio.get_running_loop().create_future()
         stream.pending[sent.id] = future
         stream.outbox.append((sent, size))

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from hypothesis import given, strategies as st
 
+from manhattan.cluster.failure_detector import PhiAccrualDetector
 from manhattan.proto.v1 import peer_pb2, types_pb2
 from manhattan.replication.chunking import (
     ItemTooLarge, chunk_by_bytes, fitting_prefix, message_budget, proto_size,
 )
+from manhattan.replication.peer_link import MessageTooLarge, PeerLink
 
 blobs = st.lists(st.binary(max_size=64), max_size=60)
 
@@ -73,3 +77,21 @@ def test_message_budget_leaves_room_under_the_grpc_limit():
     assert message_budget(1 << 20) >= 1 << 19
     with pytest.raises(ValueError):
         next(chunk_by_bytes([b"a"], len, 0))
+
+
+def test_a_peer_operation_too_large_for_any_message_is_refused_before_it_is_queued():
+    link = PeerLink(2, "127.0.0.1:1", metadata=(), detector=PhiAccrualDetector(),
+                    max_message_bytes=256 * 1024)
+    op = peer_pb2.ReplicaOp(apply=peer_pb2.ApplyOp(dataset="ds", writes=[
+        peer_pb2.ReplicaWrite(pkey=b"p", lkey=b"l", entry=peer_pb2.Entry(found=True,
+                                                                          value=b"v" * 300_000))]))
+
+    async def send() -> None:
+        try:
+            with pytest.raises(MessageTooLarge, match="exceeds"):
+                await link.call(op, timeout=1.0)
+            assert link._stream is None  # nothing queued, no stream opened for it
+        finally:
+            await link.close()
+
+    asyncio.run(send())
