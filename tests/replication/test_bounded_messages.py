@@ -8,6 +8,7 @@ failed; 80 MiB of hints were replayed as one message, with the same effect, fore
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
@@ -15,7 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from manhattan.client import Consistency, Put
+from manhattan.client import AsyncClient, Consistency, Put, RoundRobinPolicy
 from manhattan.node.local_cluster import LocalCluster
 from tests.cluster.conftest import (
     eventually, new_dataset, only, start_cluster, wait_until_down, wait_until_up,
@@ -79,6 +80,12 @@ class Bystander:
         self._client.close()
 
 
+async def async_get_many(address: str, token: str, name: str, keys) -> list:
+    async with AsyncClient([address], token=token, routing=RoundRobinPolicy([address])) as aio:
+        return await aio.dataset(name).get_many(keys, consistency=Consistency.QUORUM,
+                                                timeout=120)
+
+
 def test_quorum_get_many_of_100_values_of_1_mib_leaves_every_peer_stream_up(
         cluster: LocalCluster) -> None:
     token, name = new_dataset(cluster)
@@ -91,6 +98,8 @@ def test_quorum_get_many_of_100_values_of_1_mib_leaves_every_peer_stream_up(
             for _ in range(2):
                 records = ds.get_many(keys, consistency=Consistency.QUORUM, timeout=120)
                 assert [r.value == value_of(i) for i, r in enumerate(records)] == [True] * 100
+            # The asyncio SDK follows the multi-get's pages the same way.
+            assert asyncio.run(async_get_many(coordinator, token, name, keys)) == records
             # A QUORUM scan of the same 100 MiB: replicas' pages and the answer are cut
             # by bytes, the cursor resumes after each.
             page = ds.scan_page("big", limit=100, consistency=Consistency.QUORUM)
