@@ -108,8 +108,11 @@ class StorageNode:
         self.peers = PeerContext(node_id=config.node.id, links=self.links,
                                  detector=self.detector, metadata=self.peer_metadata,
                                  channel_credentials=self.channel_credentials)
+        # Hints expire a clock skew's worth before the grace: a peer whose clock runs
+        # ahead may purge a tombstone that much earlier than this node would.
         self.hints = HintStore(self.engine, max_per_peer=cluster.max_hints_per_peer,
-                               grace_ms=int(config.storage.tombstone_grace_s * 1000),
+                               grace_ms=max(int(config.storage.tombstone_grace_s * 1000)
+                                            - config.clock.max_skew_ms, 0),
                                now_ms=self.clock.wall_ms)
         self.coordinator = Coordinator(
             node_id=config.node.id, engine=self.engine, clock=self.clock,

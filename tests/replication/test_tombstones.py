@@ -30,7 +30,9 @@ GRACE_S = 3.0
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
     local = start_cluster(tmp_path_factory.mktemp("tombstones"),
-                          storage={"tombstone_grace_s": GRACE_S, "purge_interval_s": 0.5})
+                          storage={"tombstone_grace_s": GRACE_S, "purge_interval_s": 0.5},
+                          # hints expire max_skew_ms before the grace: keep that small here
+                          clock={"max_skew_ms": 500})
     try:
         yield local
     finally:
