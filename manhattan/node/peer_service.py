@@ -25,7 +25,8 @@ from manhattan.replication.peer_link import DEFAULT_MAX_MESSAGE_BYTES
 from manhattan.replication.wire import (
     entry_size, entry_to_proto, read_bounded, write_from_proto, write_to_proto,
 )
-from manhattan.storage import GroupCommit, RocksEngine, UnknownDataset, Write
+from manhattan.storage import GroupCommit, UnknownDataset, Write
+from manhattan.storage.engine import Records
 from manhattan.storage.keys import encode_cursor
 from manhattan.rpc.servicers import rpc_errors
 
@@ -41,7 +42,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         self,
         *,
         node_id: int,
-        engine: RocksEngine,
+        engine: Records,
         group_commit: GroupCommit,
         auth: Authenticator,
         observe_timestamp: Callable[[int], None],

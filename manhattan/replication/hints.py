@@ -34,7 +34,8 @@ from manhattan.proto.v1 import peer_pb2
 from manhattan.replication.chunking import chunk_by_bytes, proto_size
 from manhattan.replication.peer_link import MessageTooLarge, PeerUnreachable
 from manhattan.replication.wire import write_from_proto, write_to_proto
-from manhattan.storage import RocksEngine, Write
+from manhattan.storage import Write
+from manhattan.storage.engine import Datasets, MetaStore
 
 log = logging.getLogger("manhattan.hints")
 _PREFIX = b"hint/"
@@ -68,7 +69,7 @@ def _decode(key: bytes, raw: bytes) -> Hint:
 class HintStore:
     """Durable, bounded per-peer queues of missed writes."""
 
-    def __init__(self, engine: RocksEngine, *, max_per_peer: int = DEFAULT_MAX_HINTS_PER_PEER,
+    def __init__(self, engine: MetaStore, *, max_per_peer: int = DEFAULT_MAX_HINTS_PER_PEER,
                  grace_ms: int | None = None,
                  now_ms: Callable[[], int] = lambda: int(time.time() * 1000)) -> None:
         self._engine = engine
@@ -163,7 +164,7 @@ class HintReplay:
     """Hands stored hints to their peers once those are alive again."""
 
     def __init__(self, *, hints: HintStore, membership: Membership,
-                 detector: PhiAccrualDetector, engine: RocksEngine, call: ReplicaCall,
+                 detector: PhiAccrualDetector, engine: Datasets, call: ReplicaCall,
                  durable: Callable[[], Awaitable[None]], replica_timeout: float,
                  max_bytes: int = 4 * 1024 * 1024) -> None:
         self._hints = hints

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from manhattan.proto.v1 import peer_pb2, types_pb2
-from manhattan.storage import Entry, RocksEngine, Version, Write
+from manhattan.storage import Entry, Version, Write
+from manhattan.storage.engine import Reader
 
 
 def entry_to_proto(entry: Entry | None) -> peer_pb2.Entry:
@@ -36,7 +37,7 @@ def entry_size(pkey: bytes, lkey: bytes, entry: Entry | None) -> int:
     return len(pkey) + len(lkey) + ENTRY_OVERHEAD + (len(entry.value) if entry else 0)
 
 
-def read_bounded(engine: RocksEngine, dataset: str, keys: Sequence[tuple[bytes, bytes]],
+def read_bounded(engine: Reader, dataset: str, keys: Sequence[tuple[bytes, bytes]],
                  max_bytes: int) -> list[Entry | None]:
     """Stored entries of the longest prefix of ``keys`` that fits ``max_bytes`` (at
     least one): a reader never holds or sends more than one message's worth."""

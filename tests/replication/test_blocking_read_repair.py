@@ -17,7 +17,7 @@ import pytest
 
 from manhattan.client import Consistency
 from manhattan.node.local_cluster import LocalCluster
-from tests.cluster.conftest import (
+from tests.clusters import (
     new_dataset, only, start_cluster, wait_until_down, wait_until_up,
 )
 

@@ -18,7 +18,7 @@ import pytest
 
 from manhattan.client import AsyncClient, Consistency, Put, RoundRobinPolicy
 from manhattan.node.local_cluster import LocalCluster
-from tests.cluster.conftest import (
+from tests.clusters import (
     eventually, new_dataset, only, start_cluster, wait_until_down, wait_until_up,
 )
 

@@ -19,7 +19,7 @@ from manhattan.cli.main import cli
 from manhattan.client import Consistency, Delete, Put
 from manhattan.client.ops import ClusterOps
 from manhattan.node.local_cluster import LocalCluster
-from tests.cluster.conftest import (
+from tests.clusters import (
     eventually, new_dataset, only, start_cluster, wait_until_down, wait_until_up,
 )
 from tests.ops.conftest import scrape, value
