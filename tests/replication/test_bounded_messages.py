@@ -27,7 +27,10 @@ MiB = 1024 * 1024
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
-    local = start_cluster(tmp_path_factory.mktemp("bounded"))
+    # Generous replica and call timeouts: on a loaded machine a slow answer must not pass
+    # for a broken stream (which fails its operations at once, whatever the timeout).
+    local = start_cluster(tmp_path_factory.mktemp("bounded"),
+                          cluster={"replica_timeout_s": 30.0})
     try:
         yield local
     finally:
@@ -63,9 +66,10 @@ class Bystander:
             if self._stop.is_set():
                 return
             try:
-                self._ds.put("by", f"k{i % 20}", f"v{i}", consistency=Consistency.ALL)
-                assert self._ds.get("by", f"k{i % 20}",
-                                    consistency=Consistency.ALL).value == f"v{i}".encode()
+                self._ds.put("by", f"k{i % 20}", f"v{i}", consistency=Consistency.ALL,
+                             timeout=60)
+                assert self._ds.get("by", f"k{i % 20}", consistency=Consistency.ALL,
+                                    timeout=60).value == f"v{i}".encode()
                 self.ok += 1
             except Exception as exc:  # noqa: BLE001 - every failure is the finding
                 self.errors.append(exc)
