@@ -143,7 +143,7 @@ def get_many(dataset: str, keys: Sequence[tuple[Key, Key]], consistency: Consist
              ) -> Operation[list[Record | None]]:
     """Get many records in one call; results in key order."""
     request = data_pb2.MultiGetRequest(
-        dataset=dataset, consistency=int(consistency),
+        dataset=dataset, consistency=int(consistency), paged=True,
         keys=[types_pb2.Key(pkey=as_bytes(p, f"keys[{i}].pkey"), lkey=as_bytes(l, f"keys[{i}].lkey"))
               for i, (p, l) in enumerate(keys)],
     )
@@ -199,6 +199,20 @@ def split(op: Operation[list[T]], groups: Sequence[Sequence[int]]) -> list[Opera
         parts.append(Operation(op.service, op.method, request, op.parse, op.idempotent,
                                items[group[0]].pkey, op.dataset, op.batch))
     return parts
+
+
+def rest_of(op: Operation[Any], answer: Any) -> Operation[Any] | None:
+    """A paged multi-get answered a prefix of its keys (it was over
+    ``limits.max_response_bytes``): the operation for the keys left, or None when done."""
+    if op.method != "MultiGet" or op.batch is None:
+        return None
+    keys = getattr(op.request, op.batch)
+    if len(answer) >= len(keys):
+        return None
+    if not answer:
+        raise InternalError(f"a node answered none of {len(keys)} keys of a paged multi-get")
+    [rest] = split(op, [range(len(answer), len(keys))])
+    return rest
 
 
 def reassemble(groups: Sequence[Sequence[int]], results: Sequence[Sequence[T]]) -> list[T]:
