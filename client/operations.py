@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from manhattan.client.models import (
-    ClusterTopology, DatasetInfo, MemberInfo, Delete, NodeInfo, Put, Record, ScanPage, Tenant, Version,
+    ClusterTopology, DatasetInfo, MemberInfo, Delete, MetadataStatus, NodeInfo, Put, Record, ScanPage, Tenant, Version,
 )
 from manhattan.errors import InternalError, InvalidRequest
 from manhattan.proto.v1 import admin_pb2, cluster_pb2, data_pb2, types_pb2
@@ -288,6 +288,15 @@ def _ops_fields(response: admin_pb2.NodeInfoResponse) -> dict[str, object]:
     return {name: getattr(response, name) for name in _OPS_FIELDS}
 
 
+def _metadata_status(response: admin_pb2.NodeInfoResponse) -> MetadataStatus | None:
+    m = response.metadata
+    if not response.HasField("metadata") or not m.enabled:
+        return None
+    return MetadataStatus(m.role, m.leader, m.term, m.commit_index, m.applied_index,
+                          m.has_majority, m.stale, m.seconds_since_majority, list(m.voters),
+                          m.applied_commands)
+
+
 def node_info() -> Operation[NodeInfo]:
     """What the node that answers says about itself."""
     return Operation(
@@ -295,7 +304,8 @@ def node_info() -> Operation[NodeInfo]:
         lambda r: NodeInfo(r.node_id, r.address, r.version, r.started_at_ms, r.clock_ms,
                            list(r.datasets), r.approximate_keys, r.disk_bytes,
                            r.topology_epoch, dict(r.hints_pending), r.hints_dropped,
-                           r.hints_replayed, r.read_repairs, **_ops_fields(r)),
+                           r.hints_replayed, r.read_repairs, **_ops_fields(r),
+                           metadata=_metadata_status(r)),
         True,
     )
 

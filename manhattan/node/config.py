@@ -136,8 +136,15 @@ class MemberConfig(_Section):
     address: str
     zone: str = "default"
     weight: int = Field(1, ge=1, le=100)
+    # host:port of the member's metadata log (Raft); "" = its address' port + 1000.
+    metadata_address: str = ""
 
     _address = field_validator("address")(_check_address)
+
+    @field_validator("metadata_address")
+    @classmethod
+    def _metadata_address(cls, value: str) -> str:
+        return _check_address(value) if value else value
 
 
 class ClusterSection(_Section):
@@ -201,6 +208,28 @@ class TlsSection(_Section):
         return self
 
 
+class MetadataSection(_Section):
+    """The replicated metadata log (Raft, embedded): tenants, tokens, datasets, limits."""
+
+    enabled: bool = True  # false: the previous LWW catalog spread by gossip
+    # This node's Raft endpoint; "" = its cluster.members entry (metadata_address, else
+    # the gRPC port + 1000), or a free loopback port for a node alone.
+    listen: str = ""
+    dir: Path | None = None  # default: <node.data_dir>/metadata
+    voters: list[int] = []  # node ids that vote; empty = the first 5 members by id
+    # Cut off from a majority longer than this, a node refuses tenant calls (metadata
+    # stale: a token revoked meanwhile must not keep working). 0 = never refuse.
+    max_staleness_s: float = Field(30.0, ge=0)
+    election_timeout_s: float = Field(0.6, ge=0.2, le=30)
+    connection_timeout_s: float = Field(2.0, ge=0.5, le=60)
+    command_timeout_s: float = Field(5.0, gt=0, le=300)  # admin calls without a deadline
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        return _check_address(value) if value else value
+
+
 class NodeConfig(_Section):
     """The whole node configuration."""
 
@@ -212,6 +241,7 @@ class NodeConfig(_Section):
     tls: TlsSection = TlsSection()
     repair: RepairSection = RepairSection()
     streaming: StreamingSection = StreamingSection()
+    metadata: MetadataSection = MetadataSection()
 
     @property
     def advertise_address(self) -> str:

@@ -35,8 +35,8 @@ from typing import Protocol
 
 from manhattan.errors import AlreadyExists, InvalidRequest, NotFound
 from manhattan.storage.engine import Checkpointer, Datasets
+from manhattan.tenancy.catalog import dataset_name
 from manhattan.types import DEFAULT_TOMBSTONE_GRACE_S, SnapshotInfo
-
 
 SNAPSHOTS_DIR = "snapshots"
 META_FILE = "snapshot.json"
@@ -105,7 +105,8 @@ class SnapshotStore:
             self._engine.checkpoint(partial / "db")
             meta = {"name": name, "node_id": self._node_id,
                     "created_at_ms": int(time.time() * 1000),
-                    "topology_epoch": self._epoch(), "datasets": self._engine.datasets(),
+                    "topology_epoch": self._epoch(),
+                    "datasets": [dataset_name(d) for d in self._engine.datasets()],
                     "tombstone_grace_s": self._grace_s}
             (partial / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
             os.replace(partial, final)

@@ -206,9 +206,9 @@ class Coordinator:
         deadline = self._deadline(timeout)
         if len(plans) == 1:  # one replica set (every single-key write): no gather task
             replicas, group, need = plans[0]
-            await self._replicate(spec.name, replicas, group, need, sync, deadline)
+            await self._replicate(spec.storage_id, replicas, group, need, sync, deadline)
         else:
-            await asyncio.gather(*(self._replicate(spec.name, replicas, group, need, sync,
+            await asyncio.gather(*(self._replicate(spec.storage_id, replicas, group, need, sync,
                                                    deadline)
                                    for replicas, group, need in plans))
         return [w.entry.version for w in writes]
@@ -397,12 +397,12 @@ class Coordinator:
             plans.append((self._check_live(replicas, need, level), need, indices))
         if len(plans) == 1:  # one replica set (every single-key read): no gather task
             live, need, indices = plans[0]
-            results = [await self._read_entries(spec.name, live, need,
+            results = [await self._read_entries(spec.storage_id, live, need,
                                                 [keys[i] for i in indices], deadline,
                                                 max_bytes)]
         else:
             results = await asyncio.gather(*(
-                self._read_entries(spec.name, live, need, [keys[i] for i in indices], deadline,
+                self._read_entries(spec.storage_id, live, need, [keys[i] for i in indices], deadline,
                                    max_bytes)
                 for live, need, indices in plans))
         entries: dict[int, Entry | None] = {}
@@ -432,10 +432,10 @@ class Coordinator:
         need = required_acks(level, len(replicas))
         candidates = self._check_live(replicas, need, level)
         if need == 1 and candidates[0].id == self.node_id:
-            return self.engine.scan(spec.name, pkey, start=start, end=end, limit=limit,
+            return self.engine.scan(spec.storage_id, pkey, start=start, end=end, limit=limit,
                                     reverse=reverse, cursor=cursor)
         deadline = self._deadline(timeout)
-        op = peer_pb2.ScanOp(dataset=spec.name, pkey=pkey, limit=limit, reverse=reverse,
+        op = peer_pb2.ScanOp(dataset=spec.storage_id, pkey=pkey, limit=limit, reverse=reverse,
                              cursor=cursor or b"", max_bytes=self.max_response_bytes)
         if start is not None:
             op.start = start
@@ -445,7 +445,7 @@ class Coordinator:
         async def ask(member: Member) -> tuple[list[Write], bool]:
             if member.id == self.node_id:
                 entries, more = self.engine.scan_entries(
-                    spec.name, pkey, start=start, end=end, limit=limit, reverse=reverse,
+                    spec.storage_id, pkey, start=start, end=end, limit=limit, reverse=reverse,
                     cursor=cursor)
                 keep = fitting_prefix([entry_size(pkey, l, e) for l, e in entries],
                                       self.max_response_bytes)
@@ -468,7 +468,7 @@ class Coordinator:
         answers = {member: [theirs.get(lkey) for lkey in merged]
                    for member, theirs in ((m, {w.lkey: w.entry for w in writes})
                                           for m, (writes, _) in zip(asked, pages))}
-        await self.read_repair.repair(spec.name, keys, list(merged.values()), answers,
+        await self.read_repair.repair(spec.storage_id, keys, list(merged.values()), answers,
                                       others=candidates[need:],
                                       timeout=self._remaining(deadline))
         return merge_pages(pkey, pages, reverse, self.clock.wall_ms())

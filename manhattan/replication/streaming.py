@@ -173,8 +173,8 @@ class Transfers:
         for spec in sorted(self.catalog.datasets(), key=lambda s: s.name):
             for start, end, sources in gained_ranges(current, future, me,
                                                      spec.replication_factor):
-                pull = PullRange(spec.name, start, end, sources)
-                saved = self.engine.meta_get(_progress_key(epoch, spec.name, start))
+                pull = PullRange(spec.storage_id, start, end, sources)
+                saved = self.engine.meta_get(_progress_key(epoch, spec.storage_id, start))
                 if saved is not None:
                     pull.done = saved[:1] == _DONE
                     pull.source = struct.unpack(">I", saved[1:5])[0]
@@ -427,14 +427,14 @@ class Transfers:
         me = self.peers.node_id
         dropped = 0
         for spec in self.catalog.datasets():
-            if spec.name not in self.engine.datasets():
+            if spec.storage_id not in self.engine.datasets():
                 continue
             ranges = unowned_ranges(self.membership.ring, me, spec.replication_factor) \
                 if topology.member(me) is not None else [(0, 1 << 32)]
             bounds = [range_bounds(s, e) for s, e in ranges]
             if bounds:
                 await asyncio.get_running_loop().run_in_executor(
-                    self.executor, self.engine.delete_range, spec.name, bounds)
+                    self.executor, self.engine.delete_range, spec.storage_id, bounds)
                 dropped += len(bounds)
         self._forget_hints_of_former_members()
         self.engine.meta_put(_CLEANED_KEY, str(topology.epoch).encode())
