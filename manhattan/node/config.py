@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator,
 )
 
+from manhattan.replication.chunking import STREAM_CHUNK_BYTES, message_budget
 from manhattan.types import Durability
 
 ENV_PREFIX = "MANHATTAN_"
@@ -73,12 +74,36 @@ class LimitsSection(_Section):
     max_scan_limit: int = Field(10_000, gt=0)
     max_ttl_ms: int = Field(10 * 365 * 24 * 3600 * 1000, gt=0)
     max_message_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    # One reply's records (multi-get, scan page, a replica's answer): larger ones are paged.
+    max_response_bytes: int = Field(4 * 1024 * 1024, gt=0)
     # Concurrent calls (HTTP/2 streams) one connection may have open; more wait.
     max_concurrent_streams: int = Field(1000, gt=0, le=1_000_000)
     max_tokens_per_tenant: int = Field(100, gt=0, le=100_000)
     # A request over its rate limit or quota is refused after this pause: a client that
     # ignores retry-after cannot flood the node with refusals. 0: refuse at once.
     throttle_delay_s: float = Field(0.1, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _messages_fit(self) -> "LimitsSection":
+        """Every message a node builds must fit ``max_message_bytes``: one record in a
+        reply, a whole batch in a replica write, a reply page in a replica's answer."""
+        one_record = self.max_value_bytes + self.max_key_bytes + 1024
+        if self.max_response_bytes < one_record:
+            raise ValueError(
+                f"max_response_bytes ({self.max_response_bytes}) must hold one record: at "
+                f"least max_value_bytes + max_key_bytes + 1024 = {one_record}")
+        budget = message_budget(self.max_message_bytes)
+        batch = self.max_batch_bytes + 256 * self.max_batch_records
+        needs = {"a batch (max_batch_bytes + 256 per record)": batch,
+                 "twice max_response_bytes": 2 * self.max_response_bytes,
+                 "a repair or streaming chunk (8 MiB + one record)":
+                     STREAM_CHUNK_BYTES + one_record}
+        for what, size in needs.items():
+            if size > budget:
+                raise ValueError(
+                    f"max_message_bytes ({self.max_message_bytes}) is too small: a message "
+                    f"must carry {what} = {size} bytes with room to spare (usable: {budget})")
+        return self
 
 
 class StorageSection(_Section):

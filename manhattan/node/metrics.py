@@ -223,6 +223,7 @@ class HintSource(Protocol):
 
     pending: Mapping[int, int]
     dropped: Mapping[int, int]
+    expired: Mapping[int, int]
     replayed: Mapping[int, int]
 
     def oldest_age_s(self, peer: int) -> float | None: ...
@@ -274,12 +275,19 @@ class StateCollector:
                                       labels=["peer"])
         for peer, count in sorted(dict(self._hints.dropped).items()):
             dropped.add_metric([str(peer)], count)
+        expired = CounterMetricFamily(
+            "manhattan_hints_expired",
+            "Hints dropped because they outlived storage.tombstone_grace_s (delivering them "
+            "could bring deleted data back; repair carries newer data). Also in dropped.",
+            labels=["peer"])
+        for peer, count in sorted(dict(self._hints.expired).items()):
+            expired.add_metric([str(peer)], count)
         repairs = CounterMetricFamily("manhattan_read_repairs",
                                       "Stale replica records repaired by reads.",
                                       value=self._read_repairs())
         epoch = GaugeMetricFamily("manhattan_topology_epoch",
                                   "Topology epoch this node holds.", value=self._epoch())
-        families = [pending, age, replayed, dropped, repairs, epoch]
+        families = [pending, age, replayed, dropped, expired, repairs, epoch]
         families += self._rocksdb()
         return families
 

@@ -111,16 +111,23 @@ class StorageNode:
                                     if self.tls_files else None)
         self.links = PeerLinks(metadata=self.peer_metadata, detector=self.detector,
                                options=self.channel_options,
-                               credentials=self.channel_credentials)
+                               credentials=self.channel_credentials,
+                               max_message_bytes=limits.max_message_bytes)
         self.peers = PeerContext(node_id=config.node.id, links=self.links,
                                  detector=self.detector, metadata=self.peer_metadata,
                                  channel_credentials=self.channel_credentials)
-        self.hints = HintStore(self.engine, max_per_peer=cluster.max_hints_per_peer)
+        # Hints expire a clock skew's worth before the grace: a peer whose clock runs
+        # ahead may purge a tombstone that much earlier than this node would.
+        self.hints = HintStore(self.engine, max_per_peer=cluster.max_hints_per_peer,
+                               grace_ms=max(int(config.storage.tombstone_grace_s * 1000)
+                                            - config.clock.max_skew_ms, 0),
+                               now_ms=self.clock.wall_ms)
         self.coordinator = Coordinator(
             node_id=config.node.id, engine=self.engine, clock=self.clock,
             group_commit=self.group_commit, membership=self.membership, links=self.links,
             detector=self.detector, hints=self.hints, replica_timeout=cluster.replica_timeout_s,
             max_request_timeout=cluster.max_request_timeout_s,
+            max_response_bytes=limits.max_response_bytes,
         )
         self.cluster_state = ClusterState(
             peers=self.peers, membership=self.membership, items=self.items,
@@ -140,7 +147,8 @@ class StorageNode:
         self.coordinator.replica_acked = self.metrics.observe_replica_write
         self.operations = NodeOperations(self)  # anti-entropy, range streaming
         self.snapshots = SnapshotStore(config.node.data_dir, config.node.id, self.engine,
-                                       topology_epoch=lambda: self.membership.epoch)
+                                       topology_epoch=lambda: self.membership.epoch,
+                                       tombstone_grace_s=config.storage.tombstone_grace_s)
         self.server: grpc.aio.Server | None = None
         self.port: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -204,7 +212,8 @@ class StorageNode:
                         observe_timestamp=self.clock.observe, on_ping=state.ping_reply,
                         on_topology=state.adopt_topology,
                         catalog_snapshot=state.catalog_snapshot,
-                        on_catalog=state.merge_catalog)
+                        on_catalog=state.merge_catalog,
+                        max_message_bytes=self.config.limits.max_message_bytes)
         add_servicer(server, self.peer_service, peer_pb2.DESCRIPTOR.services_by_name["Peer"])
         self.operations.register(server, auth)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)

@@ -90,6 +90,9 @@ class TransferState:
     stream_s: float = 0.0
 
 
+_CLEANED_KEY = b"streaming/cleaned-epoch"
+
+
 def _progress_key(epoch: int, dataset: str, start: int) -> bytes:
     return _PREFIX + struct.pack(">Q", epoch) + dataset.encode() + b"\x00" + struct.pack(">Q", start)
 
@@ -139,6 +142,7 @@ class Transfers:
         self.metrics = metrics  # the node's NodeMetrics, when it has one
         self.state = TransferState()
         self.served_records = 0
+        self._cleaned_epoch: int | None = None  # epoch of the last cleanup (persisted)
 
     # -- status ------------------------------------------------------------
 
@@ -206,6 +210,8 @@ class Transfers:
                     await self._transfer(topology.epoch)
                 elif in_transition(topology):
                     self.state.done = True
+                else:
+                    await self._clean_up_if_missed(topology.epoch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep trying: a peer may be restarting
@@ -398,6 +404,21 @@ class Transfers:
             if self.metrics is not None:
                 self.metrics.streaming_active.labels("out").dec()
 
+    async def _clean_up_if_missed(self, epoch: int) -> None:
+        """A node that was down (or unreachable) when a change ended missed its cleanup:
+        once it holds a settled topology newer than its last cleanup, it drops the ranges
+        it no longer owns itself, so it never serves (or repairs others from) data whose
+        tombstones its former peers may have purged."""
+        if self._cleaned_epoch is None:
+            raw = self.engine.meta_get(_CLEANED_KEY)
+            if raw is None:  # first start: nothing to catch up on
+                self.engine.meta_put(_CLEANED_KEY, str(epoch).encode())
+            self._cleaned_epoch = epoch if raw is None else int(raw)
+        if self._cleaned_epoch < epoch:
+            reply = await self.cleanup()
+            log.info("cleaned up after missed topology change(s) up to epoch %s: %s ranges "
+                     "dropped", epoch, reply.ranges_dropped)
+
     async def cleanup(self) -> ops_pb2.CleanupReply:
         """Drop every range this node does not replicate in its (settled) topology."""
         topology = self.membership.topology
@@ -416,6 +437,8 @@ class Transfers:
                     self.executor, self.engine.delete_range, spec.storage_id, bounds)
                 dropped += len(bounds)
         self._forget_hints_of_former_members()
+        self.engine.meta_put(_CLEANED_KEY, str(topology.epoch).encode())
+        self._cleaned_epoch = topology.epoch
         return ops_pb2.CleanupReply(ranges_dropped=dropped)
 
     def _forget_hints_of_former_members(self) -> None:
