@@ -29,6 +29,7 @@ from manhattan.cluster.membership import Membership, topology_to_proto
 from manhattan.cluster.peers import PeerContext
 from manhattan.cluster.ranges import future_topology, in_transition
 from manhattan.cluster.topology import Member, MemberState, Topology
+from manhattan.metadata.log import raft_address
 from manhattan.errors import InvalidRequest, ManhattanError, StaleTopology, Unavailable
 from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc, ops_pb2, ops_pb2_grpc
 from manhattan.security.tls import aio_channel
@@ -58,6 +59,22 @@ class LocalTransfers(Protocol):
         ...
 
 
+class VoterControl(Protocol):
+    """The metadata log's voter set (``node.metadata_wiring.NodeMetadata``)."""
+
+    def wants_voter(self, members: int, leaving: list[tuple[int, str]]) -> bool:
+        """Whether the voters, without the leaving members', are below their target."""
+        ...
+
+    async def add_voter(self, address: str) -> None:
+        """Commit ``address`` (a member already running as a voter) into the voters."""
+        ...
+
+    async def retire_voters(self, members: list[tuple[int, str]]) -> None:
+        """Commit the removal of these (id, address) members' voters."""
+        ...
+
+
 class MembershipChanges:
     """Validates, starts and drives membership changes from this node."""
 
@@ -65,8 +82,9 @@ class MembershipChanges:
                  transfers: LocalTransfers,
                  metadata_voters: Callable[[], list[str] | None] | None = None,
                  commit_topology: Callable[[dict], Awaitable[dict]] | None = None,
-                 retire_voters: Callable[[list[int]], Awaitable[None]] | None = None) -> None:
-        self.retire_voters = retire_voters
+                 voters: "VoterControl | None" = None) -> None:
+        # The metadata log's voter set, changed as members join and leave (None: no log).
+        self.voters = voters
         self.peers = peers
         # Commits a topology command to the metadata log and returns once this node has
         # applied it (None: no log; topologies are pushed, the previous way).
@@ -118,20 +136,51 @@ class MembershipChanges:
                                  f"already member {existing.id} at {existing.address}")
         return info.node_id
 
-    async def _join_metadata(self, address: str) -> None:
+    async def _join_metadata(self, address: str, promote_at: str = "") -> list[str]:
         """A node being added follows the metadata log (as a learner) before it is a
-        member: it must know the datasets to pull them, and every later change."""
+        member: it must know the datasets to pull them, and every later change. With
+        ``promote_at`` (its Raft endpoint), the learner restarts its member as a voter.
+        Returns the voters as the node then sees them."""
         voters = self.metadata_voters() if self.metadata_voters is not None else None
         if not voters:
-            return
-        request = admin_pb2.JoinMetadataRequest(voters=voters)
+            return []
+        request = admin_pb2.JoinMetadataRequest(
+            voters=[*voters, promote_at] if promote_at else voters)
         async with aio_channel(address, self.peers.channel_credentials) as channel:
             try:
-                await admin_pb2_grpc.AdminStub(channel).JoinMetadata(
+                reply = await admin_pb2_grpc.AdminStub(channel).JoinMetadata(
                     request, timeout=10, metadata=self.peers.metadata)
             except grpc.aio.AioRpcError as exc:
                 raise ChangeRejected(f"the node at {address} cannot follow the metadata "
                                      f"log: {exc.details()}") from None
+        return list(reply.status.voters)
+
+    async def _change_voters(self, joined: list[Member], leaving: list[Member],
+                             members: int) -> str:
+        """Joined members become voters while the voters (the leaving ones' not counted)
+        are below their target, one change at a time; only then do the leaving members'
+        voters go, so the voters always keep a majority they can reach. Returns a note
+        when a promotion failed (the leaving voters are then kept)."""
+        if self.voters is None:
+            return ""
+        gone = [(m.id, m.address) for m in leaving]
+        for member in joined:
+            if not self.voters.wants_voter(members, gone):
+                break
+            address = raft_address(member.address)
+            try:
+                seen = await self._join_metadata(member.address, promote_at=address)
+                if address not in seen:
+                    raise ChangeRejected(f"node {member.id} runs its metadata member "
+                                         f"elsewhere than {address} (metadata.listen)")
+                await self.voters.add_voter(address)
+            except ManhattanError as exc:
+                log.warning("node %s stays a metadata learner: %s", member.id, exc)
+                return (f"node {member.id} stays a metadata learner ({exc}); the voters of "
+                        f"the nodes that left are kept")
+            log.info("node %s votes in the metadata log at %s", member.id, address)
+        await self.voters.retire_voters(gone)
+        return ""
 
     async def _target(self, request: ops_pb2.MembershipChangeRequest) -> Topology:
         """The transitional topology for the request (the current one to resume)."""
@@ -289,13 +338,16 @@ class MembershipChanges:
                     break
                 await asyncio.sleep(POLL_S)
             final = replace(future_topology(self.membership.topology), epoch=epoch + 1)
+            voters_note = ""
             if self.commit_topology is not None:
-                before = {m.id for m in self.membership.topology.members}
+                during = self.membership.topology
                 await self._commit({"op": "topology_switch"})
                 final, missed = self.membership.topology, []
-                gone = sorted(before - {m.id for m in final.members})
-                if gone and self.retire_voters is not None:
-                    await self.retire_voters(gone)
+                kept = {m.id for m in final.members}
+                voters_note = await self._change_voters(
+                    [m for m in during.members if m.state == MemberState.JOINING
+                     and m.id in kept],
+                    [m for m in during.members if m.id not in kept], len(final.members))
             else:
                 missed = await self._push(final)
             yield ops_pb2.MembershipProgress(
@@ -305,6 +357,8 @@ class MembershipChanges:
             note = f"cleanup: {dropped} ranges dropped"
             if unreachable:
                 note += f"; nodes {unreachable} were not cleaned up (down)"
+            if voters_note:
+                note += f"; {voters_note}"
             yield ops_pb2.MembershipProgress(phase="done", epoch=final.epoch,
                                              transfers=transfers, message=note, done=True)
 

@@ -44,11 +44,19 @@ from manhattan.tenancy.items import Item
 log = logging.getLogger("manhattan.metadata")
 
 MAX_VOTERS = 5
+MEMBER_PORT_OFFSET = 1000  # a member's Raft port by default: its gRPC port + 1000
 # Outcomes that prove the command was never appended: safe to call Unavailable.
 _NOT_SENT = {FAIL_REASON.QUEUE_FULL: "the metadata command queue is full",
              FAIL_REASON.MISSING_LEADER: "no metadata leader",
              FAIL_REASON.NOT_LEADER: "the metadata leader changed before taking the command",
              FAIL_REASON.DISCARDED: "a new metadata leader discarded the command"}
+
+
+def raft_address(grpc_address: str) -> str:
+    """A member's default Raft endpoint (``metadata_address`` = ""): its gRPC address'
+    port + 1000. A node added to a cluster votes there once promoted."""
+    host, _, port = grpc_address.rpartition(":")
+    return f"{host}:{int(port) + MEMBER_PORT_OFFSET}"
 
 
 def password_from_secret(secret: str) -> str:
@@ -233,11 +241,20 @@ class MetadataLog:
         own = [sync.selfNode.id] if sync.selfNode is not None else []
         return sorted(own + [node.id for node in sync.otherNodes])
 
+    async def add_voter(self, address: str, timeout: float) -> None:
+        """Make ``address`` a voter through the log (one change at a time). Its node must
+        already run its member as a voter: the change commits once a majority of the new
+        voter set, that node included, holds it."""
+        if address not in self.voters():
+            await self._change_voters("add", address, timeout)
+
     async def remove_voter(self, address: str, timeout: float) -> None:
         """Take ``address`` out of the voters through the log (its node left the cluster),
         so that the remaining voters make a majority among themselves."""
-        if address not in self.voters():
-            return
+        if address in self.voters():
+            await self._change_voters("remove", address, timeout)
+
+    async def _change_voters(self, verb: str, address: str, timeout: float) -> None:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[Any, int]] = loop.create_future()
 
@@ -245,16 +262,18 @@ class MetadataLog:
             loop.call_soon_threadsafe(_resolve, future, result, error)
 
         assert self._sync is not None
-        self._sync.removeNodeFromCluster(address, callback=done)
+        change = (self._sync.addNodeToCluster if verb == "add"
+                  else self._sync.removeNodeFromCluster)
+        change(address, callback=done)
         try:
             _, error = await asyncio.wait_for(future, timeout)
         except asyncio.TimeoutError:
-            raise Timeout(f"removing metadata voter {address} was not committed within "
+            raise Timeout(f"{verb} metadata voter {address}: not committed within "
                           f"{timeout:.1f}s") from None
         if error != FAIL_REASON.SUCCESS:
-            raise Unavailable(f"no metadata majority: removing voter {address} failed "
+            raise Unavailable(f"no metadata majority: {verb} voter {address} failed "
                               f"(reason {error})")
-        log.info("metadata voter %s removed", address)
+        log.info("metadata voter %s: %s", address, "added" if verb == "add" else "removed")
 
     async def barrier(self, timeout: float) -> None:
         """Return once this node has applied everything committed before the call:
@@ -283,7 +302,8 @@ class MetadataLog:
         sync = self._sync
         leader = sync._getLeader() if sync is not None else None
         role = ("stopped" if sync is None else "leader" if sync._isLeader() else
-                "follower" if self.settings.votes else "learner")
+                "follower" if sync.selfNode is not None and sync.selfNode.id in self.voters()
+                else "learner")
         return {"role": role, "leader": leader.id if leader is not None else "",
                 "term": int(sync.raftCurrentTerm) if sync else 0,
                 "commit_index": int(sync.raftCommitIndex) if sync else 0,

@@ -14,8 +14,8 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from manhattan.metadata import LogSettings, MetadataLog, Mirror
-from manhattan.metadata.log import MAX_VOTERS
-from manhattan.errors import InvalidRequest
+from manhattan.metadata.log import MAX_VOTERS, raft_address
+from manhattan.errors import InvalidRequest, Timeout, Unavailable
 from manhattan.node.config import ConfigError, NodeConfig
 from manhattan.proto.v1 import admin_pb2
 from manhattan.tenancy import Item, VersionedItems
@@ -26,13 +26,15 @@ log = logging.getLogger("manhattan.metadata")
 APPLIED_PREFIX = b"metadata/applied/"
 _IMPORTED_KEY = b"metadata/imported"
 _JOINED_KEY = b"metadata/joined"  # the voters a node added to a cluster follows
-MEMBER_PORT_OFFSET = 1000
 CATCH_UP_EVERY_S = 1.0
 
 
-def _derived(address: str) -> str:
-    host, _, port = address.rpartition(":")
-    return f"{host}:{int(port) + MEMBER_PORT_OFFSET}"
+PROMOTION_TIMEOUT_S = 30.0  # a fresh voter catches up on the whole log before it counts
+
+
+def own_raft_address(config: NodeConfig) -> str:
+    """Where this node's member listens once it votes in a cluster it was added to."""
+    return config.metadata.listen or raft_address(config.advertise_address)
 
 
 def log_settings(config: NodeConfig, joined: list[str] | None = None) -> LogSettings:
@@ -44,18 +46,20 @@ def log_settings(config: NodeConfig, joined: list[str] | None = None) -> LogSett
     secret = config.node.admin_token or "manhattan-single-node"
     timing = dict(max_staleness_s=md.max_staleness_s, election_timeout_s=md.election_timeout_s,
                   connection_timeout_s=md.connection_timeout_s)
-    if joined:
-        return LogSettings("learner", tuple(joined), Path(directory), secret, **timing)
+    if joined:  # added to a cluster: a learner until the log makes it a voter
+        own = own_raft_address(config)
+        return LogSettings(own if own in joined else "learner", tuple(joined),
+                           Path(directory), secret, **timing)
     if not members:  # a node alone commits alone
         host = config.node.listen.rpartition(":")[0]
         own = md.listen or f"{host}:0"
         return LogSettings(own, (own,), Path(directory), secret, **timing)
-    addresses = {m.id: m.metadata_address or _derived(m.address) for m in members}
+    addresses = {m.id: m.metadata_address or raft_address(m.address) for m in members}
     voter_ids = md.voters or [m.id for m in members][:MAX_VOTERS]
     unknown = set(voter_ids) - set(addresses)
     if unknown:
         raise ConfigError(f"metadata.voters: {sorted(unknown)} are not among cluster.members")
-    own = md.listen or addresses.get(config.node.id) or _derived(config.advertise_address)
+    own = md.listen or addresses.get(config.node.id) or raft_address(config.advertise_address)
     return LogSettings(own, tuple(addresses[i] for i in voter_ids), Path(directory), secret,
                        voter_ids=tuple(voter_ids), **timing)
 
@@ -93,13 +97,39 @@ class NodeMetadata:
             self._topology = raw
             self._on_topology(raw)
 
-    async def retire_voters(self, node_ids: list[int]) -> None:
-        """Nodes that left the topology stop voting (by their configured endpoints)."""
+    def _voter_address(self, node_id: int, address: str) -> str:
         settings = self.log.settings
-        addresses = dict(zip(settings.voter_ids, settings.voters))
-        for node_id in node_ids:
-            if node_id in addresses:
-                await self.log.remove_voter(addresses[node_id], self.command_timeout)
+        return dict(zip(settings.voter_ids, settings.voters)).get(node_id) or raft_address(
+            address)
+
+    def wants_voter(self, members: int, leaving: list[tuple[int, str]]) -> bool:
+        """Whether the voters, without those of the ``leaving`` members, are fewer than
+        the target (the configured voters, or every member up to five)."""
+        gone = {self._voter_address(i, a) for i, a in leaving}
+        target = min(len(self.config.metadata.voters) or MAX_VOTERS, members)
+        return len(set(self.log.voters()) - gone) < target
+
+    async def add_voter(self, address: str) -> None:
+        """Make a promoted node's member a voter; retried through a leader change (the
+        newcomer's first campaign may depose the leader), done once a barrier commits."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + PROMOTION_TIMEOUT_S
+        while True:
+            try:
+                await self.log.add_voter(address, max(deadline - loop.time(), 0.1))
+                await self.log.barrier(max(deadline - loop.time(), 0.1))
+                if address in self.log.voters():
+                    return
+            except (Unavailable, Timeout):
+                if loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(0.2)
+
+    async def retire_voters(self, members: list[tuple[int, str]]) -> None:
+        """Members that left the topology stop voting (by their Raft endpoints)."""
+        for node_id, address in members:
+            await self.log.remove_voter(self._voter_address(node_id, address),
+                                        self.command_timeout)
 
     async def commit_topology(self, command: dict[str, Any]) -> dict[str, Any]:
         """A membership-change command through the log; applied here when it returns."""
@@ -110,8 +140,9 @@ class NodeMetadata:
                            on_restored=self.mirror.restored)
 
     async def join(self, voters: list[str]) -> None:
-        """Follow another cluster's log as a learner (a node being added to it). Only a
-        node without metadata of its own may: nothing of it would survive the switch."""
+        """Follow another cluster's log as a learner (a node being added to it), or, once
+        a learner of it, vote in it (``voters`` lists this node's own Raft endpoint). Only
+        a node without metadata of its own may join: nothing of it would survive."""
         if not voters or len(voters) > 2 * MAX_VOTERS:
             raise InvalidRequest(f"voters must list 1 to {2 * MAX_VOTERS} endpoints")
         for voter in voters:
@@ -119,23 +150,34 @@ class NodeMetadata:
             if not host or not sep or not port.isdigit() or not 0 < int(port) < 65536:
                 raise InvalidRequest(f"voter {voter!r} is not host:port")
         current = self.log.settings
-        if set(voters) == set(current.voters):
+        promote = own_raft_address(self.config) in voters
+        if set(voters) == set(current.voters) or (promote and current.votes):
             await self.caught_up()
             return
-        if current.votes and len(current.voters) > 1:
-            raise InvalidRequest("this node votes in a metadata log of its own cluster; "
-                                 "only a node started on its own can join another")
-        if any(not item.deleted for item in self.items.snapshot()):
-            raise InvalidRequest("this node holds metadata of its own (tenants, tokens or "
-                                 "datasets); join a cluster only with a fresh node")
+        if promote and self._meta_store.meta_get(_JOINED_KEY) is None:
+            raise InvalidRequest("only a node that follows the cluster's metadata log as a "
+                                 "learner can become one of its voters")
+        if not promote:
+            if current.votes and len(current.voters) > 1:
+                raise InvalidRequest("this node votes in a metadata log of its own cluster; "
+                                     "only a node started on its own can join another")
+            if any(not item.deleted for item in self.items.snapshot()):
+                raise InvalidRequest("this node holds metadata of its own (tenants, tokens "
+                                     "or datasets); join a cluster only with a fresh node")
         self.log.close()
-        aside = current.directory.with_name(f"{current.directory.name}.standalone-"
+        # A fresh journal: a voter catches up from the leader (the applied copy is kept;
+        # replaying the log onto it is a no-op).
+        kind = "learner" if promote else "standalone"
+        aside = current.directory.with_name(f"{current.directory.name}.{kind}-"
                                             f"{int(time.time() * 1000)}")
         if current.directory.exists():
             current.directory.rename(aside)
         self._meta_store.meta_put(_JOINED_KEY, json.dumps(sorted(voters)).encode())
         self.log = self._new_log(log_settings(self.config, sorted(voters)))
         self.log.start()
+        if promote:  # counted once the log adds it: the driver commits that next
+            log.info("voting in the metadata log of %s", ", ".join(voters))
+            return
         log.info("following the metadata log of %s as a learner", ", ".join(voters))
         await self.caught_up()
 

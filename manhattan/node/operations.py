@@ -66,8 +66,7 @@ class NodeOperations:
                                          metadata_voters=node.metadata_voters,
                                          commit_topology=(node.metadata.commit_topology
                                                           if node.metadata else None),
-                                         retire_voters=(node.metadata.retire_voters
-                                                        if node.metadata else None))
+                                         voters=node.metadata)
 
     def new_session(self) -> ExchangeSession:
         """The responder side of one exchange stream."""
