@@ -38,6 +38,8 @@ def status(ctx: click.Context, output: str) -> None:
         if output == "json":
             row |= {"voters": md.voters, "applied_commands": md.applied_commands}
         rows.append(row)
-    voters = next((m.voters for m in known), [])
+    # The leader's view first: it has every voter change appended, the others may lag.
+    voters = next((m.voters for m in sorted(known, key=lambda m: m.role != "leader")), [])
+    learners = [str(r["id"]) for r in rows if r.get("role") == "learner"]
     render(rows, output, title=f"metadata log · voters {', '.join(voters) or '?'} · "
-                               f"commit {commit}")
+                               f"learners {', '.join(learners) or 'none'} · commit {commit}")

@@ -4,6 +4,7 @@ goes only after its replacement votes, so one paused node never stops admin call
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Iterator
@@ -109,4 +110,10 @@ def test_a_fourth_node_added_becomes_a_voter_and_one_pause_is_survived(tmp_path)
         everyone = [*local.nodes, extra]
         assert eventually(lambda: voters_settled(everyone, local.admin_token, 4), 30), \
             statuses(everyone, local.admin_token)
+        shown = cli(local, "metadata", "status", "-o", "json")
+        assert shown.returncode == 0, shown.stderr
+        rows = json.loads(shown.stdout)
+        assert sorted(r["id"] for r in rows) == [1, 2, 3, 4]
+        assert all(r["role"] in ("leader", "follower") and len(r["voters"]) == 4
+                   for r in rows), rows
         commits_with_each_paused(everyone, local.admin_token, "added")
