@@ -66,8 +66,9 @@ class VoterControl(Protocol):
         """Whether the voters, without the leaving members', are below their target."""
         ...
 
-    async def add_voter(self, address: str) -> None:
-        """Commit ``address`` (a member already running as a voter) into the voters."""
+    async def add_voter(self, node_id: int, address: str) -> None:
+        """Commit node ``node_id``'s ``address`` (its member already running as a voter)
+        into the voters."""
         ...
 
     async def retire_voters(self, members: list[tuple[int, str]]) -> None:
@@ -173,7 +174,7 @@ class MembershipChanges:
                 if address not in seen:
                     raise ChangeRejected(f"node {member.id} runs its metadata member "
                                          f"elsewhere than {address} (metadata.listen)")
-                await self.voters.add_voter(address)
+                await self.voters.add_voter(member.id, address)
             except ManhattanError as exc:
                 log.warning("node %s stays a metadata learner: %s", member.id, exc)
                 return (f"node {member.id} stays a metadata learner ({exc}); the voters of "

@@ -9,6 +9,7 @@ from manhattan.errors import InvalidRequest, StaleTopology
 from manhattan.tenancy.items import VersionedItems
 
 TOPOLOGY_KEY = "topology/current"
+VOTERS_KEY = "topology/voters"  # node id -> Raft endpoint of every voter a change made
 _STATES = ("normal", "joining", "leaving")
 
 
@@ -80,3 +81,17 @@ class TopologyCommands:
         return self._store_topology({"epoch": current["epoch"] + 1,
                                      "members": current["change"]["previous"],
                                      "change": None, "aborted": current["change"]["id"]})
+
+    def _op_voter_endpoints(self, command: dict[str, Any]) -> dict[str, Any]:
+        """Record the Raft endpoints of voters by node id, so that any node, configured
+        with them or not, can later remove the voter of a node that leaves."""
+        raw = dict(self.items.live("topology/")).get(VOTERS_KEY[len("topology/"):])
+        known: dict[str, str] = json.loads(raw) if raw is not None else {}
+        for node_id, address in dict(command["endpoints"]).items():
+            host, sep, port = str(address).rpartition(":")
+            if not host or not sep or not port.isdigit() or int(node_id) < 0:
+                raise InvalidRequest(f"voter endpoint {node_id}={address!r} is not "
+                                     "id=host:port")
+            known[str(int(node_id))] = str(address)
+        self.items.put(VOTERS_KEY, json.dumps(known, sort_keys=True).encode(), self.seq)
+        return {"endpoints": known}

@@ -97,10 +97,17 @@ class NodeMetadata:
             self._topology = raw
             self._on_topology(raw)
 
-    def _voter_address(self, node_id: int, address: str) -> str:
+    def _voter_endpoints(self) -> dict[int, str]:
+        """Voters' Raft endpoints by node id: the configured ones, then those the log
+        recorded when it promoted a node (a promoted node has no configured ones)."""
         settings = self.log.settings
-        return dict(zip(settings.voter_ids, settings.voters)).get(node_id) or raft_address(
-            address)
+        known = dict(zip(settings.voter_ids, settings.voters))
+        raw = dict(self.items.live("topology/")).get("voters")
+        known.update({int(i): a for i, a in json.loads(raw).items()} if raw else {})
+        return known
+
+    def _voter_address(self, node_id: int, address: str) -> str:
+        return self._voter_endpoints().get(node_id) or raft_address(address)
 
     def wants_voter(self, members: int, leaving: list[tuple[int, str]]) -> bool:
         """Whether the voters, without those of the ``leaving`` members, are fewer than
@@ -109,15 +116,18 @@ class NodeMetadata:
         target = min(len(self.config.metadata.voters) or MAX_VOTERS, members)
         return len(set(self.log.voters()) - gone) < target
 
-    async def add_voter(self, address: str) -> None:
+    async def add_voter(self, node_id: int, address: str) -> None:
         """Make a promoted node's member a voter; retried through a leader change (the
-        newcomer's first campaign may depose the leader), done once a barrier commits."""
+        newcomer's first campaign may depose the leader), done once its endpoint is
+        recorded in the log (which commits the addition before it)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + PROMOTION_TIMEOUT_S
+        endpoints = {str(i): a for i, a in {**self._voter_endpoints(), node_id: address}.items()}
         while True:
             try:
                 await self.log.add_voter(address, max(deadline - loop.time(), 0.1))
-                await self.log.barrier(max(deadline - loop.time(), 0.1))
+                await self.log.submit({"op": "voter_endpoints", "endpoints": endpoints},
+                                      max(deadline - loop.time(), 0.1))
                 if address in self.log.voters():
                     return
             except (Unavailable, Timeout):

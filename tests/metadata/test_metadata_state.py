@@ -94,3 +94,17 @@ def test_replicas_fed_one_log_converge_even_through_a_snapshot(log, cut):
     replayed = [restored.apply(c).result for c in log[cut:]]
     assert replayed == results[cut:]
     assert restored.dump() == straight.dump()
+
+
+def test_voter_endpoints_accumulate_and_a_malformed_one_is_refused():
+    state = MetadataState()
+    first = state.apply({"op": "voter_endpoints", "endpoints": {"1": "127.0.0.1:8101"}})
+    assert first.result == {"endpoints": {"1": "127.0.0.1:8101"}}
+    second = state.apply({"op": "voter_endpoints", "endpoints": {"4": "127.0.0.1:8104"}})
+    assert second.result == {"endpoints": {"1": "127.0.0.1:8101", "4": "127.0.0.1:8104"}}
+    assert [i.key for i in second.changes] == ["topology/voters"]
+    before = state.dump()["items"]
+    refused = state.apply({"op": "voter_endpoints", "endpoints": {"5": "no-port"}})
+    assert refused.result["error"][0] == "InvalidRequest" and "id=host:port" in \
+        refused.result["error"][1]
+    assert state.dump()["items"] == before

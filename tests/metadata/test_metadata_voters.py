@@ -101,7 +101,7 @@ def test_a_replaced_voter_leaves_three_voters_and_one_pause_is_survived(tmp_path
         commits_with_each_paused(alive, local.admin_token, "replaced")
 
 
-def test_a_fourth_node_added_becomes_a_voter_and_one_pause_is_survived(tmp_path):
+def test_a_fourth_node_added_becomes_a_voter_and_leaves_as_one(tmp_path):
     with three_voters_and_a_spare(tmp_path) as (local, extra):
         with Client([local.node(1).address], token=local.admin_token) as admin:
             last = list(ClusterOps(admin).add_node(extra.address,
@@ -117,3 +117,13 @@ def test_a_fourth_node_added_becomes_a_voter_and_one_pause_is_survived(tmp_path)
         assert all(r["role"] in ("leader", "follower") and len(r["voters"]) == 4
                    for r in rows), rows
         commits_with_each_paused(everyone, local.admin_token, "added")
+        # The promoted node drives the next change: it knows node 1's Raft endpoint only
+        # from the log, and removes that voter when node 1 leaves.
+        assert eventually(lambda: voters_settled(everyone, local.admin_token, 4), 30)
+        assert eventually(lambda: metadata_of(extra, local.admin_token).has_majority, 30)
+        with Client([extra.address], token=local.admin_token) as admin:
+            last = list(ClusterOps(admin).decommission(1, via=extra.address))[-1]
+        assert last.done, last.message
+        remaining = [local.node(2), local.node(3), extra]
+        assert eventually(lambda: voters_settled(remaining, local.admin_token, 3), 30), \
+            statuses(remaining, local.admin_token)
