@@ -94,11 +94,14 @@ class AsyncClient(CoreViews):
         method = getattr(self._stub(endpoint, op.service), op.method)
         self._core.sending(endpoint)
         try:
-            response = await method(op.request, timeout=remaining, metadata=self._core.metadata)
+            call = method(op.request, timeout=remaining, metadata=self._core.session.metadata)
+            response = await call
+            trailing = await call.trailing_metadata()
         except grpc.RpcError as exc:
             error = from_rpc_error(exc)
             self._core.record(endpoint, error)
             raise error from None
+        self._core.session.observe(trailing)  # the node's clock (session.py)
         self._core.record(endpoint, None)
         return op.parse(response)
 

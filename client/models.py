@@ -9,10 +9,16 @@ from manhattan.types import Consistency, Durability
 
 
 class Version(NamedTuple):
-    """HLC timestamp (ms << 16 | logical) and writer node id; last writer wins."""
+    """HLC timestamp (ms << 16 | logical) and writer node id; last writer wins.
+
+    ``superseded`` (a write's answer only) is nonzero when the write lost
+    last-writer-wins at every replica that acknowledged it, to a version this
+    client never observed: that version's timestamp. The write was stored, but
+    another value is current."""
 
     timestamp: int
     writer: int
+    superseded: int = 0
 
 
 @dataclass(frozen=True, slots=True)

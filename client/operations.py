@@ -68,7 +68,7 @@ def ttl_ms(ttl: float | None) -> int:
 
 
 def _version(message: types_pb2.Version) -> Version:
-    return Version(message.timestamp, message.writer)
+    return Version(message.timestamp, message.writer, message.superseded_by)
 
 
 def _record(message: types_pb2.Record) -> Record:

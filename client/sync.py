@@ -105,11 +105,13 @@ class Client(CoreViews):
         method = getattr(self._stub(endpoint, op.service), op.method)
         self._core.sending(endpoint)
         try:
-            response = method(op.request, timeout=remaining, metadata=self._core.metadata)
+            response, call = method.with_call(op.request, timeout=remaining,
+                                              metadata=self._core.session.metadata)
         except grpc.RpcError as exc:
             error = from_rpc_error(exc)
             self._core.record(endpoint, error)
             raise error from None
+        self._core.session.observe(call.trailing_metadata())  # the node's clock (session.py)
         self._core.record(endpoint, None)
         return op.parse(response)
 

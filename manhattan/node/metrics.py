@@ -148,6 +148,19 @@ class NodeMetrics:
             for family in (self.streaming_active, self.streaming_progress,
                            self.streaming_records, self.streaming_bytes):
                 family.labels(direction)
+        # The clock (set_function by the node): drift against peers, refusals.
+        self.clock_ahead = Gauge(
+            "manhattan_clock_ahead_ms",
+            "How far this node's wall clock runs ahead of the median of its peers'.",
+            registry=registry)
+        self.clock_refusing_writes = Gauge(
+            "manhattan_clock_refusing_writes",
+            "1 while this node refuses to coordinate writes: its clock runs too far ahead.",
+            registry=registry)
+        self.timestamps_refused = Gauge(
+            "manhattan_timestamps_refused",
+            "Versions refused since start for being too far ahead of this node's clock.",
+            registry=registry)
         self.total_requests = 0
         self.rate = RequestRate()
         self._children: dict[tuple[str, str], tuple[Any, Any]] = {}

@@ -16,8 +16,9 @@ import grpc
 
 from manhattan.errors import ManhattanError
 from manhattan.rpc.auth import Authenticator
-from manhattan.proto.v1 import cluster_pb2, peer_pb2, peer_pb2_grpc
+from manhattan.proto.v1 import cluster_pb2, peer_pb2, peer_pb2_grpc, types_pb2
 from manhattan.replication.wire import entry_to_proto, write_from_proto, write_to_proto
+from manhattan.replication.supersede import kept_versions
 from manhattan.storage import Entry, GroupCommit, RocksEngine, UnknownDataset, Write
 from manhattan.rpc.servicers import rpc_errors
 
@@ -36,7 +37,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         engine: RocksEngine,
         group_commit: GroupCommit,
         auth: Authenticator,
-        observe_timestamp: Callable[[int], None],
+        hlc: Callable[[], int],
         on_ping: Callable[[peer_pb2.PingRequest], peer_pb2.PingResponse],
         on_topology: Callable[[cluster_pb2.TopologyMessage], Awaitable[None]],
         catalog_snapshot: Callable[[], peer_pb2.CatalogSnapshot],
@@ -46,7 +47,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         self._engine = engine
         self._group_commit = group_commit
         self._auth = auth
-        self._observe = observe_timestamp
+        self._hlc = hlc
         self._on_ping = on_ping
         self._on_topology = on_topology
         self._catalog_snapshot = catalog_snapshot
@@ -61,12 +62,17 @@ class PeerService(peer_pb2_grpc.PeerServicer):
 
     async def _apply(self, op: peer_pb2.ApplyOp) -> peer_pb2.ReplicaReply:
         writes: list[Write] = [write_from_proto(w) for w in op.writes]
-        if writes:  # the newest carries the others: one skew check and clock update
-            self._observe(max(w.entry.version.timestamp for w in writes))
+        # The engine skew-checks the versions and the clock absorbs them (timestamp_gate).
         applied = self._engine.apply(op.dataset, writes)
         if op.sync:
             await self._group_commit.durable()
-        return peer_pb2.ReplicaReply(applied=applied)
+        reply = peer_pb2.ReplicaReply(applied=applied)
+        if not all(applied):
+            # Declined: newer (or the same) version here. Its version goes back so the
+            # coordinator absorbs it and can tell its client the write was superseded.
+            reply.kept.extend(types_pb2.Version(timestamp=v.timestamp, writer=v.writer)
+                              for v in kept_versions(self._engine, op.dataset, writes, applied))
+        return reply
 
     def _read(self, op: peer_pb2.ReadOp) -> peer_pb2.ReplicaReply:
         entries: list[Entry | None] = [
@@ -108,6 +114,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
             log.exception("replica operation failed")
             reply = peer_pb2.ReplicaReply(code=grpc.StatusCode.INTERNAL.value[0], message=str(exc))
         reply.id = op.id
+        reply.hlc = self._hlc()
         return reply
 
     async def Replicate(

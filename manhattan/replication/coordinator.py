@@ -27,12 +27,15 @@ from manhattan.cluster.failure_detector import PhiAccrualDetector
 from manhattan.cluster.membership import Membership
 from manhattan.cluster.topology import Member
 from manhattan.errors import Timeout, Unavailable
-from manhattan.hlc import HybridClock, physical_ms
+from manhattan.hlc import ClockSkewError, HybridClock, physical_ms
 from manhattan.proto.v1 import peer_pb2, types_pb2
 from manhattan.replication.hints import HintReplay, HintStore
-from manhattan.replication.peer_link import PeerLinks, PeerUnreachable
+from manhattan.replication.peer_link import PeerLinks, PeerUnreachable, ReplicaRefused
 from manhattan.replication.read_repair import Key, ReadRepair, newest
 from manhattan.replication.scan_merge import merge_pages
+from manhattan.replication.supersede import (
+    ALL_APPLIED, Acks, Beaten, WriteResult, beaten_by, kept_versions,
+)
 from manhattan.replication.wire import entry_from_proto, write_from_proto, write_to_proto
 from manhattan.storage import (
     Entry, GroupCommit, Record, RocksEngine, ScanPage, UnknownDataset, Version, Write,
@@ -42,6 +45,7 @@ from manhattan.types import Consistency, Durability
 
 log = logging.getLogger("manhattan.coordinator")
 _NOT_FOUND = grpc.StatusCode.NOT_FOUND.value[0]
+_INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +93,9 @@ class Coordinator:
         # Told (peer id, seconds) when a peer replica acknowledges a write, including
         # those finishing after the client was answered: the node's replication-lag metric.
         self.replica_acked: Callable[[int, float], None] | None = None
+        # Why this node must not coordinate writes now (its clock runs far ahead of its
+        # peers'), or None: ``cluster.clock_drift.ClockDrift.refusal``.
+        self.write_refusal: Callable[[], str | None] | None = None
         self._background: set[asyncio.Task[object]] = set()
         self.read_repair = ReadRepair(
             node_id=node_id, engine=engine, spawn=self._spawn, stats=self.stats,
@@ -164,9 +171,21 @@ class Coordinator:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.5)
             reply = await link.call(op, max(0.001, deadline - loop.time()))
+        if reply.hlc > self.clock.current():
+            self._absorb(member.id, reply.hlc)
+        if reply.code == _INVALID:
+            raise ReplicaRefused(f"node {member.id}: {reply.message}")
         if reply.code != 0:
             raise PeerUnreachable(f"node {member.id}: {reply.message}")
         return reply
+
+    def _absorb(self, peer: int, timestamp: int) -> None:
+        """Take a replica's clock into this node's (causality: what it stored or saw is
+        then below every timestamp this node issues), unless it is far ahead."""
+        try:
+            self.clock.observe(timestamp)
+        except ClockSkewError as exc:
+            log.warning("not absorbing node %s's clock: %s", peer, exc)
 
     # -- writes -------------------------------------------------------------
 
@@ -174,14 +193,23 @@ class Coordinator:
         self, spec: DatasetSpec, mutations: Sequence[Mutation],
         durability: Durability = Durability.DEFAULT,
         consistency: Consistency = Consistency.DEFAULT, timeout: float | None = None,
-    ) -> list[Version]:
-        """Version the mutations and replicate them; return once W replicas acknowledged."""
+    ) -> list[WriteResult]:
+        """Version the mutations and replicate them; return once W replicas acknowledged.
+
+        Each result says whether the write lost last-writer-wins at every acking
+        replica (``superseded_by``). Raises Unavailable (nothing sent) while this
+        node's clock runs far ahead of its peers'."""
+        if self.write_refusal is not None:
+            reason = self.write_refusal()
+            if reason is not None:
+                raise Unavailable(reason)
         level = consistency or spec.write_consistency
         sync = (durability or spec.durability) == Durability.SYNC
         first = self.clock.now_many(len(mutations)) if mutations else 0
         writes = [self._version(spec, m, first + i) for i, m in enumerate(mutations)]
         plans = []
-        for replicas, indices in self._groups(spec, [w.pkey for w in writes], write=True):
+        groups = self._groups(spec, [w.pkey for w in writes], write=True)
+        for replicas, indices in groups:
             # Owners-to-be of a range in motion (pending) must ack too: a write acknowledged
             # during a join or decommission is then on its new owner when it takes over.
             pending = len(replicas) - len(self.membership.replicas(
@@ -192,21 +220,30 @@ class Coordinator:
         deadline = self._deadline(timeout)
         if len(plans) == 1:  # one replica set (every single-key write): no gather task
             replicas, group, need = plans[0]
-            await self._replicate(spec.name, replicas, group, need, sync, deadline)
+            outcomes = [await self._replicate(spec.name, replicas, group, need, sync,
+                                              deadline)]
         else:
-            await asyncio.gather(*(self._replicate(spec.name, replicas, group, need, sync,
-                                                   deadline)
-                                   for replicas, group, need in plans))
-        return [w.entry.version for w in writes]
+            outcomes = await asyncio.gather(*(self._replicate(spec.name, replicas, group,
+                                                              need, sync, deadline)
+                                              for replicas, group, need in plans))
+        results = [WriteResult(w.entry.version) for w in writes]
+        for (_, indices), acks in zip(groups, outcomes):
+            for position, index in enumerate(indices):
+                lost_to = acks.superseded(position)
+                if lost_to:
+                    results[index] = WriteResult(writes[index].entry.version, lost_to)
+        return results
 
     async def _replicate(self, dataset: str, replicas: tuple[Member, ...], writes: list[Write],
-                         need: int, sync: bool, deadline: float) -> None:
-        acks = 0
+                         need: int, sync: bool, deadline: float) -> Acks:
+        acks = Acks()
         attempts = []
         for member in replicas:
             if member.id == self.node_id and not sync:
                 # In the WAL at once, no task: the common BUFFERED write's own ack.
-                acks += self._apply_now(dataset, writes)
+                beaten = self._apply_now(dataset, writes)
+                if beaten is not None:
+                    acks.add(beaten)
             elif member.id == self.node_id:
                 attempts.append(asyncio.ensure_future(self._apply_local(dataset, writes, sync)))
             elif self._alive(member):
@@ -215,11 +252,12 @@ class Coordinator:
             else:
                 self._hint(member.id, dataset, writes, sync)
         try:
-            if acks < need and attempts:
+            if acks.count < need and attempts:
                 for finished in asyncio.as_completed(attempts, timeout=self._remaining(deadline)):
-                    if await finished:
-                        acks += 1
-                        if acks >= need:
+                    beaten = await finished
+                    if beaten is not None:
+                        acks.add(beaten)
+                        if acks.count >= need:
                             break
         except TimeoutError:
             pass
@@ -227,38 +265,48 @@ class Coordinator:
             for attempt in attempts:
                 if not attempt.done():
                     self._spawn(attempt)
-        if acks < need:
-            raise Timeout(f"write acknowledged by {acks} of the {need} replicas needed in time; "
-                          "it may still be applied")
+        if acks.count < need:
+            raise Timeout(f"write acknowledged by {acks.count} of the {need} replicas needed "
+                          "in time; it may still be applied")
+        return acks
 
-    def _apply_now(self, dataset: str, writes: list[Write]) -> bool:
+    def _apply_now(self, dataset: str, writes: list[Write]) -> Beaten | None:
+        """Apply here; what beat which write (None: not applied, dataset unknown)."""
         try:
-            self.engine.apply(dataset, writes)
+            applied = self.engine.apply(dataset, writes)
         except UnknownDataset:
-            return False
-        return True
+            return None
+        if all(applied):
+            return ALL_APPLIED
+        return beaten_by(writes, applied, kept_versions(self.engine, dataset, writes, applied))
 
-    async def _apply_local(self, dataset: str, writes: list[Write], sync: bool) -> bool:
-        if not self._apply_now(dataset, writes):
-            return False
-        if sync:
+    async def _apply_local(self, dataset: str, writes: list[Write], sync: bool
+                           ) -> Beaten | None:
+        beaten = self._apply_now(dataset, writes)
+        if beaten is not None and sync:
             await self.group_commit.durable()
-        return True
+        return beaten
 
     async def _apply_remote(self, member: Member, dataset: str, writes: list[Write],
-                            sync: bool) -> bool:
+                            sync: bool) -> Beaten | None:
         op = peer_pb2.ReplicaOp(apply=peer_pb2.ApplyOp(
             dataset=dataset, writes=[write_to_proto(w) for w in writes], sync=sync))
         started = time.perf_counter()
         try:
-            await self._replica_call(member, op, self.replica_timeout)
-            if self.replica_acked is not None:
-                self.replica_acked(member.id, time.perf_counter() - started)
-            return True
+            reply = await self._replica_call(member, op, self.replica_timeout)
+        except ReplicaRefused as exc:  # e.g. too far ahead of its clock: a hint won't land
+            log.warning("replica %s refused a write: %s", member.id, exc)
+            return None
         except (PeerUnreachable, TimeoutError) as exc:
             log.info("replica %s missed a write (hinted): %s", member.id, exc or type(exc).__name__)
             self._hint(member.id, dataset, writes, sync)
-            return False
+            return None
+        if self.replica_acked is not None:
+            self.replica_acked(member.id, time.perf_counter() - started)
+        if not reply.kept:
+            return ALL_APPLIED
+        return beaten_by(writes, reply.applied,
+                         [Version(v.timestamp, v.writer) for v in reply.kept])
 
     def _hint(self, peer: int, dataset: str, writes: list[Write], sync: bool) -> None:
         stored = self.hints.add(peer, dataset, writes)

@@ -13,6 +13,7 @@ that landed.
 from __future__ import annotations
 
 import itertools
+import logging
 import struct
 import time
 from collections import Counter
@@ -24,10 +25,11 @@ from manhattan.cluster.membership import Membership
 from manhattan.cluster.topology import Member
 from manhattan.hlc import physical_ms
 from manhattan.proto.v1 import peer_pb2
-from manhattan.replication.peer_link import PeerUnreachable
+from manhattan.replication.peer_link import PeerUnreachable, ReplicaRefused
 from manhattan.replication.wire import write_from_proto, write_to_proto
 from manhattan.storage import RocksEngine, Write
 
+log = logging.getLogger("manhattan.hints")
 _PREFIX = b"hint/"
 _KEY = struct.Struct(">IQ")
 DEFAULT_MAX_HINTS_PER_PEER = 100_000
@@ -149,6 +151,11 @@ class HintReplay:
                     dataset=dataset, writes=[write_to_proto(h.write) for h in group], sync=True))
                 try:
                     await self._call(member, op, self._timeout)
+                except ReplicaRefused:
+                    # A hint the peer can never take (stamped too far ahead of its clock)
+                    # must not block the ones behind it: deliver one by one, drop refusals.
+                    delivered += await self._one_by_one(member, dataset, group)
+                    continue
                 except (PeerUnreachable, TimeoutError):
                     if dataset in self._engine.datasets():
                         break  # the peer is not taking writes yet: try again later
@@ -158,4 +165,23 @@ class HintReplay:
                 delivered += len(group)
         if delivered:
             await self._durable()  # the deletions, without blocking the loop
+        return delivered
+
+    async def _one_by_one(self, member: Member, dataset: str, group: list[Hint]) -> int:
+        """Deliver ``group`` hint by hint; refused hints are dropped (counted), the
+        others delivered or left for later. Returns how many were delivered."""
+        delivered = 0
+        for hint in group:
+            op = peer_pb2.ReplicaOp(apply=peer_pb2.ApplyOp(
+                dataset=dataset, writes=[write_to_proto(hint.write)], sync=True))
+            try:
+                await self._call(member, op, self._timeout)
+            except ReplicaRefused as exc:
+                log.warning("dropped a hint for node %s that it refuses: %s", member.id, exc)
+                self._hints.remove([hint], delivered=False)
+                continue
+            except (PeerUnreachable, TimeoutError):
+                break
+            self._hints.remove([hint])
+            delivered += 1
         return delivered

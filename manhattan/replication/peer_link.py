@@ -29,6 +29,11 @@ class PeerUnreachable(ConnectionError):
     """The stream to the peer broke or could not be opened."""
 
 
+class ReplicaRefused(PeerUnreachable):
+    """The replica answered INVALID_ARGUMENT (e.g. a version too far ahead of its clock):
+    asking again with the same operation can never succeed."""
+
+
 @dataclass
 class _Stream:
     """One Replicate call: its own outbox and waiters, so nothing queued for a broken

@@ -91,11 +91,16 @@ def _code_name(code: grpc.StatusCode | None, default: str) -> str:
     return code.name if isinstance(code, grpc.StatusCode) else default
 
 
+Trailers = Callable[[], tuple[tuple[str, str], ...]]
+
+
 def observed(name: str, handler: BoundHandler, metrics: RequestMetrics | None,
-             log_access: bool = False) -> BoundHandler:
+             log_access: bool = False, reply_trailers: Trailers | None = None) -> BoundHandler:
     """Wrap a bound handler with what every request gets, in this one place: a request
     scope (id from ``x-request-id`` or new, echoed in trailing metadata; the tenant once
-    authenticated) for logs, and its count, latency and tenant in the node's metrics."""
+    authenticated) for logs, and its count, latency and tenant in the node's metrics.
+    ``reply_trailers`` adds trailing metadata to every successful answer, read when the
+    answer is ready (the node's HLC for the SDK's session clock)."""
 
     async def serve(request: Any, context: grpc.aio.ServicerContext) -> Any:
         scope, token = request_context.begin(name, context.invocation_metadata())
@@ -105,6 +110,9 @@ def observed(name: str, handler: BoundHandler, metrics: RequestMetrics | None,
         try:
             response = await handler(request, context)
             code = _code_name(context.code(), "OK")
+            if reply_trailers is not None and code == "OK":
+                context.set_trailing_metadata(
+                    ((request_context.REQUEST_ID_KEY, scope.request_id), *reply_trailers()))
             return response
         except asyncio.CancelledError:
             code = "CANCELLED"
@@ -125,7 +133,8 @@ def observed(name: str, handler: BoundHandler, metrics: RequestMetrics | None,
 
 def add_unary_servicer(server: grpc.aio.Server, servicer: Any,
                        service: ServiceDescriptor, metrics: RequestMetrics | None = None,
-                       log_access: bool = False) -> None:
+                       log_access: bool = False, reply_trailers: Trailers | None = None
+                       ) -> None:
     """Register a unary-unary servicer whose requests decode leniently.
 
     grpc.aio answers a request whose bytes do not decode with UNKNOWN (and logs a
@@ -139,7 +148,8 @@ def add_unary_servicer(server: grpc.aio.Server, servicer: Any,
         request_cls = GetMessageClass(method.input_type)
         response_cls = GetMessageClass(method.output_type)
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            observed(method.name, getattr(servicer, method.name), metrics, log_access),
+            observed(method.name, getattr(servicer, method.name), metrics, log_access,
+                     reply_trailers),
             request_deserializer=_lenient(request_cls.FromString),
             response_serializer=response_cls.SerializeToString,
         )
@@ -204,9 +214,10 @@ def add_servicer(server: grpc.aio.Server, servicer: Any, service: ServiceDescrip
     server.add_registered_method_handlers(service.full_name, handlers)
 
 
-def version_to_proto(version: Version) -> types_pb2.Version:
-    """The wire form of a version."""
-    return types_pb2.Version(timestamp=version.timestamp, writer=version.writer)
+def version_to_proto(version: Version, superseded_by: int = 0) -> types_pb2.Version:
+    """The wire form of a version (a write's answer: with what it lost to, if it did)."""
+    return types_pb2.Version(timestamp=version.timestamp, writer=version.writer,
+                             superseded_by=superseded_by)
 
 
 def record_to_proto(record: Record) -> types_pb2.Record:

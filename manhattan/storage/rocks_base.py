@@ -14,6 +14,7 @@ from pathlib import Path
 from rocksdict import AccessType, ColumnFamily, Options, Rdict, ReadOptions, WriteOptions
 
 from manhattan.hlc import wall_clock_ms
+from manhattan.storage.timestamp_gate import TimestampGate
 
 _CF_PREFIX = "ds."
 _META_CF = "default"
@@ -57,6 +58,10 @@ class RocksBase:
         self._write_lock = threading.Lock()
         self._purge_position: tuple[str, bytes] | None = None
         self._closed = False
+        # The node's clock (storage/timestamp_gate.py): skew-checks and absorbs every
+        # version stored. None (bare engines in tests and tools): no check.
+        self.timestamp_gate: TimestampGate | None = None
+        self.refused_timestamps = 0
 
     # -- datasets ---------------------------------------------------------
 
