@@ -266,6 +266,7 @@ _OPS_FIELDS = (
     "repair_progress", "repair_keys_compared", "repair_ranges_differing",
     "repair_records_exchanged", "repair_last_completed_ms", "streaming_active",
     "streaming_progress", "streaming_records", "streaming_bytes", "snapshots",
+    "clock_ahead_ms", "clock_refusing_writes", "hlc", "timestamps_refused",
 )
 
 
