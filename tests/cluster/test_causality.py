@@ -16,11 +16,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from manhattan.hlc import pack, wall_clock_ms
+from manhattan.hlc import pack, physical_ms, wall_clock_ms
 from manhattan.proto.v1 import peer_pb2, peer_pb2_grpc, types_pb2
 from manhattan.client import Client, Consistency, RetryPolicy, RoundRobinPolicy, Unavailable
 from manhattan.node.local_cluster import LocalCluster
-from tests.cluster.conftest import eventually, new_dataset, wait_until_up
+from tests.cluster.conftest import eventually, new_dataset, wait_until_down, wait_until_up
+from tests.repair.test_repair import run_cli
 
 LEVELS = [Consistency.ONE, Consistency.QUORUM, Consistency.ALL]
 OFFSETS = {1: 2_000, 2: -100, 3: 100}
@@ -28,8 +29,11 @@ _examples = itertools.count()  # a fresh lkey per hypothesis example
 
 
 def set_offset(local: LocalCluster, node_id: int, offset_ms: int) -> None:
-    """Move one node's wall clock (re-read by the node within 50 ms)."""
-    (local.data_dir / f"clock{node_id}").write_text(str(offset_ms))
+    """Move one node's wall clock (re-read by the node within 50 ms). Written aside and
+    renamed: a node reading a half-written (empty) file would see offset 0 meanwhile."""
+    path = local.data_dir / f"clock{node_id}"
+    path.with_suffix(".tmp").write_text(str(offset_ms))
+    path.with_suffix(".tmp").replace(path)
 
 
 def pinned(local: LocalCluster, node_id: int, token: str, attempts: int = 6) -> Client:
@@ -47,7 +51,12 @@ def skewed(tmp_path_factory) -> Iterator[LocalCluster]:
         extra_config={"cluster": {"ping_interval_s": 0.2, "hint_replay_interval_s": 0.3},
                       "repair": {"enabled": False},
                       "clock": {"max_skew_ms": 10_000, "max_drift_ms": 5_000}},
-        node_config={i: {"clock": {"offset_file": str(root / f"clock{i}")}} for i in OFFSETS})
+        node_config={i: {"clock": {"offset_file": str(root / f"clock{i}"),
+                                   # Node 3 never refuses to coordinate (it plays the node
+                                   # whose far-future stamps others must keep out).
+                                   **({"max_skew_ms": 300_000, "max_drift_ms": 300_000}
+                                      if i == 3 else {})}}
+                     for i in OFFSETS})
     for node_id, offset in OFFSETS.items():
         set_offset(local, node_id, offset)
     local.start()
@@ -130,7 +139,7 @@ def test_a_write_that_loses_to_an_unseen_newer_version_reports_superseded(skewed
                                                consistency=Consistency.ALL)
             late = stranger.dataset("split").put(pkeys[20], level.name, "from-behind",
                                                  consistency=level)
-            assert late.superseded == first.timestamp > late.timestamp
+            assert late.superseded == first.timestamp > late.timestamp, (level, first, late)
             record = stranger.dataset("split").get(pkeys[20], level.name,
                                                    consistency=Consistency.ALL)
             assert record.value == b"from-ahead"
@@ -207,23 +216,23 @@ def test_lww_with_causality_matches_a_model_under_random_clock_offsets(
 
 
 def test_a_node_whose_clock_runs_far_ahead_refuses_to_coordinate_writes(skewed) -> None:
-    """Node 3 jumps 60 s ahead (beyond clock.max_drift_ms): it refuses writes with
+    """Node 2 jumps 60 s ahead (beyond clock.max_drift_ms): it refuses writes with
     Unavailable saying why, shows it in NodeInfo, and recovers once its clock is back."""
     token, ds = new_dataset(skewed)
-    set_offset(skewed, 3, 60_000)
+    set_offset(skewed, 2, 60_000)
     try:
-        with pinned(skewed, 3, skewed.admin_token) as admin:
+        with pinned(skewed, 2, skewed.admin_token) as admin:
             assert eventually(lambda: admin.admin.node_info().clock_refusing_writes)
             assert admin.admin.node_info().clock_ahead_ms > 5_000
-        with pinned(skewed, 3, token, attempts=1) as client:
+        with pinned(skewed, 2, token, attempts=1) as client:
             with pytest.raises(Unavailable, match="clock runs .* ahead of its peers"):
                 client.dataset(ds).put("far", "k", "future")
             assert client.dataset(ds).get("far", "k") is None  # reads still served
     finally:
-        set_offset(skewed, 3, OFFSETS[3])
-    with pinned(skewed, 3, skewed.admin_token) as admin:
+        set_offset(skewed, 2, OFFSETS[2])
+    with pinned(skewed, 2, skewed.admin_token) as admin:
         assert eventually(lambda: not admin.admin.node_info().clock_refusing_writes)
-    with pinned(skewed, 3, token, attempts=12) as client:
+    with pinned(skewed, 2, token, attempts=12) as client:
         assert client.dataset(ds).put("far", "k", "now").superseded == 0
 
 
@@ -247,3 +256,35 @@ def test_a_far_future_version_sent_as_a_replica_write_is_refused_and_not_stored(
         assert client.dataset("split").get(pkeys[0], "future", consistency=Consistency.ONE) is None
     with pinned(skewed, 1, skewed.admin_token) as admin:
         assert admin.admin.node_info().timestamps_refused >= 1
+
+
+def test_a_far_future_node_gets_its_timestamps_onto_no_peer_by_any_path(skewed) -> None:
+    """Node 3 (which never refuses) runs 60 s ahead and writes while node 1 is down: node 2
+    refuses the replica write, node 1 refuses (and node 3 drops) the hint when it is back,
+    and `manhattan repair` streams nothing of it to either. Last in the module: node 3's
+    clock stays ahead for a minute."""
+    token, ds = new_dataset(skewed)
+    skewed.node(1).kill()
+    wait_until_down(skewed, 1, observer=3)
+    set_offset(skewed, 3, 60_000)
+    with pinned(skewed, 3, token) as client:
+        assert eventually(lambda: _future_write(client, ds))
+    skewed.node(1).start()
+    wait_until_up(skewed, 1)
+    with pinned(skewed, 3, skewed.admin_token) as admin:
+        assert eventually(lambda: (info := admin.admin.node_info()).hints_dropped >= 1
+                          and not info.hints_pending.get(1), timeout=30)
+    repair = run_cli(skewed, "repair", "--dataset", ds, "-o", "json")
+    assert repair.returncode == 0, repair.stderr
+    for node_id in (1, 2):
+        with pinned(skewed, node_id, token) as client:
+            assert client.dataset(ds).get("future", "k", consistency=Consistency.ONE) is None
+        with pinned(skewed, node_id, skewed.admin_token) as admin:
+            assert admin.admin.node_info().timestamps_refused >= 1
+
+
+def _future_write(client: Client, ds: str) -> bool:
+    """A ONE write through node 3 once its clock is ahead (node 3 keeps its own copy)."""
+    version = client.dataset(ds).put("future", "k", "from-the-future",
+                                     consistency=Consistency.ONE)
+    return physical_ms(version.timestamp) > wall_clock_ms() + 30_000
