@@ -15,6 +15,7 @@ persist happens once per reserve window, so the hot path is one comparison.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import time
@@ -99,6 +100,8 @@ class Ceiling:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.persists = 0
+        self._persisted = 0
+        self._lock = threading.Lock()  # one writer at a time, and the ceiling only rises
 
     def load(self) -> int:
         """The persisted ceiling in ms (0 when there is none yet)."""
@@ -115,7 +118,14 @@ class Ceiling:
         return value
 
     def persist(self, ceiling_ms: int) -> None:
-        """Durably record ``ceiling_ms`` before any timestamp up to it is used."""
+        """Durably record ``ceiling_ms`` before any timestamp up to it is used (a lower
+        value than one already persisted is a no-op)."""
+        with self._lock:
+            if ceiling_ms > self._persisted:
+                self._write(ceiling_ms)
+                self._persisted = ceiling_ms
+
+    def _write(self, ceiling_ms: int) -> None:
         tmp = self.path.with_name(self.path.name + ".tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
@@ -148,15 +158,18 @@ class HybridClock:
         self._lock = threading.Lock()
         self._ceiling = ceiling
         self._reserve_ms = reserve_ms
-        # Physical ms below which timestamps may be issued without persisting; without a
-        # Ceiling it never binds.
-        self._reserved_ms = 1 << 62
+        # Physical ms below which timestamps may be issued without persisting (durable),
+        # and from which the next window is persisted in the background, half a window
+        # early, so that the event loop never waits for the fsync in the steady state.
+        # Without a Ceiling neither binds.
+        self._reserved_ms = self._renew_at_ms = 1 << 62
+        self._renewing = False
         if ceiling is not None:
             persisted = ceiling.load()
             # Start above everything issued before the restart: the first timestamp is
             # past the old ceiling even if the wall clock stepped back meanwhile.
             self._last = pack(persisted + 1) if persisted else 0
-            self._reserved_ms = persisted
+            self._reserved_ms = self._renew_at_ms = persisted
 
     def wall_ms(self) -> int:
         """The underlying wall clock, for TTL checks and the like."""
@@ -168,14 +181,41 @@ class HybridClock:
         return self._last
 
     def _advance(self, last: int) -> int:
-        """Make ``last`` the newest timestamp (caller holds the lock); persist a new
-        ceiling first when it reaches the reserved one: once per reserve window."""
-        if last >> LOGICAL_BITS >= self._reserved_ms:
-            reserved = max(last >> LOGICAL_BITS, self._wall_ms()) + self._reserve_ms
-            self._ceiling.persist(reserved)  # type: ignore[union-attr]
-            self._reserved_ms = reserved
+        """Make ``last`` the newest timestamp (caller holds the lock). Half-way through
+        the reserved window the next one is persisted in the background; a timestamp
+        past the durable ceiling (at start, after a jump ahead, or when the disk is
+        slower than half a window) waits for its persist inline."""
+        physical = last >> LOGICAL_BITS
+        if physical >= self._renew_at_ms:
+            target = max(physical, self._wall_ms()) + self._reserve_ms
+            if physical >= self._reserved_ms:
+                self._ceiling.persist(target)  # type: ignore[union-attr]
+                self._reserved(target)
+            elif not self._renewing:
+                self._renewing = True
+                threading.Thread(target=self._renew, args=(target,), daemon=True,
+                                 name="hlc-ceiling").start()
         self._last = last
         return last
+
+    def _reserved(self, target: int) -> None:
+        """``target`` is durable (caller holds the lock)."""
+        self._reserved_ms = max(self._reserved_ms, target)
+        self._renew_at_ms = self._reserved_ms - self._reserve_ms // 2
+
+    def _renew(self, target: int) -> None:
+        """Persist the next window off the caller's thread."""
+        try:
+            self._ceiling.persist(target)  # type: ignore[union-attr]
+        except OSError:
+            logging.getLogger("manhattan.clock").exception(
+                "persisting the HLC ceiling failed; will retry inline")
+            with self._lock:
+                self._renewing = False
+            return
+        with self._lock:
+            self._reserved(target)
+            self._renewing = False
 
     def now(self) -> int:
         """A timestamp greater than every timestamp this clock issued or absorbed."""

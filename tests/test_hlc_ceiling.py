@@ -3,6 +3,8 @@ and a node far ahead of its peers' clocks is told so (heartbeat drift)."""
 
 from __future__ import annotations
 
+import time
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,6 +39,22 @@ def test_the_ceiling_is_persisted_once_per_reserve_window(tmp_path) -> None:
     assert ceiling.persists == 1
     assert ceiling.load() == 1_700_000_000_000 + 2_000
     wall[0] += 2_000
+    clock.now()
+    assert ceiling.persists == 2
+
+
+def test_the_next_window_is_persisted_in_the_background_half_a_window_early(tmp_path) -> None:
+    wall = [1_700_000_000_000]
+    ceiling = Ceiling(tmp_path / "hlc.ceiling")
+    clock = HybridClock(lambda: wall[0], ceiling=ceiling, reserve_ms=2_000)
+    clock.now()                       # start-up: one inline persist, up to +2 s
+    wall[0] += 1_500                  # past half the window, still below the ceiling
+    clock.now()
+    deadline = time.monotonic() + 10
+    while ceiling.load() != 1_700_000_000_000 + 3_500 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert ceiling.load() == 1_700_000_000_000 + 3_500 and ceiling.persists == 2
+    wall[0] += 1_000                  # inside the renewed window: nothing to persist
     clock.now()
     assert ceiling.persists == 2
 

@@ -333,7 +333,9 @@ class Coordinator:
                 return member, local()
             try:
                 reply = await self._replica_call(member, op, self._remaining(deadline))
-                return member, [entry_from_proto(e) for e in reply.entries]
+                entries = [entry_from_proto(e) for e in reply.entries]
+                return member, (entries if self.clock.admissible(reply.hlc)
+                                else self._admitted(member, entries))
             except (PeerUnreachable, TimeoutError):
                 return member, None
 
@@ -364,6 +366,16 @@ class Coordinator:
         for task in pending:
             task.cancel()
         return self._merge(dataset, keys, answers, need, by_id)
+
+    def _admitted(self, member: Member, entries: list[Entry | None]) -> list[Entry | None]:
+        """A replica whose clock is far ahead may hold versions it stamped itself: they
+        count as absent here (never returned, never read-repaired onto others)."""
+        kept = [e if e is None or self.clock.admissible(e.version.timestamp) else None
+                for e in entries]
+        if kept != entries:
+            log.warning("ignored versions from node %s too far ahead of this node's clock",
+                        member.id)
+        return kept
 
     def _merge(self, dataset: str, keys: list[Key], answers: dict[int, list[Entry | None]],
                need: int, by_id: dict[int, Member]) -> list[Entry | None]:

@@ -261,7 +261,8 @@ def test_a_far_future_version_sent_as_a_replica_write_is_refused_and_not_stored(
 def test_a_far_future_node_gets_its_timestamps_onto_no_peer_by_any_path(skewed) -> None:
     """Node 3 (which never refuses) runs 60 s ahead and writes while node 1 is down: node 2
     refuses the replica write, node 1 refuses (and node 3 drops) the hint when it is back,
-    and `manhattan repair` streams nothing of it to either. Last in the module: node 3's
+    an ALL read through node 1 neither returns nor read-repairs it, and `manhattan repair`
+    streams nothing of it to either. Last in the module: node 3's
     clock stays ahead for a minute."""
     token, ds = new_dataset(skewed)
     skewed.node(1).kill()
@@ -274,6 +275,8 @@ def test_a_far_future_node_gets_its_timestamps_onto_no_peer_by_any_path(skewed) 
     with pinned(skewed, 3, skewed.admin_token) as admin:
         assert eventually(lambda: (info := admin.admin.node_info()).hints_dropped >= 1
                           and not info.hints_pending.get(1), timeout=30)
+    with pinned(skewed, 1, token) as client:  # node 3's answer counts as absent: no repair
+        assert client.dataset(ds).get("future", "k", consistency=Consistency.ALL) is None
     repair = run_cli(skewed, "repair", "--dataset", ds, "-o", "json")
     assert repair.returncode == 0, repair.stderr
     for node_id in (1, 2):
