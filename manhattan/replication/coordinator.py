@@ -454,7 +454,11 @@ class Coordinator:
                 return [Write(pkey, l, e) for l, e in entries], more is not None
             reply = await self._replica_call(member, peer_pb2.ReplicaOp(scan=op),
                                              self._remaining(deadline))
-            return [write_from_proto(w) for w in reply.scanned], bool(reply.next_cursor)
+            writes = [write_from_proto(w) for w in reply.scanned]
+            if not self.clock.admissible(reply.hlc):  # as for reads: too far ahead = absent
+                kept = self._admitted(member, [w.entry for w in writes])
+                writes = [w for w, e in zip(writes, kept) if e is not None]
+            return writes, bool(reply.next_cursor)
 
         try:
             pages = await asyncio.wait_for(

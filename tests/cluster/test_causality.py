@@ -261,7 +261,7 @@ def test_a_far_future_version_sent_as_a_replica_write_is_refused_and_not_stored(
 def test_a_far_future_node_gets_its_timestamps_onto_no_peer_by_any_path(skewed) -> None:
     """Node 3 (which never refuses) runs 60 s ahead and writes while node 1 is down: node 2
     refuses the replica write, node 1 refuses (and node 3 drops) the hint when it is back,
-    an ALL read through node 1 neither returns nor read-repairs it, and `manhattan repair`
+    an ALL read or scan through node 1 neither returns nor read-repairs it, and `manhattan repair`
     streams nothing of it to either. Last in the module: node 3's
     clock stays ahead for a minute."""
     token, ds = new_dataset(skewed)
@@ -269,25 +269,35 @@ def test_a_far_future_node_gets_its_timestamps_onto_no_peer_by_any_path(skewed) 
     wait_until_down(skewed, 1, observer=3)
     set_offset(skewed, 3, 60_000)
     with pinned(skewed, 3, token) as client:
-        assert eventually(lambda: _future_write(client, ds))
+        attempts = itertools.count()
+        keys = []  # until node 3 has read its new offset, its writes are ordinary ones
+        assert eventually(lambda: _future_write(client, ds, f"future{next(attempts)}", keys))
+    [key] = keys
     skewed.node(1).start()
     wait_until_up(skewed, 1)
     with pinned(skewed, 3, skewed.admin_token) as admin:
         assert eventually(lambda: (info := admin.admin.node_info()).hints_dropped >= 1
                           and not info.hints_pending.get(1), timeout=30)
+    for node_id in (1, 2):
+        with pinned(skewed, node_id, token) as client:
+            assert client.dataset(ds).get(key, "k", consistency=Consistency.ONE) is None
     with pinned(skewed, 1, token) as client:  # node 3's answer counts as absent: no repair
-        assert client.dataset(ds).get("future", "k", consistency=Consistency.ALL) is None
+        assert client.dataset(ds).get(key, "k", consistency=Consistency.ALL) is None
+        assert list(client.dataset(ds).scan(key, consistency=Consistency.ALL)) == []
     repair = run_cli(skewed, "repair", "--dataset", ds, "-o", "json")
     assert repair.returncode == 0, repair.stderr
     for node_id in (1, 2):
         with pinned(skewed, node_id, token) as client:
-            assert client.dataset(ds).get("future", "k", consistency=Consistency.ONE) is None
+            assert client.dataset(ds).get(key, "k", consistency=Consistency.ONE) is None
         with pinned(skewed, node_id, skewed.admin_token) as admin:
             assert admin.admin.node_info().timestamps_refused >= 1
 
 
-def _future_write(client: Client, ds: str) -> bool:
-    """A ONE write through node 3 once its clock is ahead (node 3 keeps its own copy)."""
-    version = client.dataset(ds).put("future", "k", "from-the-future",
-                                     consistency=Consistency.ONE)
-    return physical_ms(version.timestamp) > wall_clock_ms() + 30_000
+def _future_write(client: Client, ds: str, key: str, keys: list[str]) -> bool:
+    """A ONE write of ``key`` through node 3 (node 3 keeps its own copy); True, with the key
+    noted, once node 3's clock was ahead for it."""
+    version = client.dataset(ds).put(key, "k", "from-the-future", consistency=Consistency.ONE)
+    if physical_ms(version.timestamp) > wall_clock_ms() + 30_000:
+        keys.append(key)
+        return True
+    return False
