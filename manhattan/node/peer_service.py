@@ -19,7 +19,8 @@ from manhattan.rpc.auth import Authenticator
 from manhattan.proto.v1 import cluster_pb2, peer_pb2, peer_pb2_grpc, types_pb2
 from manhattan.replication.wire import entry_to_proto, write_from_proto, write_to_proto
 from manhattan.replication.supersede import kept_versions
-from manhattan.storage import Entry, GroupCommit, RocksEngine, UnknownDataset, Write
+from manhattan.storage import Entry, GroupCommit, UnknownDataset, Write
+from manhattan.storage.engine import Records
 from manhattan.rpc.servicers import rpc_errors
 
 log = logging.getLogger("manhattan.replication")
@@ -34,7 +35,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         self,
         *,
         node_id: int,
-        engine: RocksEngine,
+        engine: Records,
         group_commit: GroupCommit,
         auth: Authenticator,
         hlc: Callable[[], int],

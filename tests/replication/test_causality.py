@@ -20,8 +20,8 @@ from manhattan.hlc import pack, physical_ms, wall_clock_ms
 from manhattan.proto.v1 import peer_pb2, peer_pb2_grpc, types_pb2
 from manhattan.client import Client, Consistency, RetryPolicy, RoundRobinPolicy, Unavailable
 from manhattan.node.local_cluster import LocalCluster
-from tests.cluster.conftest import eventually, new_dataset, wait_until_down, wait_until_up
-from tests.repair.test_repair import run_cli
+from tests.clusters import eventually, new_dataset, wait_until_down, wait_until_up
+from tests.replication.antientropy.test_repair import run_cli
 
 LEVELS = [Consistency.ONE, Consistency.QUORUM, Consistency.ALL]
 OFFSETS = {1: 2_000, 2: -100, 3: 100}
