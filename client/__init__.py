@@ -2,9 +2,14 @@
 
 from manhattan.client.aio import AsyncAdmin, AsyncClient, AsyncDataset
 from manhattan.client.breaker import BreakerPolicy, Breakers, BreakerState
+from manhattan.client.backoff import (
+    Backoff, ConstantBackoff, EqualJitterBackoff, ExponentialBackoff, FullJitterBackoff,
+    NoBackoff,
+)
 from manhattan.client.errors import (
-    AlreadyExists, Cancelled, InternalError, InvalidRequest, ManhattanError, NotFound,
-    PermissionDenied, QuotaExceeded, StaleTopology, Timeout, Unauthenticated, Unavailable,
+    AlreadyExists, Cancelled, ConnectionLost, InternalError, InvalidRequest, ManhattanError,
+    MultiPartError, NodeUnreachable, NotFound, PartOutcome, PermissionDenied, QuotaExceeded,
+    ReplicasUnavailable, StaleTopology, Timeout, Unauthenticated, Unavailable,
 )
 from manhattan.client.models import (
     ClusterTopology, DatasetInfo, Delete, MemberInfo, NodeInfo, Put, Record, ScanPage, Tenant,
@@ -13,9 +18,8 @@ from manhattan.client.models import (
 from manhattan.client.models import AuditEntry, Limits, TenantDescription, TokenInfo
 from manhattan.security.tls import TlsFiles
 from manhattan.client.models import SnapshotInfo
-from manhattan.client.policies import (
-    RetryPolicy, RoundRobinPolicy, RoutingPolicy, TokenAwarePolicy,
-)
+from manhattan.client.policies import RoundRobinPolicy, RoutingPolicy, TokenAwarePolicy
+from manhattan.client.retry import RetryDecision, RetryPolicy
 from manhattan.client.sync import Admin, Client, Dataset
 from manhattan.client.ops import ClusterOps, MembershipProgress, NodeTransfer, RepairProgress
 from manhattan.client.topology import TopologyCache
@@ -31,4 +35,7 @@ __all__ = [
     "Timeout", "TokenAwarePolicy", "TopologyCache", "Unauthenticated", "Unavailable", "Version",
     "AuditEntry", "Limits", "TenantDescription", "TlsFiles", "TokenInfo",
     "SnapshotInfo",
+    "Backoff", "ConstantBackoff", "EqualJitterBackoff", "ExponentialBackoff",
+    "FullJitterBackoff", "NoBackoff", "RetryDecision",
+    "ConnectionLost", "MultiPartError", "NodeUnreachable", "PartOutcome", "ReplicasUnavailable",
 ]

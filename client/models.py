@@ -1,43 +1,12 @@
-"""Value types the SDK returns."""
+"""Value types the SDK returns (those the node shares, such as ``Record``, are
+defined once in ``manhattan.types`` and re-exported here)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
-
-from manhattan.types import Consistency, Durability
-
-
-class Version(NamedTuple):
-    """HLC timestamp (ms << 16 | logical) and writer node id; last writer wins.
-
-    ``superseded`` (a write's answer only) is nonzero when the write lost
-    last-writer-wins at every replica that acknowledged it, to a version this
-    client never observed: that version's timestamp. The write was stored, but
-    another value is current."""
-
-    timestamp: int
-    writer: int
-    superseded: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """A stored record."""
-
-    pkey: bytes
-    lkey: bytes
-    value: bytes
-    version: Version
-    expires_at_ms: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ScanPage:
-    """One page of a scan; pass ``cursor`` back to continue, None at the end."""
-
-    records: list[Record]
-    cursor: bytes | None
+from manhattan.types import (
+    AuditEntry, Consistency, Durability, Record, ScanPage, SnapshotInfo, Version,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,26 +144,8 @@ class TenantDescription:
     tokens: list[TokenInfo]
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One admin action recorded by a node."""
-
-    at_ms: int
-    node_id: int
-    actor: str
-    action: str
-    target: str
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotInfo:
-    """One snapshot on one node (a RocksDB checkpoint under <data_dir>/snapshots/<name>)."""
-
-    name: str
-    node_id: int
-    created_at_ms: int
-    size_bytes: int
-    path: str
-    topology_epoch: int = 0
-    datasets: list[str] = field(default_factory=list)
+__all__ = [
+    "AuditEntry", "ClusterTopology", "DatasetInfo", "Delete", "Limits", "MemberInfo", "NodeInfo",
+    "Put", "Record", "ScanPage", "SnapshotInfo", "Tenant", "TenantDescription", "TokenInfo",
+    "Version",
+]

@@ -297,3 +297,44 @@ def topology() -> Operation[ClusterTopology]:
             for m in r.members]),
         True,
     )
+
+
+# -- scans, page by page ----------------------------------------------------
+
+
+class ScanPager:
+    """A scan as a sequence of page operations, I/O-free: ``next()`` is the next page's
+    operation (None when done), ``feed(page)`` takes its answer and returns the
+    records to hand out. ``limit`` (None: no limit) caps the records in all."""
+
+    def __init__(self, dataset: str, pkey: Key, *, start: Key | None, end: Key | None,
+                 reverse: bool, page_size: int, consistency: Consistency,
+                 limit: int | None = None) -> None:
+        if page_size < 1:
+            raise InvalidRequest(f"page_size must be at least 1, got {page_size}")
+        if limit is not None and limit < 0:
+            raise InvalidRequest(f"limit must not be negative, got {limit}")
+        self._page = (dataset, pkey, start, end, page_size, reverse)
+        self._consistency = consistency
+        self._left = limit
+        self._cursor: bytes | None = None
+        self._done = limit == 0
+
+    def next(self) -> Operation[ScanPage] | None:
+        """The operation of the next page, or None when the scan is complete."""
+        if self._done:
+            return None
+        dataset, pkey, start, end, page_size, reverse = self._page
+        size = page_size if self._left is None else min(page_size, self._left)
+        return scan_page(dataset, pkey, start, end, size, reverse, self._cursor,
+                         self._consistency)
+
+    def feed(self, page: ScanPage) -> list[Record]:
+        """The records of ``page`` to yield (cut at the limit)."""
+        records = page.records
+        if self._left is not None:
+            records = records[:self._left]
+            self._left -= len(records)
+        self._cursor = page.cursor
+        self._done = page.cursor is None or self._left == 0
+        return records

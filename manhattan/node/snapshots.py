@@ -23,12 +23,13 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
 
 from manhattan.errors import AlreadyExists, InvalidRequest, NotFound
 from manhattan.storage.engine import Checkpointer, Datasets
+from manhattan.types import SnapshotInfo
 
 SNAPSHOTS_DIR = "snapshots"
 META_FILE = "snapshot.json"
@@ -41,19 +42,6 @@ class SnapshotEngine(Checkpointer, Datasets, Protocol):
 
 class RestoreError(RuntimeError):
     """A snapshot cannot be restored here; the message says why and what to do."""
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotInfo:
-    """One snapshot on one node."""
-
-    name: str
-    node_id: int
-    created_at_ms: int
-    size_bytes: int
-    path: str
-    topology_epoch: int = 0
-    datasets: tuple[str, ...] = ()
 
 
 def check_name(name: str) -> str:

@@ -27,7 +27,7 @@ import grpc
 from manhattan.cluster.failure_detector import PhiAccrualDetector
 from manhattan.cluster.membership import Membership
 from manhattan.cluster.topology import Member
-from manhattan.errors import Timeout, Unavailable
+from manhattan.errors import ReplicasUnavailable, Timeout, Unavailable
 from manhattan.hlc import ClockSkewError, HybridClock, physical_ms
 from manhattan.proto.v1 import peer_pb2, types_pb2
 from manhattan.replication.hints import HintReplay, HintStore
@@ -147,7 +147,7 @@ class Coordinator:
                     ) -> list[Member]:
         live = [m for m in replicas if self._alive(m)]
         if len(live) < need:
-            raise Unavailable(
+            raise ReplicasUnavailable(
                 f"{level.name} needs {need} of {len(replicas)} replicas; only {len(live)} "
                 f"are live (nothing was sent)"
             )
