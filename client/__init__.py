@@ -12,7 +12,7 @@ from manhattan.client.errors import (
     ReplicasUnavailable, StaleTopology, Timeout, Unauthenticated, Unavailable,
 )
 from manhattan.client.models import (
-    ClusterTopology, DatasetInfo, Delete, MemberInfo, NodeInfo, Put, Record, ScanPage, Tenant,
+    ClusterTopology, DatasetInfo, Delete, MemberInfo, MetadataStatus, NodeInfo, Put, Record, ScanPage, Tenant,
     Version,
 )
 from manhattan.client.models import AuditEntry, Limits, TenantDescription, TokenInfo
@@ -30,7 +30,7 @@ __all__ = [
     "Admin", "AlreadyExists", "AsyncAdmin", "AsyncClient", "AsyncDataset", "BreakerPolicy",
     "BreakerState", "Breakers", "Cancelled", "Client", "ClusterTopology", "Consistency", "Dataset",
     "DatasetInfo", "Delete", "Durability", "InternalError", "InvalidRequest", "ManhattanError",
-    "MemberInfo", "NodeInfo", "NotFound", "PermissionDenied", "Put", "QuotaExceeded", "Record",
+    "MemberInfo", "MetadataStatus", "NodeInfo", "NotFound", "PermissionDenied", "Put", "QuotaExceeded", "Record",
     "RetryPolicy", "RoundRobinPolicy", "RoutingPolicy", "ScanPage", "StaleTopology", "Tenant",
     "Timeout", "TokenAwarePolicy", "TopologyCache", "Unauthenticated", "Unavailable", "Version",
     "AuditEntry", "Limits", "TenantDescription", "TlsFiles", "TokenInfo",

@@ -70,6 +70,25 @@ class NodeInfo:
     """True while the node refuses to coordinate writes (its clock runs far ahead)."""
     hlc: int = 0
     timestamps_refused: int = 0
+    metadata: "MetadataStatus | None" = None
+    """This node's member of the metadata log (None: the node runs without one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataStatus:
+    """One node's view of the replicated metadata log."""
+
+    role: str
+    """leader, follower, learner (applies the log, never votes) or stopped."""
+    leader: str
+    term: int
+    commit_index: int
+    applied_index: int
+    has_majority: bool
+    stale: bool
+    seconds_since_majority: float
+    voters: list[str]
+    applied_commands: int
 
 
 @dataclass(frozen=True, slots=True)

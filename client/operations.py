@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from manhattan.client.models import (
-    ClusterTopology, DatasetInfo, MemberInfo, Delete, NodeInfo, Put, Record, ScanPage, Tenant, Version,
+    ClusterTopology, DatasetInfo, MemberInfo, Delete, MetadataStatus, NodeInfo, Put, Record, ScanPage, Tenant, Version,
 )
 from manhattan.errors import InternalError, InvalidRequest
 from manhattan.proto.v1 import admin_pb2, cluster_pb2, data_pb2, types_pb2
@@ -143,7 +143,7 @@ def get_many(dataset: str, keys: Sequence[tuple[Key, Key]], consistency: Consist
              ) -> Operation[list[Record | None]]:
     """Get many records in one call; results in key order."""
     request = data_pb2.MultiGetRequest(
-        dataset=dataset, consistency=int(consistency),
+        dataset=dataset, consistency=int(consistency), paged=True,
         keys=[types_pb2.Key(pkey=as_bytes(p, f"keys[{i}].pkey"), lkey=as_bytes(l, f"keys[{i}].lkey"))
               for i, (p, l) in enumerate(keys)],
     )
@@ -199,6 +199,20 @@ def split(op: Operation[list[T]], groups: Sequence[Sequence[int]]) -> list[Opera
         parts.append(Operation(op.service, op.method, request, op.parse, op.idempotent,
                                items[group[0]].pkey, op.dataset, op.batch))
     return parts
+
+
+def rest_of(op: Operation[Any], answer: Any) -> Operation[Any] | None:
+    """A paged multi-get answered a prefix of its keys (it was over
+    ``limits.max_response_bytes``): the operation for the keys left, or None when done."""
+    if op.method != "MultiGet" or op.batch is None:
+        return None
+    keys = getattr(op.request, op.batch)
+    if len(answer) >= len(keys):
+        return None
+    if not answer:
+        raise InternalError(f"a node answered none of {len(keys)} keys of a paged multi-get")
+    [rest] = split(op, [range(len(answer), len(keys))])
+    return rest
 
 
 def reassemble(groups: Sequence[Sequence[int]], results: Sequence[Sequence[T]]) -> list[T]:
@@ -275,6 +289,15 @@ def _ops_fields(response: admin_pb2.NodeInfoResponse) -> dict[str, object]:
     return {name: getattr(response, name) for name in _OPS_FIELDS}
 
 
+def _metadata_status(response: admin_pb2.NodeInfoResponse) -> MetadataStatus | None:
+    m = response.metadata
+    if not response.HasField("metadata") or not m.enabled:
+        return None
+    return MetadataStatus(m.role, m.leader, m.term, m.commit_index, m.applied_index,
+                          m.has_majority, m.stale, m.seconds_since_majority, list(m.voters),
+                          m.applied_commands)
+
+
 def node_info() -> Operation[NodeInfo]:
     """What the node that answers says about itself."""
     return Operation(
@@ -282,7 +305,8 @@ def node_info() -> Operation[NodeInfo]:
         lambda r: NodeInfo(r.node_id, r.address, r.version, r.started_at_ms, r.clock_ms,
                            list(r.datasets), r.approximate_keys, r.disk_bytes,
                            r.topology_epoch, dict(r.hints_pending), r.hints_dropped,
-                           r.hints_replayed, r.read_repairs, **_ops_fields(r)),
+                           r.hints_replayed, r.read_repairs, **_ops_fields(r),
+                           metadata=_metadata_status(r)),
         True,
     )
 

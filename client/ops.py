@@ -160,6 +160,10 @@ class ClusterOps:
         """Swap a dead node for the running node at ``address``."""
         return self._change(_Kind(kind=_Kind.REPLACE, node_id=dead_id, address=address), via)
 
+    def abort(self, *, via: str | None = None) -> Iterator[MembershipProgress]:
+        """Abort the membership change under way: back to the members before it."""
+        return self._change(_Kind(kind=_Kind.ABORT), via)
+
     def remove(self, dead_id: int, *, via: str | None = None) -> Iterator[MembershipProgress]:
         """Drop a dead node; the survivors re-replicate its ranges among themselves."""
         return self._change(_Kind(kind=_Kind.REMOVE, node_id=dead_id), via)

@@ -140,6 +140,16 @@ class Client(CoreViews[Dataset, Admin]):
         return self._core.answered(endpoint, op, response)
 
     def _execute(self, op: ops.Operation[T], deadline: float) -> T:
+        """One operation, following a paged answer's cursor (ops.rest_of) to its end."""
+        result = self._execute_once(op, deadline)
+        rest = ops.rest_of(op, result)
+        while rest is not None:
+            more = self._execute_once(rest, deadline)
+            result = result + more  # type: ignore[operator]
+            rest = ops.rest_of(rest, more)
+        return result
+
+    def _execute_once(self, op: ops.Operation[T], deadline: float) -> T:
         self._maybe_refresh(deadline)
         attempts = self._core.attempts(op, deadline)
         while True:

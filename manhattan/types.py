@@ -26,6 +26,10 @@ class Version(NamedTuple):
     superseded: int = 0
 
 
+# What a snapshot written before the grace was recorded is checked against: the default.
+DEFAULT_TOMBSTONE_GRACE_S = 10 * 24 * 3600.0
+
+
 @dataclass(frozen=True, slots=True)
 class Record:
     """A live record as readers see it."""
@@ -68,6 +72,8 @@ class SnapshotInfo:
     path: str
     topology_epoch: int = 0
     datasets: tuple[str, ...] = ()
+    # The grace its node ran with: a restore older than that could resurrect deletes.
+    tombstone_grace_s: float = DEFAULT_TOMBSTONE_GRACE_S
 
 
 class Consistency(IntEnum):
