@@ -29,16 +29,19 @@ def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+SNAPSHOT_HEADERS = {"size_mb": "size MB", "previous_db": "previous db"}
+
+
 def _row(info: SnapshotInfo, output: str, **extra: object) -> dict[str, object]:
     row: dict[str, object] = {"name": info.name, "node": info.node_id}
     if output == "json":
         row.update(created_at_ms=info.created_at_ms, size_bytes=info.size_bytes,
                    path=info.path, topology_epoch=info.topology_epoch,
                    datasets=info.datasets)
-    else:
+        row.update(extra)
+    else:  # the path is long and least needed: last, so a narrow terminal drops it
         row.update(created=_when(info.created_at_ms),
-                   size_mb=round(info.size_bytes / 1e6, 2), path=info.path)
-    row.update(extra)
+                   size_mb=round(info.size_bytes / 1e6, 2), **extra, path=info.path)
     return row
 
 
@@ -62,7 +65,7 @@ def create(ctx: click.Context, name: str | None, output: str) -> None:
             failed.append(f"node {member.id} ({member.address}): {outcome.message or outcome}")
         else:
             rows.append(_row(outcome, output))
-    render(rows, output, title=f"snapshot {name}")
+    render(rows, output, title=f"snapshot {name}", headers=SNAPSHOT_HEADERS)
     if failed:
         raise click.ClickException(
             f"snapshot {name} is incomplete; failed on " + "; ".join(failed)
@@ -88,6 +91,7 @@ def list_(ctx: click.Context, output: str) -> None:
         holders[info.name] = holders.get(info.name, 0) + 1
     found.sort(key=lambda s: (s.created_at_ms, s.name, s.node_id))
     render([_row(s, output, complete=holders[s.name] == nodes) for s in found], output,
+           headers=SNAPSHOT_HEADERS,
            empty="(no snapshots)")
 
 
@@ -158,4 +162,5 @@ def restore(name: str, data_dir: Path, source: Path | None, force: bool, output:
         rows.append({"node": info.node_id, "snapshot": info.name,
                      "taken": _when(info.created_at_ms), "data_dir": str(target),
                      "previous_db": str(moved) if moved else ""})
-    render(rows, output, title=f"restored {name}; start the node(s) now")
+    render(rows, output, title=f"restored {name}; start the node(s) now",
+           headers=SNAPSHOT_HEADERS)
