@@ -12,11 +12,13 @@ and stops every process (by PID) on Ctrl-C or SIGTERM.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import click
 
 from manhattan.cli.cluster import wait_for_signal
+from manhattan.cli.progress import OnProgress, StageProgress
 from manhattan.client import AlreadyExists, Client, Put
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.services.demo_network import SAMPLE_USERS, load_sample_network
@@ -32,19 +34,49 @@ SAMPLE = [
 ]
 
 
-def _seed(admin: Client, endpoints: list[str], data_dir: Path) -> str:
+SCHEMA_STEPS = 4  # demo tenant, its dataset, its sample records, the social service
+
+
+def _start_cluster(local: LocalCluster, on_progress: OnProgress) -> None:
+    """Start the nodes, reporting each one serving (they start one after another)."""
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            local.start()
+        except BaseException as exc:  # re-raised below, on the caller's thread
+            failed.append(exc)
+
+    starter = threading.Thread(target=start, name="cluster-start", daemon=True)
+    starter.start()
+    total = len(local.nodes)
+    while starter.is_alive():
+        # A node has a PID once started; the next starts only after it serves.
+        started = sum(node.pid is not None for node in local.nodes)
+        on_progress("cluster", max(started - 1, 0), total)
+        starter.join(0.2)
+    if failed:
+        raise failed[0]
+    on_progress("cluster", total, total)
+
+
+def _seed(admin: Client, endpoints: list[str], data_dir: Path, on_progress: OnProgress) -> str:
     """Create the demo tenant and dataset once; return the tenant's token."""
     token_file = data_dir / "demo.token"
     try:
         token = admin.admin.create_tenant("demo")
     except AlreadyExists:
+        on_progress("schema", SCHEMA_STEPS - 1, SCHEMA_STEPS)
         return token_file.read_text().strip() if token_file.exists() else ""
+    on_progress("schema", 1, SCHEMA_STEPS)
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(token + "\n")
     admin.admin.create_dataset("kv", tenant="demo")
+    on_progress("schema", 2, SCHEMA_STEPS)
     with Client(endpoints, token=token) as tenant:
         tenant.dataset("kv").put_many([Put(*row) for row in SAMPLE])
+    on_progress("schema", 3, SCHEMA_STEPS)
     return token
 
 
@@ -97,17 +129,22 @@ def demo(data_dir: Path, nodes: int, base_port: int, host: str) -> None:
     local = LocalCluster(data_dir, nodes=nodes, base_port=base_port, host=host)
     social = SocialProcess(data_dir, host=host, port=base_port + 10 if base_port else None,
                            options=["--celebrity-threshold", str(CELEBRITY_THRESHOLD)])
+    progress = StageProgress("ready")
     try:
-        local.start()
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        with Client(local.endpoints, token=local.admin_token) as admin:
-            token = _seed(admin, local.endpoints, data_dir)
-        click.echo("starting the social service and loading the sample network ...")
-        social.start(timeout=90)
-        sample = load_sample_network(local.endpoints, data_dir, social.address,
-                                     celebrity_threshold=CELEBRITY_THRESHOLD)
+        with progress:
+            try:
+                _start_cluster(local, progress)
+            except RuntimeError as exc:
+                raise click.ClickException(str(exc)) from None
+            with Client(local.endpoints, token=local.admin_token) as admin:
+                token = _seed(admin, local.endpoints, data_dir, progress)
+            social.start(timeout=90)
+            progress("schema", SCHEMA_STEPS, SCHEMA_STEPS)
+            sample = load_sample_network(local.endpoints, data_dir, social.address,
+                                         celebrity_threshold=CELEBRITY_THRESHOLD,
+                                         on_progress=progress)
+            for stage in ("users", "follows", "tweets", "fan-out"):
+                progress.finish(stage)  # a restart loads nothing: the bars still end full
         click.echo(sample)
         click.echo(_tour(local.endpoints, token, data_dir, social.address))
         wait_for_signal(local)

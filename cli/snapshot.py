@@ -17,6 +17,7 @@ import click
 
 from manhattan.cli.context import output_option, render
 from manhattan.cli.fanout import each_node
+from manhattan.cli.progress import StageProgress
 from manhattan.client import ManhattanError, SnapshotInfo
 from manhattan.node.snapshots import SNAPSHOTS_DIR, RestoreError, read_info
 from manhattan.node.snapshots import restore as restore_node
@@ -57,8 +58,10 @@ def snapshot() -> None:
 def create(ctx: click.Context, name: str | None, output: str) -> None:
     """Checkpoint every node as snapshot NAME (default: snap-<UTC time>)."""
     name = name or time.strftime("snap-%Y%m%d-%H%M%S", time.gmtime())
-    results = each_node(ctx, lambda c: c.admin.create_snapshot(name),
-                        timeout=SNAPSHOT_TIMEOUT_S)
+    with StageProgress(f"snapshot {name}", quiet=output == "json") as progress:
+        results = each_node(ctx, lambda c: c.admin.create_snapshot(name),
+                            timeout=SNAPSHOT_TIMEOUT_S,
+                            on_progress=lambda done, total: progress("nodes", done, total))
     rows, failed = [], []
     for member, outcome in results:
         if isinstance(outcome, ManhattanError):
@@ -153,14 +156,16 @@ def restore(name: str, data_dir: Path, source: Path | None, force: bool, output:
     # --from restores one node, whose data dir may be gone entirely (a new machine).
     targets = [data_dir] if source is not None else _node_dirs(data_dir)
     rows = []
-    for target in targets:
-        try:
-            _check_node_dir(target, source or target / SNAPSHOTS_DIR / name)
-            info, moved = restore_node(target, name=name, source=source, force=force)
-        except RestoreError as exc:
-            raise click.ClickException(str(exc)) from None
-        rows.append({"node": info.node_id, "snapshot": info.name,
-                     "taken": _when(info.created_at_ms), "data_dir": str(target),
-                     "previous_db": str(moved) if moved else ""})
+    with StageProgress(f"restore {name}", quiet=output == "json") as progress:
+        for target in targets:
+            try:
+                _check_node_dir(target, source or target / SNAPSHOTS_DIR / name)
+                info, moved = restore_node(target, name=name, source=source, force=force)
+            except RestoreError as exc:
+                raise click.ClickException(str(exc)) from None
+            rows.append({"node": info.node_id, "snapshot": info.name,
+                         "taken": _when(info.created_at_ms), "data_dir": str(target),
+                         "previous_db": str(moved) if moved else ""})
+            progress("nodes", len(rows), len(targets))
     render(rows, output, title=f"restored {name}; start the node(s) now",
            headers=SNAPSHOT_HEADERS)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from manhattan.client import Put
@@ -56,8 +57,11 @@ def generate(users: int = 1000, *, seed: int = 7, mean_following: int = 20,
     return Network(names, sorted(edges))
 
 
-async def load(social: Social, network: Network) -> None:
-    """Write users, both directions of every edge, counts and the celebrity set."""
+async def load(social: Social, network: Network,
+               on_progress: Callable[[str, int, int], None] | None = None) -> None:
+    """Write users, both directions of every edge, counts and the celebrity set;
+    ``on_progress(stage, done, total)`` hears of each batch ("users", "follows")."""
+    report = on_progress or (lambda stage, done, total: None)
     now = wall_ms()
     q = Consistency.QUORUM
     users = social.users.data
@@ -68,16 +72,23 @@ async def load(social: Social, network: Network) -> None:
                  Put(name, SEEN, str(now)),
                  Put(name, FOLLOWERS_COUNT, str(followers[name])),
                  Put(name, FOLLOWING_COUNT, str(following[name]))]
-    await _put_all(users, puts, q)
-    await _put_all(social.graph.following, [Put(a, b, b"") for a, b in network.edges], q)
-    await _put_all(social.graph.followers, [Put(b, a, b"") for a, b in network.edges], q)
+    await _put_all(users, puts, q, lambda done: report("users", done, len(puts)))
+    edges = len(network.edges)
+    await _put_all(social.graph.following, [Put(a, b, b"") for a, b in network.edges], q,
+                   lambda done: report("follows", done, 2 * edges))
+    await _put_all(social.graph.followers, [Put(b, a, b"") for a, b in network.edges], q,
+                   lambda done: report("follows", edges + done, 2 * edges))
     stars = [n for n, c in followers.items() if c > social.config.celebrity_threshold]
-    await _put_all(social.graph.celebrity_data, [Put(CELEBRITIES_KEY, n, b"") for n in stars], q)
+    await _put_all(social.graph.celebrity_data, [Put(CELEBRITIES_KEY, n, b"") for n in stars], q,
+                   lambda done: None)
 
 
-async def _put_all(dataset, puts: list[Put], consistency: Consistency) -> None:
+async def _put_all(dataset, puts: list[Put], consistency: Consistency,
+                   done: Callable[[int], None]) -> None:
+    done(0)
     for start in range(0, len(puts), BATCH):
         await dataset.put_many(puts[start:start + BATCH], consistency=consistency)
+        done(min(start + BATCH, len(puts)))
 
 
 def sample_tweets(network: Network, count: int, *, seed: int = 11) -> list[tuple[str, str]]:

@@ -139,3 +139,15 @@ def test_help_lists_each_command_with_its_own_short_help():
         assert load_command(name).get_short_help_str(limit=1000) == short, name
     text = CliRunner().invoke(cli, ["--help"], env={"COLUMNS": "80"}).output
     assert all(f"  {name} " in text for name in LAZY_COMMANDS)
+
+
+def test_ycsb_results_fit_with_a_bar_per_phase(run, tenant):
+    name = tenant[0]
+    text = run("bench", "ycsb", "--dataset", f"ycsb-wide-{next(_n)}", "--create", "--tenant",
+               name, "--records", "200", "--operations", "30", "-w", "A", "-w", "E")
+    _fits(text)
+    table = text[text.index("\nphase "):]
+    phases = read_table(table, ["phase", "count", "rate /s", "p50 µs", "p99 µs"])
+    assert [p[0] for p in phases] == ["load (per batch)", "A", "E"]
+    assert [p[1] for p in phases] == ["200", "30", "30"]
+    assert "ycsb: done in" in text
