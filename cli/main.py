@@ -52,6 +52,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
                  "Snapshots of every node (RocksDB checkpoints): create, list, delete, "
                  "restore."),
     "bench": ("manhattan.cli.bench:bench", "Benchmark your cluster (YCSB core workloads)."),
+    "console": ("manhattan.cli.console:console",
+                "A web console for the cluster on a local page (admin token required)."),
 }
 
 
