@@ -11,22 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from manhattan.cli.main import cli
-from manhattan.services.process import SocialProcess
+from tests.cli.conftest import social_cluster, social_service  # noqa: F401
 from tests.console.conftest import login, running_console, wait
-from tests.services.conftest import social_cluster  # noqa: F401  (the cluster it runs on)
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def service(social_cluster) -> Iterator[SocialProcess]:  # noqa: F811
-    process = SocialProcess(social_cluster.data_dir, options=[
-        "--celebrity-threshold", "1", "--lease-validity", "1", "--namespace", "consoletl"])
-    process.start(timeout=90)
-    try:
-        yield process
-    finally:
-        process.stop()
 
 
 def _cli(social_cluster, service, *args: str) -> str:  # noqa: F811
@@ -37,8 +25,9 @@ def _cli(social_cluster, service, *args: str) -> str:  # noqa: F811
     return result.output
 
 
-def test_the_explorer_marks_pushed_and_merged_entries(social_cluster, service,  # noqa: F811
+def test_the_explorer_marks_pushed_and_merged_entries(social_cluster, social_service,  # noqa: F811
                                                       browser):
+    service = social_service
     run = lambda *args: _cli(social_cluster, service, *args)  # noqa: E731
     for name in ("ann", "bert", "kate", "cleo"):
         run("user", "create", name)
