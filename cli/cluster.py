@@ -73,7 +73,8 @@ def up(nodes: int, data_dir: Path, base_port: int, host: str, tls: bool) -> None
         local.stop()
 
 
-def _ring(topology: ClusterTopology) -> Ring:
+def ring_of(topology: ClusterTopology) -> Ring:
+    """The ring of a topology as the nodes build it (joining nodes own nothing yet)."""
     members = tuple(Member(m.id, m.address, m.zone, m.weight) for m in topology.members
                     if m.state != "joining")
     return Ring(Topology(topology.epoch, members), vnodes=topology.vnodes or DEFAULT_VNODES)
@@ -106,7 +107,7 @@ STATUS_HEADERS = {"own_pct": "own %", "disk_mb": "disk MB", "req_per_s": "req/s"
                   "streaming": "stream", "repair_last": "repaired"}
 
 
-def _status_row(member: MemberInfo, info: NodeInfo | None, ownership: float,
+def status_row(member: MemberInfo, info: NodeInfo | None, ownership: float,
                 output: str) -> dict[str, object]:
     """One node's row: the topology's view plus what the node says about itself."""
     row: dict[str, object] = {
@@ -161,7 +162,7 @@ def _status_row(member: MemberInfo, info: NodeInfo | None, ownership: float,
 def status(ctx: click.Context, replication_factor: int, output: str) -> None:
     """Every node: state, address, load, hints, repair and streaming, ownership."""
     topology = cluster_topology(ctx)
-    ownership = _ring(topology).effective_ownership(replication_factor)
+    ownership = ring_of(topology).effective_ownership(replication_factor)
     infos = {member.id: outcome for member, outcome in each_node(
         ctx, lambda c: c.admin.node_info(), timeout=3,
         topology=ClusterTopology(topology.epoch, topology.vnodes,
@@ -169,7 +170,7 @@ def status(ctx: click.Context, replication_factor: int, output: str) -> None:
     rows = []
     for member in topology.members:
         info = infos.get(member.id)
-        rows.append(_status_row(member, info if isinstance(info, NodeInfo) else None,
+        rows.append(status_row(member, info if isinstance(info, NodeInfo) else None,
                                 ownership.get(member.id, 0.0), output))
     render(rows, output, title=f"epoch {topology.epoch}", headers=STATUS_HEADERS)
 
@@ -183,7 +184,7 @@ def ring_command(ctx: click.Context, replication_factor: int, output: str) -> No
     """Ring points and primary/effective ownership of every node."""
     with connect(ctx) as client:
         topology = client.admin.topology()
-    ring = _ring(topology)
+    ring = ring_of(topology)
     primary = ring.primary_ownership()
     effective = ring.effective_ownership(replication_factor)
     points = ring.points_per_member()

@@ -22,11 +22,11 @@ from typing import Any
 import click
 from prometheus_client.parser import text_string_to_metric_families
 
-from manhattan.cli.cluster import _ring, _status_row
+from manhattan.cli.cluster import ring_of, status_row
 from manhattan.cli.context import CliSettings
 from manhattan.cli.fanout import node_client
-from manhattan.client import Client, ClusterTopology, ManhattanError, NodeInfo
-from manhattan.cluster.ring import RING_SIZE
+from manhattan.client import Client, ManhattanError, NodeInfo
+from manhattan.cluster.ring import RING_SIZE, Ring
 
 RING_SLICES = 360  # the ring is drawn as this many slices, each coloured by its owner
 NODE_TIMEOUT_S = 1.5
@@ -71,9 +71,8 @@ def cli_call(settings: CliSettings, args: Sequence[str]) -> CliOutcome:
     return CliOutcome(True, out.getvalue())
 
 
-def ring_arcs(topology: ClusterTopology) -> list[dict[str, Any]]:
+def ring_arcs(ring: Ring) -> list[dict[str, Any]]:
     """The ring as arcs of consecutive slices with one owner: start/end in degrees."""
-    ring = _ring(topology)
     arcs: list[dict[str, Any]] = []
     for index in range(RING_SLICES):
         owner = ring.owner_at(int((index + 0.5) * RING_SIZE / RING_SLICES))
@@ -119,7 +118,8 @@ class Views:
     def cluster(self) -> dict[str, Any]:
         """Nodes (status rows plus a 'healthy' verdict) and the ring."""
         topology = self._client().admin.topology()
-        ownership = _ring(topology).effective_ownership(3)
+        ring = ring_of(topology)
+        ownership, primary = ring.effective_ownership(3), ring.primary_ownership()
 
         def info(address: str) -> NodeInfo | None:
             try:
@@ -131,11 +131,12 @@ class Views:
             infos = list(pool.map(info, [m.address for m in topology.members]))
         nodes = []
         for member, node in zip(topology.members, infos):
-            row = _status_row(member, node, ownership.get(member.id, 0.0), "json")
+            row = status_row(member, node, ownership.get(member.id, 0.0), "json")
             row["healthy"] = member.alive and node is not None
+            row["primary_ownership"] = round(primary.get(member.id, 0.0), 4)
             nodes.append(row)
         self._sample_tenant_rates([n for n in infos if n is not None])
-        return {"epoch": topology.epoch, "nodes": nodes, "ring": ring_arcs(topology)}
+        return {"epoch": topology.epoch, "nodes": nodes, "ring": ring_arcs(ring)}
 
     def _sample_tenant_rates(self, infos: list[NodeInfo]) -> None:
         """Requests per second per tenant, from the nodes' /metrics between two polls."""

@@ -65,7 +65,8 @@ function drawRing(arcs, nodes) {
   for (const node of nodes) {
     const li = document.createElement("li");
     li.innerHTML = `<span class="swatch" style="background:${color(node.id)}"></span>`;
-    li.append(`node ${node.id} · ${(100 * node.ownership).toFixed(1)}%`);
+    li.append(`node ${node.id} · ${(100 * node.primary_ownership).toFixed(1)}% primary, ` +
+              `${(100 * node.ownership).toFixed(0)}% with 3 replicas`);
     legend.appendChild(li);
   }
 }
