@@ -1,4 +1,5 @@
-"""deploy/README.md followed on three "hosts" (network namespaces), checked from a fourth.
+"""deploy/README.md followed on three "hosts" (network namespaces), checked from a fourth;
+then the social service's unit on host 1, asked for its stats from the fourth.
 
 The guide's own commands (``manhattan certs init ...``, the admin-token one-liner)
 and files (node.toml, node.env, operator.env, the systemd unit's EnvironmentFile
@@ -72,6 +73,25 @@ def _host_env(node_id: int, address: str, token: str) -> str:
 def _base_env() -> dict[str, str]:
     keep = ("PATH", "LANG", "LC_ALL", "PYTHONPATH", "VIRTUAL_ENV")
     return {k: os.environ[k] for k in keep if k in os.environ} | {"HOME": "/nonexistent"}
+
+
+def _start_social(hosts: Hosts, root: Path, certs: Path, token: str) -> subprocess.Popen:
+    """deploy/social.env and the social unit on ``root``'s host (host 1)."""
+    etc = root / "etc" / "manhattan"
+    for name in ("client.pem", "client.key"):
+        (etc / "certs" / name).write_bytes((certs / name).read_bytes())
+    (etc / "social.env").write_text(_install((DEPLOY / "social.env").read_text(), root)
+                                    .replace("paste-the-admin-token-here", token))
+    unit = _unit("manhattan-social.service")
+    env = _base_env() | _env_file(Path(_install(unit["EnvironmentFile"], root)).read_text())
+    workdir = Path(_install(unit["WorkingDirectory"], root))
+    workdir.mkdir(parents=True)
+    command = _install(unit["ExecStart"], root)
+    for key, value in env.items():  # systemd expands ${VAR} from the environment file
+        command = command.replace("${" + key + "}", value)
+    with open(root / "social.log", "wb") as log:
+        return subprocess.Popen(hosts.command("h1", shlex.split(command)), env=env, cwd=workdir,
+                                stdout=log, stderr=subprocess.STDOUT)
 
 
 @pytest.fixture
@@ -161,6 +181,22 @@ def test_three_hosts_from_the_guide_answer_status_from_a_fourth(hosts: Hosts,
         refused = subprocess.run(hosts.command("op", [MANHATTAN, "--timeout", "3", "status"]),
                                  env=bare, capture_output=True, text=True, timeout=60)
         assert refused.returncode != 0
+
+        # The social service on host 1, as its unit runs it, answering the operator.
+        processes.append(_start_social(hosts, tmp_path / "h1", certs, token))
+        stats = None
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while stats is None and time.monotonic() < deadline:
+            assert processes[-1].poll() is None, (tmp_path / "h1" / "social.log").read_text()
+            asked = subprocess.run(
+                hosts.command("op", [MANHATTAN, "social", "stats", "--social",
+                                     _env_file((DEPLOY / "social.env").read_text())
+                                     ["SOCIAL_LISTEN"], "-o", "json"]),
+                env=env, capture_output=True, text=True, timeout=60, cwd=op)
+            stats = json.loads(asked.stdout)[0] if asked.returncode == 0 else None
+            time.sleep(0 if stats else 1.0)
+        assert stats is not None and stats["fanout_pending"] == 0, \
+            (tmp_path / "h1" / "social.log").read_text()[-3000:]
     finally:
         for process in processes:
             process.terminate()
