@@ -79,7 +79,10 @@ class LazyGroup(click.Group):
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list from the kept short help, so ``--help`` imports nothing."""
-        rows = [(name, LAZY_COMMANDS[name][1]) for name in sorted(LAZY_COMMANDS)]
+        helps = {name: short for name, (_, short) in LAZY_COMMANDS.items()}
+        helps.update((name, command.get_short_help_str(limit=formatter.width))
+                     for name, command in self.commands.items())  # added eagerly, if any
+        rows = sorted(helps.items())
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
