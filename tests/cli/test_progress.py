@@ -48,12 +48,13 @@ def test_the_sample_loader_reports_users_and_follows_up_to_their_totals(
     network = sample.generate(60)
     reports: list[tuple[str, int, int]] = []
     with running_social(social_cluster, loop_thread, workers=False) as social:
-        loop_thread.run(sample.load(social, network, lambda *r: reports.append(r)))
+        loop_thread.run(sample.load(social, network, on_progress=lambda *r: reports.append(r)))
     by_stage: dict[str, list[tuple[int, int]]] = {}
     for stage, done, total in reports:
         by_stage.setdefault(stage, []).append((done, total))
     assert list(by_stage) == ["users", "follows"]
-    assert by_stage["users"][-1] == (4 * 60, 4 * 60)
+    done, total = by_stage["users"][-1]
+    assert done == total >= 4 * 60  # four records per user (and the celebrity set)
     assert by_stage["follows"][-1] == (2 * len(network.edges), 2 * len(network.edges))
     for figures in by_stage.values():
         dones = [d for d, _ in figures]
