@@ -17,6 +17,7 @@ operator looks for. Here a table degrades on purpose instead:
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
 import textwrap
@@ -28,9 +29,11 @@ from rich.table import Table
 from rich.text import Text
 
 DEFAULT_WIDTH = 80
-# Columns are separated by two spaces (no box, kubectl-style): two per column
-# counts the outer edges, which are not padded, as spare.
+# Columns are two spaces apart (no box lines, kubectl-style).
 _COLUMN_OVERHEAD = 2
+# A word longer than this (a path, a token) is folded rather than allowed to push
+# every other column off the screen.
+_LONGEST_UNBROKEN = 40
 _MIN_CELL = 8  # a column narrower than this (beyond its header) is not worth showing
 
 
@@ -59,7 +62,7 @@ def _longest_word(text: str) -> int:
 
 def _needed(header: str, cells: Sequence[str]) -> int:
     """The narrowest a column may be without cutting its header or any word."""
-    return max([len(header), *(min(_longest_word(c), 40) for c in cells)])
+    return max([len(header), *(min(_longest_word(c), _LONGEST_UNBROKEN) for c in cells)])
 
 
 def _natural(header: str, cells: Sequence[str]) -> int:
@@ -119,7 +122,7 @@ def table_lines(rows: Sequence[Mapping[str, Any]], *, width: int | None = None,
     for row in cells:
         table.add_row(*(Text(row[i]) for i in shown))
     console = Console(width=max(width, room + _COLUMN_OVERHEAD * len(shown)), record=True,
-                      file=open(os.devnull, "w"), color_system=None, force_terminal=False,
+                      file=io.StringIO(), color_system=None, force_terminal=False,
                       soft_wrap=False)
     console.print(table)
     text = "\n".join(line.rstrip() for line in console.export_text().splitlines())
