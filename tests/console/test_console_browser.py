@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from manhattan.node.local_cluster import LocalCluster
-from tests.cluster.conftest import cluster  # noqa: F401  (three nodes, fast detection)
 from tests.console.conftest import MANHATTAN, login, running_console, submit, wait
 
 # phi 8 at 0.5 s pings marks a silent peer down within a few seconds; the page also
@@ -25,7 +24,15 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def console_url(cluster: LocalCluster) -> Iterator[str]:  # noqa: F811
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """Three nodes whose failure detectors ping every 0.2 s; stopped by PID."""
+    with LocalCluster(tmp_path_factory.mktemp("console") / "data", nodes=3, base_port=None,
+                      extra_config={"cluster": {"ping_interval_s": 0.2}}) as local:
+        yield local
+
+
+@pytest.fixture(scope="module")
+def console_url(cluster: LocalCluster) -> Iterator[str]:
     with running_console(cluster.data_dir / "cluster.toml") as url:
         yield url
 
@@ -52,7 +59,7 @@ def test_the_api_needs_the_admin_token(console_url: str):
 
 
 def test_the_console_shows_the_cluster_creates_a_dataset_and_sees_a_node_die(
-        cluster: LocalCluster, console_url: str, browser, tmp_path: Path):  # noqa: F811
+        cluster: LocalCluster, console_url: str, browser, tmp_path: Path):
     login(browser, console_url, cluster.admin_token)
     rows = wait(lambda: (lambda c: c if len(c) == 3 and all(v == "up" for v in c.values())
                           else None)(_node_classes(browser)), 60, "three nodes up")
