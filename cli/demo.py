@@ -88,6 +88,7 @@ Manhattan is running: {len(endpoints)} nodes at {", ".join(endpoints)}
 The admin token and endpoints are in {data_dir}/cluster.toml, so commands need no flags:
 
   manhattan status                               # nodes, load, hints, ownership
+  manhattan console                              # the same, live, on http://127.0.0.1:7180/
   manhattan kv scan kv alice                     # the demo tenant's sample records
   manhattan kv put kv alice visit:2026-11-03 croquet
   manhattan kv get kv alice profile:name -o json

@@ -190,4 +190,5 @@ def tenant_show(ctx: click.Context, name: str, output: str) -> None:
                  "tokens": tokens}], output)
         return
     render(rows, output, title=f"tenant {name} (created {utc_ms(info.tenant.created_at_ms)} UTC)")
+    click.echo()
     render(tokens, output, title="tokens", empty="no tokens")
