@@ -4,9 +4,10 @@ Starts a 3-node cluster under ``<data-dir>`` (``cluster.toml`` there lets the
 other commands run without flags), creates the ``demo`` tenant with a ``kv``
 dataset (RF 3) and a few records, starts the social service (``social.toml``)
 and loads a generated network: 1,000 users with power-law followings, a few
-celebrities above the threshold and a few thousand tweets fanned out for real
-(all once; a restart reuses them). Prints a home timeline and a short tour,
-and stops every process (by PID) on Ctrl-C or SIGTERM.
+celebrities above the threshold and a few thousand tweets in the layout a finished
+fan-out leaves (all once; a restart reuses them), with a progress bar per stage.
+Prints a home timeline and a short tour, and stops every process (by PID) on
+Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from manhattan.cli.cluster import wait_for_signal
 from manhattan.cli.progress import OnProgress, StageProgress
 from manhattan.client import AlreadyExists, Client, Put
 from manhattan.node.local_cluster import LocalCluster
-from manhattan.services.demo_network import SAMPLE_USERS, load_sample_network
+from manhattan.services.demo_network import SAMPLE_USERS, start_with_sample_network
 from manhattan.services.process import SocialProcess
 
 CELEBRITY_THRESHOLD = 200  # 1,000 sample users: a 10,000 threshold would make no celebrity
@@ -34,7 +35,9 @@ SAMPLE = [
 ]
 
 
-SCHEMA_STEPS = 4  # demo tenant, its dataset, its sample records, the social service
+SCHEMA_STEPS = 3  # demo tenant, its dataset, its sample records
+# What the sample loader reports (manhattan.services.sample): bars in this order.
+LOADER_STAGES = ("users", "follows", "tweets", "timelines")
 
 
 def _start_cluster(local: LocalCluster, on_progress: OnProgress) -> None:
@@ -76,7 +79,7 @@ def _seed(admin: Client, endpoints: list[str], data_dir: Path, on_progress: OnPr
     on_progress("schema", 2, SCHEMA_STEPS)
     with Client(endpoints, token=token) as tenant:
         tenant.dataset("kv").put_many([Put(*row) for row in SAMPLE])
-    on_progress("schema", 3, SCHEMA_STEPS)
+    on_progress("schema", SCHEMA_STEPS, SCHEMA_STEPS)
     return token
 
 
@@ -139,12 +142,12 @@ def demo(data_dir: Path, nodes: int, base_port: int, host: str) -> None:
                 raise click.ClickException(str(exc)) from None
             with Client(local.endpoints, token=local.admin_token) as admin:
                 token = _seed(admin, local.endpoints, data_dir, progress)
-            social.start(timeout=90)
             progress("schema", SCHEMA_STEPS, SCHEMA_STEPS)
-            sample = load_sample_network(local.endpoints, data_dir, social.address,
-                                         celebrity_threshold=CELEBRITY_THRESHOLD,
-                                         on_progress=progress)
-            for stage in ("users", "follows", "tweets", "fan-out"):
+            # The service starts while the network loads; the loader reports its stages.
+            sample = start_with_sample_network(local.endpoints, local.admin_token, data_dir,
+                                               social, celebrity_threshold=CELEBRITY_THRESHOLD,
+                                               on_progress=progress)
+            for stage in LOADER_STAGES:
                 progress.finish(stage)  # a restart loads nothing: the bars still end full
         click.echo(sample)
         click.echo(_tour(local.endpoints, token, data_dir, social.address))

@@ -5,6 +5,7 @@ lines with units, -o json unchanged."""
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 from click.testing import CliRunner
@@ -51,6 +52,9 @@ def test_a_timeline_wraps_long_tweets(run):
     run("user", "create", "writer")
     run("follow", "reader", "writer")
     run("tweet", "post", "writer", LONG)
-    text = run("timeline", "user", "writer")
+    deadline = time.monotonic() + 30
+    while "(no tweets)" in (text := run("timeline", "user", "writer")):  # delivered behind
+        assert time.monotonic() < deadline, "the tweet never reached its author's timeline"
+        time.sleep(0.2)
     [row] = read_table(text, ["id", "author", "text", "time"], title=True)
     assert row[1] == "writer" and same_text(row[2], LONG)
