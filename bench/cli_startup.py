@@ -5,7 +5,7 @@ user plus system, of the command's own process. CPU rather than wall time so
 that a busy machine does not move the figure much. ``status`` runs against a
 real node started here (loopback, a free port, a temp dir; stopped by PID).
 
-    .venv/bin/python bench/cli_startup.py [--runs 5]
+    .venv/bin/python -m manhattan.bench.cli_startup [--runs 5]
 
 ``make bench`` runs it after the suites. Prints one row per command: the median
 and the worst of the runs, and whether the median meets the target.
@@ -20,10 +20,6 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:
-    sys.path.insert(0, str(ROOT))
 
 TARGETS_S = {"--help": 0.3, "status": 0.6}
 
@@ -70,7 +66,8 @@ def measure(runs: int) -> list[tuple[str, float, float, float]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="bench/cli_startup.py", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m manhattan.bench.cli_startup",
+                                     description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per command (default 5)")
     args = parser.parse_args(argv)
     if args.runs < 1:
