@@ -1,5 +1,5 @@
-"""The web console end to end: a real three-node cluster, ``manhattan console`` as its
-own process, and headless Chromium (Debian's package) driven through Selenium and
+"""The web console end to end: a real three-node cluster (tests/conftest.py's, fast
+failure detection), ``manhattan console`` as its own process, and headless Chromium (Debian's package) driven through Selenium and
 Debian's chromedriver. Skips when they are not installed."""
 
 from __future__ import annotations
@@ -21,14 +21,6 @@ from tests.console.conftest import MANHATTAN, login, running_console, submit, wa
 # shows a node red as soon as it stops answering NodeInfo. Polls are 1 s apart.
 DETECTOR_S = 15.0
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    """Three nodes whose failure detectors ping every 0.2 s; stopped by PID."""
-    with LocalCluster(tmp_path_factory.mktemp("console") / "data", nodes=3, base_port=None,
-                      extra_config={"cluster": {"ping_interval_s": 0.2}}) as local:
-        yield local
 
 
 @pytest.fixture(scope="module")
