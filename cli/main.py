@@ -51,6 +51,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "snapshot": ("manhattan.cli.snapshot:snapshot",
                  "Snapshots of every node (RocksDB checkpoints): create, list, delete, "
                  "restore."),
+    "metadata": ("manhattan.cli.metadata:metadata",
+                 "The replicated metadata log (tenants, tokens, datasets, limits)."),
     "bench": ("manhattan.cli.bench:bench", "Benchmark your cluster (YCSB core workloads)."),
     "console": ("manhattan.cli.console:console",
                 "A web console for the cluster on a local page (admin token required)."),
