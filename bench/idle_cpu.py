@@ -52,13 +52,15 @@ def _wait_ready(proc: subprocess.Popen[str], timeout_s: float) -> None:
     """Read the demo's output until it says it is ready."""
     deadline = time.monotonic() + timeout_s
     assert proc.stdout is not None
+    tail: list[str] = []
     for line in proc.stdout:  # bounded: the demo ends its output or we give up below
         if READY_LINE in line:
             return
+        tail = (tail + [line])[-20:]
         if time.monotonic() > deadline:
             break
     raise RuntimeError(f"the demo was not ready within {timeout_s:.0f} s "
-                       f"(exit code {proc.poll()})")
+                       f"(exit code {proc.poll()}); its last lines:\n{''.join(tail)}")
 
 
 def _node_processes(demo: psutil.Process) -> dict[str, psutil.Process]:
@@ -104,7 +106,12 @@ def main(argv: list[str] | None = None) -> int:
     temp = args.data_dir is None
     data_dir = Path(tempfile.mkdtemp(prefix="manhattan-idle-")) if temp else args.data_dir
     exe = Path(sys.executable).with_name("manhattan")
-    cmd = [str(exe), "demo", "--data-dir", str(data_dir), "--base-port", str(_free_base_port())]
+    # A kept cluster stores its members' addresses: it must come back on the same ports.
+    port_file = data_dir / "idle-cpu-base-port"
+    base_port = int(port_file.read_text()) if port_file.exists() else _free_base_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    port_file.write_text(str(base_port))
+    cmd = [str(exe), "demo", "--data-dir", str(data_dir), "--base-port", str(base_port)]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         t0 = time.monotonic()
