@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 import grpc
 
 from manhattan.errors import InvalidRequest, NotFound, QuotaExceeded
+from manhattan.rpc import request_context
 from manhattan.rpc.auth import Authenticator
 from manhattan.replication.coordinator import Coordinator, Mutation
 from manhattan.rpc.servicers import record_to_proto, rpc_errors, version_to_proto
@@ -47,7 +48,7 @@ class DataService(data_pb2_grpc.DataServicer):
         A dataset this node has not heard of may have just been created through another
         node whose catalog push has not arrived yet: the node catches up with its peers'
         catalogs (``ClusterState.catch_up_catalog``) before answering NotFound."""
-        principal = self._auth.principal(context.invocation_metadata())
+        principal = self._auth.principal(request_context.metadata(context))  # read once
         if not name:
             raise InvalidRequest("dataset must not be empty")
         authorize = self._catalog.authorize_write if write else self._catalog.authorize

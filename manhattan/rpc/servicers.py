@@ -48,23 +48,24 @@ def rpc_errors(method: Handler) -> Handler:
         if isinstance(request, Malformed):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 f"request to {method.__name__} is not a valid message: "
-                                f"{request.error}")
+                                f"{request.error}", request_context.trailers())
         try:
             return await method(self, request, context)
         except ManhattanError as exc:
-            if exc.details:
-                context.set_trailing_metadata(
-                    (*exc.details.items(), *request_context.trailers()))
+            # Trailers only on errors: the details and the request id to quote.
+            context.set_trailing_metadata((*exc.details.items(), *request_context.trailers()))
             # A status without context.abort(): no AbortError to raise and unwind, which
             # makes a refusal (e.g. over a rate limit) several times cheaper.
             context.set_code(exc.code)
             context.set_details(exc.message)
             return None
         except UnknownDataset as exc:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"dataset {exc.args[0]!r} does not exist")
+            await context.abort(grpc.StatusCode.NOT_FOUND,
+                                f"dataset {exc.args[0]!r} does not exist", request_context.trailers())
         except Exception:
             log.exception("unexpected error in %s", method.__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method.__name__}")
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method.__name__}",
+                                request_context.trailers())
 
     return handler
 
@@ -94,12 +95,14 @@ def _code_name(code: grpc.StatusCode | None, default: str) -> str:
 def observed(name: str, handler: BoundHandler, metrics: RequestMetrics | None,
              log_access: bool = False) -> BoundHandler:
     """Wrap a bound handler with what every request gets, in this one place: a request
-    scope (id from ``x-request-id`` or new, echoed in trailing metadata; the tenant once
-    authenticated) for logs, and its count, latency and tenant in the node's metrics."""
+    scope (its metadata, read once; the caller's ``x-request-id`` echoed when it sent
+    one, a new id only on errors and in logs; the tenant once authenticated), and its
+    count, latency and tenant in the node's metrics."""
 
     async def serve(request: Any, context: grpc.aio.ServicerContext) -> Any:
         scope, token = request_context.begin(name, context.invocation_metadata())
-        context.set_trailing_metadata(((request_context.REQUEST_ID_KEY, scope.request_id),))
+        if scope.given_id is not None:
+            context.set_trailing_metadata(request_context.echo())
         start = time.perf_counter()
         code = "UNKNOWN"
         try:
