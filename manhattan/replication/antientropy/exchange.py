@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 
@@ -28,7 +29,7 @@ from manhattan.proto.v1 import ops_pb2, ops_pb2_grpc
 from manhattan.replication.antientropy.hashtree import DEPTH, HashTree, build_tree, segment_versions
 from manhattan.replication.antientropy.tree_cache import TreeCache
 from manhattan.replication.antientropy.watermarks import Watermarks
-from manhattan.storage import RocksEngine
+from manhattan.storage.engine import Durable, RawRanges
 
 SEGMENTS_PER_REQUEST = 512
 RECORDS_PER_MESSAGE = 1000
@@ -43,6 +44,10 @@ def _until_full(values: list[bytes | None]) -> int:
         if size > MESSAGE_BYTES and count:
             return count
     return len(values)
+
+
+class ExchangeEngine(RawRanges, Durable, Protocol):
+    """What an exchange asks of storage: raw ranges to hash, read and apply."""
 
 
 class Throttle:
@@ -87,7 +92,7 @@ def _ranges_to_proto(ranges: list[Range]) -> list[ops_pb2.PositionRange]:
     return [ops_pb2.PositionRange(start=s, end=e) for s, e in ranges]
 
 
-def _tree_of(trees: TreeCache | None, engine: RocksEngine, dataset: str,
+def _tree_of(trees: TreeCache | None, engine: RawRanges, dataset: str,
              ranges: list[Range], throttle: Callable[[int], None] | None) -> HashTree:
     """The current tree of ``ranges``: from the cache when the node keeps one."""
     if trees is None:
@@ -98,7 +103,7 @@ def _tree_of(trees: TreeCache | None, engine: RocksEngine, dataset: str,
 class ExchangeSession:
     """The responder's side of one exchange stream."""
 
-    def __init__(self, *, engine: RocksEngine, executor: Executor, epoch: Callable[[], int],
+    def __init__(self, *, engine: ExchangeEngine, executor: Executor, epoch: Callable[[], int],
                  watermarks: Watermarks, now_ms: Callable[[], int],
                  trees: TreeCache | None = None) -> None:
         self._engine = engine
@@ -174,7 +179,7 @@ async def serve_exchange(session: ExchangeSession,
 class Exchanger:
     """The initiator's side: runs exchanges with peers."""
 
-    def __init__(self, *, node_id: int, engine: RocksEngine, executor: Executor,
+    def __init__(self, *, node_id: int, engine: ExchangeEngine, executor: Executor,
                  watermarks: Watermarks, metadata: tuple[tuple[str, str], ...],
                  now_ms: Callable[[], int], timeout_s: float = 60.0,
                  trees: TreeCache | None = None) -> None:

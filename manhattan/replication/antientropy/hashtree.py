@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from manhattan.cluster.ranges import Range, range_bounds
-from manhattan.storage import RocksEngine
+from manhattan.storage.engine import RawRanges
 
 LEAF_BITS = 16
 FANOUT_BITS = 4
@@ -103,7 +103,7 @@ class HashTree:
         return out
 
 
-def hash_segments(engine: RocksEngine, dataset: str, ranges: Sequence[Range],
+def hash_segments(engine: RawRanges, dataset: str, ranges: Sequence[Range],
                   throttle: Callable[[int], None] | None = None
                   ) -> tuple[dict[int, int], dict[int, int]]:
     """Scan the ranges in key order: (segment -> leaf hash, segment -> key count) of
@@ -139,7 +139,7 @@ def hash_segments(engine: RocksEngine, dataset: str, ranges: Sequence[Range],
     return leaves, counts
 
 
-def build_tree(engine: RocksEngine, dataset: str, ranges: Sequence[Range],
+def build_tree(engine: RawRanges, dataset: str, ranges: Sequence[Range],
                throttle: Callable[[int], None] | None = None) -> HashTree:
     """Scan the ranges and hash them into a tree (from scratch)."""
     leaves, counts = hash_segments(engine, dataset, ranges, throttle)
@@ -159,7 +159,7 @@ def segment_ranges(ranges: Sequence[Range], segments: Iterable[int]) -> list[Ran
     return out
 
 
-def segment_versions(engine: RocksEngine, dataset: str, ranges: Sequence[Range],
+def segment_versions(engine: RawRanges, dataset: str, ranges: Sequence[Range],
                      segments: Iterable[int]) -> dict[bytes, bytes]:
     """storage key -> 12-byte version of every record of ``ranges`` in ``segments``."""
     out: dict[bytes, bytes] = {}

@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from manhattan.cluster.ranges import Range
 from manhattan.replication.antientropy.hashtree import (
@@ -28,9 +29,19 @@ from manhattan.replication.antientropy.hashtree import (
     hash_segments,
     segment_ranges,
 )
-from manhattan.storage import RocksEngine
+from manhattan.storage.changes import ChangeLog
+from manhattan.storage.engine import RawRanges
 
 MAX_TREES = 64  # (dataset, ranges) pairs cached; a node has a few per dataset
+
+
+class TrackedRanges(RawRanges, Protocol):
+    """An engine whose write paths mark what they changed (``RocksEngine`` is one)."""
+
+    changes: ChangeLog
+
+    def change_seq(self) -> int:
+        """The change sequence, taken under the engine's write lock."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +55,7 @@ class _Cached:
 class TreeCache:
     """Serves current hash trees, rehashing only changed segments. Thread-safe."""
 
-    def __init__(self, engine: RocksEngine, *, max_age_s: float = 3600.0,
+    def __init__(self, engine: TrackedRanges, *, max_age_s: float = 3600.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         if max_age_s <= 0:
             raise ValueError("max_age_s must be > 0")
