@@ -190,6 +190,9 @@ class RepairSection(_Section):
     # about one full background pass over every (dataset, peer) pair per interval
     interval_s: float = Field(10.0, gt=0)
     keys_per_s: float = Field(50_000, ge=0)  # keys hashed per second per side; 0: unlimited
+    # hash trees are kept current as writes apply; each is rebuilt from a full scan
+    # at most this often anyway (a backstop against a change no write path marked)
+    tree_max_age_s: float = Field(3600.0, gt=0)
 
 
 class StreamingSection(_Section):

@@ -9,6 +9,7 @@ import grpc
 
 from manhattan.errors import InvalidRequest, NotFound, QuotaExceeded
 from manhattan.node.session import absorb_session
+from manhattan.rpc import request_context
 from manhattan.rpc.auth import Authenticator
 from manhattan.replication.coordinator import Coordinator, Mutation
 from manhattan.rpc.servicers import record_to_proto, rpc_errors, version_to_proto
@@ -48,7 +49,7 @@ class DataService(data_pb2_grpc.DataServicer):
         A dataset this node has not heard of may have just been created through another
         node whose catalog push has not arrived yet: the node catches up with its peers'
         catalogs (``ClusterState.catch_up_catalog``) before answering NotFound."""
-        metadata = context.invocation_metadata()
+        metadata = request_context.metadata(context)  # read once
         principal = self._auth.principal(metadata)
         if not name:
             raise InvalidRequest("dataset must not be empty")

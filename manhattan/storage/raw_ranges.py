@@ -64,6 +64,7 @@ class RocksRawRanges(RocksBase):
                 applied += 1
             if applied:
                 self._db.write(batch, self._synced if sync else self._buffered)
+                self.changes.mark(dataset, newest)
         return applied
 
     def delete_range(self, dataset: str, ranges: Sequence[tuple[bytes, bytes | None]]) -> None:
@@ -75,3 +76,4 @@ class RocksRawRanges(RocksBase):
             batch.delete_range(lower, upper if upper is not None else b"\xff" * 8, handle)
         with self._write_lock:
             self._db.write(batch, self._synced)
+            self.changes.reset(dataset)

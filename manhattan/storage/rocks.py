@@ -155,6 +155,7 @@ class RocksEngine(RocksPurge, RocksRawRanges, RocksMetaStore):
                 applied.append(True)
             if newest:
                 self._db.write(batch, self._synced if sync else self._buffered)
+                self.changes.mark(dataset, newest)
         return applied
 
     # -- figures and checkpoints ------------------------------------------
