@@ -22,6 +22,7 @@ reference box). Reported, never asserted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -112,6 +113,14 @@ def _setup_dataset(lc: LocalCluster, progress: Progress) -> str:
             ds.put_many([Put(p, l, VALUE) for p, l in GET_KEYS[start:start + LOAD_BATCH]],
                         consistency=Consistency.ALL, durability=Durability.SYNC)
     return token
+
+
+def start_cluster(root: Path, stack: contextlib.ExitStack) -> LocalCluster:
+    """Three nodes under ``root/cluster``, converged, stopped when ``stack`` closes."""
+    lc = LocalCluster(root / "cluster", nodes=NODES, base_port=None)
+    stack.callback(lc.stop)
+    lc.start().wait_converged()
+    return lc
 
 
 # -- the measured group -------------------------------------------------------------------
