@@ -33,8 +33,8 @@ from typing import Any
 
 from manhattan.bench import report
 from manhattan.bench.cluster import DATASET, GET_KEYS, KEY_SPACE, LOAD_BATCH, VALUE, \
-    _on_every_node, _setup_dataset, start_cluster
-from manhattan.bench.common import Result, Settings
+    _on_every_node, _setup_dataset, fill, start_cluster
+from manhattan.bench.common import MIN_RUN_S, Result, Settings, load_note
 from manhattan.bench.concurrency import LEVELS, LOAD_FRACTION, ClientPool, PhaseResult, \
     PhaseSpec, server_cpu_s
 from manhattan.bench.peers.redis import RedisClusterServers
@@ -45,6 +45,8 @@ NAME = "capacity"
 TITLE = "Capacity (N callers in flight over 2 client processes; peak, p99 at 70%, CPU/op)"
 GET, PUT = "get 100 B", "put 100 B"
 QUICK_LEVELS = (1, 4)
+QUICK_KEYS = 1_000  # keys the gets read (and puts cycle through) in a quick run
+QUICK_PHASE_S = 0.5  # at most, per phase, in a quick run
 RF2_DATASET = "kv2"
 M_RF2, M_RF2_SYNC, M_RF3 = "manhattan RF2 W1 R1", "manhattan RF2 QUORUM SYNC", \
     "manhattan RF3 QUORUM"
@@ -64,7 +66,7 @@ def manhattan_call(config: dict[str, Any]) -> Callable[[int], object]:
     ds = client.dataset(config["dataset"])
     consistency = Consistency[config["consistency"]]
     durability = Durability[config["durability"]]
-    n = len(GET_KEYS)
+    n = config["keys"]
     if config["op"] == "get":
         def get(i: int) -> object:
             pkey, lkey = GET_KEYS[i % n]
@@ -74,7 +76,7 @@ def manhattan_call(config: dict[str, Any]) -> Callable[[int], object]:
         return get
 
     def put(i: int) -> object:
-        return ds.put(b"c%07d" % (i % KEY_SPACE), b"l", VALUE, consistency=consistency,
+        return ds.put(b"c%07d" % (i % n), b"l", VALUE, consistency=consistency,
                       durability=durability)
     return put
 
@@ -85,8 +87,8 @@ def redis_call(config: dict[str, Any]) -> Callable[[int], object]:
     from redis.cluster import ClusterNode, RedisCluster
 
     cluster = RedisCluster(startup_nodes=[ClusterNode("127.0.0.1", p) for p in config["ports"]])
-    keys = [b"%s/%s" % key for key in GET_KEYS]
-    n = len(keys)
+    n = config["keys"]
+    keys = [b"%s/%s" % key for key in GET_KEYS[:n]]
     op = config["op"]
     if op == "get":
         def get(i: int) -> object:
@@ -95,10 +97,10 @@ def redis_call(config: dict[str, Any]) -> Callable[[int], object]:
             return None
         return get
     if op == "set":
-        return lambda i: cluster.set(b"c%07d" % (i % KEY_SPACE), VALUE)
+        return lambda i: cluster.set(b"c%07d" % (i % n), VALUE)
 
     def set_wait(i: int) -> object:
-        key = b"c%07d" % (i % KEY_SPACE)
+        key = b"c%07d" % (i % n)
         node = cluster.get_node_from_key(key)
         pipe = cluster.get_redis_connection(node).pipeline(transaction=False)
         pipe.set(key, VALUE)
@@ -135,6 +137,12 @@ class Case:
             r.rate for r in self.by_level[n]))
 
 
+def phase_seconds(settings: Settings) -> float:
+    """One run of one case at one level: 10 s or more in a full run, short when quick."""
+    seconds = settings.seconds / settings.rounds
+    return min(seconds, QUICK_PHASE_S) if settings.quick else max(seconds, MIN_RUN_S)
+
+
 def run_phase(pool: ClientPool, case: Case, spec: PhaseSpec) -> tuple[PhaseResult, float]:
     """One phase, and the CPU seconds its servers burnt over it."""
     before = server_cpu_s(case.pids)
@@ -146,7 +154,7 @@ def measure(pool: ClientPool, cases: list[Case], levels: tuple[int, ...], settin
             progress: Progress) -> None:
     """Warm up, then interleaved runs (every level of every case, once per run), then a
     paced run per case at 70% of its peak."""
-    seconds = settings.seconds / settings.rounds
+    seconds = phase_seconds(settings)
     for case in cases:
         progress(f"warm-up {case.workload}: {case.system}")
         pool.phase(case.spec(max(levels), settings.warmup))
@@ -211,19 +219,29 @@ def ratios_of(rows: list[Row]) -> list[Ratio]:
     return out
 
 
-def results_of(rows: list[Row]) -> list[Result]:
-    """The peak rows for bench/run.py's table (a section per workload)."""
-    out = []
-    for row in rows:
-        if not row.workload.endswith(", peak"):
-            continue
+def results_of(rows: list[Row], ratios: list[Ratio]) -> list[Result]:
+    """The peak rows for bench/run.py's table: a section per peer (its row first, then the
+    Manhattan rows compared with it), then any row without a peer."""
+    def result(row: Row) -> Result:
         lat = row.latency_us
-        result = Result(NAME, f"{row.workload}: {row.system}", row.unit, len(row.runs),
-                        len(row.runs), 0.0, row.median, lat.get("p50_us", float("nan")),
-                        lat.get("p99_us", float("nan")), note=row.note, runs=list(row.runs))
-        result.is_baseline = row.system.startswith("redis")
-        out.append(result)
-    return out
+        return Result(NAME, f"{row.workload}: {row.system}", row.unit, len(row.runs),
+                      len(row.runs), 0.0, row.median, lat.get("p50_us", float("nan")),
+                      lat.get("p99_us", float("nan")), note=row.note, runs=list(row.runs))
+
+    index = {f"{r.workload} / {r.system}": r for r in rows if r.workload.endswith(", peak")}
+    out, shown = [], set()
+    for denominator in dict.fromkeys(r.denominator for r in ratios):
+        base = result(index[denominator])
+        base.is_baseline = True
+        out.append(base)
+        shown.add(denominator)
+        for r in ratios:
+            if r.denominator == denominator:
+                mine = result(index[r.numerator])
+                mine.baseline, mine.ratio = base.name, r.value
+                out.append(mine)
+                shown.add(r.numerator)
+    return out + [result(row) for name, row in index.items() if name not in shown]
 
 
 # -- setup -------------------------------------------------------------------------------------
@@ -242,17 +260,7 @@ def _setup_rf2(lc: Any, progress: Progress) -> None:
                    "the RF=2 dataset known")
 
 
-def _fill(endpoints: list[str], token: str, dataset: str) -> None:
-    from manhattan.client import Client, Consistency, Durability, Put
-
-    with Client(endpoints, token=token) as client:
-        ds = client.dataset(dataset)
-        for start in range(0, KEY_SPACE, LOAD_BATCH):
-            ds.put_many([Put(p, l, VALUE) for p, l in GET_KEYS[start:start + LOAD_BATCH]],
-                        consistency=Consistency.ALL, durability=Durability.SYNC)
-
-
-def _redis(root: Path, appendfsync: str, notes: list[str], system: str,
+def _redis(root: Path, appendfsync: str, notes: list[str], system: str, n: int,
            stack: contextlib.ExitStack) -> RedisClusterServers | None:
     try:
         servers = RedisClusterServers(root / appendfsync, appendfsync=appendfsync)
@@ -262,7 +270,7 @@ def _redis(root: Path, appendfsync: str, notes: list[str], system: str,
         notes.append(f"{system} skipped: {type(exc).__name__}: {str(exc).splitlines()[0]}")
         return None
     client = servers.client()
-    keys = [b"%s/%s" % key for key in GET_KEYS]
+    keys = [b"%s/%s" % key for key in GET_KEYS[:n]]
     for start in range(0, len(keys), LOAD_BATCH):
         pipe = client.pipeline()
         for key in keys[start:start + LOAD_BATCH]:
@@ -272,14 +280,14 @@ def _redis(root: Path, appendfsync: str, notes: list[str], system: str,
     return servers
 
 
-def build_cases(lc: Any, token: str, root: Path, notes: list[str],
+def build_cases(lc: Any, token: str, root: Path, notes: list[str], n: int,
                 stack: contextlib.ExitStack) -> list[Case]:
     """Every (workload, system) pair whose system started."""
     pids = [n.proc.pid for n in lc.nodes if n.proc is not None]
 
     def m(dataset: str, op: str, consistency: str, durability: str = "BUFFERED") -> dict:
         return {"endpoints": list(lc.endpoints), "token": token, "dataset": dataset,
-                "op": op, "consistency": consistency, "durability": durability}
+                "op": op, "consistency": consistency, "durability": durability, "keys": n}
 
     cases = [
         Case(GET, M_RF2, manhattan_call, m(RF2_DATASET, "get", "ONE"), pids,
@@ -293,18 +301,19 @@ def build_cases(lc: Any, token: str, root: Path, notes: list[str],
         Case(PUT, M_RF3, manhattan_call, m(DATASET, "put", "QUORUM"), pids,
              "RF=3, QUORUM, BUFFERED: the designed row"),
     ]
-    fast = _redis(root, "everysec", notes, R_ASYNC, stack)
+    fast = _redis(root, "everysec", notes, R_ASYNC, n, stack)
     if fast is not None:
-        config = {"ports": fast.ports}
+        config = {"ports": fast.ports, "keys": n}
         cases += [
             Case(GET, R_ASYNC, redis_call, {**config, "op": "get"}, fast.pids,
                  "3 masters + 3 async replicas; the master answers"),
             Case(PUT, R_ASYNC, redis_call, {**config, "op": "set"}, fast.pids,
                  "appendfsync everysec; acked by the master alone (async replica)"),
         ]
-    safe = _redis(root, "always", notes, R_SYNC, stack)
+    safe = _redis(root, "always", notes, R_SYNC, n, stack)
     if safe is not None:
-        cases.append(Case(PUT, R_SYNC, redis_call, {"ports": safe.ports, "op": "set_wait"},
+        cases.append(Case(PUT, R_SYNC, redis_call,
+                          {"ports": safe.ports, "op": "set_wait", "keys": n},
                           safe.pids, "appendfsync always, then WAIT 1 (the replica has it)"))
     order = {GET: 0, PUT: 1}
     return sorted(cases, key=lambda c: order[c.workload])
@@ -328,29 +337,31 @@ def run(settings: Settings, progress: Progress = lambda _msg: None,
         root = Path(tmp)
         progress("starting 3 Manhattan nodes")
         lc = start_cluster(root, stack)
-        token = _setup_dataset(lc, progress)
+        keys = QUICK_KEYS if settings.quick else KEY_SPACE
+        token = _setup_dataset(lc, progress, keys)
         _setup_rf2(lc, progress)
         progress("filling the RF=2 dataset")
-        _fill(lc.endpoints, token, RF2_DATASET)
-        cases = build_cases(lc, token, root, notes, stack)
+        fill(lc.endpoints, token, RF2_DATASET, keys)
+        cases = build_cases(lc, token, root, notes, keys, stack)
         progress("starting the client processes")
         pool = stack.enter_context(ClientPool())
         measure(pool, cases, levels, settings, progress)
     rows = [row for case in cases for row in rows_of(case)]
     notes += [
-        f"{settings.rounds} interleaved run(s) of {settings.seconds / settings.rounds:.1f} s "
+        f"{settings.rounds} interleaved run(s) of {phase_seconds(settings):.1f} s "
         f"per case and level (levels {', '.join(map(str, levels))} callers over "
         f"{pool.processes} client processes), after {settings.warmup} s warm-up",
         f"peak rows: the best level's runs; p50/p99 from a run paced at "
         f"{LOAD_FRACTION:.0%} of that peak (latency from when each call was due)",
         "CPU µs per op: server = the system's processes (Manhattan: 3 nodes; each Redis "
         "Cluster: 6), client = both client processes",
-        f"suite wall time {time.monotonic() - began:.0f} s",
+        f"suite wall time {time.monotonic() - began:.0f} s; {load_note()} at the end",
     ]
-    report.write_results(report.results_dir(), NAME, TITLE, rows=rows, ratios=ratios_of(rows),
+    ratios = ratios_of(rows)
+    report.write_results(report.results_dir(), NAME, TITLE, rows=rows, ratios=ratios,
                          versions={}, notes=notes,
                          settings={"runs": settings.rounds, "seconds": settings.seconds,
                                    "warmup_s": settings.warmup, "quick": settings.quick,
                                    "levels": list(levels), "client_processes": pool.processes,
                                    "value_bytes": len(VALUE)})
-    return results_of(rows)
+    return results_of(rows, ratios)

@@ -10,6 +10,7 @@ latency percentiles come from every call it made (sorted samples, exact).
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -20,6 +21,16 @@ from typing import Any
 # least this long, so that a slow patch of a shared machine shows up as spread.
 MIN_RUNS = 5
 MIN_RUN_S = 10.0
+
+
+def load_note() -> str:
+    """The 1/5/15-minute load averages, for a suite's notes: a busy machine skews rates."""
+    try:
+        load = os.getloadavg()
+    except OSError:  # pragma: no cover - not on every platform
+        return "load average unknown"
+    return (f"load average {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} (1/5/15 min) on "
+            f"{os.cpu_count()} CPUs")
 
 
 @dataclass(frozen=True)

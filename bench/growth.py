@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from manhattan.bench import report
-from manhattan.bench.common import Result, Settings, run_sync
+from manhattan.bench.common import Result, Settings, load_note, run_sync
 from manhattan.bench.rows import Ratio, Row
 from manhattan.bench.stats import CpuMeter, Latencies
 
@@ -37,7 +37,7 @@ VALUE = os.urandom(100)
 LOAD_BATCH = 1_000
 LOADERS = 4  # batches in flight while loading
 SIZES = (1_000_000, 10_000_000)
-QUICK_SIZES = (5_000, 20_000)
+QUICK_SIZES = (2_000, 8_000)
 LOAD_BUDGET_S = 1_800.0  # the whole load, full run
 QUICK_LOAD_BUDGET_S = 30.0
 RING_SAMPLE = 100_000  # pkeys sampled for the movement share
@@ -209,6 +209,7 @@ def run(settings: Settings, progress: Progress = lambda _msg: None,
     growth = latency_growth(rows)
     if growth:
         notes.append(growth)
+    notes.append(f"{load_note()} at the end")
     report.write_results(report.results_dir(), NAME, TITLE, rows=rows, ratios=ratios,
                          versions={}, notes=notes,
                          settings={"runs": settings.rounds, "seconds": settings.seconds,
