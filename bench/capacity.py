@@ -323,6 +323,9 @@ def build_cases(lc: Any, token: str, root: Path, notes: list[str], n: int,
 
 
 def levels_for(settings: Settings) -> tuple[int, ...]:
+    """``--callers`` when given, else 1, 4, 16, 64 (quick: 1, 4)."""
+    if settings.callers:
+        return settings.callers
     return QUICK_LEVELS if settings.quick else LEVELS
 
 

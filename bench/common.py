@@ -42,6 +42,7 @@ class Settings:
     rounds: int = MIN_RUNS
     ops: int | None = None  # operations (records, for batch cases) per case
     quick: bool = False
+    callers: tuple[int, ...] | None = None  # callers in flight (capacity); None: the suite's
 
     def round_budget(self, per_call: int = 1) -> tuple[float | None, int | None]:
         """(seconds, calls) of one round of one case; exactly one is not None.

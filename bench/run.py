@@ -46,6 +46,21 @@ SUITES: dict[str, ModuleType] = {suite.NAME: suite for suite in (single_node, cl
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 
 
+MAX_CALLERS = 1024
+
+
+def _callers(text: str) -> tuple[int, ...]:
+    """``1,4,16`` -> (1, 4, 16): distinct positive counts, in order."""
+    try:
+        levels = tuple(dict.fromkeys(int(part) for part in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    if not levels or not all(1 <= n <= MAX_CALLERS for n in levels):
+        raise argparse.ArgumentTypeError(f"each count of callers must be 1..{MAX_CALLERS}, "
+                                         f"got {text!r}")
+    return levels
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="bench/run.py",
@@ -64,6 +79,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=None,
                         help=f"interleaved rounds per group of cases (default {MIN_RUNS}, "
                              "--quick 1)")
+    parser.add_argument("--callers", type=_callers, default=None,
+                        help="callers in flight for the capacity suite, comma-separated "
+                             "(default 1,4,16,64; --quick 1,4)")
     parser.add_argument("--suite", action="append", choices=sorted(SUITES),
                         help="run only this suite (repeatable; default: all)")
     parser.add_argument("--json", type=Path, default=None,
@@ -98,6 +116,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         rounds=args.rounds if args.rounds is not None else (1 if quick else MIN_RUNS),
         ops=args.ops,
         quick=quick,
+        callers=args.callers,
     )
 
 

@@ -71,3 +71,37 @@ def test_a_joining_node_takes_about_its_fair_share(nodes: int) -> None:
 def test_moved_share_refuses_an_empty_ring() -> None:
     with pytest.raises(ValueError, match="positive"):
         moved_share(0, 100)
+
+
+def test_callers_option_reaches_the_capacity_levels() -> None:
+    from manhattan.bench.capacity import LEVELS, QUICK_LEVELS, levels_for
+    from manhattan.bench.run import parse_args, settings_from
+
+    assert levels_for(settings_from(parse_args(["--callers", "2,8,8"]))) == (2, 8)
+    assert levels_for(settings_from(parse_args([]))) == LEVELS
+    assert levels_for(settings_from(parse_args(["--quick"]))) == QUICK_LEVELS
+
+
+@pytest.mark.parametrize("text", ["0", "1,x", "", "2000"])
+def test_callers_option_refuses_nonsense(text: str, capsys) -> None:
+    from manhattan.bench.run import parse_args
+
+    with pytest.raises(SystemExit):
+        parse_args(["--callers", text])
+    assert "callers" in capsys.readouterr().err
+
+
+def test_a_full_run_is_five_runs_of_ten_seconds_or_more() -> None:
+    from manhattan.bench.run import parse_args, settings_from
+
+    settings = settings_from(parse_args([]))
+    assert settings.rounds >= 5 and settings.seconds / settings.rounds >= 10
+
+
+def test_each_table_row_shows_the_spread_of_its_runs() -> None:
+    from manhattan.bench.common import Result
+    from manhattan.bench.run import spread
+
+    row = Result("s", "n", "ops", 3, 3, 3.0, 100.0, 1.0, 2.0, runs=[90.0, 110.0, 100.0])
+    assert spread(row) == "90–110 ±10%"
+    assert spread(Result("s", "n", "ops", 1, 1, 1.0, 100.0, 1.0, 2.0, runs=[100.0])) == "-"
