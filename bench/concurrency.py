@@ -105,7 +105,7 @@ def _run_phase(call: Callable[[int], object], first: int, stride: int, callers: 
                seconds: float, rate: float | None, start_at: float) -> dict[str, Any]:
     """Run ``callers`` threads in this process; returns plain data for the pipe."""
     me = psutil.Process()
-    interval = None if rate is None else callers * stride / rate  # per caller, seconds
+    interval = None if rate is None else callers / rate  # per caller, seconds (this process)
     delay = start_at - time.time()
     if delay > 0:
         time.sleep(delay)  # both processes begin together

@@ -51,7 +51,7 @@ def test_closed_loop_keeps_every_caller_busy_across_both_processes(pool) -> None
 def test_a_paced_phase_sends_at_the_rate_asked_not_faster(pool) -> None:
     result = pool.phase(PhaseSpec(sleep_call, {"ms": 1}, callers=4, seconds=1.0, rate=40.0))
     assert result.errors == 0
-    assert 20 <= result.calls <= 44  # 40/s for 1 s (starts spread over the callers)
+    assert 30 <= result.calls <= 44  # 40/s for 1 s (starts spread over the callers)
 
 
 def test_a_failing_factory_is_reported_not_hung(pool) -> None:
