@@ -44,6 +44,8 @@ from manhattan.bench.stats import Latencies
 NAME = "capacity"
 TITLE = "Capacity (N callers in flight over 2 client processes; peak, p99 at 70%, CPU/op)"
 GET, PUT = "get 100 B", "put 100 B"
+BATCH = 100  # records per put_many (10 pkeys x 10) and per Redis Cluster pipeline
+PUT_MANY = f"put_many x{BATCH}"
 QUICK_LEVELS = (1, 4)
 QUICK_KEYS = 1_000  # keys the gets read (and puts cycle through) in a quick run
 QUICK_PHASE_S = 0.5  # at most, per phase, in a quick run
@@ -60,7 +62,7 @@ Progress = Callable[[str], None]
 
 def manhattan_call(config: dict[str, Any]) -> Callable[[int], object]:
     """A get or put of 100 B through one shared SDK client (it is thread-safe)."""
-    from manhattan.client import Client, Consistency, Durability
+    from manhattan.client import Client, Consistency, Durability, Put
 
     client = Client(config["endpoints"], token=config["token"])
     ds = client.dataset(config["dataset"])
@@ -74,6 +76,13 @@ def manhattan_call(config: dict[str, Any]) -> Callable[[int], object]:
                 raise RuntimeError(f"benchmark key {pkey!r}/{lkey!r} is missing")
             return None
         return get
+
+    if config["op"] == "put_many":
+        def put_many(i: int) -> object:
+            return ds.put_many([Put(b"m%07d" % ((i * 10 + j // 10) % n), b"l%03d" % j, VALUE)
+                                for j in range(BATCH)],
+                               consistency=consistency, durability=durability)
+        return put_many
 
     def put(i: int) -> object:
         return ds.put(b"c%07d" % (i % n), b"l", VALUE, consistency=consistency,
@@ -98,6 +107,13 @@ def redis_call(config: dict[str, Any]) -> Callable[[int], object]:
         return get
     if op == "set":
         return lambda i: cluster.set(b"c%07d" % (i % n), VALUE)
+    if op == "pipeline":
+        def pipeline(i: int) -> object:
+            pipe = cluster.pipeline()
+            for j in range(BATCH):
+                pipe.set(b"m%07d/l%03d" % ((i * 10 + j // 10) % n, j), VALUE)
+            return pipe.execute()
+        return pipeline
 
     def set_wait(i: int) -> object:
         key = b"c%07d" % (i % n)
@@ -125,6 +141,7 @@ class Case:
     config: dict[str, Any]
     pids: list[int]
     note: str = ""
+    per_call: int = 1  # records per call (put_many, pipelines)
     by_level: dict[int, list[PhaseResult]] = field(default_factory=dict)
     server_cpu_s: dict[int, float] = field(default_factory=dict)  # per level, all runs
     paced: PhaseResult | None = None
@@ -183,18 +200,20 @@ def rows_of(case: Case) -> list[Row]:
             merged.merge(r.latencies)
             calls += r.calls
         client_s = sum(r.client_cpu_s for r in results)
+        calls *= case.per_call  # CPU per record for batches
         row = Row(NAME, f"{case.workload}, {level} callers", case.system,
-                  runs=[r.rate for r in results],
+                  "records" if case.per_call > 1 else "ops",
+                  runs=[r.rate * case.per_call for r in results],
                   cpu_server_us=case.server_cpu_s[level] * 1e6 / calls if calls else None,
                   cpu_client_us=client_s * 1e6 / calls if calls else None, note=case.note)
         row.set_latencies(merged)
         rows.append(row)
     level = case.peak_level()
     best = next(r for r in rows if r.workload == f"{case.workload}, {level} callers")
-    peak = Row(NAME, f"{case.workload}, peak", case.system, runs=list(best.runs),
+    peak = Row(NAME, f"{case.workload}, peak", case.system, best.unit, runs=list(best.runs),
                cpu_server_us=best.cpu_server_us, cpu_client_us=best.cpu_client_us,
                note=f"peak at {level} callers; latencies paced at {LOAD_FRACTION:.0%} of it "
-                    f"({case.paced.rate:,.0f}/s achieved, {case.paced.errors} errors)"
+                    f"({case.paced.rate:,.0f} calls/s achieved, {case.paced.errors} errors)"
                if case.paced else f"peak at {level} callers")
     if case.paced is not None:
         peak.set_latencies(case.paced.latencies)
@@ -210,7 +229,7 @@ def ratios_of(rows: list[Row]) -> list[Ratio]:
     """Peak over peak for each like-for-like pair that was measured."""
     index = {(r.workload, r.system): r for r in rows if r.workload.endswith(", peak")}
     out = []
-    for workload in (GET, PUT):
+    for workload in (GET, PUT, PUT_MANY):
         key = f"{workload}, peak"
         for mine, peer in PAIRS:
             if (key, mine) in index and (key, peer) in index:
@@ -226,7 +245,8 @@ def results_of(rows: list[Row], ratios: list[Ratio]) -> list[Result]:
         lat = row.latency_us
         return Result(NAME, f"{row.workload}: {row.system}", row.unit, len(row.runs),
                       len(row.runs), 0.0, row.median, lat.get("p50_us", float("nan")),
-                      lat.get("p99_us", float("nan")), note=row.note, runs=list(row.runs))
+                      lat.get("p99_us", float("nan")), note=row.note, runs=list(row.runs),
+                      per_call="op" if row.unit == "ops" else f"batch of {BATCH}")
 
     index = {f"{r.workload} / {r.system}": r for r in rows if r.workload.endswith(", peak")}
     out, shown = [], set()
@@ -300,6 +320,10 @@ def build_cases(lc: Any, token: str, root: Path, notes: list[str], n: int,
              "RF=2, both replicas fsynced before the ack"),
         Case(PUT, M_RF3, manhattan_call, m(DATASET, "put", "QUORUM"), pids,
              "RF=3, QUORUM, BUFFERED: the designed row"),
+        Case(PUT_MANY, M_RF2, manhattan_call, m(RF2_DATASET, "put_many", "ONE"), pids,
+             "RF=2, W=1, BUFFERED; 10 pkeys x 10 records, split by replica set", BATCH),
+        Case(PUT_MANY, M_RF3, manhattan_call, m(DATASET, "put_many", "QUORUM"), pids,
+             "RF=3, QUORUM, BUFFERED; 10 pkeys x 10 records", BATCH),
     ]
     fast = _redis(root, "everysec", notes, R_ASYNC, n, stack)
     if fast is not None:
@@ -309,13 +333,15 @@ def build_cases(lc: Any, token: str, root: Path, notes: list[str], n: int,
                  "3 masters + 3 async replicas; the master answers"),
             Case(PUT, R_ASYNC, redis_call, {**config, "op": "set"}, fast.pids,
                  "appendfsync everysec; acked by the master alone (async replica)"),
+            Case(PUT_MANY, R_ASYNC, redis_call, {**config, "op": "pipeline"}, fast.pids,
+                 f"redis-py cluster pipeline of {BATCH} SETs (split per master)", BATCH),
         ]
     safe = _redis(root, "always", notes, R_SYNC, n, stack)
     if safe is not None:
         cases.append(Case(PUT, R_SYNC, redis_call,
                           {"ports": safe.ports, "op": "set_wait", "keys": n},
                           safe.pids, "appendfsync always, then WAIT 1 (the replica has it)"))
-    order = {GET: 0, PUT: 1}
+    order = {GET: 0, PUT: 1, PUT_MANY: 2}
     return sorted(cases, key=lambda c: order[c.workload])
 
 

@@ -7,8 +7,8 @@ import math
 
 import pytest
 
-from manhattan.bench.capacity import GET, M_RF2, M_RF2_SYNC, M_RF3, PUT, QUICK_LEVELS, R_ASYNC, \
-    R_SYNC
+from manhattan.bench.capacity import GET, M_RF2, M_RF2_SYNC, M_RF3, PUT, PUT_MANY, QUICK_LEVELS, \
+    R_ASYNC, R_SYNC
 
 
 @pytest.mark.slow
@@ -17,8 +17,9 @@ def test_quick_capacity_rows_levels_peaks_and_like_for_like_ratios(quick_run) ->
     data = json.loads((quick_run.out / "results" / "capacity.json").read_text())
     rows = {(r["workload"], r["system"]): r for r in data["rows"]}
     skipped = " ".join(n for n in data["notes"] if "skipped" in n)
-    wanted = [(GET, M_RF2), (GET, M_RF3), (PUT, M_RF2), (PUT, M_RF2_SYNC), (PUT, M_RF3)]
-    peers = [(GET, R_ASYNC), (PUT, R_ASYNC), (PUT, R_SYNC)]
+    wanted = [(GET, M_RF2), (GET, M_RF3), (PUT, M_RF2), (PUT, M_RF2_SYNC), (PUT, M_RF3),
+              (PUT_MANY, M_RF2), (PUT_MANY, M_RF3)]
+    peers = [(GET, R_ASYNC), (PUT, R_ASYNC), (PUT, R_SYNC), (PUT_MANY, R_ASYNC)]
     wanted += [pair for pair in peers if f"{pair[1]} skipped" not in skipped]
     for workload, system in wanted:
         for level in QUICK_LEVELS:
@@ -34,6 +35,8 @@ def test_quick_capacity_rows_levels_peaks_and_like_for_like_ratios(quick_run) ->
     if not skipped:
         assert f"{PUT}, peak: {M_RF2_SYNC} / {R_SYNC}" in names
         assert f"{GET}, peak: {M_RF2} / {R_ASYNC}" in names
+        assert f"{PUT_MANY}, peak: {M_RF3} / {R_ASYNC}" in names
+    assert {r["unit"] for r in data["rows"] if r["workload"].startswith(PUT_MANY)} == {"records"}
     assert any("load average" in note for note in data["notes"])
 
 
