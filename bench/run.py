@@ -6,7 +6,7 @@ timing: the exit code is 0 whenever the benchmarks ran.
 
     .venv/bin/python bench/run.py                  # the full run, every suite (hours: 5 x 10 s
                                                    # per case, capacity and growth the longest)
-    .venv/bin/python bench/run.py --quick          # a smoke run (~30 s)
+    .venv/bin/python bench/run.py --quick          # a smoke run (a few minutes)
     .venv/bin/python bench/run.py --suite cluster  # one suite (repeatable)
 
 After the suites, BENCHMARKS.md and bench/plots/ are re-rendered from every
@@ -67,7 +67,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Run the Manhattan benchmarks and print ratios against same-run baselines.",
     )
     parser.add_argument("--quick", action="store_true",
-                        help="a short smoke run (~30 s): 1 s per case, one round")
+                        help="a short smoke run: about 1 s per case, one round")
     parser.add_argument("--seconds", type=float, default=None,
                         help="measured seconds per case, split over the rounds "
                              f"(default {MIN_RUNS * MIN_RUN_S:.0f}, --quick 0.9)")
