@@ -213,11 +213,14 @@ def main(argv: list[str] | None = None) -> int:
         errors.print(f"[yellow]warning:[/] load average {load_before[0]:.1f} on {cpus} CPUs: "
                      "other processes compete for the CPU and will skew the ratios")
     outcome: dict[str, list[Result]] = {}
-    for name in names:
+    for number, name in enumerate(names, start=1):
         suite = SUITES[name]
-        with errors.status(f"{name}: starting") as status:
-            def progress(message: str, _name: str = name) -> None:
-                status.update(f"{_name}: {message}")
+        # Which suite of how many, and how long the run has taken so far.
+        step = f"[{number}/{len(names)}]"
+        with errors.status(f"{step} {name}: starting") as status:
+            def progress(message: str, _name: str = name, _step: str = step) -> None:
+                status.update(f"{_step} {_name}: {message} "
+                              f"({time.monotonic() - began:.0f} s)")
             outcome[name] = suite.run(settings, progress, workdir=args.workdir)
         render(console, suite.TITLE, outcome[name])
     wall = time.monotonic() - began

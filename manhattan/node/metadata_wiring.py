@@ -18,7 +18,7 @@ from manhattan.metadata.log import MAX_VOTERS
 from manhattan.errors import InvalidRequest
 from manhattan.node.config import ConfigError, NodeConfig
 from manhattan.proto.v1 import admin_pb2
-from manhattan.tenancy import VersionedItems
+from manhattan.tenancy import Item, VersionedItems
 from manhattan.tenancy.tokens import ADMIN, TokenRecord
 
 log = logging.getLogger("manhattan.metadata")
@@ -72,6 +72,11 @@ class NodeMetadata:
         self._topology: bytes | None = None
         self.items = VersionedItems(meta_store, prefix=APPLIED_PREFIX)
         self.mirror = Mirror(self.items, self._changed)
+        if meta_store.meta_get(_IMPORTED_KEY) is None and not self.items.snapshot():
+            # First start on a gossip-era data dir: serve its catalog (and keep its
+            # datasets' storage) until the log's import lands; version 0 yields to it.
+            self.items.merge([Item(i.key, i.value, 0) for i in _importable(
+                VersionedItems(meta_store).snapshot())])
         joined = meta_store.meta_get(_JOINED_KEY)
         self.log = self._new_log(log_settings(config, json.loads(joined) if joined else None))
         self._tasks: list[asyncio.Task[None]] = []
@@ -175,9 +180,7 @@ class NodeMetadata:
     async def _import(self, legacy: VersionedItems) -> None:
         """A data dir of the gossip version holds the catalog as LWW items: offer them to
         the log until one command commits (the log takes them only while it is empty)."""
-        items = [(i.key, i.value.decode("latin-1")) for i in legacy.snapshot()
-                 if not i.deleted and not _is_admin_token(i.key, i.value)
-                 and i.key.startswith(("tenant/", "dataset/", "token/", "limits/"))]
+        items = [(i.key, i.value.decode("latin-1")) for i in _importable(legacy.snapshot())]
         if items:
             while True:
                 try:
@@ -252,6 +255,12 @@ class MetadataCollector:
         for outcome, count in sorted(log_.commands.items()):
             commands.add_metric([outcome], count)
         return [*families, commands]
+
+
+def _importable(items: list[Item]) -> list[Item]:
+    """The live catalog items of a gossip-era node worth carrying into the log."""
+    return [i for i in items if not i.deleted and not _is_admin_token(i.key, i.value)
+            and i.key.startswith(("tenant/", "dataset/", "token/", "limits/"))]
 
 
 def _is_admin_token(key: str, value: bytes) -> bool:

@@ -106,6 +106,11 @@ class NodeMetrics:
         self.tenant_operations = Counter(
             "manhattan_tenant_operations", "Requests per tenant and operation (the method).",
             ["tenant", "op"], registry=registry)
+        # Per tenant: a dashboard shows who is being refused, not only that someone is.
+        self.tenant_refusals = Counter(
+            "manhattan_tenant_refusals",
+            "Requests refused for a tenant's rate limit or storage quota (RESOURCE_EXHAUSTED), "
+            "by tenant and operation.", ["tenant", "op"], registry=registry)
         self.replica_write_duration = Histogram(
             "manhattan_replica_write_duration_seconds",
             "Time from sending a write to a peer replica until it acknowledged, including "
@@ -170,6 +175,8 @@ class NodeMetrics:
                 child = self._tenant_children[(tenant, method)] = \
                     self.tenant_operations.labels(tenant, method)
             child.inc()
+            if code == "RESOURCE_EXHAUSTED":
+                self.tenant_refusals.labels(tenant, method).inc()
         self.total_requests += 1
         self.rate.tick(self.total_requests, time.monotonic())
 

@@ -14,8 +14,8 @@ from manhattan.cluster.membership import topology_to_proto
 from manhattan.cluster.topology import Member, Topology
 from manhattan.proto.v1 import peer_pb2_grpc
 
-from tests.cluster.conftest import eventually, new_dataset, only
-from tests.membership.test_membership import new_node, preload, start
+from tests.cluster.test_membership import new_node, preload
+from tests.clusters import eventually, new_dataset, only, start_cluster
 
 
 def _add(local, address: str, via: str, outcome: dict) -> None:
@@ -27,7 +27,7 @@ def _add(local, address: str, via: str, outcome: dict) -> None:
 
 
 def test_two_changes_started_at_once_on_two_nodes_one_runs_the_other_is_refused(tmp_path):
-    local = start(tmp_path / "c", 3)
+    local = start_cluster(tmp_path / "c")
     spares = []
     try:
         spares = [new_node(local, 4), new_node(local, 5)]
@@ -56,7 +56,7 @@ def test_two_changes_started_at_once_on_two_nodes_one_runs_the_other_is_refused(
 
 
 def test_a_change_whose_joining_node_died_is_aborted_and_every_write_is_served(tmp_path):
-    local = start(tmp_path / "c", 3)
+    local = start_cluster(tmp_path / "c")
     extra = None
     try:
         token, ds = new_dataset(local)
@@ -95,7 +95,7 @@ def test_a_change_whose_joining_node_died_is_aborted_and_every_write_is_served(t
 
 
 def test_a_pushed_topology_is_ignored_under_the_metadata_log(tmp_path):
-    local = start(tmp_path / "c", 3)
+    local = start_cluster(tmp_path / "c")
     try:
         node = local.node(1)
         with only(node.address, local.admin_token) as admin:
