@@ -26,6 +26,7 @@ test: $(STAMP)
 ## then BENCHMARKS.md and bench/plots/ re-rendered from bench/results/*.json.
 bench: $(STAMP)
 	$(PY) -m manhattan.bench.run
+	$(PY) -m manhattan.bench.cli_startup
 
 ## make bench-report: re-render BENCHMARKS.md and the plots from existing results only.
 bench-report: $(STAMP)

@@ -22,6 +22,7 @@ reference box). Reported, never asserted.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import tempfile
@@ -92,7 +93,18 @@ def _all_alive(client: Client) -> bool:
     return len(members) == NODES and all(m.alive for m in members)
 
 
-def _setup_dataset(lc: LocalCluster, progress: Progress) -> str:
+def fill(endpoints: list[str], token: str, dataset: str, keys: int = KEY_SPACE) -> None:
+    """Write the first ``keys`` of GET_KEYS at ALL: every replica holds every key, so a get
+    at ONE never misses."""
+    with Client(endpoints, token=token) as client:
+        ds = client.dataset(dataset)
+        for start in range(0, keys, LOAD_BATCH):
+            ds.put_many([Put(p, l, VALUE)
+                         for p, l in GET_KEYS[start:min(start + LOAD_BATCH, keys)]],
+                        consistency=Consistency.ALL, durability=Durability.SYNC)
+
+
+def _setup_dataset(lc: LocalCluster, progress: Progress, keys: int = KEY_SPACE) -> str:
     """Create the tenant and the RF=3 dataset, fill the keys that get reads. Returns the token."""
     progress("waiting for every node to see the others alive")
     time.sleep(SETTLE_S)
@@ -105,13 +117,16 @@ def _setup_dataset(lc: LocalCluster, progress: Progress) -> str:
     _on_every_node(lc, lambda c: DATASET in {d.name for d in c.admin.list_datasets()},
                    "the dataset known")
     progress("filling the keys that get reads")
-    with Client(lc.endpoints, token=token) as client:
-        ds = client.dataset(DATASET)
-        for start in range(0, KEY_SPACE, LOAD_BATCH):
-            # ALL: every replica holds every key, so a get at ONE never misses.
-            ds.put_many([Put(p, l, VALUE) for p, l in GET_KEYS[start:start + LOAD_BATCH]],
-                        consistency=Consistency.ALL, durability=Durability.SYNC)
+    fill(lc.endpoints, token, DATASET, keys)
     return token
+
+
+def start_cluster(root: Path, stack: contextlib.ExitStack) -> LocalCluster:
+    """Three nodes under ``root/cluster``, converged, stopped when ``stack`` closes."""
+    lc = LocalCluster(root / "cluster", nodes=NODES, base_port=None)
+    stack.callback(lc.stop)
+    lc.start().wait_converged()
+    return lc
 
 
 # -- the measured group -------------------------------------------------------------------

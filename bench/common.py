@@ -10,21 +10,39 @@ latency percentiles come from every call it made (sorted samples, exact).
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 
+# A full run (``make bench``): at least this many interleaved runs per case, each at
+# least this long, so that a slow patch of a shared machine shows up as spread.
+MIN_RUNS = 5
+MIN_RUN_S = 10.0
+
+
+def load_note() -> str:
+    """The 1/5/15-minute load averages, for a suite's notes: a busy machine skews rates."""
+    try:
+        load = os.getloadavg()
+    except OSError:  # pragma: no cover - not on every platform
+        return "load average unknown"
+    return (f"load average {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} (1/5/15 min) on "
+            f"{os.cpu_count()} CPUs")
+
+
 @dataclass(frozen=True)
 class Settings:
     """How long to measure. ``ops`` (when set) replaces the time budget."""
 
-    seconds: float = 8.0  # measured time per case, split over the rounds
+    seconds: float = MIN_RUNS * MIN_RUN_S  # measured time per case, split over the rounds
     warmup: float = 1.0  # seconds of warm-up per case, before the first round
-    rounds: int = 3
+    rounds: int = MIN_RUNS
     ops: int | None = None  # operations (records, for batch cases) per case
     quick: bool = False
+    callers: tuple[int, ...] | None = None  # callers in flight (capacity); None: the suite's
 
     def round_budget(self, per_call: int = 1) -> tuple[float | None, int | None]:
         """(seconds, calls) of one round of one case; exactly one is not None.
@@ -45,8 +63,11 @@ class Sample:
     calls: int = 0
     elapsed_s: float = 0.0
     latencies_ns: list[int] = field(default_factory=list)
+    runs: list[float] = field(default_factory=list)  # calls/s of each round
 
     def add(self, elapsed_s: float, latencies_ns: list[int]) -> None:
+        if elapsed_s > 0:
+            self.runs.append(len(latencies_ns) / elapsed_s)
         self.calls += len(latencies_ns)
         self.elapsed_s += elapsed_s
         self.latencies_ns.extend(latencies_ns)
@@ -82,6 +103,7 @@ class Result:
     target_rate: float | None = None
     is_baseline: bool = False
     note: str = ""
+    runs: list[float] = field(default_factory=list)  # rate of each interleaved run
 
     @property
     def meets_target(self) -> bool | None:
@@ -109,6 +131,7 @@ def make_result(suite: str, name: str, sample: Sample, *, per_call: int = 1,
         ops_per_s=records / sample.elapsed_s if sample.elapsed_s else 0.0,
         p50_us=percentile_us(ordered, 0.50), p99_us=percentile_us(ordered, 0.99),
         per_call=f"batch of {per_call}" if per_call > 1 else "op", note=note,
+        runs=[rate * per_call for rate in sample.runs],
     )
 
 

@@ -291,8 +291,13 @@ system (Manhattan's SDK, redis-py with hiredis).
 
 * **Warm-up** first, then **interleaved runs**: run 1 of every system and workload, then
   run 2, ... (the order of systems rotates), so a slow patch of the machine hits every
-  system alike. A full run does at least 3 runs per system and workload; the table shows
-  the **median rate with min–max** over the runs.
+  system alike. A full run does at least 5 runs of 10 s or more per system and workload
+  (YCSB: 2,000 operations a run); the table shows the **median rate with min–max** over
+  the runs, and each suite's notes give the load average it ran under.
+* **Capacity** (suite `capacity`): 1, 4, 16 and 64 callers in flight over 2 client
+  processes; the peak is the best level's median, its p50/p99 come from a run paced at 70%
+  of it (latency from when each call was due, so stalls are not hidden), and CPU per
+  operation counts both client processes (client) and every server process (server).
 * **Latency** percentiles (p50/p95/p99/p99.9) come from an **HdrHistogram** (3 significant
   digits) of every call of every run, merged.
 * **CPU per unit** is the CPU time (user + system) of *all* the system's server processes

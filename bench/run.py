@@ -4,8 +4,9 @@ Each suite measures its own baselines in the same run and reports ratios
 against them, with the target ratio and whether it is met. Nothing asserts on
 timing: the exit code is 0 whenever the benchmarks ran.
 
-    .venv/bin/python bench/run.py                  # the full run, every suite (~2.5 min)
-    .venv/bin/python bench/run.py --quick          # a smoke run (~30 s)
+    .venv/bin/python bench/run.py                  # the full run, every suite (hours: 5 x 10 s
+                                                   # per case, capacity and growth the longest)
+    .venv/bin/python bench/run.py --quick          # a smoke run (a few minutes)
     .venv/bin/python bench/run.py --suite cluster  # one suite (repeatable)
 
 After the suites, BENCHMARKS.md and bench/plots/ are re-rendered from every
@@ -33,15 +34,31 @@ from types import ModuleType
 from rich.console import Console
 from rich.table import Table
 
-from manhattan.bench import cluster, ops, report, single_node, social, targets, twitter, ycsb
-from manhattan.bench.common import Result, Settings
+from manhattan.bench import capacity, cluster, growth, ops, report, single_node, social, \
+    targets, twitter, ycsb
+from manhattan.bench.common import MIN_RUN_S, MIN_RUNS, Result, Settings
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository (bench/ is its child)
 
 SUITES: dict[str, ModuleType] = {suite.NAME: suite for suite in (single_node, cluster, ops,
                                                                   social, twitter, ycsb,
-                                                                  targets)}
+                                                                  targets, capacity, growth)}
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
+
+
+MAX_CALLERS = 1024
+
+
+def _callers(text: str) -> tuple[int, ...]:
+    """``1,4,16`` -> (1, 4, 16): distinct positive counts, in order."""
+    try:
+        levels = tuple(dict.fromkeys(int(part) for part in text.split(",")))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    if not levels or not all(1 <= n <= MAX_CALLERS for n in levels):
+        raise argparse.ArgumentTypeError(f"each count of callers must be 1..{MAX_CALLERS}, "
+                                         f"got {text!r}")
+    return levels
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -50,17 +67,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Run the Manhattan benchmarks and print ratios against same-run baselines.",
     )
     parser.add_argument("--quick", action="store_true",
-                        help="a short smoke run (~30 s): 1 s per case, one round")
+                        help="a short smoke run: about 1 s per case, one round")
     parser.add_argument("--seconds", type=float, default=None,
                         help="measured seconds per case, split over the rounds "
-                             "(default 7, --quick 0.9)")
+                             f"(default {MIN_RUNS * MIN_RUN_S:.0f}, --quick 0.9)")
     parser.add_argument("--ops", type=int, default=None,
                         help="measure this many operations per case instead of a time budget "
                              "(records for batch cases, e.g. 1,000 per MultiPut)")
     parser.add_argument("--warmup", type=float, default=None,
                         help="warm-up seconds per case (default 1, --quick 0.25)")
     parser.add_argument("--rounds", type=int, default=None,
-                        help="interleaved rounds per group of cases (default 3, --quick 1)")
+                        help=f"interleaved rounds per group of cases (default {MIN_RUNS}, "
+                             "--quick 1)")
+    parser.add_argument("--callers", type=_callers, default=None,
+                        help="callers in flight for the capacity suite, comma-separated "
+                             "(default 1,4,16,64; --quick 1,4)")
     parser.add_argument("--suite", action="append", choices=sorted(SUITES),
                         help="run only this suite (repeatable; default: all)")
     parser.add_argument("--json", type=Path, default=None,
@@ -89,11 +110,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def settings_from(args: argparse.Namespace) -> Settings:
     quick = args.quick
     return Settings(
-        seconds=args.seconds if args.seconds is not None else (0.9 if quick else 7.0),
+        seconds=args.seconds if args.seconds is not None else
+        (0.9 if quick else MIN_RUNS * MIN_RUN_S),
         warmup=args.warmup if args.warmup is not None else (0.25 if quick else 1.0),
-        rounds=args.rounds if args.rounds is not None else (1 if quick else 3),
+        rounds=args.rounds if args.rounds is not None else (1 if quick else MIN_RUNS),
         ops=args.ops,
         quick=quick,
+        callers=args.callers,
     )
 
 
@@ -115,11 +138,27 @@ def _target(r: Result) -> str:
     return ", ".join(parts) or "-"
 
 
+def spread(r: Result) -> str:
+    """The runs' rates as min–max and their spread around the median (± %)."""
+    if len(r.runs) < 2:
+        return "-"
+    low, high = min(r.runs), max(r.runs)
+    middle = sorted(r.runs)[len(r.runs) // 2]
+    width = (high - low) / 2 / middle * 100 if middle else float("nan")
+    return f"{_num(low)}–{_num(high)} ±{width:.0f}%"
+
+
 def render(console: Console, title: str, results: list[Result]) -> None:
-    """One table per suite; each section starts with its baseline, notes go below."""
+    """One table per suite; each section starts with its baseline, notes go below; the
+    load average and the runs' spread are printed with it (a busy machine skews both)."""
+    load = _load()
+    if load:
+        title += f"  (load average {load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} on " \
+                 f"{os.cpu_count()} CPUs)"
     table = Table(title=title, title_justify="left")
     table.add_column("benchmark (each section: baseline first)", no_wrap=True)
     table.add_column("ops/s", justify="right", no_wrap=True)
+    table.add_column("runs min–max (spread)", justify="right", no_wrap=True)
     table.add_column("p50 µs", justify="right", no_wrap=True)
     table.add_column("p99 µs", justify="right", no_wrap=True)
     table.add_column("ratio", justify="right", no_wrap=True)
@@ -137,7 +176,7 @@ def render(console: Console, title: str, results: list[Result]) -> None:
         per = " /batch" if r.per_call != "op" else ""
         meets = r.meets_target
         table.add_row(
-            name, rate, _num(r.p50_us) + per, _num(r.p99_us) + per,
+            name, rate, spread(r), _num(r.p50_us) + per, _num(r.p99_us) + per,
             "[bold]baseline[/]" if r.is_baseline else
             ("-" if r.ratio is None else f"{r.ratio:.2f}×"),
             _target(r),
@@ -213,11 +252,14 @@ def main(argv: list[str] | None = None) -> int:
         errors.print(f"[yellow]warning:[/] load average {load_before[0]:.1f} on {cpus} CPUs: "
                      "other processes compete for the CPU and will skew the ratios")
     outcome: dict[str, list[Result]] = {}
-    for name in names:
+    for number, name in enumerate(names, start=1):
         suite = SUITES[name]
-        with errors.status(f"{name}: starting") as status:
-            def progress(message: str, _name: str = name) -> None:
-                status.update(f"{_name}: {message}")
+        # Which suite of how many, and how long the run has taken so far.
+        step = f"[{number}/{len(names)}]"
+        with errors.status(f"{step} {name}: starting") as status:
+            def progress(message: str, _name: str = name, _step: str = step) -> None:
+                status.update(f"{_step} {_name}: {message} "
+                              f"({time.monotonic() - began:.0f} s)")
             outcome[name] = suite.run(settings, progress, workdir=args.workdir)
         render(console, suite.TITLE, outcome[name])
     wall = time.monotonic() - began

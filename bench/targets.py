@@ -29,10 +29,10 @@ import grpc
 
 from manhattan.bench import report
 from manhattan.bench.cluster import (
-    BATCH, BATCH_LKEYS, BATCH_PKEYS, DATASET, GET_KEYS, KEY_SPACE, NODES, PER_PKEY, PUT_KEYS,
-    VALUE, _setup_dataset,
+    BATCH, BATCH_LKEYS, BATCH_PKEYS, DATASET, GET_KEYS, KEY_SPACE, PER_PKEY, PUT_KEYS,
+    VALUE, _setup_dataset, start_cluster,
 )
-from manhattan.bench.common import Result, Settings, run_sync
+from manhattan.bench.common import MIN_RUN_S, MIN_RUNS, Result, Settings, run_sync
 from manhattan.bench.echo import EchoProcess, sync_echo
 from manhattan.bench.peers.stores import EtcdStore, start_peers, stop_peers
 from manhattan.bench.rows import Ratio, Row, ratio
@@ -42,7 +42,6 @@ from manhattan.bench.workloads import Key
 from manhattan.client import (
     Client, Consistency, Durability, Put, RoundRobinPolicy, TokenAwarePolicy,
 )
-from manhattan.node.local_cluster import LocalCluster
 
 NAME = "targets"
 TITLE = "Targets (single operations, one client thread, same run: Manhattan vs its peers)"
@@ -85,10 +84,9 @@ class Case:
 
 def measure(cases: list[Case], settings: Settings, progress: Progress) -> None:
     """Warm every case up, then interleaved runs; rate = units / elapsed per run."""
-    runs = settings.rounds if settings.quick else max(settings.rounds, 3)
+    runs = settings.rounds if settings.quick else max(settings.rounds, MIN_RUNS)
     seconds = settings.seconds / settings.rounds
-    if settings.quick:
-        seconds = min(seconds, 0.3)
+    seconds = min(seconds, 0.3) if settings.quick else max(seconds, MIN_RUN_S)
     for case in cases:
         progress(f"warm-up {case.workload}: {case.system}")
         _, lat = run_sync(case.call, settings.warmup, None, case.next_index)
@@ -256,7 +254,7 @@ def results_of(rows: list[Row], ratios: list[Ratio]) -> list[Result]:
                       len(row.runs), 0.0, row.median, lat.get("p50_us", float("nan")),
                       lat.get("p99_us", float("nan")),
                       per_call="op" if row.unit == "ops" else f"batch of {BATCH}",
-                      note=row.note)
+                      note=row.note, runs=list(row.runs))
 
     for denominator in dict.fromkeys(r.denominator for r in ratios):
         base = result(index[denominator])
@@ -283,9 +281,7 @@ def run(settings: Settings, progress: Progress = lambda _msg: None,
             contextlib.ExitStack() as stack:
         root = Path(tmp)
         progress("starting 3 Manhattan nodes and the echo server")
-        lc = LocalCluster(root / "cluster", nodes=NODES, base_port=None)
-        stack.callback(lc.stop)
-        lc.start().wait_converged()
+        lc = start_cluster(root, stack)
         echo = EchoProcess()
         stack.callback(echo.stop)
         echo.start()

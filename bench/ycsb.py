@@ -28,7 +28,7 @@ from pathlib import Path
 
 from manhattan.bench import report
 from manhattan.bench.cluster import SETTLE_S, _all_alive, _on_every_node
-from manhattan.bench.common import Result, Settings
+from manhattan.bench.common import MIN_RUNS, Result, Settings
 from manhattan.bench.peers.stores import RocksStore, peer_store, start_peers, stop_peers
 from manhattan.bench.rows import Ratio, Row, ratio
 from manhattan import __version__ as manhattan_version
@@ -72,7 +72,7 @@ class Shape:
 
 def shape_for(settings: Settings) -> Shape:
     """Quick: tiny but every system and workload; full: >= 3 runs of 2,000 ops."""
-    runs = settings.rounds if settings.quick else max(settings.rounds, 3)
+    runs = settings.rounds if settings.quick else max(settings.rounds, MIN_RUNS)
     if settings.quick:
         records, ops, warmup = 500, 80, 10
     else:
@@ -272,7 +272,8 @@ def results_of(rows: list[Row]) -> list[Result]:
             lat = row.latency_us
             result = Result(NAME, f"{workload}: {row.system}", "ops", len(row.runs),
                             len(row.runs), 0.0, row.median, lat.get("p50_us", math.nan),
-                            lat.get("p99_us", math.nan), is_baseline=row is base, note=row.note)
+                            lat.get("p99_us", math.nan), is_baseline=row is base, note=row.note,
+                            runs=list(row.runs))
             if row is not base:
                 result.baseline = f"{workload}: {base.system}"
                 result.ratio = row.median / base.median if base.median else None

@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from manhattan.bench.driver import PhaseResult, load_phase, run_phase
 from manhattan.bench.manhattan_store import ManhattanStore
 from manhattan.bench.workloads import (
     WORKLOADS, KeyMap, OperationStream, default_buckets, load_items, parse_value_size,
 )
-from manhattan.cli.context import connect
+from manhattan.cli.context import connect, output_option, render
+from manhattan.cli.progress import OnProgress, StageProgress
+from manhattan.cli.render import terminal_width
 from manhattan.client import AlreadyExists, Client, Consistency, Durability
 
 
@@ -74,8 +77,7 @@ def _workloads(_ctx: click.Context, _param: click.Parameter, value: tuple[str, .
 @click.option("--tenant", help="Owner of the dataset made by --create (created if missing).")
 @click.option("--rf", type=click.IntRange(min=0), default=0,
               help="Replication factor for --create (0: the cluster's default).")
-@click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
-              show_default=True, help="Output format.")
+@output_option
 @click.pass_context
 def ycsb(ctx: click.Context, workloads: list[str], dataset: str, records: int, operations: int,
          consistency: str, durability: str, value_size: tuple[int, int], seed: int,
@@ -96,20 +98,23 @@ def ycsb(ctx: click.Context, workloads: list[str], dataset: str, records: int, o
     keys = KeyMap(buckets or default_buckets(records))
     low, high = value_size
     rows: list[dict[str, object]] = []
-    with connect(ctx) as client:
+    with connect(ctx) as client, StageProgress("ycsb", quiet=output == "json") as progress:
         if create:
             _create(client, dataset, tenant or "", rf)
         store = ManhattanStore(client.dataset(dataset), consistency=level,
                                durability=store_durability)
         if not no_load:
-            result = load_phase(store, load_items(records, seed, keys, low, high))
+            items = load_items(records, seed, keys, low, high)
+            result = load_phase(store, _counted(items, "load", records, progress))
             rows.append(_row("load", result, "records"))
         key_count = records
         for name in workloads:
             stream = OperationStream(WORKLOADS[name], key_count, seed, keys=keys,
                                      value_min=low, value_max=high,
                                      expected_inserts=operations)
+            progress(f"workload {name}", 0, 1)  # run_phase times a list: one step each
             result = run_phase(store, stream.take(operations))
+            progress(f"workload {name}", 1, 1)
             key_count = stream.key_count
             rows.append(_row(name, result, "ops"))
     settings = {"dataset": dataset, "records": records, "operations": operations,
@@ -118,7 +123,7 @@ def ycsb(ctx: click.Context, workloads: list[str], dataset: str, records: int, o
     if output == "json":
         click.echo(json.dumps({"settings": settings, "results": rows}, indent=2))
         return
-    _table(rows, settings)
+    _table(rows, settings, output)
 
 
 def _create(client: Client, dataset: str, tenant: str, rf: int) -> None:
@@ -141,22 +146,38 @@ def _row(phase: str, result: PhaseResult, unit: str) -> dict[str, object]:
     }
 
 
-def _table(rows: list[dict[str, object]], settings: dict[str, object]) -> None:
+T = TypeVar("T")
+REPORT_EVERY = 100
+
+
+def _counted(items: Iterable[T], stage: str, total: int, on_progress: OnProgress
+             ) -> Iterator[T]:
+    """``items`` unchanged, reporting how many were taken (a bar for a long phase)."""
+    done = 0
+    for item in items:
+        yield item
+        done += 1
+        if done % REPORT_EVERY == 0:
+            on_progress(stage, done, total)
+    on_progress(stage, done, max(total, done))
+
+
+def _table(rows: list[dict[str, object]], settings: dict[str, object], output: str) -> None:
     title = ", ".join(f"{k} {v}" for k, v in settings.items())
-    table = Table(title=f"YCSB — {title}", title_justify="left")
-    for column in ("phase", "count", "rate /s", "p50 µs", "p95 µs", "p99 µs", "p99.9 µs",
-                   "mix", "misses"):
-        table.add_column(column, justify="left" if column in ("phase", "mix") else "right")
+    click.echo(textwrap.fill(f"YCSB: {title}", terminal_width(), subsequent_indent="  "))
+    table = []
     for row in rows:
-        per = " /batch" if row["unit"] == "records" else ""
-        table.add_row(
-            str(row["phase"]), f"{row['count']:,}",
-            f"{row['rate_per_s']:,.0f}" + (" rec" if row["unit"] == "records" else ""),
-            *(_num(row[k]) + per for k in ("p50_us", "p95_us", "p99_us", "p999_us")),
-            " ".join(f"{k} {v}" for k, v in row["mix"].items()),  # type: ignore[attr-defined]
-            str(row["read_misses"]),
-        )
-    Console().print(table)
+        # Load latencies are per batch of records; the phase's name says so.
+        table.append({
+            "phase": f"{row['phase']} (per batch)" if row["unit"] == "records" else row["phase"],
+            "count": f"{row['count']:,}", "rate /s": f"{row['rate_per_s']:,.0f}",
+            **{name: _num(row[key]) for name, key in (
+                ("p50 µs", "p50_us"), ("p99 µs", "p99_us"), ("p95 µs", "p95_us"),
+                ("p99.9 µs", "p999_us"))},
+            "misses": str(row["read_misses"]),
+            "mix": " ".join(f"{k} {v}" for k, v in row["mix"].items()),  # type: ignore[attr-defined]
+        })
+    render(table, output)
 
 
 def _num(value: object) -> str:

@@ -6,6 +6,7 @@ import signal
 import threading
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,7 +15,9 @@ from manhattan.cli.fanout import cluster_topology, each_node
 from manhattan.client import ClusterTopology, MemberInfo, NodeInfo
 from manhattan.cluster.ring import DEFAULT_VNODES, Ring
 from manhattan.cluster.topology import Member, Topology
-from manhattan.node.local_cluster import LocalCluster
+
+if TYPE_CHECKING:  # the daemon's package is heavy; only `cluster up` needs it
+    from manhattan.node.local_cluster import LocalCluster
 
 
 def wait_for_signal(cluster: LocalCluster) -> None:
@@ -46,6 +49,8 @@ def cluster() -> None:
                    "made under DATA_DIR/certs (as `manhattan certs init` does).")
 def up(nodes: int, data_dir: Path, base_port: int, host: str, tls: bool) -> None:
     """Start NODES node processes in the foreground; Ctrl-C stops them all."""
+    from manhattan.node.local_cluster import LocalCluster
+
     existing = sorted(p.name for p in data_dir.glob("node*") if p.is_dir())
     if existing and len(existing) != nodes:
         raise click.ClickException(
@@ -68,28 +73,41 @@ def up(nodes: int, data_dir: Path, base_port: int, host: str, tls: bool) -> None
         local.stop()
 
 
-def _ring(topology: ClusterTopology) -> Ring:
+def ring_of(topology: ClusterTopology) -> Ring:
+    """The ring of a topology as the nodes build it (joining nodes own nothing yet)."""
     members = tuple(Member(m.id, m.address, m.zone, m.weight) for m in topology.members
                     if m.state != "joining")
     return Ring(Topology(topology.epoch, members), vnodes=topology.vnodes or DEFAULT_VNODES)
 
 
+def _when(ms: int) -> str:
+    return f"{datetime.fromtimestamp(ms / 1000, timezone.utc):%H:%M:%S} UTC"
+
+
 def _repair_text(info: NodeInfo) -> str:
     if info.repair_running:
-        return f"running {100 * info.repair_progress:.0f}%"
-    if info.repair_last_completed_ms:
-        when = datetime.fromtimestamp(info.repair_last_completed_ms / 1000, timezone.utc)
-        return f"idle (last {when:%H:%M:%S} UTC)"
+        return f"{100 * info.repair_progress:.0f}%"
     return "idle"
 
 
 def _streaming_text(info: NodeInfo) -> str:
     if info.streaming_active:
-        return f"{info.streaming_active} transfer(s) {100 * info.streaming_progress:.0f}%"
+        return f"{info.streaming_active}x {100 * info.streaming_progress:.0f}%"
     return "idle"
 
 
-def _status_row(member: MemberInfo, info: NodeInfo | None, ownership: float,
+def _state_text(member: MemberInfo) -> str:
+    """Up/down first (what an operator scans for), then any state but the usual one."""
+    alive = "up" if member.alive else "down"
+    return alive if member.state == "normal" else f"{alive} {member.state}"
+
+
+# Table headers: short, with units; the row keys stay the JSON keys.
+STATUS_HEADERS = {"own_pct": "own %", "disk_mb": "disk MB", "req_per_s": "req/s",
+                  "streaming": "stream", "repair_last": "repaired"}
+
+
+def status_row(member: MemberInfo, info: NodeInfo | None, ownership: float,
                 output: str) -> dict[str, object]:
     """One node's row: the topology's view plus what the node says about itself."""
     row: dict[str, object] = {
@@ -117,19 +135,23 @@ def _status_row(member: MemberInfo, info: NodeInfo | None, ownership: float,
             "snapshots": info.snapshots, "metrics_address": info.metrics_address,
         }
         return row
-    # The table keeps to what an operator scans for; -o json has every figure.
+    # Most important first: what does not fit 80 columns is left to -o wide; -o json
+    # has every figure.
     unknown = "?"
-    del row["zone"]
-    row.update({
+    table: dict[str, object] = {
+        "id": member.id, "state": _state_text(member), "address": member.address,
+        "own_pct": f"{100 * ownership:.1f}",
         "keys": info.approximate_keys if info else unknown,
-        "disk_mb": round(info.disk_bytes / 1e6, 1) if info else unknown,
-        "req/s": f"{info.requests_per_second:.1f}" if info else unknown,
+        "disk_mb": f"{info.disk_bytes / 1e6:.1f}" if info else unknown,
+        "req_per_s": f"{info.requests_per_second:.1f}" if info else unknown,
         "hints": sum(info.hints_pending.values()) if info else unknown,
         "repair": _repair_text(info) if info else unknown,
         "streaming": _streaming_text(info) if info else unknown,
-        "own_pct": round(100 * ownership, 1),
-    })
-    return row
+        "zone": member.zone,
+        "repair_last": (_when(info.repair_last_completed_ms)
+                        if info and info.repair_last_completed_ms else ""),
+    }
+    return table
 
 
 @click.command()
@@ -140,7 +162,7 @@ def _status_row(member: MemberInfo, info: NodeInfo | None, ownership: float,
 def status(ctx: click.Context, replication_factor: int, output: str) -> None:
     """Every node: state, address, load, hints, repair and streaming, ownership."""
     topology = cluster_topology(ctx)
-    ownership = _ring(topology).effective_ownership(replication_factor)
+    ownership = ring_of(topology).effective_ownership(replication_factor)
     infos = {member.id: outcome for member, outcome in each_node(
         ctx, lambda c: c.admin.node_info(), timeout=3,
         topology=ClusterTopology(topology.epoch, topology.vnodes,
@@ -148,9 +170,9 @@ def status(ctx: click.Context, replication_factor: int, output: str) -> None:
     rows = []
     for member in topology.members:
         info = infos.get(member.id)
-        rows.append(_status_row(member, info if isinstance(info, NodeInfo) else None,
+        rows.append(status_row(member, info if isinstance(info, NodeInfo) else None,
                                 ownership.get(member.id, 0.0), output))
-    render(rows, output, title=f"epoch {topology.epoch}")
+    render(rows, output, title=f"epoch {topology.epoch}", headers=STATUS_HEADERS)
 
 
 @click.command("ring")
@@ -162,11 +184,12 @@ def ring_command(ctx: click.Context, replication_factor: int, output: str) -> No
     """Ring points and primary/effective ownership of every node."""
     with connect(ctx) as client:
         topology = client.admin.topology()
-    ring = _ring(topology)
+    ring = ring_of(topology)
     primary = ring.primary_ownership()
     effective = ring.effective_ownership(replication_factor)
     points = ring.points_per_member()
     render([{"id": m.id, "address": m.address, "points": points.get(m.id, 0),
              "primary_pct": round(100 * primary.get(m.id, 0.0), 2),
              "effective_pct": round(100 * effective.get(m.id, 0.0), 2)}
-            for m in topology.members], output, title=f"epoch {topology.epoch}")
+            for m in topology.members], output, title=f"epoch {topology.epoch}",
+           headers={"primary_pct": "primary %", "effective_pct": f"rf {replication_factor} %"})

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator, Sequence
+import tomllib
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from manhattan.client import Client, Consistency, Durability, ManhattanError
-from manhattan.node.cluster_file import read_cluster_file
-from manhattan.security.tls import TlsFiles
+from manhattan.types import Consistency, Durability
+
+if TYPE_CHECKING:
+    from manhattan.client import Client
+    from manhattan.security.tls import TlsFiles
+
+# Only what every command needs is imported at the top: `manhattan --help` and a
+# command that does not talk to a cluster must not pay for gRPC and the SDK.
 
 DEFAULT_CLUSTER_FILE = Path("data") / "cluster.toml"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -61,6 +65,7 @@ class CliSettings:
             if cert is not None or key is not None:
                 raise click.UsageError("--cert-file/--key-file need --ca-file")
             return None
+        from manhattan.security.tls import TlsFiles
         try:
             return TlsFiles(ca, cert, key)
         except ValueError as exc:
@@ -88,9 +93,18 @@ class CliSettings:
         return endpoints, token
 
 
+def read_cluster_file(path: Path) -> dict[str, Any]:
+    """The parsed cluster file. Read here rather than through ``manhattan.node``, whose
+    package import pulls in the whole daemon (a quarter second on every command)."""
+    with open(path, "rb") as fh:
+        return tomllib.load(fh)
+
+
 @contextmanager
 def connect(ctx: click.Context) -> Iterator[Client]:
     """A Client for this command; Manhattan errors become clean CLI errors."""
+    from manhattan.client import Client, ManhattanError
+
     settings: CliSettings = ctx.find_object(CliSettings)
     endpoints, token = settings.resolve()
     try:
@@ -102,9 +116,11 @@ def connect(ctx: click.Context) -> Iterator[Client]:
 
 
 def output_option(func: F) -> F:
-    """Add ``-o/--output table|json``."""
-    return click.option("-o", "--output", type=click.Choice(["table", "json"]), default="table",
-                        show_default=True, help="Output format.")(func)
+    """Add ``-o/--output table|wide|json``."""
+    return click.option("-o", "--output", type=click.Choice(["table", "wide", "json"]),
+                        default="table", show_default=True,
+                        help="table: fits the terminal; wide: every column; json: for "
+                             "scripts (stable).")(func)
 
 
 def _enum_option(flag: str, parse: Callable[[str], Any], default: Any, help_text: str
@@ -138,18 +154,53 @@ def text(value: bytes) -> str:
         return "base64:" + base64.b64encode(value).decode()
 
 
+def utc_ms(ms: int | None) -> str:
+    """A time in ms since the epoch as a UTC time for tables (0/None: never)."""
+    if not ms:
+        return "never"
+    from datetime import datetime, timezone
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def unlimited(value: float | None) -> str:
+    """A limit for tables: 0 means unlimited."""
+    return "unlimited" if not value else f"{value:g}"
+
+
+# Table headers for keys that several commands print (JSON keeps the keys).
+COMMON_HEADERS = {"created_at_ms": "created (UTC)", "expires_at_ms": "expires (UTC)",
+                  "at_ms": "time (UTC)", "replication_factor": "rf",
+                  "read_consistency": "read", "write_consistency": "write",
+                  "default_ttl_ms": "ttl (s)", "ops_per_second": "ops/s",
+                  "bytes_per_second": "bytes/s", "storage_quota_bytes": "quota (bytes)",
+                  "burst_seconds": "burst (s)", "token_id": "token", "read_only": "read-only"}
+COMMON_FORMATS = {"created_at_ms": utc_ms, "expires_at_ms": utc_ms, "at_ms": utc_ms,
+                  "default_ttl_ms": lambda ms: f"{ms / 1000:g}" if ms else "none",
+                  "ops_per_second": unlimited, "bytes_per_second": unlimited,
+                  "storage_quota_bytes": unlimited}
+
+
 def render(rows: Sequence[dict[str, Any]], output: str, *, title: str | None = None,
-           empty: str = "(nothing)") -> None:
-    """Print rows as a rich table or as JSON (a list of objects)."""
+           empty: str = "(nothing)", headers: Mapping[str, str] | None = None,
+           formats: Mapping[str, Callable[[Any], str]] | None = None,
+           record: bool = False) -> None:
+    """Print rows as a table that fits the terminal (``wide``: every column) or as JSON
+    (a list of objects, keyed as given: ``headers`` and ``formats`` apply to tables only).
+    ``record``: the command answers with one record, printed as ``key: value`` lines."""
     if output == "json":
         click.echo(json.dumps(list(rows), indent=2, default=str))
         return
     if not rows:
         click.echo(empty)
         return
-    table = Table(title=title)
-    for column in rows[0]:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*(str(v) for v in row.values()))
-    Console().print(table)
+    from manhattan.cli.render import record_lines, table_lines
+
+    headers = {**COMMON_HEADERS, **(headers or {})}
+    formats = {**COMMON_FORMATS, **(formats or {})}
+    if record and len(rows) == 1:
+        if title:
+            click.echo(title)
+        click.echo(record_lines(rows[0], headers=headers, formats=formats))
+        return
+    click.echo(table_lines(rows, wide=output == "wide", title=title, headers=headers,
+                           formats=formats))

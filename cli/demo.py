@@ -4,19 +4,22 @@ Starts a 3-node cluster under ``<data-dir>`` (``cluster.toml`` there lets the
 other commands run without flags), creates the ``demo`` tenant with a ``kv``
 dataset (RF 3) and a few records, starts the social service (``social.toml``)
 and loads a generated network: 1,000 users with power-law followings, a few
-celebrities above the threshold and a few thousand tweets fanned out for real
-(all once; a restart reuses them). Prints a home timeline and a short tour,
-and stops every process (by PID) on Ctrl-C or SIGTERM.
+celebrities above the threshold and a few thousand tweets in the layout a finished
+fan-out leaves (all once; a restart reuses them), with a progress bar per stage.
+Prints a home timeline and a short tour, and stops every process (by PID) on
+Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import click
 
 from manhattan.cli.cluster import wait_for_signal
+from manhattan.cli.progress import OnProgress, StageProgress
 from manhattan.client import AlreadyExists, Client, Put
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.services.demo_network import SAMPLE_USERS, start_with_sample_network
@@ -32,19 +35,51 @@ SAMPLE = [
 ]
 
 
-def _seed(admin: Client, endpoints: list[str], data_dir: Path) -> str:
+SCHEMA_STEPS = 3  # demo tenant, its dataset, its sample records
+# What the sample loader reports (manhattan.services.sample): bars in this order.
+LOADER_STAGES = ("users", "follows", "tweets", "timelines")
+
+
+def _start_cluster(local: LocalCluster, on_progress: OnProgress) -> None:
+    """Start the nodes, reporting each one serving (they start one after another)."""
+    failed: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            local.start()
+        except BaseException as exc:  # re-raised below, on the caller's thread
+            failed.append(exc)
+
+    starter = threading.Thread(target=start, name="cluster-start", daemon=True)
+    starter.start()
+    total = len(local.nodes)
+    while starter.is_alive():
+        # A node has a PID once started; the next starts only after it serves.
+        started = sum(node.pid is not None for node in local.nodes)
+        on_progress("cluster", max(started - 1, 0), total)
+        starter.join(0.2)
+    if failed:
+        raise failed[0]
+    on_progress("cluster", total, total)
+
+
+def _seed(admin: Client, endpoints: list[str], data_dir: Path, on_progress: OnProgress) -> str:
     """Create the demo tenant and dataset once; return the tenant's token."""
     token_file = data_dir / "demo.token"
     try:
         token = admin.admin.create_tenant("demo")
     except AlreadyExists:
+        on_progress("schema", SCHEMA_STEPS - 1, SCHEMA_STEPS)
         return token_file.read_text().strip() if token_file.exists() else ""
+    on_progress("schema", 1, SCHEMA_STEPS)
     fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(token + "\n")
     admin.admin.create_dataset("kv", tenant="demo")
+    on_progress("schema", 2, SCHEMA_STEPS)
     with Client(endpoints, token=token) as tenant:
         tenant.dataset("kv").put_many([Put(*row) for row in SAMPLE])
+    on_progress("schema", SCHEMA_STEPS, SCHEMA_STEPS)
     return token
 
 
@@ -56,6 +91,7 @@ Manhattan is running: {len(endpoints)} nodes at {", ".join(endpoints)}
 The admin token and endpoints are in {data_dir}/cluster.toml, so commands need no flags:
 
   manhattan status                               # nodes, load, hints, ownership
+  manhattan console                              # the same, live, on http://127.0.0.1:7180/
   manhattan kv scan kv alice                     # the demo tenant's sample records
   manhattan kv put kv alice visit:2026-11-03 croquet
   manhattan kv get kv alice profile:name -o json
@@ -97,16 +133,22 @@ def demo(data_dir: Path, nodes: int, base_port: int, host: str) -> None:
     local = LocalCluster(data_dir, nodes=nodes, base_port=base_port, host=host)
     social = SocialProcess(data_dir, host=host, port=base_port + 10 if base_port else None,
                            options=["--celebrity-threshold", str(CELEBRITY_THRESHOLD)])
+    progress = StageProgress("ready")
     try:
-        local.start()
-    except RuntimeError as exc:
-        raise click.ClickException(str(exc)) from None
-    try:
-        with Client(local.endpoints, token=local.admin_token) as admin:
-            token = _seed(admin, local.endpoints, data_dir)
-        click.echo("starting the social service and loading the sample network ...")
-        sample = start_with_sample_network(local.endpoints, local.admin_token, data_dir, social,
-                                           celebrity_threshold=CELEBRITY_THRESHOLD)
+        with progress:
+            try:
+                _start_cluster(local, progress)
+            except RuntimeError as exc:
+                raise click.ClickException(str(exc)) from None
+            with Client(local.endpoints, token=local.admin_token) as admin:
+                token = _seed(admin, local.endpoints, data_dir, progress)
+            progress("schema", SCHEMA_STEPS, SCHEMA_STEPS)
+            # The service starts while the network loads; the loader reports its stages.
+            sample = start_with_sample_network(local.endpoints, local.admin_token, data_dir,
+                                               social, celebrity_threshold=CELEBRITY_THRESHOLD,
+                                               on_progress=progress)
+            for stage in LOADER_STAGES:
+                progress.finish(stage)  # a restart loads nothing: the bars still end full
         click.echo(sample)
         click.echo(_tour(local.endpoints, token, data_dir, social.address))
         wait_for_signal(local)

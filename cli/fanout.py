@@ -32,9 +32,11 @@ def cluster_topology(ctx: click.Context) -> ClusterTopology:
 
 
 def each_node(ctx: click.Context, call: Callable[[Client], T], *, timeout: float | None = None,
-              topology: ClusterTopology | None = None
+              topology: ClusterTopology | None = None,
+              on_progress: Callable[[int, int], None] | None = None
               ) -> list[tuple[MemberInfo, T | ManhattanError]]:
-    """``call`` on every member in id order: its result, or the error it raised.
+    """``call`` on every member in id order: its result, or the error it raised;
+    ``on_progress(done, total)`` after each member (for a progress bar).
 
     Members believed down are asked too: the answer (or the error) says more than
     the failure detector of another node."""
@@ -42,11 +44,14 @@ def each_node(ctx: click.Context, call: Callable[[Client], T], *, timeout: float
     token = settings.resolve()[1]
     topology = topology or cluster_topology(ctx)
     results: list[tuple[MemberInfo, T | ManhattanError]] = []
-    for member in sorted(topology.members, key=lambda m: m.id):
+    members = sorted(topology.members, key=lambda m: m.id)
+    for member in members:
         try:
             with node_client(member.address, token, timeout or settings.timeout,
                              settings.tls()) as client:
                 results.append((member, call(client)))
         except ManhattanError as exc:
             results.append((member, exc))
+        if on_progress is not None:
+            on_progress(len(results), len(members))
     return results

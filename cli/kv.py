@@ -41,7 +41,7 @@ def put(ctx: click.Context, dataset: str, pkey: str, lkey: str, value: str, ttl:
         version = client.dataset(dataset).put(pkey, lkey, value, ttl=ttl,
                                               consistency=consistency, durability=durability)
     render([{"pkey": pkey, "lkey": lkey, "timestamp": version.timestamp,
-             "writer": version.writer}], output)
+             "writer": version.writer}], output, record=True)
 
 
 @kv.command("get")
@@ -62,7 +62,7 @@ def get(ctx: click.Context, dataset: str, pkey: str, lkey: str, consistency: Con
         else:
             click.echo(f"not found: ({pkey!r}, {lkey!r}) in {dataset}", err=True)
         ctx.exit(1)
-    render([record_row(record)], output)
+    render([record_row(record)], output, record=True)
 
 
 @kv.command("delete")

@@ -21,7 +21,7 @@ def token_row(info: TokenInfo) -> dict[str, object]:
 
 def _show_new(token: str, info: TokenInfo, output: str, verb: str) -> None:
     if output == "json":
-        render([{**token_row(info), "token": token}], output)
+        render([{**token_row(info), "token": token}], output, record=True)
     else:
         click.echo(f"{verb} token {info.token_id} for tenant {info.tenant}")
         click.echo(f"token (store it now, it is not shown again): {token}")

@@ -17,6 +17,7 @@ import click
 
 from manhattan.cli.context import output_option, render
 from manhattan.cli.fanout import each_node
+from manhattan.cli.progress import StageProgress
 from manhattan.client import ManhattanError, SnapshotInfo
 from manhattan.node.snapshots import SNAPSHOTS_DIR, RestoreError, read_info
 from manhattan.node.snapshots import restore as restore_node
@@ -29,16 +30,19 @@ def _when(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
+SNAPSHOT_HEADERS = {"size_mb": "size MB", "previous_db": "previous db"}
+
+
 def _row(info: SnapshotInfo, output: str, **extra: object) -> dict[str, object]:
     row: dict[str, object] = {"name": info.name, "node": info.node_id}
     if output == "json":
         row.update(created_at_ms=info.created_at_ms, size_bytes=info.size_bytes,
                    path=info.path, topology_epoch=info.topology_epoch,
                    datasets=info.datasets)
-    else:
+        row.update(extra)
+    else:  # the path is long and least needed: last, so a narrow terminal drops it
         row.update(created=_when(info.created_at_ms),
-                   size_mb=round(info.size_bytes / 1e6, 2), path=info.path)
-    row.update(extra)
+                   size_mb=round(info.size_bytes / 1e6, 2), **extra, path=info.path)
     return row
 
 
@@ -54,15 +58,17 @@ def snapshot() -> None:
 def create(ctx: click.Context, name: str | None, output: str) -> None:
     """Checkpoint every node as snapshot NAME (default: snap-<UTC time>)."""
     name = name or time.strftime("snap-%Y%m%d-%H%M%S", time.gmtime())
-    results = each_node(ctx, lambda c: c.admin.create_snapshot(name),
-                        timeout=SNAPSHOT_TIMEOUT_S)
+    with StageProgress(f"snapshot {name}", quiet=output == "json") as progress:
+        results = each_node(ctx, lambda c: c.admin.create_snapshot(name),
+                            timeout=SNAPSHOT_TIMEOUT_S,
+                            on_progress=lambda done, total: progress("nodes", done, total))
     rows, failed = [], []
     for member, outcome in results:
         if isinstance(outcome, ManhattanError):
             failed.append(f"node {member.id} ({member.address}): {outcome.message or outcome}")
         else:
             rows.append(_row(outcome, output))
-    render(rows, output, title=f"snapshot {name}")
+    render(rows, output, title=f"snapshot {name}", headers=SNAPSHOT_HEADERS)
     if failed:
         raise click.ClickException(
             f"snapshot {name} is incomplete; failed on " + "; ".join(failed)
@@ -88,6 +94,7 @@ def list_(ctx: click.Context, output: str) -> None:
         holders[info.name] = holders.get(info.name, 0) + 1
     found.sort(key=lambda s: (s.created_at_ms, s.name, s.node_id))
     render([_row(s, output, complete=holders[s.name] == nodes) for s in found], output,
+           headers=SNAPSHOT_HEADERS,
            empty="(no snapshots)")
 
 
@@ -157,14 +164,17 @@ def restore(name: str, data_dir: Path, source: Path | None, force: bool, whole_c
     targets = [data_dir] if source is not None else _node_dirs(data_dir)
     whole_cluster = whole_cluster or (source is None and targets != [data_dir])
     rows = []
-    for target in targets:
-        try:
-            _check_node_dir(target, source or target / SNAPSHOTS_DIR / name)
-            info, moved = restore_node(target, name=name, source=source, force=force,
-                                       whole_cluster=whole_cluster)
-        except RestoreError as exc:
-            raise click.ClickException(str(exc)) from None
-        rows.append({"node": info.node_id, "snapshot": info.name,
-                     "taken": _when(info.created_at_ms), "data_dir": str(target),
-                     "previous_db": str(moved) if moved else ""})
-    render(rows, output, title=f"restored {name}; start the node(s) now")
+    with StageProgress(f"restore {name}", quiet=output == "json") as progress:
+        for target in targets:
+            try:
+                _check_node_dir(target, source or target / SNAPSHOTS_DIR / name)
+                info, moved = restore_node(target, name=name, source=source, force=force,
+                                           whole_cluster=whole_cluster)
+            except RestoreError as exc:
+                raise click.ClickException(str(exc)) from None
+            rows.append({"node": info.node_id, "snapshot": info.name,
+                         "taken": _when(info.created_at_ms), "data_dir": str(target),
+                         "previous_db": str(moved) if moved else ""})
+            progress("nodes", len(rows), len(targets))
+    render(rows, output, title=f"restored {name}; start the node(s) now",
+           headers=SNAPSHOT_HEADERS)

@@ -163,7 +163,12 @@ def serve_command(ctx: click.Context, listen: str, celebrity_threshold: int, tim
 def stats_command(ctx: click.Context, social_endpoint: str | None, output: str) -> None:
     """Fan-out backlog and lag, deliveries, the ID generator's worker."""
     with social_client(ctx, social_endpoint) as client:
-        render([asdict(client.stats())], output)
+        render([asdict(client.stats())], output, record=True, headers={
+            "fanout_pending": "fan-out jobs pending", "fanout_lag_ms": "fan-out lag (ms)",
+            "deliveries": "timeline deliveries", "jobs_done": "fan-out jobs done",
+            "celebrity_threshold": "celebrity above (followers)",
+            "worker": "id worker", "ids_issued": "ids issued",
+            "clock_backward_errors": "clock-back errors"})
 
 
 # -- users, graph, tweets ---------------------------------------------------------------------
@@ -181,7 +186,7 @@ def user() -> None:
 def user_create(ctx: click.Context, name: str, social_endpoint: str | None, output: str) -> None:
     """Register NAME (1-15 letters, digits or '_')."""
     with social_client(ctx, social_endpoint) as client:
-        render([asdict(client.create_user(name))], output)
+        render([asdict(client.create_user(name))], output, record=True)
 
 
 @user.command("show")
@@ -192,7 +197,7 @@ def user_create(ctx: click.Context, name: str, social_endpoint: str | None, outp
 def user_show(ctx: click.Context, name: str, social_endpoint: str | None, output: str) -> None:
     """NAME's follower and following counts and celebrity flag."""
     with social_client(ctx, social_endpoint) as client:
-        render([asdict(client.user(name))], output)
+        render([asdict(client.user(name))], output, record=True)
 
 
 @click.group()
@@ -211,7 +216,7 @@ def tweet_post(ctx: click.Context, author: str, text: str, reply_to: int | None,
                social_endpoint: str | None, output: str) -> None:
     """Post TEXT (1-280 characters) as AUTHOR; prints the new tweet's id."""
     with social_client(ctx, social_endpoint) as client:
-        render([_tweet_row(client.post(author, text, reply_to or 0))], output)
+        render([_tweet_row(client.post(author, text, reply_to or 0))], output, record=True)
 
 
 @tweet.command("get")
@@ -223,7 +228,7 @@ def tweet_get(ctx: click.Context, tweet_id: int, social_endpoint: str | None,
               output: str) -> None:
     """Show one tweet."""
     with social_client(ctx, social_endpoint) as client:
-        render([_tweet_row(client.tweet(tweet_id))], output)
+        render([_tweet_row(client.tweet(tweet_id))], output, record=True)
 
 
 @tweet.command("delete")
@@ -345,7 +350,7 @@ def id_decode(snowflake: int, output: str) -> None:
         raise click.BadParameter(str(exc), param_hint="SNOWFLAKE") from None
     row = asdict(parts)
     row["time"] = _when(parts.timestamp_ms) + f".{parts.timestamp_ms % 1000:03d} UTC"
-    render([row], output)
+    render([row], output, record=True)
 
 
 COMMANDS = (social, user, tweet, follow, unfollow, followers, following, timeline, id_group)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from manhattan.cli.context import (
-    connect, consistency_option, durability_option, output_option, render,
+    connect, consistency_option, durability_option, output_option, render, utc_ms,
 )
 from manhattan.client import Consistency, DatasetInfo, Durability
 
@@ -78,7 +78,7 @@ def dataset_create(ctx: click.Context, name: str, tenant_name: str, replication_
             read_consistency=read_consistency, write_consistency=write_consistency,
             durability=durability, default_ttl=default_ttl,
         )
-    render([dataset_row(info)], output)
+    render([dataset_row(info)], output, record=True)
 
 
 @dataset.command("list")
@@ -140,7 +140,7 @@ def _set_limits(ctx: click.Context, output: str, **kwargs) -> None:
             bytes_per_second=changes["bytes_per_second"],
             storage_quota_bytes=changes["storage_quota"], burst_seconds=changes["burst_seconds"])
     scope = f"tenant {kwargs['tenant']}" if kwargs.get("tenant") else f"dataset {kwargs['dataset']}"
-    render([limits_row(scope, limits)], output)
+    render([limits_row(scope, limits)], output, record=True)
 
 
 @tenant.command("limits")
@@ -189,5 +189,6 @@ def tenant_show(ctx: click.Context, name: str, output: str) -> None:
         render([{"tenant": name, "created_at_ms": info.tenant.created_at_ms, "limits": rows,
                  "tokens": tokens}], output)
         return
-    render(rows, output, title=f"tenant {name} (created_at_ms {info.tenant.created_at_ms})")
+    render(rows, output, title=f"tenant {name} (created {utc_ms(info.tenant.created_at_ms)} UTC)")
+    click.echo()
     render(tokens, output, title="tokens", empty="no tokens")

@@ -91,10 +91,13 @@ class AsyncClient(CoreViews[AsyncDataset, AsyncAdmin]):
         try:
             method = getattr(self._stub(endpoint, op.service), op.method)
             await self._connect(endpoint, deadline)
-            response = await method(op.request, timeout=self._core.remaining(deadline, op),
-                                    metadata=self._core.metadata)
+            call = method(op.request, timeout=self._core.remaining(deadline, op),
+                          metadata=self._core.session.metadata)
+            response = await call
+            trailing = await call.trailing_metadata()
         except (grpc.RpcError, ManhattanError) as exc:
             raise self._core.failed(endpoint, exc) from None
+        self._core.session.observe(trailing)  # the node's clock (session.py)
         return self._core.answered(endpoint, op, response)
 
     async def _execute(self, op: ops.Operation[T], deadline: float) -> T:

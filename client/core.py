@@ -17,6 +17,7 @@ from manhattan.client.models import DatasetInfo
 from manhattan.client.operations import Operation, reassemble
 from manhattan.client.policies import RoundRobinPolicy, RoutingPolicy, TokenAwarePolicy
 from manhattan.client.retry import Attempts, RetryPolicy
+from manhattan.client.session import SessionClock
 from manhattan.client.topology import TopologyCache
 from manhattan.security.tls import TlsFiles
 from manhattan.errors import (
@@ -75,6 +76,8 @@ class ClientCore:
         self.metadata: tuple[tuple[str, str], ...] = (
             (("authorization", f"Bearer {token}"),) if token else ()
         )
+        # Sent with every request (the metadata above plus the session timestamp).
+        self.session = SessionClock(self.metadata)
         if timeout <= 0:
             raise InvalidRequest(f"timeout must be positive seconds, got {timeout}")
         self.timeout = timeout
@@ -269,4 +272,15 @@ class CoreViews(Generic[D, A]):
     def endpoints(self) -> list[str]:
         """Every endpoint known: the seeds and the members learned since."""
         return self._core.known_endpoints()
+
+    @property
+    def session_timestamp(self) -> int:
+        """The highest HLC timestamp this client has seen (0: none yet). Hand it to
+        another process's ``advance_session`` to order its operations after ours."""
+        return self._core.session.timestamp
+
+    def advance_session(self, timestamp: int) -> None:
+        """Order this client's next operations after everything acknowledged up to
+        ``timestamp`` (another client's ``session_timestamp``); never moves back."""
+        self._core.session.advance(timestamp)
 

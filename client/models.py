@@ -64,6 +64,12 @@ class NodeInfo:
     streaming_records: int = 0
     streaming_bytes: int = 0
     snapshots: int = 0
+    clock_ahead_ms: float = 0.0
+    """How far the node's wall clock runs ahead of the median of its peers'."""
+    clock_refusing_writes: bool = False
+    """True while the node refuses to coordinate writes (its clock runs far ahead)."""
+    hlc: int = 0
+    timestamps_refused: int = 0
     metadata: "MetadataStatus | None" = None
     """This node's member of the metadata log (None: the node runs without one)."""
 

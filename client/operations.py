@@ -68,7 +68,7 @@ def ttl_ms(ttl: float | None) -> int:
 
 
 def _version(message: types_pb2.Version) -> Version:
-    return Version(message.timestamp, message.writer)
+    return Version(message.timestamp, message.writer, message.superseded_by)
 
 
 def _record(message: types_pb2.Record) -> Record:
@@ -280,6 +280,7 @@ _OPS_FIELDS = (
     "repair_progress", "repair_keys_compared", "repair_ranges_differing",
     "repair_records_exchanged", "repair_last_completed_ms", "streaming_active",
     "streaming_progress", "streaming_records", "streaming_bytes", "snapshots",
+    "clock_ahead_ms", "clock_refusing_writes", "hlc", "timestamps_refused",
 )
 
 

@@ -131,10 +131,12 @@ class Client(CoreViews[Dataset, Admin]):
             self._core.remaining(deadline, op)
             self._link(endpoint).connect(endpoint, deadline)
             method = getattr(self._stub(endpoint, op.service), op.method)
-            response = method(op.request, timeout=self._core.remaining(deadline, op),
-                              metadata=self._core.metadata)
+            response, call = method.with_call(
+                op.request, timeout=self._core.remaining(deadline, op),
+                metadata=self._core.session.metadata)
         except (grpc.RpcError, ManhattanError) as exc:
             raise self._core.failed(endpoint, exc) from None
+        self._core.session.observe(call.trailing_metadata())  # the node's clock (session.py)
         return self._core.answered(endpoint, op, response)
 
     def _execute(self, op: ops.Operation[T], deadline: float) -> T:

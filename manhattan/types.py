@@ -14,10 +14,16 @@ from typing import NamedTuple
 
 class Version(NamedTuple):
     """An HLC timestamp (ms << 16 | logical) and the writing node's id; compares
-    last-writer-wins."""
+    last-writer-wins.
+
+    ``superseded`` (a write's answer only) is nonzero when the write lost
+    last-writer-wins at every replica that acknowledged it, to a version this client
+    never observed: that version's timestamp. The write was stored, but another value
+    is current."""
 
     timestamp: int
     writer: int
+    superseded: int = 0
 
 
 # What a snapshot written before the grace was recorded is checked against: the default.

@@ -22,13 +22,20 @@ from manhattan.node.process import free_port
 
 HOST = "127.0.0.1"
 CLUSTER_BUS_OFFSET = 10_000  # a cluster node also listens on port + 10000
-PERSISTENCE = ["--appendonly", "yes", "--appendfsync", "everysec", "--save", ""]
+FSYNC_POLICIES = ("everysec", "always")  # appendfsync: BUFFERED-like, SYNC-like
 
 
-def _server(name: str, workdir: Path, port: int, binary: str, extra: list[str]
-            ) -> ServerProcess:
+def _persistence(appendfsync: str) -> list[str]:
+    if appendfsync not in FSYNC_POLICIES:
+        raise ValueError(f"appendfsync must be one of {FSYNC_POLICIES}, got {appendfsync!r}")
+    return ["--appendonly", "yes", "--appendfsync", appendfsync, "--save", ""]
+
+
+def _server(name: str, workdir: Path, port: int, binary: str, extra: list[str],
+            appendfsync: str = "everysec") -> ServerProcess:
     command = [binary, "--bind", HOST, "--port", str(port), "--dir", str(workdir),
-               "--daemonize", "no", "--protected-mode", "no", *PERSISTENCE, *extra]
+               "--daemonize", "no", "--protected-mode", "no", *_persistence(appendfsync),
+               *extra]
     return ServerProcess(name, command, workdir,
                          ready=lambda: redis.Redis(HOST, port, socket_timeout=1).ping())
 
@@ -68,9 +75,14 @@ class RedisServer:
 
 
 class RedisClusterServers:
-    """Six redis-server processes joined by ``redis-cli --cluster create`` (3 + 3)."""
+    """Six redis-server processes joined by ``redis-cli --cluster create`` (3 + 3).
 
-    def __init__(self, workdir: Path, masters: int = 3, replicas: int = 1) -> None:
+    ``appendfsync="always"`` fsyncs every write before the reply: with ``WAIT 1``
+    after it, the like-for-like peer of a Manhattan SYNC QUORUM write.
+    """
+
+    def __init__(self, workdir: Path, masters: int = 3, replicas: int = 1,
+                 appendfsync: str = "everysec") -> None:
         paths = ensure("redis-server", "redis-cli")
         self.version = version(paths["redis-server"])
         self.redis_cli = paths["redis-cli"]
@@ -80,7 +92,7 @@ class RedisClusterServers:
             _server(f"redis-cluster-{port}", workdir / f"redis-cluster-{port}", port,
                     paths["redis-server"],
                     ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                     "--cluster-node-timeout", "5000"])
+                     "--cluster-node-timeout", "5000"], appendfsync)
             for port in self.ports
         ]
 

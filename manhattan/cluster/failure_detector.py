@@ -25,6 +25,26 @@ class _PeerHistory:
     last: float | None = None
     intervals: deque[float] = field(default_factory=lambda: deque(maxlen=_WINDOW))
     failed: bool = False
+    # Kept with the intervals, so a liveness check (once per peer per call) does not
+    # sum the window: the running total, and mean * ln(10) (phi's scale) from it.
+    total: float = 0.0
+    appended: int = 0
+    scale: float = 0.0
+
+    def add(self, interval: float, expected: float) -> None:
+        if len(self.intervals) == _WINDOW:
+            self.total -= self.intervals[0]
+        self.intervals.append(interval)
+        self.appended += 1
+        if self.appended % _WINDOW == 0:  # float drift of the running total stays bounded
+            self.total = math.fsum(self.intervals)
+        else:
+            self.total += interval
+        self.rescale(expected)
+
+    def rescale(self, expected: float) -> None:
+        mean = self.total / len(self.intervals) if self.intervals else expected
+        self.scale = mean * math.log(10)
 
 
 class PhiAccrualDetector:
@@ -44,31 +64,38 @@ class PhiAccrualDetector:
 
     def heartbeat(self, peer: int) -> None:
         """A sign of life from ``peer``."""
-        history = self._peers.setdefault(peer, _PeerHistory())
+        history = self._peers.get(peer)
+        if history is None:
+            history = self._peers[peer] = _PeerHistory()
+            history.rescale(self.expected_interval_s)
         now = self._clock()
         if history.last is not None:
-            history.intervals.append(max(now - history.last, _MIN_INTERVAL_S))
+            history.add(max(now - history.last, _MIN_INTERVAL_S), self.expected_interval_s)
         history.last = now
         history.failed = False
 
     def failure(self, peer: int) -> None:
         """A call to ``peer`` failed to connect: dead until the next heartbeat."""
-        self._peers.setdefault(peer, _PeerHistory()).failed = True
+        history = self._peers.get(peer)
+        if history is None:
+            history = self._peers[peer] = _PeerHistory()
+            history.rescale(self.expected_interval_s)
+        history.failed = True
 
     def phi(self, peer: int) -> float:
         """Suspicion level: 0 is fresh, larger is likelier dead (inf: never heard/failed)."""
         history = self._peers.get(peer)
         if history is None or history.last is None or history.failed:
             return math.inf
-        mean = (sum(history.intervals) / len(history.intervals)
-                if history.intervals else self.expected_interval_s)
-        elapsed = self._clock() - history.last
         # Exponential inter-arrival model: phi = -log10(P(no heartbeat for elapsed)).
-        return elapsed / (mean * math.log(10))
+        return (self._clock() - history.last) / history.scale
 
     def is_alive(self, peer: int) -> bool:
-        """Whether ``peer`` is believed up."""
-        return self.phi(peer) < self.threshold
+        """Whether ``peer`` is believed up (phi below the threshold, without a division)."""
+        history = self._peers.get(peer)
+        if history is None or history.last is None or history.failed:
+            return False
+        return self._clock() - history.last < self.threshold * history.scale
 
     def known_down(self, peer: int) -> bool:
         """Whether ``peer`` was heard from (or tried) and is now believed dead;

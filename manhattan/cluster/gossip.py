@@ -14,9 +14,11 @@ import time
 
 import grpc
 
+from manhattan.cluster.clock_drift import ClockDrift
 from manhattan.cluster.membership import Membership, topology_from_proto, topology_to_proto
 from manhattan.cluster.peers import PeerContext
 from manhattan.proto.v1 import cluster_pb2, cluster_pb2_grpc, peer_pb2
+from manhattan.hlc import HybridClock
 from manhattan.storage.engine import Datasets
 from manhattan.qos import LimitStore
 from manhattan.tenancy.limits import validate_item as check_limits_item
@@ -47,7 +49,8 @@ class ClusterState:
     def __init__(self, *, peers: PeerContext, membership: Membership, items: VersionedItems,
                  catalog: Catalog, tokens: TokenStore, engine: Datasets,
                  interval_s: float, limits: LimitStore | None = None,
-                 catalog_gossip: bool = True) -> None:
+                 catalog_gossip: bool = True,
+                 clock: HybridClock | None = None, drift: ClockDrift | None = None) -> None:
         self.node_id = peers.node_id
         # False: the metadata log carries the catalog; gossip only heartbeats and topology.
         self.catalog_gossip = catalog_gossip
@@ -61,6 +64,8 @@ class ClusterState:
         self.metadata = peers.metadata
         self.interval_s = interval_s
         self.limits = limits
+        self.clock = clock  # heartbeats carry it; catalog items are skew-checked by it
+        self.drift = drift  # told every peer's clock on each heartbeat
         self._background: set[asyncio.Future[None]] = set()
         self._caught_up_at = -CATCH_UP_EVERY_S
         self._catching_up: asyncio.Future[None] | None = None
@@ -79,7 +84,9 @@ class ClusterState:
         if not self.catalog_gossip:
             return  # only the metadata log changes the catalog
         items = [Item(i.key, i.value, i.version, i.deleted) for i in snapshot.items
-                 if _well_formed(i)]
+                 if _well_formed(i) and self._admissible(i)]
+        if items and self.clock is not None:
+            self.clock.observe(max(i.version for i in items))
         if self.items.merge(items):
             self.apply_catalog()
 
@@ -176,18 +183,33 @@ class ClusterState:
 
     # -- heartbeats -------------------------------------------------------
 
+    def _admissible(self, item: peer_pb2.CatalogItem) -> bool:
+        """A catalog item stamped too far ahead of this node's clock is dropped: it would
+        win last-writer-wins against every later change of that item."""
+        if self.clock is None or self.clock.admissible(item.version):
+            return True
+        log.warning("dropped catalog item %r from a peer: version too far ahead of this "
+                    "node's clock", item.key)
+        return False
+
+    def _clocks(self) -> dict[str, int]:
+        if self.clock is None:
+            return {}
+        return {"wall_ms": self.clock.wall_ms(), "hlc": self.clock.current()}
+
     def ping_reply(self, request: peer_pb2.PingRequest) -> peer_pb2.PingResponse:
         """Answer a ping (and count it as a heartbeat from the sender)."""
         if request.from_node:
             self.detector.heartbeat(request.from_node)
         return peer_pb2.PingResponse(node_id=self.node_id, topology_epoch=self.membership.epoch,
-                                     catalog_version=self.items.version)
+                                     catalog_version=self.items.version, **self._clocks())
 
     async def _ping(self, member) -> None:
         link = self.links.get(member.id, member.address)
+        clocks = self._clocks()
         request = peer_pb2.PingRequest(from_node=self.node_id,
                                        topology_epoch=self.membership.epoch,
-                                       catalog_version=self.items.version)
+                                       catalog_version=self.items.version, **clocks)
         try:
             reply = await link.stub.Ping(request, timeout=max(self.interval_s * 2, 0.5),
                                          metadata=self.metadata)
@@ -197,6 +219,8 @@ class ClusterState:
                 self.detector.failure(member.id)
             return
         self.detector.heartbeat(member.id)
+        if self.drift is not None and self.clock is not None:
+            self.drift.sample(member.id, reply.wall_ms, clocks["wall_ms"], self.clock.wall_ms())
         if reply.topology_epoch > self.membership.epoch:
             stub = cluster_pb2_grpc.ClusterStub(link.channel)
             message = await stub.GetTopology(cluster_pb2.GetTopologyRequest(), timeout=2,

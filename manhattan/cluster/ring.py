@@ -78,6 +78,10 @@ class Ring:
         index = bisect.bisect_left(self._points, position)
         return 0 if index == len(self._points) else index
 
+    def owner_at(self, position: int) -> Member | None:
+        """The member owning ``position`` (0..RING_SIZE) as first replica (for drawing)."""
+        return self._owners[self.position_index(position)] if self._points else None
+
     def preference_list(self, pkey: bytes, n: int) -> tuple[Member, ...]:
         """The replicas of ``pkey``: n distinct members (fewer if the ring is smaller)."""
         if not self._points:

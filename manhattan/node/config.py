@@ -123,10 +123,24 @@ class StorageSection(_Section):
 class ClockSection(_Section):
     """Hybrid logical clock limits."""
 
+    # A timestamp further ahead of this node's wall clock is refused on every path.
     max_skew_ms: int = Field(60_000, gt=0)
+    # While this node's wall clock runs further ahead of its peers' (median, measured
+    # on heartbeats) it refuses to coordinate writes (Unavailable), until it is back.
+    max_drift_ms: int = Field(5_000, gt=0)
+    # How far ahead the persisted HLC ceiling is reserved: one fsync per window; a
+    # restart begins above it (so up to this far ahead of the wall clock).
+    reserve_ms: int = Field(2_000, gt=0, le=60_000)
     # Fault injection (jepsen-style/): a file holding an offset in ms added to the
     # wall clock, re-read while running. Empty (the default) = the system clock.
     offset_file: str = ""
+
+    @model_validator(mode="after")
+    def _drift_within_skew(self) -> "ClockSection":
+        if self.max_drift_ms > self.max_skew_ms:
+            raise ValueError(f"clock.max_drift_ms ({self.max_drift_ms}) must not exceed "
+                             f"clock.max_skew_ms ({self.max_skew_ms})")
+        return self
 
 
 class MemberConfig(_Section):
@@ -176,6 +190,9 @@ class RepairSection(_Section):
     # about one full background pass over every (dataset, peer) pair per interval
     interval_s: float = Field(10.0, gt=0)
     keys_per_s: float = Field(50_000, ge=0)  # keys hashed per second per side; 0: unlimited
+    # hash trees are kept current as writes apply; each is rebuilt from a full scan
+    # at most this often anyway (a backstop against a change no write path marked)
+    tree_max_age_s: float = Field(3600.0, gt=0)
 
 
 class StreamingSection(_Section):

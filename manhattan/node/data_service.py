@@ -8,6 +8,8 @@ from collections.abc import Awaitable, Callable
 import grpc
 
 from manhattan.errors import InvalidRequest, NotFound, QuotaExceeded
+from manhattan.node.session import absorb_session
+from manhattan.rpc import request_context
 from manhattan.rpc.auth import Authenticator
 from manhattan.replication.coordinator import Coordinator, Mutation
 from manhattan.rpc.servicers import record_to_proto, rpc_errors, version_to_proto
@@ -47,9 +49,13 @@ class DataService(data_pb2_grpc.DataServicer):
         A dataset this node has not heard of may have just been created through another
         node whose catalog push has not arrived yet: the node catches up with its peers'
         catalogs (``ClusterState.catch_up_catalog``) before answering NotFound."""
-        principal = self._auth.principal(context.invocation_metadata())
+        metadata = request_context.metadata(context)  # read once
+        principal = self._auth.principal(metadata)
         if not name:
             raise InvalidRequest("dataset must not be empty")
+        # The caller's session clock: everything it saw acknowledged is ordered before
+        # what this request does (skew-checked; authenticated callers only).
+        absorb_session(self._coordinator.clock, metadata)
         authorize = self._catalog.authorize_write if write else self._catalog.authorize
         try:
             return principal, authorize(principal, name)
@@ -108,9 +114,9 @@ class DataService(data_pb2_grpc.DataServicer):
         await self._admit(context, principal, spec, 1,
                     len(request.pkey) + len(request.lkey) + len(request.value), grows=True)
         mutation = Mutation(request.pkey, request.lkey, request.value, request.ttl_ms)
-        [version] = await self._coordinator.write(spec, [mutation], durability, consistency,
-                                                  context.time_remaining())
-        return data_pb2.PutResponse(version=version_to_proto(version))
+        [result] = await self._coordinator.write(spec, [mutation], durability, consistency,
+                                                 context.time_remaining())
+        return data_pb2.PutResponse(version=version_to_proto(*result))
 
     @rpc_errors
     async def Delete(self, request: data_pb2.DeleteRequest, context) -> data_pb2.DeleteResponse:
@@ -120,9 +126,9 @@ class DataService(data_pb2_grpc.DataServicer):
         durability = self._check.durability(request.durability)
         await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey))
         mutation = Mutation(request.pkey, request.lkey, delete=True)
-        [version] = await self._coordinator.write(spec, [mutation], durability, consistency,
-                                                  context.time_remaining())
-        return data_pb2.DeleteResponse(version=version_to_proto(version))
+        [result] = await self._coordinator.write(spec, [mutation], durability, consistency,
+                                                 context.time_remaining())
+        return data_pb2.DeleteResponse(version=version_to_proto(*result))
 
     @rpc_errors
     async def Scan(self, request: data_pb2.ScanRequest, context) -> data_pb2.ScanResponse:
@@ -208,8 +214,8 @@ class DataService(data_pb2_grpc.DataServicer):
         durability = self._check.durability(request.durability)
         await self._admit(context, principal, spec, max(len(mutations), 1), sum(sizes),
                     grows=any(not m.delete for m in mutations))
-        versions = await self._coordinator.write(
+        results = await self._coordinator.write(
             spec, [Mutation(m.pkey, m.lkey, m.value, m.ttl_ms, m.delete) for m in mutations],
             durability, consistency, context.time_remaining(),
         )
-        return data_pb2.MultiPutResponse(versions=[version_to_proto(v) for v in versions])
+        return data_pb2.MultiPutResponse(versions=[version_to_proto(*r) for r in results])

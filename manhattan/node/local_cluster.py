@@ -27,12 +27,15 @@ class LocalCluster:
 
     def __init__(self, data_dir: Path, *, nodes: int = 3, base_port: int | None = 7100,
                  host: str = "127.0.0.1", extra_config: dict | None = None,
-                 ports: list[int] | None = None, tls: bool = False) -> None:
+                 ports: list[int] | None = None, tls: bool = False,
+                 node_config: dict[int, dict] | None = None) -> None:
         if nodes < 1:
             raise ValueError("a cluster needs at least one node")
         self.data_dir = Path(data_dir)
         self.host = host
         self.extra_config = extra_config or {}
+        # Per node id, sections merged over extra_config (e.g. one node's clock).
+        self.node_config = node_config or {}
         self.admin_token = self._admin_token()
         self.tls = tls
         """Serve TLS (mutual between nodes and for clients) with dev certs under certs/."""
@@ -90,6 +93,8 @@ class LocalCluster:
                    for n in self.nodes]
         for node in self.nodes:
             config = {section: dict(values) for section, values in self.extra_config.items()}
+            for section, values in self.node_config.get(node.node_id, {}).items():
+                config.setdefault(section, {}).update(values)
             config.setdefault("node", {}).update({"admin_token": self.admin_token})
             metrics = config["node"].setdefault("metrics_listen", self.metrics[node.node_id - 1])
             self.metrics[node.node_id - 1] = metrics  # as configured: "" means off

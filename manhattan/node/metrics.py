@@ -8,6 +8,11 @@ its attributes; figures that already live elsewhere (hints, read repairs,
 RocksDB properties) are read at scrape time by ``StateCollector`` rather than
 mirrored on every change.
 
+Per-request figures (``manhattan_requests``, ``manhattan_request_duration_seconds``,
+``manhattan_tenant_operations``) are plain Python counters that ``RequestCollector``
+publishes at scrape time: a request costs a few increments, not three locked
+prometheus_client updates.
+
 Anti-entropy and range streaming report through the ``antientropy_*`` and
 ``streaming_*`` attributes; ``NodeInfo`` (and so ``manhattan status``) reads
 them back with ``repair_state()`` / ``streaming_state()``.
@@ -16,13 +21,19 @@ them back with ``repair_state()`` / ``streaming_state()``.
 from __future__ import annotations
 
 import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
 
 from manhattan.tenancy.catalog import dataset_name
 
@@ -65,6 +76,85 @@ class RequestRate:
         return (total - base[1]) / elapsed if elapsed > 0 else 0.0
 
 
+class _Latencies:
+    """One method's latency histogram: per-bucket counts (last: +Inf) and the sum."""
+
+    __slots__ = ("buckets", "total")
+
+    def __init__(self) -> None:
+        self.buckets = [0] * (len(LATENCY_BUCKETS) + 1)
+        self.total = 0.0
+
+
+class RequestCollector:
+    """Request counts, latencies and per-tenant operations, counted with plain
+    increments on the event loop and turned into metric families at scrape time
+    (from the HTTP thread: it copies each dict before walking it)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, str], int] = {}  # (method, code) -> requests
+        self.latencies: dict[str, _Latencies] = {}  # method -> histogram
+        self.tenant_ops: dict[tuple[str, str], int] = {}  # (tenant, method) -> requests
+        # Per tenant: a dashboard shows who is being refused, not only that someone is.
+        self.tenant_refusals: dict[tuple[str, str], int] = {}  # RESOURCE_EXHAUSTED answers
+
+    def observe(self, method: str, code: str, seconds: float, tenant: str | None) -> None:
+        """Count one answered request."""
+        key = (method, code)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        latencies = self.latencies.get(method)
+        if latencies is None:
+            latencies = self.latencies[method] = _Latencies()
+        latencies.buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
+        latencies.total += seconds
+        if tenant is not None:
+            op = (tenant, method)
+            self.tenant_ops[op] = self.tenant_ops.get(op, 0) + 1
+            if code == "RESOURCE_EXHAUSTED":
+                self.tenant_refusals[op] = self.tenant_refusals.get(op, 0) + 1
+
+    def describe(self) -> Iterable[Metric]:
+        """The families, so a registry sees the names as taken."""
+        return self._families({}, {}, {}, {})
+
+    def collect(self) -> Iterable[Metric]:
+        """The families as of now."""
+        return self._families(dict(self.counts), dict(self.latencies), dict(self.tenant_ops),
+                              dict(self.tenant_refusals))
+
+    @staticmethod
+    def _families(counts: dict[tuple[str, str], int], latencies: dict[str, _Latencies],
+                  tenant_ops: dict[tuple[str, str], int],
+                  tenant_refusals: dict[tuple[str, str], int]) -> list[Metric]:
+        requests = CounterMetricFamily(
+            "manhattan_requests", "gRPC requests answered, by method and status code.",
+            labels=["method", "code"])
+        for (method, code), count in sorted(counts.items()):
+            requests.add_metric([method, code], count)
+        duration = HistogramMetricFamily(
+            "manhattan_request_duration_seconds", "Time to answer a gRPC request, by method.",
+            labels=["method"])
+        bounds = [str(float(b)) for b in LATENCY_BUCKETS] + ["+Inf"]
+        for method, histogram in sorted(latencies.items()):
+            running, cumulative = 0, []
+            for bound, count in zip(bounds, list(histogram.buckets)):
+                running += count
+                cumulative.append((bound, running))
+            duration.add_metric([method], cumulative, histogram.total)
+        tenants = CounterMetricFamily(
+            "manhattan_tenant_operations", "Requests per tenant and operation (the method).",
+            labels=["tenant", "op"])
+        for (tenant, op), count in sorted(tenant_ops.items()):
+            tenants.add_metric([tenant, op], count)
+        refusals = CounterMetricFamily(
+            "manhattan_tenant_refusals",
+            "Requests refused for a tenant's rate limit or storage quota (RESOURCE_EXHAUSTED), "
+            "by tenant and operation.", labels=["tenant", "op"])
+        for (tenant, op), count in sorted(tenant_refusals.items()):
+            refusals.add_metric([tenant, op], count)
+        return [requests, duration, tenants, refusals]
+
+
 @dataclass(frozen=True, slots=True)
 class RepairState:
     """What NodeInfo reports about anti-entropy on a node."""
@@ -97,15 +187,8 @@ class NodeMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
         registry = self.registry
-        self.requests = Counter(
-            "manhattan_requests", "gRPC requests answered, by method and status code.",
-            ["method", "code"], registry=registry)
-        self.request_duration = Histogram(
-            "manhattan_request_duration_seconds", "Time to answer a gRPC request, by method.",
-            ["method"], buckets=LATENCY_BUCKETS, registry=registry)
-        self.tenant_operations = Counter(
-            "manhattan_tenant_operations", "Requests per tenant and operation (the method).",
-            ["tenant", "op"], registry=registry)
+        self.requests = RequestCollector()
+        registry.register(self.requests)
         self.replica_write_duration = Histogram(
             "manhattan_replica_write_duration_seconds",
             "Time from sending a write to a peer replica until it acknowledged, including "
@@ -150,26 +233,26 @@ class NodeMetrics:
             for family in (self.streaming_active, self.streaming_progress,
                            self.streaming_records, self.streaming_bytes):
                 family.labels(direction)
+        # The clock (set_function by the node): drift against peers, refusals.
+        self.clock_ahead = Gauge(
+            "manhattan_clock_ahead_ms",
+            "How far this node's wall clock runs ahead of the median of its peers'.",
+            registry=registry)
+        self.clock_refusing_writes = Gauge(
+            "manhattan_clock_refusing_writes",
+            "1 while this node refuses to coordinate writes: its clock runs too far ahead.",
+            registry=registry)
+        self.timestamps_refused = Gauge(
+            "manhattan_timestamps_refused",
+            "Versions refused since start for being too far ahead of this node's clock.",
+            registry=registry)
         self.total_requests = 0
         self.rate = RequestRate()
-        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
-        self._tenant_children: dict[tuple[str, str], Any] = {}
 
     def observe_request(self, method: str, code: str, seconds: float,
                         tenant: str | None) -> None:
         """Count one answered request (called once per request, by the rpc layer)."""
-        children = self._children.get((method, code))
-        if children is None:  # labels() is a locked dict lookup: cache the children
-            children = self._children[(method, code)] = (
-                self.requests.labels(method, code), self.request_duration.labels(method))
-        children[0].inc()
-        children[1].observe(seconds)
-        if tenant is not None:
-            child = self._tenant_children.get((tenant, method))
-            if child is None:
-                child = self._tenant_children[(tenant, method)] = \
-                    self.tenant_operations.labels(tenant, method)
-            child.inc()
+        self.requests.observe(method, code, seconds, tenant)
         self.total_requests += 1
         self.rate.tick(self.total_requests, time.monotonic())
 

@@ -26,6 +26,7 @@ from manhattan.rpc.servicers import add_servicer
 from manhattan.proto.v1 import ops_pb2
 from manhattan.replication.antientropy.exchange import ExchangeSession, Exchanger
 from manhattan.replication.antientropy.scheduler import AntiEntropy
+from manhattan.replication.antientropy.tree_cache import TreeCache
 from manhattan.node.ops_service import OpsService, PeerRangesService
 from manhattan.replication.antientropy.watermarks import TombstoneGate, Watermarks
 
@@ -47,10 +48,12 @@ class NodeOperations:
             node_id=config.node.id, membership=node.membership, catalog=node.catalog,
             watermarks=self.watermarks,
             grace_ms=lambda: int(config.storage.tombstone_grace_s * 1000))
+        # One cache for both sides of every exchange: trees kept current as writes apply.
+        self.trees = TreeCache(node.engine, max_age_s=config.repair.tree_max_age_s)
         self.exchanger = Exchanger(
             node_id=config.node.id, engine=node.engine, executor=self.executor,
             watermarks=self.watermarks, metadata=node.peer_metadata, now_ms=node.clock.wall_ms,
-            timeout_s=max(config.cluster.replica_timeout_s * 6, 30.0))
+            timeout_s=max(config.cluster.replica_timeout_s * 6, 30.0), trees=self.trees)
         self.anti_entropy = AntiEntropy(
             node_id=config.node.id, membership=node.membership, catalog=node.catalog,
             detector=node.detector, links=node.links, exchanger=self.exchanger,
@@ -72,7 +75,8 @@ class NodeOperations:
         """The responder side of one exchange stream."""
         return ExchangeSession(engine=self.node.engine, executor=self.executor,
                                epoch=lambda: self.node.membership.epoch,
-                               watermarks=self.watermarks, now_ms=self.node.clock.wall_ms)
+                               watermarks=self.watermarks, now_ms=self.node.clock.wall_ms,
+                               trees=self.trees)
 
     def register(self, server: grpc.aio.Server, auth: Authenticator) -> None:
         """Add the Ops and PeerRanges services."""

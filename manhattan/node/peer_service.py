@@ -19,13 +19,14 @@ import grpc
 
 from manhattan.errors import ManhattanError
 from manhattan.rpc.auth import Authenticator
-from manhattan.proto.v1 import cluster_pb2, peer_pb2, peer_pb2_grpc
+from manhattan.proto.v1 import cluster_pb2, peer_pb2, peer_pb2_grpc, types_pb2
 from manhattan.replication.chunking import fitting_prefix, message_budget, proto_size
 from manhattan.replication.peer_link import DEFAULT_MAX_MESSAGE_BYTES
 from manhattan.replication.wire import (
     entry_size, entry_to_proto, read_bounded, write_from_proto, write_to_proto,
 )
 from manhattan.storage import GroupCommit, UnknownDataset, Write
+from manhattan.replication.supersede import kept_versions
 from manhattan.storage.engine import Records
 from manhattan.storage.keys import encode_cursor
 from manhattan.rpc.servicers import rpc_errors
@@ -45,7 +46,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         engine: Records,
         group_commit: GroupCommit,
         auth: Authenticator,
-        observe_timestamp: Callable[[int], None],
+        hlc: Callable[[], int],
         on_ping: Callable[[peer_pb2.PingRequest], peer_pb2.PingResponse],
         on_topology: Callable[[cluster_pb2.TopologyMessage], Awaitable[None]],
         catalog_snapshot: Callable[[], peer_pb2.CatalogSnapshot],
@@ -57,7 +58,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         self._engine = engine
         self._group_commit = group_commit
         self._auth = auth
-        self._observe = observe_timestamp
+        self._hlc = hlc
         self._on_ping = on_ping
         self._on_topology = on_topology
         self._catalog_snapshot = catalog_snapshot
@@ -72,12 +73,17 @@ class PeerService(peer_pb2_grpc.PeerServicer):
 
     async def _apply(self, op: peer_pb2.ApplyOp) -> peer_pb2.ReplicaReply:
         writes: list[Write] = [write_from_proto(w) for w in op.writes]
-        if writes:  # the newest carries the others: one skew check and clock update
-            self._observe(max(w.entry.version.timestamp for w in writes))
+        # The engine skew-checks the versions and the clock absorbs them (timestamp_gate).
         applied = self._engine.apply(op.dataset, writes)
         if op.sync:
             await self._group_commit.durable()
-        return peer_pb2.ReplicaReply(applied=applied)
+        reply = peer_pb2.ReplicaReply(applied=applied)
+        if not all(applied):
+            # Declined: newer (or the same) version here. Its version goes back so the
+            # coordinator absorbs it and can tell its client the write was superseded.
+            reply.kept.extend(types_pb2.Version(timestamp=v.timestamp, writer=v.writer)
+                              for v in kept_versions(self._engine, op.dataset, writes, applied))
+        return reply
 
     def _budget(self, asked: int) -> int:
         return min(asked, self._max_reply) if asked else self._max_reply
@@ -133,6 +139,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
                 message=f"the answer is {size} bytes, over the {self._max_reply} bytes a "
                         "message may carry: ask for less (max_bytes)")
         reply.id = op.id
+        reply.hlc = self._hlc()
         return reply
 
     async def Replicate(

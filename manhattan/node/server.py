@@ -12,7 +12,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 
-from manhattan.hlc import HybridClock, wall_clock_from
+from manhattan.cluster.clock_drift import ClockDrift
+from manhattan.hlc import Ceiling, HybridClock, wall_clock_from
 from manhattan.node.admin_service import AdminService, NodeIdentity
 from manhattan.rpc.auth import Authenticator
 from manhattan.node.cluster_file import FILE_NAME, write_cluster_file
@@ -35,6 +36,7 @@ from manhattan.replication.coordinator import Coordinator
 from manhattan.replication.hints import HintStore
 from manhattan.replication.peer_link import PeerLinks
 from manhattan.node.peer_service import PeerService
+from manhattan.node.session import reply_trailers
 from manhattan.qos import LimitStore, QosGate, StorageMeter
 from manhattan.security import AuditLog
 from manhattan.security.tls import TlsFiles
@@ -46,6 +48,7 @@ from manhattan.tenancy import ADMIN, Catalog, TokenStore, VersionedItems, genera
 log = logging.getLogger("manhattan.node")
 
 _NODE_ID_KEY = b"node/id"
+CEILING_FILE = "hlc.ceiling"
 SERVICE_NAMES = ("manhattan.v1.Data", "manhattan.v1.Admin", "manhattan.v1.Cluster",
                  "manhattan.v1.Peer", *OPS_SERVICE_NAMES)
 
@@ -74,8 +77,16 @@ class StorageNode:
                              "each other with the shared admin token")
         if cluster.members and config.node.id not in {m.id for m in cluster.members}:
             raise ConfigError(f"node.id {config.node.id} is not among cluster.members")
-        self.clock = HybridClock(wall_clock_from(config.clock.offset_file), max_skew_ms=config.clock.max_skew_ms)
+        clock = config.clock
+        config.node.data_dir.mkdir(parents=True, exist_ok=True)
+        # Never back in time: restarts begin above the persisted ceiling (hlc.Ceiling).
+        self.clock = HybridClock(wall_clock_from(clock.offset_file), max_skew_ms=clock.max_skew_ms,
+                                 ceiling=Ceiling(config.node.data_dir / CEILING_FILE),
+                                 reserve_ms=clock.reserve_ms)
+        self.drift = ClockDrift(max_drift_ms=clock.max_drift_ms,
+                                stale_s=max(10 * cluster.ping_interval_s, 5.0))
         self.engine = RocksEngine(config.db_path, now_ms=self.clock.wall_ms)
+        self.engine.timestamp_gate = self.clock  # every stored version is skew-checked
         self._check_identity()
         self.legacy_items = VersionedItems(self.engine)  # gossip-era catalog, admin token
         self.admin_tokens = TokenStore(self.legacy_items)
@@ -133,8 +144,10 @@ class StorageNode:
             peers=self.peers, membership=self.membership, items=self.items,
             catalog=self.catalog, tokens=self.tokens, engine=self.engine,
             interval_s=cluster.ping_interval_s, limits=self.limits,
-            catalog_gossip=self.metadata is None,
+            catalog_gossip=self.metadata is None, clock=self.clock,
+            drift=self.drift,
         )
+        self.coordinator.write_refusal = self.drift.refusal
         self.coordinator.send_catalog = self.cluster_state.push_catalog_to
         self.health = HealthServicer()
         self.observability = Observability(
@@ -145,6 +158,9 @@ class StorageNode:
         if self.metadata is not None:
             self.metrics.registry.register(MetadataCollector(self.metadata))
         self.coordinator.replica_acked = self.metrics.observe_replica_write
+        self.metrics.clock_ahead.set_function(self.drift.ahead_ms)
+        self.metrics.clock_refusing_writes.set_function(lambda: float(self.drift.refusing))
+        self.metrics.timestamps_refused.set_function(lambda: self.engine.refused_timestamps)
         self.operations = NodeOperations(self)  # anti-entropy, range streaming
         self.snapshots = SnapshotStore(config.node.data_dir, config.node.id, self.engine,
                                        topology_epoch=lambda: self.membership.epoch,
@@ -195,7 +211,8 @@ class StorageNode:
             self.catalog, auth, RequestValidator(self.config.limits), self.coordinator,
             gate=self._qos_gate(), throttle_delay=self.config.limits.throttle_delay_s,
             catch_up_catalog=catch_up),
-            data_pb2.DESCRIPTOR.services_by_name["Data"])
+            data_pb2.DESCRIPTOR.services_by_name["Data"],
+            reply_trailers=reply_trailers(self.clock))
         add_unary_servicer(server, AdminService(self.catalog, self.tokens, auth, self.engine, self.clock, identity,
                          cluster_size=self.membership.size,
                          on_catalog_change=state.push_catalog,
@@ -209,7 +226,7 @@ class StorageNode:
                            cluster_pb2.DESCRIPTOR.services_by_name["Cluster"])
         self.peer_service = PeerService(node_id=self.config.node.id, engine=self.engine,
                         group_commit=self.group_commit, auth=auth,
-                        observe_timestamp=self.clock.observe, on_ping=state.ping_reply,
+                        hlc=self.clock.current, on_ping=state.ping_reply,
                         on_topology=state.adopt_topology,
                         catalog_snapshot=state.catalog_snapshot,
                         on_catalog=state.merge_catalog,
@@ -258,6 +275,10 @@ class StorageNode:
             "hints_replayed": sum(self.hints.replayed.values()),
             "read_repairs": self.coordinator.stats["read_repairs"],
             "snapshots": self.snapshots.count(),
+            "clock_ahead_ms": self.drift.ahead_ms(),
+            "clock_refusing_writes": self.drift.refusing,
+            "hlc": self.clock.current(),
+            "timestamps_refused": self.engine.refused_timestamps,
             **self.observability.node_info(),
             **(self.metadata.info() if self.metadata else {}),
         }

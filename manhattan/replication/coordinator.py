@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -29,19 +28,23 @@ import grpc
 from manhattan.cluster.failure_detector import PhiAccrualDetector
 from manhattan.cluster.membership import Membership
 from manhattan.cluster.topology import Member
-from manhattan.errors import ReplicasUnavailable, Timeout
+from manhattan.errors import ReplicasUnavailable, Timeout, Unavailable
 from manhattan.hlc import HybridClock, physical_ms
 from manhattan.proto.v1 import peer_pb2, types_pb2
 from manhattan.replication.chunking import fitting_prefix
 from manhattan.replication.hints import HintReplay, HintStore
-from manhattan.replication.peer_link import PeerLinks, PeerUnreachable
+from manhattan.replication.peer_link import PeerLinks, PeerUnreachable, ReplicaRefused
 from manhattan.replication.read_repair import Key, ReadRepair, newest
+from manhattan.replication.replica_apply import ReplicaApply
 from manhattan.replication.scan_merge import merge_entries, merge_pages
 from manhattan.replication.wire import (
-    entry_from_proto, entry_size, read_bounded, write_from_proto, write_to_proto,
+    entry_from_proto, entry_size, read_bounded, write_from_proto,
+)
+from manhattan.replication.supersede import (
+    Acks, WriteResult,
 )
 from manhattan.storage import (
-    Entry, GroupCommit, Record, ScanPage, UnknownDataset, Version, Write,
+    Entry, GroupCommit, Record, ScanPage, Version, Write,
 )
 from manhattan.storage.engine import Datasets, Records
 from manhattan.tenancy import DatasetSpec
@@ -50,6 +53,7 @@ from manhattan.types import Consistency, Durability
 log = logging.getLogger("manhattan.coordinator")
 DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 _NOT_FOUND = grpc.StatusCode.NOT_FOUND.value[0]
+_INVALID = grpc.StatusCode.INVALID_ARGUMENT.value[0]
 
 
 class CoordinatorEngine(Records, Datasets, Protocol):
@@ -76,7 +80,7 @@ def required_acks(level: Consistency, replicas: int) -> int:
     return replicas // 2 + 1
 
 
-class Coordinator:
+class Coordinator(ReplicaApply):
     """Coordinates reads and writes over the replicas of each pkey."""
 
     def __init__(
@@ -103,6 +107,9 @@ class Coordinator:
         # Told (peer id, seconds) when a peer replica acknowledges a write, including
         # those finishing after the client was answered: the node's replication-lag metric.
         self.replica_acked: Callable[[int, float], None] | None = None
+        # Why this node must not coordinate writes now (its clock runs far ahead of its
+        # peers'), or None: ``cluster.clock_drift.ClockDrift.refusal``.
+        self.write_refusal: Callable[[], str | None] | None = None
         self._background: set[asyncio.Task[object]] = set()
         self.read_repair = ReadRepair(
             node_id=node_id, engine=engine, spawn=self._spawn, stats=self.stats,
@@ -178,24 +185,35 @@ class Coordinator:
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.5)
             reply = await link.call(op, max(0.001, deadline - loop.time()))
+        if reply.hlc > self.clock.current():
+            self._absorb(member.id, reply.hlc)
+        if reply.code == _INVALID:
+            raise ReplicaRefused(f"node {member.id}: {reply.message}")
         if reply.code != 0:
             raise PeerUnreachable(f"node {member.id}: {reply.message}")
         return reply
-
-    # -- writes -------------------------------------------------------------
 
     async def write(
         self, spec: DatasetSpec, mutations: Sequence[Mutation],
         durability: Durability = Durability.DEFAULT,
         consistency: Consistency = Consistency.DEFAULT, timeout: float | None = None,
-    ) -> list[Version]:
-        """Version the mutations and replicate them; return once W replicas acknowledged."""
+    ) -> list[WriteResult]:
+        """Version the mutations and replicate them; return once W replicas acknowledged.
+
+        Each result says whether the write lost last-writer-wins at every acking
+        replica (``superseded_by``). Raises Unavailable (nothing sent) while this
+        node's clock runs far ahead of its peers'."""
+        if self.write_refusal is not None:
+            reason = self.write_refusal()
+            if reason is not None:
+                raise Unavailable(reason)
         level = consistency or spec.write_consistency
         sync = (durability or spec.durability) == Durability.SYNC
         first = self.clock.now_many(len(mutations)) if mutations else 0
         writes = [self._version(spec, m, first + i) for i, m in enumerate(mutations)]
         plans = []
-        for replicas, indices in self._groups(spec, [w.pkey for w in writes], write=True):
+        groups = self._groups(spec, [w.pkey for w in writes], write=True)
+        for replicas, indices in groups:
             # Owners-to-be of a range in motion (pending) must ack too: a write acknowledged
             # during a join or decommission is then on its new owner when it takes over.
             pending = len(replicas) - len(self.membership.replicas(
@@ -206,21 +224,30 @@ class Coordinator:
         deadline = self._deadline(timeout)
         if len(plans) == 1:  # one replica set (every single-key write): no gather task
             replicas, group, need = plans[0]
-            await self._replicate(spec.storage_id, replicas, group, need, sync, deadline)
+            outcomes = [await self._replicate(spec.storage_id, replicas, group, need, sync,
+                                              deadline)]
         else:
-            await asyncio.gather(*(self._replicate(spec.storage_id, replicas, group, need, sync,
-                                                   deadline)
-                                   for replicas, group, need in plans))
-        return [w.entry.version for w in writes]
+            outcomes = await asyncio.gather(*(self._replicate(spec.storage_id, replicas, group,
+                                                              need, sync, deadline)
+                                              for replicas, group, need in plans))
+        results = [WriteResult(w.entry.version) for w in writes]
+        for (_, indices), acks in zip(groups, outcomes):
+            for position, index in enumerate(indices):
+                lost_to = acks.superseded(position)
+                if lost_to:
+                    results[index] = WriteResult(writes[index].entry.version, lost_to)
+        return results
 
     async def _replicate(self, dataset: str, replicas: tuple[Member, ...], writes: list[Write],
-                         need: int, sync: bool, deadline: float) -> None:
-        acks = 0
+                         need: int, sync: bool, deadline: float) -> Acks:
+        acks = Acks()
         attempts = []
         for member in replicas:
             if member.id == self.node_id and not sync:
                 # In the WAL at once, no task: the common BUFFERED write's own ack.
-                acks += self._apply_now(dataset, writes)
+                beaten = self._apply_now(dataset, writes)
+                if beaten is not None:
+                    acks.add(beaten)
             elif member.id == self.node_id:
                 attempts.append(asyncio.ensure_future(self._apply_local(dataset, writes, sync)))
             elif self._alive(member):
@@ -229,11 +256,12 @@ class Coordinator:
             else:
                 self._hint(member.id, dataset, writes, sync)
         try:
-            if acks < need and attempts:
+            if acks.count < need and attempts:
                 for finished in asyncio.as_completed(attempts, timeout=self._remaining(deadline)):
-                    if await finished:
-                        acks += 1
-                        if acks >= need:
+                    beaten = await finished
+                    if beaten is not None:
+                        acks.add(beaten)
+                        if acks.count >= need:
                             break
         except TimeoutError:
             pass
@@ -241,45 +269,10 @@ class Coordinator:
             for attempt in attempts:
                 if not attempt.done():
                     self._spawn(attempt)
-        if acks < need:
-            raise Timeout(f"write acknowledged by {acks} of the {need} replicas needed in time; "
-                          "it may still be applied")
-
-    def _apply_now(self, dataset: str, writes: list[Write]) -> bool:
-        try:
-            self.engine.apply(dataset, writes)
-        except UnknownDataset:
-            return False
-        return True
-
-    async def _apply_local(self, dataset: str, writes: list[Write], sync: bool) -> bool:
-        if not self._apply_now(dataset, writes):
-            return False
-        if sync:
-            await self.group_commit.durable()
-        return True
-
-    async def _apply_remote(self, member: Member, dataset: str, writes: list[Write],
-                            sync: bool) -> bool:
-        op = peer_pb2.ReplicaOp(apply=peer_pb2.ApplyOp(
-            dataset=dataset, writes=[write_to_proto(w) for w in writes], sync=sync))
-        started = time.perf_counter()
-        try:
-            await self._replica_call(member, op, self.replica_timeout)
-            if self.replica_acked is not None:
-                self.replica_acked(member.id, time.perf_counter() - started)
-            return True
-        except (PeerUnreachable, TimeoutError) as exc:
-            log.info("replica %s missed a write (hinted): %s", member.id, exc or type(exc).__name__)
-            self._hint(member.id, dataset, writes, sync)
-            return False
-
-    def _hint(self, peer: int, dataset: str, writes: list[Write], sync: bool) -> None:
-        stored = self.hints.add(peer, dataset, writes)
-        if sync and stored:
-            self._spawn(self.group_commit.durable())
-
-    # -- reads --------------------------------------------------------------
+        if acks.count < need:
+            raise Timeout(f"write acknowledged by {acks.count} of the {need} replicas needed "
+                          "in time; it may still be applied")
+        return acks
 
     async def _read_entries(self, dataset: str, candidates: list[Member], need: int,
                             keys: list[Key], deadline: float, max_bytes: int
@@ -302,7 +295,9 @@ class Coordinator:
                 return member, local()
             try:
                 reply = await self._replica_call(member, op, self._remaining(deadline))
-                return member, [entry_from_proto(e) for e in reply.entries]
+                entries = [entry_from_proto(e) for e in reply.entries]
+                return member, (entries if self.clock.admissible(reply.hlc)
+                                else self._admitted(member, entries))
             except (PeerUnreachable, TimeoutError):
                 return member, None
 
@@ -453,7 +448,11 @@ class Coordinator:
                         more is not None or keep < len(entries))
             reply = await self._replica_call(member, peer_pb2.ReplicaOp(scan=op),
                                              self._remaining(deadline))
-            return [write_from_proto(w) for w in reply.scanned], bool(reply.next_cursor)
+            writes = [write_from_proto(w) for w in reply.scanned]
+            if not self.clock.admissible(reply.hlc):  # as for reads: too far ahead = absent
+                kept = self._admitted(member, [w.entry for w in writes])
+                writes = [w for w, e in zip(writes, kept) if e is not None]
+            return writes, bool(reply.next_cursor)
 
         asked = candidates[:need]
         try:

@@ -32,7 +32,7 @@ from manhattan.cluster.topology import Member
 from manhattan.hlc import physical_ms
 from manhattan.proto.v1 import peer_pb2
 from manhattan.replication.chunking import chunk_by_bytes, proto_size
-from manhattan.replication.peer_link import MessageTooLarge, PeerUnreachable
+from manhattan.replication.peer_link import MessageTooLarge, PeerUnreachable, ReplicaRefused
 from manhattan.replication.wire import write_from_proto, write_to_proto
 from manhattan.storage import Write
 from manhattan.storage.engine import Datasets, MetaStore
@@ -218,6 +218,11 @@ class HintReplay:
             except MessageTooLarge:
                 self._hints.remove(chunk, delivered=False)  # cannot fit: never retried
                 continue
+            except ReplicaRefused:
+                # A hint the peer can never take (stamped too far ahead of its clock)
+                # must not block the ones behind it: deliver one by one, drop refusals.
+                delivered += await self._one_by_one(member, dataset, chunk)
+                continue
             except (PeerUnreachable, TimeoutError):
                 if dataset in self._engine.datasets():
                     return None
@@ -226,4 +231,23 @@ class HintReplay:
                 return delivered
             self._hints.remove(chunk)
             delivered += len(chunk)
+        return delivered
+
+    async def _one_by_one(self, member: Member, dataset: str, group: list[Hint]) -> int:
+        """Deliver ``group`` hint by hint; refused hints are dropped (counted), the
+        others delivered or left for later. Returns how many were delivered."""
+        delivered = 0
+        for hint in group:
+            op = peer_pb2.ReplicaOp(apply=peer_pb2.ApplyOp(
+                dataset=dataset, writes=[write_to_proto(hint.write)], sync=True))
+            try:
+                await self._call(member, op, self._timeout)
+            except ReplicaRefused as exc:
+                log.warning("dropped a hint for node %s that it refuses: %s", member.id, exc)
+                self._hints.remove([hint], delivered=False)
+                continue
+            except (PeerUnreachable, TimeoutError):
+                break
+            self._hints.remove([hint])
+            delivered += 1
         return delivered

@@ -36,6 +36,11 @@ class PeerUnreachable(ConnectionError):
     """The stream to the peer broke or could not be opened."""
 
 
+class ReplicaRefused(PeerUnreachable):
+    """The replica answered INVALID_ARGUMENT (e.g. a version too far ahead of its clock):
+    asking again with the same operation can never succeed."""
+
+
 class MessageTooLarge(PeerUnreachable):
     """An operation larger than one stream message may be: never sent (it would end the
     stream for everyone on it). The caller cuts its operations smaller."""

@@ -4,6 +4,11 @@ The rpc layer opens a ``RequestScope`` per request in a context variable; each
 grpc.aio request runs in its own task, so the scope follows the request through
 every await (and into background tasks it spawns) without being passed around.
 Authentication fills in the tenant once it knows it.
+
+A request costs as little as it can here: the metadata is read once (handlers
+take it from the scope), the caller's ``x-request-id`` is echoed only when it
+sent one, and a request id is made up only when something asks for it (a log
+line, an error's trailers) — a random id on every reply would defeat HPACK.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable
+from typing import Any
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
@@ -18,32 +24,48 @@ REQUEST_ID_KEY = "x-request-id"
 _VALID_ID = re.compile(r"[A-Za-z0-9_.:/+=-]{1,128}")
 
 
+Metadata = tuple[tuple[str, str | bytes], ...]
+
+
 @dataclass(slots=True)
 class RequestScope:
-    """The request being served: its id, method and (once known) tenant."""
+    """The request being served: its method, metadata, (once known) tenant and id."""
 
-    request_id: str
     method: str
+    metadata: Metadata = ()
     tenant: str | None = None
+    given_id: str | None = None  # the caller's x-request-id, when it sent a sane one
+    _id: str | None = None
+
+    @property
+    def request_id(self) -> str:
+        """The caller's id, or a new random one made on first use."""
+        if self._id is None:
+            self._id = self.given_id or os.urandom(8).hex()
+        return self._id
 
 
 _current: ContextVar[RequestScope | None] = ContextVar("manhattan_request", default=None)
 
 
-def request_id_from(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:
-    """The caller's ``x-request-id`` when it is a sane token, else a new random id."""
+def given_request_id(metadata: Iterable[tuple[str, str | bytes]] | None) -> str | None:
+    """The caller's ``x-request-id`` when it is a sane token, else None."""
     for key, value in metadata or ():
         if key == REQUEST_ID_KEY and isinstance(value, str):
-            if _VALID_ID.fullmatch(value):
-                return value
-            break
-    return os.urandom(8).hex()
+            return value if _VALID_ID.fullmatch(value) else None
+    return None
+
+
+def request_id_from(metadata: Iterable[tuple[str, str | bytes]] | None) -> str:
+    """The caller's ``x-request-id`` when it is a sane token, else a new random id."""
+    return given_request_id(metadata) or os.urandom(8).hex()
 
 
 def begin(method: str, metadata: Iterable[tuple[str, str | bytes]] | None
           ) -> tuple[RequestScope, Token[RequestScope | None]]:
     """Open the scope of one request; pass the token to ``end``."""
-    scope = RequestScope(request_id_from(metadata), method)
+    kept: Metadata = tuple(metadata or ())
+    scope = RequestScope(method, kept, given_id=given_request_id(kept))
     return scope, _current.set(scope)
 
 
@@ -64,7 +86,24 @@ def set_tenant(tenant: str) -> None:
         scope.tenant = tenant
 
 
+def metadata(context: Any) -> Metadata:
+    """The current request's metadata, read once by the rpc layer (or, outside a
+    scope, from ``context``)."""
+    scope = _current.get()
+    if scope is not None:
+        return scope.metadata
+    return tuple(context.invocation_metadata() or ())
+
+
 def trailers() -> tuple[tuple[str, str], ...]:
-    """Trailing metadata every answer carries: the request id."""
+    """Trailing metadata of an error answer: the request id (made up if need be)."""
     scope = _current.get()
     return ((REQUEST_ID_KEY, scope.request_id),) if scope is not None else ()
+
+
+def echo() -> tuple[tuple[str, str], ...]:
+    """Trailing metadata of a successful answer: the caller's own id, if it sent one."""
+    scope = _current.get()
+    if scope is None or scope.given_id is None:
+        return ()
+    return ((REQUEST_ID_KEY, scope.given_id),)

@@ -48,12 +48,13 @@ def rpc_errors(method: Handler) -> Handler:
         if isinstance(request, Malformed):
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT,
                                 f"request to {method.__name__} is not a valid message: "
-                                f"{request.error}")
+                                f"{request.error}", request_context.trailers())
         try:
             return await method(self, request, context)
         except ManhattanError as exc:
-            # The class travels as structured metadata (``manhattan-error``): the SDK
-            # tells "too few replicas" from a broken connection by it, never by text.
+            # Trailers only on errors: the error class (``manhattan-error``: the SDK tells
+            # "too few replicas" from a broken connection by it, never by text), the
+            # details and the request id to quote.
             context.set_trailing_metadata((*status_trailers(exc), *request_context.trailers()))
             # A status without context.abort(): no AbortError to raise and unwind, which
             # makes a refusal (e.g. over a rate limit) several times cheaper.
@@ -61,10 +62,12 @@ def rpc_errors(method: Handler) -> Handler:
             context.set_details(exc.message)
             return None
         except UnknownDataset as exc:
-            await context.abort(grpc.StatusCode.NOT_FOUND, f"dataset {exc.args[0]!r} does not exist")
+            await context.abort(grpc.StatusCode.NOT_FOUND,
+                                f"dataset {exc.args[0]!r} does not exist", request_context.trailers())
         except Exception:
             log.exception("unexpected error in %s", method.__name__)
-            await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method.__name__}")
+            await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {method.__name__}",
+                                request_context.trailers())
 
     return handler
 
@@ -91,20 +94,29 @@ def _code_name(code: grpc.StatusCode | None, default: str) -> str:
     return code.name if isinstance(code, grpc.StatusCode) else default
 
 
+Trailers = Callable[[], tuple[tuple[str, str], ...]]
+
+
 def observed(name: str, handler: BoundHandler, metrics: RequestMetrics | None,
-             log_access: bool = False) -> BoundHandler:
+             log_access: bool = False, reply_trailers: Trailers | None = None) -> BoundHandler:
     """Wrap a bound handler with what every request gets, in this one place: a request
-    scope (id from ``x-request-id`` or new, echoed in trailing metadata; the tenant once
-    authenticated) for logs, and its count, latency and tenant in the node's metrics."""
+    scope (its metadata, read once; the caller's ``x-request-id`` echoed when it sent
+    one, a new id only on errors and in logs; the tenant once authenticated), and its
+    count, latency and tenant in the node's metrics. ``reply_trailers`` adds trailing
+    metadata to every successful answer, read when the answer is ready (the node's HLC
+    for the SDK's session clock)."""
 
     async def serve(request: Any, context: grpc.aio.ServicerContext) -> Any:
         scope, token = request_context.begin(name, context.invocation_metadata())
-        context.set_trailing_metadata(((request_context.REQUEST_ID_KEY, scope.request_id),))
+        if scope.given_id is not None:
+            context.set_trailing_metadata(request_context.echo())
         start = time.perf_counter()
         code = "UNKNOWN"
         try:
             response = await handler(request, context)
             code = _code_name(context.code(), "OK")
+            if reply_trailers is not None and code == "OK":
+                context.set_trailing_metadata((*request_context.echo(), *reply_trailers()))
             return response
         except asyncio.CancelledError:
             code = "CANCELLED"
@@ -125,7 +137,8 @@ def observed(name: str, handler: BoundHandler, metrics: RequestMetrics | None,
 
 def add_unary_servicer(server: grpc.aio.Server, servicer: Any,
                        service: ServiceDescriptor, metrics: RequestMetrics | None = None,
-                       log_access: bool = False) -> None:
+                       log_access: bool = False, reply_trailers: Trailers | None = None
+                       ) -> None:
     """Register a unary-unary servicer whose requests decode leniently.
 
     grpc.aio answers a request whose bytes do not decode with UNKNOWN (and logs a
@@ -139,7 +152,8 @@ def add_unary_servicer(server: grpc.aio.Server, servicer: Any,
         request_cls = GetMessageClass(method.input_type)
         response_cls = GetMessageClass(method.output_type)
         handlers[method.name] = grpc.unary_unary_rpc_method_handler(
-            observed(method.name, getattr(servicer, method.name), metrics, log_access),
+            observed(method.name, getattr(servicer, method.name), metrics, log_access,
+                     reply_trailers),
             request_deserializer=_lenient(request_cls.FromString),
             response_serializer=response_cls.SerializeToString,
         )
@@ -204,9 +218,10 @@ def add_servicer(server: grpc.aio.Server, servicer: Any, service: ServiceDescrip
     server.add_registered_method_handlers(service.full_name, handlers)
 
 
-def version_to_proto(version: Version) -> types_pb2.Version:
-    """The wire form of a version."""
-    return types_pb2.Version(timestamp=version.timestamp, writer=version.writer)
+def version_to_proto(version: Version, superseded_by: int = 0) -> types_pb2.Version:
+    """The wire form of a version (a write's answer: with what it lost to, if it did)."""
+    return types_pb2.Version(timestamp=version.timestamp, writer=version.writer,
+                             superseded_by=superseded_by)
 
 
 def record_to_proto(record: Record) -> types_pb2.Record:

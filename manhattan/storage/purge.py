@@ -37,6 +37,7 @@ class RocksPurge(RocksBase):
         while visited < budget:
             family, handle = self._families.get(dataset, (None, None))
             batch = WriteBatch(raw_mode=True)
+            written: list[bytes] = []
             finished = True
             with self._write_lock:
                 if family is not None:
@@ -47,10 +48,12 @@ class RocksPurge(RocksBase):
                             if (physical_ms(entry.version.timestamp) + grace_ms < now
                                     and (may_drop is None or may_drop(dataset, key, entry))):
                                 batch.delete(key, handle)
+                                written.append(key)
                                 changed += 1
                         elif entry.expires_at_ms and entry.expires_at_ms <= now:
                             tombstone = Entry(entry.version, b"", entry.expires_at_ms, True)
                             batch.put(key, encode_entry(tombstone), handle)
+                            written.append(key)
                             changed += 1
                         if visited >= budget:
                             resume = key + b"\x00"
@@ -58,6 +61,7 @@ class RocksPurge(RocksBase):
                             break
                     if not batch.is_empty():
                         self._db.write(batch, self._buffered)
+                        self.changes.mark(dataset, written)
             if not finished:
                 break
             following = [n for n in names if n > dataset]

@@ -13,6 +13,7 @@ from rocksdict import ReadOptions, WriteBatch
 
 from manhattan.storage.records import Version, decode_version
 from manhattan.storage.rocks_base import RocksBase
+from manhattan.storage.timestamp_gate import admit_raw
 
 
 class RocksRawRanges(RocksBase):
@@ -41,6 +42,9 @@ class RocksRawRanges(RocksBase):
         """LWW-apply (storage key, stored value) pairs as streamed from a replica;
         returns how many became the stored version."""
         family, handle = self._family(dataset)
+        if self.timestamp_gate is not None and items:
+            items, refused = admit_raw(self.timestamp_gate, items)
+            self.refused_timestamps += refused
         if not items:
             return 0
         batch = WriteBatch(raw_mode=True)
@@ -60,6 +64,7 @@ class RocksRawRanges(RocksBase):
                 applied += 1
             if applied:
                 self._db.write(batch, self._synced if sync else self._buffered)
+                self.changes.mark(dataset, newest)
         return applied
 
     def delete_range(self, dataset: str, ranges: Sequence[tuple[bytes, bytes | None]]) -> None:
@@ -71,3 +76,4 @@ class RocksRawRanges(RocksBase):
             batch.delete_range(lower, upper if upper is not None else b"\xff" * 8, handle)
         with self._write_lock:
             self._db.write(batch, self._synced)
+            self.changes.reset(dataset)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 from rocksdict import Checkpoint, WriteBatch
 
+from manhattan.hlc import ClockSkewError
 from manhattan.storage.engine import DEFAULT_SCAN_LIMIT, MAX_SKIPPED_PER_PAGE
 from manhattan.storage.keys import (
     decode_cursor, encode_cursor, pkey_prefix, split_storage_key, successor,
@@ -121,6 +122,13 @@ class RocksEngine(RocksPurge, RocksRawRanges, RocksMetaStore):
 
     def apply(self, dataset: str, writes: Sequence[Write], *, sync: bool = False) -> list[bool]:
         family, handle = self._family(dataset)
+        if self.timestamp_gate is not None and writes:
+            # The newest carries the others: one skew check and clock update per batch.
+            try:
+                self.timestamp_gate.observe(max(w.entry.version.timestamp for w in writes))
+            except ClockSkewError:
+                self.refused_timestamps += len(writes)
+                raise
         prefixes: dict[bytes, bytes] = {}
         keys = []
         for write in writes:
@@ -147,6 +155,7 @@ class RocksEngine(RocksPurge, RocksRawRanges, RocksMetaStore):
                 applied.append(True)
             if newest:
                 self._db.write(batch, self._synced if sync else self._buffered)
+                self.changes.mark(dataset, newest)
         return applied
 
     # -- figures and checkpoints ------------------------------------------

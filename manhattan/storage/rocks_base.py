@@ -14,6 +14,8 @@ from pathlib import Path
 from rocksdict import AccessType, ColumnFamily, Options, Rdict, ReadOptions, WriteOptions
 
 from manhattan.hlc import wall_clock_ms
+from manhattan.storage.changes import ChangeLog
+from manhattan.storage.timestamp_gate import TimestampGate
 
 _CF_PREFIX = "ds."
 _META_CF = "default"
@@ -55,8 +57,14 @@ class RocksBase:
         self._synced.sync = True
         # Read-compare-write of LWW must not interleave with another writer.
         self._write_lock = threading.Lock()
+        # Segments each write touched, for incremental hash trees (marked under the lock).
+        self.changes = ChangeLog()
         self._purge_position: tuple[str, bytes] | None = None
         self._closed = False
+        # The node's clock (storage/timestamp_gate.py): skew-checks and absorbs every
+        # version stored. None (bare engines in tests and tools): no check.
+        self.timestamp_gate: TimestampGate | None = None
+        self.refused_timestamps = 0
 
     # -- datasets ---------------------------------------------------------
 
@@ -76,6 +84,13 @@ class RocksBase:
         with self._write_lock:
             if self._families.pop(name, None) is not None:
                 self._db.drop_column_family(_CF_PREFIX + name)
+                self.changes.reset(name)
+
+    def change_seq(self) -> int:
+        """The change sequence, taken under the write lock: every write visible now is
+        marked at or below it (see ``ChangeLog``)."""
+        with self._write_lock:
+            return self.changes.seq
 
     def datasets(self) -> list[str]:
         return sorted(self._families)

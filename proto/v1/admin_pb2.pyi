@@ -98,7 +98,7 @@ class NodeInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class NodeInfoResponse(_message.Message):
-    __slots__ = ("node_id", "address", "version", "started_at_ms", "clock_ms", "datasets", "approximate_keys", "disk_bytes", "topology_epoch", "hints_pending", "hints_dropped", "hints_replayed", "read_repairs", "metrics_address", "requests_total", "requests_per_second", "repair_running", "repair_progress", "repair_keys_compared", "repair_ranges_differing", "repair_records_exchanged", "repair_last_completed_ms", "streaming_active", "streaming_progress", "streaming_records", "streaming_bytes", "snapshots", "metadata")
+    __slots__ = ("node_id", "address", "version", "started_at_ms", "clock_ms", "datasets", "approximate_keys", "disk_bytes", "topology_epoch", "hints_pending", "hints_dropped", "hints_replayed", "read_repairs", "metrics_address", "requests_total", "requests_per_second", "repair_running", "repair_progress", "repair_keys_compared", "repair_ranges_differing", "repair_records_exchanged", "repair_last_completed_ms", "streaming_active", "streaming_progress", "streaming_records", "streaming_bytes", "snapshots", "metadata", "clock_ahead_ms", "clock_refusing_writes", "hlc", "timestamps_refused")
     class HintsPendingEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +134,10 @@ class NodeInfoResponse(_message.Message):
     STREAMING_BYTES_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
     METADATA_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_AHEAD_MS_FIELD_NUMBER: _ClassVar[int]
+    CLOCK_REFUSING_WRITES_FIELD_NUMBER: _ClassVar[int]
+    HLC_FIELD_NUMBER: _ClassVar[int]
+    TIMESTAMPS_REFUSED_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     address: str
     version: str
@@ -162,7 +166,11 @@ class NodeInfoResponse(_message.Message):
     streaming_bytes: int
     snapshots: int
     metadata: MetadataStatus
-    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., started_at_ms: _Optional[int] = ..., clock_ms: _Optional[int] = ..., datasets: _Optional[_Iterable[str]] = ..., approximate_keys: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., topology_epoch: _Optional[int] = ..., hints_pending: _Optional[_Mapping[int, int]] = ..., hints_dropped: _Optional[int] = ..., hints_replayed: _Optional[int] = ..., read_repairs: _Optional[int] = ..., metrics_address: _Optional[str] = ..., requests_total: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., repair_running: _Optional[bool] = ..., repair_progress: _Optional[float] = ..., repair_keys_compared: _Optional[int] = ..., repair_ranges_differing: _Optional[int] = ..., repair_records_exchanged: _Optional[int] = ..., repair_last_completed_ms: _Optional[int] = ..., streaming_active: _Optional[int] = ..., streaming_progress: _Optional[float] = ..., streaming_records: _Optional[int] = ..., streaming_bytes: _Optional[int] = ..., snapshots: _Optional[int] = ..., metadata: _Optional[_Union[MetadataStatus, _Mapping]] = ...) -> None: ...
+    clock_ahead_ms: float
+    clock_refusing_writes: bool
+    hlc: int
+    timestamps_refused: int
+    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., started_at_ms: _Optional[int] = ..., clock_ms: _Optional[int] = ..., datasets: _Optional[_Iterable[str]] = ..., approximate_keys: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., topology_epoch: _Optional[int] = ..., hints_pending: _Optional[_Mapping[int, int]] = ..., hints_dropped: _Optional[int] = ..., hints_replayed: _Optional[int] = ..., read_repairs: _Optional[int] = ..., metrics_address: _Optional[str] = ..., requests_total: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., repair_running: _Optional[bool] = ..., repair_progress: _Optional[float] = ..., repair_keys_compared: _Optional[int] = ..., repair_ranges_differing: _Optional[int] = ..., repair_records_exchanged: _Optional[int] = ..., repair_last_completed_ms: _Optional[int] = ..., streaming_active: _Optional[int] = ..., streaming_progress: _Optional[float] = ..., streaming_records: _Optional[int] = ..., streaming_bytes: _Optional[int] = ..., snapshots: _Optional[int] = ..., metadata: _Optional[_Union[MetadataStatus, _Mapping]] = ..., clock_ahead_ms: _Optional[float] = ..., clock_refusing_writes: _Optional[bool] = ..., hlc: _Optional[int] = ..., timestamps_refused: _Optional[int] = ...) -> None: ...
 
 class JoinMetadataRequest(_message.Message):
     __slots__ = ("voters",)

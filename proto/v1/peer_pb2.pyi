@@ -91,7 +91,7 @@ class ReplicaBatch(_message.Message):
     def __init__(self, ops: _Optional[_Iterable[_Union[ReplicaOp, _Mapping]]] = ...) -> None: ...
 
 class ReplicaReply(_message.Message):
-    __slots__ = ("id", "code", "message", "applied", "entries", "scanned", "next_cursor")
+    __slots__ = ("id", "code", "message", "applied", "entries", "scanned", "next_cursor", "hlc", "kept")
     ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +99,8 @@ class ReplicaReply(_message.Message):
     ENTRIES_FIELD_NUMBER: _ClassVar[int]
     SCANNED_FIELD_NUMBER: _ClassVar[int]
     NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    HLC_FIELD_NUMBER: _ClassVar[int]
+    KEPT_FIELD_NUMBER: _ClassVar[int]
     id: int
     code: int
     message: str
@@ -106,7 +108,9 @@ class ReplicaReply(_message.Message):
     entries: _containers.RepeatedCompositeFieldContainer[Entry]
     scanned: _containers.RepeatedCompositeFieldContainer[ReplicaWrite]
     next_cursor: bytes
-    def __init__(self, id: _Optional[int] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., applied: _Optional[_Iterable[bool]] = ..., entries: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., scanned: _Optional[_Iterable[_Union[ReplicaWrite, _Mapping]]] = ..., next_cursor: _Optional[bytes] = ...) -> None: ...
+    hlc: int
+    kept: _containers.RepeatedCompositeFieldContainer[_types_pb2.Version]
+    def __init__(self, id: _Optional[int] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., applied: _Optional[_Iterable[bool]] = ..., entries: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., scanned: _Optional[_Iterable[_Union[ReplicaWrite, _Mapping]]] = ..., next_cursor: _Optional[bytes] = ..., hlc: _Optional[int] = ..., kept: _Optional[_Iterable[_Union[_types_pb2.Version, _Mapping]]] = ...) -> None: ...
 
 class ReplicaReplies(_message.Message):
     __slots__ = ("replies",)
@@ -115,24 +119,32 @@ class ReplicaReplies(_message.Message):
     def __init__(self, replies: _Optional[_Iterable[_Union[ReplicaReply, _Mapping]]] = ...) -> None: ...
 
 class PingRequest(_message.Message):
-    __slots__ = ("from_node", "topology_epoch", "catalog_version")
+    __slots__ = ("from_node", "topology_epoch", "catalog_version", "wall_ms", "hlc")
     FROM_NODE_FIELD_NUMBER: _ClassVar[int]
     TOPOLOGY_EPOCH_FIELD_NUMBER: _ClassVar[int]
     CATALOG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WALL_MS_FIELD_NUMBER: _ClassVar[int]
+    HLC_FIELD_NUMBER: _ClassVar[int]
     from_node: int
     topology_epoch: int
     catalog_version: int
-    def __init__(self, from_node: _Optional[int] = ..., topology_epoch: _Optional[int] = ..., catalog_version: _Optional[int] = ...) -> None: ...
+    wall_ms: int
+    hlc: int
+    def __init__(self, from_node: _Optional[int] = ..., topology_epoch: _Optional[int] = ..., catalog_version: _Optional[int] = ..., wall_ms: _Optional[int] = ..., hlc: _Optional[int] = ...) -> None: ...
 
 class PingResponse(_message.Message):
-    __slots__ = ("node_id", "topology_epoch", "catalog_version")
+    __slots__ = ("node_id", "topology_epoch", "catalog_version", "wall_ms", "hlc")
     NODE_ID_FIELD_NUMBER: _ClassVar[int]
     TOPOLOGY_EPOCH_FIELD_NUMBER: _ClassVar[int]
     CATALOG_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WALL_MS_FIELD_NUMBER: _ClassVar[int]
+    HLC_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     topology_epoch: int
     catalog_version: int
-    def __init__(self, node_id: _Optional[int] = ..., topology_epoch: _Optional[int] = ..., catalog_version: _Optional[int] = ...) -> None: ...
+    wall_ms: int
+    hlc: int
+    def __init__(self, node_id: _Optional[int] = ..., topology_epoch: _Optional[int] = ..., catalog_version: _Optional[int] = ..., wall_ms: _Optional[int] = ..., hlc: _Optional[int] = ...) -> None: ...
 
 class GetCatalogRequest(_message.Message):
     __slots__ = ()

@@ -27,12 +27,14 @@ BUFFERED: Durability
 SYNC: Durability
 
 class Version(_message.Message):
-    __slots__ = ("timestamp", "writer")
+    __slots__ = ("timestamp", "writer", "superseded_by")
     TIMESTAMP_FIELD_NUMBER: _ClassVar[int]
     WRITER_FIELD_NUMBER: _ClassVar[int]
+    SUPERSEDED_BY_FIELD_NUMBER: _ClassVar[int]
     timestamp: int
     writer: int
-    def __init__(self, timestamp: _Optional[int] = ..., writer: _Optional[int] = ...) -> None: ...
+    superseded_by: int
+    def __init__(self, timestamp: _Optional[int] = ..., writer: _Optional[int] = ..., superseded_by: _Optional[int] = ...) -> None: ...
 
 class Key(_message.Message):
     __slots__ = ("pkey", "lkey")

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-QUICK_SUITES = ("ycsb", "targets", "twitter")
+QUICK_SUITES = ("ycsb", "targets", "twitter", "capacity", "growth")
 
 
 @dataclass(frozen=True)

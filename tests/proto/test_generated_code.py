@@ -30,7 +30,7 @@ def test_stale_check_notices_an_edited_proto(tmp_path, monkeypatch):
         if path.is_file():
             (copy / "v1" / path.name).write_bytes(path.read_bytes())
     source = copy / "v1" / "types.proto"
-    source.write_text(source.read_text().replace("uint32 writer = 2;", "uint32 writer = 2;\n  uint32 extra = 3;"))
+    source.write_text(source.read_text().replace("uint32 writer = 2;", "uint32 writer = 2;\n  uint32 extra = 15;"))
     monkeypatch.setattr(gen, "PROTO_DIR", copy)
     assert "types_pb2.py" in gen.stale_files()
 

@@ -39,7 +39,7 @@ def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
 def write_on_node_1_only(cluster: LocalCluster, first, keys: list[tuple[str, str]]) -> None:
     """"old" everywhere, then "new" on node 1 alone (nodes 2 and 3 SIGSTOPped meanwhile,
     seen down, so they get hints that are not replayed during the test)."""
-    first.put_many([(p, l, "old") for p, l in keys], consistency=Consistency.ALL)
+    first.put_many([(p, l, "old") for p, l in keys], consistency=Consistency.ALL, timeout=60)
     for node_id in (2, 3):
         os.kill(cluster.node(node_id).pid, signal.SIGSTOP)
     try:

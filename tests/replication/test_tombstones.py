@@ -48,7 +48,7 @@ def test_deletes_while_a_replica_is_down_past_the_grace_never_come_back(
     late = [Put("gone", f"late{i:02d}", f"w{i}") for i in range(20)]
     with only(coordinator, token) as client:
         ds = client.dataset(name)
-        ds.put_many(old, consistency=Consistency.ALL)  # node 3 holds the old values
+        ds.put_many(old, consistency=Consistency.ALL, timeout=60)  # node 3 holds them too
         os.kill(down.pid, signal.SIGSTOP)
         try:
             wait_until_down(cluster, 3, observer=1)

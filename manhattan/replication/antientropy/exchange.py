@@ -32,6 +32,7 @@ from manhattan.proto.v1 import ops_pb2, ops_pb2_grpc
 from manhattan.replication.antientropy.hashtree import (
     DEPTH, HashTree, build_tree, segment_versions, segment_versions_bounded,
 )
+from manhattan.replication.antientropy.tree_cache import TreeCache
 from manhattan.replication.antientropy.watermarks import Watermarks
 from manhattan.storage.engine import Durable, RawRanges
 
@@ -96,12 +97,23 @@ def _ranges_to_proto(ranges: list[Range]) -> list[ops_pb2.PositionRange]:
     return [ops_pb2.PositionRange(start=s, end=e) for s, e in ranges]
 
 
+def _tree_of(trees: TreeCache | None, engine: RawRanges, dataset: str,
+             ranges: list[Range], throttle: Callable[[int], None] | None) -> HashTree:
+    """The current tree of ``ranges``: from the cache when the node keeps one."""
+    if trees is None:
+        return build_tree(engine, dataset, ranges, throttle)
+    return trees.tree(dataset, ranges, throttle)
+
+
 class ExchangeSession:
     """The responder's side of one exchange stream."""
 
     def __init__(self, *, engine: ExchangeEngine, executor: Executor, epoch: Callable[[], int],
-                 watermarks: Watermarks, now_ms: Callable[[], int]) -> None:
+                 watermarks: Watermarks, now_ms: Callable[[], int],
+                 trees: TreeCache | None = None) -> None:
         self._engine = engine
+        self._trees = trees
+        self._pushed = False
         self._executor = executor
         self._epoch = epoch
         self._watermarks = watermarks
@@ -128,8 +140,8 @@ class ExchangeSession:
             self._ranges = [(r.start, r.end) for r in op.ranges]
             self._started_ms = self._now_ms()
             throttle = Throttle(op.keys_per_s) if op.keys_per_s else None
-            self._tree = await self._run(build_tree, self._engine, self._dataset, self._ranges,
-                                         throttle)
+            self._tree = await self._run(_tree_of, self._trees, self._engine, self._dataset,
+                                         self._ranges, throttle)
             return ops_pb2.ExchangeReply(hashes=[ops_pb2.NodeHash(index=0, hash=self._tree.root)],
                                          keys=self._tree.keys)
         if self._tree is None:
@@ -154,9 +166,11 @@ class ExchangeSession:
         if kind == "push":
             items = list(zip(request.push.keys, request.push.values))
             applied = await self._run(self._engine.apply_raw, self._dataset, items)
+            self._pushed = self._pushed or applied > 0
             return ops_pb2.ExchangeReply(applied=applied)
         if kind == "finish":
-            await self._run(self._engine.sync)
+            if self._pushed:  # an idle exchange wrote nothing: no WAL flush
+                await self._run(self._engine.sync)
             self._watermarks.record(self._dataset, self._peer, self._started_epoch,
                                     self._started_ms)
             return ops_pb2.ExchangeReply()
@@ -176,8 +190,10 @@ class Exchanger:
 
     def __init__(self, *, node_id: int, engine: ExchangeEngine, executor: Executor,
                  watermarks: Watermarks, metadata: tuple[tuple[str, str], ...],
-                 now_ms: Callable[[], int], timeout_s: float = 60.0) -> None:
+                 now_ms: Callable[[], int], timeout_s: float = 60.0,
+                 trees: TreeCache | None = None) -> None:
         self.node_id = node_id
+        self._trees = trees
         self._engine = engine
         self._executor = executor
         self._watermarks = watermarks
@@ -210,7 +226,7 @@ class Exchanger:
             started_ms = self._now_ms()
             throttle = Throttle(keys_per_s) if keys_per_s else None
             local_future = asyncio.ensure_future(
-                self._run(build_tree, self._engine, dataset, ranges, throttle))
+                self._run(_tree_of, self._trees, self._engine, dataset, ranges, throttle))
             try:
                 opened = await ask(ops_pb2.ExchangeRequest(open=ops_pb2.ExchangeOpen(
                     dataset=dataset, from_node=self.node_id, ranges=_ranges_to_proto(ranges),

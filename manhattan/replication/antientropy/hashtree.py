@@ -63,6 +63,29 @@ class HashTree:
                               for parent, children in groups.items()})
         return cls(levels, keys)
 
+    def updated(self, leaves: dict[int, int | None], keys: int) -> "HashTree":
+        """A new tree with the given leaves replaced (None: now empty) and only their
+        ancestors rehashed; this tree is left as it was (an exchange may still read it)."""
+        levels = [dict(level) for level in self.levels] or [{} for _ in range(DEPTH + 1)]
+        bottom = levels[DEPTH]
+        for index, value in leaves.items():
+            if value is None:
+                bottom.pop(index, None)
+            else:
+                bottom[index] = value
+        changed = set(leaves)
+        for level in range(DEPTH - 1, -1, -1):
+            below, here = levels[level + 1], levels[level]
+            changed = {index >> FANOUT_BITS for index in changed}
+            for parent in changed:
+                base = parent << FANOUT_BITS
+                children = {i: below[i] for i in range(base, base + FANOUT) if i in below}
+                if children:
+                    here[parent] = _combine(children, base)
+                else:
+                    here.pop(parent, None)
+        return HashTree(levels, keys)
+
     @property
     def root(self) -> int:
         """The root hash (0 for an empty tree)."""
@@ -80,11 +103,14 @@ class HashTree:
         return out
 
 
-def build_tree(engine: RawRanges, dataset: str, ranges: Sequence[Range],
-               throttle: Callable[[int], None] | None = None) -> HashTree:
-    """Scan the ranges and hash them into a tree. ``throttle(n)`` is called after every
-    ``THROTTLE_EVERY`` keys (rate limiting: it may sleep). Runs in a worker thread."""
+def hash_segments(engine: RawRanges, dataset: str, ranges: Sequence[Range],
+                  throttle: Callable[[int], None] | None = None
+                  ) -> tuple[dict[int, int], dict[int, int]]:
+    """Scan the ranges in key order: (segment -> leaf hash, segment -> key count) of
+    every non-empty segment. ``throttle(n)`` is called after every ``THROTTLE_EVERY``
+    keys (rate limiting: it may sleep). Runs in a worker thread."""
     leaves: dict[int, int] = {}
+    counts: dict[int, int] = {}
     count = 0
     current: bytes | None = None
     parts: list[bytes] = []
@@ -92,7 +118,9 @@ def build_tree(engine: RawRanges, dataset: str, ranges: Sequence[Range],
 
     def flush() -> None:
         if current is not None and parts:
-            leaves[(current[0] << 8) | current[1]] = _leaf_hash(parts)
+            segment = (current[0] << 8) | current[1]
+            leaves[segment] = _leaf_hash(parts)
+            counts[segment] = len(parts) // 2
 
     for start, end in sorted(ranges):  # key order: a segment's keys arrive together
         lower, upper = range_bounds(start, end)
@@ -108,7 +136,14 @@ def build_tree(engine: RawRanges, dataset: str, ranges: Sequence[Range],
             if throttle is not None and count % THROTTLE_EVERY == 0:
                 throttle(THROTTLE_EVERY)
     flush()
-    return HashTree.from_leaves(leaves, count)
+    return leaves, counts
+
+
+def build_tree(engine: RawRanges, dataset: str, ranges: Sequence[Range],
+               throttle: Callable[[int], None] | None = None) -> HashTree:
+    """Scan the ranges and hash them into a tree (from scratch)."""
+    leaves, counts = hash_segments(engine, dataset, ranges, throttle)
+    return HashTree.from_leaves(leaves, sum(counts.values()))
 
 
 def segment_ranges(ranges: Sequence[Range], segments: Iterable[int]) -> list[Range]:
