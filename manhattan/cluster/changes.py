@@ -7,7 +7,9 @@
    that gains ranges pulls them (``streaming.Transfers``).
 2. Poll every live member's ``TransferStatus`` until all are done for the epoch.
 3. Switch: the future topology (joining -> normal, leaving removed) at epoch + 1,
-   pushed to every node (the departing one included, so it knows it is out).
+   pushed to every node (the departing one included, so it knows it is out). Under
+   the metadata log, joined nodes then become voters while the voters are below
+   their target, and only after that do the departed nodes' voters go.
 4. Clean up: every live node drops the ranges it no longer owns (range deletes).
 
 Only one change runs at a time; asking for the change already under way resumes
@@ -29,8 +31,8 @@ from manhattan.cluster.membership import Membership, topology_to_proto
 from manhattan.cluster.peers import PeerContext
 from manhattan.cluster.ranges import future_topology, in_transition
 from manhattan.cluster.topology import Member, MemberState, Topology
-from manhattan.metadata.log import raft_address
 from manhattan.errors import InvalidRequest, ManhattanError, StaleTopology, Unavailable
+from manhattan.metadata.log import raft_address
 from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc, ops_pb2, ops_pb2_grpc
 from manhattan.security.tls import aio_channel
 from manhattan.tenancy import Catalog
