@@ -275,6 +275,13 @@ class MetadataLog:
                               f"(reason {error})")
         log.info("metadata voter %s: %s", address, "added" if verb == "add" else "removed")
 
+    def step_down(self) -> None:
+        """Hand the leadership to the most caught-up voter (this node left the cluster:
+        a leader cannot commit its own removal). Best effort; no-op unless leader."""
+        sync = self._sync
+        if sync is not None and sync._isLeader():
+            sync.transferLeadership()
+
     async def barrier(self, timeout: float) -> None:
         """Return once this node has applied everything committed before the call:
         what an admin reads afterwards is linearizable."""

@@ -96,6 +96,8 @@ class NodeMetadata:
         if raw is not None and raw != self._topology:
             self._topology = raw
             self._on_topology(raw)
+            if self.config.node.id not in {int(m["id"]) for m in json.loads(raw)["members"]}:
+                self.log.step_down()  # out of the cluster: let another voter remove us
 
     def _voter_endpoints(self) -> dict[int, str]:
         """Voters' Raft endpoints by node id: the configured ones, then those the log
@@ -117,29 +119,28 @@ class NodeMetadata:
         return len(set(self.log.voters()) - gone) < target
 
     async def add_voter(self, node_id: int, address: str) -> None:
-        """Make a promoted node's member a voter; retried through a leader change (the
-        newcomer's first campaign may depose the leader), done once its endpoint is
-        recorded in the log (which commits the addition before it)."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + PROMOTION_TIMEOUT_S
+        """Make a promoted node's member a voter, and record its endpoint in the log
+        (which commits the addition before it)."""
         endpoints = {str(i): a for i, a in {**self._voter_endpoints(), node_id: address}.items()}
-        while True:
-            try:
-                await self.log.add_voter(address, max(deadline - loop.time(), 0.1))
-                await self.log.submit({"op": "voter_endpoints", "endpoints": endpoints},
-                                      max(deadline - loop.time(), 0.1))
-                if address in self.log.voters():
-                    return
-            except (Unavailable, Timeout):
-                if loop.time() >= deadline:
-                    raise
-            await asyncio.sleep(0.2)
+
+        async def step(remaining: float) -> bool:
+            await self.log.add_voter(address, remaining)
+            await self.log.submit({"op": "voter_endpoints", "endpoints": endpoints}, remaining)
+            return address in self.log.voters()
+
+        await _retrying(step)
 
     async def retire_voters(self, members: list[tuple[int, str]]) -> None:
         """Members that left the topology stop voting (by their Raft endpoints)."""
         for node_id, address in members:
-            await self.log.remove_voter(self._voter_address(node_id, address),
-                                        self.command_timeout)
+            endpoint = self._voter_address(node_id, address)
+
+            async def step(remaining: float, endpoint: str = endpoint) -> bool:
+                await self.log.remove_voter(endpoint, remaining)
+                await self.log.barrier(remaining)
+                return endpoint not in self.log.voters()
+
+            await _retrying(step)
 
     async def commit_topology(self, command: dict[str, Any]) -> dict[str, Any]:
         """A membership-change command through the log; applied here when it returns."""
@@ -307,6 +308,25 @@ class MetadataCollector:
         for outcome, count in sorted(log_.commands.items()):
             commands.add_metric([outcome], count)
         return [*families, commands]
+
+
+async def _retrying(step: Callable[[float], Awaitable[bool]]) -> None:
+    """Run a voter change until it reports done: pysyncobj refuses one while a new
+    leader has not committed in its term or the previous change is not applied yet, and
+    a newcomer's first campaign may depose the leader (each a passing refusal)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + PROMOTION_TIMEOUT_S
+    while True:
+        try:
+            if await step(max(deadline - loop.time(), 0.1)):
+                return
+        except (Unavailable, Timeout):
+            if loop.time() >= deadline:
+                raise
+        if loop.time() >= deadline:
+            raise Timeout("the metadata voter change did not take effect within "
+                          f"{PROMOTION_TIMEOUT_S:.0f}s")
+        await asyncio.sleep(0.2)
 
 
 def _importable(items: list[Item]) -> list[Item]:
