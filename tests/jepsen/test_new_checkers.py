@@ -249,3 +249,21 @@ def test_tenant_isolation_catches_a_foreign_value() -> None:
     bad = ops + build([(3, "invoke", "read", "t2/k", None), (3, "ok", "read", "t2/k", "t1|5")])
     result = check_tenant_isolation(bad)
     assert not result["valid"] and result["foreign"][0]["tenant"] == "t2"
+
+
+def test_admin_changes_follow_a_dataset_name_from_owner_to_owner() -> None:
+    ops = build([
+        (1, "invoke", "create-dataset", "t1/d0", None), (1, "ok", "create-dataset", "t1/d0", True),
+        (1, "invoke", "drop-dataset", "t1/d0", None), (1, "ok", "drop-dataset", "t1/d0", True),
+        (1, "invoke", "create-dataset", "t2/d0", None), (1, "ok", "create-dataset", "t2/d0", True),
+        (1, "invoke", "create-dataset", "t2/d1", None), (1, "ok", "create-dataset", "t2/d1", True),
+        (1, "invoke", "drop-dataset", "t2/d1", None), (1, "ok", "drop-dataset", "t2/d1", True),
+        (0, "invoke", "meta-snapshot", "", None),
+        (0, "ok", "meta-snapshot", "", {"n1": {"datasets": ["t2/d0"]}}),
+    ])
+    assert check_admin_changes(ops)["valid"]
+    stale = ops[:-1] + [Op(len(ops) - 1, 0, "ok", "meta-snapshot", "",
+                           {"n1": {"datasets": ["t1/d0", "t2/d1"]}}, float(len(ops) - 1))]
+    result = check_admin_changes(stale)
+    assert not result["valid"] and result["lost"][0]["key"] == "t2/d0"
+    assert result["contradicted"][0]["key"] == "t2/d1"

@@ -37,9 +37,9 @@ def check_admin_changes(ops: Iterable[Op], *, sample: int = 10) -> dict[str, Any
     contradicted += [{"change": "create-tenant", "key": k, "why": f"acknowledged {n} times"}
                      for k, n in creates.items() if n > 1]
     revoked = {p.invoke.key for p in acked if p.invoke.f == "revoke-token"}
+    expected_datasets = _dataset_outcomes(ops)
     for node, meta in sorted(final.items()):
         have = {"create-tenant": set(meta.get("tenants", [])),
-                "create-dataset": set(meta.get("datasets", [])),
                 "create-token": set(meta.get("tokens", []))}
         for p in acked:
             f = p.invoke.f
@@ -48,12 +48,39 @@ def check_admin_changes(ops: Iterable[Op], *, sample: int = 10) -> dict[str, Any
                 lost.append({"node": node, "change": f, "key": key, "acked_at": p.complete.time})  # type: ignore[union-attr]
         contradicted += [{"node": node, "change": "revoke-token", "key": t,
                           "why": "still listed"} for t in sorted(revoked & have["create-token"])]
+        datasets = set(meta.get("datasets", []))
+        for name, (f, key, at) in sorted(expected_datasets.items()):
+            holders = sorted(d for d in datasets if d.partition("/")[2] == name)
+            if f == "create-dataset" and key not in datasets:
+                lost.append({"node": node, "change": f, "key": key, "acked_at": at,
+                             "found": holders})
+            elif f == "drop-dataset" and holders:
+                contradicted.append({"node": node, "change": f, "key": key,
+                                     "why": f"still listed: {holders}"})
     return {
         "valid": bool(final) and not lost and not contradicted,
         "changes_acked": len([p for p in acked if p.invoke.f != "meta-snapshot"]),
         "nodes": sorted(final), "lost_count": len(lost), "lost": lost[:sample],
         "contradicted_count": len(contradicted), "contradicted": contradicted[:sample],
     }
+
+
+def _dataset_outcomes(ops: list[Op]) -> dict[str, tuple[str, str, float]]:
+    """Per dataset name, the state its last change must have left (change, "tenant/name",
+    acked at), when that change was acknowledged and ran alone (nothing else on the name
+    in flight when it began); names whose last change is uncertain are left out."""
+    by_name: dict[str, list[Any]] = {}
+    for p in pairs(ops):
+        if p.invoke.f in ("create-dataset", "drop-dataset"):
+            by_name.setdefault(p.invoke.key.partition("/")[2], []).append(p)
+    out: dict[str, tuple[str, str, float]] = {}
+    for name, ps in by_name.items():
+        last = max(ps, key=lambda p: p.invoke.time)
+        alone = all(p is last or (p.complete is not None and p.complete.time < last.invoke.time)
+                    for p in ps)
+        if last.type == OK and last.complete is not None and alone:
+            out[name] = (last.invoke.f, last.invoke.key, last.complete.time)
+    return out
 
 
 def check_metadata_agreement(ops: Iterable[Op], *, bound_s: float = 30.0) -> dict[str, Any]:

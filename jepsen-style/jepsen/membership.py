@@ -1,0 +1,258 @@
+"""Membership nemeses: add, decommission, replace, remove, two changes at once, and the
+change driver killed midway, all through the SDK's ``ClusterOps`` as an operator would.
+
+A change is consumed to ``done`` through a current member; ``fault.result`` says what it
+did (phases, ranges, records, epoch). Outcomes that break a promise (two overlapping
+changes both accepted, members disagreeing on the topology afterwards, a change that
+cannot be resumed from another node) go to ``result["violations"]`` and fail the
+``membership`` check; a harness that cannot do its part raises (a harness error).
+Operations ``ClusterOps`` does not offer (abort) are reported as unsupported, never faked.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from manhattan.client import Client, ClusterOps, ManhattanError, MembershipProgress
+
+from jepsen.cluster import Cluster, Node
+
+if TYPE_CHECKING:
+    from jepsen.nemesis import Fault
+
+CHANGE_TIMEOUT_S = 120.0  # one membership change, streaming included (gRPC deadline)
+AGREE_TIMEOUT_S = 15.0
+Changes = Callable[[ClusterOps], Iterator[MembershipProgress]]
+
+
+def run_change(cluster: Cluster, changes: Changes, result: dict[str, Any], *,
+               via: list[str] | None = None,
+               on_event: Callable[[MembershipProgress], None] | None = None
+               ) -> MembershipProgress:
+    """Consume a change's progress stream, noting when each phase began (seconds after
+    the change started); raises unless it reaches ``done``."""
+    started = time.monotonic()
+    last: MembershipProgress | None = None
+    endpoints = via or [n.address for n in cluster.nodes.values()]
+    with Client(endpoints, token=cluster.token, timeout=10) as client:
+        for event in changes(ClusterOps(client, timeout=CHANGE_TIMEOUT_S)):
+            last = event
+            result.setdefault("phases_s", {}).setdefault(
+                event.phase, round(time.monotonic() - started, 2))
+            if on_event is not None:
+                on_event(event)
+    result["change_s"] = round(time.monotonic() - started, 2)
+    if last is None or not last.done:
+        raise RuntimeError(f"membership change ended without 'done' (last: {last})")
+    result.update(epoch=last.epoch, records=last.records, bytes=last.bytes,
+                  ranges=last.ranges_total, message=last.message)
+    return last
+
+
+def _spare(cluster: Cluster, fault: Fault) -> Node | None:
+    try:
+        return cluster.start_spare()
+    except NotImplementedError as exc:  # proxy mode: no host of its own for it
+        fault.note = f"skipped: {exc}"
+        return None
+
+
+def change_membership(cluster: Cluster, fault: Fault, action: str, *, resume: bool = False
+                      ) -> None:
+    """``add`` a fresh spare node or ``decommission`` the spare that is a member (``resume``:
+    the same request again, which finishes an interrupted change)."""
+    c, r = cluster, fault.result
+    if action == "add":
+        if resume:
+            node = next(n for n in c.retired if n.id == fault.targets[0])
+        else:
+            spare = _spare(c, fault)
+            if spare is None:
+                return
+            node = spare
+        fault.targets = [node.id]
+        r["pending"] = True
+        run_change(c, lambda ops: ops.add_node(node.address), r)
+        c.nodes[node.id] = node
+        del r["pending"]
+        fault.note = (f"added node {node.id}: {r['ranges']} ranges, {r['records']} records "
+                      f"streamed in {r['change_s']} s")
+    elif action == "decommission":
+        spares = c.spares()
+        if not spares and not resume:
+            fault.note = "skipped: no spare is a member (its add was skipped or failed)"
+            return
+        node_id = fault.targets[0] if resume else spares[0]
+        fault.targets = [node_id]
+        r["pending"] = True
+        run_change(c, lambda ops: ops.decommission(node_id), r)
+        del r["pending"]
+        c.nodes.pop(node_id).stop()  # out of the topology: it serves nothing any more
+        fault.note = (f"decommissioned node {node_id}: {r['ranges']} ranges, {r['records']} "
+                      f"records streamed in {r['change_s']} s")
+    else:
+        raise ValueError(action)
+
+
+def replace_node(cluster: Cluster, fault: Fault) -> None:
+    """SIGKILL the target, then replace it with a fresh node."""
+    c, r = cluster, fault.result
+    dead = fault.targets[0]
+    c.nodes[dead].kill()
+    spare = _spare(c, fault)
+    if spare is None:
+        return
+    r["pending"] = True
+    run_change(c, lambda ops: ops.replace(dead, spare.address), r,
+               via=[n.address for i, n in c.nodes.items() if i != dead])
+    del r["pending"]
+    c.retired.append(c.nodes.pop(dead))
+    c.nodes[spare.id] = spare
+    fault.targets = [dead, spare.id]
+    fault.note = (f"replaced killed node {dead} by node {spare.id}: {r['ranges']} ranges, "
+                  f"{r['records']} records in {r['change_s']} s")
+
+
+def remove_node(cluster: Cluster, fault: Fault) -> None:
+    """SIGKILL the target, then remove it (the survivors re-replicate its ranges)."""
+    c, r = cluster, fault.result
+    dead = fault.targets[0]
+    if len(c.nodes) <= c.rf:
+        fault.note = f"skipped: {len(c.nodes)} members, removing one would leave fewer than RF"
+        return
+    c.nodes[dead].kill()
+    r["pending"] = True
+    run_change(c, lambda ops: ops.remove(dead), r,
+               via=[n.address for i, n in c.nodes.items() if i != dead])
+    del r["pending"]
+    c.retired.append(c.nodes.pop(dead))
+    fault.note = f"removed killed node {dead}: {r['ranges']} ranges re-replicated in {r['change_s']} s"
+
+
+def concurrent_adds(cluster: Cluster, fault: Fault) -> None:
+    """Two spares added at the same moment through two different members: at most one
+    change may be accepted while the other runs (changes run one at a time)."""
+    c, r = cluster, fault.result
+    spares = [s for s in (_spare(c, fault), _spare(c, fault)) if s is not None]
+    if len(spares) < 2:
+        return
+    drivers = sorted(c.nodes)[:2]
+    outcomes: dict[int, dict[str, Any]] = {}
+
+    def one(spare: Node, driver: int) -> None:
+        out = outcomes[spare.id] = {"via": driver, "started": time.monotonic()}
+        try:
+            run_change(c, lambda ops: ops.add_node(spare.address), out,
+                       via=[c.nodes[driver].address])
+            out["done"] = True
+        except (ManhattanError, RuntimeError) as exc:
+            out["done"], out["error"] = False, f"{type(exc).__name__}: {str(exc)[:160]}"
+        out["ended"] = time.monotonic()
+    threads = [threading.Thread(target=one, args=(s, d)) for s, d in zip(spares, drivers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(CHANGE_TIMEOUT_S + 10)
+    accepted = [i for i, o in outcomes.items() if o.get("done")]
+    for spare in spares:
+        if spare.id in accepted:
+            c.nodes[spare.id] = spare
+        else:
+            spare.stop()
+    a, b = (outcomes[s.id] for s in spares)
+    overlapped = a["started"] < b.get("ended", 1e18) and b["started"] < a.get("ended", 1e18)
+    if len(accepted) == 2 and overlapped:
+        r.setdefault("violations", []).append(
+            f"two overlapping changes both accepted: add {spares[0].id} via {drivers[0]} "
+            f"and add {spares[1].id} via {drivers[1]}")
+    r["outcomes"] = {str(k): {x: y for x, y in v.items() if x not in ("started", "ended")}
+                     for k, v in outcomes.items()}
+    fault.targets = [s.id for s in spares]
+    fault.note = f"two adds at once via nodes {drivers}: accepted {accepted or 'none'}"
+    agree_topology(c, r)
+
+
+def driver_killed(cluster: Cluster, fault: Fault) -> None:
+    """Add a spare through the target, SIGKILL the target once the change is under way,
+    then resume it from another member (abort: unsupported by ClusterOps, reported)."""
+    c, r = cluster, fault.result
+    driver = fault.targets[0]
+    spare = _spare(c, fault)
+    if spare is None:
+        return
+    killed = threading.Event()
+
+    def kill_once(event: MembershipProgress) -> None:
+        if not killed.is_set() and event.phase not in ("", "starting"):
+            killed.set()
+            c.nodes[driver].kill()
+    try:
+        run_change(c, lambda ops: ops.add_node(spare.address), {}, via=[c.nodes[driver].address],
+                   on_event=kill_once)
+        r["killed_midway"] = killed.is_set()
+    except (ManhattanError, RuntimeError) as exc:
+        r["killed_midway"], r["interrupted"] = killed.is_set(), str(exc)[:160]
+    if not killed.is_set():
+        c.nodes[driver].kill()
+    others = [n.address for i, n in c.nodes.items() if i != driver]
+    r["abort"] = "unsupported: ClusterOps offers no abort of a membership change"
+    try:
+        run_change(c, lambda ops: ops.add_node(spare.address), r, via=others[:1])
+        c.nodes[spare.id] = spare
+        r["resumed_via"] = others[0]
+        fault.note = (f"driver node {driver} killed midway; add of node {spare.id} resumed "
+                      f"from another member in {r['change_s']} s; abort unsupported")
+    except (ManhattanError, RuntimeError) as exc:
+        r.setdefault("violations", []).append(
+            f"add of node {spare.id} not resumable from another member after its driver "
+            f"{driver} was killed: {str(exc)[:160]}")
+        spare.stop()
+        fault.note = f"driver node {driver} killed midway; resume failed; abort unsupported"
+    fault.targets = [driver, spare.id]
+    c.nodes[driver].start()
+    agree_topology(c, r)
+
+
+def agree_topology(cluster: Cluster, result: dict[str, Any]) -> None:
+    """Every running member reports the same epoch and members (bounded wait)."""
+    deadline = time.monotonic() + AGREE_TIMEOUT_S
+    views: dict[int, Any] = {}
+    while time.monotonic() < deadline:
+        views = {}
+        for i, node in cluster.nodes.items():
+            if not node.running:
+                continue
+            try:
+                with Client([node.address], token=cluster.token, timeout=2) as client:
+                    t = client.admin.topology()
+                views[i] = (t.epoch, tuple(sorted((m.id, m.state) for m in t.members)))
+            except ManhattanError as exc:
+                views[i] = ("unreachable", str(exc)[:60])
+        if len(set(views.values())) == 1:
+            result["topology_agreed"] = True
+            return
+        time.sleep(0.5)
+    result["topology_agreed"] = False
+    result.setdefault("violations", []).append(f"members disagree on the topology: {views}")
+
+
+def restore(cluster: Cluster, n: int) -> list[dict[str, Any]]:
+    """After healing: back to ``n`` members (spares added or decommissioned)."""
+    from jepsen.nemesis import Fault
+
+    restored: list[dict[str, Any]] = []
+    for _ in range(10):  # bounded
+        if len(cluster.nodes) == n:
+            break
+        action = "add" if len(cluster.nodes) < n else "decommission"
+        fault = Fault("membership", 0.0, 0.0, [], {"action": action})
+        if action == "decommission":
+            extra = cluster.spares() or sorted(cluster.nodes)[-1:]
+            fault.targets = [extra[-1]]
+        change_membership(cluster, fault, action, resume=action == "decommission")
+        restored.append({"node": fault.targets[0] if fault.targets else None,
+                         "note": fault.note, **fault.result})
+    return restored
