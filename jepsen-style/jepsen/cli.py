@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from jepsen.canary import KINDS as CANARY_KINDS
-from jepsen.gates import SMOKE_CHECKS
+from jepsen.gates import SMOKE_CHECKS, validate
 from jepsen.nemesis import ALL_KINDS
 from jepsen.report import summary_text
 from jepsen.runner import SMOKE_KINDS, RunConfig, run
@@ -29,6 +29,9 @@ def parse(argv: list[str] | None = None) -> RunConfig:
     p.add_argument("--canary", nargs="?", const="set", default="",
                    help="inject a fault behind the system's back so the run must fail: "
                         f"comma-separated of {','.join(CANARY_KINDS)} (alone: set)")
+    p.add_argument("--checks", default="",
+                   help="comma-separated check ids that decide the exit status (and the "
+                        "optional workloads they need); default: all, or the smoke's list")
     p.add_argument("--nodes", type=int, default=5, help="nodes in the cluster (default 5)")
     p.add_argument("--rf", type=int, default=3, help="replication factor (default 3)")
     p.add_argument("--no-social", action="store_true",
@@ -42,6 +45,12 @@ def parse(argv: list[str] | None = None) -> RunConfig:
     unknown = set(kinds) - set(ALL_KINDS)
     if unknown:
         p.error(f"unknown fault kinds: {sorted(unknown)}")
+    gating: list[str] | None = list(SMOKE_CHECKS) if a.smoke else None
+    if a.checks:
+        try:
+            gating = validate([c for c in a.checks.split(",") if c])
+        except ValueError as exc:
+            p.error(str(exc))
     canaries = [k for k in a.canary.split(",") if k]
     if set(canaries) - set(CANARY_KINDS):
         p.error(f"unknown canaries: {sorted(set(canaries) - set(CANARY_KINDS))}")
@@ -51,7 +60,7 @@ def parse(argv: list[str] | None = None) -> RunConfig:
     out = a.out or runs / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
     cfg = RunConfig(seed=seed, duration=duration, out=out, kinds=kinds, net=a.net,
                     canaries=canaries, social=not a.no_social, nodes=a.nodes, rf=a.rf,
-                    gating=list(SMOKE_CHECKS) if a.smoke else None)
+                    gating=gating)
     if a.smoke:
         cfg.fault_s, cfg.gap_s, cfg.converge_timeout_s = (2.5, 3.5), (1.5, 2.5), 30.0
     return cfg

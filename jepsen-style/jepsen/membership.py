@@ -23,9 +23,13 @@ from jepsen.cluster import Cluster, Node
 if TYPE_CHECKING:
     from jepsen.nemesis import Fault
 
-CHANGE_TIMEOUT_S = 120.0  # one membership change, streaming included (gRPC deadline)
+CHANGE_TIMEOUT_S = 60.0  # one membership change, streaming included (gRPC deadline)
 AGREE_TIMEOUT_S = 15.0
 Changes = Callable[[ClusterOps], Iterator[MembershipProgress]]
+
+
+class ChangeIncomplete(RuntimeError):
+    """A change's progress stream ended without ``done``."""
 
 
 def run_change(cluster: Cluster, changes: Changes, result: dict[str, Any], *,
@@ -46,7 +50,7 @@ def run_change(cluster: Cluster, changes: Changes, result: dict[str, Any], *,
                 on_event(event)
     result["change_s"] = round(time.monotonic() - started, 2)
     if last is None or not last.done:
-        raise RuntimeError(f"membership change ended without 'done' (last: {last})")
+        raise ChangeIncomplete(f"membership change ended without 'done' (last: {last})")
     result.update(epoch=last.epoch, records=last.records, bytes=last.bytes,
                   ranges=last.ranges_total, message=last.message)
     return last
@@ -209,8 +213,20 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
         r.setdefault("violations", []).append(
             f"add of node {spare.id} not resumable from another member after its driver "
             f"{driver} was killed: {str(exc)[:160]}")
-        spare.stop()
-        fault.note = f"driver node {driver} killed midway; resume failed; abort unsupported"
+        # unjam the run: the same command through the restarted driver
+        c.nodes[driver].start()
+        try:
+            run_change(c, lambda ops: ops.add_node(spare.address), r,
+                       via=[c.nodes[driver].address])
+            c.nodes[spare.id] = spare
+            r["resumed_via"] = c.nodes[driver].address
+            fault.note = (f"driver node {driver} killed midway; resume from another member "
+                          f"failed, through the restarted driver it finished; abort unsupported")
+        except (ManhattanError, RuntimeError) as again:
+            r["violations"].append(f"add of node {spare.id} not resumable through its "
+                                   f"restarted driver either: {str(again)[:160]}")
+            spare.stop()
+            fault.note = f"driver node {driver} killed midway; resume failed; abort unsupported"
     fault.targets = [driver, spare.id]
     c.nodes[driver].start()
     agree_topology(c, r)

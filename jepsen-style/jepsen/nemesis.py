@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from manhattan.client import ManhattanError
+
 from jepsen.cluster import Cluster
 from jepsen.membership import (
-    change_membership, concurrent_adds, driver_killed, remove_node, replace_node, restore,
+    AGREE_TIMEOUT_S, CHANGE_TIMEOUT_S, ChangeIncomplete, change_membership, concurrent_adds, driver_killed, remove_node, replace_node, restore,
 )
 from jepsen.net import Link
 
@@ -150,8 +152,12 @@ class Nemesis:
         self._thread.join(timeout)
 
     def stop(self) -> None:
+        """Stop after the fault in progress (a membership change may need its whole
+        deadline, twice when resumed, before it returns)."""
         self.stop_event.set()
-        self._thread.join(60)
+        self._thread.join(CHANGE_TIMEOUT_S * 2 + AGREE_TIMEOUT_S + 30)
+        if self._thread.is_alive():
+            self.errors.append("nemesis still busy after its stop deadline")
 
     def _sleep_until(self, t: float) -> bool:
         """False if stopped first."""
@@ -164,6 +170,15 @@ class Nemesis:
             try:
                 fault.started = self.now()
                 self._apply(fault)
+            except (ManhattanError, ChangeIncomplete) as exc:
+                if fault.kind not in MEMBERSHIP:
+                    raise
+                # the system did not finish a change it accepted: a finding, not a
+                # harness error (the membership check fails on it)
+                fault.result.setdefault("violations", []).append(
+                    f"{fault.kind} {fault.params.get('action', '')} did not finish: "
+                    f"{type(exc).__name__}: {str(exc)[:160]}")
+                fault.result.pop("pending", None)
             except Exception as exc:  # a nemesis bug must not leave faults behind
                 self.errors.append(f"{fault.kind}: {exc!r}")
                 log.exception("fault %s failed", fault.kind)

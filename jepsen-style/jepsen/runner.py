@@ -41,7 +41,7 @@ from jepsen.gates import CHECKS, WORKLOADS_OF
 from jepsen.history import OK, History, Op, pairs
 from jepsen.large import LargeWorkload, NeighbourWorkload
 from jepsen.metadata import AdminWorkload, RevokeProbe, Shared, TenantWorkload
-from jepsen.nemesis import ALL_KINDS, CLOCKS, Fault, Nemesis, heal_all, make_schedule
+from jepsen.nemesis import ALL_KINDS, CLOCKS, MEMBERSHIP, Fault, Nemesis, heal_all, make_schedule
 from jepsen.net import make_net
 from jepsen.replicas import snapshot
 from jepsen.social import CELEBRITY_THRESHOLD, SocialService, SocialWorkload
@@ -102,7 +102,7 @@ def _commit() -> str:
 def _wait_all_alive(cluster: Cluster, timeout: float) -> bool:
     """Until every node's failure detector reports every member alive (bounded)."""
     deadline = time.monotonic() + timeout
-    for node in cluster.nodes.values():
+    for node in list(cluster.nodes.values()):
         with Client([node.address], token=cluster.token, timeout=2,
                     routing=RoundRobinPolicy([node.address])) as c:
             while True:
@@ -226,7 +226,9 @@ def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any
     results["convergence"] = snapshots_result
     results["causal"] = check_causal(history.ops("causal"))
     results["zombies"] = check_zombies(history.ops("deletes"))
-    fault_windows = [(f.started, f.ended or f.started) for f in faults if f.started is not None]
+    # a fault still running when the checks began (a change that never ended) lasts on
+    fault_windows = [(f.started, f.ended or float("inf")) for f in faults
+                     if f.started is not None]
     results["size"] = check_size(history.ops("large"), history.ops("neighbour"),
                                  fault_windows=fault_windows, log_size_errors=log_size_errors)
     admin = history.ops("admin")
@@ -468,7 +470,7 @@ def build_report(cfg: RunConfig, net: Any, schedule: list[Fault], history: Histo
     for check_id, (result, workload) in optional.items():
         if cfg.runs(workload):
             ok[check_id] = bool(results[result]["valid"])
-    if any(f["kind"].startswith("member-") for f in [x.to_json() for x in schedule]):
+    if any(f.kind in MEMBERSHIP for f in schedule):
         ok["membership"] = results["membership"]["valid"]
     gating = set(CHECKS) if cfg.gating is None else set(cfg.gating)
     # a canary run fails whatever its checks say (its injections are in the errors)
@@ -519,7 +521,8 @@ def build_report(cfg: RunConfig, net: Any, schedule: list[Fault], history: Histo
                         or f["ended"] is None else round(f["ended"] - f["started"], 2),
                         **{k: v for k, v in f["result"].items() if k != "phases_s"},
                         "note": f["note"]} for f in faults
-                       if f["kind"] == "membership" or f["kind"].startswith("member-")],
+                       if f["started"] is not None
+                       and (f["kind"] == "membership" or f["kind"].startswith("member-"))],
         "membership_restored": results["membership_restored"],
         "errors": errors, "results": results,
     }
