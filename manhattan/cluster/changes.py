@@ -20,19 +20,18 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import replace
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import grpc
 
-from manhattan.cluster.membership import topology_to_proto
+from manhattan.cluster.membership import Membership, topology_to_proto
+from manhattan.cluster.peers import PeerContext
 from manhattan.cluster.ranges import future_topology, in_transition
 from manhattan.cluster.topology import Member, MemberState, Topology
 from manhattan.errors import InvalidRequest, ManhattanError, Unavailable
 from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc, ops_pb2, ops_pb2_grpc
 from manhattan.security.tls import aio_channel
-
-if TYPE_CHECKING:
-    from manhattan.node.server import StorageNode
+from manhattan.tenancy import Catalog
 
 log = logging.getLogger("manhattan.membership")
 Kind = ops_pb2.MembershipChangeRequest
@@ -45,12 +44,28 @@ class ChangeRejected(ManhattanError):
     code = grpc.StatusCode.FAILED_PRECONDITION
 
 
+class LocalTransfers(Protocol):
+    """This node's own side of a change (``replication.streaming.Transfers``), asked
+    directly rather than over the wire."""
+
+    def status(self, request: ops_pb2.TransferStatusRequest) -> ops_pb2.TransferStatusReply:
+        """How far this node is with the epoch asked about."""
+        ...
+
+    async def cleanup(self) -> ops_pb2.CleanupReply:
+        """Drop the ranges this node no longer replicates."""
+        ...
+
+
 class MembershipChanges:
     """Validates, starts and drives membership changes from this node."""
 
-    def __init__(self, node: "StorageNode") -> None:
-        self.node = node
-        self.membership = node.membership
+    def __init__(self, *, peers: PeerContext, membership: Membership, catalog: Catalog,
+                 transfers: LocalTransfers) -> None:
+        self.peers = peers
+        self.membership = membership
+        self.catalog = catalog
+        self.transfers = transfers
         self._lock = asyncio.Lock()
 
     # -- validation ----------------------------------------------------------
@@ -63,12 +78,12 @@ class MembershipChanges:
         return member
 
     def _alive(self, node_id: int) -> bool:
-        return node_id == self.node.config.node.id or self.node.detector.is_alive(node_id)
+        return self.peers.is_alive(node_id)
 
     def _check_capacity(self, topology: Topology, leaving: int) -> None:
         remaining = len([m for m in topology.members
                          if m.id != leaving and m.state != MemberState.LEAVING])
-        for spec in self.node.catalog.datasets():
+        for spec in self.catalog.datasets():
             if spec.replication_factor > remaining:
                 raise ChangeRejected(
                     f"removing node {leaving} would leave {remaining} nodes, fewer than the "
@@ -79,10 +94,10 @@ class MembershipChanges:
         for member in topology.members:
             if member.address == address:
                 raise ChangeRejected(f"address {address} is already member {member.id}")
-        async with aio_channel(address, self.node.channel_credentials) as channel:
+        async with aio_channel(address, self.peers.channel_credentials) as channel:
             try:
                 info = await admin_pb2_grpc.AdminStub(channel).NodeInfo(
-                    admin_pb2.NodeInfoRequest(), timeout=5, metadata=self.node.peer_metadata)
+                    admin_pb2.NodeInfoRequest(), timeout=5, metadata=self.peers.metadata)
             except grpc.aio.AioRpcError as exc:
                 raise Unavailable(f"cannot reach a node at {address}: {exc.code().name} "
                                   f"({exc.details()}); start it with the cluster's admin "
@@ -120,7 +135,7 @@ class MembershipChanges:
                                      "its ranges are streamed from it")
             if kind != Kind.REPLACE:
                 self._check_capacity(topology, going.id)
-            if going.id == self.node.config.node.id:
+            if going.id == self.peers.node_id:
                 raise ChangeRejected(f"run the change on another node than {going.id}, "
                                      "the one that goes")
             members = [replace(m, state=MemberState.LEAVING) if m.id == going.id else m
@@ -149,12 +164,12 @@ class MembershipChanges:
         members = {m.id: m for m in (*self.membership.topology.members, *topology.members)}
         self.membership.update(topology)
         message = topology_to_proto(topology, vnodes=self.membership.vnodes)
-        me = self.node.config.node.id
+        me = self.peers.node_id
 
         async def push(member: Member) -> int | None:
-            stub = self.node.links.get(member.id, member.address).stub
+            stub = self.peers.links.get(member.id, member.address).stub
             try:
-                await stub.PushTopology(message, timeout=5, metadata=self.node.peer_metadata,
+                await stub.PushTopology(message, timeout=5, metadata=self.peers.metadata,
                                         wait_for_ready=self._alive(member.id))
                 return None
             except grpc.aio.AioRpcError:
@@ -171,24 +186,24 @@ class MembershipChanges:
             if member is None:
                 continue
             try:
-                await self.node.links.get(member.id, member.address).stub.PushTopology(
-                    message, timeout=3, metadata=self.node.peer_metadata)
+                await self.peers.links.get(member.id, member.address).stub.PushTopology(
+                    message, timeout=3, metadata=self.peers.metadata)
             except grpc.aio.AioRpcError:
                 pass
 
     async def _statuses(self, epoch: int) -> list[ops_pb2.NodeTransfer]:
-        me = self.node.config.node.id
-        transfers = self.node.operations.transfers
+        me = self.peers.node_id
+        transfers = self.transfers
 
         async def ask(member: Member) -> ops_pb2.NodeTransfer:
             if member.id == me:
                 reply = transfers.status(ops_pb2.TransferStatusRequest(epoch=epoch))
             else:
                 stub = ops_pb2_grpc.PeerRangesStub(
-                    self.node.links.get(member.id, member.address).channel)
+                    self.peers.links.get(member.id, member.address).channel)
                 try:
                     reply = await stub.TransferStatus(ops_pb2.TransferStatusRequest(epoch=epoch),
-                                                      timeout=3, metadata=self.node.peer_metadata)
+                                                      timeout=3, metadata=self.peers.metadata)
                 except grpc.aio.AioRpcError as exc:
                     return ops_pb2.NodeTransfer(node_id=member.id,
                                                 error=f"unreachable ({exc.code().name})")
@@ -246,21 +261,21 @@ class MembershipChanges:
 
     async def _cleanup(self, final: Topology, previous: Topology) -> tuple[int, list[int]]:
         """Ask every live node of the change to drop what it no longer owns."""
-        me = self.node.config.node.id
+        me = self.peers.node_id
         dropped, unreachable = 0, []
         members = {m.id: m for m in (*previous.members, *final.members)}
         for member in members.values():
             if member.id == me:
-                reply = await self.node.operations.transfers.cleanup()
+                reply = await self.transfers.cleanup()
             else:
                 if not self._alive(member.id):
                     unreachable.append(member.id)
                     continue
                 stub = ops_pb2_grpc.PeerRangesStub(
-                    self.node.links.get(member.id, member.address).channel)
+                    self.peers.links.get(member.id, member.address).channel)
                 try:
                     reply = await stub.Cleanup(ops_pb2.CleanupRequest(), timeout=60,
-                                               metadata=self.node.peer_metadata)
+                                               metadata=self.peers.metadata)
                 except grpc.aio.AioRpcError as exc:
                     log.warning("cleanup on node %s failed: %s", member.id, exc.code().name)
                     unreachable.append(member.id)

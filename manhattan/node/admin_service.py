@@ -9,8 +9,8 @@ from typing import Any
 
 from manhattan import __version__
 from manhattan.hlc import HybridClock
-from manhattan.node.auth import Authenticator
-from manhattan.node.rpc import rpc_errors
+from manhattan.rpc.auth import Authenticator
+from manhattan.rpc.servicers import rpc_errors
 from manhattan.node.snapshot_service import SnapshotRpcs
 from manhattan.node.snapshots import SnapshotStore
 from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from manhattan.node.auth import Authenticator
-from manhattan.node.rpc import rpc_errors
+from manhattan.rpc.auth import Authenticator
+from manhattan.rpc.servicers import rpc_errors
 from manhattan.proto.v1 import cluster_pb2, cluster_pb2_grpc
 
 

@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 import grpc
 
 from manhattan.errors import InvalidRequest, NotFound, QuotaExceeded
-from manhattan.node.auth import Authenticator
+from manhattan.rpc.auth import Authenticator
 from manhattan.replication.coordinator import Coordinator, Mutation
-from manhattan.node.rpc import record_to_proto, rpc_errors, version_to_proto
+from manhattan.rpc.servicers import record_to_proto, rpc_errors, version_to_proto
 from manhattan.node.validation import RequestValidator
 from manhattan.proto.v1 import data_pb2, data_pb2_grpc
 from manhattan.qos import QosGate

@@ -16,7 +16,7 @@ import sys
 from datetime import datetime, timezone
 from typing import TextIO
 
-from manhattan.node import request_context
+from manhattan.rpc import request_context
 
 _REQUEST_FIELDS = ("request_id", "method", "tenant")
 

@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import grpc
 
 from manhattan.errors import ManhattanError
-from manhattan.node.auth import Authenticator
+from manhattan.rpc.auth import Authenticator
 from manhattan.proto.v1 import cluster_pb2, peer_pb2, peer_pb2_grpc
 from manhattan.replication.wire import entry_to_proto, write_from_proto, write_to_proto
 from manhattan.storage import Entry, GroupCommit, RocksEngine, UnknownDataset, Write
-from manhattan.node.rpc import rpc_errors
+from manhattan.rpc.servicers import rpc_errors
 
 log = logging.getLogger("manhattan.replication")
 

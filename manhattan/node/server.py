@@ -14,19 +14,20 @@ from grpc_health.v1._async import HealthServicer
 
 from manhattan.hlc import HybridClock, wall_clock_from
 from manhattan.node.admin_service import AdminService, NodeIdentity
-from manhattan.node.auth import Authenticator
+from manhattan.rpc.auth import Authenticator
 from manhattan.node.cluster_file import FILE_NAME, write_cluster_file
 from manhattan.node.config import ConfigError, NodeConfig
 from manhattan.cluster.failure_detector import PhiAccrualDetector
 from manhattan.cluster.membership import Membership
+from manhattan.cluster.peers import PeerContext
 from manhattan.cluster.topology import Member, Topology
 from manhattan.node.cluster_service import ClusterService
 from manhattan.node.data_service import DataService
-from manhattan.node.gossip import ClusterState
+from manhattan.cluster.gossip import ClusterState
 from manhattan.node.observability import Observability
 from manhattan.node.snapshots import SnapshotStore
-from manhattan.node.rpc import add_unary_servicer as add_unary_servicer_
-from manhattan.node.rpc import add_servicer
+from manhattan.rpc.servicers import add_unary_servicer as add_unary_servicer_
+from manhattan.rpc.servicers import add_servicer
 from manhattan.node.validation import RequestValidator
 from manhattan.proto.v1 import admin_pb2, cluster_pb2, data_pb2, peer_pb2
 from manhattan.replication.coordinator import Coordinator
@@ -37,7 +38,7 @@ from manhattan.qos import LimitStore, QosGate, StorageMeter
 from manhattan.security import AuditLog
 from manhattan.security.tls import TlsFiles
 from manhattan.storage import GroupCommit, RocksEngine
-from manhattan.repair.node_ops import SERVICE_NAMES as OPS_SERVICE_NAMES, NodeOperations
+from manhattan.node.operations import SERVICE_NAMES as OPS_SERVICE_NAMES, NodeOperations
 from manhattan.tenancy import ADMIN, Catalog, TokenStore, VersionedItems, generate_admin_token
 
 log = logging.getLogger("manhattan.node")
@@ -103,6 +104,9 @@ class StorageNode:
         self.links = PeerLinks(metadata=self.peer_metadata, detector=self.detector,
                                options=self.channel_options,
                                credentials=self.channel_credentials)
+        self.peers = PeerContext(node_id=config.node.id, links=self.links,
+                                 detector=self.detector, metadata=self.peer_metadata,
+                                 channel_credentials=self.channel_credentials)
         self.hints = HintStore(self.engine, max_per_peer=cluster.max_hints_per_peer)
         self.coordinator = Coordinator(
             node_id=config.node.id, engine=self.engine, clock=self.clock,
@@ -111,9 +115,8 @@ class StorageNode:
             max_request_timeout=cluster.max_request_timeout_s,
         )
         self.cluster_state = ClusterState(
-            node_id=config.node.id, membership=self.membership, items=self.items,
+            peers=self.peers, membership=self.membership, items=self.items,
             catalog=self.catalog, tokens=self.tokens, engine=self.engine,
-            detector=self.detector, links=self.links, metadata=self.peer_metadata,
             interval_s=cluster.ping_interval_s, limits=self.limits,
         )
         self.coordinator.send_catalog = self.cluster_state.push_catalog_to

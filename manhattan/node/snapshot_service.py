@@ -11,8 +11,8 @@ import asyncio
 from typing import Any
 
 from manhattan.errors import Unavailable
-from manhattan.node.auth import Authenticator
-from manhattan.node.rpc import rpc_errors
+from manhattan.rpc.auth import Authenticator
+from manhattan.rpc.servicers import rpc_errors
 from manhattan.node.snapshots import SnapshotInfo, SnapshotStore
 from manhattan.proto.v1 import admin_pb2
 

@@ -1,9 +1,11 @@
-"""The request coordinator: any node, any key.
+"""The request coordinator: any node, any key; reads and writes.
 
 A write is versioned with the HLC, sent to every replica of its pkey at once
-and acknowledged after W answers; the others finish in the background and a
-replica that is down or fails gets a durable hint. A read asks R replicas,
-returns the newest version and repairs stale replicas in the background.
+and acknowledged after W answers (``Coordinator._replicate``); the others finish
+in the background and a replica that is down or fails gets a durable hint
+(``hints.py`` stores and replays them). A read asks R replicas, returns the
+newest version and repairs stale replicas (``read_repair.py``); a scan merges
+the replicas' pages (``scan_merge.py``).
 
 The two failure answers stay apart: ``Unavailable`` when too few replicas are
 live to even try (nothing was sent), ``Timeout`` when the request was sent and
@@ -27,19 +29,19 @@ from manhattan.cluster.topology import Member
 from manhattan.errors import Timeout, Unavailable
 from manhattan.hlc import HybridClock, physical_ms
 from manhattan.proto.v1 import peer_pb2, types_pb2
-from manhattan.replication.hints import HintStore
+from manhattan.replication.hints import HintReplay, HintStore
 from manhattan.replication.peer_link import PeerLinks, PeerUnreachable
+from manhattan.replication.read_repair import Key, ReadRepair, newest
+from manhattan.replication.scan_merge import merge_pages
 from manhattan.replication.wire import entry_from_proto, write_from_proto, write_to_proto
 from manhattan.storage import (
     Entry, GroupCommit, Record, RocksEngine, ScanPage, UnknownDataset, Version, Write,
 )
-from manhattan.storage.keys import encode_cursor
 from manhattan.tenancy import DatasetSpec
 from manhattan.types import Consistency, Durability
 
 log = logging.getLogger("manhattan.coordinator")
 _NOT_FOUND = grpc.StatusCode.NOT_FOUND.value[0]
-Key = tuple[bytes, bytes]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,15 +62,6 @@ def required_acks(level: Consistency, replicas: int) -> int:
     if level == Consistency.ALL:
         return replicas
     return replicas // 2 + 1
-
-
-def newest(entries: Sequence[Entry | None]) -> Entry | None:
-    """The last writer's entry among replicas' answers."""
-    best: Entry | None = None
-    for entry in entries:
-        if entry is not None and (best is None or entry.version > best.version):
-            best = entry
-    return best
 
 
 class Coordinator:
@@ -97,6 +90,14 @@ class Coordinator:
         # those finishing after the client was answered: the node's replication-lag metric.
         self.replica_acked: Callable[[int, float], None] | None = None
         self._background: set[asyncio.Task[object]] = set()
+        self.read_repair = ReadRepair(
+            node_id=node_id, engine=engine, spawn=self._spawn, stats=self.stats,
+            send=lambda member, dataset, writes: self._apply_remote(member, dataset, writes,
+                                                                    False))
+        self.hint_replay = HintReplay(
+            hints=hints, membership=membership, detector=detector, engine=engine,
+            call=self._replica_call, durable=group_commit.durable,
+            replica_timeout=replica_timeout)
 
     # -- helpers ------------------------------------------------------------
 
@@ -322,22 +323,9 @@ class Coordinator:
         if len(answers) < need:
             raise Timeout(f"read answered by {len(answers)} of the {need} replicas needed in time")
         merged = [newest([entries[i] for entries in answers.values()]) for i in range(len(keys))]
-        self._repair(dataset, keys, merged, {by_id[i]: e for i, e in answers.items()})
+        self.read_repair.repair(dataset, keys, merged,
+                                {by_id[i]: e for i, e in answers.items()})
         return merged
-
-    def _repair(self, dataset: str, keys: list[Key], merged: list[Entry | None],
-                answers: dict[Member, list[Entry | None]]) -> None:
-        """Send the newest version to replicas that answered with an older one."""
-        for member, entries in answers.items():
-            stale = [Write(p, l, best) for (p, l), best, theirs in zip(keys, merged, entries)
-                     if best is not None and (theirs is None or theirs.version < best.version)]
-            if not stale:
-                continue
-            self.stats["read_repairs"] += len(stale)
-            if member.id == self.node_id:
-                self.engine.apply(dataset, stale)
-            else:
-                self._spawn(self._apply_remote(member, dataset, stale, False))
 
     def _visible(self, pkey: bytes, lkey: bytes, entry: Entry | None) -> Record | None:
         if entry is None or not entry.visible_at(self.clock.wall_ms()):
@@ -413,55 +401,10 @@ class Coordinator:
                 asyncio.gather(*(ask(m) for m in candidates[:need])), self._remaining(deadline))
         except (PeerUnreachable, TimeoutError):
             raise Timeout(f"scan: fewer than {need} replicas answered in time") from None
-        return self._merge_pages(pkey, pages, reverse)
-
-    def _merge_pages(self, pkey: bytes, pages: list[tuple[list[Write], bool]],
-                     reverse: bool) -> ScanPage:
-        """LWW-merge replicas' raw pages; stop where the shortest full page stopped."""
-        merged: dict[bytes, Entry] = {}
-        cut: bytes | None = None
-        for writes, more in pages:
-            for write in writes:
-                current = merged.get(write.lkey)
-                if current is None or write.entry.version > current.version:
-                    merged[write.lkey] = write.entry
-            if more and writes:
-                last = writes[-1].lkey
-                if cut is None or (last > cut if reverse else last < cut):
-                    cut = last
-        lkeys = sorted(merged, reverse=reverse)
-        if cut is not None:
-            lkeys = [k for k in lkeys if (k >= cut if reverse else k <= cut)]
-        now = self.clock.wall_ms()
-        records = [Record(pkey, k, merged[k].value, merged[k].version, merged[k].expires_at_ms)
-                   for k in lkeys if merged[k].visible_at(now)]
-        return ScanPage(records, encode_cursor(cut) if cut is not None else None)
+        return merge_pages(pkey, pages, reverse, self.clock.wall_ms())
 
     # -- hinted handoff -------------------------------------------------------
 
     async def replay_hints(self, batch: int = 500) -> int:
-        """Deliver stored hints to peers that are alive again; returns hints delivered."""
-        delivered = 0
-        for peer in self.hints.peers_with_hints():
-            member = self.membership.topology.member(peer)
-            if member is None or not self.detector.is_alive(peer):
-                continue
-            hints = self.hints.peek(peer, batch)
-            by_dataset: dict[str, list] = {}
-            for hint in hints:
-                by_dataset.setdefault(hint.dataset, []).append(hint)
-            for dataset, group in by_dataset.items():
-                op = peer_pb2.ReplicaOp(apply=peer_pb2.ApplyOp(
-                    dataset=dataset, writes=[write_to_proto(h.write) for h in group], sync=True))
-                try:
-                    await self._replica_call(member, op, self.replica_timeout)
-                except (PeerUnreachable, TimeoutError):
-                    if dataset in self.engine.datasets():
-                        break  # the peer is not taking writes yet: try again later
-                    self.hints.remove(group, delivered=False)  # dataset dropped: never lands
-                    continue
-                self.hints.remove(group)
-                delivered += len(group)
-        if delivered:
-            await self.group_commit.durable()  # the deletions, without blocking the loop
-        return delivered
+        """Deliver stored hints to peers that are alive again (``HintReplay``)."""
+        return await self.hint_replay.replay(batch)

@@ -4,6 +4,10 @@ A hint is stored under ``hint/<peer id>/<sequence>`` in the node's metadata
 column family and replayed, oldest first, once the peer answers again. Hints
 per peer are bounded: past the bound a hint is not stored, the drop is counted
 (``dropped``), and the write is left to read repair and anti-entropy.
+
+``HintReplay`` delivers them: every ``cluster.hint_replay_interval_s`` the node
+sends each live peer its oldest hints, a batch per dataset, and forgets those
+that landed.
 """
 
 from __future__ import annotations
@@ -12,11 +16,15 @@ import itertools
 import struct
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+from manhattan.cluster.failure_detector import PhiAccrualDetector
+from manhattan.cluster.membership import Membership
+from manhattan.cluster.topology import Member
 from manhattan.hlc import physical_ms
 from manhattan.proto.v1 import peer_pb2
+from manhattan.replication.peer_link import PeerUnreachable
 from manhattan.replication.wire import write_from_proto, write_to_proto
 from manhattan.storage import RocksEngine, Write
 
@@ -107,3 +115,47 @@ class HintStore:
     def peers_with_hints(self) -> list[int]:
         """Peers that have hints waiting."""
         return [peer for peer, count in self.pending.items() if count > 0]
+
+
+ReplicaCall = Callable[[Member, peer_pb2.ReplicaOp, float], Awaitable[peer_pb2.ReplicaReply]]
+
+
+class HintReplay:
+    """Hands stored hints to their peers once those are alive again."""
+
+    def __init__(self, *, hints: HintStore, membership: Membership,
+                 detector: PhiAccrualDetector, engine: RocksEngine, call: ReplicaCall,
+                 durable: Callable[[], Awaitable[None]], replica_timeout: float) -> None:
+        self._hints = hints
+        self._membership = membership
+        self._detector = detector
+        self._engine = engine
+        self._call = call        # the coordinator's replica call (catalog hand-over included)
+        self._durable = durable  # the group commit: makes the deletions durable
+        self._timeout = replica_timeout
+
+    async def replay(self, batch: int = 500) -> int:
+        """Deliver stored hints to peers that are alive again; returns hints delivered."""
+        delivered = 0
+        for peer in self._hints.peers_with_hints():
+            member = self._membership.topology.member(peer)
+            if member is None or not self._detector.is_alive(peer):
+                continue
+            by_dataset: dict[str, list[Hint]] = {}
+            for hint in self._hints.peek(peer, batch):
+                by_dataset.setdefault(hint.dataset, []).append(hint)
+            for dataset, group in by_dataset.items():
+                op = peer_pb2.ReplicaOp(apply=peer_pb2.ApplyOp(
+                    dataset=dataset, writes=[write_to_proto(h.write) for h in group], sync=True))
+                try:
+                    await self._call(member, op, self._timeout)
+                except (PeerUnreachable, TimeoutError):
+                    if dataset in self._engine.datasets():
+                        break  # the peer is not taking writes yet: try again later
+                    self._hints.remove(group, delivered=False)  # dataset dropped: never lands
+                    continue
+                self._hints.remove(group)
+                delivered += len(group)
+        if delivered:
+            await self._durable()  # the deletions, without blocking the loop
+        return delivered

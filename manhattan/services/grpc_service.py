@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import grpc
 
-from manhattan.node.rpc import rpc_errors
+from manhattan.rpc.servicers import rpc_errors
 from manhattan.proto.v1 import social_pb2
 from manhattan.services.schema import Tweet, User
 from manhattan.services.social import Social

@@ -19,7 +19,7 @@ from grpc_health.v1._async import HealthServicer
 
 from manhattan.client import AsyncClient, PermissionDenied
 from manhattan.node.cluster_file import read_cluster_file, write_private_toml
-from manhattan.node.rpc import add_unary_servicer
+from manhattan.rpc.servicers import add_unary_servicer
 from manhattan.proto.v1 import social_pb2
 from manhattan.security.tls import TlsFiles
 from manhattan.services.config import SocialConfig

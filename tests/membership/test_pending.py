@@ -58,7 +58,7 @@ def test_a_leaving_node_hands_its_writes_to_the_next_owner(tmp_path):
 
 def test_streaming_chunks_span_ranges_in_order_and_resume_after_a_key(tmp_path):
     from manhattan.cluster.ranges import RING_SIZE, range_bounds
-    from manhattan.cluster.streaming import read_chunk
+    from manhattan.replication.streaming import read_chunk
     from manhattan.storage import Entry, Version, Write
 
     engine = RocksEngine(tmp_path / "db")

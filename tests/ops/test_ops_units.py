@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from manhattan.errors import AlreadyExists, InvalidRequest, NotFound
-from manhattan.node import request_context
+from manhattan.rpc import request_context
 from manhattan.node.logs import configure_logging
 from manhattan.node.metrics import NodeMetrics, RequestRate
 from manhattan.node.snapshots import RestoreError, SnapshotStore, restore

@@ -8,7 +8,7 @@ from manhattan.cluster.ranges import (
 )
 from manhattan.cluster.ring import Ring
 from manhattan.cluster.topology import Member, MemberState, Topology
-from manhattan.repair.hashtree import build_tree, segment_versions
+from manhattan.replication.antientropy.hashtree import build_tree, segment_versions
 from manhattan.storage import Entry, RocksEngine, Version, Write
 from manhattan.storage.keys import ring_position
 
@@ -100,7 +100,7 @@ class _Catalog:
 
 def test_a_tombstone_is_dropped_only_after_a_repair_with_every_replica_past_the_grace(tmp_path):
     from manhattan.cluster.membership import Membership
-    from manhattan.repair.watermarks import TombstoneGate, Watermarks
+    from manhattan.replication.antientropy.watermarks import TombstoneGate, Watermarks
 
     engine = RocksEngine(tmp_path / "db")
     try:

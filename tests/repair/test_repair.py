@@ -128,7 +128,7 @@ def test_a_delete_a_replica_missed_stays_deleted_across_repair_after_the_grace(t
 
 
 def test_background_passes_take_one_interval_whatever_the_number_of_datasets() -> None:
-    from manhattan.repair.scheduler import MIN_GAP_S, gap_s
+    from manhattan.replication.antientropy.scheduler import MIN_GAP_S, gap_s
 
     assert gap_s(10.0, 1) == 10.0
     assert gap_s(10.0, 10) == 1.0          # ten datasets: still a pass per 10 s

@@ -14,10 +14,10 @@ from typing import Any
 import grpc
 
 from manhattan.errors import ManhattanError
-from manhattan.node.auth import Authenticator
+from manhattan.rpc.auth import Authenticator
 from manhattan.proto.v1 import ops_pb2, ops_pb2_grpc
-from manhattan.repair.exchange import ExchangeSession, serve_exchange
-from manhattan.repair.scheduler import AntiEntropy
+from manhattan.replication.antientropy.exchange import ExchangeSession, serve_exchange
+from manhattan.replication.antientropy.scheduler import AntiEntropy
 from manhattan.storage import UnknownDataset
 
 log = logging.getLogger("manhattan.repair")
@@ -49,6 +49,14 @@ async def _unary(call: Awaitable[Any], context: grpc.aio.ServicerContext, name: 
         await context.abort(grpc.StatusCode.INTERNAL, f"internal error in {name}")
 
 
+async def _require_admin(auth: Authenticator, context: grpc.aio.ServicerContext) -> None:
+    """Abort unless the caller holds the admin (peer) token."""
+    try:
+        auth.admin(context.invocation_metadata())
+    except ManhattanError as exc:
+        await context.abort(exc.code, exc.message)
+
+
 class OpsService(ops_pb2_grpc.OpsServicer):
     """Implements manhattan.v1.Ops."""
 
@@ -61,10 +69,7 @@ class OpsService(ops_pb2_grpc.OpsServicer):
         self._change_membership = change_membership
 
     async def _admin(self, context: grpc.aio.ServicerContext) -> None:
-        try:
-            self._auth.admin(context.invocation_metadata())
-        except ManhattanError as exc:
-            await context.abort(exc.code, exc.message)
+        await _require_admin(self._auth, context)
 
     async def Repair(self, request: ops_pb2.RepairRequest, context
                      ) -> AsyncIterator[ops_pb2.RepairProgress]:
@@ -100,10 +105,7 @@ class PeerRangesService(ops_pb2_grpc.PeerRangesServicer):
         self._cleanup = cleanup
 
     async def _admin(self, context: grpc.aio.ServicerContext) -> None:
-        try:
-            self._auth.admin(context.invocation_metadata())
-        except ManhattanError as exc:
-            await context.abort(exc.code, exc.message)
+        await _require_admin(self._auth, context)
 
     async def Exchange(self, request_iterator, context) -> AsyncIterator[ops_pb2.ExchangeReply]:
         await self._admin(context)

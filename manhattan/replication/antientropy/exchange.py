@@ -25,8 +25,8 @@ import grpc
 from manhattan.cluster.ranges import Range
 from manhattan.errors import InvalidRequest, StaleTopology
 from manhattan.proto.v1 import ops_pb2, ops_pb2_grpc
-from manhattan.repair.hashtree import DEPTH, HashTree, build_tree, segment_versions
-from manhattan.repair.watermarks import Watermarks
+from manhattan.replication.antientropy.hashtree import DEPTH, HashTree, build_tree, segment_versions
+from manhattan.replication.antientropy.watermarks import Watermarks
 from manhattan.storage import RocksEngine
 
 SEGMENTS_PER_REQUEST = 512

@@ -23,28 +23,39 @@ import asyncio
 import logging
 import struct
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import grpc
 
 from manhattan.cluster.ranges import (
     future_topology, gained_ranges, in_transition, range_bounds, unowned_ranges,
 )
+from manhattan.cluster.membership import Membership
+from manhattan.cluster.peers import PeerContext
 from manhattan.cluster.ring import Ring
 from manhattan.errors import StaleTopology
 from manhattan.proto.v1 import ops_pb2, ops_pb2_grpc, peer_pb2
-from manhattan.repair.exchange import MESSAGE_BYTES, ExchangeFailed, Throttle
-
-if TYPE_CHECKING:
-    from manhattan.node.server import StorageNode
+from manhattan.replication.antientropy.exchange import (
+    MESSAGE_BYTES, ExchangeFailed, Exchanger, Throttle,
+)
+from manhattan.replication.hints import HintStore
+from manhattan.tenancy import Catalog
 
 log = logging.getLogger("manhattan.streaming")
 _PREFIX = b"stream/"
 _DONE = b"D"
 _PARTIAL = b"P"
+
+
+class StreamingLimits(Protocol):
+    """The ``[streaming]`` settings (``node.config.StreamingConfig``)."""
+
+    chunk_records: int
+    max_records_per_s: float
+    max_bytes_per_s: float
 
 
 @dataclass
@@ -107,14 +118,20 @@ def read_chunk(engine: Any, dataset: str, bounds: list[tuple[bytes, bytes | None
 class Transfers:
     """Pulls this node's gained ranges during a membership change; serves others' pulls."""
 
-    def __init__(self, node: "StorageNode", executor: Executor, exchanger: Any) -> None:
-        self.node = node
-        self.engine = node.engine
-        self.membership = node.membership
+    def __init__(self, *, peers: PeerContext, engine: Any, membership: Membership,
+                 catalog: Catalog, hints: HintStore, config: StreamingLimits,
+                 merge_catalog: Callable[[peer_pb2.CatalogSnapshot], Awaitable[Any]],
+                 executor: Executor, exchanger: Exchanger, metrics: Any = None) -> None:
+        self.peers = peers
+        self.engine = engine
+        self.membership = membership
+        self.catalog = catalog
+        self.hints = hints
+        self._merge_catalog = merge_catalog
         self.executor = executor
         self.exchanger = exchanger
-        self.config = node.config.streaming
-        self.metrics = getattr(node, "metrics", None)
+        self.config = config
+        self.metrics = metrics  # the node's NodeMetrics, when it has one
         self.state = TransferState()
         self.served_records = 0
 
@@ -124,7 +141,7 @@ class Transfers:
         """How far this node is with the epoch the caller asks about."""
         state = self.state
         reply = ops_pb2.TransferStatusReply(
-            node_id=self.node.config.node.id, epoch=state.epoch,
+            node_id=self.peers.node_id, epoch=state.epoch,
             ranges_total=len(state.ranges), ranges_done=sum(r.done for r in state.ranges),
             records=state.records, bytes=state.bytes, error=state.error,
             stream_ms=int(state.stream_s * 1000))
@@ -142,9 +159,9 @@ class Transfers:
         topology = self.membership.topology
         current = self.membership.ring
         future = Ring(future_topology(topology), vnodes=self.membership.vnodes)
-        me = self.node.config.node.id
+        me = self.peers.node_id
         pulls = []
-        for spec in sorted(self.node.catalog.datasets(), key=lambda s: s.name):
+        for spec in sorted(self.catalog.datasets(), key=lambda s: s.name):
             for start, end, sources in gained_ranges(current, future, me,
                                                      spec.replication_factor):
                 pull = PullRange(spec.name, start, end, sources)
@@ -160,15 +177,15 @@ class Transfers:
         """Take the catalog from a live peer first: a fresh node must know every dataset
         before it plans, or it would skip the ranges of those it has not heard of."""
         for member in self.membership.peers():
-            if member.id == self.node.config.node.id or not self.node.detector.is_alive(member.id):
+            if member.id == self.peers.node_id or not self.peers.detector.is_alive(member.id):
                 continue
-            link = self.node.links.get(member.id, member.address)
+            link = self.peers.links.get(member.id, member.address)
             try:
                 snapshot = await link.stub.GetCatalog(peer_pb2.GetCatalogRequest(), timeout=5,
-                                                      metadata=self.node.peer_metadata)
+                                                      metadata=self.peers.metadata)
             except grpc.aio.AioRpcError:
                 continue
-            await self.node.cluster_state.merge_catalog(snapshot)
+            await self._merge_catalog(snapshot)
             return
         raise ExchangeFailed("no live peer to take the catalog from")
 
@@ -236,9 +253,9 @@ class Transfers:
 
     def _by_source(self, pulls: list[PullRange]) -> dict[int, list[PullRange]]:
         """Pick a live source per range, the same one for as many ranges as possible."""
-        me = self.node.config.node.id
+        me = self.peers.node_id
         alive = {s for r in pulls for s in r.sources
-                 if s != me and self.node.detector.is_alive(s)}
+                 if s != me and self.peers.detector.is_alive(s)}
         groups: dict[int, list[PullRange]] = {}
         for pull in pulls:
             candidates = [s for s in pull.sources if s in alive]
@@ -253,7 +270,7 @@ class Transfers:
         member = self.membership.topology.member(source)
         if member is None:
             return
-        stub = ops_pb2_grpc.PeerRangesStub(self.node.links.get(member.id, member.address).channel)
+        stub = ops_pb2_grpc.PeerRangesStub(self.peers.links.get(member.id, member.address).channel)
         loop = asyncio.get_running_loop()
         by_dataset: dict[str, list[PullRange]] = {}
         for pull in pulls:
@@ -261,11 +278,11 @@ class Transfers:
         for dataset, group in by_dataset.items():
             request = ops_pb2.StreamRangesRequest(
                 dataset=dataset, chunk_records=self.config.chunk_records,
-                from_node=self.node.config.node.id,
+                from_node=self.peers.node_id,
                 ranges=[ops_pb2.PositionRange(start=p.start, end=p.end, after=p.after)
                         for p in group])
             try:
-                call = stub.StreamRanges(request, metadata=self.node.peer_metadata)
+                call = stub.StreamRanges(request, metadata=self.peers.metadata)
                 async for chunk in call:
                     if self.membership.epoch != epoch:
                         call.cancel()
@@ -325,12 +342,12 @@ class Transfers:
         with the one it was streamed from, they make a quorum of its replicas: every write
         acknowledged at QUORUM is then here (R + W > N). Writes at ONE that only other
         replicas hold reach it later through background anti-entropy."""
-        me = self.node.config.node.id
+        me = self.peers.node_id
         jobs: dict[tuple[str, int], list[tuple[int, int]]] = {}
         for pull in self.state.ranges:
             need = len(pull.sources) // 2 + 1 - (1 if pull.source in pull.sources else 0)
             others = [s for s in pull.sources if s not in (me, pull.source)
-                      and self.node.detector.is_alive(s)]
+                      and self.peers.detector.is_alive(s)]
             if len(others) < need:
                 raise ExchangeFailed(f"range {pull.start}-{pull.end} of {pull.dataset}: only "
                                      f"{len(others)} live replicas to catch up with, need {need}")
@@ -340,7 +357,7 @@ class Transfers:
             member = self.membership.topology.member(source)
             if member is None:
                 continue
-            channel = self.node.links.get(member.id, member.address).channel
+            channel = self.peers.links.get(member.id, member.address).channel
             await self.exchanger.exchange(channel, source, dataset, sorted(ranges), epoch)
 
     # -- serving ---------------------------------------------------------------
@@ -381,9 +398,9 @@ class Transfers:
         topology = self.membership.topology
         if in_transition(topology):
             raise StaleTopology("a membership change is under way; clean up after it")
-        me = self.node.config.node.id
+        me = self.peers.node_id
         dropped = 0
-        for spec in self.node.catalog.datasets():
+        for spec in self.catalog.datasets():
             if spec.name not in self.engine.datasets():
                 continue
             ranges = unowned_ranges(self.membership.ring, me, spec.replication_factor) \
@@ -399,7 +416,7 @@ class Transfers:
     def _forget_hints_of_former_members(self) -> None:
         """Hints for a node that left can never be delivered: drop them (counted as
         dropped), so they neither pile up nor show as pending forever."""
-        hints = self.node.hints
+        hints = self.hints
         for peer in hints.peers_with_hints():
             if self.membership.topology.member(peer) is not None:
                 continue

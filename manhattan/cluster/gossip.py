@@ -14,10 +14,9 @@ import time
 
 import grpc
 
-from manhattan.cluster.failure_detector import PhiAccrualDetector
 from manhattan.cluster.membership import Membership, topology_from_proto, topology_to_proto
+from manhattan.cluster.peers import PeerContext
 from manhattan.proto.v1 import cluster_pb2, cluster_pb2_grpc, peer_pb2
-from manhattan.replication.peer_link import PeerLinks
 from manhattan.storage import RocksEngine
 from manhattan.qos import LimitStore
 from manhattan.qos.limits import validate_item as check_limits_item
@@ -45,20 +44,18 @@ def _well_formed(item: peer_pb2.CatalogItem) -> bool:
 class ClusterState:
     """Topology and catalog exchange with peers, and the heartbeat loop."""
 
-    def __init__(self, *, node_id: int, membership: Membership, items: VersionedItems,
+    def __init__(self, *, peers: PeerContext, membership: Membership, items: VersionedItems,
                  catalog: Catalog, tokens: TokenStore, engine: RocksEngine,
-                 detector: PhiAccrualDetector, links: PeerLinks,
-                 metadata: tuple[tuple[str, str], ...], interval_s: float,
-                 limits: LimitStore | None = None) -> None:
-        self.node_id = node_id
+                 interval_s: float, limits: LimitStore | None = None) -> None:
+        self.node_id = peers.node_id
         self.membership = membership
         self.items = items
         self.catalog = catalog
         self.tokens = tokens
         self.engine = engine
-        self.detector = detector
-        self.links = links
-        self.metadata = metadata
+        self.detector = peers.detector
+        self.links = peers.links
+        self.metadata = peers.metadata
         self.interval_s = interval_s
         self.limits = limits
         self._background: set[asyncio.Future[None]] = set()

@@ -13,15 +13,14 @@ import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message_factory import GetMessageClass
 
 from manhattan.errors import ManhattanError
-from manhattan.node import request_context
-from manhattan.node.metrics import NodeMetrics
+from manhattan.rpc import request_context
 from manhattan.storage import Record, UnknownDataset, Version
 from manhattan.proto.v1 import types_pb2
 
@@ -31,6 +30,14 @@ access_log = logging.getLogger("manhattan.access")
 Servicer = TypeVar("Servicer")
 Handler = Callable[[Any, Any, grpc.aio.ServicerContext], Awaitable[Any]]
 BoundHandler = Callable[[Any, grpc.aio.ServicerContext], Awaitable[Any]]
+
+
+class RequestMetrics(Protocol):
+    """What ``observed`` reports each request to (the node's ``NodeMetrics``): declared
+    here so the plumbing does not depend on the node that uses it."""
+
+    def observe_request(self, method: str, code: str, seconds: float,
+                        tenant: str | None) -> None: ...
 
 
 def rpc_errors(method: Handler) -> Handler:
@@ -84,7 +91,7 @@ def _code_name(code: grpc.StatusCode | None, default: str) -> str:
     return code.name if isinstance(code, grpc.StatusCode) else default
 
 
-def observed(name: str, handler: BoundHandler, metrics: NodeMetrics | None,
+def observed(name: str, handler: BoundHandler, metrics: RequestMetrics | None,
              log_access: bool = False) -> BoundHandler:
     """Wrap a bound handler with what every request gets, in this one place: a request
     scope (id from ``x-request-id`` or new, echoed in trailing metadata; the tenant once
@@ -117,7 +124,7 @@ def observed(name: str, handler: BoundHandler, metrics: NodeMetrics | None,
 
 
 def add_unary_servicer(server: grpc.aio.Server, servicer: Any,
-                       service: ServiceDescriptor, metrics: NodeMetrics | None = None,
+                       service: ServiceDescriptor, metrics: RequestMetrics | None = None,
                        log_access: bool = False) -> None:
     """Register a unary-unary servicer whose requests decode leniently.
 

@@ -1,5 +1,9 @@
 """Wires anti-entropy and membership changes (range streaming) into a StorageNode.
 
+The parts (``replication.antientropy``, ``replication.streaming``,
+``cluster.changes``) get their collaborators explicitly (the node's ``PeerContext``,
+engine, catalog, hints); only this module knows the node.
+
 Kept out of server.py so the node assembles it in a few lines: ``NodeOperations``
 owns its own worker threads (tree builds and scans must not queue behind the
 group commit's fsyncs), the servicers and the background tasks. Counters go to
@@ -16,14 +20,14 @@ from typing import TYPE_CHECKING
 import grpc
 
 from manhattan.cluster.changes import MembershipChanges
-from manhattan.cluster.streaming import Transfers
-from manhattan.node.auth import Authenticator
-from manhattan.node.rpc import add_servicer
+from manhattan.replication.streaming import Transfers
+from manhattan.rpc.auth import Authenticator
+from manhattan.rpc.servicers import add_servicer
 from manhattan.proto.v1 import ops_pb2
-from manhattan.repair.exchange import ExchangeSession, Exchanger
-from manhattan.repair.scheduler import AntiEntropy
-from manhattan.repair.service import OpsService, PeerRangesService
-from manhattan.repair.watermarks import TombstoneGate, Watermarks
+from manhattan.replication.antientropy.exchange import ExchangeSession, Exchanger
+from manhattan.replication.antientropy.scheduler import AntiEntropy
+from manhattan.node.ops_service import OpsService, PeerRangesService
+from manhattan.replication.antientropy.watermarks import TombstoneGate, Watermarks
 
 if TYPE_CHECKING:
     from manhattan.node.server import StorageNode
@@ -52,8 +56,13 @@ class NodeOperations:
             detector=node.detector, links=node.links, exchanger=self.exchanger,
             interval_s=config.repair.interval_s, keys_per_s=config.repair.keys_per_s,
             enabled=config.repair.enabled, metrics=getattr(node, "metrics", None))
-        self.transfers = Transfers(node, self.executor, self.exchanger)
-        self.changes = MembershipChanges(node)
+        self.transfers = Transfers(
+            peers=node.peers, engine=node.engine, membership=node.membership,
+            catalog=node.catalog, hints=node.hints, config=config.streaming,
+            merge_catalog=node.cluster_state.merge_catalog, executor=self.executor,
+            exchanger=self.exchanger, metrics=getattr(node, "metrics", None))
+        self.changes = MembershipChanges(peers=node.peers, membership=node.membership,
+                                         catalog=node.catalog, transfers=self.transfers)
 
     def new_session(self) -> ExchangeSession:
         """The responder side of one exchange stream."""

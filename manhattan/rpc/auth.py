@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from manhattan.errors import PermissionDenied, Unauthenticated
-from manhattan.node.request_context import set_tenant
+from manhattan.rpc.request_context import set_tenant
 from manhattan.tenancy import Principal, TokenStore
 
 _BEARER = "bearer "

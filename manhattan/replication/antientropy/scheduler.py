@@ -27,7 +27,7 @@ from manhattan.cluster.ranges import Range, shared_ranges
 from manhattan.cluster.topology import Member
 from manhattan.errors import NotFound
 from manhattan.proto.v1 import ops_pb2
-from manhattan.repair.exchange import ExchangeFailed, Exchanger, ExchangeResult
+from manhattan.replication.antientropy.exchange import ExchangeFailed, Exchanger, ExchangeResult
 from manhattan.replication.peer_link import PeerLinks
 from manhattan.tenancy import Catalog
 

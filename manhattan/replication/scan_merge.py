@@ -1,0 +1,39 @@
+"""Merging replicas' pages of one scan by last writer wins.
+
+Each replica answers a page of raw entries (tombstones and expired values
+included, so a delete on one replica hides the value on another). The merged
+page stops where the shortest full page stopped: past that point some replica
+has not spoken yet, so nothing beyond it can be returned as settled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from manhattan.storage import Entry, Record, ScanPage, Write
+from manhattan.storage.keys import encode_cursor
+
+# One replica's answer: its raw entries, and whether it has more past the last one.
+ReplicaPage = tuple[list[Write], bool]
+
+
+def merge_pages(pkey: bytes, pages: Sequence[ReplicaPage], reverse: bool,
+                now_ms: int) -> ScanPage:
+    """LWW-merge replicas' raw pages; stop where the shortest full page stopped."""
+    merged: dict[bytes, Entry] = {}
+    cut: bytes | None = None
+    for writes, more in pages:
+        for write in writes:
+            current = merged.get(write.lkey)
+            if current is None or write.entry.version > current.version:
+                merged[write.lkey] = write.entry
+        if more and writes:
+            last = writes[-1].lkey
+            if cut is None or (last > cut if reverse else last < cut):
+                cut = last
+    lkeys = sorted(merged, reverse=reverse)
+    if cut is not None:
+        lkeys = [k for k in lkeys if (k >= cut if reverse else k <= cut)]
+    records = [Record(pkey, k, merged[k].value, merged[k].version, merged[k].expires_at_ms)
+               for k in lkeys if merged[k].visible_at(now_ms)]
+    return ScanPage(records, encode_cursor(cut) if cut is not None else None)
