@@ -135,12 +135,12 @@ class AdminWorkload(Workload):
                     s.revoked.append((secret, token_id, self.env.history.now()))
         self.stop_event.wait(0.2)
 
-    def snapshot_rounds(self, addresses: list[str], bound_s: float = AGREE_BOUND_S) -> None:
+    def snapshot_rounds(self, addresses: dict[int, str], bound_s: float = AGREE_BOUND_S) -> None:
         """After healing: every node's metadata, each second, until they agree (bounded)."""
         started = time.monotonic()
         for _ in range(int(bound_s) + 5):
             outcome, views = self.invoke(0, "meta-snapshot", "", None, lambda: {
-                f"n{i}": node_metadata(a, self.env.token) for i, a in enumerate(addresses, 1)})
+                f"n{i}": node_metadata(a, self.env.token) for i, a in sorted(addresses.items())})
             if outcome == OK and len({repr(v) for v in views.values()}) == 1:
                 return
             if time.monotonic() - started > bound_s:

@@ -192,17 +192,22 @@ def _lin_ops(ops: list[Op], windows: list[tuple[float, float]]) -> tuple[list[Op
     return [o for o in ops if o.key not in excluded], len(excluded)
 
 
-def _size_errors_in_logs(root: Path) -> int:
-    """Lines of the nodes' logs where gRPC refused a message for its size."""
-    count = 0
-    for log_path in root.glob("node*.log"):
+def _size_errors_in_logs(root: Path, sample: int = 3) -> tuple[int, list[str]]:
+    """Lines of the nodes' logs where gRPC refused a message for its size (and a few)."""
+    count, lines = 0, []
+    for log_path in sorted(root.glob("node*.log")):
         with open(log_path, errors="replace") as fh:
-            count += sum(1 for line in fh if "larger than max" in line.lower())
-    return count
+            for line in fh:
+                if "larger than max" in line.lower():
+                    count += 1
+                    if len(lines) < sample:
+                        lines.append(f"{log_path.name}: {line.strip()[:240]}")
+    return count, lines
 
 
 def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any],
-          lin_budget_s: float, rf: int = 3, log_size_errors: int = 0) -> dict[str, Any]:
+          lin_budget_s: float, rf: int = 3,
+          log_size_errors: tuple[int, list[str]] = (0, [])) -> dict[str, Any]:
     """Every checker on the history."""
     results: dict[str, Any] = {"set": check_set(history.ops("set")),
                                "set_reads": check_set_reads(history.ops("set"))}
@@ -229,8 +234,10 @@ def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any
     # a fault still running when the checks began (a change that never ended) lasts on
     fault_windows = [(f.started, f.ended or float("inf")) for f in faults
                      if f.started is not None]
-    results["size"] = check_size(history.ops("large"), history.ops("neighbour"),
-                                 fault_windows=fault_windows, log_size_errors=log_size_errors)
+    results["size"] = {**check_size(history.ops("large"), history.ops("neighbour"),
+                                    fault_windows=fault_windows,
+                                    log_size_errors=log_size_errors[0]),
+                       "log_samples": log_size_errors[1]}
     admin = history.ops("admin")
     results["admin_changes"] = check_admin_changes(admin)
     results["metadata_agreement"] = check_metadata_agreement(admin)
@@ -362,7 +369,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         if admin is not None:
             canary.before_metadata(admin, shared)
             with canary.holding_partition():
-                admin.snapshot_rounds([n.address for n in cluster.nodes.values()])
+                admin.snapshot_rounds({i: n.address for i, n in cluster.nodes.items()})
             phases["metadata_agreed"] = time.monotonic() - started
         # convergence: replica-local reads only (no read repair), before any final read
         keys = sorted({k for w in workloads for k in w.keys()})
