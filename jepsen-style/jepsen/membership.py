@@ -161,11 +161,9 @@ def concurrent_adds(cluster: Cluster, fault: Fault) -> None:
     for t in threads:
         t.join(CHANGE_TIMEOUT_S + 10)
     accepted = [i for i, o in outcomes.items() if o.get("done")]
-    for spare in spares:
-        if spare.id in accepted:
+    for spare in spares:  # the others keep running: a change that timed out may still
+        if spare.id in accepted:  # list them (they are stopped at the end, with every node)
             c.nodes[spare.id] = spare
-        else:
-            spare.stop()
     a, b = (outcomes[s.id] for s in spares)
     overlapped = a["started"] < b.get("ended", 1e18) and b["started"] < a.get("ended", 1e18)
     if len(accepted) == 2 and overlapped:
@@ -223,9 +221,9 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
             fault.note = (f"driver node {driver} killed midway; resume from another member "
                           f"failed, through the restarted driver it finished; abort unsupported")
         except (ManhattanError, RuntimeError) as again:
+            # the spare keeps running: the stuck change lists it as joining
             r["violations"].append(f"add of node {spare.id} not resumable through its "
                                    f"restarted driver either: {str(again)[:160]}")
-            spare.stop()
             fault.note = f"driver node {driver} killed midway; resume failed; abort unsupported"
     fault.targets = [driver, spare.id]
     c.nodes[driver].start()
@@ -268,7 +266,13 @@ def restore(cluster: Cluster, n: int) -> list[dict[str, Any]]:
         if action == "decommission":
             extra = cluster.spares() or sorted(cluster.nodes)[-1:]
             fault.targets = [extra[-1]]
-        change_membership(cluster, fault, action, resume=action == "decommission")
+        try:
+            change_membership(cluster, fault, action, resume=action == "decommission")
+        except (ManhattanError, ChangeIncomplete) as exc:  # the system's, not the harness's
+            restored.append({"node": fault.targets[0] if fault.targets else None,
+                             "violation": f"restoring {n} members ({action}) failed: "
+                                          f"{type(exc).__name__}: {str(exc)[:160]}"})
+            break
         restored.append({"node": fault.targets[0] if fault.targets else None,
                          "note": fault.note, **fault.result})
     return restored

@@ -165,7 +165,7 @@ def _social_lines(report: dict[str, Any]) -> list[str]:
                      f"change {m.get('change_s')} s, {m.get('records')} records, window "
                      f"{m['duration_s']} s  {m['note']}")
     for m in report.get("membership_restored", []):
-        lines.append(f"membership restored after heal: {m['note']}")
+        lines.append(f"membership restored after heal: {m.get('note') or m.get('violation')}")
     return lines
 
 

@@ -207,7 +207,8 @@ def _size_errors_in_logs(root: Path, sample: int = 3) -> tuple[int, list[str]]:
 
 def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any],
           lin_budget_s: float, rf: int = 3,
-          log_size_errors: tuple[int, list[str]] = (0, [])) -> dict[str, Any]:
+          log_size_errors: tuple[int, list[str]] = (0, []),
+          restored: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Every checker on the history."""
     results: dict[str, Any] = {"set": check_set(history.ops("set")),
                                "set_reads": check_set_reads(history.ops("set"))}
@@ -243,7 +244,9 @@ def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any
     results["metadata_agreement"] = check_metadata_agreement(admin)
     results["revocation"] = check_revocations(admin, history.ops("revoke-probe"))
     results["tenant_isolation"] = check_tenant_isolation(history.ops("tenants"))
-    violations = [v for f in faults for v in f.result.get("violations", [])]
+    restored = restored or []
+    violations = [v for f in faults for v in f.result.get("violations", [])] + [
+        r["violation"] for r in restored if "violation" in r]
     results["membership"] = {"valid": not violations, "violations": violations,
                              "changes": sum(1 for f in faults if f.result)}
     return results
@@ -401,7 +404,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         phases["final_reads"] = time.monotonic() - started
         counters = _node_counters(cluster)
         results = check(history, schedule, conv, cfg.lin_budget_s, cfg.rf,
-                        _size_errors_in_logs(cluster.root))
+                        _size_errors_in_logs(cluster.root), restored)
         phases["checked"] = time.monotonic() - started
         results["phases_s"] = {k: round(v, 1) for k, v in phases.items()}
         results["social"] = {"enabled": social is not None,
@@ -477,7 +480,7 @@ def build_report(cfg: RunConfig, net: Any, schedule: list[Fault], history: Histo
     for check_id, (result, workload) in optional.items():
         if cfg.runs(workload):
             ok[check_id] = bool(results[result]["valid"])
-    if any(f.kind in MEMBERSHIP for f in schedule):
+    if any(f.kind in MEMBERSHIP for f in schedule) or results["membership"]["violations"]:
         ok["membership"] = results["membership"]["valid"]
     gating = set(CHECKS) if cfg.gating is None else set(cfg.gating)
     # a canary run fails whatever its checks say (its injections are in the errors)

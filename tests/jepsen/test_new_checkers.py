@@ -55,6 +55,8 @@ def test_causal_concurrent_writes_may_order_either_way() -> None:
         (3, "invoke", "read", "k", None), (3, "ok", "read", "k", ["b", [40, 2]]),
     ])
     assert check_causal(ops)["valid"]  # concurrent: neither precedes the other
+    stale = check_causal(_causal([60, 2], ["a", [50, 1]]))["stale"]
+    assert stale[0]["newer_acked"] == "b"
 
 
 # -- zombies ----------------------------------------------------------------------------

@@ -52,7 +52,9 @@ def check_causal(ops: Iterable[Op], *, sample: int = 10) -> dict[str, Any]:
         # the highest version, and the latest invocation, among writes acked by time t
         top = _prefix_max([(_version(p.complete.value), str(p.invoke.value))  # type: ignore[union-attr]
                            for p in acked])
-        latest_invoke = _prefix_max([p.invoke.time for p in acked])
+        # the acked write invoked last among those acked by time t: what a read after t
+        # must not be older than
+        latest = _prefix_max([(p.invoke.time, str(p.invoke.value)) for p in acked])
         ack_time = {str(p.invoke.value): p.complete.time for p in acked}  # type: ignore[union-attr]
         for a in acked:
             n = bisect.bisect_left(done, a.invoke.time)
@@ -73,9 +75,9 @@ def check_causal(ops: Iterable[Op], *, sample: int = 10) -> dict[str, Any]:
             if not n:
                 continue
             got_acked = None if result is None else ack_time.get(str(result[0]))
-            if result is None or (got_acked is not None and got_acked < latest_invoke[n - 1]):
+            if result is None or (got_acked is not None and got_acked < latest[n - 1][0]):
                 stale.append({"key": key, "read": result, "at": r.invoke.time,
-                              "newer_acked": top[n - 1][1]})
+                              "newer_acked": latest[n - 1][1]})
     return {
         "valid": not lost and not stale and not phantoms,
         "keys": len(by_key), "writes_acked": writes_acked, "reads": reads,
