@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 
 CHANGE_TIMEOUT_S = 60.0  # one membership change, streaming included (gRPC deadline)
 AGREE_TIMEOUT_S = 15.0
+# a resume after the driver was killed: a change that can resume moves at once; one that
+# cannot must not eat the run's schedule (two full deadlines did: ~190 s of a 240 s run)
+RESUME_TIMEOUT_S = 20.0
 Changes = Callable[[ClusterOps], Iterator[MembershipProgress]]
 
 
@@ -34,15 +37,15 @@ class ChangeIncomplete(RuntimeError):
 
 def run_change(cluster: Cluster, changes: Changes, result: dict[str, Any], *,
                via: list[str] | None = None,
-               on_event: Callable[[MembershipProgress], None] | None = None
-               ) -> MembershipProgress:
+               on_event: Callable[[MembershipProgress], None] | None = None,
+               timeout: float = CHANGE_TIMEOUT_S) -> MembershipProgress:
     """Consume a change's progress stream, noting when each phase began (seconds after
     the change started); raises unless it reaches ``done``."""
     started = time.monotonic()
     last: MembershipProgress | None = None
     endpoints = via or [n.address for n in cluster.nodes.values()]
     with Client(endpoints, token=cluster.token, timeout=10) as client:
-        for event in changes(ClusterOps(client, timeout=CHANGE_TIMEOUT_S)):
+        for event in changes(ClusterOps(client, timeout=timeout)):
             last = event
             result.setdefault("phases_s", {}).setdefault(
                 event.phase, round(time.monotonic() - started, 2))
@@ -202,7 +205,8 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
     others = [n.address for i, n in c.nodes.items() if i != driver]
     r["abort"] = "unsupported: ClusterOps offers no abort of a membership change"
     try:
-        run_change(c, lambda ops: ops.add_node(spare.address), r, via=others[:1])
+        run_change(c, lambda ops: ops.add_node(spare.address), r, via=others[:1],
+                   timeout=RESUME_TIMEOUT_S)
         c.nodes[spare.id] = spare
         r["resumed_via"] = others[0]
         fault.note = (f"driver node {driver} killed midway; add of node {spare.id} resumed "
@@ -215,7 +219,7 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
         c.nodes[driver].start()
         try:
             run_change(c, lambda ops: ops.add_node(spare.address), r,
-                       via=[c.nodes[driver].address])
+                       via=[c.nodes[driver].address], timeout=RESUME_TIMEOUT_S)
             c.nodes[spare.id] = spare
             r["resumed_via"] = c.nodes[driver].address
             fault.note = (f"driver node {driver} killed midway; resume from another member "
