@@ -120,7 +120,9 @@ def _new_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"large values: ops {z['large_ops']} (ok {z['large_ok']}, "
                      f"{z['large_bytes_acked'] // 1024} KiB acked, multi-key reads "
                      f"{z['multi_reads']})  size errors {z['size_error_count']} (in node logs "
-                     f"{z['log_size_errors']})  other tenant: acked {z['neighbour_acked']} harmed "
+                     f"{z['log_size_errors']})  large ops timed out with no fault "
+                     f"{z['large_failed_unfaulted_count']}  other tenant: acked "
+                     f"{z['neighbour_acked']} harmed "
                      f"{z['neighbour_harmed_count']} lost {z['neighbour_lost_count']}")
     if "admin-changes" in ids:
         a, g = r["admin_changes"], r["metadata_agreement"]

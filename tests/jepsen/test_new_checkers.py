@@ -181,6 +181,14 @@ def test_size_catches_stream_reset_and_harmed_neighbour() -> None:
     assert check_size(large, neighbour, fault_windows=[(3.0, 4.5)])["neighbour_harmed_count"] == 0
 
 
+def test_size_catches_large_reads_failing_with_no_fault_in_force() -> None:
+    large, neighbour = _size("Timeout: read answered by 1 of the 2 replicas needed", "ok",
+                             ["x", "y"])
+    result = check_size(large, neighbour)
+    assert not result["valid"] and result["large_failed_unfaulted_count"] == 1
+    assert check_size(large, neighbour, fault_windows=[(2.5, 6.0)])["valid"]
+
+
 def test_size_catches_lost_neighbour_write_and_log_evidence() -> None:
     large, neighbour = _size("", "ok", ["x"])
     assert check_size(large, neighbour)["neighbour_lost"] == ["y"]
