@@ -35,6 +35,10 @@ class ChangeIncomplete(RuntimeError):
     """A change's progress stream ended without ``done``."""
 
 
+class _DriverKilled(Exception):
+    """Raised from the progress callback: the harness killed the change's driver."""
+
+
 def run_change(cluster: Cluster, changes: Changes, result: dict[str, Any], *,
                via: list[str] | None = None,
                on_event: Callable[[MembershipProgress], None] | None = None,
@@ -194,10 +198,13 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
         if not killed.is_set() and event.phase not in ("", "starting"):
             killed.set()
             c.nodes[driver].kill()
+            raise _DriverKilled  # its stream is gone: stop reading it at once
     try:
         run_change(c, lambda ops: ops.add_node(spare.address), {}, via=[c.nodes[driver].address],
                    on_event=kill_once)
         r["killed_midway"] = killed.is_set()
+    except _DriverKilled:
+        r["killed_midway"] = True
     except (ManhattanError, RuntimeError) as exc:
         r["killed_midway"], r["interrupted"] = killed.is_set(), str(exc)[:160]
     if not killed.is_set():
