@@ -41,7 +41,8 @@ from bench.common import Result, Settings
 from bench.rows import Ratio, Row, ratio
 from manhattan import __version__ as manhattan_version
 from manhattan.bench.stats import CpuMeter, Latencies
-from manhattan.client import AsyncClient, SocialClient
+from manhattan.client import AsyncClient
+from manhattan.services.client import SocialClient
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.services import sample
 from manhattan.services.config import SocialConfig

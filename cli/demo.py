@@ -19,7 +19,7 @@ import click
 from manhattan.cli.cluster import wait_for_signal
 from manhattan.client import AlreadyExists, Client, Put
 from manhattan.node.local_cluster import LocalCluster
-from manhattan.services.demo_network import SAMPLE_USERS, load_sample_network
+from manhattan.services.demo_network import SAMPLE_USERS, start_with_sample_network
 from manhattan.services.process import SocialProcess
 
 CELEBRITY_THRESHOLD = 200  # 1,000 sample users: a 10,000 threshold would make no celebrity
@@ -105,9 +105,8 @@ def demo(data_dir: Path, nodes: int, base_port: int, host: str) -> None:
         with Client(local.endpoints, token=local.admin_token) as admin:
             token = _seed(admin, local.endpoints, data_dir)
         click.echo("starting the social service and loading the sample network ...")
-        social.start(timeout=90)
-        sample = load_sample_network(local.endpoints, data_dir, social.address,
-                                     celebrity_threshold=CELEBRITY_THRESHOLD)
+        sample = start_with_sample_network(local.endpoints, local.admin_token, data_dir, social,
+                                           celebrity_threshold=CELEBRITY_THRESHOLD)
         click.echo(sample)
         click.echo(_tour(local.endpoints, token, data_dir, social.address))
         wait_for_signal(local)

@@ -20,7 +20,8 @@ from typing import Any, TypeVar
 import click
 
 from manhattan.cli.context import DEFAULT_CLUSTER_FILE, CliSettings, output_option, render
-from manhattan.client import ManhattanError, SocialClient
+from manhattan.client import ManhattanError
+from manhattan.services.client import SocialClient
 from manhattan.services.snowflake import decode
 
 F = TypeVar("F", bound=Callable[..., Any])

@@ -17,16 +17,11 @@ from manhattan.client.policies import (
     RetryPolicy, RoundRobinPolicy, RoutingPolicy, TokenAwarePolicy,
 )
 from manhattan.client.sync import Admin, Client, Dataset
-from manhattan.client.social import (
-    AsyncSocialClient, SocialClient, SocialStats, SocialUser, TimelinePage, Tweet, UserPage,
-)
 from manhattan.client.ops import ClusterOps, MembershipProgress, NodeTransfer, RepairProgress
 from manhattan.client.topology import TopologyCache
 from manhattan.types import Consistency, Durability
 
 __all__ = [
-    "AsyncSocialClient", "SocialClient", "SocialStats", "SocialUser", "TimelinePage", "Tweet",
-    "UserPage",
     "ClusterOps", "MembershipProgress", "NodeTransfer", "RepairProgress",
     "Admin", "AlreadyExists", "AsyncAdmin", "AsyncClient", "AsyncDataset", "BreakerPolicy",
     "BreakerState", "Breakers", "Cancelled", "Client", "ClusterTopology", "Consistency", "Dataset",

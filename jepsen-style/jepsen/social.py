@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from manhattan.client import SocialClient
+from manhattan.services.client import SocialClient
 from manhattan.errors import AlreadyExists, InvalidRequest, ManhattanError, NotFound, Unavailable
 from manhattan.node.cluster_file import write_cluster_file
 from manhattan.services.process import SocialProcess

@@ -32,6 +32,9 @@ class SocialConfig:
     # How often workers look for jobs other processes queued (this process's own wake
     # them at once).
     poll_interval_s: float = 0.5
+    # A Snowflake clock step back up to this is waited out (without blocking the event
+    # loop); a larger one is refused with ClockMovedBackwards (Unavailable).
+    max_clock_back_ms: int = 3_000
 
     def __post_init__(self) -> None:
         checks = {
@@ -43,6 +46,7 @@ class SocialConfig:
             "trim_every": self.trim_every >= 1,
             "max_following": self.max_following >= 1,
             "datacenter": 0 <= self.datacenter <= 31,
+            "max_clock_back_ms": 2 <= self.max_clock_back_ms <= 60_000,
         }
         bad = [name for name, ok in checks.items() if not ok]
         if bad:

@@ -7,13 +7,20 @@ no entry goes missing and none is duplicated.
 =========  =================================================================
 job        what it does
 =========  =================================================================
-deliver    push a new tweet to the author's own timeline and, unless the
-           author is a celebrity, to every active follower, batch by batch
-retract    remove a deleted tweet from the author's and followers' timelines
+deliver    store the posted tweet (``tweets``, ``user_tweets``), push it to the
+           author's own timeline and, unless the author is a celebrity, to
+           every active follower, one ``put_many`` per batch (split by replica
+           set by the SDK)
+retract    run the tweet's deliver first if it is still waiting, then delete
+           the tweet and remove it from the author's and followers' timelines
 merge      after a follow: copy the followee's recent tweets into the timeline
 unmerge    after an unfollow: remove the followee's entries
 rebuild    for a user back from inactivity: refill from every followee
 =========  =================================================================
+
+A worker writes only while it holds the lease of the job's shard: it checks before
+every write, so a worker that lost its lease (to a slow renewal, a pause, a partition)
+stops before its next write and leaves the job to the new holder.
 """
 
 from __future__ import annotations
@@ -28,14 +35,23 @@ from manhattan.services.config import SocialConfig
 from manhattan.services.graph import Graph
 from manhattan.services.home import HomeTimelines
 from manhattan.services.leases import Lease, wall_ms
-from manhattan.services.queue import FanoutQueue, Job, partition
-from manhattan.services.schema import TOP
+from manhattan.services.queue import SWEEP_PAGE, FanoutQueue, Job, after
+from manhattan.services.schema import TOP, id_key
+from manhattan.services.shards import ShardWork
 from manhattan.services.tweets import Tweets
+from manhattan.services.types import Tweet
 from manhattan.services.users import Users
-from manhattan.types import Consistency
 
 log = logging.getLogger("manhattan.services.fanout")
-Q = Consistency.QUORUM
+WAKE_PAGE = 64
+WATERMARK_EVERY_S = 1.0
+# A sweep from the watermark reads the tombstones of the last LAG_MS of finished jobs;
+# it runs this often. The sweeps between start after the last job this worker finished.
+DEEP_SWEEP_EVERY_S = 15.0
+
+
+class ShardLeaseLost(Exception):
+    """The worker no longer holds the lease of the job's shard: it must not write."""
 
 
 class FanoutWorker:
@@ -51,105 +67,207 @@ class FanoutWorker:
         self.config = config
         self.deliveries = 0
         self.jobs_done = 0
-        self.wakeup = asyncio.Event()
-        self._handlers: dict[str, Callable[[Job, str], Awaitable[None]]] = {
+        self.work = ShardWork()
+        queue.listeners.append(self.work.notify)
+        self.leases: dict[int, Lease] | None = None  # None: run every shard (tests, tools)
+        self._watermarks: dict[int, bytes] = {}
+        self._cursors: dict[int, bytes] = {}  # after the last job finished here, per shard
+        self._saved: dict[int, tuple[bytes, float]] = {}
+        self._handlers: dict[str, Callable[[Job], Awaitable[None]]] = {
             "deliver": self._deliver, "retract": self._retract, "merge": self._merge,
             "unmerge": self._unmerge, "rebuild": self._rebuild,
         }
         # Tests stop a worker between batches to show a job resumes.
         self.after_batch: Callable[[Job], Awaitable[None]] | None = None
 
-    async def run_once(self, shards: list[int]) -> int:
-        """Work through what is waiting in ``shards``; how many jobs finished."""
-        producers = await self.queue.producers()
-        # Partitions run concurrently; jobs inside one run in order (a user's follow and
-        # unfollow jobs share a partition).
+    # -- scheduling ------------------------------------------------------------------
+
+    async def run(self, leases: dict[int, Lease], stop: asyncio.Event) -> None:
+        """Until ``stop``: drain the held shards this process queued work for as soon as
+        it is queued, and sweep every held shard each ``poll_interval_s`` for jobs other
+        processes queued (from where this worker stopped; from the watermark, which also
+        finds jobs that landed late or a failed pass left, every ``DEEP_SWEEP_EVERY_S``).
+        Errors are retried."""
+        self.leases = leases
+        loop = asyncio.get_running_loop()
+        next_sweep = next_deep = loop.time()
+        while not stop.is_set():
+            # Taken and cleared with no await in between: a job queued while the pass
+            # below runs sets the event again, so no wake-up is ever lost.
+            woken = self.work.take()
+            held = [shard for shard, lease in leases.items() if lease.held]
+            sweep = loop.time() >= next_sweep
+            if sweep:
+                deep = loop.time() >= next_deep
+                next_sweep = loop.time() + self.config.poll_interval_s
+                if deep:
+                    next_deep = loop.time() + DEEP_SWEEP_EVERY_S
+                await self.run_once(held, deep=deep)
+            else:
+                await self.run_once([s for s in held if s in woken], starts=woken)
+            try:
+                await asyncio.wait_for(self.work.event.wait(),
+                                       max(0.0, next_sweep - loop.time()))
+            except asyncio.TimeoutError:
+                pass
+
+    async def run_once(self, shards: list[int], *, starts: dict[int, bytes] | None = None,
+                       deep: bool = True) -> int:
+        """Work through what is waiting in ``shards``: a sweep from each shard's watermark
+        (``deep``) or from after the last job finished here, or (``starts``) from the
+        lowest key this process queued there. Shards run concurrently, the jobs of one in
+        order. How many jobs finished."""
         results = await asyncio.gather(*(
-            self._drain(partition(shard, self.queue.datacenter, worker))
-            for shard in shards for worker in producers), return_exceptions=True)
+            self._sweep(shard, deep) if starts is None
+            else self._run_jobs(shard, starts[shard], WAKE_PAGE)
+            for shard in shards), return_exceptions=True)
         for result in results:
-            if isinstance(result, ManhattanError):
-                log.warning("fan-out partition failed, will retry: %s", result)
+            if isinstance(result, (ManhattanError, ShardLeaseLost)):
+                log.warning("fan-out shard pass stopped, will retry: %s", result)
             elif isinstance(result, BaseException):
                 raise result
         return sum(r for r in results if isinstance(r, int))
 
-    async def _drain(self, pkey: str) -> int:
-        done = 0
+    async def _sweep(self, shard: int, deep: bool) -> int:
+        """The waiting jobs of the shard. A deep sweep reads from the watermark, then
+        moves it up to the lag bound, computed before the scan (no job below it can land
+        after the scan started)."""
+        bound = self.queue.lag_bound()
+        if shard not in self._watermarks:
+            self._watermarks[shard] = await self.queue.watermark(shard)
+        if not deep and shard in self._cursors:
+            return await self._run_jobs(shard, self._cursors[shard], SWEEP_PAGE)
+        done = await self._run_jobs(shard, self._watermarks[shard], SWEEP_PAGE)
+        if bound > self._watermarks[shard]:
+            self._watermarks[shard] = bound
+            await self._save_watermark(shard, bound)
+        return done
+
+    def watermarks(self) -> dict[int, bytes]:
+        """Where this worker's sweeps start, per shard it has swept (no job waits below)."""
+        return dict(self._watermarks)
+
+    async def _save_watermark(self, shard: int, key: bytes) -> None:
+        """At most once a second per shard: a stale watermark costs only a longer scan."""
+        saved, at = self._saved.get(shard, (b"", float("-inf")))
+        now = asyncio.get_running_loop().time()
+        if key > saved and now - at >= WATERMARK_EVERY_S:
+            self._fence_shard(shard)
+            await self.queue.save_watermark(shard, key)
+            self._saved[shard] = (key, now)
+
+    async def _run_jobs(self, shard: int, start: bytes, page: int) -> int:
+        """Run the jobs of ``shard`` from ``start`` on, in key order, a page at a time;
+        each page's finished jobs are dropped in one write."""
+        count = 0
         while True:
-            jobs = await self.queue.pending(pkey)
+            jobs = await self.queue.pending(shard, start, page)
             if not jobs:
-                return done
-            for job in jobs:
-                handler = self._handlers.get(job.kind)
-                if handler is None:
-                    log.error("dropping job %d of unknown kind %r", job.id, job.kind)
-                else:
-                    await handler(job, pkey)
-                await self.queue.complete(pkey, job)
-                self.jobs_done += 1
-                done += 1
-
-    async def run(self, leases: dict[int, Lease], stop: asyncio.Event) -> None:
-        """Poll the shards whose leases are held until ``stop``; errors are retried."""
-        while not stop.is_set():
-            held = [shard for shard, lease in leases.items() if lease.held]
+                return count
+            finished: list[bytes] = []
             try:
-                await self.run_once(held)
-            except ManhattanError as exc:
-                log.warning("fan-out pass failed, will retry: %s", exc)
-            self.wakeup.clear()
-            try:
-                await asyncio.wait_for(self.wakeup.wait(), self.config.poll_interval_s)
-            except asyncio.TimeoutError:
-                pass
+                for job in jobs:
+                    await self._run_job(job)
+                    finished.append(job.key)
+            finally:
+                if finished and self._holds(shard):
+                    await self.queue.complete(jobs[0].pkey, finished)
+                    self.jobs_done += len(finished)
+                    count += len(finished)
+                    self._cursors[shard] = max(self._cursors.get(shard, b""),
+                                               after(finished[-1]))
+            if len(jobs) < page:
+                return count
+            start = after(jobs[-1].key)
 
-    def _follower_batches(self, job: Job, pkey: str) -> "AsyncFollowerBatches":
-        return AsyncFollowerBatches(self, job, pkey)
+    async def _run_job(self, job: Job) -> None:
+        handler = self._handlers.get(job.kind)
+        if handler is None:
+            log.error("dropping job %r of unknown kind %r", job.key, job.kind)
+            return
+        await handler(job)
 
-    async def _deliver(self, job: Job, pkey: str) -> None:
-        tweet_id, author = int(job.args["tweet"]), str(job.args["author"])
-        if not job.args.get("self_done"):
-            await self.home.push([(author, tweet_id, author)])
-            job.args["self_done"] = True
-        if author in await self.graph.celebrities():
+    # -- the lease fence ---------------------------------------------------------------
+
+    def _holds(self, shard: int) -> bool:
+        if self.leases is None:
+            return True
+        lease = self.leases.get(shard)
+        return lease is not None and lease.held
+
+    def _fence_shard(self, shard: int) -> None:
+        if not self._holds(shard):
+            raise ShardLeaseLost(f"lease of queue shard {shard} lost: stopping before the "
+                                 "next write")
+
+    def _fence(self, job: Job) -> None:
+        """Called before every write a job makes."""
+        self._fence_shard(job.shard)
+
+    # -- jobs -------------------------------------------------------------------------
+
+    async def _deliver(self, job: Job) -> None:
+        tweet = Tweet(**job.args["tweet"])
+        if not job.args.get("stored"):
+            if await self.tweets.is_deleted(tweet.id):
+                return  # deleted before it was stored: nothing to deliver
+            self._fence(job)
+            await asyncio.gather(self.tweets.store(tweet),
+                                 self.home.push([(tweet.author, tweet.id, tweet.author)]))
+            job.args["stored"] = True
+        if tweet.author in await self.graph.celebrities():
             return  # merged at read
         horizon = wall_ms() - int(self.config.inactive_after_s * 1000)
-        async for followers in self._follower_batches(job, pkey):
+        async for followers in self._follower_batches(job, tweet.author):
             seen = await self.users.seen_many(followers)
             active = [f for f, s in zip(followers, seen) if s == 0 or s >= horizon]
-            await self.home.push([(f, tweet_id, author) for f in active])
+            self._fence(job)
+            await self.home.push([(f, tweet.id, tweet.author) for f in active])
             self.deliveries += len(active)
-            await asyncio.gather(*(self.home.trim(f) for f in active
-                                   if _sampled(tweet_id, f, self.config.trim_every)))
+            trims = [f for f in active if _sampled(tweet.id, f, self.config.trim_every)]
+            if trims:
+                self._fence(job)
+                await asyncio.gather(*(self.home.trim(f) for f in trims))
 
-    async def _retract(self, job: Job, pkey: str) -> None:
+    async def _retract(self, job: Job) -> None:
         tweet_id, author = int(job.args["tweet"]), str(job.args["author"])
-        await self.home.remove([(author, tweet_id)])
-        async for followers in self._follower_batches(job, pkey):
+        deliver = await self.queue.get(job.pkey, id_key(tweet_id))
+        if deliver is not None and deliver.kind == "deliver":
+            # Deliver and retract of one tweet run in that order, whoever queued them.
+            deliver.shard = job.shard
+            await self._deliver(deliver)
+            self._fence(job)
+            await self.queue.complete(job.pkey, [deliver.key])
+        self._fence(job)
+        await asyncio.gather(self.tweets.delete(tweet_id, author),
+                             self.home.remove([(author, tweet_id)]))
+        async for followers in self._follower_batches(job, author):
+            self._fence(job)
             await self.home.remove([(f, tweet_id) for f in followers])
 
-    async def _merge(self, job: Job, pkey: str) -> None:
+    async def _merge(self, job: Job) -> None:
         user, followee = str(job.args["user"]), str(job.args["followee"])
         if followee in await self.graph.celebrities() or not await self.graph.follows(
                 user, followee):
             return
-        await self._copy_recent(user, [followee])
+        await self._copy_recent(job, user, [followee])
 
-    async def _unmerge(self, job: Job, pkey: str) -> None:
+    async def _unmerge(self, job: Job) -> None:
         user, followee = str(job.args["user"]), str(job.args["followee"])
         if await self.graph.follows(user, followee):
             return  # followed again since: the entries are wanted
+        self._fence(job)
         await self.home.remove_author(user, followee)
 
-    async def _rebuild(self, job: Job, pkey: str) -> None:
+    async def _rebuild(self, job: Job) -> None:
         user = str(job.args["user"])
         celebrities = await self.graph.celebrities()
         authors = [a for a in await self.graph.all_following(user) if a not in celebrities]
-        await self._copy_recent(user, [user, *authors])
+        await self._copy_recent(job, user, [user, *authors])
+        self._fence(job)
         await self.users.set_rebuild(user, 0)
 
-    async def _copy_recent(self, user: str, authors: list[str]) -> None:
+    async def _copy_recent(self, job: Job, user: str, authors: list[str]) -> None:
         """Copy each author's newest tweets (at most a timeline's worth, above the floor)
         into ``user``'s timeline. An author with more than that has older tweets that
         are not copied: the floor rises to just below the oldest copied, so reads take
@@ -160,44 +278,31 @@ class FanoutWorker:
                                                                limit=cap) for a in authors))
         cut = max((ids[-1] - 1 for ids in recent if len(ids) == cap), default=floor)
         if cut > floor:
+            self._fence(job)
             await self.home.raise_floor(user, cut, floor)
             floor = cut
+        self._fence(job)
         await self.home.push([(user, i, a) for a, ids in zip(authors, recent)
                               for i in ids if i > floor])
         await self.home.trim(user, floor)
 
-
-class AsyncFollowerBatches:
-    """Pages of a job's author's followers, checkpointing the job after each page."""
-
-    def __init__(self, worker: FanoutWorker, job: Job, pkey: str) -> None:
-        self.worker = worker
-        self.job = job
-        self.pkey = pkey
-        self._first = True
-
-    def __aiter__(self) -> "AsyncFollowerBatches":
-        return self
-
-    async def __anext__(self) -> list[str]:
-        job = self.job
-        if not self._first:
-            await self.worker.queue.checkpoint(self.pkey, job)
-            if self.worker.after_batch is not None:
-                await self.worker.after_batch(job)
-        self._first = False
+    async def _follower_batches(self, job: Job, author: str):
+        """Batches of ``author``'s followers after the job's checkpoint, checkpointing
+        the job (cheaply: buffered, and never after the last batch) between batches."""
         while not job.args.get("finished"):
-            cursor = bytes.fromhex(job.args.get("cursor", "")) or None
-            page = await self.worker.graph.page("followers", str(job.args["author"]),
-                                                limit=self.worker.config.fanout_batch,
-                                                cursor=cursor)
-            if page.cursor is None:
-                job.args["finished"] = True
-            else:
-                job.args["cursor"] = page.cursor.hex()
-            if page.users:  # a page of only tombstones (unfollows) is empty but not the end
-                return page.users
-        raise StopAsyncIteration
+            after_name = job.args.get("after", "")
+            names, more = await self.graph.followers_after(author, after_name,
+                                                           self.config.fanout_batch)
+            if names:
+                job.args["after"] = names[-1]
+            job.args["finished"] = not more
+            if names:
+                yield names
+            if more:
+                self._fence(job)
+                await self.queue.checkpoint(job)
+                if self.after_batch is not None:
+                    await self.after_batch(job)
 
 
 def _sampled(tweet_id: int, user: str, every: int) -> bool:

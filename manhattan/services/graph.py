@@ -14,11 +14,13 @@ timeline; we keep it sticky instead.)
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from manhattan.client import AsyncClient, InvalidRequest
+from manhattan.services.caches import TtlCache
 from manhattan.services.schema import (
     CELEBRITIES_KEY, FOLLOWERS_COUNT, FOLLOWING_COUNT, Datasets,
 )
@@ -27,10 +29,13 @@ from manhattan.types import Consistency, Durability
 
 Q = Consistency.QUORUM
 MAX_PAGE = 1000
+# Follower lists that fit one page are cached this long for fan-out. A follow or unfollow
+# through this process evicts at once; one through another process shows within this.
+FOLLOWERS_CACHE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
-class UserPage:
+class EdgePage:
     """One page of a follower/followee list."""
 
     users: list[str]
@@ -51,6 +56,7 @@ class Graph:
         self._cache_s = cache_s
         # Whom a user follows is scanned whole up to this many (one call); beyond, asked.
         self.scan_following_up_to = MAX_PAGE
+        self._followers: TtlCache[str, list[str]] = TtlCache(FOLLOWERS_CACHE_S, 10_000)
         self._celebrities: frozenset[str] = frozenset()
         self._celebrities_at = float("-inf")
 
@@ -61,6 +67,7 @@ class Graph:
                                                FOLLOWING_COUNT, cap=self.max_following)
         added, followers = await self.users.set_edge(self.followers, followee, follower, True,
                                                      FOLLOWERS_COUNT)
+        self._followers.evict([followee])
         if added and followers > self.celebrity_threshold:
             await self.promote(followee)
         return changed or added
@@ -72,6 +79,7 @@ class Graph:
                                                FOLLOWING_COUNT)
         removed, _ = await self.users.set_edge(self.followers, followee, follower, False,
                                                FOLLOWERS_COUNT)
+        self._followers.evict([followee])
         return changed or removed
 
     async def _check_pair(self, follower: str, followee: str, verb: str) -> None:
@@ -82,13 +90,31 @@ class Graph:
     async def follows(self, follower: str, followee: str) -> bool:
         return await self.following.get(follower, followee, consistency=Q) is not None
 
+    async def followers_after(self, author: str, after: str, limit: int
+                              ) -> tuple[list[str], bool]:
+        """Up to ``limit`` followers of ``author`` named after ``after``, in name order, and
+        whether more may follow. A list that fits one page is read whole and cached."""
+        names = self._followers.get(author)
+        if names is None and not after:
+            page = await self.followers.scan_page(author, limit=MAX_PAGE, consistency=Q)
+            if page.cursor is None:
+                names = [r.lkey.decode() for r in page.records]
+                self._followers.put(author, names)
+        if names is not None:
+            start = bisect.bisect_right(names, after) if after else 0
+            return names[start:start + limit], start + limit < len(names)
+        page = await self.followers.scan_page(
+            author, start=after.encode() + b"\x00" if after else None, limit=limit,
+            consistency=Q)
+        return [r.lkey.decode() for r in page.records], page.cursor is not None
+
     async def page(self, direction: str, user: str, *, limit: int, cursor: bytes | None
-                   ) -> UserPage:
+                   ) -> EdgePage:
         """A page of ``followers`` or ``following`` of ``user``, in name order."""
         dataset = self.followers if direction == "followers" else self.following
         result = await dataset.scan_page(user, limit=min(max(limit, 1), MAX_PAGE),
                                          cursor=cursor or None, consistency=Q)
-        return UserPage([r.lkey.decode() for r in result.records], result.cursor)
+        return EdgePage([r.lkey.decode() for r in result.records], result.cursor)
 
     def followed_by(self, user: str, following_count: int) -> "Followed":
         """A view of whom ``user`` follows, for one request."""

@@ -6,7 +6,7 @@ import grpc
 
 from manhattan.rpc.servicers import rpc_errors
 from manhattan.proto.v1 import social_pb2
-from manhattan.services.schema import Tweet, User
+from manhattan.services.types import SocialUser, Tweet
 from manhattan.services.social import Social
 
 
@@ -15,7 +15,7 @@ def tweet_to_proto(tweet: Tweet) -> social_pb2.Tweet:
                             reply_to=tweet.reply_to, created_at_ms=tweet.created_at_ms)
 
 
-def user_to_proto(user: User) -> social_pb2.UserResponse:
+def user_to_proto(user: SocialUser) -> social_pb2.UserResponse:
     return social_pb2.UserResponse(name=user.name, created_at_ms=user.created_at_ms,
                                    followers=user.followers, following=user.following,
                                    celebrity=user.celebrity)
@@ -37,7 +37,8 @@ class SocialServicer:
 
     @rpc_errors
     async def PostTweet(self, request, context: grpc.aio.ServicerContext):
-        tweet = await self.social.post(request.author, request.text, request.reply_to)
+        tweet = await self.social.post(request.author, request.text, request.reply_to,
+                                       request.id)
         return social_pb2.TweetResponse(tweet=tweet_to_proto(tweet))
 
     @rpc_errors
@@ -66,7 +67,7 @@ class SocialServicer:
                                                cursor=request.cursor)
         status = social_pb2.REBUILDING if page.rebuilding else social_pb2.READY
         return social_pb2.TimelineResponse(tweets=[tweet_to_proto(t) for t in page.tweets],
-                                           next_cursor=page.cursor, status=status)
+                                           next_cursor=page.cursor or b"", status=status)
 
     @rpc_errors
     async def UserTimeline(self, request, context: grpc.aio.ServicerContext):
@@ -91,7 +92,7 @@ class SocialServicer:
 
     @rpc_errors
     async def NextId(self, request, context: grpc.aio.ServicerContext):
-        return social_pb2.NextIdResponse(ids=self.social.next_ids(request.count))
+        return social_pb2.NextIdResponse(ids=await self.social.next_ids(request.count))
 
     @rpc_errors
     async def Stats(self, request, context: grpc.aio.ServicerContext):

@@ -11,6 +11,8 @@ from manhattan.services.queue import producer_lease
 from manhattan.services.snowflake import MAX_WORKER, MemoryMark, SnowflakeError, SnowflakeGenerator
 
 log = logging.getLogger("manhattan.services.ids")
+# A clock step back up to this is waited out (asynchronously); a larger one is refused.
+MAX_CLOCK_BACK_MS = 3_000
 
 
 class NoWorkerId(SnowflakeError):
@@ -21,7 +23,11 @@ class LeasedIdGenerator:
     """Acquires a free worker id, keeps its lease, and issues IDs only while it holds it."""
 
     def __init__(self, leases: AsyncDataset, datacenter: int, *,
-                 timing: LeaseTiming = LeaseTiming(), worker: int | None = None) -> None:
+                 timing: LeaseTiming = LeaseTiming(), worker: int | None = None,
+                 max_clock_back_ms: int = MAX_CLOCK_BACK_MS) -> None:
+        if max_clock_back_ms < 2:
+            raise ValueError("max_clock_back_ms must be at least 2")
+        self.max_clock_back_ms = max_clock_back_ms
         self.leases = leases
         self.datacenter = datacenter
         self.timing = timing
@@ -48,8 +54,11 @@ class LeasedIdGenerator:
                 self.lease = lease
                 self.generator = SnowflakeGenerator(
                     self.datacenter, worker, mark=MemoryMark(lease.mark), lease=lease,
-                    max_backward_ms=self.timing.validity_ms * 3,
-                    reserve_ms=self.timing.validity_ms)
+                    max_backward_ms=self.max_clock_back_ms,
+                    # The mark is the lease record's (written on every renewal), so the
+                    # in-memory reserve only bounds how often it is touched.
+                    reserve_ms=self.max_clock_back_ms // 2)
+                lease.used_up_to = self.generator.last_issued_ms
                 self._holder = asyncio.create_task(self._keep(lease), name="id-lease")
                 log.info("leased Snowflake worker %d/%d", self.datacenter, worker)
                 return
@@ -63,15 +72,17 @@ class LeasedIdGenerator:
                 if not await lease.try_acquire():
                     await asyncio.sleep(self.timing.validity_ms / 1000)
 
-    def next_id(self) -> int:
-        if self.generator is None:
-            raise NoWorkerId("no worker id leased yet")
-        return self.generator.next_id()
+    async def next_id(self) -> int:
+        """One ID; a small clock step back is waited out without blocking the loop."""
+        return await self._generator().next_id_async()
 
-    def next_ids(self, count: int) -> list[int]:
+    async def next_ids(self, count: int) -> list[int]:
+        return await self._generator().next_ids_async(count)
+
+    def _generator(self) -> SnowflakeGenerator:
         if self.generator is None:
             raise NoWorkerId("no worker id leased yet")
-        return self.generator.next_ids(count)
+        return self.generator
 
     async def stop(self) -> None:
         self._stop.set()

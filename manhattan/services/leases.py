@@ -8,7 +8,12 @@ the way Chubby-style leases are:
   claim, wait ``settle``, read back (QUORUM) and check we won; then wait a
   full ``validity`` period and check once more before using it. A previous
   holder that has not seen our claim stops within ``validity`` of its last
-  confirmation, so by then it has stopped.
+  confirmation, so by then it has stopped. A record that was never written or
+  was *released* (its holder stopped and said so) has no previous holder to
+  outwait: the claim is used after the read-back if the read and the claim took
+  less than ``settle`` (a fresh ``make run`` and a clean restart start in well
+  under a second; a crash, or a slow claim that may have raced another, still
+  waits the full period).
 * **hold**: every ``validity / 5`` the holder reads the record; if it is still
   ours and we are still inside our validity window, it extends the expiry and
   ``valid_until_ms`` becomes ``read start + validity``. Another owner or a
@@ -31,6 +36,7 @@ import json
 import logging
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from manhattan.client import AsyncDataset, ManhattanError
@@ -89,6 +95,9 @@ class Lease:
         self.mark = 0  # the previous holders' mark, read at acquisition
         self.losses = 0
         self.failed_renewals = 0
+        # What the holder used the lease for, up to when (ms): the mark a release leaves
+        # (a Snowflake generator's last timestamp). None: keep the record's mark.
+        self.used_up_to: Callable[[], int] | None = None
 
     @property
     def held(self) -> bool:
@@ -117,20 +126,29 @@ class Lease:
         """Claim the lease if it is free; True once it is safely ours (takes ~validity)."""
         t = self.timing
         try:
+            asked = wall_ms()
             current = await self.read()
             if not self.is_free(current):
                 return False
             previous_mark = current.mark if current else 0
+            unheld = current is None or current.expires_ms == 0  # never held, or released
             await self._write(max(previous_mark, wall_ms()))
+            # Another claimant that read "free" before our claim landed and writes after
+            # our read-back took longer than ``settle`` from its read to its write's ack:
+            # such a slow claim takes the full wait (and we drop at our next renewal).
+            unheld = unheld and wall_ms() - asked <= t.settle_ms
             await asyncio.sleep(t.settle_ms / 1000)
-            if (await self.read() or LeaseRecord("", 0)).owner != self.owner:
-                return False
-            # Whoever held it before us stops within one validity period of its last check.
-            await asyncio.sleep(t.validity_ms / 1000)
             started = wall_ms()
             confirmed = await self.read()
-            if confirmed is None or confirmed.owner != self.owner:
+            if (confirmed or LeaseRecord("", 0)).owner != self.owner:
                 return False
+            if not unheld:
+                # Whoever held it before stops within one validity period of its last check.
+                await asyncio.sleep(t.validity_ms / 1000)
+                started = wall_ms()
+                confirmed = await self.read()
+                if confirmed is None or confirmed.owner != self.owner:
+                    return False
             self.mark = max(previous_mark, confirmed.mark)
             await self._write(max(self.mark, started + t.validity_ms))
         except ManhattanError as exc:
@@ -167,7 +185,9 @@ class Lease:
         return True
 
     async def release(self) -> None:
-        """Give the lease up (best effort): the next holder need not wait for the TTL."""
+        """Give the lease up (best effort): the next holder need not wait for the TTL, nor
+        (the record says it was released) a validity period. The mark left is what the
+        holder really used (``used_up_to``), read after it stopped using the lease."""
         was_held = self.held
         self.valid_until_ms = 0
         if not was_held:
@@ -175,8 +195,9 @@ class Lease:
         try:
             current = await self.read()
             if current is not None and current.owner == self.owner:
+                mark = self.used_up_to() if self.used_up_to is not None else current.mark
                 await self.dataset.put(
-                    self.name, b"", LeaseRecord(self.owner, 0, current.mark).encode(),
+                    self.name, b"", LeaseRecord(self.owner, 0, mark).encode(),
                     consistency=Consistency.QUORUM, durability=Durability.SYNC)
         except ManhattanError as exc:
             log.info("lease %s: release failed (it will expire): %s", self.name, exc)

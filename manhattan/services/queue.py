@@ -1,52 +1,77 @@
 """The durable fan-out queue, kept in the cluster.
 
-Jobs live in the ``queue`` dataset under ``shard/<n>/<producer>`` with the job's
-Snowflake id as lkey, so each partition is written in increasing id order by
-one producer (one ID generator) and read in that order by the one worker that
-holds the shard's lease. A finished job is deleted; its tombstone is never read
-again because the worker scans from its persisted watermark, not from the
-start of the partition (a queue that re-reads its tombstones is the classic
-queue-on-Cassandra slowdown). Jobs checkpoint their progress in their own
-record, so a restarted worker resumes a big fan-out where it stopped.
+Jobs live in the ``queue`` dataset under ``shard/<n>/<datacenter>`` with a key that
+starts with a Snowflake id (8 bytes, big-endian), read in key order by the one worker
+that holds the shard's lease. A tweet's jobs go to the shard of its id, so its
+*deliver* (keyed by the tweet id) and *retract* (keyed after it) share a partition and
+run in that order; a user's follow/unfollow/rebuild jobs share the shard of the user.
+
+**Posting is one write.** A deliver job carries the whole tweet: storing it is storing
+the post (one record, so one atomic write in one replica set). The worker's first step
+writes the tweet into ``tweets`` and ``user_tweets``; until then a read of the tweet finds
+it in the job (its partition and key follow from its id, see :func:`tweet_job_key`).
+
+**No lock, no lost job.** Producers write concurrently and without a lock, so jobs can
+land out of key order. A producer writes a job only while its key is fresh
+(``WRITE_WINDOW_MS``) and gives up after ``JOB_WRITE_TIMEOUT_S``, so no job lands more
+than ``LAG_MS`` behind its key's time. Finished jobs are deleted; a worker's periodic
+sweep scans from its persisted *watermark*, which never passes a pending job nor comes
+closer than ``LAG_MS`` to now, so a late job is always found and the tombstones behind
+the watermark are never read again (a queue that re-reads its tombstones is the classic
+queue-on-Cassandra slowdown). Jobs queued by this process also wake the worker with
+their key, so it reads just them at once. Jobs checkpoint progress in their own record,
+and every job is idempotent, so a restarted worker resumes where it stopped.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import zlib
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from manhattan.client import AsyncClient
+from manhattan.client import AsyncClient, Delete, InvalidRequest, Put
+from manhattan.services.leases import wall_ms
 from manhattan.services.scans import first_records
 from manhattan.services.schema import Datasets, encode_json, id_key, key_id
-from manhattan.services.snowflake import MAX_WORKER, decode
-from manhattan.services.leases import wall_ms
+from manhattan.services.snowflake import decode, lowest_id_at
 from manhattan.types import Consistency, Durability
 
 Q = Consistency.QUORUM
 WATERMARK = b"wm"
-PRODUCERS_TTL_S = 5.0
+# A job is written only while its key's time is this recent (a client's retried post
+# reuses its id for at most this long)...
+WRITE_WINDOW_MS = 30_000
+# ...and a write gives up after this long, so...
+JOB_WRITE_TIMEOUT_S = 5.0
+# ...no job lands more than this behind its key's time (with room for clock skew).
+LAG_MS = WRITE_WINDOW_MS + int(JOB_WRITE_TIMEOUT_S * 1000) + 10_000
+SWEEP_PAGE = 1000
+RETRACT_SUFFIX = b"r"
 
 
 @dataclass
 class Job:
-    """One queued job: what to do and how far it got."""
+    """One queued job: what to do and how far it got. ``key`` orders it in its partition."""
 
-    id: int
+    key: bytes
     kind: str
     args: dict
+    pkey: str = ""
+    shard: int = field(default=0, compare=False)
+
+    @property
+    def id(self) -> int:
+        """The Snowflake id the key starts with (its time is the job's age)."""
+        return key_id(self.key[:8])
 
     def encode(self) -> bytes:
         return encode_json({"kind": self.kind, **self.args})
 
     @classmethod
-    def decode(cls, job_id: int, raw: bytes) -> "Job":
+    def decode(cls, key: bytes, raw: bytes, pkey: str = "", shard: int = 0) -> "Job":
         data = json.loads(raw)
         kind = str(data.pop("kind"))
-        return cls(job_id, kind, data)
+        return cls(key, kind, data, pkey, shard)
 
 
 def shard_of(key: str | int, shards: int) -> int:
@@ -54,13 +79,18 @@ def shard_of(key: str | int, shards: int) -> int:
     return zlib.crc32(str(key).encode()) % shards
 
 
-def partition(shard: int, datacenter: int, worker: int) -> str:
-    return f"shard/{shard}/{datacenter}.{worker}"
+def partition(shard: int, datacenter: int) -> str:
+    return f"shard/{shard}/{datacenter}"
 
 
 def producer_lease(datacenter: int, worker: int) -> str:
-    """The lease name of a Snowflake worker id: also names its queue partitions."""
+    """The lease name of a Snowflake worker id."""
     return f"snowflake/{datacenter}/{worker}"
+
+
+def after(key: bytes) -> bytes:
+    """The smallest key above ``key``."""
+    return key + b"\x00"
 
 
 class FanoutQueue:
@@ -69,72 +99,83 @@ class FanoutQueue:
     def __init__(self, client: AsyncClient, datasets: Datasets, *, shards: int,
                  datacenter: int) -> None:
         self.data = client.dataset(datasets.queue)
-        self.leases = client.dataset(datasets.leases)
         self.shards = shards
         self.datacenter = datacenter
-        self._watermarks: dict[str, int] = {}
-        self._locks = [asyncio.Lock() for _ in range(shards)]
-        self._producers: list[int] = []
-        self._producers_at = float("-inf")
+        # Told (shard, key) of every job this process queued: the worker's wake-up.
+        self.listeners: list = []
 
-    async def enqueue(self, shard_key: str | int, kind: str, args: dict,
-                      producer_worker: int, next_id: Callable[[], int]) -> Job:
-        """Write a job durably and return it.
+    def tweet_job_key(self, tweet_id: int) -> tuple[int, str, bytes]:
+        """(shard, partition, key) of a tweet's deliver job: follows from the id alone."""
+        shard = shard_of(tweet_id, self.shards)
+        return shard, partition(shard, decode(tweet_id).datacenter), id_key(tweet_id)
 
-        The id is taken and the write made under the partition's lock: a later
-        id never lands before an earlier one, so the worker's watermark cannot
-        pass a job that is still on its way."""
-        shard = shard_of(shard_key, self.shards)
-        pkey = partition(shard, self.datacenter, producer_worker)
-        async with self._locks[shard]:
-            job = Job(next_id(), kind, args)
-            await self.data.put(pkey, id_key(job.id), job.encode(), consistency=Q,
-                                durability=Durability.SYNC)
+    def user_shard(self, user: str) -> tuple[int, str]:
+        shard = shard_of(user, self.shards)
+        return shard, partition(shard, self.datacenter)
+
+    async def enqueue(self, shard: int, pkey: str, key: bytes, kind: str, args: dict) -> Job:
+        """Write a job durably (SYNC, QUORUM) in one write, then wake the local worker.
+
+        Raises what the write raised: ``Unavailable`` (nothing was written) or
+        ``Timeout`` (the outcome is unknown; the job may land, within ``LAG_MS``)."""
+        age = wall_ms() - decode(key_id(key[:8])).timestamp_ms
+        if age > WRITE_WINDOW_MS:
+            raise InvalidRequest(f"the id is {age / 1000:.0f} s old; a job (or a post) is "
+                                 f"written only within {WRITE_WINDOW_MS // 1000} s of its "
+                                 "id: take a fresh one")
+        job = Job(key, kind, args, pkey, shard)
+        await self.data.put(pkey, key, job.encode(), consistency=Q,
+                            durability=Durability.SYNC, timeout=JOB_WRITE_TIMEOUT_S)
+        for listener in self.listeners:
+            listener(shard, key)
         return job
 
-    async def producers(self) -> list[int]:
-        """Worker ids that have ever held a lease in this datacenter (they may have jobs);
-        re-read every ``PRODUCERS_TTL_S``, not on every poll."""
-        if time.monotonic() - self._producers_at > PRODUCERS_TTL_S:
-            names = [(producer_lease(self.datacenter, w), b"") for w in range(MAX_WORKER + 1)]
-            records = await self.leases.get_many(names, consistency=Q)
-            self._producers = [w for w, r in enumerate(records) if r is not None]
-            self._producers_at = time.monotonic()
-        return self._producers
+    async def get(self, pkey: str, key: bytes) -> Job | None:
+        record = await self.data.get(pkey, key, consistency=Q)
+        return Job.decode(key, record.value, pkey) if record is not None else None
 
-    async def watermark(self, pkey: str, *, fresh: bool = False) -> int:
-        """Id of the last job completed in ``pkey`` (persisted, so restarts skip tombstones)."""
-        if fresh or pkey not in self._watermarks:
-            record = await self.data.get("wm/" + pkey, WATERMARK, consistency=Q)
-            self._watermarks[pkey] = int(record.value) if record is not None else 0
-        return self._watermarks[pkey]
+    async def pending(self, shard: int, start: bytes, limit: int) -> list[Job]:
+        """The waiting jobs of a shard from ``start`` on, in key order."""
+        pkey = partition(shard, self.datacenter)
+        records = await first_records(self.data, pkey, limit, start=start)
+        return [Job.decode(r.lkey, r.value, pkey, shard) for r in records]
 
-    async def pending(self, pkey: str, limit: int = 32, *, fresh: bool = False) -> list[Job]:
-        """The oldest waiting jobs of a partition, in order."""
-        after = await self.watermark(pkey, fresh=fresh)
-        records = await first_records(self.data, pkey, limit, start=id_key(after + 1))
-        return [Job.decode(key_id(r.lkey), r.value) for r in records]
+    async def checkpoint(self, job: Job) -> None:
+        """Save the job's progress in its own record. Buffered: jobs are idempotent, so a
+        lost checkpoint only repeats a batch."""
+        await self.data.put(job.pkey, job.key, job.encode(), consistency=Q)
 
-    async def checkpoint(self, pkey: str, job: Job) -> None:
-        """Save the job's progress in its own record."""
-        await self.data.put(pkey, id_key(job.id), job.encode(), consistency=Q,
-                            durability=Durability.SYNC)
+    async def complete(self, pkey: str, keys: list[bytes]) -> None:
+        """Drop finished jobs (one partition: one atomic write)."""
+        if keys:
+            await self.data.put_many([Delete(pkey, k) for k in keys], consistency=Q)
 
-    async def complete(self, pkey: str, job: Job) -> None:
-        """Drop a finished job and move the partition's watermark past it."""
-        self._watermarks[pkey] = job.id
-        await self.data.put("wm/" + pkey, WATERMARK, str(job.id), consistency=Q)
-        await self.data.delete(pkey, id_key(job.id), consistency=Q)
+    async def watermark(self, shard: int) -> bytes:
+        """Where a sweep of the shard starts: every job below it is done."""
+        record = await self.data.get("wm/" + partition(shard, self.datacenter), WATERMARK,
+                                     consistency=Q)
+        return record.value if record is not None else b""
 
-    async def backlog(self) -> tuple[int, int]:
-        """(jobs waiting, age in ms of the oldest) over every partition."""
+    async def save_watermark(self, shard: int, key: bytes) -> None:
+        await self.data.put_many([Put("wm/" + partition(shard, self.datacenter), WATERMARK,
+                                      key)], consistency=Q)
+
+    @staticmethod
+    def lag_bound() -> bytes:
+        """No job below this key can still land (see the module docstring)."""
+        return id_key(lowest_id_at(wall_ms() - LAG_MS))
+
+    async def backlog(self, starts: dict[int, bytes] | None = None) -> tuple[int, int]:
+        """(jobs waiting, age in ms of the oldest) over every shard, each scanned from
+        ``starts`` (a worker's watermarks, known in memory) or its stored watermark."""
         waiting, oldest = 0, 0
         now = wall_ms()
-        for worker in await self.producers():
-            for shard in range(self.shards):
-                pkey = partition(shard, self.datacenter, worker)
-                jobs = await self.pending(pkey, limit=1000, fresh=True)
-                waiting += len(jobs)
-                if jobs:
-                    oldest = max(oldest, now - decode(jobs[0].id).timestamp_ms)
+        for shard in range(self.shards):
+            start = (starts or {}).get(shard)
+            if start is None:
+                start = await self.watermark(shard)
+            jobs = await self.pending(shard, start, SWEEP_PAGE)
+            waiting += len(jobs)
+            if jobs:
+                oldest = max(oldest, now - decode(jobs[0].id).timestamp_ms)
         return waiting, max(0, oldest)

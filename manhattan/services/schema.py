@@ -29,7 +29,7 @@ import json
 import re
 from dataclasses import asdict, dataclass
 
-from manhattan.client.social import Tweet
+from manhattan.services.types import Tweet
 from manhattan.errors import InvalidRequest
 
 ROLES = ("users", "tweets", "user_tweets", "followers", "following", "home", "celebrities",
@@ -94,23 +94,12 @@ def check_text(text: str) -> str:
 
 
 def encode_tweet(tweet: Tweet) -> bytes:
-    """The stored form of a tweet (the SDK's ``Tweet``, so service and clients share it)."""
+    """The stored form of a tweet (JSON of ``manhattan.services.types.Tweet``)."""
     return json.dumps(asdict(tweet), ensure_ascii=False, separators=(",", ":")).encode()
 
 
 def decode_tweet(raw: bytes) -> Tweet:
     return Tweet(**json.loads(raw))
-
-
-@dataclass(frozen=True, slots=True)
-class User:
-    """A user's profile and counts."""
-
-    name: str
-    created_at_ms: int
-    followers: int = 0
-    following: int = 0
-    celebrity: bool = False
 
 
 def encode_json(value: dict) -> bytes:

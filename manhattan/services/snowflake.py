@@ -4,9 +4,11 @@ An ID generator must never issue a duplicate or a smaller ID. Three things
 threaten that and each is handled here:
 
 * sequence overflow (more than 4,096 IDs in one ms): wait for the next ms;
-* the clock stepping back: a step of up to ``max_backward_ms`` is waited out,
-  a larger one raises :class:`ClockMovedBackwards` (and is counted) instead of
-  issuing;
+* the clock stepping back: a step of up to ``max_backward_ms`` (3 s by default)
+  is waited out, a larger one raises :class:`ClockMovedBackwards` (and is counted)
+  instead of issuing. The blocking ``next_id`` waits with the clock's sleep (threads);
+  ``next_id_async`` / ``next_ids_async`` wait with ``asyncio.sleep``, so a clock step
+  never blocks an event loop;
 * a restart with an earlier clock: the generator persists a high-water mark
   ahead of the time it issues (``reserve_ms`` ahead, so not once per ID) and
   never issues below the mark it loaded (a fresh start waits out at most
@@ -19,9 +21,11 @@ is leased (see :mod:`manhattan.services.leases`); the generator asks its
 
 from __future__ import annotations
 
+import asyncio
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -47,6 +51,15 @@ class SnowflakeError(Unavailable):
 
 class ClockMovedBackwards(SnowflakeError):
     """The clock went back further than the generator is willing to wait."""
+
+
+class MustWait(Exception):
+    """Internal: the next ID needs ``wait_ms`` more (a small clock step back, or a full
+    millisecond). Raised only by the non-blocking path, which its async callers sleep out."""
+
+    def __init__(self, wait_ms: float) -> None:
+        super().__init__(f"wait {wait_ms} ms")
+        self.wait_ms = wait_ms
 
 
 class LeaseLost(SnowflakeError):
@@ -182,39 +195,74 @@ class SnowflakeGenerator:
         self.waits = 0
 
     def next_id(self) -> int:
-        """One new ID."""
+        """One new ID; waits out (blocking the thread) overflow and small steps back."""
         with self._lock:
-            now = self._now()
-            lease = self._lease
-            if (lease is None or now < lease.valid_until_ms) and now < self._reserved_until:
-                # The fast path: a later millisecond, or room left in this one.
-                if now > self._last_ms:
-                    self._last_ms = now
-                    self._sequence = 0
-                    return ((now - EPOCH_MS) << TIMESTAMP_SHIFT) | self._node_bits
-                if now == self._last_ms and self._sequence < MAX_SEQUENCE:
-                    self._sequence += 1
-                    return ((now - EPOCH_MS) << TIMESTAMP_SHIFT) | self._node_bits | self._sequence
-            ms, sequence = self._advance()
-            return ((ms - EPOCH_MS) << TIMESTAMP_SHIFT) | self._node_bits | sequence
+            return self._next_id(block=True)
+
+    async def next_id_async(self) -> int:
+        """One new ID; waits with ``asyncio.sleep``, never blocking the event loop."""
+        return (await self._nonblocking(lambda: [self._next_id(block=False)]))[0]
+
+    async def next_ids_async(self, count: int) -> list[int]:
+        """``next_ids`` for asyncio code: waits never block the event loop."""
+        if count < 0:
+            raise ValueError("count must be >= 0")
+        return await self._nonblocking(lambda: self._next_ids(count, block=False))
+
+    async def _nonblocking(self, issue: Callable[[], list[int]]) -> list[int]:
+        """Run ``issue`` under the lock; sleep out each ``MustWait`` outside it. Bounded:
+        every retry re-checks the step back against ``max_backward_ms``."""
+        deadline = time.monotonic() + (self._max_backward_ms + 1_000) / 1000
+        while True:
+            with self._lock:
+                try:
+                    return issue()
+                except MustWait as wait:
+                    pause = wait.wait_ms
+            if time.monotonic() > deadline:
+                self.clock_backward_errors += 1
+                raise ClockMovedBackwards("the clock did not catch up with the last issued "
+                                          f"timestamp within {self._max_backward_ms} ms")
+            self.waits += 1
+            await asyncio.sleep(pause / 1000)
+
+    def _next_id(self, *, block: bool) -> int:
+        now = self._now()
+        lease = self._lease
+        if (lease is None or now < lease.valid_until_ms) and now < self._reserved_until:
+            # The fast path: a later millisecond, or room left in this one.
+            if now > self._last_ms:
+                self._last_ms = now
+                self._sequence = 0
+                return ((now - EPOCH_MS) << TIMESTAMP_SHIFT) | self._node_bits
+            if now == self._last_ms and self._sequence < MAX_SEQUENCE:
+                self._sequence += 1
+                return ((now - EPOCH_MS) << TIMESTAMP_SHIFT) | self._node_bits | self._sequence
+        ms, sequence = self._advance(block)
+        return ((ms - EPOCH_MS) << TIMESTAMP_SHIFT) | self._node_bits | sequence
 
     def next_ids(self, count: int) -> list[int]:
         """``count`` new IDs, ascending (whole milliseconds' worth at a time)."""
         if count < 0:
             raise ValueError("count must be >= 0")
-        out: list[int] = []
         with self._lock:
-            while len(out) < count:
-                take = min(count - len(out), IDS_PER_MS)
-                ms, first = self._advance()
-                take = min(take, MAX_SEQUENCE - first + 1)
-                self._sequence = first + take - 1
-                base = ((ms - EPOCH_MS) << TIMESTAMP_SHIFT) | self._node_bits
-                out.extend(range(base | first, (base | first) + take))
+            return self._next_ids(count, block=True)
+
+    def _next_ids(self, count: int, *, block: bool) -> list[int]:
+        out: list[int] = []
+        while len(out) < count:
+            take = min(count - len(out), IDS_PER_MS)
+            ms, first = self._advance(block)
+            take = min(take, MAX_SEQUENCE - first + 1)
+            self._sequence = first + take - 1
+            base = ((ms - EPOCH_MS) << TIMESTAMP_SHIFT) | self._node_bits
+            out.extend(range(base | first, (base | first) + take))
         return out
 
-    def _advance(self) -> tuple[int, int]:
-        """The (ms, first sequence) for the next ID; waits out overflow and small steps back."""
+    def _advance(self, block: bool = True) -> tuple[int, int]:
+        """The (ms, first sequence) for the next ID; waits out overflow and small steps
+        back (``block``) or raises ``MustWait`` (IDs a batch issued before it are dropped: a gap,
+        never a duplicate)."""
         while True:
             now = self._clock.now_ms()
             if self._lease is not None and now >= self._lease.valid_until_ms:
@@ -227,13 +275,11 @@ class SnowflakeGenerator:
                     raise ClockMovedBackwards(
                         f"clock is {behind} ms behind the last issued timestamp (limit "
                         f"{self._max_backward_ms} ms); refusing to issue IDs until it catches up")
-                self.waits += 1
-                self._clock.sleep_ms(behind)
+                self._wait(behind, block)
                 continue
             if now == self._last_ms:
                 if self._sequence >= MAX_SEQUENCE:
-                    self.waits += 1
-                    self._clock.sleep_ms(0.05)  # sequence exhausted: wait for the next ms
+                    self._wait(0.05, block)  # sequence exhausted: the next ms
                     continue
                 self._sequence += 1
             else:
@@ -245,6 +291,18 @@ class SnowflakeGenerator:
                 self._reserved_until = now + self._reserve_ms
                 self._mark.save(self._reserved_until)
             return now, self._sequence
+
+    def _wait(self, ms: float, block: bool) -> None:
+        if not block:
+            raise MustWait(ms)
+        self.waits += 1
+        self._clock.sleep_ms(ms)
+
+    def last_issued_ms(self) -> int:
+        """The newest timestamp issued (or inherited from the mark): the next holder of
+        this worker id must start above it."""
+        with self._lock:
+            return self._last_ms
 
     @property
     def reserved_until(self) -> int:

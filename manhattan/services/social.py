@@ -2,31 +2,34 @@
 
 ``Social`` is what the gRPC servicer calls and what tests drive directly. It
 validates every input before writing anything, so a rejected call changes
-nothing. Posting does a fixed amount of synchronous work (author check, ID,
-three durable writes) whatever the author's follower count: fan-out happens
-later, in the workers.
+nothing. A post is one durable write whatever the author's follower count: the
+tweet inside its fan-out job, in one record (the author check is answered from
+memory once the author was seen). Its outcome is what that write's was: stored,
+not stored (``Unavailable``) or unknown (``Timeout``); a retry under the same id
+stores the same tweet once. Fan-out happens later, in the workers.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import asdict
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_fixed
 
-from manhattan.client import AlreadyExists, AsyncClient, NotFound, SocialStats
+from manhattan.client import AlreadyExists, AsyncClient, NotFound
 from manhattan.errors import InvalidRequest
 from manhattan.services.config import SocialConfig
 from manhattan.services.fanout import FanoutWorker
-from manhattan.services.graph import Graph, UserPage
+from manhattan.services.graph import EdgePage, Graph
 from manhattan.services.home import HomeTimelines
 from manhattan.services.ids import LeasedIdGenerator
 from manhattan.services.leases import Lease, wall_ms
-from manhattan.services.queue import FanoutQueue, Job
-from manhattan.services.schema import (
-    Datasets, Tweet, User, check_text, check_user, ROLES,
-)
-from manhattan.services.timeline import HomeReader, TimelinePage
+from manhattan.services.queue import RETRACT_SUFFIX, FanoutQueue, Job
+from manhattan.services.schema import Datasets, check_text, check_user, id_key, ROLES
+from manhattan.services.snowflake import decode
+from manhattan.services.timeline import HomeReader
+from manhattan.services.types import SocialStats, SocialUser, TimelinePage, Tweet
 from manhattan.services.tweets import Tweets
 from manhattan.services.users import Users
 from manhattan.types import Consistency, Durability
@@ -34,6 +37,8 @@ from manhattan.types import Consistency, Durability
 log = logging.getLogger("manhattan.services")
 MAX_PAGE = 200
 MAX_IDS = 4096
+# A post under an id older than this may be a retry: its id is looked up first.
+FRESH_ID_MS = 1_000
 
 
 async def ensure_schema(admin: AsyncClient, config: SocialConfig) -> str | None:
@@ -82,7 +87,8 @@ class Social:
         self.queue = FanoutQueue(client, datasets, shards=config.queue_shards,
                                  datacenter=config.datacenter)
         self.ids = LeasedIdGenerator(client.dataset(datasets.leases), config.datacenter,
-                                     timing=config.lease)
+                                     timing=config.lease,
+                                     max_clock_back_ms=config.max_clock_back_ms)
         self.worker = FanoutWorker(self.queue, self.graph, self.users, self.tweets, self.home,
                                    config)
         self.reader = HomeReader(self.users, self.graph, self.tweets, self.home, config,
@@ -99,9 +105,9 @@ class Social:
 
     async def start(self, *, workers: bool = True) -> None:
         """Lease a Snowflake worker id and (with ``workers``) the queue shards, then run."""
-        await self.ids.start()
+        shards = [lease.try_acquire() for lease in self.shard_leases.values()] if workers else []
+        await asyncio.gather(self.ids.start(), *shards)  # each may wait out a validity period
         if workers:
-            await asyncio.gather(*(lease.try_acquire() for lease in self.shard_leases.values()))
             self._tasks = [asyncio.create_task(self._hold_shards(), name="shard-leases"),
                            asyncio.create_task(self.worker.run(self.shard_leases, self._stop),
                                                name="fanout")]
@@ -119,6 +125,7 @@ class Social:
 
     async def stop(self) -> None:
         self._stop.set()
+        self.worker.work.event.set()  # a worker waiting for work sees the stop at once
         for task in self._tasks:
             await task
         await asyncio.gather(*(lease.release() for lease in self.shard_leases.values()))
@@ -129,8 +136,7 @@ class Social:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while loop.time() < deadline:
-            self.worker.wakeup.set()
-            pending, _ = await self.queue.backlog()
+            pending, _ = await self.queue.backlog(self.worker.watermarks())
             if pending == 0:
                 return
             await asyncio.sleep(0.05)
@@ -138,33 +144,33 @@ class Social:
 
     # -- users and graph ---------------------------------------------------------------------
 
-    async def create_user(self, name: str) -> User:
+    async def create_user(self, name: str) -> SocialUser:
         name = check_user(name)
         created = await self.users.create(name)
-        return User(name, created)
+        return SocialUser(name, created)
 
-    async def get_user(self, name: str) -> User:
+    async def get_user(self, name: str) -> SocialUser:
         name = check_user(name)
         created, followers, following = await self.users.profile(name)
-        return User(name, created, followers, following,
-                    name in await self.graph.celebrities())
+        return SocialUser(name, created, followers, following,
+                          name in await self.graph.celebrities())
 
     async def follow(self, follower: str, followee: str) -> bool:
         follower, followee = check_user(follower, "follower"), check_user(followee, "followee")
         changed = await self.graph.follow(follower, followee)
         if changed:
-            await self._enqueue(follower, "merge", user=follower, followee=followee)
+            await self._enqueue_for(follower, "merge", user=follower, followee=followee)
         return changed
 
     async def unfollow(self, follower: str, followee: str) -> bool:
         follower, followee = check_user(follower, "follower"), check_user(followee, "followee")
         changed = await self.graph.unfollow(follower, followee)
         if changed:
-            await self._enqueue(follower, "unmerge", user=follower, followee=followee)
+            await self._enqueue_for(follower, "unmerge", user=follower, followee=followee)
         return changed
 
     async def user_list(self, direction: str, user: str, *, limit: int, cursor: bytes
-                        ) -> tuple[UserPage, int]:
+                        ) -> tuple[EdgePage, int]:
         """A page of followers/following and the total count."""
         user = check_user(user)
         limit = _page_limit(limit, default=100, maximum=1000)
@@ -174,24 +180,71 @@ class Social:
 
     # -- tweets ------------------------------------------------------------------------------
 
-    async def post(self, author: str, text: str, reply_to: int = 0) -> Tweet:
-        """Store a tweet and enqueue its fan-out; does not wait for the fan-out."""
+    async def post(self, author: str, text: str, reply_to: int = 0, tweet_id: int = 0
+                   ) -> Tweet:
+        """Store a tweet with its fan-out job in one write; does not wait for the fan-out.
+
+        ``tweet_id`` (from ``next_ids``, recent) makes the call idempotent: a retry of a
+        post whose outcome was unknown stores the same tweet, never a second one."""
         author, text = check_user(author, "author"), check_text(text)
         if reply_to < 0:
             raise InvalidRequest("reply_to must be a tweet id")
-        checks = [self.users.require(author)]
+        checks = [self.users.require_known(author)]
         if reply_to:
             checks.append(self._require_tweet(reply_to))
-        await asyncio.gather(*checks)
-        tweet = Tweet(self.ids.next_id(), author, text, wall_ms(), reply_to)
-        self.ids_issued += 1
-        await asyncio.gather(
-            self.tweets.store(tweet),
-            self._enqueue(str(tweet.id), "deliver", tweet=tweet.id, author=author))
+        if tweet_id:
+            found = self._posted_before(_tweet_id(tweet_id), author, text, reply_to)
+            checks.insert(0, found)
+        results = await asyncio.gather(*checks)
+        if tweet_id and isinstance(results[0], Tweet):
+            return results[0]  # a retry of a post that was stored
+        if not tweet_id:
+            tweet_id = await self.ids.next_id()
+            self.ids_issued += 1
+        tweet = Tweet(tweet_id, author, text, decode(tweet_id).timestamp_ms, reply_to)
+        shard, pkey, key = self.queue.tweet_job_key(tweet.id)
+        await self.queue.enqueue(shard, pkey, key, "deliver", {"tweet": asdict(tweet)})
         return tweet
 
+    async def _posted_before(self, tweet_id: int, author: str, text: str, reply_to: int
+                             ) -> Tweet | bool:
+        """For a post under a given id: the tweet if that id was stored already (the same
+        post, retried), else True. A fresh id is not looked up (it cannot have been used
+        but by the attempt still in flight, which stores the same bytes)."""
+        parts = decode(tweet_id)
+        if parts.datacenter != self.config.datacenter:
+            raise InvalidRequest(f"tweet id {tweet_id} is from datacenter {parts.datacenter}; "
+                                 f"this service is datacenter {self.config.datacenter}")
+        age = wall_ms() - parts.timestamp_ms
+        if age < -FRESH_ID_MS:
+            raise InvalidRequest(f"tweet id {tweet_id} is from the future: take one from "
+                                 "NextId")
+        if age <= FRESH_ID_MS:
+            return True
+        existing, deleted = await self._find(tweet_id)
+        if deleted:
+            raise NotFound(f"tweet {tweet_id} was posted and deleted since")
+        if existing is None:
+            return True
+        if (existing.author, existing.text, existing.reply_to) != (author, text, reply_to):
+            raise InvalidRequest(f"tweet id {tweet_id} is taken by another tweet: take a new "
+                                 "id for a new post")
+        return existing
+
+    async def _find(self, tweet_id: int) -> tuple[Tweet | None, bool]:
+        """(the tweet, deleted?), stored or still inside its deliver job. The job is read
+        before the store is read again: a job that finished in between stored it first."""
+        tweet, deleted = await self.tweets.lookup(tweet_id)
+        if tweet is not None or deleted:
+            return tweet, deleted
+        _, pkey, key = self.queue.tweet_job_key(tweet_id)
+        job = await self.queue.get(pkey, key)
+        if job is not None and job.kind == "deliver":
+            return Tweet(**job.args["tweet"]), False
+        return await self.tweets.lookup(tweet_id)
+
     async def _require_tweet(self, tweet_id: int) -> Tweet:
-        tweet = await self.tweets.get(tweet_id)
+        tweet, _ = await self._find(tweet_id)
         if tweet is None:
             raise NotFound(f"tweet {tweet_id} does not exist")
         return tweet
@@ -200,10 +253,16 @@ class Social:
         return await self._require_tweet(_tweet_id(tweet_id))
 
     async def delete_tweet(self, tweet_id: int) -> Tweet:
-        """Delete a tweet and enqueue its removal from timelines."""
+        """Queue the tweet's removal from timelines (after its deliver, in the same
+        partition), then delete it, so a read right after the call no longer finds it."""
         tweet = await self._require_tweet(_tweet_id(tweet_id))
-        await self.tweets.delete(tweet)
-        await self._enqueue(str(tweet.id), "retract", tweet=tweet.id, author=tweet.author)
+        shard, pkey, deliver_key = self.queue.tweet_job_key(tweet.id)
+        retract_id = await self.ids.next_id()
+        # Keyed after the deliver whatever the two producers' clocks say.
+        key = id_key(retract_id) if retract_id > tweet.id else deliver_key + RETRACT_SUFFIX
+        await self.queue.enqueue(shard, pkey, key, "retract",
+                                 {"tweet": tweet.id, "author": tweet.author})
+        await self.tweets.delete(tweet.id, tweet.author)
         return tweet
 
     async def user_timeline(self, user: str, *, limit: int, cursor: bytes
@@ -219,15 +278,15 @@ class Social:
 
     # -- ids and stats -----------------------------------------------------------------------
 
-    def next_ids(self, count: int) -> list[int]:
+    async def next_ids(self, count: int) -> list[int]:
         if not 0 <= count <= MAX_IDS:
             raise InvalidRequest(f"count is {count}; ask for 1 to {MAX_IDS} IDs")
-        ids = self.ids.next_ids(max(count, 1))
+        ids = await self.ids.next_ids(max(count, 1))
         self.ids_issued += len(ids)
         return ids
 
     async def stats(self) -> SocialStats:
-        pending, lag = await self.queue.backlog()
+        pending, lag = await self.queue.backlog(self.worker.watermarks())
         generator = self.ids.generator
         return SocialStats(
             fanout_pending=pending, fanout_lag_ms=lag, deliveries=self.worker.deliveries,
@@ -238,20 +297,19 @@ class Social:
 
     # -- internals ---------------------------------------------------------------------------
 
-    async def _enqueue(self, shard_key: str, kind: str, **args: object) -> Job:
-        """Queue a job. A tweet's deliver and retract share a partition (by tweet id), so
-        a retract never runs before its deliver; a user's follow/unfollow/rebuild jobs share
-        one (by user), so they run in order. Different tweets fan out in parallel."""
-        job = await self.queue.enqueue(shard_key, kind, dict(args), self.ids.worker,
-                                       self.ids.next_id)
-        self.worker.wakeup.set()
-        return job
+    async def _enqueue_for(self, subject: str, kind: str, **args: object) -> Job:
+        """Queue a job about the user ``subject``: a user's follow/unfollow/rebuild jobs share a
+        partition, and their handlers act on the current state (so order between two
+        producers' jobs cannot undo a later change). A tweet's jobs go by tweet id."""
+        shard, pkey = self.queue.user_shard(subject)
+        return await self.queue.enqueue(shard, pkey, id_key(await self.ids.next_id()), kind,
+                                        dict(args))
 
     async def _start_rebuild(self, user: str) -> None:
         """Mark the timeline rebuilding (readers see it at once), then queue the rebuild."""
-        await self.users.set_rebuild(user, self.ids.next_id())
+        await self.users.set_rebuild(user, await self.ids.next_id())
         await self.users.touch(user, wall_ms())
-        await self._enqueue(user, "rebuild", user=user)
+        await self._enqueue_for(user, "rebuild", user=user)
 
 
 def _page_limit(limit: int, default: int = 50, maximum: int = MAX_PAGE) -> int:

@@ -27,7 +27,8 @@ from manhattan.services.config import SocialConfig
 from manhattan.services.graph import Graph
 from manhattan.services.home import HomeTimelines
 from manhattan.services.leases import wall_ms
-from manhattan.services.schema import TOP, Tweet
+from manhattan.services.schema import TOP
+from manhattan.services.types import TimelinePage, Tweet
 from manhattan.services.tweets import Tweets
 from manhattan.services.users import TimelineState, Users
 
@@ -45,13 +46,6 @@ class StoredPart:
     cutoff: int
     deep_top: int | None
     capped: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class TimelinePage:
-    tweets: list[Tweet]
-    cursor: bytes
-    rebuilding: bool
 
 
 def _deep(top: int) -> int | None:
@@ -123,7 +117,7 @@ class HomeReader:
                 below = 0  # every source is exhausted
             rank = (self.config.timeline_cap if part.capped
                     else rank + sum(1 for i, _ in part.entries if i >= below))
-        return TimelinePage(tweets, encode_cursor(below, rank) if below else b"", rebuilding)
+        return TimelinePage(tweets, encode_cursor(below, rank) if below else None, rebuilding)
 
     async def _note_activity(self, user: str, state: TimelineState) -> bool:
         """Record the visit; start a rebuild for a user back from inactivity. Whether the

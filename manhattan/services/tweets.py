@@ -1,11 +1,16 @@
-"""Tweets and user timelines (``user_tweets``: a user's own tweets, newest first)."""
+"""Tweets and user timelines (``user_tweets``: a user's own tweets, newest first).
+
+A tweet is written here by its deliver job (the post itself is the job, see
+:mod:`manhattan.services.queue`). A deleted tweet keeps a small ``deleted`` marker
+beside its tombstone, so a deliver job that runs late cannot bring it back.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import struct
 
-from manhattan.client import AsyncClient, InvalidRequest
+from manhattan.client import AsyncClient, Delete, InvalidRequest, Put
 from manhattan.services.caches import RecentIdsCache, TtlCache
 from manhattan.services.scans import first_records
 from manhattan.services.schema import (
@@ -14,6 +19,7 @@ from manhattan.services.schema import (
 from manhattan.types import Consistency, Durability
 
 Q = Consistency.QUORUM
+DELETED = b"deleted"
 MAX_PAGE = 200
 TWEET_CACHE_TTL_S = 5.0
 TWEET_CACHE_ENTRIES = 100_000
@@ -29,7 +35,7 @@ class Tweets:
         self.recent = RecentIdsCache()  # celebrities' newest ids, merged into many pages
 
     async def store(self, tweet: Tweet) -> None:
-        """The tweet and its author's timeline entry (both durable)."""
+        """The tweet and its author's timeline entry (both durable; idempotent)."""
         self.recent.evict(tweet.author)  # its author's newest ids change now
         await asyncio.gather(
             self.tweets.put(id_key(tweet.id), b"", encode_tweet(tweet), consistency=Q,
@@ -37,9 +43,16 @@ class Tweets:
             self.by_user.put(tweet.author, id_key(tweet.id), b"", consistency=Q,
                              durability=Durability.SYNC))
 
-    async def get(self, tweet_id: int) -> Tweet | None:
-        record = await self.tweets.get(id_key(tweet_id), consistency=Q)
-        return decode_tweet(record.value) if record is not None else None
+    async def lookup(self, tweet_id: int) -> tuple[Tweet | None, bool]:
+        """(the stored tweet or None, whether it was deleted): one read."""
+        record, deleted = await self.tweets.get_many(
+            [(id_key(tweet_id), b""), (id_key(tweet_id), DELETED)], consistency=Q)
+        if deleted is not None:
+            return None, True
+        return (decode_tweet(record.value) if record is not None else None), False
+
+    async def is_deleted(self, tweet_id: int) -> bool:
+        return await self.tweets.get(id_key(tweet_id), DELETED, consistency=Q) is not None
 
     async def get_many(self, ids: list[int]) -> dict[int, Tweet]:
         """The tweets that exist among ``ids``: the cached ones, the rest with one
@@ -64,13 +77,15 @@ class Tweets:
         self.cache.put(tweet.id, tweet)
         return tweet
 
-    async def delete(self, tweet: Tweet) -> None:
-        self.cache.evict([tweet.id])
-        self.recent.evict(tweet.author)
+    async def delete(self, tweet_id: int, author: str) -> None:
+        """Mark deleted and drop the tweet and its timeline entry (idempotent)."""
+        self.cache.evict([tweet_id])
+        self.recent.evict(author)
+        key = id_key(tweet_id)
         await asyncio.gather(
-            self.tweets.delete(id_key(tweet.id), consistency=Q, durability=Durability.SYNC),
-            self.by_user.delete(tweet.author, id_key(tweet.id), consistency=Q,
-                                durability=Durability.SYNC))
+            self.tweets.put_many([Put(key, DELETED, b""), Delete(key, b"")], consistency=Q,
+                                 durability=Durability.SYNC),
+            self.by_user.delete(author, key, consistency=Q, durability=Durability.SYNC))
 
     async def recent_ids(self, user: str, *, below: int, above: int, limit: int) -> list[int]:
         """Ids of ``user``'s tweets with above < id < below, newest first."""

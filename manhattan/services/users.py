@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from manhattan.client import AsyncClient, AsyncDataset, InvalidRequest, NotFound, Put
 from manhattan.errors import AlreadyExists
+from manhattan.services.caches import TtlCache
 from manhattan.services.leases import wall_ms
 from manhattan.services.scans import first_records
 from manhattan.services.schema import (
@@ -22,6 +23,9 @@ from manhattan.services.schema import (
 from manhattan.types import Consistency, Durability
 
 Q = Consistency.QUORUM
+# Users are never deleted, so "exists" cannot go stale; entries still expire, to bound
+# what a (future) deletion would have to wait for.
+EXISTS_CACHE_S = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +54,7 @@ class Users:
     def __init__(self, client: AsyncClient, datasets: Datasets) -> None:
         self.data = client.dataset(datasets.users)
         self.locks = StripedLocks()
+        self.known: TtlCache[str, bool] = TtlCache(EXISTS_CACHE_S, 100_000)
 
     async def create(self, name: str) -> int:
         """Create a user; AlreadyExists if taken. Returns the creation time (ms)."""
@@ -69,6 +74,13 @@ class Users:
         for name, record in zip(names, records):
             if record is None:
                 raise NotFound(f"user {name!r} does not exist")
+
+    async def require_known(self, name: str) -> None:
+        """``require`` answered from memory for a user seen to exist before (a post's
+        author check costs no round trip); NotFound is never cached."""
+        if self.known.get(name) is None:
+            await self.require(name)
+            self.known.put(name, True)
 
     async def profile(self, name: str) -> tuple[int, int, int]:
         """(created_at_ms, followers, following); NotFound if there is no such user."""

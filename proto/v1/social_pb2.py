@@ -24,15 +24,15 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmanhattan/proto/v1/social.proto\x12\x0cmanhattan.v1\"!\n\x11\x43reateUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1e\n\x0eGetUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"l\n\x0cUserResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rcreated_at_ms\x18\x02 \x01(\x04\x12\x11\n\tfollowers\x18\x03 \x01(\x04\x12\x11\n\tfollowing\x18\x04 \x01(\x04\x12\x11\n\tcelebrity\x18\x05 \x01(\x08\"B\n\x10PostTweetRequest\x12\x0e\n\x06\x61uthor\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x10\n\x08reply_to\x18\x03 \x01(\x04\"Z\n\x05Tweet\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x10\n\x08reply_to\x18\x04 \x01(\x04\x12\x15\n\rcreated_at_ms\x18\x05 \x01(\x04\"3\n\rTweetResponse\x12\"\n\x05tweet\x18\x01 \x01(\x0b\x32\x13.manhattan.v1.Tweet\"\x1d\n\x0fGetTweetRequest\x12\n\n\x02id\x18\x01 \x01(\x04\" \n\x12\x44\x65leteTweetRequest\x12\n\n\x02id\x18\x01 \x01(\x04\"\x15\n\x13\x44\x65leteTweetResponse\"3\n\rFollowRequest\x12\x10\n\x08\x66ollower\x18\x01 \x01(\t\x12\x10\n\x08\x66ollowee\x18\x02 \x01(\t\"!\n\x0e\x46ollowResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\">\n\x0fTimelineRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\x0c\"z\n\x10TimelineResponse\x12#\n\x06tweets\x18\x01 \x03(\x0b\x32\x13.manhattan.v1.Tweet\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\x0c\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.manhattan.v1.TimelineStatus\">\n\x0fUserListRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\x0c\"E\n\x10UserListResponse\x12\r\n\x05users\x18\x01 \x03(\t\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\x0c\x12\r\n\x05total\x18\x03 \x01(\x04\"\x1e\n\rNextIdRequest\x12\r\n\x05\x63ount\x18\x01 \x01(\r\"\x1d\n\x0eNextIdResponse\x12\x0b\n\x03ids\x18\x01 \x03(\x04\"\x0e\n\x0cStatsRequest\"\xd9\x01\n\rStatsResponse\x12\x16\n\x0e\x66\x61nout_pending\x18\x01 \x01(\x04\x12\x15\n\rfanout_lag_ms\x18\x02 \x01(\x04\x12\x12\n\ndeliveries\x18\x03 \x01(\x04\x12\x11\n\tjobs_done\x18\x04 \x01(\x04\x12\x1b\n\x13\x63\x65lebrity_threshold\x18\x05 \x01(\x04\x12\x0e\n\x06worker\x18\x06 \x01(\r\x12\x12\n\ndatacenter\x18\x07 \x01(\r\x12\x12\n\nids_issued\x18\x08 \x01(\x04\x12\x1d\n\x15\x63lock_backward_errors\x18\t \x01(\x04*L\n\x0eTimelineStatus\x12\x1f\n\x1bTIMELINE_STATUS_UNSPECIFIED\x10\x00\x12\t\n\x05READY\x10\x01\x12\x0e\n\nREBUILDING\x10\x02\x32\xc7\x07\n\x06Social\x12I\n\nCreateUser\x12\x1f.manhattan.v1.CreateUserRequest\x1a\x1a.manhattan.v1.UserResponse\x12\x43\n\x07GetUser\x12\x1c.manhattan.v1.GetUserRequest\x1a\x1a.manhattan.v1.UserResponse\x12H\n\tPostTweet\x12\x1e.manhattan.v1.PostTweetRequest\x1a\x1b.manhattan.v1.TweetResponse\x12\x46\n\x08GetTweet\x12\x1d.manhattan.v1.GetTweetRequest\x1a\x1b.manhattan.v1.TweetResponse\x12R\n\x0b\x44\x65leteTweet\x12 .manhattan.v1.DeleteTweetRequest\x1a!.manhattan.v1.DeleteTweetResponse\x12\x43\n\x06\x46ollow\x12\x1b.manhattan.v1.FollowRequest\x1a\x1c.manhattan.v1.FollowResponse\x12\x45\n\x08Unfollow\x12\x1b.manhattan.v1.FollowRequest\x1a\x1c.manhattan.v1.FollowResponse\x12M\n\x0cHomeTimeline\x12\x1d.manhattan.v1.TimelineRequest\x1a\x1e.manhattan.v1.TimelineResponse\x12M\n\x0cUserTimeline\x12\x1d.manhattan.v1.TimelineRequest\x1a\x1e.manhattan.v1.TimelineResponse\x12J\n\tFollowers\x12\x1d.manhattan.v1.UserListRequest\x1a\x1e.manhattan.v1.UserListResponse\x12J\n\tFollowing\x12\x1d.manhattan.v1.UserListRequest\x1a\x1e.manhattan.v1.UserListResponse\x12\x43\n\x06NextId\x12\x1b.manhattan.v1.NextIdRequest\x1a\x1c.manhattan.v1.NextIdResponse\x12@\n\x05Stats\x12\x1a.manhattan.v1.StatsRequest\x1a\x1b.manhattan.v1.StatsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1fmanhattan/proto/v1/social.proto\x12\x0cmanhattan.v1\"!\n\x11\x43reateUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"\x1e\n\x0eGetUserRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\"l\n\x0cUserResponse\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x15\n\rcreated_at_ms\x18\x02 \x01(\x04\x12\x11\n\tfollowers\x18\x03 \x01(\x04\x12\x11\n\tfollowing\x18\x04 \x01(\x04\x12\x11\n\tcelebrity\x18\x05 \x01(\x08\"N\n\x10PostTweetRequest\x12\x0e\n\x06\x61uthor\x18\x01 \x01(\t\x12\x0c\n\x04text\x18\x02 \x01(\t\x12\x10\n\x08reply_to\x18\x03 \x01(\x04\x12\n\n\x02id\x18\x04 \x01(\x04\"Z\n\x05Tweet\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0e\n\x06\x61uthor\x18\x02 \x01(\t\x12\x0c\n\x04text\x18\x03 \x01(\t\x12\x10\n\x08reply_to\x18\x04 \x01(\x04\x12\x15\n\rcreated_at_ms\x18\x05 \x01(\x04\"3\n\rTweetResponse\x12\"\n\x05tweet\x18\x01 \x01(\x0b\x32\x13.manhattan.v1.Tweet\"\x1d\n\x0fGetTweetRequest\x12\n\n\x02id\x18\x01 \x01(\x04\" \n\x12\x44\x65leteTweetRequest\x12\n\n\x02id\x18\x01 \x01(\x04\"\x15\n\x13\x44\x65leteTweetResponse\"3\n\rFollowRequest\x12\x10\n\x08\x66ollower\x18\x01 \x01(\t\x12\x10\n\x08\x66ollowee\x18\x02 \x01(\t\"!\n\x0e\x46ollowResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\">\n\x0fTimelineRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\x0c\"z\n\x10TimelineResponse\x12#\n\x06tweets\x18\x01 \x03(\x0b\x32\x13.manhattan.v1.Tweet\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\x0c\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.manhattan.v1.TimelineStatus\">\n\x0fUserListRequest\x12\x0c\n\x04user\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\r\x12\x0e\n\x06\x63ursor\x18\x03 \x01(\x0c\"E\n\x10UserListResponse\x12\r\n\x05users\x18\x01 \x03(\t\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\x0c\x12\r\n\x05total\x18\x03 \x01(\x04\"\x1e\n\rNextIdRequest\x12\r\n\x05\x63ount\x18\x01 \x01(\r\"\x1d\n\x0eNextIdResponse\x12\x0b\n\x03ids\x18\x01 \x03(\x04\"\x0e\n\x0cStatsRequest\"\xd9\x01\n\rStatsResponse\x12\x16\n\x0e\x66\x61nout_pending\x18\x01 \x01(\x04\x12\x15\n\rfanout_lag_ms\x18\x02 \x01(\x04\x12\x12\n\ndeliveries\x18\x03 \x01(\x04\x12\x11\n\tjobs_done\x18\x04 \x01(\x04\x12\x1b\n\x13\x63\x65lebrity_threshold\x18\x05 \x01(\x04\x12\x0e\n\x06worker\x18\x06 \x01(\r\x12\x12\n\ndatacenter\x18\x07 \x01(\r\x12\x12\n\nids_issued\x18\x08 \x01(\x04\x12\x1d\n\x15\x63lock_backward_errors\x18\t \x01(\x04*L\n\x0eTimelineStatus\x12\x1f\n\x1bTIMELINE_STATUS_UNSPECIFIED\x10\x00\x12\t\n\x05READY\x10\x01\x12\x0e\n\nREBUILDING\x10\x02\x32\xc7\x07\n\x06Social\x12I\n\nCreateUser\x12\x1f.manhattan.v1.CreateUserRequest\x1a\x1a.manhattan.v1.UserResponse\x12\x43\n\x07GetUser\x12\x1c.manhattan.v1.GetUserRequest\x1a\x1a.manhattan.v1.UserResponse\x12H\n\tPostTweet\x12\x1e.manhattan.v1.PostTweetRequest\x1a\x1b.manhattan.v1.TweetResponse\x12\x46\n\x08GetTweet\x12\x1d.manhattan.v1.GetTweetRequest\x1a\x1b.manhattan.v1.TweetResponse\x12R\n\x0b\x44\x65leteTweet\x12 .manhattan.v1.DeleteTweetRequest\x1a!.manhattan.v1.DeleteTweetResponse\x12\x43\n\x06\x46ollow\x12\x1b.manhattan.v1.FollowRequest\x1a\x1c.manhattan.v1.FollowResponse\x12\x45\n\x08Unfollow\x12\x1b.manhattan.v1.FollowRequest\x1a\x1c.manhattan.v1.FollowResponse\x12M\n\x0cHomeTimeline\x12\x1d.manhattan.v1.TimelineRequest\x1a\x1e.manhattan.v1.TimelineResponse\x12M\n\x0cUserTimeline\x12\x1d.manhattan.v1.TimelineRequest\x1a\x1e.manhattan.v1.TimelineResponse\x12J\n\tFollowers\x12\x1d.manhattan.v1.UserListRequest\x1a\x1e.manhattan.v1.UserListResponse\x12J\n\tFollowing\x12\x1d.manhattan.v1.UserListRequest\x1a\x1e.manhattan.v1.UserListResponse\x12\x43\n\x06NextId\x12\x1b.manhattan.v1.NextIdRequest\x1a\x1c.manhattan.v1.NextIdResponse\x12@\n\x05Stats\x12\x1a.manhattan.v1.StatsRequest\x1a\x1b.manhattan.v1.StatsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'manhattan.proto.v1.social_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TIMELINESTATUS']._serialized_start=1237
-  _globals['_TIMELINESTATUS']._serialized_end=1313
+  _globals['_TIMELINESTATUS']._serialized_start=1249
+  _globals['_TIMELINESTATUS']._serialized_end=1325
   _globals['_CREATEUSERREQUEST']._serialized_start=49
   _globals['_CREATEUSERREQUEST']._serialized_end=82
   _globals['_GETUSERREQUEST']._serialized_start=84
@@ -40,37 +40,37 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_USERRESPONSE']._serialized_start=116
   _globals['_USERRESPONSE']._serialized_end=224
   _globals['_POSTTWEETREQUEST']._serialized_start=226
-  _globals['_POSTTWEETREQUEST']._serialized_end=292
-  _globals['_TWEET']._serialized_start=294
-  _globals['_TWEET']._serialized_end=384
-  _globals['_TWEETRESPONSE']._serialized_start=386
-  _globals['_TWEETRESPONSE']._serialized_end=437
-  _globals['_GETTWEETREQUEST']._serialized_start=439
-  _globals['_GETTWEETREQUEST']._serialized_end=468
-  _globals['_DELETETWEETREQUEST']._serialized_start=470
-  _globals['_DELETETWEETREQUEST']._serialized_end=502
-  _globals['_DELETETWEETRESPONSE']._serialized_start=504
-  _globals['_DELETETWEETRESPONSE']._serialized_end=525
-  _globals['_FOLLOWREQUEST']._serialized_start=527
-  _globals['_FOLLOWREQUEST']._serialized_end=578
-  _globals['_FOLLOWRESPONSE']._serialized_start=580
-  _globals['_FOLLOWRESPONSE']._serialized_end=613
-  _globals['_TIMELINEREQUEST']._serialized_start=615
-  _globals['_TIMELINEREQUEST']._serialized_end=677
-  _globals['_TIMELINERESPONSE']._serialized_start=679
-  _globals['_TIMELINERESPONSE']._serialized_end=801
-  _globals['_USERLISTREQUEST']._serialized_start=803
-  _globals['_USERLISTREQUEST']._serialized_end=865
-  _globals['_USERLISTRESPONSE']._serialized_start=867
-  _globals['_USERLISTRESPONSE']._serialized_end=936
-  _globals['_NEXTIDREQUEST']._serialized_start=938
-  _globals['_NEXTIDREQUEST']._serialized_end=968
-  _globals['_NEXTIDRESPONSE']._serialized_start=970
-  _globals['_NEXTIDRESPONSE']._serialized_end=999
-  _globals['_STATSREQUEST']._serialized_start=1001
-  _globals['_STATSREQUEST']._serialized_end=1015
-  _globals['_STATSRESPONSE']._serialized_start=1018
-  _globals['_STATSRESPONSE']._serialized_end=1235
-  _globals['_SOCIAL']._serialized_start=1316
-  _globals['_SOCIAL']._serialized_end=2283
+  _globals['_POSTTWEETREQUEST']._serialized_end=304
+  _globals['_TWEET']._serialized_start=306
+  _globals['_TWEET']._serialized_end=396
+  _globals['_TWEETRESPONSE']._serialized_start=398
+  _globals['_TWEETRESPONSE']._serialized_end=449
+  _globals['_GETTWEETREQUEST']._serialized_start=451
+  _globals['_GETTWEETREQUEST']._serialized_end=480
+  _globals['_DELETETWEETREQUEST']._serialized_start=482
+  _globals['_DELETETWEETREQUEST']._serialized_end=514
+  _globals['_DELETETWEETRESPONSE']._serialized_start=516
+  _globals['_DELETETWEETRESPONSE']._serialized_end=537
+  _globals['_FOLLOWREQUEST']._serialized_start=539
+  _globals['_FOLLOWREQUEST']._serialized_end=590
+  _globals['_FOLLOWRESPONSE']._serialized_start=592
+  _globals['_FOLLOWRESPONSE']._serialized_end=625
+  _globals['_TIMELINEREQUEST']._serialized_start=627
+  _globals['_TIMELINEREQUEST']._serialized_end=689
+  _globals['_TIMELINERESPONSE']._serialized_start=691
+  _globals['_TIMELINERESPONSE']._serialized_end=813
+  _globals['_USERLISTREQUEST']._serialized_start=815
+  _globals['_USERLISTREQUEST']._serialized_end=877
+  _globals['_USERLISTRESPONSE']._serialized_start=879
+  _globals['_USERLISTRESPONSE']._serialized_end=948
+  _globals['_NEXTIDREQUEST']._serialized_start=950
+  _globals['_NEXTIDREQUEST']._serialized_end=980
+  _globals['_NEXTIDRESPONSE']._serialized_start=982
+  _globals['_NEXTIDRESPONSE']._serialized_end=1011
+  _globals['_STATSREQUEST']._serialized_start=1013
+  _globals['_STATSREQUEST']._serialized_end=1027
+  _globals['_STATSRESPONSE']._serialized_start=1030
+  _globals['_STATSRESPONSE']._serialized_end=1247
+  _globals['_SOCIAL']._serialized_start=1328
+  _globals['_SOCIAL']._serialized_end=2295
 # @@protoc_insertion_point(module_scope)

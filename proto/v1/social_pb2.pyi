@@ -43,14 +43,16 @@ class UserResponse(_message.Message):
     def __init__(self, name: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., followers: _Optional[int] = ..., following: _Optional[int] = ..., celebrity: _Optional[bool] = ...) -> None: ...
 
 class PostTweetRequest(_message.Message):
-    __slots__ = ("author", "text", "reply_to")
+    __slots__ = ("author", "text", "reply_to", "id")
     AUTHOR_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     REPLY_TO_FIELD_NUMBER: _ClassVar[int]
+    ID_FIELD_NUMBER: _ClassVar[int]
     author: str
     text: str
     reply_to: int
-    def __init__(self, author: _Optional[str] = ..., text: _Optional[str] = ..., reply_to: _Optional[int] = ...) -> None: ...
+    id: int
+    def __init__(self, author: _Optional[str] = ..., text: _Optional[str] = ..., reply_to: _Optional[int] = ..., id: _Optional[int] = ...) -> None: ...
 
 class Tweet(_message.Message):
     __slots__ = ("id", "author", "text", "reply_to", "created_at_ms")

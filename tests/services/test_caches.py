@@ -14,14 +14,18 @@ from manhattan.services.caches import RecentIdsCache, TtlCache
        depth=st.integers(1, 30), below=st.integers(1, 10_001), limit=st.integers(1, 40))
 def test_recent_ids_answer_like_a_read_or_not_at_all(all_ids, depth, below, limit) -> None:
     newest_first = sorted(all_ids, reverse=True)
+    cached = newest_first[:depth]  # what a read of the newest ``depth`` returns
     cache = RecentIdsCache(ttl_s=60, depth=depth)
-    cache.store("u", newest_first[:depth])  # what a read of the newest ``depth`` returns
+    cache.store("u", cached)
     answer = cache.lookup("u", below=below, limit=limit)
     truth = [i for i in newest_first if i < below][:limit]
-    if answer is not None:
+    # The cache must answer exactly when what it holds decides the question: it holds the
+    # whole timeline (fewer than ``depth``), or ``limit`` cached ids lie below ``below``.
+    covered = len(cached) < depth or len([i for i in cached if i < below]) >= limit
+    if covered:
         assert answer == truth
-    if len(all_ids) < depth:  # the whole timeline is cached: always answered
-        assert answer == truth
+    else:
+        assert answer is None
 
 
 def test_recent_ids_expire_and_evict() -> None:

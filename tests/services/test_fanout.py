@@ -57,7 +57,7 @@ def test_worker_crash_mid_job_resumes_without_gaps_or_duplicates(social_cluster,
 
         # A new worker (same cluster state, nothing in memory) picks the job up.
         social.worker.after_batch = None
-        social.queue._watermarks.clear()
+        social.worker._watermarks.clear()
         run(social.worker.run_once(list(range(config.queue_shards))))
         for follower in followers:
             assert run(all_home(social, follower, 3)) == [tweet.id], follower

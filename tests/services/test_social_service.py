@@ -15,8 +15,9 @@ from click.testing import CliRunner
 
 from manhattan.cli.main import cli
 from manhattan.client import (
-    AlreadyExists, AsyncClient, Client, InvalidRequest, ManhattanError, NotFound, SocialClient,
+    AlreadyExists, AsyncClient, Client, InvalidRequest, ManhattanError, NotFound,
 )
+from manhattan.services.client import SocialClient
 from manhattan.services.ids import LeasedIdGenerator, NoWorkerId
 from manhattan.services.leases import Lease, LeaseTiming, wall_ms
 from manhattan.services.process import SocialProcess
@@ -182,10 +183,10 @@ def test_two_generators_never_hold_one_worker_id(social_cluster, loop_thread):
                 outcome = "second also got it"
             except NoWorkerId:
                 outcome = "refused"
-            last_first = first.next_id()
+            last_first = await first.next_id()
             await first.stop()
             await second.start()  # released: now it may have it
-            next_second = second.next_id()
+            next_second = await second.next_id()
             await second.stop()
             return last_first, outcome, next_second
 

@@ -1,76 +1,43 @@
 """SDK for the social service: ``SocialClient(endpoint)`` and ``AsyncSocialClient``.
 
-Both share request building and reply parsing (``_Operations``); they differ only in
-how a call is made. Errors are the same ``ManhattanError`` classes as the
-storage SDK's (``InvalidRequest`` for a 281-character tweet, ``NotFound`` for
-an unknown user, ...). Reads and ``next_ids`` are retried on ``Unavailable``;
-writes are not (a retried post could post twice).
+It lives next to the service (the storage SDK, ``manhattan.client``, knows nothing of
+tweets) and returns the service's own types (``manhattan.services.types``). Both
+clients share request building and reply parsing (``_Operations``); they differ only in
+how a call is made. Errors are the same ``ManhattanError`` classes as the storage
+SDK's (``InvalidRequest`` for a 281-character tweet, ``NotFound`` for an unknown user,
+...). Reads and ``next_ids`` are retried on ``Unavailable``. A post takes its id first
+(from a block fetched with ``NextId``, one call per 16 posts) and sends it, so a post
+whose outcome is unknown (``Timeout``) or that was not sent (``Unavailable``) is retried
+with the same id: stored once, never twice. The other writes are not retried.
 """
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import grpc
 from tenacity import AsyncRetrying, Retrying, retry_if_exception_type, stop_after_attempt, \
     wait_exponential
 
-from manhattan.client.core import CHANNEL_OPTIONS, DEFAULT_TIMEOUT
-from manhattan.client.errors import Unavailable, from_rpc_error
+from manhattan.client import Timeout, Unavailable
+from manhattan.client.errors import from_rpc_error
 from manhattan.proto.v1 import social_pb2, social_pb2_grpc
+from manhattan.services.types import SocialStats, SocialUser, TimelinePage, Tweet, UserPage
 
+__all__ = ["AsyncSocialClient", "SocialClient", "SocialStats", "SocialUser", "TimelinePage",
+           "Tweet", "UserPage"]
+
+DEFAULT_TIMEOUT = 5.0
+# Social replies are small (a page is at most 200 tweets): gRPC's default limits hold.
+CHANNEL_OPTIONS = (("grpc.keepalive_time_ms", 30_000), ("grpc.enable_retries", 0),
+                   ("grpc.initial_reconnect_backoff_ms", 200),
+                   ("grpc.min_reconnect_backoff_ms", 200))
 _READS = {"GetUser", "GetTweet", "HomeTimeline", "UserTimeline", "Followers", "Following",
           "NextId", "Stats"}
-
-
-@dataclass(frozen=True, slots=True)
-class Tweet:
-    id: int
-    author: str
-    text: str
-    created_at_ms: int
-    reply_to: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class SocialUser:
-    name: str
-    created_at_ms: int
-    followers: int
-    following: int
-    celebrity: bool
-
-
-@dataclass(frozen=True, slots=True)
-class TimelinePage:
-    """A page of tweets, newest first; ``cursor`` is None at the end. ``rebuilding``: the
-    user was inactive and the stored timeline is being rebuilt (the page is complete)."""
-
-    tweets: list[Tweet]
-    cursor: bytes | None
-    rebuilding: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class UserPage:
-    users: list[str]
-    cursor: bytes | None
-    total: int
-
-
-@dataclass(frozen=True, slots=True)
-class SocialStats:
-    fanout_pending: int
-    fanout_lag_ms: int
-    deliveries: int
-    jobs_done: int
-    celebrity_threshold: int
-    datacenter: int
-    worker: int
-    ids_issued: int
-    clock_backward_errors: int
 
 
 def _tweet(p: social_pb2.Tweet) -> Tweet:
@@ -111,10 +78,11 @@ class _Operations:
         """A user's profile, counts and celebrity flag. -> SocialUser"""
         return self._run("GetUser", social_pb2.GetUserRequest(name=name), _user)
 
-    def post(self, author: str, text: str, reply_to: int = 0) -> Any:
-        """Post a tweet (1-280 characters); returns once stored, before fan-out. -> Tweet"""
+    def _post(self, author: str, text: str, reply_to: int, tweet_id: int) -> Any:
+        """The PostTweet call under ``tweet_id``: retried as one idempotent call."""
         return self._run("PostTweet", social_pb2.PostTweetRequest(
-            author=author, text=text, reply_to=reply_to), lambda r: _tweet(r.tweet))
+            author=author, text=text, reply_to=reply_to, id=tweet_id),
+            lambda r: _tweet(r.tweet))
 
     def tweet(self, tweet_id: int) -> Any:
         """One tweet. -> Tweet"""
@@ -166,10 +134,41 @@ class _Operations:
 
 
 def _retry_args(rpc: str) -> dict[str, Any]:
-    attempts = 4 if rpc in _READS else 1
+    # A post carries its id: a retry of an unknown outcome stores the same tweet.
+    retry_on = (Unavailable, Timeout) if rpc == "PostTweet" else Unavailable
+    attempts = 4 if rpc in _READS or rpc == "PostTweet" else 1
     return {"stop": stop_after_attempt(attempts), "reraise": True,
-            "retry": retry_if_exception_type(Unavailable),
+            "retry": retry_if_exception_type(retry_on),
             "wait": wait_exponential(multiplier=0.05, max=1.0)}
+
+
+class _PostIds:
+    """Post ids taken from ``NextId`` a block at a time (one call per ``BLOCK`` posts),
+    each used while fresh: the service takes an id under a second old without looking it
+    up, and a tweet's time is its id's."""
+
+    BLOCK = 16
+    MAX_AGE_S = 0.5
+
+    def __init__(self) -> None:
+        self._ids: deque[int] = deque()
+        self._taken_at = 0.0
+        self._lock = threading.Lock()
+
+    def take(self) -> int | None:
+        with self._lock:
+            if self._ids and time.monotonic() - self._taken_at <= self.MAX_AGE_S:
+                return self._ids.popleft()
+            self._ids.clear()
+            return None
+
+    def keep(self, ids: list[int], taken_at: float) -> int:
+        """Keep a fresh block; the first id is the caller's."""
+        with self._lock:
+            if not self._ids or self._ids[-1] < ids[0]:  # never swap a newer block out
+                self._ids = deque(ids[1:])
+                self._taken_at = taken_at
+        return ids[0]
 
 
 class SocialClient(_Operations):
@@ -180,6 +179,7 @@ class SocialClient(_Operations):
         self.timeout = timeout
         self._channel = grpc.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
         self._stub = social_pb2_grpc.SocialStub(self._channel)
+        self._ids = _PostIds()
 
     def _run(self, rpc: str, request: Any, parse: Callable[[Any], Any]) -> Any:
         for attempt in Retrying(**_retry_args(rpc)):
@@ -193,6 +193,17 @@ class SocialClient(_Operations):
     def next_id(self) -> int:
         """One Snowflake ID."""
         return self.next_ids(1)[0]
+
+    def post(self, author: str, text: str, reply_to: int = 0, *,
+             tweet_id: int | None = None) -> Tweet:
+        """Post a tweet (1-280 characters); returns once stored, before fan-out. Takes an
+        id first (or uses ``tweet_id``, from ``next_id``) so retries store it once."""
+        if not tweet_id:
+            tweet_id = self._ids.take()
+        if not tweet_id:
+            asked = time.monotonic()
+            tweet_id = self._ids.keep(self.next_ids(_PostIds.BLOCK), asked)
+        return self._post(author, text, reply_to, tweet_id)
 
     def close(self) -> None:
         self._channel.close()
@@ -212,6 +223,7 @@ class AsyncSocialClient(_Operations):
         self.timeout = timeout
         self._channel = grpc.aio.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
         self._stub = social_pb2_grpc.SocialStub(self._channel)
+        self._ids = _PostIds()
 
     async def _run(self, rpc: str, request: Any, parse: Callable[[Any], Any]) -> Any:
         async for attempt in AsyncRetrying(**_retry_args(rpc)):
@@ -225,6 +237,16 @@ class AsyncSocialClient(_Operations):
     async def next_id(self) -> int:
         """One Snowflake ID."""
         return (await self.next_ids(1))[0]
+
+    async def post(self, author: str, text: str, reply_to: int = 0, *,
+                   tweet_id: int | None = None) -> Tweet:
+        """``SocialClient.post``, asyncio."""
+        if not tweet_id:
+            tweet_id = self._ids.take()
+        if not tweet_id:
+            asked = time.monotonic()
+            tweet_id = self._ids.keep(await self.next_ids(_PostIds.BLOCK), asked)
+        return await self._post(author, text, reply_to, tweet_id)
 
     async def close(self) -> None:
         await self._channel.close()

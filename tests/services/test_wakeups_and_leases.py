@@ -1,0 +1,92 @@
+"""Workers wake for exactly the shards that got work and never lose a wake-up; a lease
+nobody held (or that was released) is taken at once, one a holder may still use is not."""
+
+from __future__ import annotations
+
+import time
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from manhattan.services.leases import Lease, LeaseTiming
+from manhattan.services.queue import partition
+from manhattan.services.shards import ShardWork
+from tests.cluster.conftest import eventually
+from tests.services.conftest import fresh_config, running_social
+
+TOP = 1 << 63
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.tuples(st.just("notify"), st.integers(0, 7),
+                                    st.binary(min_size=1, max_size=3)),
+                          st.tuples(st.just("take"))), max_size=40))
+def test_every_notification_is_taken_once_with_the_lowest_key(steps) -> None:
+    work = ShardWork()
+    pending: dict[int, bytes] = {}  # the model: what a take must return
+    for step in steps:
+        if step[0] == "notify":
+            _, shard, key = step
+            work.notify(shard, key)
+            pending[shard] = min(pending.get(shard, key), key)
+            assert work.event.is_set()  # a notification always wakes the worker
+        else:
+            assert work.take() == pending
+            pending = {}
+            assert not work.event.is_set()
+    assert work.take() == pending
+
+
+def test_a_post_wakes_only_its_shard_without_waiting_for_a_sweep(social_cluster, loop_thread):
+    config = fresh_config(poll_interval_s=3600.0)  # one sweep at start, then wake-ups only
+    with running_social(social_cluster, loop_thread, config) as social:
+        run = loop_thread.run
+        for name in ("waker", "woken"):
+            run(social.create_user(name))
+        run(social.follow("woken", "waker"))
+        assert eventually(lambda: run(social.queue.backlog())[0] == 0, timeout=20)
+        scanned: list[str] = []
+        original = social.client.execute
+
+        async def recording(op, timeout=None):
+            if op.method == "Scan" and op.request.dataset.endswith("-queue"):
+                scanned.append(op.request.pkey.decode())
+            return await original(op, timeout)
+        social.client.execute = recording
+        try:
+            tweet = run(social.post("waker", "wake up"))
+            assert eventually(lambda: run(social.home.newest(
+                "woken", below=TOP, floor=0, limit=5)) == [(tweet.id, "waker")], timeout=20)
+        finally:
+            social.client.execute = original
+        shard, pkey, _ = social.queue.tweet_job_key(tweet.id)
+        assert pkey == partition(shard, config.datacenter)
+        assert scanned and set(scanned) == {pkey}  # no other shard was read
+
+
+def test_unheld_and_released_leases_are_taken_at_once_a_live_one_is_outwaited(
+        social_cluster, loop_thread):
+    # A settle long enough that a read and a claim fit in it even on a loaded machine
+    # (a slower claim takes the full wait, by design).
+    config = fresh_config(lease=LeaseTiming(ttl_ms=30_000, validity_ms=8_000,
+                                            settle_ms=1_500))
+    with running_social(social_cluster, loop_thread, config, workers=False) as social:
+        run = loop_thread.run
+        dataset = social.client.dataset(f"{config.namespace}-leases")
+
+        def timed_acquire(lease: Lease) -> float:
+            started = time.monotonic()
+            assert run(lease.try_acquire())
+            return time.monotonic() - started
+        first = Lease(dataset, "fast", timing=config.lease)
+        assert timed_acquire(first) < 5.0  # never held: nobody to outwait
+        first.used_up_to = lambda: 12345
+        run(first.release())
+        second = Lease(dataset, "fast", timing=config.lease)
+        assert timed_acquire(second) < 5.0  # released: nobody to outwait
+        assert second.mark >= 12345  # the released mark carried over
+        second.valid_until_ms = 0  # it stops without releasing (a crash, a pause)
+        third = Lease(dataset, "fast", timing=config.lease)
+        assert not run(third.try_acquire())  # the record is still live: not free
+        run(third.dataset.put("fast", b"", b'{"owner": "x", "expires_ms": 1, "mark": 0}'))
+        assert timed_acquire(third) >= config.lease.validity_ms / 1000  # expired: outwaited
