@@ -117,8 +117,8 @@ def replace_node(cluster: Cluster, fault: Fault) -> None:
     if spare is None:
         return
     r["pending"] = True
-    run_change(c, lambda ops: ops.replace(dead, spare.address), r,
-               via=[n.address for i, n in c.nodes.items() if i != dead])
+    via = next(n.address for i, n in c.nodes.items() if i != dead)
+    run_change(c, lambda ops: ops.replace(dead, spare.address, via=via), r, via=[via])
     del r["pending"]
     c.retired.append(c.nodes.pop(dead))
     c.nodes[spare.id] = spare
@@ -136,8 +136,8 @@ def remove_node(cluster: Cluster, fault: Fault) -> None:
         return
     c.nodes[dead].kill()
     r["pending"] = True
-    run_change(c, lambda ops: ops.remove(dead), r,
-               via=[n.address for i, n in c.nodes.items() if i != dead])
+    via = next(n.address for i, n in c.nodes.items() if i != dead)
+    run_change(c, lambda ops: ops.remove(dead, via=via), r, via=[via])
     del r["pending"]
     c.retired.append(c.nodes.pop(dead))
     fault.note = f"removed killed node {dead}: {r['ranges']} ranges re-replicated in {r['change_s']} s"
@@ -156,8 +156,9 @@ def concurrent_adds(cluster: Cluster, fault: Fault) -> None:
     def one(spare: Node, driver: int) -> None:
         out = outcomes[spare.id] = {"via": driver, "started": time.monotonic()}
         try:
-            run_change(c, lambda ops: ops.add_node(spare.address), out,
-                       via=[c.nodes[driver].address])
+            address = c.nodes[driver].address
+            run_change(c, lambda ops: ops.add_node(spare.address, via=address), out,
+                       via=[address])
             out["done"] = True
         except (ManhattanError, RuntimeError) as exc:
             out["done"], out["error"] = False, f"{type(exc).__name__}: {str(exc)[:160]}"
@@ -200,7 +201,8 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
             c.nodes[driver].kill()
             raise _DriverKilled  # its stream is gone: stop reading it at once
     try:
-        run_change(c, lambda ops: ops.add_node(spare.address), {}, via=[c.nodes[driver].address],
+        address = c.nodes[driver].address
+        run_change(c, lambda ops: ops.add_node(spare.address, via=address), {}, via=[address],
                    on_event=kill_once)
         r["killed_midway"] = killed.is_set()
     except _DriverKilled:
@@ -212,8 +214,8 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
     others = [n.address for i, n in c.nodes.items() if i != driver]
     r["abort"] = "unsupported: ClusterOps offers no abort of a membership change"
     try:
-        run_change(c, lambda ops: ops.add_node(spare.address), r, via=others[:1],
-                   timeout=RESUME_TIMEOUT_S)
+        run_change(c, lambda ops: ops.add_node(spare.address, via=others[0]), r,
+                   via=others[:1], timeout=RESUME_TIMEOUT_S)
         c.nodes[spare.id] = spare
         r["resumed_via"] = others[0]
         fault.note = (f"driver node {driver} killed midway; add of node {spare.id} resumed "
@@ -225,8 +227,9 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
         # unjam the run: the same command through the restarted driver
         c.nodes[driver].start()
         try:
-            run_change(c, lambda ops: ops.add_node(spare.address), r,
-                       via=[c.nodes[driver].address], timeout=RESUME_TIMEOUT_S)
+            address = c.nodes[driver].address
+            run_change(c, lambda ops: ops.add_node(spare.address, via=address), r,
+                       via=[address], timeout=RESUME_TIMEOUT_S)
             c.nodes[spare.id] = spare
             r["resumed_via"] = c.nodes[driver].address
             fault.note = (f"driver node {driver} killed midway; resume from another member "
