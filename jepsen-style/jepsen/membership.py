@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from manhattan.client import Client, ClusterOps, ManhattanError, MembershipProgress
+from manhattan.client import Client, ClusterOps, ManhattanError, MembershipProgress, Unavailable
 
 from jepsen.cluster import Cluster, Node
 
@@ -228,8 +228,8 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
         c.nodes[driver].start()
         try:
             address = c.nodes[driver].address
-            run_change(c, lambda ops: ops.add_node(spare.address, via=address), r,
-                       via=[address], timeout=RESUME_TIMEOUT_S)
+            _through_restarted(c, lambda ops: ops.add_node(spare.address, via=address), r,
+                               address)
             c.nodes[spare.id] = spare
             r["resumed_via"] = c.nodes[driver].address
             fault.note = (f"driver node {driver} killed midway; resume from another member "
@@ -242,6 +242,21 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
     fault.targets = [driver, spare.id]
     c.nodes[driver].start()
     agree_topology(c, r)
+
+
+def _through_restarted(cluster: Cluster, changes: Changes, result: dict[str, Any],
+                       address: str) -> None:
+    """A change through a node just restarted: gRPC's shared subchannel to it may still be
+    in its reconnect backoff from while it was down ("failed to connect"), so a refusal to
+    connect is retried for a few seconds (bounded) before it counts."""
+    for attempt in range(5):
+        try:
+            run_change(cluster, changes, result, via=[address], timeout=RESUME_TIMEOUT_S)
+            return
+        except Unavailable as exc:
+            if "failed to connect" not in str(exc).lower() or attempt == 4:
+                raise
+            time.sleep(1.0)
 
 
 def agree_topology(cluster: Cluster, result: dict[str, Any]) -> None:
