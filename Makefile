@@ -25,11 +25,11 @@ test: $(STAMP)
 ## make bench: benchmarks that print ratios against baselines measured in the same run,
 ## then BENCHMARKS.md and bench/plots/ re-rendered from bench/results/*.json.
 bench: $(STAMP)
-	$(PY) bench/run.py
+	$(PY) -m manhattan.bench.run
 
 ## make bench-report: re-render BENCHMARKS.md and the plots from existing results only.
 bench-report: $(STAMP)
-	$(PY) bench/report.py
+	$(PY) -m manhattan.bench.report
 
 ## make jepsen: the long fault-injection runs.
 jepsen: $(STAMP)

@@ -31,8 +31,8 @@ from pathlib import Path
 
 import grpc
 
-from bench.common import Case, Result, Settings, compare, make_result, measure_group
-from bench.echo import EchoProcess, sync_echo
+from manhattan.bench.common import Case, Result, Settings, compare, make_result, measure_group
+from manhattan.bench.echo import EchoProcess, sync_echo
 from manhattan.client import Client, Consistency, Durability, Put, RoundRobinPolicy
 from manhattan.node.local_cluster import LocalCluster
 
@@ -232,7 +232,7 @@ def run(settings: Settings, progress: Progress = lambda _msg: None,
         echo = EchoProcess()
         try:
             progress("starting 3 nodes and the echo server")
-            lc.start()
+            lc.start().wait_converged()
             echo.start()
             token = _setup_dataset(lc, progress)
             return _measure(lc, echo.address, token, settings, progress)

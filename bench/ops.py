@@ -28,7 +28,7 @@ from pathlib import Path
 
 import tomli_w
 
-from bench.common import Result, Settings
+from manhattan.bench.common import Result, Settings
 from manhattan.client import Client, ClusterOps, Consistency, Durability, Put
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.node.process import NodeProcess
@@ -78,16 +78,6 @@ def _repair(client: Client) -> tuple[float, int, int, int]:
     return elapsed, keys, ranges, records
 
 
-def _wait_alive(client: Client, count: int, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        members = client.admin.topology().members
-        if sum(m.alive for m in members) >= count:
-            return
-        time.sleep(0.1)
-    raise RuntimeError("the cluster did not come up")
-
-
 def run(settings: Settings, progress: Progress = lambda _msg: None,
         workdir: Path | None = None) -> list[Result]:
     """Load, repair twice, add a node; report the rates."""
@@ -99,9 +89,8 @@ def run(settings: Settings, progress: Progress = lambda _msg: None,
         extra: NodeProcess | None = None
         try:
             progress("starting 3 nodes")
-            lc.start()
+            lc.start().wait_converged()
             with Client(lc.endpoints, token=lc.admin_token, timeout=60) as admin:
-                _wait_alive(admin, 3)
                 admin.admin.create_tenant(TENANT)
                 admin.admin.create_dataset(DATASET, tenant=TENANT, replication_factor=3)
                 progress(f"loading {total:,} records")
@@ -122,7 +111,7 @@ def run(settings: Settings, progress: Progress = lambda _msg: None,
                 missed = int(total * DIVERGED_SHARE)
                 _load(admin, total, missed)
                 lc.node(3).start()
-                _wait_alive(admin, 3)
+                lc.wait_converged()
                 seconds, keys, ranges, records = _repair(admin)
                 results.append(_row("repair, 1 replica missed 10%: keys compared/s", "keys",
                                     keys, seconds,

@@ -26,11 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script: make ``bench`` importable
-    sys.path.insert(0, str(ROOT))
+from manhattan.bench.rows import Ratio, Row
 
-from bench.rows import Ratio, Row  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent  # the repository (bench/ is its child)
 
 RESULTS_ENV = "MANHATTAN_BENCH_RESULTS"
 DEFAULT_RESULTS = ROOT / "bench" / "results"

@@ -30,19 +30,13 @@ import time
 from pathlib import Path
 from types import ModuleType
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # run as a script: make ``bench`` importable
-    sys.path.insert(0, str(ROOT))
+from rich.console import Console
+from rich.table import Table
 
-from rich.console import Console  # noqa: E402
-from rich.table import Table  # noqa: E402
+from manhattan.bench import cluster, ops, report, single_node, social, targets, twitter, ycsb
+from manhattan.bench.common import Result, Settings
 
-from bench import cluster, single_node  # noqa: E402
-from bench import ops  # noqa: E402
-from bench import social, twitter  # noqa: E402
-from bench import targets, ycsb  # noqa: E402
-from bench import report  # noqa: E402
-from bench.common import Result, Settings  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent  # the repository (bench/ is its child)
 
 SUITES: dict[str, ModuleType] = {suite.NAME: suite for suite in (single_node, cluster, ops,
                                                                   social, twitter, ycsb,

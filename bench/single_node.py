@@ -28,9 +28,9 @@ from pathlib import Path
 import grpc
 from rocksdict import Options, Rdict, WriteBatch, WriteOptions
 
-from bench.common import Case, Result, Settings, compare, make_result, measure_group, \
+from manhattan.bench.common import Case, Result, Settings, compare, make_result, measure_group, \
     measure_group_async
-from bench.echo import EchoProcess, aio_echo, sync_echo
+from manhattan.bench.echo import EchoProcess, aio_echo, sync_echo
 from manhattan.client import AsyncClient, Client, Durability, Put
 from manhattan.node.process import NodeProcess
 from manhattan.proto.v1 import data_pb2, data_pb2_grpc

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from bench.common import Result, Settings, percentile_us
+from manhattan.bench.common import Result, Settings, percentile_us
 from manhattan.client import AsyncClient, Put
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.services.config import SocialConfig
@@ -159,7 +159,7 @@ def run(settings: Settings, progress: Progress = lambda _msg: None,
         local = LocalCluster(Path(tmp) / "cluster", nodes=3, base_port=None)
         try:
             progress("starting 3 nodes")
-            local.start()
+            local.start().wait_converged()
             results += asyncio.run(_cluster_cases(local, settings, progress))
         finally:
             local.stop()

@@ -27,18 +27,18 @@ from typing import Any
 
 import grpc
 
-from bench import report
-from bench.cluster import (
+from manhattan.bench import report
+from manhattan.bench.cluster import (
     BATCH, BATCH_LKEYS, BATCH_PKEYS, DATASET, GET_KEYS, KEY_SPACE, NODES, PER_PKEY, PUT_KEYS,
     VALUE, _setup_dataset,
 )
-from bench.common import Result, Settings, run_sync
-from bench.echo import EchoProcess, sync_echo
-from bench.peers.stores import EtcdStore, start_peers, stop_peers
-from bench.rows import Ratio, Row, ratio
+from manhattan.bench.common import Result, Settings, run_sync
+from manhattan.bench.echo import EchoProcess, sync_echo
+from manhattan.bench.peers.stores import EtcdStore, start_peers, stop_peers
+from manhattan.bench.rows import Ratio, Row, ratio
 from manhattan import __version__ as manhattan_version
 from manhattan.bench.stats import CpuMeter, Latencies
-from manhattan.bench.ycsb import Key
+from manhattan.bench.workloads import Key
 from manhattan.client import (
     Client, Consistency, Durability, Put, RoundRobinPolicy, TokenAwarePolicy,
 )
@@ -285,7 +285,7 @@ def run(settings: Settings, progress: Progress = lambda _msg: None,
         progress("starting 3 Manhattan nodes and the echo server")
         lc = LocalCluster(root / "cluster", nodes=NODES, base_port=None)
         stack.callback(lc.stop)
-        lc.start()
+        lc.start().wait_converged()
         echo = EchoProcess()
         stack.callback(echo.stop)
         echo.start()

@@ -36,9 +36,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from bench import report
-from bench.common import Result, Settings
-from bench.rows import Ratio, Row, ratio
+from manhattan.bench import report
+from manhattan.bench.common import Result, Settings
+from manhattan.bench.rows import Ratio, Row, ratio
 from manhattan import __version__ as manhattan_version
 from manhattan.bench.stats import CpuMeter, Latencies
 from manhattan.client import AsyncClient
@@ -158,7 +158,7 @@ class ManhattanTwitter:
         """Nodes, the schema, then the service and the graph at once: the service's start
         waits out two lease validity periods (~20 s), the bulk load needs only the nodes.
         The service runs as the tenant (``social.toml`` written here, as it would)."""
-        self.cluster.start()
+        self.cluster.start().wait_converged()
         token = asyncio.run(self._schema())
         write_social_file(self.root, self.service.address, token)
         with ThreadPoolExecutor(1) as pool:
@@ -519,7 +519,7 @@ def _start_systems(stack: contextlib.ExitStack, root: Path, data: Data, notes: l
     """Start, load and prefill Manhattan (in a thread: its start is mostly waiting) and,
     meanwhile, each Redis unless it cannot be installed here (then noted, not failed).
     Every system is stopped by ``stack``, whatever happens."""
-    from bench.peers.install import PeerMissing
+    from manhattan.bench.peers.install import PeerMissing
 
     manhattan = ManhattanTwitter(root, data.shape)
     stack.callback(manhattan.stop)
@@ -527,7 +527,7 @@ def _start_systems(stack: contextlib.ExitStack, root: Path, data: Data, notes: l
     with ThreadPoolExecutor(1) as pool:
         ready = pool.submit(manhattan.setup, data)
         try:
-            from bench.peers.redis import RedisClusterServers, RedisServer
+            from manhattan.bench.peers.redis import RedisClusterServers, RedisServer
             peers = [RedisTwitter("redis-cluster", RedisClusterServers(root / "redis-cluster"),
                                   True),
                      RedisTwitter("redis", RedisServer(root / "redis"), False)]

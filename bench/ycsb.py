@@ -3,7 +3,7 @@
 Started here, on loopback, stopped after: a 3-node RF=3 Manhattan LocalCluster,
 a single Redis, a 3+3 Redis Cluster, one etcd node, and rocksdict in this
 process (the limit: no network). Every system gets the same load phase and the
-same pre-generated operations (manhattan.bench.ycsb: seeded, scrambled zipfian /
+same pre-generated operations (manhattan.bench.workloads: seeded, scrambled zipfian /
 latest, values 100 B..1 KB, keys mapped to (bucket, item) so that E's scans are
 real scans), from one client thread, one call at a time.
 
@@ -26,16 +26,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from bench import report
-from bench.cluster import SETTLE_S, _all_alive, _on_every_node
-from bench.common import Result, Settings
-from bench.peers.stores import RocksStore, peer_store, start_peers, stop_peers
-from bench.rows import Ratio, Row, ratio
+from manhattan.bench import report
+from manhattan.bench.cluster import SETTLE_S, _all_alive, _on_every_node
+from manhattan.bench.common import Result, Settings
+from manhattan.bench.peers.stores import RocksStore, peer_store, start_peers, stop_peers
+from manhattan.bench.rows import Ratio, Row, ratio
 from manhattan import __version__ as manhattan_version
 from manhattan.bench.driver import PhaseResult, load_phase, run_phase
 from manhattan.bench.manhattan_store import ManhattanStore
 from manhattan.bench.stats import CpuMeter
-from manhattan.bench.ycsb import (
+from manhattan.bench.workloads import (
     SCAN, WORKLOADS, KeyMap, Operation, OperationStream, Store, load_items,
 )
 from manhattan.client import Client, Consistency, Durability
@@ -119,7 +119,7 @@ def systems_up(root: Path, notes: list[str], progress: Progress) -> Iterator[lis
         progress("starting 3 Manhattan nodes")
         lc = LocalCluster(root / "manhattan", nodes=3, base_port=None)
         stack.callback(lc.stop)
-        lc.start()
+        lc.start().wait_converged()
         token = _create_dataset(lc, progress)
         client = stack.enter_context(Client(lc.endpoints, token=token))
         dataset = client.dataset(DATASET)

@@ -1,6 +1,6 @@
 """``manhattan bench ycsb``: YCSB workloads against your own cluster.
 
-The same operation streams as ``make bench`` (manhattan.bench.ycsb), run by one
+The same operation streams as ``make bench`` (manhattan.bench.workloads), run by one
 client thread through the SDK, so numbers are comparable with BENCHMARKS.md.
 The dataset must exist (or pass ``--create --tenant T`` with the admin token);
 records are written to it, so use a scratch dataset, never one holding real data.
@@ -17,7 +17,7 @@ from rich.table import Table
 
 from manhattan.bench.driver import PhaseResult, load_phase, run_phase
 from manhattan.bench.manhattan_store import ManhattanStore
-from manhattan.bench.ycsb import (
+from manhattan.bench.workloads import (
     WORKLOADS, KeyMap, OperationStream, default_buckets, load_items, parse_value_size,
 )
 from manhattan.cli.context import connect

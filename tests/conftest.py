@@ -2,6 +2,8 @@
 
 Nodes are always torn down by PID. The session-wide node serves most tests;
 each test gets its own tenant and dataset so tests never see each other's data.
+Clusters: the module-scoped ``cluster`` fixture here, built with the helpers of
+``tests/clusters.py`` (``start_cluster``, ``new_dataset``, ``wait_until_up`` ...).
 """
 
 from __future__ import annotations
@@ -11,10 +13,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import pytest
 
 from manhattan.client import Client
+from manhattan.node.local_cluster import LocalCluster
 from manhattan.node.process import NodeProcess
+from tests.clusters import start_cluster
+from tests.tenants import Made, make_on
 
 _names = itertools.count(1)
 
@@ -83,3 +89,32 @@ def dataset(tenant: TenantHandle) -> Iterator:
     """A Dataset handle of a new tenant's dataset."""
     with tenant.client() as client:
         yield client.dataset(tenant.dataset)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """A converged 3-node cluster for the module; tests restart whatever they kill."""
+    local = start_cluster(tmp_path_factory.mktemp("cluster"))
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture
+def made(node: NodeProcess) -> Made:
+    """A new tenant with one dataset on the session node."""
+    return make_on(node)
+
+
+@pytest.fixture
+def channel(node: NodeProcess) -> Iterator[grpc.Channel]:
+    """A raw gRPC channel to the session node."""
+    with grpc.insecure_channel(node.address) as ch:
+        yield ch
+
+
+@pytest.fixture
+def make_tenant_on():
+    """The ``make_on(node, **dataset_options)`` helper, for tests that need several tenants."""
+    return make_on

@@ -18,7 +18,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 # Source directory -> the package it installs as (pyproject's package-dir mapping).
 SOURCES = {"manhattan": "manhattan", "client": "manhattan.client", "cli": "manhattan.cli",
-           "proto": "manhattan.proto"}
+           "proto": "manhattan.proto", "bench": "manhattan.bench"}
 # Top to bottom. A package may import packages of its own row or below; packages of
 # one row must still not import each other both ways (the cycle check).
 LAYERS: tuple[tuple[str, ...], ...] = (

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import grpc
 
-from bench.peers import etcd_kv_pb2 as kv
-from bench.peers.install import ensure, version
-from bench.peers.server import ServerProcess
+from manhattan.bench.peers import etcd_kv_pb2 as kv
+from manhattan.bench.peers.install import ensure, version
+from manhattan.bench.peers.server import ServerProcess
 from manhattan.node.process import free_port
 
 HOST = "127.0.0.1"

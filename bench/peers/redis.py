@@ -16,8 +16,8 @@ from pathlib import Path
 import redis
 from redis.cluster import ClusterNode, RedisCluster
 
-from bench.peers.install import ensure, version
-from bench.peers.server import ServerProcess
+from manhattan.bench.peers.install import ensure, version
+from manhattan.bench.peers.server import ServerProcess
 from manhattan.node.process import free_port
 
 HOST = "127.0.0.1"

@@ -28,9 +28,9 @@ from typing import Any
 
 from rocksdict import Options, Rdict, ReadOptions, WriteOptions
 
-from bench.peers.etcd import EtcdClient, EtcdServer
-from bench.peers.redis import RedisClusterServers, RedisServer
-from manhattan.bench.ycsb import Key, StoreBase
+from manhattan.bench.peers.etcd import EtcdClient, EtcdServer
+from manhattan.bench.peers.redis import RedisClusterServers, RedisServer
+from manhattan.bench.workloads import Key, StoreBase
 
 
 def _record(key: Key) -> bytes:

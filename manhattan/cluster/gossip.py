@@ -17,7 +17,7 @@ import grpc
 from manhattan.cluster.membership import Membership, topology_from_proto, topology_to_proto
 from manhattan.cluster.peers import PeerContext
 from manhattan.proto.v1 import cluster_pb2, cluster_pb2_grpc, peer_pb2
-from manhattan.storage import RocksEngine
+from manhattan.storage.engine import Datasets
 from manhattan.qos import LimitStore
 from manhattan.qos.limits import validate_item as check_limits_item
 from manhattan.tenancy import Catalog, Item, TokenStore, VersionedItems
@@ -45,7 +45,7 @@ class ClusterState:
     """Topology and catalog exchange with peers, and the heartbeat loop."""
 
     def __init__(self, *, peers: PeerContext, membership: Membership, items: VersionedItems,
-                 catalog: Catalog, tokens: TokenStore, engine: RocksEngine,
+                 catalog: Catalog, tokens: TokenStore, engine: Datasets,
                  interval_s: float, limits: LimitStore | None = None) -> None:
         self.node_id = peers.node_id
         self.membership = membership

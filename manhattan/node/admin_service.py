@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from manhattan import __version__
 from manhattan.hlc import HybridClock
@@ -17,12 +17,16 @@ from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc
 from manhattan.errors import InvalidRequest, NotFound
 from manhattan.qos import Limits, LimitStore
 from manhattan.security import AuditLog
-from manhattan.storage import RocksEngine
+from manhattan.storage.engine import Datasets, Figures
 from manhattan.tenancy import (
     ADMIN, Catalog, DatasetSpec, Principal, TenantInfo, TokenStore, check_name, normalise_spec,
 )
 from manhattan.tenancy.tokens import TokenRecord
 from manhattan.types import Consistency, Durability
+
+
+class AdminEngine(Datasets, Figures, Protocol):
+    """What the Admin service asks of storage: datasets, and sizes for NodeInfo."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +92,7 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
     """Implements manhattan.v1.Admin (snapshot calls in SnapshotRpcs)."""
 
     def __init__(
-        self, catalog: Catalog, tokens: TokenStore, auth: Authenticator, engine: RocksEngine,
+        self, catalog: Catalog, tokens: TokenStore, auth: Authenticator, engine: AdminEngine,
         clock: HybridClock, identity: NodeIdentity,
         cluster_size: Callable[[], int] = lambda: 1,
         on_catalog_change: Callable[[], Awaitable[None]] | None = None,

@@ -8,14 +8,17 @@ an existing data dir reuses the token and data.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import grpc
 import tomli_w
 
 from manhattan.node.cluster_file import FILE_NAME, read_cluster_file, write_cluster_file
 from manhattan.node.process import NodeProcess, free_port
 from manhattan.security.certs import init_dev_certs
-from manhattan.security.tls import TlsFiles
+from manhattan.proto.v1 import cluster_pb2, cluster_pb2_grpc
+from manhattan.security.tls import TlsFiles, channel
 from manhattan.tenancy import generate_admin_token
 
 
@@ -105,6 +108,38 @@ class LocalCluster:
         except Exception:
             self.stop()
             raise
+        return self
+
+    def converged(self) -> bool:
+        """Whether every running node sees every other running node alive, at one
+        topology epoch (asked over the Cluster service, with the admin token)."""
+        running = [n for n in self.nodes if n.pid is not None]
+        credentials = self.client_tls.channel_credentials() if self.client_tls else None
+        metadata = (("authorization", f"Bearer {self.admin_token}"),)
+        epochs = set()
+        for node in running:
+            try:
+                with channel(node.address, credentials) as ch:
+                    topology = cluster_pb2_grpc.ClusterStub(ch).GetTopology(
+                        cluster_pb2.GetTopologyRequest(), timeout=5, metadata=metadata)
+            except grpc.RpcError:
+                return False
+            alive = {m.id for m in topology.members if m.alive or m.id == node.node_id}
+            if not {n.node_id for n in running} <= alive:
+                return False
+            epochs.add(topology.epoch)
+        return len(epochs) <= 1
+
+    def wait_converged(self, timeout: float = 60.0) -> "LocalCluster":
+        """Block until ``converged()`` (every failure detector has heard from every
+        running peer), polling; TimeoutError after ``timeout`` seconds. Tests and
+        benchmarks start measuring only then."""
+        deadline = time.monotonic() + timeout
+        while not self.converged():
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the cluster under {self.data_dir} did not converge "
+                                   f"within {timeout:.0f}s")
+            time.sleep(0.1)
         return self
 
     def stop(self) -> None:

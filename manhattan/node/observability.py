@@ -16,7 +16,7 @@ from grpc_reflection.v1alpha import reflection
 from manhattan.node.config import NodeConfig
 from manhattan.node.metrics import MetricsServer, NodeMetrics, StateCollector
 from manhattan.replication.hints import HintStore
-from manhattan.storage import RocksEngine
+from manhattan.storage.engine import Figures
 
 log = logging.getLogger("manhattan.node")
 
@@ -24,7 +24,7 @@ log = logging.getLogger("manhattan.node")
 class Observability:
     """Metrics registry and HTTP endpoint, gRPC reflection, NodeInfo figures."""
 
-    def __init__(self, config: NodeConfig, *, engine: RocksEngine, hints: HintStore,
+    def __init__(self, config: NodeConfig, *, engine: Figures, hints: HintStore,
                  read_repairs: Callable[[], int], topology_epoch: Callable[[], int]) -> None:
         self.config = config
         self.metrics = NodeMetrics()

@@ -18,7 +18,8 @@ from manhattan.errors import ManhattanError
 from manhattan.rpc.auth import Authenticator
 from manhattan.proto.v1 import cluster_pb2, peer_pb2, peer_pb2_grpc
 from manhattan.replication.wire import entry_to_proto, write_from_proto, write_to_proto
-from manhattan.storage import Entry, GroupCommit, RocksEngine, UnknownDataset, Write
+from manhattan.storage import Entry, GroupCommit, UnknownDataset, Write
+from manhattan.storage.engine import Records
 from manhattan.rpc.servicers import rpc_errors
 
 log = logging.getLogger("manhattan.replication")
@@ -33,7 +34,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         self,
         *,
         node_id: int,
-        engine: RocksEngine,
+        engine: Records,
         group_commit: GroupCommit,
         auth: Authenticator,
         observe_timestamp: Callable[[int], None],

@@ -25,13 +25,18 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Protocol
 
 from manhattan.errors import AlreadyExists, InvalidRequest, NotFound
-from manhattan.storage import RocksEngine
+from manhattan.storage.engine import Checkpointer, Datasets
 
 SNAPSHOTS_DIR = "snapshots"
 META_FILE = "snapshot.json"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+class SnapshotEngine(Checkpointer, Datasets, Protocol):
+    """What snapshots ask of storage: a checkpoint, and the datasets in it."""
 
 
 class RestoreError(RuntimeError):
@@ -81,7 +86,7 @@ def read_info(snapshot_dir: Path) -> SnapshotInfo:
 class SnapshotStore:
     """Creates, lists and deletes this node's snapshots (blocking: run off the loop)."""
 
-    def __init__(self, data_dir: Path, node_id: int, engine: RocksEngine,
+    def __init__(self, data_dir: Path, node_id: int, engine: SnapshotEngine,
                  topology_epoch: Callable[[], int] = lambda: 0) -> None:
         self.root = Path(data_dir) / SNAPSHOTS_DIR
         self._node_id = node_id

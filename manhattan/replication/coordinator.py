@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 
@@ -35,13 +36,18 @@ from manhattan.replication.read_repair import Key, ReadRepair, newest
 from manhattan.replication.scan_merge import merge_pages
 from manhattan.replication.wire import entry_from_proto, write_from_proto, write_to_proto
 from manhattan.storage import (
-    Entry, GroupCommit, Record, RocksEngine, ScanPage, UnknownDataset, Version, Write,
+    Entry, GroupCommit, Record, ScanPage, UnknownDataset, Version, Write,
 )
+from manhattan.storage.engine import Datasets, Records
 from manhattan.tenancy import DatasetSpec
 from manhattan.types import Consistency, Durability
 
 log = logging.getLogger("manhattan.coordinator")
 _NOT_FOUND = grpc.StatusCode.NOT_FOUND.value[0]
+
+
+class CoordinatorEngine(Records, Datasets, Protocol):
+    """What coordinating asks of local storage: records, and which datasets exist."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +74,7 @@ class Coordinator:
     """Coordinates reads and writes over the replicas of each pkey."""
 
     def __init__(
-        self, *, node_id: int, engine: RocksEngine, clock: HybridClock,
+        self, *, node_id: int, engine: CoordinatorEngine, clock: HybridClock,
         group_commit: GroupCommit, membership: Membership, links: PeerLinks,
         detector: PhiAccrualDetector, hints: HintStore, replica_timeout: float = 5.0,
         max_request_timeout: float = 30.0,

@@ -26,7 +26,8 @@ from manhattan.hlc import physical_ms
 from manhattan.proto.v1 import peer_pb2
 from manhattan.replication.peer_link import PeerUnreachable
 from manhattan.replication.wire import write_from_proto, write_to_proto
-from manhattan.storage import RocksEngine, Write
+from manhattan.storage import Write
+from manhattan.storage.engine import Datasets, MetaStore
 
 _PREFIX = b"hint/"
 _KEY = struct.Struct(">IQ")
@@ -59,7 +60,7 @@ def _decode(key: bytes, raw: bytes) -> Hint:
 class HintStore:
     """Durable, bounded per-peer queues of missed writes."""
 
-    def __init__(self, engine: RocksEngine, *, max_per_peer: int = DEFAULT_MAX_HINTS_PER_PEER):
+    def __init__(self, engine: MetaStore, *, max_per_peer: int = DEFAULT_MAX_HINTS_PER_PEER):
         self._engine = engine
         self.max_per_peer = max_per_peer
         self.pending: Counter[int] = Counter()
@@ -124,7 +125,7 @@ class HintReplay:
     """Hands stored hints to their peers once those are alive again."""
 
     def __init__(self, *, hints: HintStore, membership: Membership,
-                 detector: PhiAccrualDetector, engine: RocksEngine, call: ReplicaCall,
+                 detector: PhiAccrualDetector, engine: Datasets, call: ReplicaCall,
                  durable: Callable[[], Awaitable[None]], replica_timeout: float) -> None:
         self._hints = hints
         self._membership = membership

@@ -12,7 +12,8 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 
 from manhattan.cluster.topology import Member
-from manhattan.storage import Entry, RocksEngine, Write
+from manhattan.storage import Entry, Write
+from manhattan.storage.engine import Writer
 
 Key = tuple[bytes, bytes]
 SendRepair = Callable[[Member, str, list[Write]], Awaitable[bool]]
@@ -37,7 +38,7 @@ def stale_writes(keys: Sequence[Key], merged: Sequence[Entry | None],
 class ReadRepair:
     """Brings the replicas that answered a read up to the version it returned."""
 
-    def __init__(self, *, node_id: int, engine: RocksEngine, send: SendRepair,
+    def __init__(self, *, node_id: int, engine: Writer, send: SendRepair,
                  spawn: Callable[[Awaitable[object]], None], stats: Counter[str]) -> None:
         self._node_id = node_id
         self._engine = engine

@@ -42,12 +42,17 @@ from manhattan.replication.antientropy.exchange import (
     MESSAGE_BYTES, ExchangeFailed, Exchanger, Throttle,
 )
 from manhattan.replication.hints import HintStore
+from manhattan.storage.engine import Datasets, Durable, MetaStore, RawRanges
 from manhattan.tenancy import Catalog
 
 log = logging.getLogger("manhattan.streaming")
 _PREFIX = b"stream/"
 _DONE = b"D"
 _PARTIAL = b"P"
+
+
+class TransferEngine(RawRanges, Datasets, MetaStore, Durable, Protocol):
+    """What transfers ask of storage: raw ranges, and their progress in metadata."""
 
 
 class StreamingLimits(Protocol):
@@ -93,7 +98,7 @@ def _done_key(epoch: int) -> bytes:
     return _PREFIX + struct.pack(">Q", epoch) + b"\x00done"
 
 
-def read_chunk(engine: Any, dataset: str, bounds: list[tuple[bytes, bytes | None]],
+def read_chunk(engine: RawRanges, dataset: str, bounds: list[tuple[bytes, bytes | None]],
                index: int, lower: bytes, limit: int
                ) -> tuple[list[tuple[bytes, bytes]], int, bytes | None]:
     """Up to ``limit`` records (and about MESSAGE_BYTES) from range ``index`` (starting
@@ -118,7 +123,7 @@ def read_chunk(engine: Any, dataset: str, bounds: list[tuple[bytes, bytes | None
 class Transfers:
     """Pulls this node's gained ranges during a membership change; serves others' pulls."""
 
-    def __init__(self, *, peers: PeerContext, engine: Any, membership: Membership,
+    def __init__(self, *, peers: PeerContext, engine: TransferEngine, membership: Membership,
                  catalog: Catalog, hints: HintStore, config: StreamingLimits,
                  merge_catalog: Callable[[peer_pb2.CatalogSnapshot], Awaitable[Any]],
                  executor: Executor, exchanger: Exchanger, metrics: Any = None) -> None:

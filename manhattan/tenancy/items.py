@@ -10,19 +10,11 @@ from __future__ import annotations
 import struct
 import threading
 from dataclasses import dataclass
-from typing import Protocol
+
+from manhattan.storage.engine import MetaStore
 
 _PREFIX = b"catalog/"
 _HEADER = struct.Struct(">QB")
-
-
-class MetaStore(Protocol):
-    """The node-local metadata store (RocksEngine's default column family)."""
-
-    def meta_get(self, key: bytes) -> bytes | None: ...
-    def meta_put(self, key: bytes, value: bytes) -> None: ...
-    def meta_delete(self, key: bytes) -> None: ...
-    def meta_items(self, prefix: bytes) -> list[tuple[bytes, bytes]]: ...
 
 
 @dataclass(frozen=True, slots=True)

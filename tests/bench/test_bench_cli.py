@@ -14,9 +14,9 @@ from manhattan.node.local_cluster import LocalCluster
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory) -> Iterator[LocalCluster]:
-    """Three nodes on free ports, stopped by PID (as tests/cluster/conftest.py does)."""
+    """Three nodes on free ports, converged, stopped by PID."""
     cluster = LocalCluster(tmp_path_factory.mktemp("bench-cli"), nodes=3, base_port=None)
-    cluster.start()
+    cluster.start().wait_converged()
     try:
         yield cluster
     finally:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bench import report
-from bench.rows import Row, ratio
+from manhattan.bench import report
+from manhattan.bench.rows import Row, ratio
 
 HOST = {"CPU": "Test CPU @ 1 GHz", "cores": "2", "python": "3.11.0"}
 

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from manhattan.bench.driver import load_phase, run_phase
-from manhattan.bench.ycsb import (
+from manhattan.bench.workloads import (
     INSERT, READ, RMW, SCAN, UPDATE, WORKLOADS, Key, KeyMap, OperationStream, ScrambledZipfian,
     Store, StoreBase, Zipfian, load_items, parse_value_size, zeta,
 )

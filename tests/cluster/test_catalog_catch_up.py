@@ -11,7 +11,7 @@ import pytest
 
 from manhattan.client import Client, Consistency, NotFound
 from manhattan.node.local_cluster import LocalCluster
-from tests.cluster.conftest import only
+from tests.clusters import only
 
 
 def test_a_node_that_missed_the_catalog_push_pulls_it_on_first_use(tmp_path) -> None:

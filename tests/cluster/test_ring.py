@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from uhashring import HashRing
 
-from manhattan.cluster.ring import Ring
+from manhattan.cluster.ring import DEFAULT_VNODES, Ring
 from manhattan.cluster.topology import Member, MemberState, Topology
 from manhattan.storage.keys import ring_position
 
@@ -70,11 +71,20 @@ def test_joining_members_own_nothing_yet():
     assert all(4 not in {m.id for m in ring.preference_list(k, 3)} for k in KEYS[:500])
 
 
-def test_placement_uses_the_storage_key_hash():
-    ring = Ring(topology([1, 2, 3]))
-    key = b"alice"
-    index = ring.position_index(ring_position(key))
-    assert ring.preference_list(key, 1)[0] == ring._owners[index]
+@settings(max_examples=20, deadline=None)
+@given(ids=st.sets(st.integers(min_value=1, max_value=500), min_size=1, max_size=8),
+       keys=st.lists(st.binary(min_size=1, max_size=24), min_size=1, max_size=50))
+def test_placement_is_ketama_on_the_storage_key_hash(ids, keys):
+    """Held against uhashring itself, not the ring's own tables: the first replica of a
+    pkey is the node uhashring's ketama ring picks for it, and the position the storage
+    layer prefixes keys with is that same ketama hash."""
+    members = topology(sorted(ids))
+    ring = Ring(members)
+    reference = HashRing(nodes={m.name: {"weight": m.weight, "vnodes": DEFAULT_VNODES}
+                                for m in members.members}, hash_fn="ketama")
+    for key in keys:
+        assert ring_position(key) == reference.hashi(key.decode("latin-1"))
+        assert ring.preference_list(key, 1)[0].name == reference.get_node(key.decode("latin-1"))
 
 
 def test_topology_round_trips_through_json():

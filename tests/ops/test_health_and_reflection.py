@@ -15,8 +15,8 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import (
 
 from manhattan.node.process import NodeProcess
 from manhattan.node.server import SERVICE_NAMES
-from tests.cluster.conftest import eventually
-from tests.node.conftest import make_on
+from tests.clusters import eventually
+from tests.tenants import make_on
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

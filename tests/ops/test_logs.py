@@ -9,8 +9,8 @@ import grpc
 
 from manhattan.node.process import NodeProcess
 from manhattan.proto.v1 import data_pb2, data_pb2_grpc
-from tests.cluster.conftest import eventually
-from tests.node.conftest import make_on
+from tests.clusters import eventually
+from tests.tenants import make_on
 
 TEXT_LINE = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [A-Z]+ manhattan")
 

@@ -6,7 +6,7 @@ import pytest
 
 from manhattan.client import NotFound
 from manhattan.node.process import NodeProcess
-from tests.node.conftest import make_on
+from tests.tenants import make_on
 from tests.ops.conftest import families, node_info, scrape, value
 
 NAMED = {

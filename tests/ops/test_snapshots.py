@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from manhattan.cli.main import cli
 from manhattan.client import Client, Consistency, Delete, Put
 from manhattan.node.local_cluster import LocalCluster
-from tests.cluster.conftest import new_dataset, start_cluster, wait_until_up
+from tests.clusters import new_dataset, start_cluster, wait_until_up
 
 RECORDS = 300
 

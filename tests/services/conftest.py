@@ -16,7 +16,7 @@ from manhattan.node.local_cluster import LocalCluster
 from manhattan.services.config import SocialConfig
 from manhattan.services.leases import LeaseTiming
 from manhattan.services.social import Social, ensure_schema
-from tests.cluster.conftest import start_cluster
+from tests.clusters import start_cluster
 
 T = TypeVar("T")
 _namespaces = itertools.count(1)

@@ -17,7 +17,7 @@ from manhattan.services.snowflake import (
     DATACENTER_SHIFT, SnowflakeGenerator, SystemClock, decode, lowest_id_at,
 )
 from manhattan.services.social import Social
-from tests.cluster.conftest import start_cluster
+from tests.clusters import start_cluster
 from tests.services.conftest import fresh_config, running_social
 from tests.services.test_fanout import _add_followers
 

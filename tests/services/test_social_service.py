@@ -23,7 +23,7 @@ from manhattan.services.leases import Lease, LeaseTiming, wall_ms
 from manhattan.services.process import SocialProcess
 from manhattan.services.schema import Datasets
 from manhattan.services.snowflake import decode
-from tests.cluster.conftest import eventually
+from tests.clusters import eventually
 from tests.services.conftest import FAST_LEASES, fresh_config
 
 

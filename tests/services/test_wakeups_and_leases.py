@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from manhattan.services.leases import Lease, LeaseTiming
 from manhattan.services.queue import partition
 from manhattan.services.shards import ShardWork
-from tests.cluster.conftest import eventually
+from tests.clusters import eventually
 from tests.services.conftest import fresh_config, running_social
 
 TOP = 1 << 63

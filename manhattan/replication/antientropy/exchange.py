@@ -19,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from typing import Protocol
 
 import grpc
 
@@ -27,7 +28,7 @@ from manhattan.errors import InvalidRequest, StaleTopology
 from manhattan.proto.v1 import ops_pb2, ops_pb2_grpc
 from manhattan.replication.antientropy.hashtree import DEPTH, HashTree, build_tree, segment_versions
 from manhattan.replication.antientropy.watermarks import Watermarks
-from manhattan.storage import RocksEngine
+from manhattan.storage.engine import Durable, RawRanges
 
 SEGMENTS_PER_REQUEST = 512
 RECORDS_PER_MESSAGE = 1000
@@ -42,6 +43,10 @@ def _until_full(values: list[bytes | None]) -> int:
         if size > MESSAGE_BYTES and count:
             return count
     return len(values)
+
+
+class ExchangeEngine(RawRanges, Durable, Protocol):
+    """What an exchange asks of storage: raw ranges to hash, read and apply."""
 
 
 class Throttle:
@@ -89,7 +94,7 @@ def _ranges_to_proto(ranges: list[Range]) -> list[ops_pb2.PositionRange]:
 class ExchangeSession:
     """The responder's side of one exchange stream."""
 
-    def __init__(self, *, engine: RocksEngine, executor: Executor, epoch: Callable[[], int],
+    def __init__(self, *, engine: ExchangeEngine, executor: Executor, epoch: Callable[[], int],
                  watermarks: Watermarks, now_ms: Callable[[], int]) -> None:
         self._engine = engine
         self._executor = executor
@@ -160,7 +165,7 @@ async def serve_exchange(session: ExchangeSession,
 class Exchanger:
     """The initiator's side: runs exchanges with peers."""
 
-    def __init__(self, *, node_id: int, engine: RocksEngine, executor: Executor,
+    def __init__(self, *, node_id: int, engine: ExchangeEngine, executor: Executor,
                  watermarks: Watermarks, metadata: tuple[tuple[str, str], ...],
                  now_ms: Callable[[], int], timeout_s: float = 60.0) -> None:
         self.node_id = node_id

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from manhattan.cluster.ranges import Range, range_bounds
-from manhattan.storage import RocksEngine
+from manhattan.storage.engine import RawRanges
 
 LEAF_BITS = 16
 FANOUT_BITS = 4
@@ -80,7 +80,7 @@ class HashTree:
         return out
 
 
-def build_tree(engine: RocksEngine, dataset: str, ranges: Sequence[Range],
+def build_tree(engine: RawRanges, dataset: str, ranges: Sequence[Range],
                throttle: Callable[[int], None] | None = None) -> HashTree:
     """Scan the ranges and hash them into a tree. ``throttle(n)`` is called after every
     ``THROTTLE_EVERY`` keys (rate limiting: it may sleep). Runs in a worker thread."""
@@ -124,7 +124,7 @@ def segment_ranges(ranges: Sequence[Range], segments: Iterable[int]) -> list[Ran
     return out
 
 
-def segment_versions(engine: RocksEngine, dataset: str, ranges: Sequence[Range],
+def segment_versions(engine: RawRanges, dataset: str, ranges: Sequence[Range],
                      segments: Iterable[int]) -> dict[bytes, bytes]:
     """storage key -> 12-byte version of every record of ``ranges`` in ``segments``."""
     out: dict[bytes, bytes] = {}

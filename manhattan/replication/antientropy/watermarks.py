@@ -24,7 +24,8 @@ from collections.abc import Callable
 from manhattan.cluster.membership import Membership
 from manhattan.cluster.ranges import in_transition, replicas_at
 from manhattan.hlc import physical_ms
-from manhattan.storage import Entry, RocksEngine
+from manhattan.storage import Entry
+from manhattan.storage.engine import MetaStore
 from manhattan.tenancy import Catalog
 
 _PREFIX = b"repair/wm/"
@@ -37,7 +38,7 @@ def _key(dataset: str, peer: int) -> bytes:
 class Watermarks:
     """Per (dataset, peer) time of the last complete exchange, persisted."""
 
-    def __init__(self, engine: RocksEngine) -> None:
+    def __init__(self, engine: MetaStore) -> None:
         self._engine = engine
         self._lock = threading.Lock()
         self._marks: dict[tuple[str, int], tuple[int, int]] = {}
@@ -68,7 +69,7 @@ class Watermarks:
 
 
 class TombstoneGate:
-    """``may_drop`` for ``RocksEngine.purge``: the rule above."""
+    """``may_drop`` for ``Purger.purge``: the rule above."""
 
     def __init__(self, *, node_id: int, membership: Membership, catalog: Catalog,
                  watermarks: Watermarks, grace_ms: Callable[[], int]) -> None:

@@ -21,20 +21,13 @@ from manhattan.node.local_cluster import LocalCluster
 from manhattan.node.process import NodeProcess
 from manhattan.proto.v1 import ops_pb2, ops_pb2_grpc
 
-from tests.cluster.conftest import (
-    eventually, new_dataset, only, wait_until_down, wait_until_up,
+from tests.clusters import (
+    eventually, new_dataset, only, start_cluster, wait_until_down,
 )
 
 Q, ONE = Consistency.QUORUM, Consistency.ONE
 FAST = {"cluster": {"ping_interval_s": 0.2, "hint_replay_interval_s": 0.3},
         "repair": {"enabled": False}}  # convergence must come from streaming alone
-
-
-def start(root, nodes: int) -> LocalCluster:
-    local = LocalCluster(root, nodes=nodes, base_port=None, extra_config=FAST).start()
-    for node in local.nodes:
-        wait_until_up(local, node.node_id)
-    return local
 
 
 def new_node(local: LocalCluster, node_id: int, **streaming) -> NodeProcess:
@@ -128,7 +121,7 @@ def check_every_key(endpoints, token: str, ds: str, keys: list[str], ring: Ring,
 
 
 def test_add_a_fourth_node_under_a_quorum_writer(tmp_path):
-    local = start(tmp_path / "c", 3)
+    local = start_cluster(tmp_path / "c", 3)
     extra: NodeProcess | None = None
     writer: Writer | None = None
     try:
@@ -161,7 +154,7 @@ def test_add_a_fourth_node_under_a_quorum_writer(tmp_path):
 
 
 def test_decommission_under_a_quorum_writer(tmp_path):
-    local = start(tmp_path / "c", 4)
+    local = start_cluster(tmp_path / "c", 4)
     writer: Writer | None = None
     try:
         token, ds = new_dataset(local)
@@ -200,7 +193,7 @@ def transfer_status(address: str, token: str) -> ops_pb2.TransferStatusReply:
 
 
 def test_a_join_resumes_after_the_joining_node_is_killed_mid_stream(tmp_path):
-    local = start(tmp_path / "c", 3)
+    local = start_cluster(tmp_path / "c", 3)
     extra: NodeProcess | None = None
     adding: subprocess.Popen[str] | None = None
     try:
@@ -237,7 +230,7 @@ def test_a_join_resumes_after_the_joining_node_is_killed_mid_stream(tmp_path):
 
 
 def test_replace_and_remove_dead_nodes(tmp_path):
-    local = start(tmp_path / "c", 4)
+    local = start_cluster(tmp_path / "c", 4)
     extra: NodeProcess | None = None
     try:
         token, ds = new_dataset(local)
@@ -278,7 +271,7 @@ def test_replace_and_remove_dead_nodes(tmp_path):
 
 
 def test_a_join_resumes_after_the_streaming_source_is_killed(tmp_path):
-    local = start(tmp_path / "c", 3)
+    local = start_cluster(tmp_path / "c", 3)
     extra: NodeProcess | None = None
     outcome: dict[str, object] = {}
     try:

@@ -15,7 +15,7 @@ import pytest
 
 from manhattan.client import Client, ManhattanError, Unauthenticated
 from manhattan.node.local_cluster import LocalCluster
-from tests.cluster.conftest import eventually, new_dataset, only, start_cluster
+from tests.clusters import eventually, new_dataset, only, start_cluster
 
 FLOODER = Path(__file__).with_name("flooder.py")
 LIMIT = 40.0            # the flooder's ops/s, cluster-wide

@@ -1,13 +1,10 @@
-"""Fixtures of the node tests: tenants on any node, raw gRPC channels."""
+"""Tenants for tests: a uniquely named tenant with one dataset on a given node
+(``make_on``); the fixtures over it (``made``, ``make_tenant_on``) are in tests/conftest.py."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
-
-import grpc
-import pytest
 
 from manhattan.client import Client
 from manhattan.node.process import NodeProcess
@@ -44,22 +41,3 @@ def make_on(node: NodeProcess, **dataset_options) -> Made:
         token = admin_client.admin.create_tenant(tenant)
         admin_client.admin.create_dataset(dataset, tenant=tenant, **dataset_options)
     return Made(tenant, token, dataset, node.address)
-
-
-@pytest.fixture
-def made(node: NodeProcess) -> Made:
-    """A new tenant with one dataset on the session node."""
-    return make_on(node)
-
-
-@pytest.fixture
-def channel(node: NodeProcess) -> Iterator[grpc.Channel]:
-    """A raw gRPC channel to the session node."""
-    with grpc.insecure_channel(node.address) as ch:
-        yield ch
-
-
-@pytest.fixture
-def make_tenant_on():
-    """The ``make_on(node, **dataset_options)`` helper, for tests that need several tenants."""
-    return make_on

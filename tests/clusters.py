@@ -1,12 +1,12 @@
-"""A real 3-node cluster (one process per node) shared by a test module."""
+"""The cluster fixture family: real clusters of node processes (``LocalCluster``) for
+tests, started converged (``LocalCluster.wait_converged``), and the helpers that
+watch them. The module-scoped ``cluster`` fixture lives in tests/conftest.py."""
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Iterator
-
-import pytest
+from collections.abc import Callable
 
 from manhattan.client import (
     Client, Consistency, RetryPolicy, RoundRobinPolicy, Timeout, Unavailable,
@@ -34,27 +34,20 @@ def eventually(check: Callable[[], bool], timeout: float = 15.0, interval: float
     return check()
 
 
-def start_cluster(root, **extra_config) -> LocalCluster:
-    """Three nodes, fast failure detection."""
-    config = {"cluster": {"ping_interval_s": 0.2, "hint_replay_interval_s": 0.3,
+def start_cluster(root, nodes: int = 3, **extra_config) -> LocalCluster:
+    """``nodes`` nodes (three by default), fast failure detection, converged."""
+    config = {**extra_config,
+              "cluster": {"ping_interval_s": 0.2, "hint_replay_interval_s": 0.3,
                           **extra_config.get("cluster", {})},
-              # Background anti-entropy off: these tests watch hints and read repair alone
-              # (tests/repair covers anti-entropy).
+              # Background anti-entropy off unless asked for: most tests watch hints and
+              # read repair alone (tests/replication/antientropy covers anti-entropy).
               "repair": {"enabled": False, **extra_config.get("repair", {})}}
-    local = LocalCluster(root, nodes=3, base_port=None, extra_config=config).start()
-    for node in local.nodes:  # every failure detector has heard from every peer
-        wait_until_up(local, node.node_id)
-    return local
-
-
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
-    """A 3-node cluster for the module; tests restart whatever they kill."""
-    local = start_cluster(tmp_path_factory.mktemp("cluster"))
+    local = LocalCluster(root, nodes=nodes, base_port=None, extra_config=config).start()
     try:
-        yield local
-    finally:
+        return local.wait_converged()  # every failure detector has heard from every peer
+    except TimeoutError:
         local.stop()
+        raise
 
 
 def new_dataset(local: LocalCluster, **options) -> tuple[str, str]:

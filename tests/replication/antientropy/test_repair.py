@@ -10,23 +10,13 @@ import sys
 import time
 
 from manhattan.client import Consistency
-from manhattan.node.local_cluster import LocalCluster
 
-from tests.cluster.conftest import eventually, new_dataset, only, wait_until_down, wait_until_up
+from tests.clusters import (
+    eventually, new_dataset, only, start_cluster, wait_until_down, wait_until_up,
+)
 
 Q, ONE, ALL = Consistency.QUORUM, Consistency.ONE, Consistency.ALL
 KEYS = 300
-
-
-def start_cluster(root, nodes: int = 3, **sections) -> LocalCluster:
-    """A cluster with fast failure detection and the given config sections."""
-    config = {name: dict(values) for name, values in sections.items()}
-    config["cluster"] = {"ping_interval_s": 0.2, "hint_replay_interval_s": 0.3,
-                         **config.get("cluster", {})}
-    local = LocalCluster(root, nodes=nodes, base_port=None, extra_config=config).start()
-    for node in local.nodes:
-        wait_until_up(local, node.node_id)
-    return local
 
 
 def run_cli(local, *args: str) -> subprocess.CompletedProcess[str]:
@@ -84,7 +74,7 @@ def test_manual_repair_converges_diverged_replicas(tmp_path):
 
 def test_background_anti_entropy_alone_converges_diverged_replicas(tmp_path):
     local = start_cluster(tmp_path / "c", cluster={"max_hints_per_peer": 0},
-                          repair={"interval_s": 0.3})
+                          repair={"enabled": True, "interval_s": 0.3})
     try:
         token, ds = new_dataset(local)
         diverge(local, token, ds)

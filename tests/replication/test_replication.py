@@ -6,7 +6,7 @@ import pytest
 
 from manhattan.client import Client, Consistency, Durability, Unavailable
 
-from tests.cluster.conftest import (
+from tests.clusters import (
     eventually, new_dataset, only, start_cluster, wait_until_down, wait_until_up,
 )
 

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from manhattan.bench.stats import Latencies
-from manhattan.bench.ycsb import INSERT, READ, RMW, SCAN, UPDATE, Key, Operation, Store
+from manhattan.bench.workloads import INSERT, READ, RMW, SCAN, UPDATE, Key, Operation, Store
 
 
 @dataclass

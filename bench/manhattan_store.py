@@ -9,7 +9,7 @@ ONE never miss a record that another replica has not received yet.
 
 from __future__ import annotations
 
-from manhattan.bench.ycsb import Key, StoreBase
+from manhattan.bench.workloads import Key, StoreBase
 from manhattan.client import Consistency, Dataset, Durability, Put, Timeout
 
 LOAD_ATTEMPTS = 3
