@@ -12,6 +12,7 @@ from manhattan.cli.cluster import cluster, ring_command, status
 from manhattan.cli.context import CliSettings
 from manhattan.cli.demo import demo
 from manhattan.cli.kv import kv
+from manhattan.cli.metadata import metadata
 from manhattan.cli.social import COMMANDS as SOCIAL_COMMANDS
 from manhattan.cli.node import node
 from manhattan.cli.snapshot import snapshot
@@ -56,6 +57,7 @@ cli.add_command(repair)
 for command in SOCIAL_COMMANDS:
     cli.add_command(command)
 cli.add_command(snapshot)
+cli.add_command(metadata)
 cli.add_command(bench)
 
 

@@ -1,4 +1,4 @@
-"""``manhattan repair`` and ``manhattan node add|decommission|replace|remove``.
+"""``manhattan repair`` and ``manhattan node add|decommission|replace|remove|abort``.
 
 Both run on the cluster and stream progress back; the CLI draws a progress bar
 (rich) and ends with a summary (or JSON with ``-o json``).
@@ -154,6 +154,16 @@ def replace(ctx: click.Context, dead_id: int, new_address: str, output: str) -> 
     with connect(ctx) as client:
         _follow(ClusterOps(client).replace(dead_id, new_address), output,
                 f"replace {dead_id}")
+
+
+@node.command("abort")
+@output_option
+@click.pass_context
+def abort(ctx: click.Context, output: str) -> None:
+    """Abort the membership change under way (from any node): the members before it
+    take their ranges back; a joining node drops what it streamed."""
+    with connect(ctx) as client:
+        _follow(ClusterOps(client).abort(), output, "abort")
 
 
 @node.command("remove")

@@ -139,20 +139,29 @@ def _check_node_dir(target: Path, snapshot_dir: Path) -> None:
                    "<data-dir>/snapshots/NAME (e.g. copied back from a backup).")
 @click.option("--force", is_flag=True,
               help="Restore over an existing database (moved aside to db.replaced-<time>).")
+@click.option("--whole-cluster", is_flag=True,
+              help="Every node of the cluster is being restored (all stopped) from snapshots "
+                   "of the same time: a snapshot older than the tombstone grace is then "
+                   "allowed. Implied when DATA_DIR is a local cluster's (every node<i>/).")
 @output_option
-def restore(name: str, data_dir: Path, source: Path | None, force: bool, output: str) -> None:
+def restore(name: str, data_dir: Path, source: Path | None, force: bool, whole_cluster: bool,
+            output: str) -> None:
     """Put snapshot NAME back as the database of stopped node(s); start them afterwards.
 
     Offline: a running node is refused. Each node gets its own checkpoint, so the
-    cluster must have the same node ids (and addresses) as when it was taken.
+    cluster must have the same node ids (and addresses) as when it was taken. One node
+    restored into a live cluster from a snapshot older than the tombstone grace is
+    refused (deleted data could come back): replace that node instead.
     """
     # --from restores one node, whose data dir may be gone entirely (a new machine).
     targets = [data_dir] if source is not None else _node_dirs(data_dir)
+    whole_cluster = whole_cluster or (source is None and targets != [data_dir])
     rows = []
     for target in targets:
         try:
             _check_node_dir(target, source or target / SNAPSHOTS_DIR / name)
-            info, moved = restore_node(target, name=name, source=source, force=force)
+            info, moved = restore_node(target, name=name, source=source, force=force,
+                                       whole_cluster=whole_cluster)
         except RestoreError as exc:
             raise click.ClickException(str(exc)) from None
         rows.append({"node": info.node_id, "snapshot": info.name,

@@ -2,20 +2,24 @@
 
 from manhattan.client.aio import AsyncAdmin, AsyncClient, AsyncDataset
 from manhattan.client.breaker import BreakerPolicy, Breakers, BreakerState
+from manhattan.client.backoff import (
+    Backoff, ConstantBackoff, EqualJitterBackoff, ExponentialBackoff, FullJitterBackoff,
+    NoBackoff,
+)
 from manhattan.client.errors import (
-    AlreadyExists, Cancelled, InternalError, InvalidRequest, ManhattanError, NotFound,
-    PermissionDenied, QuotaExceeded, StaleTopology, Timeout, Unauthenticated, Unavailable,
+    AlreadyExists, Cancelled, ConnectionLost, InternalError, InvalidRequest, ManhattanError,
+    MultiPartError, NodeUnreachable, NotFound, PartOutcome, PermissionDenied, QuotaExceeded,
+    ReplicasUnavailable, StaleTopology, Timeout, Unauthenticated, Unavailable,
 )
 from manhattan.client.models import (
-    ClusterTopology, DatasetInfo, Delete, MemberInfo, NodeInfo, Put, Record, ScanPage, Tenant,
+    ClusterTopology, DatasetInfo, Delete, MemberInfo, MetadataStatus, NodeInfo, Put, Record, ScanPage, Tenant,
     Version,
 )
 from manhattan.client.models import AuditEntry, Limits, TenantDescription, TokenInfo
 from manhattan.security.tls import TlsFiles
 from manhattan.client.models import SnapshotInfo
-from manhattan.client.policies import (
-    RetryPolicy, RoundRobinPolicy, RoutingPolicy, TokenAwarePolicy,
-)
+from manhattan.client.policies import RoundRobinPolicy, RoutingPolicy, TokenAwarePolicy
+from manhattan.client.retry import RetryDecision, RetryPolicy
 from manhattan.client.sync import Admin, Client, Dataset
 from manhattan.client.ops import ClusterOps, MembershipProgress, NodeTransfer, RepairProgress
 from manhattan.client.topology import TopologyCache
@@ -26,9 +30,12 @@ __all__ = [
     "Admin", "AlreadyExists", "AsyncAdmin", "AsyncClient", "AsyncDataset", "BreakerPolicy",
     "BreakerState", "Breakers", "Cancelled", "Client", "ClusterTopology", "Consistency", "Dataset",
     "DatasetInfo", "Delete", "Durability", "InternalError", "InvalidRequest", "ManhattanError",
-    "MemberInfo", "NodeInfo", "NotFound", "PermissionDenied", "Put", "QuotaExceeded", "Record",
+    "MemberInfo", "MetadataStatus", "NodeInfo", "NotFound", "PermissionDenied", "Put", "QuotaExceeded", "Record",
     "RetryPolicy", "RoundRobinPolicy", "RoutingPolicy", "ScanPage", "StaleTopology", "Tenant",
     "Timeout", "TokenAwarePolicy", "TopologyCache", "Unauthenticated", "Unavailable", "Version",
     "AuditEntry", "Limits", "TenantDescription", "TlsFiles", "TokenInfo",
     "SnapshotInfo",
+    "Backoff", "ConstantBackoff", "EqualJitterBackoff", "ExponentialBackoff",
+    "FullJitterBackoff", "NoBackoff", "RetryDecision",
+    "ConnectionLost", "MultiPartError", "NodeUnreachable", "PartOutcome", "ReplicasUnavailable",
 ]

@@ -7,8 +7,10 @@ call tries it only when everything better has failed. After ``cooldown``
 seconds it is HALF_OPEN: one call may probe it in its usual place; success
 closes the breaker, a connection failure opens it again for another cool-down.
 
-An answer from the node, even an error (NotFound, or Unavailable because too
-few *replicas* are live), proves the node reachable and counts as success.
+An answer from the node, even an error (NotFound, or ReplicasUnavailable
+because too few *replicas* are live), proves the node reachable and counts as
+success. Only the error class decides: ``NodeUnreachable`` (no connection) and
+``ConnectionLost`` (it broke mid-call) are failures.
 """
 
 from __future__ import annotations
@@ -19,19 +21,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from manhattan.errors import ManhattanError, Timeout, Unavailable
-
-# The coordinator's own Unavailable ("QUORUM needs 2 of 3 replicas; only 1 are live
-# (nothing was sent)"): the node answered. Every other UNAVAILABLE is gRPC's:
-# connection refused or reset, socket closed, no route.
-_NODE_ANSWERED = ("nothing was sent", " replicas")
+from manhattan.errors import ConnectionLost, ManhattanError, NodeUnreachable, Timeout
 
 
 def is_connection_failure(error: ManhattanError) -> bool:
-    """Whether ``error`` means the endpoint itself could not be reached."""
-    if not isinstance(error, Unavailable):
-        return False
-    return not any(marker in error.message for marker in _NODE_ANSWERED)
+    """Whether ``error`` means the endpoint itself could not be reached (or dropped)."""
+    return isinstance(error, (NodeUnreachable, ConnectionLost))
 
 
 class BreakerState(str, enum.Enum):

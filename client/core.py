@@ -1,25 +1,29 @@
-"""What the sync and async clients share: settings, metadata, routing, retry setup,
-circuit breakers and the topology cache. Everything here is I/O-free."""
+"""What the sync and async clients share: settings, metadata, routing, retries,
+circuit breakers, the topology cache and how a split call's parts combine.
+Everything here is I/O-free."""
 
 from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+import grpc
 
 from manhattan.client.breaker import BreakerPolicy, Breakers
+from manhattan.client.errors import PartOutcome, combine, from_rpc_error
 from manhattan.client.models import DatasetInfo
-from manhattan.client.operations import Operation
-from manhattan.client.policies import (
-    RetryPolicy, RoundRobinPolicy, RoutingPolicy, TokenAwarePolicy,
-)
+from manhattan.client.operations import Operation, reassemble
+from manhattan.client.policies import RoundRobinPolicy, RoutingPolicy, TokenAwarePolicy
+from manhattan.client.retry import Attempts, RetryPolicy
 from manhattan.client.topology import TopologyCache
 from manhattan.security.tls import TlsFiles
 from manhattan.errors import (
-    InvalidRequest, ManhattanError, QuotaExceeded, StaleTopology, Timeout, Unavailable,
+    ConnectionLost, InvalidRequest, ManhattanError, NodeUnreachable, StaleTopology, Unavailable,
 )
 
+T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
 MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 CHANNEL_OPTIONS = (
@@ -77,13 +81,13 @@ class ClientCore:
         self.retry = retry or RetryPolicy()
         self.topology = topology or TopologyCache()
         self.breakers = Breakers(breaker)
+        if routing is not None and not isinstance(routing, RoutingPolicy):
+            raise InvalidRequest(
+                f"routing must implement RoutingPolicy (query_plan, populate, answered; "
+                f"subclass it for the hooks' defaults), not {type(routing).__name__}")
         self.routing = routing or TokenAwarePolicy(
             RoundRobinPolicy(self.endpoints, discover=True))
-        populate = getattr(self.routing, "populate", None)
-        if callable(populate):
-            populate(self.topology)
-        answered = getattr(self.routing, "answered", None)
-        self._answered = answered if callable(answered) else None
+        self.routing.populate(self.topology)
         self._rotation = itertools.count()
 
     # -- routing and outcomes ---------------------------------------------------------
@@ -104,14 +108,41 @@ class ClientCore:
     def record(self, endpoint: str, error: ManhattanError | None) -> None:
         """What came back from ``endpoint`` (None: an answer)."""
         self.breakers.record(endpoint, error)
-        if self._answered is not None:
-            self._answered(endpoint if error is None else None)
-        if isinstance(error, (Unavailable, StaleTopology)):
+        self.routing.answered(endpoint if error is None else None)
+        if isinstance(error, (Unavailable, ConnectionLost, StaleTopology)):
             self.topology.invalidate()
+
+    def attempts(self, op: Operation[Any], deadline: float) -> Attempts:
+        """A new call's attempts over its plan, decided by the retry policy."""
+        return Attempts(self.retry, op, self.plan(op), deadline)
+
+    def failed(self, endpoint: str, exc: grpc.RpcError | ManhattanError) -> ManhattanError:
+        """An attempt on ``endpoint`` (on an established connection) failed: the precise
+        error, recorded."""
+        error = exc if isinstance(exc, ManhattanError) else from_rpc_error(exc, connected=True)
+        self.record(endpoint, error)
+        return error
+
+    def answered(self, endpoint: str, op: Operation[T], response: Any) -> T:
+        """An attempt on ``endpoint`` got ``response``: recorded and decoded."""
+        self.record(endpoint, None)
+        return op.parse(response)
 
     def groups(self, op: Operation[Any]) -> list[list[int]]:
         """Item indices of a multi-key call grouped by replica set."""
         return self.topology.group(op.dataset, op.batch_pkeys())
+
+    @staticmethod
+    def combine(op: Operation[Any], groups: Sequence[Sequence[int]],
+                outcomes: Sequence[Any]) -> list[Any]:
+        """The parts' answers in item order, or one MultiPartError carrying every
+        part's outcome when any part failed."""
+        if not any(isinstance(o, ManhattanError) for o in outcomes):
+            return reassemble(groups, outcomes)
+        raise combine(op.method, [
+            PartOutcome(tuple(g), error=o) if isinstance(o, ManhattanError)
+            else PartOutcome(tuple(g), result=o)
+            for g, o in zip(groups, outcomes, strict=True)])
 
     # -- topology fetches -------------------------------------------------------------
 
@@ -147,37 +178,77 @@ class ClientCore:
 
     @staticmethod
     def remaining(deadline: float, op: Operation[Any]) -> float:
-        """Seconds left before ``deadline``; Timeout when none are."""
+        """Seconds left before ``deadline``; Unavailable when none are (nothing was sent
+        by this attempt)."""
         left = deadline - time.monotonic()
         if left <= 0:
-            raise Timeout(f"{op.method}: deadline passed before the request could be sent")
+            raise Unavailable(f"{op.method}: the deadline passed before the request could "
+                              "be sent; nothing was sent")
         return left
 
     @staticmethod
-    def retry_pause(exc: ManhattanError, deadline: float) -> float:
-        """Seconds to wait before the first retry: the server's ``retry-after`` of a
-        QuotaExceeded (re-raised at once when the call's deadline comes sooner)."""
-        if isinstance(exc, QuotaExceeded) and exc.retry_after:
-            if time.monotonic() + exc.retry_after >= deadline:
-                raise exc
-            return exc.retry_after
-        return 0.0
-
-    def retry_args(self, op: Operation[Any], deadline: float) -> dict[str, Any]:
-        """tenacity arguments for the retries after a failed first attempt."""
-        budget = max(deadline - time.monotonic(), 0.0)
-        return self.retry.tenacity_args(op, budget, after_first=True)
-
-    @staticmethod
-    def endpoint_for(plan: Sequence[str], attempt: int) -> str:
-        """The endpoint of 1-based attempt ``attempt``: the plan, cycled."""
-        return plan[(attempt - 1) % len(plan)]
+    def half_left(deadline: float) -> float:
+        """Half the seconds left before ``deadline`` (for a side fetch first)."""
+        return max(deadline - time.monotonic(), 0.001) / 2
 
 
-class CoreViews:
-    """What both clients expose of their shared core (``self._core``)."""
+def connection_ready(state: grpc.ChannelConnectivity, endpoint: str) -> bool:
+    """Whether a call may go out on a channel in ``state``: True when connected, False
+    while it is still connecting (wait for the next state); NodeUnreachable when
+    the connection failed, so nothing would be sent."""
+    if state is grpc.ChannelConnectivity.READY:
+        return True
+    if state in (grpc.ChannelConnectivity.TRANSIENT_FAILURE,
+                 grpc.ChannelConnectivity.SHUTDOWN):
+        raise NodeUnreachable(f"cannot connect to {endpoint} ({state.name.lower()}); "
+                              "nothing was sent")
+    return False
 
-    _core: ClientCore
+
+def unreachable(endpoint: str) -> NodeUnreachable:
+    """The error of a connection that did not come up before the deadline."""
+    return NodeUnreachable(f"no connection to {endpoint} before the deadline; nothing was sent")
+
+
+D = TypeVar("D")
+A = TypeVar("A")
+
+
+class CoreViews(Generic[D, A]):
+    """What both clients share: construction, ``dataset()``, ``admin`` and views of their
+    core (``self._core``). A transport names its facade classes and opens its own
+    state in ``_open``."""
+
+    _dataset_class: Callable[[Any, str], D]
+    _admin_class: Callable[[Any], A]
+
+    def __init__(
+        self,
+        endpoints: str | Sequence[str],
+        *,
+        token: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        routing: RoutingPolicy | None = None,
+        breaker: BreakerPolicy | None = None,
+        topology: TopologyCache | None = None,
+        tls: TlsFiles | None = None,
+    ) -> None:
+        self._core = ClientCore(endpoints, token=token, timeout=timeout, retry=retry,
+                                routing=routing, breaker=breaker, topology=topology, tls=tls)
+        self._stubs: dict[tuple[str, str], Any] = {}
+        self._open()
+        self.admin: A = self._admin_class(self)
+
+    def _open(self) -> None:
+        """Set up the transport's own state (channels, pools)."""
+
+    def dataset(self, name: str, *, replication_factor: int | None = None) -> D:
+        """A handle on one dataset (``replication_factor`` overrides what the cluster says,
+        for routing only)."""
+        if replication_factor is not None:
+            self._core.topology.pin_replication_factor(name, replication_factor)
+        return self._dataset_class(self, name)
 
     @property
     def topology(self) -> TopologyCache:
@@ -199,7 +270,3 @@ class CoreViews:
         """Every endpoint known: the seeds and the members learned since."""
         return self._core.known_endpoints()
 
-    def _pin(self, dataset: str, replication_factor: int | None) -> None:
-        """Let ``replication_factor`` override what the cluster says (routing only)."""
-        if replication_factor is not None:
-            self._core.topology.pin_replication_factor(dataset, replication_factor)

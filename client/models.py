@@ -1,37 +1,12 @@
-"""Value types the SDK returns."""
+"""Value types the SDK returns (those the node shares, such as ``Record``, are
+defined once in ``manhattan.types`` and re-exported here)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
-
-from manhattan.types import Consistency, Durability
-
-
-class Version(NamedTuple):
-    """HLC timestamp (ms << 16 | logical) and writer node id; last writer wins."""
-
-    timestamp: int
-    writer: int
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """A stored record."""
-
-    pkey: bytes
-    lkey: bytes
-    value: bytes
-    version: Version
-    expires_at_ms: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ScanPage:
-    """One page of a scan; pass ``cursor`` back to continue, None at the end."""
-
-    records: list[Record]
-    cursor: bytes | None
+from manhattan.types import (
+    AuditEntry, Consistency, Durability, Record, ScanPage, SnapshotInfo, Version,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +64,25 @@ class NodeInfo:
     streaming_records: int = 0
     streaming_bytes: int = 0
     snapshots: int = 0
+    metadata: "MetadataStatus | None" = None
+    """This node's member of the metadata log (None: the node runs without one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MetadataStatus:
+    """One node's view of the replicated metadata log."""
+
+    role: str
+    """leader, follower, learner (applies the log, never votes) or stopped."""
+    leader: str
+    term: int
+    commit_index: int
+    applied_index: int
+    has_majority: bool
+    stale: bool
+    seconds_since_majority: float
+    voters: list[str]
+    applied_commands: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,26 +157,8 @@ class TenantDescription:
     tokens: list[TokenInfo]
 
 
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One admin action recorded by a node."""
-
-    at_ms: int
-    node_id: int
-    actor: str
-    action: str
-    target: str
-    detail: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotInfo:
-    """One snapshot on one node (a RocksDB checkpoint under <data_dir>/snapshots/<name>)."""
-
-    name: str
-    node_id: int
-    created_at_ms: int
-    size_bytes: int
-    path: str
-    topology_epoch: int = 0
-    datasets: list[str] = field(default_factory=list)
+__all__ = [
+    "AuditEntry", "ClusterTopology", "DatasetInfo", "Delete", "Limits", "MemberInfo", "NodeInfo",
+    "Put", "Record", "ScanPage", "SnapshotInfo", "Tenant", "TenantDescription", "TokenInfo",
+    "Version",
+]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from manhattan.client.models import (
-    ClusterTopology, DatasetInfo, MemberInfo, Delete, NodeInfo, Put, Record, ScanPage, Tenant, Version,
+    ClusterTopology, DatasetInfo, MemberInfo, Delete, MetadataStatus, NodeInfo, Put, Record, ScanPage, Tenant, Version,
 )
 from manhattan.errors import InternalError, InvalidRequest
 from manhattan.proto.v1 import admin_pb2, cluster_pb2, data_pb2, types_pb2
@@ -143,7 +143,7 @@ def get_many(dataset: str, keys: Sequence[tuple[Key, Key]], consistency: Consist
              ) -> Operation[list[Record | None]]:
     """Get many records in one call; results in key order."""
     request = data_pb2.MultiGetRequest(
-        dataset=dataset, consistency=int(consistency),
+        dataset=dataset, consistency=int(consistency), paged=True,
         keys=[types_pb2.Key(pkey=as_bytes(p, f"keys[{i}].pkey"), lkey=as_bytes(l, f"keys[{i}].lkey"))
               for i, (p, l) in enumerate(keys)],
     )
@@ -199,6 +199,20 @@ def split(op: Operation[list[T]], groups: Sequence[Sequence[int]]) -> list[Opera
         parts.append(Operation(op.service, op.method, request, op.parse, op.idempotent,
                                items[group[0]].pkey, op.dataset, op.batch))
     return parts
+
+
+def rest_of(op: Operation[Any], answer: Any) -> Operation[Any] | None:
+    """A paged multi-get answered a prefix of its keys (it was over
+    ``limits.max_response_bytes``): the operation for the keys left, or None when done."""
+    if op.method != "MultiGet" or op.batch is None:
+        return None
+    keys = getattr(op.request, op.batch)
+    if len(answer) >= len(keys):
+        return None
+    if not answer:
+        raise InternalError(f"a node answered none of {len(keys)} keys of a paged multi-get")
+    [rest] = split(op, [range(len(answer), len(keys))])
+    return rest
 
 
 def reassemble(groups: Sequence[Sequence[int]], results: Sequence[Sequence[T]]) -> list[T]:
@@ -274,6 +288,15 @@ def _ops_fields(response: admin_pb2.NodeInfoResponse) -> dict[str, object]:
     return {name: getattr(response, name) for name in _OPS_FIELDS}
 
 
+def _metadata_status(response: admin_pb2.NodeInfoResponse) -> MetadataStatus | None:
+    m = response.metadata
+    if not response.HasField("metadata") or not m.enabled:
+        return None
+    return MetadataStatus(m.role, m.leader, m.term, m.commit_index, m.applied_index,
+                          m.has_majority, m.stale, m.seconds_since_majority, list(m.voters),
+                          m.applied_commands)
+
+
 def node_info() -> Operation[NodeInfo]:
     """What the node that answers says about itself."""
     return Operation(
@@ -281,7 +304,8 @@ def node_info() -> Operation[NodeInfo]:
         lambda r: NodeInfo(r.node_id, r.address, r.version, r.started_at_ms, r.clock_ms,
                            list(r.datasets), r.approximate_keys, r.disk_bytes,
                            r.topology_epoch, dict(r.hints_pending), r.hints_dropped,
-                           r.hints_replayed, r.read_repairs, **_ops_fields(r)),
+                           r.hints_replayed, r.read_repairs, **_ops_fields(r),
+                           metadata=_metadata_status(r)),
         True,
     )
 
@@ -296,3 +320,44 @@ def topology() -> Operation[ClusterTopology]:
             for m in r.members]),
         True,
     )
+
+
+# -- scans, page by page ----------------------------------------------------
+
+
+class ScanPager:
+    """A scan as a sequence of page operations, I/O-free: ``next()`` is the next page's
+    operation (None when done), ``feed(page)`` takes its answer and returns the
+    records to hand out. ``limit`` (None: no limit) caps the records in all."""
+
+    def __init__(self, dataset: str, pkey: Key, *, start: Key | None, end: Key | None,
+                 reverse: bool, page_size: int, consistency: Consistency,
+                 limit: int | None = None) -> None:
+        if page_size < 1:
+            raise InvalidRequest(f"page_size must be at least 1, got {page_size}")
+        if limit is not None and limit < 0:
+            raise InvalidRequest(f"limit must not be negative, got {limit}")
+        self._page = (dataset, pkey, start, end, page_size, reverse)
+        self._consistency = consistency
+        self._left = limit
+        self._cursor: bytes | None = None
+        self._done = limit == 0
+
+    def next(self) -> Operation[ScanPage] | None:
+        """The operation of the next page, or None when the scan is complete."""
+        if self._done:
+            return None
+        dataset, pkey, start, end, page_size, reverse = self._page
+        size = page_size if self._left is None else min(page_size, self._left)
+        return scan_page(dataset, pkey, start, end, size, reverse, self._cursor,
+                         self._consistency)
+
+    def feed(self, page: ScanPage) -> list[Record]:
+        """The records of ``page`` to yield (cut at the limit)."""
+        records = page.records
+        if self._left is not None:
+            records = records[:self._left]
+            self._left -= len(records)
+        self._cursor = page.cursor
+        self._done = page.cursor is None or self._left == 0
+        return records

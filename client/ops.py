@@ -11,6 +11,7 @@ changes, each a stream of progress events.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -102,6 +103,9 @@ class ClusterOps:
         self._timeout = timeout
 
     def _stream(self, endpoint: str, method: str, request):
+        # Connected first: a node that cannot be reached is NodeUnreachable (nothing was
+        # started); a stream that breaks later is ConnectionLost (it may have run).
+        self._client._link(endpoint).connect(endpoint, time.monotonic() + self._timeout)
         stub = self._client._stub(endpoint, "ops")
         call = getattr(stub, method)(request, timeout=self._timeout,
                                      metadata=self._client._core.metadata)
@@ -155,6 +159,10 @@ class ClusterOps:
                 ) -> Iterator[MembershipProgress]:
         """Swap a dead node for the running node at ``address``."""
         return self._change(_Kind(kind=_Kind.REPLACE, node_id=dead_id, address=address), via)
+
+    def abort(self, *, via: str | None = None) -> Iterator[MembershipProgress]:
+        """Abort the membership change under way: back to the members before it."""
+        return self._change(_Kind(kind=_Kind.ABORT), via)
 
     def remove(self, dead_id: int, *, via: str | None = None) -> Iterator[MembershipProgress]:
         """Drop a dead node; the survivors re-replicate its ranges among themselves."""

@@ -1,12 +1,9 @@
-"""Small, swappable policies: which node to try (routing) and when to retry.
+"""Routing policies: which endpoints to try for an operation, best first.
 
 In the spirit of the Cassandra python-driver: the client asks a routing policy
-for a query plan (the endpoints to try, in order) and a retry policy for
-tenacity's stop/wait/retry decisions. Retries always end at the caller's deadline.
-
-A routing policy may also have ``populate(topology)``: the client then hands it
-its TopologyCache, so the policy can see every member (not only the seeds it was
-given), their liveness and the ring.
+for a query plan (the endpoints to try, in order) and executes it; retries are
+the retry policy's (``manhattan.client.retry``). ``TokenAwarePolicy(child)``
+decorates another policy to put the key's replicas first.
 """
 
 from __future__ import annotations
@@ -14,28 +11,36 @@ from __future__ import annotations
 import itertools
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
-
-from tenacity import (
-    RetryCallState, retry_if_exception, stop_after_attempt, stop_before_delay,
-)
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from manhattan.client.operations import Operation
-from manhattan.errors import ManhattanError, QuotaExceeded, Timeout, Unavailable
 
 if TYPE_CHECKING:
     from manhattan.client.topology import TopologyCache
 
 
+@runtime_checkable
 class RoutingPolicy(Protocol):
-    """Chooses the endpoints to try for an operation, best first (may add ``populate``)."""
+    """Chooses the endpoints to try for an operation, best first.
+
+    A policy implements ``query_plan``; the two hooks have no-op defaults for a
+    policy that subclasses this protocol: the client calls ``populate`` once with
+    its TopologyCache (to see every member, its liveness and the ring) and
+    ``answered`` after every attempt.
+    """
 
     def query_plan(self, op: Operation[Any]) -> Sequence[str]:
         """Endpoints in the order to try them."""
+        ...
+
+    def populate(self, topology: "TopologyCache") -> None:
+        """Follow ``topology`` from now on."""
+
+    def answered(self, endpoint: str | None) -> None:
+        """``endpoint`` just answered a call; None: the attempt failed."""
 
 
-class RoundRobinPolicy:
+class RoundRobinPolicy(RoutingPolicy):
     """Spreads requests over its endpoints, starting at a rotating one.
 
     With ``discover`` the endpoints are the seeds plus every member the topology
@@ -78,7 +83,7 @@ class RoundRobinPolicy:
         return plan
 
 
-class TokenAwarePolicy:
+class TokenAwarePolicy(RoutingPolicy):
     """Puts the live replicas of an operation's pkey first, then the child's plan.
 
     Replicas come from the topology, so they may be nodes the child does not list.
@@ -106,16 +111,15 @@ class TokenAwarePolicy:
         self._counter = itertools.count(random.randrange(1 << 16))
 
     def answered(self, endpoint: str | None) -> None:
-        """``endpoint`` just answered a call; None: the last call failed (the client
-        tells a policy that has this method after every attempt)."""
+        """``endpoint`` just answered a call; None: the last call failed (sticky routing
+        follows it); the child hears it too."""
         self._last_answer = endpoint
+        self.child.answered(endpoint)
 
     def populate(self, topology: "TopologyCache") -> None:
         """Route with ``topology``; the child is populated with it too."""
         self._topology = topology
-        populate = getattr(self.child, "populate", None)
-        if populate is not None:
-            populate(topology)
+        self.child.populate(topology)
 
     def replicas(self, op: Operation[Any]) -> list[str]:
         """Addresses of the live replicas of ``op.pkey``, primary first (empty if unknown)."""
@@ -142,52 +146,4 @@ class TokenAwarePolicy:
         return replicas + [e for e in child_plan if e not in chosen]
 
 
-def should_retry(exc: BaseException, op: Operation[Any]) -> bool:
-    """Retry when nothing was done (Unavailable, QuotaExceeded) or when repeating is safe."""
-    if isinstance(exc, (Unavailable, QuotaExceeded)):
-        return True
-    return isinstance(exc, Timeout) and op.idempotent
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Exponential backoff with full jitter, bounded by attempts and the deadline."""
-
-    max_attempts: int = 5
-    initial_backoff: float = 0.02
-    max_backoff: float = 1.0
-
-    def backoff(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-        ceiling = min(self.max_backoff, self.initial_backoff * (2 ** (attempt - 1)))
-        return random.uniform(0, ceiling)
-
-    def tenacity_args(
-        self, op: Operation[Any], budget: float, *, after_first: bool = False
-    ) -> dict[str, Any]:
-        """Arguments for tenacity's Retrying/AsyncRetrying for one call.
-
-        ``after_first``: one attempt was already made outside tenacity (the
-        clients' fast path), so the loop makes one fewer; its first try goes at
-        once to the next endpoint of the plan (fail over first, back off after).
-        """
-        attempts = self.max_attempts - 1 if after_first else self.max_attempts
-
-        def wait(state: RetryCallState) -> float:
-            delay = self.backoff(state.attempt_number)
-            exc = state.outcome.exception() if state.outcome else None
-            if isinstance(exc, QuotaExceeded) and exc.retry_after:
-                delay = max(delay, exc.retry_after)
-            return delay
-
-        return {
-            "stop": stop_after_attempt(max(attempts, 1)) | stop_before_delay(budget),
-            "wait": wait,
-            "retry": retry_if_exception(lambda exc: should_retry(exc, op)),
-            "reraise": True,
-        }
-
-
-def is_retryable(exc: ManhattanError, op: Operation[Any]) -> bool:
-    """Whether a first failure is worth entering the retry loop for."""
-    return should_retry(exc, op)
+__all__ = ["RoundRobinPolicy", "RoutingPolicy", "TokenAwarePolicy"]

@@ -15,7 +15,7 @@ def snapshot_from_proto(message: admin_pb2.Snapshot) -> SnapshotInfo:
     """The SDK's form of a snapshot."""
     return SnapshotInfo(message.name, message.node_id, message.created_at_ms,
                         message.size_bytes, message.path, message.topology_epoch,
-                        list(message.datasets))
+                        tuple(message.datasets))
 
 
 def create_snapshot(name: str) -> Operation[SnapshotInfo]:

@@ -1,50 +1,86 @@
 """The blocking client: ``Client(endpoints, token=...)``.
 
-Requests, decoding, routing, breakers and topology decisions come from the
-shared core; this module only does the blocking I/O: grpc calls, a small
-thread pool for the parts of a split get_many/put_many and for background
-topology refreshes.
+Requests, decoding, routing, retries, breakers and topology decisions come from
+the shared core and the facades (``facade.py``); this module only does the
+blocking I/O: channels and what is known of their connections, grpc calls, a
+small thread pool for the parts of a split get_many/put_many and for
+background topology refreshes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import grpc
-from tenacity import Retrying
 
-from manhattan.client import governance as gov
 from manhattan.client import operations as ops
-from manhattan.client import snapshots as snap
-from manhattan.client.breaker import BreakerPolicy
 from manhattan.client.core import (
-    CHANNEL_OPTIONS, DEFAULT_TIMEOUT, PARALLEL_REQUESTS, ClientCore, CoreViews,
+    CHANNEL_OPTIONS, PARALLEL_REQUESTS, CoreViews,
+    connection_ready, unreachable,
 )
-from manhattan.client.errors import from_rpc_error
-from manhattan.client.models import (
-    AuditEntry, ClusterTopology, DatasetInfo, Delete, Limits, NodeInfo, Put, Record, ScanPage,
-    Tenant, TenantDescription, TokenInfo, Version,
-)
-from manhattan.client.models import SnapshotInfo
-from manhattan.client.policies import RetryPolicy, RoutingPolicy, is_retryable
-from manhattan.client.topology import Refresh, TopologyCache
-from manhattan.security.tls import TlsFiles
+from manhattan.client.facade import AdminOps, DatasetOps
+from manhattan.client.models import DatasetInfo, Record
+from manhattan.client.topology import Refresh
 from manhattan.security.tls import channel as open_channel
 from manhattan.errors import ManhattanError, Unavailable
 from manhattan.proto.v1 import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, data_pb2_grpc
 from manhattan.proto.v1 import ops_pb2_grpc
-from manhattan.types import Consistency, Durability
 
 T = TypeVar("T")
 _STUBS = {"data": data_pb2_grpc.DataStub, "admin": admin_pb2_grpc.AdminStub,
           "cluster": cluster_pb2_grpc.ClusterStub, "ops": ops_pb2_grpc.OpsStub}
 
 
-class Client(CoreViews):
+_STATES = {state.value[0]: state for state in grpc.ChannelConnectivity}
+
+
+class _Link:
+    """A channel and a synchronous look at its connection, so a call knows whether it
+    goes out on an established one.
+
+    grpc's public connectivity API for blocking channels is a subscription served by a
+    poller thread: its state arrives late (a call could go out on a connection grpc
+    already knows is gone) and the thread may touch the channel after ``close()``. The
+    channel's own check and watch (what that thread calls) answer at once, here.
+    """
+
+    def __init__(self, channel: grpc.Channel) -> None:
+        self.channel = channel
+        self._native = channel._channel  # type: ignore[attr-defined]
+
+    def _state(self) -> grpc.ChannelConnectivity:
+        """The state now; an idle channel starts connecting."""
+        return _STATES[self._native.check_connectivity_state(True)]
+
+    def connect(self, endpoint: str, deadline: float) -> None:
+        """Return once connected; NodeUnreachable when it failed or the deadline came."""
+        state = self._state()
+        while not connection_ready(state, endpoint):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise unreachable(endpoint)
+            self._native.watch_connectivity_state(state.value[0], time.time() + min(left, 1.0))
+            state = self._state()
+
+    def close(self) -> None:
+        """Close the channel."""
+        self.channel.close()
+
+
+class Dataset(DatasetOps):
+    """Reads and writes on one dataset (blocking). Keys and values are bytes or str."""
+
+
+class Admin(AdminOps):
+    """Tenant and dataset management (needs the admin token), blocking."""
+
+
+class Client(CoreViews[Dataset, Admin]):
     """A blocking Manhattan client; use as a context manager or call ``close()``.
 
     ``endpoints`` are seeds: the client learns every member from the cluster's
@@ -53,41 +89,29 @@ class Client(CoreViews):
     Thread-safe.
     """
 
-    def __init__(
-        self,
-        endpoints: str | Sequence[str],
-        *,
-        token: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        routing: RoutingPolicy | None = None,
-        breaker: BreakerPolicy | None = None,
-        topology: TopologyCache | None = None,
-        tls: TlsFiles | None = None,
-    ) -> None:
-        self._core = ClientCore(endpoints, token=token, timeout=timeout, retry=retry,
-                                routing=routing, breaker=breaker, topology=topology, tls=tls)
-        self._lock = threading.Lock()
-        self._channels: dict[str, grpc.Channel] = {}
-        self._stubs: dict[tuple[str, str], Any] = {}
-        self._pool: ThreadPoolExecutor | None = None
-        self.admin = Admin(self)
+    _dataset_class = Dataset
+    _admin_class = Admin
 
-    def dataset(self, name: str, *, replication_factor: int | None = None) -> "Dataset":
-        """A handle on one dataset (``replication_factor`` overrides what the cluster says,
-        for routing only)."""
-        self._pin(name, replication_factor)
-        return Dataset(self, name)
+    def _open(self) -> None:
+        self._lock = threading.Lock()
+        self._links: dict[str, _Link] = {}
+        self._pool: ThreadPoolExecutor | None = None
+
+    def _link(self, endpoint: str) -> _Link:
+        link = self._links.get(endpoint)
+        if link is None:
+            with self._lock:
+                link = self._links.get(endpoint)
+                if link is None:
+                    link = self._links[endpoint] = _Link(open_channel(
+                        endpoint, self._core.credentials, CHANNEL_OPTIONS))
+        return link
 
     def _stub(self, endpoint: str, service: str) -> Any:
         stub = self._stubs.get((endpoint, service))
         if stub is None:
-            with self._lock:
-                channel = self._channels.get(endpoint)
-                if channel is None:
-                    channel = open_channel(endpoint, self._core.credentials, CHANNEL_OPTIONS)
-                    self._channels[endpoint] = channel
-                stub = self._stubs[(endpoint, service)] = _STUBS[service](channel)
+            stub = self._stubs[(endpoint, service)] = _STUBS[service](
+                self._link(endpoint).channel)
         return stub
 
     def _executor(self) -> ThreadPoolExecutor:
@@ -101,34 +125,36 @@ class Client(CoreViews):
         return pool
 
     def _attempt(self, op: ops.Operation[T], endpoint: str, deadline: float) -> T:
-        remaining = self._core.remaining(deadline, op)
-        method = getattr(self._stub(endpoint, op.service), op.method)
+        """One request to ``endpoint``; its failure as the precise ManhattanError."""
         self._core.sending(endpoint)
         try:
-            response = method(op.request, timeout=remaining, metadata=self._core.metadata)
-        except grpc.RpcError as exc:
-            error = from_rpc_error(exc)
-            self._core.record(endpoint, error)
-            raise error from None
-        self._core.record(endpoint, None)
-        return op.parse(response)
+            self._core.remaining(deadline, op)
+            self._link(endpoint).connect(endpoint, deadline)
+            method = getattr(self._stub(endpoint, op.service), op.method)
+            response = method(op.request, timeout=self._core.remaining(deadline, op),
+                              metadata=self._core.metadata)
+        except (grpc.RpcError, ManhattanError) as exc:
+            raise self._core.failed(endpoint, exc) from None
+        return self._core.answered(endpoint, op, response)
 
     def _execute(self, op: ops.Operation[T], deadline: float) -> T:
+        """One operation, following a paged answer's cursor (ops.rest_of) to its end."""
+        result = self._execute_once(op, deadline)
+        rest = ops.rest_of(op, result)
+        while rest is not None:
+            more = self._execute_once(rest, deadline)
+            result = result + more  # type: ignore[operator]
+            rest = ops.rest_of(rest, more)
+        return result
+
+    def _execute_once(self, op: ops.Operation[T], deadline: float) -> T:
         self._maybe_refresh(deadline)
-        plan = self._core.plan(op)
-        try:
-            return self._attempt(op, plan[0], deadline)
-        except ManhattanError as exc:
-            if not is_retryable(exc, op) or self._core.retry.max_attempts <= 1:
-                raise  # max_attempts=1: this was the only attempt
-            pause = self._core.retry_pause(exc, deadline)
-            if pause:
-                time.sleep(pause)
-        for attempt in Retrying(**self._core.retry_args(op, deadline)):
-            with attempt:
-                number = attempt.retry_state.attempt_number + 1
-                return self._attempt(op, self._core.endpoint_for(plan, number), deadline)
-        raise AssertionError("unreachable: tenacity reraises")  # pragma: no cover
+        attempts = self._core.attempts(op, deadline)
+        while True:
+            try:
+                return self._attempt(op, attempts.next_endpoint(), deadline)
+            except ManhattanError as exc:
+                time.sleep(attempts.failed(exc))  # raises the final error instead
 
     def _execute_split(self, op: ops.Operation[list[T]], deadline: float) -> list[T]:
         """A multi-key call as one request per replica set, sent in parallel."""
@@ -137,22 +163,11 @@ class Client(CoreViews):
         if len(groups) <= 1:
             return self._execute(op, deadline)
         parts = ops.split(op, groups)
-        pool = self._executor()
-        futures = [pool.submit(self._execute, part, deadline) for part in parts[1:]]
-        outcomes: list[Any] = []
-        try:
-            outcomes.append(self._execute(parts[0], deadline))
-        except ManhattanError as exc:
-            outcomes.append(exc)
-        for future in futures:  # every part is bounded by the deadline
-            try:
-                outcomes.append(future.result())
-            except ManhattanError as exc:
-                outcomes.append(exc)
-        for outcome in outcomes:
-            if isinstance(outcome, ManhattanError):
-                raise outcome
-        return ops.reassemble(groups, outcomes)
+        futures = [self._executor().submit(self._execute, part, deadline)
+                   for part in parts[1:]]
+        outcomes: list[Any] = [_outcome(lambda: self._execute(parts[0], deadline))]
+        outcomes += [_outcome(future.result) for future in futures]  # each bounded
+        return self._core.combine(op, groups, outcomes)
 
     def execute(self, op: ops.Operation[T], timeout: float | None = None) -> T:
         """Send one operation: first try straight away, then retry as the policy allows.
@@ -162,6 +177,31 @@ class Client(CoreViews):
         if op.batch is not None:
             return self._execute_split(op, deadline)  # type: ignore[arg-type,return-value]
         return self._execute(op, deadline)
+
+    # -- the facades' transport ---------------------------------------------------------
+
+    def _run(self, op: ops.Operation[T], timeout: float | None,
+             then: Callable[[T], Any] | None = None) -> Any:
+        result = self.execute(op, timeout)
+        return then(result) if then is not None else result
+
+    def _stream(self, pager: ops.ScanPager, timeout: float | None) -> Iterator[Record]:
+        while (op := pager.next()) is not None:
+            yield from pager.feed(self.execute(op, timeout))
+
+    def _gather(self, pager: ops.ScanPager, timeout: float | None) -> list[Record]:
+        return list(self._stream(pager, timeout))
+
+    def _broadcast(self, op: ops.Operation[T], timeout: float | None,
+                   then: Callable[[list[T]], Any]) -> Any:
+        deadline = self._core.deadline(timeout)
+        with contextlib.suppress(ManhattanError):  # the seeds alone still answer
+            self.refresh_topology(timeout=self._core.half_left(deadline))
+        answers = []
+        for endpoint in self._core.known_endpoints():
+            with contextlib.suppress(Unavailable):  # a node that is down: ask it later
+                answers.append(self._attempt(op, endpoint, deadline))
+        return then(answers)
 
     # -- topology ---------------------------------------------------------------------
 
@@ -226,9 +266,9 @@ class Client(CoreViews):
         """Close every channel and stop the worker threads."""
         with self._lock:
             pool, self._pool = self._pool, None
-            for channel in self._channels.values():
-                channel.close()
-            self._channels.clear()
+            for link in self._links.values():
+                link.close()
+            self._links.clear()
             self._stubs.clear()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
@@ -240,204 +280,9 @@ class Client(CoreViews):
         self.close()
 
 
-class Dataset:
-    """Reads and writes on one dataset. Keys and values are bytes or str."""
-
-    def __init__(self, client: Client, name: str) -> None:
-        self._client = client
-        self.name = name
-
-    def get(self, pkey: ops.Key, lkey: ops.Key = b"", *,
-            consistency: Consistency = Consistency.DEFAULT,
-            timeout: float | None = None) -> Record | None:
-        """The record at (pkey, lkey), or None."""
-        return self._client.execute(ops.get(self.name, pkey, lkey, consistency), timeout)
-
-    def put(self, pkey: ops.Key, lkey: ops.Key, value: ops.Key, *, ttl: float | None = None,
-            consistency: Consistency = Consistency.DEFAULT,
-            durability: Durability = Durability.DEFAULT, timeout: float | None = None) -> Version:
-        """Store a value (optionally expiring after ``ttl`` seconds); returns its version."""
-        return self._client.execute(
-            ops.put(self.name, pkey, lkey, value, ttl, consistency, durability), timeout)
-
-    def delete(self, pkey: ops.Key, lkey: ops.Key = b"", *,
-               consistency: Consistency = Consistency.DEFAULT,
-               durability: Durability = Durability.DEFAULT,
-               timeout: float | None = None) -> Version:
-        """Delete (pkey, lkey); returns the tombstone's version."""
-        return self._client.execute(
-            ops.delete(self.name, pkey, lkey, consistency, durability), timeout)
-
-    def scan_page(self, pkey: ops.Key, *, start: ops.Key | None = None,
-                  end: ops.Key | None = None, limit: int = 100, reverse: bool = False,
-                  cursor: bytes | None = None, consistency: Consistency = Consistency.DEFAULT,
-                  timeout: float | None = None) -> ScanPage:
-        """One page of records of ``pkey`` with start <= lkey < end."""
-        return self._client.execute(
-            ops.scan_page(self.name, pkey, start, end, limit, reverse, cursor, consistency),
-            timeout)
-
-    def iter_scan(self, pkey: ops.Key, *, start: ops.Key | None = None,
-                  end: ops.Key | None = None, reverse: bool = False, page_size: int = 100,
-                  consistency: Consistency = Consistency.DEFAULT,
-                  timeout: float | None = None) -> Iterator[Record]:
-        """Every matching record, fetched page by page (``timeout`` is per page)."""
-        cursor: bytes | None = None
-        while True:
-            page = self.scan_page(pkey, start=start, end=end, limit=page_size, reverse=reverse,
-                                  cursor=cursor, consistency=consistency, timeout=timeout)
-            yield from page.records
-            if page.cursor is None:
-                return
-            cursor = page.cursor
-
-    def scan(self, pkey: ops.Key, *, start: ops.Key | None = None, end: ops.Key | None = None,
-             limit: int = 100, reverse: bool = False,
-             consistency: Consistency = Consistency.DEFAULT,
-             timeout: float | None = None) -> list[Record]:
-        """Up to ``limit`` records of ``pkey`` in lkey order (descending if ``reverse``)."""
-        records: list[Record] = []
-        for record in self.iter_scan(pkey, start=start, end=end, reverse=reverse,
-                                     page_size=min(max(limit, 1), 1000),
-                                     consistency=consistency, timeout=timeout):
-            if len(records) >= limit:
-                break
-            records.append(record)
-        return records
-
-    def get_many(self, keys: Sequence[tuple[ops.Key, ops.Key]], *,
-                 consistency: Consistency = Consistency.DEFAULT,
-                 timeout: float | None = None) -> list[Record | None]:
-        """Records for many (pkey, lkey) pairs, in order (None where absent).
-
-        Sent as one request per replica set, in parallel."""
-        return self._client.execute(ops.get_many(self.name, keys, consistency), timeout)
-
-    def put_many(self, items: Iterable[Put | Delete | tuple], *,
-                 consistency: Consistency = Consistency.DEFAULT,
-                 durability: Durability = Durability.DEFAULT,
-                 timeout: float | None = None) -> list[Version]:
-        """Apply puts and deletes; returns their versions in order.
-
-        Items are grouped by the replica set of their pkey and each group is sent
-        as one request, in parallel. Atomicity is per replica set: a group is
-        applied all-or-nothing on each of its replicas, but different groups are
-        separate requests, so if one fails (the error is raised) others may have
-        been applied."""
-        return self._client.execute(
-            ops.put_many(self.name, items, consistency, durability), timeout)
-
-
-class Admin:
-    """Tenant and dataset management (needs the admin token)."""
-
-    def __init__(self, client: Client) -> None:
-        self._client = client
-
-    def create_tenant(self, name: str, *, timeout: float | None = None) -> str:
-        """Create a tenant and return its token (shown only now)."""
-        return self._client.execute(ops.create_tenant(name), timeout)
-
-    def list_tenants(self, *, timeout: float | None = None) -> list[Tenant]:
-        """Every tenant."""
-        return self._client.execute(ops.list_tenants(), timeout)
-
-    def create_dataset(self, name: str, *, tenant: str, replication_factor: int = 0,
-                       read_consistency: Consistency = Consistency.DEFAULT,
-                       write_consistency: Consistency = Consistency.DEFAULT,
-                       durability: Durability = Durability.DEFAULT,
-                       default_ttl: float | None = None,
-                       timeout: float | None = None) -> DatasetInfo:
-        """Create a dataset owned by ``tenant`` (replication_factor 0 = cluster default)."""
-        info = self._client.execute(ops.create_dataset(
-            name, tenant, replication_factor, read_consistency, write_consistency, durability,
-            default_ttl), timeout)
-        self._client._core.learn(info)
-        return info
-
-    def list_datasets(self, tenant: str | None = None, *,
-                      timeout: float | None = None) -> list[DatasetInfo]:
-        """Datasets (all for the admin, or one tenant's)."""
-        return self._client.execute(ops.list_datasets(tenant), timeout)
-
-    def drop_dataset(self, name: str, *, timeout: float | None = None) -> None:
-        """Drop a dataset and everything in it."""
-        self._client.execute(ops.drop_dataset(name), timeout)
-        self._client._core.topology.forget_dataset(name)
-
-    def node_info(self, *, timeout: float | None = None) -> NodeInfo:
-        """What the answering node says about itself."""
-        return self._client.execute(ops.node_info(), timeout)
-
-    def topology(self, *, timeout: float | None = None) -> ClusterTopology:
-        """The cluster's members and their liveness, as the answering node sees them."""
-        return self._client.execute(ops.topology(), timeout)
-
-    # -- snapshots (of the answering node; `manhattan snapshot` calls every node) ------
-
-    def create_snapshot(self, name: str, *, timeout: float | None = None) -> SnapshotInfo:
-        """Checkpoint the answering node as snapshot ``name``."""
-        return self._client.execute(snap.create_snapshot(name), timeout)
-
-    def list_snapshots(self, *, timeout: float | None = None) -> list[SnapshotInfo]:
-        """The answering node's snapshots, oldest first."""
-        return self._client.execute(snap.list_snapshots(), timeout)
-
-    def delete_snapshot(self, name: str, *, timeout: float | None = None) -> None:
-        """Remove snapshot ``name`` from the answering node."""
-        self._client.execute(snap.delete_snapshot(name), timeout)
-
-    # -- tokens, limits, audit --------------------------------------------------------
-
-    def create_token(self, tenant: str, *, read_only: bool = False,
-                     datasets: Sequence[str] | None = None,
-                     timeout: float | None = None) -> tuple[str, TokenInfo]:
-        """A new token for ``tenant`` (read-only, and/or limited to some datasets);
-        returns (token, info), the token shown only now."""
-        return self._client.execute(gov.create_token(tenant, read_only, datasets), timeout)
-
-    def list_tokens(self, tenant: str | None = None, *,
-                    timeout: float | None = None) -> list[TokenInfo]:
-        """Tenant tokens (one tenant's, or every tenant's)."""
-        return self._client.execute(gov.list_tokens(tenant), timeout)
-
-    def revoke_token(self, token_id: str, *, timeout: float | None = None) -> None:
-        """Revoke a token; every node refuses it within a gossip round or two."""
-        self._client.execute(gov.revoke_token(token_id), timeout)
-
-    def rotate_token(self, token_id: str, *, grace: float = 0.0,
-                     timeout: float | None = None) -> tuple[str, TokenInfo]:
-        """A new token with the same scope; the old one stops after ``grace`` seconds."""
-        return self._client.execute(gov.rotate_token(token_id, grace), timeout)
-
-    def set_limits(self, *, tenant: str | None = None, dataset: str | None = None,
-                   ops_per_second: float | None = None, bytes_per_second: float | None = None,
-                   storage_quota_bytes: int | None = None, burst_seconds: float | None = None,
-                   timeout: float | None = None) -> Limits:
-        """Change a tenant's or a dataset's limits (None keeps a field; 0 removes a limit)."""
-        return self._client.execute(gov.set_limits(
-            tenant=tenant, dataset=dataset, ops_per_second=ops_per_second,
-            bytes_per_second=bytes_per_second, storage_quota_bytes=storage_quota_bytes,
-            burst_seconds=burst_seconds), timeout)
-
-    def describe_tenant(self, name: str, *, timeout: float | None = None) -> TenantDescription:
-        """A tenant with its limits, its datasets' limits and its tokens."""
-        return self._client.execute(gov.describe_tenant(name), timeout)
-
-    def audit_log(self, *, limit: int = 100, since_ms: int = 0,
-                  timeout: float | None = None) -> list[AuditEntry]:
-        """Admin actions of every reachable node, merged, newest first."""
-        client = self._client
-        op = gov.list_audit(limit, since_ms)
-        deadline = client._core.deadline(timeout)
-        try:
-            client.refresh_topology(timeout=max(deadline - time.monotonic(), 0.001) / 2)
-        except ManhattanError:
-            pass  # the seeds alone still answer
-        logs = []
-        for endpoint in client._core.known_endpoints():
-            try:
-                logs.append(client._attempt(op, endpoint, deadline))
-            except Unavailable:
-                continue  # a node that is down keeps its log for later
-        return gov.merge_audit(logs, limit)
+def _outcome(call: Callable[[], T]) -> T | ManhattanError:
+    """The result of ``call``, or the ManhattanError it raised."""
+    try:
+        return call()
+    except ManhattanError as exc:
+        return exc

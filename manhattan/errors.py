@@ -1,20 +1,36 @@
-"""One exception tree for the whole system, mapped one-to-one to gRPC status codes.
+"""One exception tree for the whole system, mapped to gRPC statuses in one table.
 
 Each class is named for what the caller should do next. The node raises them and
-the servicer turns them into statuses; the SDK turns statuses back into them, so
-``except manhattan.client.Unavailable`` means the same thing on both sides.
+the servicer turns them into a status code plus a structured ``manhattan-error``
+trailing-metadata key naming the class (``ERROR_KIND_KEY``); the SDK turns that
+key back into the same class. Nothing ever decides by the message text: the text
+is for people.
+
+    ManhattanError
+    ├── InvalidRequest, NotFound, AlreadyExists, Unauthenticated, PermissionDenied
+    ├── QuotaExceeded            wait ``retry_after`` and retry
+    ├── Unavailable              nothing was done: retrying is safe
+    │   ├── ReplicasUnavailable  the node refused: too few live replicas
+    │   └── NodeUnreachable      the SDK never reached the node (no connection)
+    ├── Timeout                  sent, outcome unknown
+    │   └── ConnectionLost       the connection broke after the request went out
+    ├── StaleTopology, Cancelled, InternalError
 """
 
 from __future__ import annotations
 
 import grpc
 
+ERROR_KIND_KEY = "manhattan-error"
+"""Trailing-metadata key: the ``kind`` of the ManhattanError a node answered with."""
+
 
 class ManhattanError(Exception):
     """Root of every error Manhattan raises on purpose."""
 
     code: grpc.StatusCode = grpc.StatusCode.UNKNOWN
-    retryable: bool = False
+    kind: str = "error"
+    """Stable wire name of the class (sent as ``manhattan-error`` trailing metadata)."""
 
     def __init__(self, message: str = "", *, details: dict[str, str] | None = None) -> None:
         super().__init__(message)
@@ -26,37 +42,42 @@ class InvalidRequest(ManhattanError):
     """The request is malformed or breaks a limit; fix it, retrying will not help."""
 
     code = grpc.StatusCode.INVALID_ARGUMENT
+    kind = "invalid-request"
 
 
 class NotFound(ManhattanError):
     """A named thing (dataset, tenant) does not exist."""
 
     code = grpc.StatusCode.NOT_FOUND
+    kind = "not-found"
 
 
 class AlreadyExists(ManhattanError):
     """A thing with that name exists already."""
 
     code = grpc.StatusCode.ALREADY_EXISTS
+    kind = "already-exists"
 
 
 class Unauthenticated(ManhattanError):
     """No token, or one the cluster does not know."""
 
     code = grpc.StatusCode.UNAUTHENTICATED
+    kind = "unauthenticated"
 
 
 class PermissionDenied(ManhattanError):
     """The token is valid but does not allow this call."""
 
     code = grpc.StatusCode.PERMISSION_DENIED
+    kind = "permission-denied"
 
 
 class QuotaExceeded(ManhattanError):
-    """Over a rate limit or quota; wait ``retry_after`` seconds and try again."""
+    """Over a rate limit or quota (nothing was done); wait ``retry_after`` seconds."""
 
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
-    retryable = True
+    kind = "quota-exceeded"
 
     @property
     def retry_after(self) -> float | None:
@@ -69,44 +90,70 @@ class QuotaExceeded(ManhattanError):
 
 
 class Unavailable(ManhattanError):
-    """Not enough live replicas: nothing was sent, so retrying is always safe."""
+    """Nothing was done: the request never reached a node that could act on it, or the
+    node refused it before any work. Retrying is always safe."""
 
     code = grpc.StatusCode.UNAVAILABLE
-    retryable = True
+    kind = "unavailable"
+
+
+class ReplicasUnavailable(Unavailable):
+    """The coordinator knows too few live replicas for the consistency level; it sent
+    nothing. Retry later, or at a lower level."""
+
+    kind = "replicas-unavailable"
+
+
+class NodeUnreachable(Unavailable):
+    """The SDK could not connect to the node, so the request was never sent (raised by
+    the SDK only; a node never answers with it)."""
+
+    kind = "node-unreachable"
 
 
 class Timeout(ManhattanError):
-    """The deadline passed after the request was sent: the outcome is unknown."""
+    """The request was (or may have been) sent and no answer came: the outcome is
+    unknown. A write may have applied; check before repeating it."""
 
     code = grpc.StatusCode.DEADLINE_EXCEEDED
-    retryable = True
+    kind = "timeout"
+
+
+class ConnectionLost(Timeout):
+    """The connection broke after the request went out: the outcome is unknown (raised by
+    the SDK only)."""
+
+    kind = "connection-lost"
 
 
 class StaleTopology(ManhattanError):
     """The caller's topology epoch is older than the node's; refresh and retry."""
 
     code = grpc.StatusCode.FAILED_PRECONDITION
-    retryable = True
+    kind = "stale-topology"
 
 
 class Cancelled(ManhattanError):
     """The call was cancelled before it finished."""
 
     code = grpc.StatusCode.CANCELLED
+    kind = "cancelled"
 
 
 class InternalError(ManhattanError):
     """A bug or an unexpected storage failure on the node; report it."""
 
     code = grpc.StatusCode.INTERNAL
+    kind = "internal"
 
 
-_BY_CODE: dict[grpc.StatusCode, type[ManhattanError]] = {
-    cls.code: cls
-    for cls in (
-        InvalidRequest, NotFound, AlreadyExists, Unauthenticated, PermissionDenied,
-        QuotaExceeded, Unavailable, Timeout, StaleTopology, Cancelled, InternalError,
-    )
+_CLASSES: tuple[type[ManhattanError], ...] = (
+    InvalidRequest, NotFound, AlreadyExists, Unauthenticated, PermissionDenied,
+    QuotaExceeded, Unavailable, Timeout, StaleTopology, Cancelled, InternalError,
+)
+_BY_CODE: dict[grpc.StatusCode, type[ManhattanError]] = {cls.code: cls for cls in _CLASSES}
+_BY_KIND: dict[str, type[ManhattanError]] = {
+    cls.kind: cls for cls in (*_CLASSES, ReplicasUnavailable, NodeUnreachable, ConnectionLost)
 }
 
 
@@ -117,8 +164,20 @@ def error_for_status(
     return _BY_CODE.get(code, ManhattanError)(message, details=details)
 
 
+def error_for_kind(kind: str) -> type[ManhattanError] | None:
+    """The class a node named in its ``manhattan-error`` trailer (None if unknown)."""
+    return _BY_KIND.get(kind)
+
+
+def status_trailers(exc: ManhattanError) -> tuple[tuple[str, str], ...]:
+    """Trailing metadata of a status for ``exc``: its details and its kind."""
+    return (*exc.details.items(), (ERROR_KIND_KEY, exc.kind))
+
+
 __all__ = [
     "ManhattanError", "InvalidRequest", "NotFound", "AlreadyExists", "Unauthenticated",
-    "PermissionDenied", "QuotaExceeded", "Unavailable", "Timeout", "StaleTopology",
-    "Cancelled", "InternalError", "error_for_status",
+    "PermissionDenied", "QuotaExceeded", "Unavailable", "ReplicasUnavailable",
+    "NodeUnreachable", "Timeout", "ConnectionLost", "StaleTopology", "Cancelled",
+    "InternalError", "ERROR_KIND_KEY", "error_for_kind", "error_for_status",
+    "status_trailers",
 ]

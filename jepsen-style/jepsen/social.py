@@ -25,6 +25,7 @@ from typing import Any
 
 from manhattan.services.client import SocialClient
 from manhattan.errors import AlreadyExists, InvalidRequest, ManhattanError, NotFound, Unavailable
+from manhattan.services.snowflake import LeaseLost
 from manhattan.node.cluster_file import write_cluster_file
 from manhattan.services.process import SocialProcess
 
@@ -39,8 +40,9 @@ CELEBRITIES = 2  # users u0, u1: 4-6 followers each; the others 1-3
 SOCIAL_TIMEOUT_S = 6.0  # a post is three QUORUM writes behind the service
 PAGE = 200  # the service's largest page
 # the service's Unavailable when it holds no Snowflake worker-id lease: raised before the
-# post writes anything (Social.post takes the id after the checks, before the writes)
-NO_IDS = "not issuing IDs"
+# post writes anything (Social.post takes the id after the checks, before the writes); its
+# class is named on the wire (``kind``), the SDK keeps that name
+NO_IDS = LeaseLost.kind
 
 
 class SocialService:
@@ -117,7 +119,7 @@ class SocialWorkload(Workload):
         ``fail``; anything else may have written part of a post (the tweet stored, its
         fan-out job not queued), so it is ``info``."""
         before_writes = isinstance(exc, (InvalidRequest, NotFound)) or (
-            isinstance(exc, Unavailable) and NO_IDS in str(exc))
+            isinstance(exc, Unavailable) and exc.kind == NO_IDS)
         return FAIL if before_writes else INFO
 
     def _until_ok(self, f: str, key: str, value: Any, call: Any, timeout: float = 60.0) -> Any:

@@ -17,8 +17,9 @@ watching it (and finishes it), so an interrupted ``manhattan node add`` is rerun
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from typing import Protocol
 
@@ -28,7 +29,7 @@ from manhattan.cluster.membership import Membership, topology_to_proto
 from manhattan.cluster.peers import PeerContext
 from manhattan.cluster.ranges import future_topology, in_transition
 from manhattan.cluster.topology import Member, MemberState, Topology
-from manhattan.errors import InvalidRequest, ManhattanError, Unavailable
+from manhattan.errors import InvalidRequest, ManhattanError, StaleTopology, Unavailable
 from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc, ops_pb2, ops_pb2_grpc
 from manhattan.security.tls import aio_channel
 from manhattan.tenancy import Catalog
@@ -61,8 +62,17 @@ class MembershipChanges:
     """Validates, starts and drives membership changes from this node."""
 
     def __init__(self, *, peers: PeerContext, membership: Membership, catalog: Catalog,
-                 transfers: LocalTransfers) -> None:
+                 transfers: LocalTransfers,
+                 metadata_voters: Callable[[], list[str] | None] | None = None,
+                 commit_topology: Callable[[dict], Awaitable[dict]] | None = None,
+                 retire_voters: Callable[[list[int]], Awaitable[None]] | None = None) -> None:
+        self.retire_voters = retire_voters
         self.peers = peers
+        # Commits a topology command to the metadata log and returns once this node has
+        # applied it (None: no log; topologies are pushed, the previous way).
+        self.commit_topology = commit_topology
+        # The metadata log's voters, which a node being added must follow (None: no log).
+        self.metadata_voters = metadata_voters
         self.membership = membership
         self.catalog = catalog
         self.transfers = transfers
@@ -107,6 +117,21 @@ class MembershipChanges:
             raise ChangeRejected(f"the node at {address} has id {info.node_id}, which is "
                                  f"already member {existing.id} at {existing.address}")
         return info.node_id
+
+    async def _join_metadata(self, address: str) -> None:
+        """A node being added follows the metadata log (as a learner) before it is a
+        member: it must know the datasets to pull them, and every later change."""
+        voters = self.metadata_voters() if self.metadata_voters is not None else None
+        if not voters:
+            return
+        request = admin_pb2.JoinMetadataRequest(voters=voters)
+        async with aio_channel(address, self.peers.channel_credentials) as channel:
+            try:
+                await admin_pb2_grpc.AdminStub(channel).JoinMetadata(
+                    request, timeout=10, metadata=self.peers.metadata)
+            except grpc.aio.AioRpcError as exc:
+                raise ChangeRejected(f"the node at {address} cannot follow the metadata "
+                                     f"log: {exc.details()}") from None
 
     async def _target(self, request: ops_pb2.MembershipChangeRequest) -> Topology:
         """The transitional topology for the request (the current one to resume)."""
@@ -224,11 +249,27 @@ class MembershipChanges:
         if self._lock.locked():
             raise ChangeRejected("this node is already running a membership change")
         async with self._lock:
+            if request.kind == Kind.ABORT:
+                async for progress in self._abort():
+                    yield progress
+                return
+            current = self.membership.topology
             target = await self._target(request)
-            if target.epoch != self.membership.epoch:
-                missed = await self._push(target)
-                log.info("membership change started at epoch %s (push missed: %s)",
-                         target.epoch, missed)
+            resuming = target is current  # the change under way, asked for again
+            for member in target.members:
+                if member.state == MemberState.JOINING:
+                    await self._join_metadata(member.address)
+            if not resuming:
+                if self.commit_topology is not None:
+                    await self._commit({"op": "topology_begin", "kind": Kind.Kind.Name(
+                        request.kind), "base": _plain(self.membership.topology),
+                        "members": _plain(target)["members"]})
+                    target = self.membership.topology
+                    log.info("membership change committed at epoch %s", target.epoch)
+                else:
+                    missed = await self._push(target)
+                    log.info("membership change started at epoch %s (push missed: %s)",
+                             target.epoch, missed)
             epoch = target.epoch
             yield ops_pb2.MembershipProgress(phase="streaming", epoch=epoch,
                                              message="topology pushed")
@@ -248,7 +289,15 @@ class MembershipChanges:
                     break
                 await asyncio.sleep(POLL_S)
             final = replace(future_topology(self.membership.topology), epoch=epoch + 1)
-            missed = await self._push(final)
+            if self.commit_topology is not None:
+                before = {m.id for m in self.membership.topology.members}
+                await self._commit({"op": "topology_switch"})
+                final, missed = self.membership.topology, []
+                gone = sorted(before - {m.id for m in final.members})
+                if gone and self.retire_voters is not None:
+                    await self.retire_voters(gone)
+            else:
+                missed = await self._push(final)
             yield ops_pb2.MembershipProgress(
                 phase="switching", epoch=final.epoch, transfers=transfers,
                 message=f"nodes {missed} will learn the topology by gossip" if missed else "")
@@ -258,6 +307,32 @@ class MembershipChanges:
                 note += f"; nodes {unreachable} were not cleaned up (down)"
             yield ops_pb2.MembershipProgress(phase="done", epoch=final.epoch,
                                              transfers=transfers, message=note, done=True)
+
+    async def _commit(self, command: dict) -> None:
+        """A topology command through the log; the log's refusals as ChangeRejected."""
+        assert self.commit_topology is not None
+        try:
+            await self.commit_topology(command)
+        except StaleTopology as exc:
+            raise ChangeRejected(str(exc)) from None
+
+    async def _abort(self) -> AsyncIterator[ops_pb2.MembershipProgress]:
+        """Back to the members before the change under way (from any node). Nobody
+        dropped a range yet, so the previous owners still hold theirs; a joining node
+        drops what it streamed, when it is up."""
+        if self.commit_topology is None:
+            raise ChangeRejected("aborting a change needs the metadata log (metadata.enabled)")
+        during = self.membership.topology
+        if not in_transition(during):
+            raise ChangeRejected("no membership change is under way")
+        await self._commit({"op": "topology_abort"})
+        after = self.membership.topology
+        dropped, unreachable = await self._cleanup(after, during)
+        note = f"aborted; cleanup: {dropped} ranges dropped"
+        if unreachable:
+            note += f"; nodes {unreachable} were not cleaned up (down)"
+        yield ops_pb2.MembershipProgress(phase="done", epoch=after.epoch, message=note,
+                                         done=True)
 
     async def _cleanup(self, final: Topology, previous: Topology) -> tuple[int, list[int]]:
         """Ask every live node of the change to drop what it no longer owns."""
@@ -282,3 +357,8 @@ class MembershipChanges:
                     continue
             dropped += reply.ranges_dropped
         return dropped, unreachable
+
+
+def _plain(topology: Topology) -> dict:
+    """The JSON form of a topology, as the metadata log's commands carry it."""
+    return json.loads(topology.to_json())

@@ -19,7 +19,7 @@ from manhattan.cluster.peers import PeerContext
 from manhattan.proto.v1 import cluster_pb2, cluster_pb2_grpc, peer_pb2
 from manhattan.storage.engine import Datasets
 from manhattan.qos import LimitStore
-from manhattan.qos.limits import validate_item as check_limits_item
+from manhattan.tenancy.limits import validate_item as check_limits_item
 from manhattan.tenancy import Catalog, Item, TokenStore, VersionedItems
 from manhattan.tenancy.catalog import check_item as check_catalog_item
 from manhattan.tenancy.tokens import check_item as check_token_item
@@ -46,8 +46,11 @@ class ClusterState:
 
     def __init__(self, *, peers: PeerContext, membership: Membership, items: VersionedItems,
                  catalog: Catalog, tokens: TokenStore, engine: Datasets,
-                 interval_s: float, limits: LimitStore | None = None) -> None:
+                 interval_s: float, limits: LimitStore | None = None,
+                 catalog_gossip: bool = True) -> None:
         self.node_id = peers.node_id
+        # False: the metadata log carries the catalog; gossip only heartbeats and topology.
+        self.catalog_gossip = catalog_gossip
         self.membership = membership
         self.items = items
         self.catalog = catalog
@@ -73,6 +76,8 @@ class ClusterState:
 
     async def merge_catalog(self, snapshot: peer_pb2.CatalogSnapshot) -> None:
         """Take newer items from a peer and bring column families in line."""
+        if not self.catalog_gossip:
+            return  # only the metadata log changes the catalog
         items = [Item(i.key, i.value, i.version, i.deleted) for i in snapshot.items
                  if _well_formed(i)]
         if self.items.merge(items):
@@ -84,7 +89,7 @@ class ClusterState:
         self.tokens.reload()
         if self.limits is not None:
             self.limits.reload()
-        wanted = {d.name for d in self.catalog.datasets()}
+        wanted = {d.storage_id for d in self.catalog.datasets()}
         for name in wanted - set(self.engine.datasets()):
             self.engine.create_dataset(name)
         for name in set(self.engine.datasets()) - wanted:
@@ -140,6 +145,8 @@ class ClusterState:
     async def push_catalog(self, timeout: float = 2.0) -> None:
         """Send the catalog to every peer: wait for all but those known to be down
         (gossip brings any that miss it up to date)."""
+        if not self.catalog_gossip:
+            return
         waits = []
         for member in self.membership.peers():
             push = asyncio.ensure_future(self.push_catalog_to(member, timeout))
@@ -153,7 +160,10 @@ class ClusterState:
     # -- topology ---------------------------------------------------------
 
     async def adopt_topology(self, message: cluster_pb2.TopologyMessage) -> None:
-        """Take a pushed topology if it is newer."""
+        """Take a pushed topology if it is newer (never under the metadata log: only
+        what the log committed changes the topology there)."""
+        if not self.catalog_gossip:
+            return
         if self.membership.update(topology_from_proto(message)):
             log.info("adopted topology epoch %s", message.epoch)
 
@@ -192,6 +202,8 @@ class ClusterState:
             message = await stub.GetTopology(cluster_pb2.GetTopologyRequest(), timeout=2,
                                              metadata=self.metadata)
             await self.adopt_topology(message)
+        if not self.catalog_gossip:
+            return
         if reply.catalog_version < self.items.version:
             await self.push_catalog_to(member)
         elif reply.catalog_version > self.items.version:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
 from manhattan import __version__
@@ -21,7 +22,9 @@ from manhattan.storage.engine import Datasets, Figures
 from manhattan.tenancy import (
     ADMIN, Catalog, DatasetSpec, Principal, TenantInfo, TokenStore, check_name, normalise_spec,
 )
-from manhattan.tenancy.tokens import TokenRecord
+from manhattan.node.metadata_wiring import NodeMetadata
+from manhattan.tenancy.catalog import dataset_name
+from manhattan.tenancy.tokens import TokenRecord, new_token
 from manhattan.types import Consistency, Durability
 
 
@@ -84,6 +87,13 @@ def limits_to_proto(limits: Limits) -> admin_pb2.Limits:
     )
 
 
+def _not_the_admin_token(principal: Principal, token_id: str, done: str) -> None:
+    """The admin token lives in the nodes' configuration, never in the metadata log."""
+    if principal.is_admin and token_id == principal.token_id:
+        raise InvalidRequest(f"the admin token is set in the nodes' configuration "
+                             f"(node.admin_token), not {done} through the API")
+
+
 MAX_AUDIT_LIMIT = 10_000
 MAX_GRACE_MS = 7 * 24 * 3600 * 1000
 
@@ -101,6 +111,7 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         max_tokens_per_tenant: int = 100,
         snapshots: SnapshotStore | None = None,
         catch_up_catalog: Callable[[], Awaitable[bool]] | None = None,
+        metadata: NodeMetadata | None = None,
     ) -> None:
         self._catalog = catalog
         self._tokens = tokens
@@ -116,6 +127,26 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         self._max_tokens = max_tokens_per_tenant
         self._snapshots = snapshots
         self._catch_up_catalog = catch_up_catalog
+        # The metadata log: changes are its commands, reads follow a barrier through it.
+        # None: the previous, gossip-spread catalog (metadata.enabled = false).
+        self._metadata = metadata
+
+    def _deadline(self, context) -> float:
+        """Seconds the call may take: its own deadline, else metadata.command_timeout_s."""
+        assert self._metadata is not None
+        remaining = context.time_remaining() if context is not None else None
+        default = self._metadata.command_timeout
+        return default if remaining is None else max(min(remaining - 0.05, default * 12), 0.0)
+
+    async def _commit(self, context, command: dict[str, Any]) -> dict[str, Any]:
+        """Run a command through the metadata log; its result once a majority has it."""
+        assert self._metadata is not None
+        return await self._metadata.log.submit(command, self._deadline(context))
+
+    async def _linearize(self, context) -> None:
+        """Before an admin read: this node has applied everything committed so far."""
+        if self._metadata is not None:
+            await self._metadata.log.barrier(self._deadline(context))
 
     def _record(self, principal: Principal, action: str, target: str, detail: str = "") -> None:
         """Note an admin action in this node's audit log."""
@@ -131,6 +162,14 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
     async def CreateTenant(self, request, context) -> admin_pb2.CreateTenantResponse:
         principal = self._auth.admin(context.invocation_metadata())
         now = self._clock.wall_ms()
+        if self._metadata is not None:
+            check_name("tenant", request.name)
+            token, record = new_token(request.name, now)
+            result = await self._commit(context, {"op": "create_tenant", "name": request.name,
+                                                  "now_ms": now, "token": asdict(record)})
+            tenant = TenantInfo(**result["tenant"])
+            self._record(principal, "create_tenant", tenant.name)
+            return admin_pb2.CreateTenantResponse(tenant=tenant_to_proto(tenant), token=token)
         tenant = self._catalog.create_tenant(request.name, self._clock.now(), now)
         token = self._tokens.issue(tenant.name, self._clock.now(), now)
         self._record(principal, "create_tenant", tenant.name)
@@ -140,6 +179,7 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
     @rpc_errors
     async def ListTenants(self, request, context) -> admin_pb2.ListTenantsResponse:
         self._auth.admin(context.invocation_metadata())
+        await self._linearize(context)
         return admin_pb2.ListTenantsResponse(
             tenants=[tenant_to_proto(t) for t in self._catalog.tenants()]
         )
@@ -151,6 +191,13 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
             spec_from_proto(request.spec), node_count=self._cluster_size(),
             now_ms=self._clock.wall_ms(),
         )
+        if self._metadata is not None:
+            result = await self._commit(context, {"op": "create_dataset",
+                                                  "spec": json.loads(spec.to_json())})
+            spec = DatasetSpec.from_json(json.dumps(result["spec"]).encode())
+            self._record(principal, "create_dataset", spec.name, f"tenant={spec.tenant} "
+                         f"rf={spec.replication_factor} incarnation={spec.incarnation}")
+            return admin_pb2.CreateDatasetResponse(dataset=spec_to_proto(spec))
         try:
             self._catalog.check_new_dataset(spec)  # before storage is touched
         except NotFound:
@@ -159,7 +206,7 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
             if self._catch_up_catalog is None or not await self._catch_up_catalog():
                 raise
             self._catalog.check_new_dataset(spec)
-        self._engine.create_dataset(spec.name)
+        self._engine.create_dataset(spec.storage_id)
         spec = self._catalog.add_dataset(spec, self._clock.now())
         self._record(principal, "create_dataset", spec.name, f"tenant={spec.tenant} "
                      f"rf={spec.replication_factor}")
@@ -170,6 +217,7 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
     async def ListDatasets(self, request, context) -> admin_pb2.ListDatasetsResponse:
         principal = self._auth.principal(context.invocation_metadata())
         if principal.is_admin:
+            await self._linearize(context)
             if request.tenant:
                 self._catalog.tenant(request.tenant)
             specs = self._catalog.datasets(request.tenant or None)
@@ -181,8 +229,14 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
     @rpc_errors
     async def DropDataset(self, request, context) -> admin_pb2.DropDatasetResponse:
         principal = self._auth.admin(context.invocation_metadata())
+        if self._metadata is not None:
+            check_name("dataset", request.name)
+            result = await self._commit(context, {"op": "drop_dataset", "name": request.name})
+            self._record(principal, "drop_dataset", request.name,
+                         f"tenant={result['spec']['tenant']}")
+            return admin_pb2.DropDatasetResponse()
         spec = self._catalog.remove_dataset(request.name, self._clock.now())
-        self._engine.drop_dataset(spec.name)
+        self._engine.drop_dataset(spec.storage_id)
         self._record(principal, "drop_dataset", spec.name, f"tenant={spec.tenant}")
         await self._on_catalog_change()
         return admin_pb2.DropDatasetResponse()
@@ -193,10 +247,19 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         return admin_pb2.NodeInfoResponse(
             node_id=self._identity.node_id, address=self._identity.address,
             version=__version__, started_at_ms=self._identity.started_at_ms,
-            clock_ms=int(time.time() * 1000), datasets=self._engine.datasets(),
+            clock_ms=int(time.time() * 1000),
+            datasets=[dataset_name(d) for d in self._engine.datasets()],
             approximate_keys=self._engine.approximate_keys(), disk_bytes=self._engine.disk_bytes(),
             **self._cluster_info(),
         )
+
+    @rpc_errors
+    async def JoinMetadata(self, request, context) -> admin_pb2.JoinMetadataResponse:
+        self._auth.admin(context.invocation_metadata())
+        if self._metadata is None:
+            raise InvalidRequest("this node runs without a metadata log (metadata.enabled)")
+        await self._metadata.join(list(request.voters))
+        return admin_pb2.JoinMetadataResponse(status=self._metadata.info()["metadata"])
 
     # -- tokens -----------------------------------------------------------------
 
@@ -218,6 +281,20 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
     async def CreateToken(self, request, context) -> admin_pb2.CreateTokenResponse:
         principal = self._auth.admin(context.invocation_metadata())
         check_name("tenant", request.tenant)
+        if self._metadata is not None:
+            if len(request.datasets) > 1000:
+                raise InvalidRequest(f"datasets lists {len(request.datasets)} names; "
+                                     f"the limit is 1000")
+            token, record = new_token(request.tenant, self._clock.wall_ms(),
+                                      read_only=request.read_only,
+                                      datasets=list(request.datasets) or None)
+            result = await self._commit(context, {"op": "create_token", "token": asdict(record),
+                                                  "max_tokens": self._max_tokens})
+            info = TokenRecord(**result["token"])
+            self._record(principal, "create_token", info.token_id,
+                         f"tenant={info.tenant} read_only={info.read_only} "
+                         f"datasets={','.join(info.datasets or ['*'])}")
+            return admin_pb2.CreateTokenResponse(token=token, info=token_to_proto(info))
         datasets = self._token_scope(request.tenant, list(request.datasets))
         held = len(self._tokens.records(request.tenant))
         if held >= self._max_tokens:
@@ -236,6 +313,7 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
     @rpc_errors
     async def ListTokens(self, request, context) -> admin_pb2.ListTokensResponse:
         self._auth.admin(context.invocation_metadata())
+        await self._linearize(context)
         if request.tenant:
             self._catalog.tenant(request.tenant)
         records = [r for r in self._tokens.records(request.tenant or None) if r.tenant != ADMIN]
@@ -246,6 +324,13 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         principal = self._auth.admin(context.invocation_metadata())
         if not request.token_id:
             raise InvalidRequest("token_id must not be empty")
+        if self._metadata is not None:
+            _not_the_admin_token(principal, request.token_id, "revoked")
+            result = await self._commit(context, {"op": "revoke_token",
+                                                  "token_id": request.token_id})
+            record = TokenRecord(**result["token"])
+            self._record(principal, "revoke_token", record.token_id, f"tenant={record.tenant}")
+            return admin_pb2.RevokeTokenResponse()
         record = self._tokens.revoke(request.token_id, self._clock.now())
         self._record(principal, "revoke_token", record.token_id, f"tenant={record.tenant}")
         await self._on_catalog_change()
@@ -258,6 +343,16 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
             raise InvalidRequest("token_id must not be empty")
         if request.grace_ms > MAX_GRACE_MS:
             raise InvalidRequest(f"grace_ms is {request.grace_ms}; the limit is {MAX_GRACE_MS}")
+        if self._metadata is not None:
+            _not_the_admin_token(principal, request.token_id, "rotated")
+            token, fresh = new_token("", self._clock.wall_ms())
+            result = await self._commit(context, {
+                "op": "rotate_token", "token_id": request.token_id, "token": asdict(fresh),
+                "grace_ms": request.grace_ms})
+            record = TokenRecord(**result["token"])
+            self._record(principal, "rotate_token", request.token_id,
+                         f"new={record.token_id} grace_ms={request.grace_ms}")
+            return admin_pb2.CreateTokenResponse(token=token, info=token_to_proto(record))
         token, record = self._tokens.rotate(request.token_id, self._clock.now(),
                                             self._clock.wall_ms(), request.grace_ms)
         self._record(principal, "rotate_token", request.token_id,
@@ -281,6 +376,19 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         changes = {name: getattr(request, name) if request.HasField(name) else None
                    for name in ("ops_per_second", "bytes_per_second", "storage_quota_bytes",
                                 "burst_seconds")}
+        if self._metadata is not None:
+            current = store.tenant(request.tenant) if request.tenant else store.dataset(
+                request.dataset)
+            current.merged(**changes).check()  # checked again in the log, against its state
+            result = await self._commit(context, {
+                "op": "set_limits", "tenant": request.tenant, "dataset": request.dataset,
+                "changes": changes})
+            limits = Limits.from_json(json.dumps(result["limits"]).encode())
+            target = (f"tenant:{request.tenant}" if request.tenant
+                      else f"dataset:{request.dataset}")
+            self._record(principal, "set_limits", target,
+                         " ".join(f"{k}={v:g}" for k, v in changes.items() if v is not None))
+            return admin_pb2.SetLimitsResponse(limits=limits_to_proto(limits))
         if request.tenant:
             self._catalog.tenant(request.tenant)
             limits = store.tenant(request.tenant).merged(**changes)
@@ -299,6 +407,7 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
     @rpc_errors
     async def DescribeTenant(self, request, context) -> admin_pb2.DescribeTenantResponse:
         self._auth.admin(context.invocation_metadata())
+        await self._linearize(context)
         tenant = self._catalog.tenant(request.name)
         store = self._limit_store()
         return admin_pb2.DescribeTenantResponse(

@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator,
 )
 
+from manhattan.replication.chunking import STREAM_CHUNK_BYTES, message_budget
 from manhattan.types import Durability
 
 ENV_PREFIX = "MANHATTAN_"
@@ -73,12 +74,36 @@ class LimitsSection(_Section):
     max_scan_limit: int = Field(10_000, gt=0)
     max_ttl_ms: int = Field(10 * 365 * 24 * 3600 * 1000, gt=0)
     max_message_bytes: int = Field(64 * 1024 * 1024, gt=0)
+    # One reply's records (multi-get, scan page, a replica's answer): larger ones are paged.
+    max_response_bytes: int = Field(4 * 1024 * 1024, gt=0)
     # Concurrent calls (HTTP/2 streams) one connection may have open; more wait.
     max_concurrent_streams: int = Field(1000, gt=0, le=1_000_000)
     max_tokens_per_tenant: int = Field(100, gt=0, le=100_000)
     # A request over its rate limit or quota is refused after this pause: a client that
     # ignores retry-after cannot flood the node with refusals. 0: refuse at once.
     throttle_delay_s: float = Field(0.1, ge=0, le=5)
+
+    @model_validator(mode="after")
+    def _messages_fit(self) -> "LimitsSection":
+        """Every message a node builds must fit ``max_message_bytes``: one record in a
+        reply, a whole batch in a replica write, a reply page in a replica's answer."""
+        one_record = self.max_value_bytes + self.max_key_bytes + 1024
+        if self.max_response_bytes < one_record:
+            raise ValueError(
+                f"max_response_bytes ({self.max_response_bytes}) must hold one record: at "
+                f"least max_value_bytes + max_key_bytes + 1024 = {one_record}")
+        budget = message_budget(self.max_message_bytes)
+        batch = self.max_batch_bytes + 256 * self.max_batch_records
+        needs = {"a batch (max_batch_bytes + 256 per record)": batch,
+                 "twice max_response_bytes": 2 * self.max_response_bytes,
+                 "a repair or streaming chunk (8 MiB + one record)":
+                     STREAM_CHUNK_BYTES + one_record}
+        for what, size in needs.items():
+            if size > budget:
+                raise ValueError(
+                    f"max_message_bytes ({self.max_message_bytes}) is too small: a message "
+                    f"must carry {what} = {size} bytes with room to spare (usable: {budget})")
+        return self
 
 
 class StorageSection(_Section):
@@ -111,8 +136,15 @@ class MemberConfig(_Section):
     address: str
     zone: str = "default"
     weight: int = Field(1, ge=1, le=100)
+    # host:port of the member's metadata log (Raft); "" = its address' port + 1000.
+    metadata_address: str = ""
 
     _address = field_validator("address")(_check_address)
+
+    @field_validator("metadata_address")
+    @classmethod
+    def _metadata_address(cls, value: str) -> str:
+        return _check_address(value) if value else value
 
 
 class ClusterSection(_Section):
@@ -176,6 +208,28 @@ class TlsSection(_Section):
         return self
 
 
+class MetadataSection(_Section):
+    """The replicated metadata log (Raft, embedded): tenants, tokens, datasets, limits."""
+
+    enabled: bool = True  # false: the previous LWW catalog spread by gossip
+    # This node's Raft endpoint; "" = its cluster.members entry (metadata_address, else
+    # the gRPC port + 1000), or a free loopback port for a node alone.
+    listen: str = ""
+    dir: Path | None = None  # default: <node.data_dir>/metadata
+    voters: list[int] = []  # node ids that vote; empty = the first 5 members by id
+    # Cut off from a majority longer than this, a node refuses tenant calls (metadata
+    # stale: a token revoked meanwhile must not keep working). 0 = never refuse.
+    max_staleness_s: float = Field(30.0, ge=0)
+    election_timeout_s: float = Field(0.6, ge=0.2, le=30)
+    connection_timeout_s: float = Field(2.0, ge=0.5, le=60)
+    command_timeout_s: float = Field(5.0, gt=0, le=300)  # admin calls without a deadline
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        return _check_address(value) if value else value
+
+
 class NodeConfig(_Section):
     """The whole node configuration."""
 
@@ -187,6 +241,7 @@ class NodeConfig(_Section):
     tls: TlsSection = TlsSection()
     repair: RepairSection = RepairSection()
     streaming: StreamingSection = StreamingSection()
+    metadata: MetadataSection = MetadataSection()
 
     @property
     def advertise_address(self) -> str:

@@ -169,18 +169,29 @@ class DataService(data_pb2_grpc.DataServicer):
         for i, key in enumerate(request.keys):
             self._check.key(key.pkey, key.lkey, where=f"keys[{i}].")
         consistency = self._check.consistency(request.consistency)
+        if not request.paged:  # the keys alone would not fit: refused before any work
+            self._check.reply(sum(key_bytes), "keys", paged_hint=True)
         await self._admit(context, principal, spec, max(len(request.keys), 1), sum(key_bytes))
-        records = await self._coordinator.read_many(
-            spec, [(k.pkey, k.lkey) for k in request.keys], consistency, context.time_remaining()
-        )
-        served = sum(_payload(r) for r in records if r is not None)
-        self._check.reply(served, "keys")
+        keys = [(k.pkey, k.lkey) for k in request.keys]
+        records: list[Record | None] = []
+        served = 0
+        while len(records) < len(keys):
+            # Paged: one prefix that fits a reply; the caller follows next_index. Not
+            # paged: every page, refused as soon as the answer is over one reply.
+            page = await self._coordinator.read_page(
+                spec, keys[len(records):], consistency, context.time_remaining(),
+                self._check.reply_bytes)
+            records += page
+            served += sum(_payload(r) for r in page if r is not None)
+            self._check.reply(served, "keys", paged_hint=True)
+            if request.paged:
+                break
         self._charge(principal, spec, served)
         return data_pb2.MultiGetResponse(results=[
             data_pb2.GetResult(found=True, record=record_to_proto(r)) if r is not None
             else data_pb2.GetResult(found=False)
             for r in records
-        ])
+        ], next_index=len(records) if len(records) < len(keys) else 0)
 
     @rpc_errors
     async def MultiPut(self, request: data_pb2.MultiPutRequest, context) -> data_pb2.MultiPutResponse:

@@ -54,6 +54,11 @@ class LocalCluster:
             f"{host}:{base_port + 100 + i if base_port is not None else free_port(host)}"
             for i in range(1, nodes + 1)
         ]
+        # The metadata log (Raft) of node i: base-port + 200 + i, else a free port.
+        self.metadata_addresses = [
+            f"{host}:{base_port + 200 + i if base_port is not None else free_port(host)}"
+            for i in range(1, nodes + 1)
+        ]
 
     def _admin_token(self) -> str:
         path = self.data_dir / FILE_NAME
@@ -80,7 +85,9 @@ class LocalCluster:
             tls_files = {"ca": str(self.certs_dir.resolve() / "ca.pem"),
                          "cert": str(self.certs_dir.resolve() / "client.pem"),
                          "key": str(self.certs_dir.resolve() / "client.key")}
-        members = [{"id": n.node_id, "address": n.address} for n in self.nodes]
+        members = [{"id": n.node_id, "address": n.address,
+                    "metadata_address": self.metadata_addresses[n.node_id - 1]}
+                   for n in self.nodes]
         for node in self.nodes:
             config = {section: dict(values) for section, values in self.extra_config.items()}
             config.setdefault("node", {}).update({"admin_token": self.admin_token})

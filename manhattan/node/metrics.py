@@ -24,6 +24,8 @@ from typing import Any, Protocol
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
+from manhattan.tenancy.catalog import dataset_name
+
 # gRPC calls on loopback take ~0.2-1 ms; fan-out and fsync push the tail to tens of ms.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
                    2.5, 5.0, 10.0)
@@ -221,6 +223,7 @@ class HintSource(Protocol):
 
     pending: Mapping[int, int]
     dropped: Mapping[int, int]
+    expired: Mapping[int, int]
     replayed: Mapping[int, int]
 
     def oldest_age_s(self, peer: int) -> float | None: ...
@@ -272,12 +275,19 @@ class StateCollector:
                                       labels=["peer"])
         for peer, count in sorted(dict(self._hints.dropped).items()):
             dropped.add_metric([str(peer)], count)
+        expired = CounterMetricFamily(
+            "manhattan_hints_expired",
+            "Hints dropped because they outlived storage.tombstone_grace_s (delivering them "
+            "could bring deleted data back; repair carries newer data). Also in dropped.",
+            labels=["peer"])
+        for peer, count in sorted(dict(self._hints.expired).items()):
+            expired.add_metric([str(peer)], count)
         repairs = CounterMetricFamily("manhattan_read_repairs",
                                       "Stale replica records repaired by reads.",
                                       value=self._read_repairs())
         epoch = GaugeMetricFamily("manhattan_topology_epoch",
                                   "Topology epoch this node holds.", value=self._epoch())
-        families = [pending, age, replayed, dropped, repairs, epoch]
+        families = [pending, age, replayed, dropped, expired, repairs, epoch]
         families += self._rocksdb()
         return families
 
@@ -297,8 +307,8 @@ class StateCollector:
         except Exception:  # the engine closed under a late scrape: report what we can
             return []
         for dataset, values in sorted(stats.items()):
-            for name, family in families.items():
-                family.add_metric([dataset], values.get(name, 0))
+            for name, family in families.items():  # labelled by name, not name@incarnation
+                family.add_metric([dataset_name(dataset)], values.get(name, 0))
         disk_family = GaugeMetricFamily("manhattan_rocksdb_disk_bytes",
                                         "Bytes of the files in the database directory.",
                                         value=disk)

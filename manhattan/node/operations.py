@@ -62,7 +62,12 @@ class NodeOperations:
             merge_catalog=node.cluster_state.merge_catalog, executor=self.executor,
             exchanger=self.exchanger, metrics=getattr(node, "metrics", None))
         self.changes = MembershipChanges(peers=node.peers, membership=node.membership,
-                                         catalog=node.catalog, transfers=self.transfers)
+                                         catalog=node.catalog, transfers=self.transfers,
+                                         metadata_voters=node.metadata_voters,
+                                         commit_topology=(node.metadata.commit_topology
+                                                          if node.metadata else None),
+                                         retire_voters=(node.metadata.retire_voters
+                                                        if node.metadata else None))
 
     def new_session(self) -> ExchangeSession:
         """The responder side of one exchange stream."""

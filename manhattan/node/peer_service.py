@@ -3,7 +3,10 @@
 Replica operations arrive in batches on a long-lived stream. Each is executed
 against the local engine (a durable apply waits for the group commit, without
 holding up the others) and its reply goes back on the same stream, batched
-with whatever else finished meanwhile.
+with whatever else finished meanwhile, in messages bounded in bytes: reads and
+scans answer only what fits the coordinator's ``max_bytes`` (it asks again for
+the rest), and a reply too large for any message is replaced by an error reply
+rather than sent, since one oversized message would end the stream.
 """
 
 from __future__ import annotations
@@ -17,9 +20,14 @@ import grpc
 from manhattan.errors import ManhattanError
 from manhattan.rpc.auth import Authenticator
 from manhattan.proto.v1 import cluster_pb2, peer_pb2, peer_pb2_grpc
-from manhattan.replication.wire import entry_to_proto, write_from_proto, write_to_proto
-from manhattan.storage import Entry, GroupCommit, UnknownDataset, Write
+from manhattan.replication.chunking import fitting_prefix, message_budget, proto_size
+from manhattan.replication.peer_link import DEFAULT_MAX_MESSAGE_BYTES
+from manhattan.replication.wire import (
+    entry_size, entry_to_proto, read_bounded, write_from_proto, write_to_proto,
+)
+from manhattan.storage import GroupCommit, UnknownDataset, Write
 from manhattan.storage.engine import Records
+from manhattan.storage.keys import encode_cursor
 from manhattan.rpc.servicers import rpc_errors
 
 log = logging.getLogger("manhattan.replication")
@@ -42,8 +50,10 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         on_topology: Callable[[cluster_pb2.TopologyMessage], Awaitable[None]],
         catalog_snapshot: Callable[[], peer_pb2.CatalogSnapshot],
         on_catalog: Callable[[peer_pb2.CatalogSnapshot], Awaitable[None]],
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self._node_id = node_id
+        self._max_reply = message_budget(max_message_bytes)
         self._engine = engine
         self._group_commit = group_commit
         self._auth = auth
@@ -69,10 +79,14 @@ class PeerService(peer_pb2_grpc.PeerServicer):
             await self._group_commit.durable()
         return peer_pb2.ReplicaReply(applied=applied)
 
+    def _budget(self, asked: int) -> int:
+        return min(asked, self._max_reply) if asked else self._max_reply
+
     def _read(self, op: peer_pb2.ReadOp) -> peer_pb2.ReplicaReply:
-        entries: list[Entry | None] = [
-            self._engine.get_entry(op.dataset, key.pkey, key.lkey) for key in op.keys
-        ]
+        """Entries of the longest prefix of the keys that fits the budget (at least one);
+        the coordinator asks again for the others."""
+        entries = read_bounded(self._engine, op.dataset, [(k.pkey, k.lkey) for k in op.keys],
+                               self._budget(op.max_bytes))
         return peer_pb2.ReplicaReply(entries=[entry_to_proto(e) for e in entries])
 
     def _scan(self, op: peer_pb2.ScanOp) -> peer_pb2.ReplicaReply:
@@ -82,6 +96,10 @@ class PeerService(peer_pb2_grpc.PeerServicer):
             end=op.end if op.HasField("end") else None,
             limit=op.limit or 100, reverse=op.reverse, cursor=op.cursor or None,
         )
+        keep = fitting_prefix([entry_size(op.pkey, lkey, e) for lkey, e in entries],
+                              self._budget(op.max_bytes))
+        if keep < len(entries):  # the page stops at the budget; resume after it
+            entries, cursor = entries[:keep], encode_cursor(entries[keep - 1][0])
         return peer_pb2.ReplicaReply(
             scanned=[write_to_proto(Write(op.pkey, lkey, entry)) for lkey, entry in entries],
             next_cursor=cursor or b"",
@@ -108,6 +126,12 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         except Exception as exc:  # a bad op must not end the stream for the others
             log.exception("replica operation failed")
             reply = peer_pb2.ReplicaReply(code=grpc.StatusCode.INTERNAL.value[0], message=str(exc))
+        size = proto_size(reply)
+        if size > self._max_reply:  # never sent: it would end the stream for everyone
+            reply = peer_pb2.ReplicaReply(
+                code=grpc.StatusCode.RESOURCE_EXHAUSTED.value[0],
+                message=f"the answer is {size} bytes, over the {self._max_reply} bytes a "
+                        "message may carry: ask for less (max_bytes)")
         reply.id = op.id
         return reply
 
@@ -149,13 +173,18 @@ class PeerService(peer_pb2_grpc.PeerServicer):
                 item = getter.result()
                 if item is _DONE:
                     return
-                replies = [item]
+                replies, total = [item], proto_size(item)
                 while not outbox.empty():
                     extra = outbox.get_nowait()
                     if extra is _DONE:
                         yield peer_pb2.ReplicaReplies(replies=replies)
                         return
+                    size = proto_size(extra)
+                    if total + size > self._max_reply:  # bounded: the rest goes next
+                        yield peer_pb2.ReplicaReplies(replies=replies)
+                        replies, total = [], 0
                     replies.append(extra)
+                    total += size
                 yield peer_pb2.ReplicaReplies(replies=replies)
         finally:
             reader.cancel()

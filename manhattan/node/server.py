@@ -25,6 +25,7 @@ from manhattan.node.cluster_service import ClusterService
 from manhattan.node.data_service import DataService
 from manhattan.cluster.gossip import ClusterState
 from manhattan.node.observability import Observability
+from manhattan.node.metadata_wiring import MetadataCollector, NodeMetadata
 from manhattan.node.snapshots import SnapshotStore
 from manhattan.rpc.servicers import add_unary_servicer as add_unary_servicer_
 from manhattan.rpc.servicers import add_servicer
@@ -37,7 +38,8 @@ from manhattan.node.peer_service import PeerService
 from manhattan.qos import LimitStore, QosGate, StorageMeter
 from manhattan.security import AuditLog
 from manhattan.security.tls import TlsFiles
-from manhattan.storage import GroupCommit, RocksEngine
+from manhattan.errors import NotFound
+from manhattan.storage import GroupCommit, RocksEngine, UnknownDataset
 from manhattan.node.operations import SERVICE_NAMES as OPS_SERVICE_NAMES, NodeOperations
 from manhattan.tenancy import ADMIN, Catalog, TokenStore, VersionedItems, generate_admin_token
 
@@ -75,8 +77,14 @@ class StorageNode:
         self.clock = HybridClock(wall_clock_from(config.clock.offset_file), max_skew_ms=config.clock.max_skew_ms)
         self.engine = RocksEngine(config.db_path, now_ms=self.clock.wall_ms)
         self._check_identity()
-        self.items = VersionedItems(self.engine)
-        self.tokens = TokenStore(self.items)
+        self.legacy_items = VersionedItems(self.engine)  # gossip-era catalog, admin token
+        self.admin_tokens = TokenStore(self.legacy_items)
+        self.metadata = (NodeMetadata(config, self.engine,
+                                      lambda: self.cluster_state.apply_catalog(),
+                                      self._adopt_logged_topology)
+                         if config.metadata.enabled else None)
+        self.items = self.metadata.items if self.metadata else self.legacy_items
+        self.tokens = TokenStore(self.items) if self.metadata else self.admin_tokens
         self.catalog = Catalog(self.items)
         self.limits = LimitStore(self.items)
         self.audit = AuditLog(self.engine, config.node.id)
@@ -103,21 +111,29 @@ class StorageNode:
                                     if self.tls_files else None)
         self.links = PeerLinks(metadata=self.peer_metadata, detector=self.detector,
                                options=self.channel_options,
-                               credentials=self.channel_credentials)
+                               credentials=self.channel_credentials,
+                               max_message_bytes=limits.max_message_bytes)
         self.peers = PeerContext(node_id=config.node.id, links=self.links,
                                  detector=self.detector, metadata=self.peer_metadata,
                                  channel_credentials=self.channel_credentials)
-        self.hints = HintStore(self.engine, max_per_peer=cluster.max_hints_per_peer)
+        # Hints expire a clock skew's worth before the grace: a peer whose clock runs
+        # ahead may purge a tombstone that much earlier than this node would.
+        self.hints = HintStore(self.engine, max_per_peer=cluster.max_hints_per_peer,
+                               grace_ms=max(int(config.storage.tombstone_grace_s * 1000)
+                                            - config.clock.max_skew_ms, 0),
+                               now_ms=self.clock.wall_ms)
         self.coordinator = Coordinator(
             node_id=config.node.id, engine=self.engine, clock=self.clock,
             group_commit=self.group_commit, membership=self.membership, links=self.links,
             detector=self.detector, hints=self.hints, replica_timeout=cluster.replica_timeout_s,
             max_request_timeout=cluster.max_request_timeout_s,
+            max_response_bytes=limits.max_response_bytes,
         )
         self.cluster_state = ClusterState(
             peers=self.peers, membership=self.membership, items=self.items,
             catalog=self.catalog, tokens=self.tokens, engine=self.engine,
             interval_s=cluster.ping_interval_s, limits=self.limits,
+            catalog_gossip=self.metadata is None,
         )
         self.coordinator.send_catalog = self.cluster_state.push_catalog_to
         self.health = HealthServicer()
@@ -126,10 +142,13 @@ class StorageNode:
             read_repairs=lambda: self.coordinator.stats["read_repairs"],
             topology_epoch=lambda: self.membership.epoch)
         self.metrics = self.observability.metrics  # what measuring code is handed
+        if self.metadata is not None:
+            self.metrics.registry.register(MetadataCollector(self.metadata))
         self.coordinator.replica_acked = self.metrics.observe_replica_write
         self.operations = NodeOperations(self)  # anti-entropy, range streaming
         self.snapshots = SnapshotStore(config.node.data_dir, config.node.id, self.engine,
-                                       topology_epoch=lambda: self.membership.epoch)
+                                       topology_epoch=lambda: self.membership.epoch,
+                                       tombstone_grace_s=config.storage.tombstone_grace_s)
         self.server: grpc.aio.Server | None = None
         self.port: int | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -150,17 +169,21 @@ class StorageNode:
         """Accept the configured admin token, or mint one for a brand-new node."""
         token = self.config.node.admin_token
         cluster_file = self.config.node.data_dir / FILE_NAME
-        if not token and self.tokens.has_tenant_tokens(ADMIN):
+        if not token and self.admin_tokens.has_tenant_tokens(ADMIN):
             return
         if not token:
             token = generate_admin_token()
-        self.tokens.install(token, ADMIN, self.clock.now(), self.clock.wall_ms())
+        self.admin_tokens.install(token, ADMIN, self.clock.now(), self.clock.wall_ms())
         if not cluster_file.exists() or self.config.node.admin_token:
             endpoints = [m.address for m in self.membership.topology.members]
             write_cluster_file(self.config.node.data_dir, endpoints, token)
 
     def _register_services(self, server: grpc.aio.Server) -> None:
-        auth = Authenticator(self.tokens)
+        auth = Authenticator(
+            self.tokens, admin_tokens=self.admin_tokens,
+            stale=self.metadata.stale_reason if self.metadata else None)
+        catch_up = (self.metadata.catch_up if self.metadata
+                    else self.cluster_state.catch_up_catalog)
         identity = NodeIdentity(self.config.node.id, self.config.advertise_address,
                                 self.clock.wall_ms())
         state = self.cluster_state
@@ -171,7 +194,7 @@ class StorageNode:
         add_unary_servicer(server, DataService(
             self.catalog, auth, RequestValidator(self.config.limits), self.coordinator,
             gate=self._qos_gate(), throttle_delay=self.config.limits.throttle_delay_s,
-            catch_up_catalog=state.catch_up_catalog),
+            catch_up_catalog=catch_up),
             data_pb2.DESCRIPTOR.services_by_name["Data"])
         add_unary_servicer(server, AdminService(self.catalog, self.tokens, auth, self.engine, self.clock, identity,
                          cluster_size=self.membership.size,
@@ -179,7 +202,8 @@ class StorageNode:
                          cluster_info=self._cluster_info,
                          limits=self.limits, audit=self.audit,
                          max_tokens_per_tenant=self.config.limits.max_tokens_per_tenant,
-                         snapshots=self.snapshots, catch_up_catalog=state.catch_up_catalog),
+                         snapshots=self.snapshots, catch_up_catalog=catch_up,
+                         metadata=self.metadata),
             admin_pb2.DESCRIPTOR.services_by_name["Admin"])
         add_unary_servicer(server, ClusterService(auth, state.topology_message),
                            cluster_pb2.DESCRIPTOR.services_by_name["Cluster"])
@@ -188,7 +212,8 @@ class StorageNode:
                         observe_timestamp=self.clock.observe, on_ping=state.ping_reply,
                         on_topology=state.adopt_topology,
                         catalog_snapshot=state.catalog_snapshot,
-                        on_catalog=state.merge_catalog)
+                        on_catalog=state.merge_catalog,
+                        max_message_bytes=self.config.limits.max_message_bytes)
         add_servicer(server, self.peer_service, peer_pb2.DESCRIPTOR.services_by_name["Peer"])
         self.operations.register(server, auth)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
@@ -198,10 +223,31 @@ class StorageNode:
         """Rate limits and storage quotas for the Data service. Each owning member grants
         1/n of a rate: the cluster never serves more than the limit, even while a
         failure detector flaps (a node down leaves the tenant (n-1)/n of it)."""
-        meter = StorageMeter(self.engine.dataset_bytes, nodes=self.membership.size)
+        meter = StorageMeter(self._dataset_bytes, nodes=self.membership.size)
         return QosGate(self.limits, nodes=self.membership.size, meter=meter,
                        datasets_of=lambda tenant: [(d.name, d.replication_factor)
                                                    for d in self.catalog.datasets(tenant)])
+
+    async def _data_health(self, stale: bool) -> None:
+        """A node whose metadata is stale refuses tenant calls: health says so."""
+        await self.health.set("manhattan.v1.Data", health_pb2.HealthCheckResponse.NOT_SERVING
+                              if stale else health_pb2.HealthCheckResponse.SERVING)
+
+    def _adopt_logged_topology(self, raw: bytes) -> None:
+        """The metadata log committed a topology: the only way one is taken here."""
+        if self.membership.update(Topology.from_json(raw)):
+            log.info("topology epoch %s from the metadata log", self.membership.epoch)
+
+    def metadata_voters(self) -> list[str] | None:
+        """The metadata log's voters (a node being added follows them); None: no log."""
+        return self.metadata.log.voters() if self.metadata else None
+
+    def _dataset_bytes(self, name: str) -> int:
+        """Bytes this node stores of the live dataset ``name``."""
+        try:
+            return self.engine.dataset_bytes(self.catalog.dataset(name).storage_id)
+        except (NotFound, UnknownDataset):
+            return 0
 
     def _cluster_info(self) -> dict[str, object]:
         """Replication figures for NodeInfo."""
@@ -213,12 +259,15 @@ class StorageNode:
             "read_repairs": self.coordinator.stats["read_repairs"],
             "snapshots": self.snapshots.count(),
             **self.observability.node_info(),
+            **(self.metadata.info() if self.metadata else {}),
         }
 
     async def start(self) -> None:
         """Bind, serve, start background work."""
         self._install_admin_token()
         self.cluster_state.apply_catalog()
+        if self.metadata is not None:
+            self.metadata.start(self.legacy_items)
         server = grpc.aio.server(
             options=[*self.channel_options, ("grpc.so_reuseport", 0),
                      ("grpc.max_concurrent_streams", self.config.limits.max_concurrent_streams)],
@@ -237,6 +286,8 @@ class StorageNode:
         self.observability.start()
         for name in ("", *SERVICE_NAMES):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if self.metadata is not None:
+            self.metadata.on_stale = self._data_health
         self._tasks += [
             asyncio.create_task(self._every(self.config.storage.purge_interval_s, self._purge),
                                 name="purge"),
@@ -281,6 +332,8 @@ class StorageNode:
             self.peer_service.close()
             await self.server.stop(grace)
         await self.links.close()
+        if self.metadata is not None:
+            await self.metadata.stop()
         self.observability.stop()
         self.operations.close()
         self._executor.shutdown(wait=True)  # no fsync may run against a closing database

@@ -12,6 +12,12 @@ It is built under ``.<name>.partial`` and renamed into place, so a listed
 snapshot is always complete. Restoring is offline: with the node stopped,
 ``restore`` copies a snapshot's ``db/`` into ``<data_dir>/db``; the node then
 starts on it as usual (and refuses a snapshot of another node id).
+
+A snapshot older than the tombstone grace period (``storage.tombstone_grace_s``,
+recorded in it) is refused when one node is restored into a live cluster: its
+peers may have purged tombstones of data the snapshot still holds, and repair
+would hand that deleted data back to them. Such a node is replaced instead (an
+empty data dir, ``manhattan node replace``), or the whole cluster restored.
 """
 
 from __future__ import annotations
@@ -23,12 +29,14 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
 
 from manhattan.errors import AlreadyExists, InvalidRequest, NotFound
 from manhattan.storage.engine import Checkpointer, Datasets
+from manhattan.tenancy.catalog import dataset_name
+from manhattan.types import DEFAULT_TOMBSTONE_GRACE_S, SnapshotInfo
 
 SNAPSHOTS_DIR = "snapshots"
 META_FILE = "snapshot.json"
@@ -41,19 +49,6 @@ class SnapshotEngine(Checkpointer, Datasets, Protocol):
 
 class RestoreError(RuntimeError):
     """A snapshot cannot be restored here; the message says why and what to do."""
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotInfo:
-    """One snapshot on one node."""
-
-    name: str
-    node_id: int
-    created_at_ms: int
-    size_bytes: int
-    path: str
-    topology_epoch: int = 0
-    datasets: tuple[str, ...] = ()
 
 
 def check_name(name: str) -> str:
@@ -80,15 +75,18 @@ def read_info(snapshot_dir: Path) -> SnapshotInfo:
         name=data["name"], node_id=int(data["node_id"]),
         created_at_ms=int(data["created_at_ms"]), size_bytes=tree_bytes(snapshot_dir),
         path=str(snapshot_dir), topology_epoch=int(data.get("topology_epoch", 0)),
-        datasets=tuple(data.get("datasets", ())))
+        datasets=tuple(data.get("datasets", ())),
+        tombstone_grace_s=float(data.get("tombstone_grace_s", DEFAULT_TOMBSTONE_GRACE_S)))
 
 
 class SnapshotStore:
     """Creates, lists and deletes this node's snapshots (blocking: run off the loop)."""
 
     def __init__(self, data_dir: Path, node_id: int, engine: SnapshotEngine,
-                 topology_epoch: Callable[[], int] = lambda: 0) -> None:
+                 topology_epoch: Callable[[], int] = lambda: 0,
+                 tombstone_grace_s: float = DEFAULT_TOMBSTONE_GRACE_S) -> None:
         self.root = Path(data_dir) / SNAPSHOTS_DIR
+        self._grace_s = tombstone_grace_s
         self._node_id = node_id
         self._engine = engine
         self._epoch = topology_epoch
@@ -107,7 +105,9 @@ class SnapshotStore:
             self._engine.checkpoint(partial / "db")
             meta = {"name": name, "node_id": self._node_id,
                     "created_at_ms": int(time.time() * 1000),
-                    "topology_epoch": self._epoch(), "datasets": self._engine.datasets()}
+                    "topology_epoch": self._epoch(),
+                    "datasets": [dataset_name(d) for d in self._engine.datasets()],
+                    "tombstone_grace_s": self._grace_s}
             (partial / META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
             os.replace(partial, final)
         except BaseException:
@@ -169,14 +169,32 @@ def _copy_file(source: str, target: str) -> None:
     shutil.copy2(source, target)
 
 
+def check_fresh(info: SnapshotInfo, now_ms: int) -> None:
+    """A snapshot restored as one node of a live cluster must be younger than the grace
+    period: older, its peers may have purged tombstones of data it still holds."""
+    age_s = (now_ms - info.created_at_ms) / 1000
+    if age_s > info.tombstone_grace_s:
+        raise RestoreError(
+            f"snapshot {info.name!r} of node {info.node_id} is {age_s:.0f} s old, older than "
+            f"storage.tombstone_grace_s ({info.tombstone_grace_s:.0f} s): its peers may have "
+            "purged tombstones of data it holds, and repair would bring that deleted data "
+            "back. Replace the node instead: start a new node with an empty data dir and run "
+            f"`manhattan node replace {info.node_id} <new address>` (it streams current data "
+            "from the replicas); or, with every node stopped, restore all of them from "
+            "snapshots of the same time (--whole-cluster)")
+
+
 def restore(data_dir: Path, *, name: str | None = None, source: Path | None = None,
-            force: bool = False) -> tuple[SnapshotInfo, Path | None]:
+            force: bool = False, whole_cluster: bool = False,
+            now_ms: int | None = None) -> tuple[SnapshotInfo, Path | None]:
     """Put a snapshot in place as ``<data_dir>/db`` of a stopped node.
 
     The snapshot is ``<data_dir>/snapshots/<name>`` or the directory ``source`` (one
     copied off the machine, say). A database already there is refused unless
     ``force``, which moves it aside to ``db.replaced-<time>`` rather than deleting it.
     Returns the snapshot and where the old database went (None if there was none).
+    Unless ``whole_cluster`` (every node restored, the cluster stopped), a snapshot
+    older than its tombstone grace period is refused (``check_fresh``).
     """
     data_dir = Path(data_dir)
     if source is None:
@@ -188,6 +206,8 @@ def restore(data_dir: Path, *, name: str | None = None, source: Path | None = No
     info = read_info(source)
     if name is not None and info.name != name:
         raise RestoreError(f"{source} holds snapshot {info.name!r}, not {name!r}")
+    if not whole_cluster:
+        check_fresh(info, int(time.time() * 1000) if now_ms is None else now_ms)
     target = data_dir / "db"
     if database_in_use(target):
         raise RestoreError(f"a running node holds {target}: stop it first "

@@ -61,15 +61,18 @@ class RequestValidator:
 
     @property
     def reply_bytes(self) -> int:
-        """Payload bytes one reply may carry: the batch limit, well inside one gRPC message."""
-        return min(self.limits.max_batch_bytes, self.limits.max_message_bytes // 2)
+        """Payload bytes one reply may carry (``limits.max_response_bytes``); larger
+        answers are paged with a cursor."""
+        return self.limits.max_response_bytes
 
-    def reply(self, total: int, what: str) -> None:
+    def reply(self, total: int, what: str, *, paged_hint: bool = False) -> None:
         """A reply of ``total`` payload bytes must fit ``reply_bytes``."""
         if total > self.reply_bytes:
+            hint = (" or page the answer (MultiGetRequest.paged and next_index; the SDK's "
+                    "get_many does)") if paged_hint else ""
             raise InvalidRequest(
-                f"{what}: the records found carry {total} bytes; the limit per reply is "
-                f"{self.reply_bytes}, ask for fewer"
+                f"{what}: the answer carries {total} bytes; the limit per reply is "
+                f"limits.max_response_bytes = {self.reply_bytes}: ask for fewer{hint}"
             )
 
     @staticmethod

@@ -2,6 +2,6 @@
 
 from manhattan.qos.bucket import TokenBucket
 from manhattan.qos.gate import QosGate, StorageMeter
-from manhattan.qos.limits import Limits, LimitStore
+from manhattan.tenancy.limits import Limits, LimitStore
 
 __all__ = ["Limits", "LimitStore", "QosGate", "StorageMeter", "TokenBucket"]

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 from manhattan.errors import QuotaExceeded
 from manhattan.qos.bucket import TokenBucket
-from manhattan.qos.limits import Limits, LimitStore
+from manhattan.tenancy.limits import Limits, LimitStore
 
 MIN_RETRY_AFTER = 0.001
 QUOTA_RETRY_AFTER = 5.0

@@ -4,8 +4,10 @@ A write is versioned with the HLC, sent to every replica of its pkey at once
 and acknowledged after W answers (``Coordinator._replicate``); the others finish
 in the background and a replica that is down or fails gets a durable hint
 (``hints.py`` stores and replays them). A read asks R replicas, returns the
-newest version and repairs stale replicas (``read_repair.py``); a scan merges
-the replicas' pages (``scan_merge.py``).
+newest version and repairs the stale replicas of its quorum before answering
+(``read_repair.py``); a scan merges the replicas' pages (``scan_merge.py``).
+Every answer is bounded in bytes (``max_response_bytes``): replicas answer the
+part of a multi-get or scan that fits, and the rest is read by a next page.
 
 The two failure answers stay apart: ``Unavailable`` when too few replicas are
 live to even try (nothing was sent), ``Timeout`` when the request was sent and
@@ -27,14 +29,17 @@ import grpc
 from manhattan.cluster.failure_detector import PhiAccrualDetector
 from manhattan.cluster.membership import Membership
 from manhattan.cluster.topology import Member
-from manhattan.errors import Timeout, Unavailable
+from manhattan.errors import ReplicasUnavailable, Timeout
 from manhattan.hlc import HybridClock, physical_ms
 from manhattan.proto.v1 import peer_pb2, types_pb2
+from manhattan.replication.chunking import fitting_prefix
 from manhattan.replication.hints import HintReplay, HintStore
 from manhattan.replication.peer_link import PeerLinks, PeerUnreachable
 from manhattan.replication.read_repair import Key, ReadRepair, newest
-from manhattan.replication.scan_merge import merge_pages
-from manhattan.replication.wire import entry_from_proto, write_from_proto, write_to_proto
+from manhattan.replication.scan_merge import merge_entries, merge_pages
+from manhattan.replication.wire import (
+    entry_from_proto, entry_size, read_bounded, write_from_proto, write_to_proto,
+)
 from manhattan.storage import (
     Entry, GroupCommit, Record, ScanPage, UnknownDataset, Version, Write,
 )
@@ -43,6 +48,7 @@ from manhattan.tenancy import DatasetSpec
 from manhattan.types import Consistency, Durability
 
 log = logging.getLogger("manhattan.coordinator")
+DEFAULT_MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 _NOT_FOUND = grpc.StatusCode.NOT_FOUND.value[0]
 
 
@@ -79,8 +85,10 @@ class Coordinator:
         detector: PhiAccrualDetector, hints: HintStore, replica_timeout: float = 5.0,
         max_request_timeout: float = 30.0,
         send_catalog: Callable[[Member], Awaitable[None]] | None = None,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         self.node_id = node_id
+        self.max_response_bytes = max_response_bytes
         self.send_catalog = send_catalog
         self.engine = engine
         self.clock = clock
@@ -103,7 +111,7 @@ class Coordinator:
         self.hint_replay = HintReplay(
             hints=hints, membership=membership, detector=detector, engine=engine,
             call=self._replica_call, durable=group_commit.durable,
-            replica_timeout=replica_timeout)
+            replica_timeout=replica_timeout, max_bytes=max_response_bytes)
 
     # -- helpers ------------------------------------------------------------
 
@@ -140,7 +148,7 @@ class Coordinator:
                     ) -> list[Member]:
         live = [m for m in replicas if self._alive(m)]
         if len(live) < need:
-            raise Unavailable(
+            raise ReplicasUnavailable(
                 f"{level.name} needs {need} of {len(replicas)} replicas; only {len(live)} "
                 f"are live (nothing was sent)"
             )
@@ -198,9 +206,9 @@ class Coordinator:
         deadline = self._deadline(timeout)
         if len(plans) == 1:  # one replica set (every single-key write): no gather task
             replicas, group, need = plans[0]
-            await self._replicate(spec.name, replicas, group, need, sync, deadline)
+            await self._replicate(spec.storage_id, replicas, group, need, sync, deadline)
         else:
-            await asyncio.gather(*(self._replicate(spec.name, replicas, group, need, sync,
+            await asyncio.gather(*(self._replicate(spec.storage_id, replicas, group, need, sync,
                                                    deadline)
                                    for replicas, group, need in plans))
         return [w.entry.version for w in writes]
@@ -274,16 +282,19 @@ class Coordinator:
     # -- reads --------------------------------------------------------------
 
     async def _read_entries(self, dataset: str, candidates: list[Member], need: int,
-                            keys: list[Key], deadline: float) -> list[Entry | None]:
-        """Newest entries of ``keys`` from ``need`` of the live ``candidates`` (this node
-        first), asking a spare candidate when one fails; repairs stale answers."""
+                            keys: list[Key], deadline: float, max_bytes: int
+                            ) -> list[Entry | None]:
+        """Newest entries of a prefix of ``keys`` (as much as fits ``max_bytes``, at least
+        one key) from ``need`` of the live ``candidates`` (this node first), asking a spare
+        candidate when one fails; the stale replicas of the quorum are repaired first."""
         def local() -> list[Entry | None]:
-            return [self.engine.get_entry(dataset, p, l) for p, l in keys]
+            return read_bounded(self.engine, dataset, keys, max_bytes)
 
         if need == 1 and candidates[0].id == self.node_id:
             return local()
         op = peer_pb2.ReplicaOp(read=peer_pb2.ReadOp(
-            dataset=dataset, keys=[types_pb2.Key(pkey=p, lkey=l) for p, l in keys]))
+            dataset=dataset, keys=[types_pb2.Key(pkey=p, lkey=l) for p, l in keys],
+            max_bytes=max_bytes))
         answers: dict[int, list[Entry | None]] = {}
 
         async def ask(member: Member) -> tuple[Member, list[Entry | None] | None]:
@@ -305,7 +316,7 @@ class Coordinator:
                 if entries is not None:
                     answers[member.id] = entries
                     break
-            return self._merge(dataset, keys, answers, need, by_id)
+            return await self._merge(dataset, keys, answers, need, by_id, deadline)
         pending = {asyncio.ensure_future(ask(m)) for m in candidates[:need]}
         spare = list(candidates[need:])
         while pending and len(answers) < need:
@@ -321,16 +332,22 @@ class Coordinator:
                     pending.add(asyncio.ensure_future(ask(spare.pop(0))))
         for task in pending:
             task.cancel()
-        return self._merge(dataset, keys, answers, need, by_id)
+        return await self._merge(dataset, keys, answers, need, by_id, deadline)
 
-    def _merge(self, dataset: str, keys: list[Key], answers: dict[int, list[Entry | None]],
-               need: int, by_id: dict[int, Member]) -> list[Entry | None]:
-        """The newest entry of each key among ``need`` answers; stale replicas repaired."""
+    async def _merge(self, dataset: str, keys: list[Key],
+                     answers: dict[int, list[Entry | None]], need: int,
+                     by_id: dict[int, Member], deadline: float) -> list[Entry | None]:
+        """The newest entry of each key every answer covers (replicas may answer a
+        shorter prefix, bounded in bytes); the quorum's stale replicas repaired first."""
         if len(answers) < need:
             raise Timeout(f"read answered by {len(answers)} of the {need} replicas needed in time")
-        merged = [newest([entries[i] for entries in answers.values()]) for i in range(len(keys))]
-        self.read_repair.repair(dataset, keys, merged,
-                                {by_id[i]: e for i, e in answers.items()})
+        covered = min(len(entries) for entries in answers.values())
+        keys = keys[:covered]
+        merged = [newest([entries[i] for entries in answers.values()]) for i in range(covered)]
+        others = [m for i, m in by_id.items() if i not in answers and i != self.node_id]
+        await self.read_repair.repair(
+            dataset, keys, merged, {by_id[i]: e[:covered] for i, e in answers.items()},
+            others=others, timeout=self._remaining(deadline))
         return merged
 
     def _visible(self, pkey: bytes, lkey: bytes, entry: Entry | None) -> Record | None:
@@ -348,9 +365,30 @@ class Coordinator:
     async def read_many(self, spec: DatasetSpec, keys: Sequence[Key],
                         consistency: Consistency = Consistency.DEFAULT,
                         timeout: float | None = None) -> list[Record | None]:
-        """Records in request order (None where absent), one batch per replica set."""
-        level = consistency or spec.read_consistency
+        """Records in request order (None where absent): pages of ``read_page`` until
+        every key is answered, so no replica's reply outgrows a message."""
         deadline = self._deadline(timeout)
+        records: list[Record | None] = []
+        while len(records) < len(keys):
+            page = await self._read_page(spec, keys[len(records):], consistency, deadline,
+                                         self.max_response_bytes)
+            records.extend(page)
+        return records
+
+    async def read_page(self, spec: DatasetSpec, keys: Sequence[Key],
+                        consistency: Consistency = Consistency.DEFAULT,
+                        timeout: float | None = None, max_bytes: int | None = None
+                        ) -> list[Record | None]:
+        """Records of the longest prefix of ``keys`` whose answer fits ``max_bytes`` (at
+        least one key); the caller asks again for the rest (a multi-get's cursor)."""
+        return await self._read_page(spec, keys, consistency, self._deadline(timeout),
+                                     max_bytes or self.max_response_bytes)
+
+    async def _read_page(self, spec: DatasetSpec, keys: Sequence[Key], consistency: Consistency,
+                         deadline: float, max_bytes: int) -> list[Record | None]:
+        """One batch per replica set, each bounded by ``max_bytes``; the answer is the
+        request-order prefix every batch covered, cut again to ``max_bytes`` in all."""
+        level = consistency or spec.read_consistency
         groups = self._groups(spec, [p for p, _ in keys])
         # Every group is checked before any is sent: Unavailable means nothing was sent.
         plans = []
@@ -359,16 +397,28 @@ class Coordinator:
             plans.append((self._check_live(replicas, need, level), need, indices))
         if len(plans) == 1:  # one replica set (every single-key read): no gather task
             live, need, indices = plans[0]
-            results = [await self._read_entries(spec.name, live, need,
-                                                [keys[i] for i in indices], deadline)]
+            results = [await self._read_entries(spec.storage_id, live, need,
+                                                [keys[i] for i in indices], deadline,
+                                                max_bytes)]
         else:
             results = await asyncio.gather(*(
-                self._read_entries(spec.name, live, need, [keys[i] for i in indices], deadline)
+                self._read_entries(spec.storage_id, live, need, [keys[i] for i in indices], deadline,
+                                   max_bytes)
                 for live, need, indices in plans))
-        records: list[Record | None] = [None] * len(keys)
-        for (_, indices), entries in zip(groups, results):
-            for index, entry in zip(indices, entries):
-                records[index] = self._visible(*keys[index], entry)
+        entries: dict[int, Entry | None] = {}
+        for (_, indices), found in zip(groups, results):
+            entries.update(zip(indices, found))  # only the prefix each group covered
+        records: list[Record | None] = []
+        total = 0
+        for index, (pkey, lkey) in enumerate(keys):
+            if index not in entries:
+                break
+            total += entry_size(pkey, lkey, entries[index])
+            if total > max_bytes and records:
+                break
+            records.append(self._visible(pkey, lkey, entries[index]))
+        if not records:  # a replica answered no key: never loop on an empty page
+            raise Timeout("read: a replica answered none of the keys asked")
         return records
 
     async def scan(
@@ -382,11 +432,11 @@ class Coordinator:
         need = required_acks(level, len(replicas))
         candidates = self._check_live(replicas, need, level)
         if need == 1 and candidates[0].id == self.node_id:
-            return self.engine.scan(spec.name, pkey, start=start, end=end, limit=limit,
+            return self.engine.scan(spec.storage_id, pkey, start=start, end=end, limit=limit,
                                     reverse=reverse, cursor=cursor)
         deadline = self._deadline(timeout)
-        op = peer_pb2.ScanOp(dataset=spec.name, pkey=pkey, limit=limit, reverse=reverse,
-                             cursor=cursor or b"")
+        op = peer_pb2.ScanOp(dataset=spec.storage_id, pkey=pkey, limit=limit, reverse=reverse,
+                             cursor=cursor or b"", max_bytes=self.max_response_bytes)
         if start is not None:
             op.start = start
         if end is not None:
@@ -395,18 +445,32 @@ class Coordinator:
         async def ask(member: Member) -> tuple[list[Write], bool]:
             if member.id == self.node_id:
                 entries, more = self.engine.scan_entries(
-                    spec.name, pkey, start=start, end=end, limit=limit, reverse=reverse,
+                    spec.storage_id, pkey, start=start, end=end, limit=limit, reverse=reverse,
                     cursor=cursor)
-                return [Write(pkey, l, e) for l, e in entries], more is not None
+                keep = fitting_prefix([entry_size(pkey, l, e) for l, e in entries],
+                                      self.max_response_bytes)
+                return ([Write(pkey, l, e) for l, e in entries[:keep]],
+                        more is not None or keep < len(entries))
             reply = await self._replica_call(member, peer_pb2.ReplicaOp(scan=op),
                                              self._remaining(deadline))
             return [write_from_proto(w) for w in reply.scanned], bool(reply.next_cursor)
 
+        asked = candidates[:need]
         try:
             pages = await asyncio.wait_for(
-                asyncio.gather(*(ask(m) for m in candidates[:need])), self._remaining(deadline))
+                asyncio.gather(*(ask(m) for m in asked)), self._remaining(deadline))
         except (PeerUnreachable, TimeoutError):
             raise Timeout(f"scan: fewer than {need} replicas answered in time") from None
+        # Blocking read repair, as for reads: the quorum holds the page before it is
+        # answered, so no later QUORUM scan can go back in time.
+        merged, _ = merge_entries(pages, reverse)
+        keys = [(pkey, lkey) for lkey in merged]
+        answers = {member: [theirs.get(lkey) for lkey in merged]
+                   for member, theirs in ((m, {w.lkey: w.entry for w in writes})
+                                          for m, (writes, _) in zip(asked, pages))}
+        await self.read_repair.repair(spec.storage_id, keys, list(merged.values()), answers,
+                                      others=candidates[need:],
+                                      timeout=self._remaining(deadline))
         return merge_pages(pkey, pages, reverse, self.clock.wall_ms())
 
     # -- hinted handoff -------------------------------------------------------

@@ -5,6 +5,11 @@ bidirectional ``Peer.Replicate`` stream and matched to replies by id, so a
 busy coordinator pays one stream message for many records instead of one
 unary RPC each. A broken stream fails its pending operations at once and is
 re-opened by the next call.
+
+Every batch is bounded in bytes below the gRPC message limit as well as in
+count, and an operation too large for any message is refused before it is
+queued (``MessageTooLarge``): one oversized message would end the stream and
+fail every other tenant's operations riding on it.
 """
 
 from __future__ import annotations
@@ -19,14 +24,21 @@ import grpc
 
 from manhattan.cluster.failure_detector import PhiAccrualDetector
 from manhattan.proto.v1 import peer_pb2, peer_pb2_grpc
+from manhattan.replication.chunking import message_budget, proto_size
 from manhattan.security.tls import aio_channel
 
 log = logging.getLogger("manhattan.replication")
 MAX_OPS_PER_MESSAGE = 512
+DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 
 
 class PeerUnreachable(ConnectionError):
     """The stream to the peer broke or could not be opened."""
+
+
+class MessageTooLarge(PeerUnreachable):
+    """An operation larger than one stream message may be: never sent (it would end the
+    stream for everyone on it). The caller cuts its operations smaller."""
 
 
 @dataclass
@@ -34,7 +46,7 @@ class _Stream:
     """One Replicate call: its own outbox and waiters, so nothing queued for a broken
     stream can leak into the next one."""
 
-    outbox: list[peer_pb2.ReplicaOp] = field(default_factory=list)
+    outbox: list[tuple[peer_pb2.ReplicaOp, int]] = field(default_factory=list)  # (op, size)
     wake: asyncio.Event = field(default_factory=asyncio.Event)
     pending: dict[int, asyncio.Future[peer_pb2.ReplicaReply]] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
@@ -54,8 +66,10 @@ class PeerLink:
 
     def __init__(self, peer_id: int, address: str, *, metadata: tuple[tuple[str, str], ...],
                  detector: PhiAccrualDetector, options: list[tuple[str, int]] | None = None,
-                 credentials: grpc.ChannelCredentials | None = None) -> None:
+                 credentials: grpc.ChannelCredentials | None = None,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
         self.peer_id = peer_id
+        self.max_batch_bytes = message_budget(max_message_bytes)
         self.address = address
         self._metadata = metadata
         self._detector = detector
@@ -70,14 +84,18 @@ class PeerLink:
         """Send one operation (a copy with an id of this link's) and await its reply."""
         if self._closed:
             raise PeerUnreachable(f"link to node {self.peer_id} is closed")
-        stream = self._current_stream()
         # A copy: the same op may be sent to several replicas at once, each with its own id.
         sent = peer_pb2.ReplicaOp()
         sent.CopyFrom(op)
         sent.id = next(self._ids)
+        size = proto_size(sent)
+        if size > self.max_batch_bytes:
+            raise MessageTooLarge(f"an operation of {size} bytes to node {self.peer_id} exceeds "
+                                  f"the {self.max_batch_bytes} bytes a message may carry")
+        stream = self._current_stream()
         future: asyncio.Future[peer_pb2.ReplicaReply] = asyncio.get_running_loop().create_future()
         stream.pending[sent.id] = future
-        stream.outbox.append(sent)
+        stream.outbox.append((sent, size))
         stream.wake.set()
         try:
             return await asyncio.wait_for(future, timeout)
@@ -92,14 +110,19 @@ class PeerLink:
                                               name=f"peer-{self.peer_id}-stream")
         return stream
 
-    @staticmethod
-    async def _requests(stream: _Stream) -> AsyncIterator[peer_pb2.ReplicaBatch]:
+    async def _requests(self, stream: _Stream) -> AsyncIterator[peer_pb2.ReplicaBatch]:
         while not stream.broken:
             await stream.wake.wait()
             stream.wake.clear()
             while stream.outbox and not stream.broken:
-                batch = stream.outbox[:MAX_OPS_PER_MESSAGE]
-                del stream.outbox[:MAX_OPS_PER_MESSAGE]
+                # Cut by count and by bytes; every op fits alone (checked in call()).
+                count, total = 0, 0
+                for _, size in stream.outbox[:MAX_OPS_PER_MESSAGE]:
+                    if count and total + size > self.max_batch_bytes:
+                        break
+                    count, total = count + 1, total + size
+                batch = [op for op, _ in stream.outbox[:count]]
+                del stream.outbox[:count]
                 yield peer_pb2.ReplicaBatch(ops=batch)
 
     async def _run(self, stream: _Stream) -> None:
@@ -143,10 +166,12 @@ class PeerLinks:
 
     def __init__(self, *, metadata: tuple[tuple[str, str], ...], detector: PhiAccrualDetector,
                  options: list[tuple[str, int]] | None = None,
-                 credentials: grpc.ChannelCredentials | None = None) -> None:
+                 credentials: grpc.ChannelCredentials | None = None,
+                 max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES) -> None:
         self._metadata = metadata
         self._detector = detector
         self._options = options
+        self.max_message_bytes = max_message_bytes
         self.credentials = credentials
         self._links: dict[int, PeerLink] = {}
         self._closing: set[asyncio.Future[None]] = set()
@@ -162,6 +187,7 @@ class PeerLinks:
             link = self._links[peer_id] = PeerLink(
                 peer_id, address, metadata=self._metadata, detector=self._detector,
                 options=self._options, credentials=self.credentials,
+                max_message_bytes=self.max_message_bytes,
             )
         return link
 

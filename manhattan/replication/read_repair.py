@@ -1,17 +1,23 @@
 """Read repair: replicas that answered a read with an older version get the newest.
 
 The coordinator merges the answers of a read (``newest``, last writer wins) and
-hands ``ReadRepair.repair`` what each replica said: this node's own stale copy is
-fixed in place before the read answers, a peer's in the background (a write at
-ONE that may itself miss; anti-entropy catches whatever is left).
+hands ``ReadRepair.repair`` what each replica said. Repair of the replicas in the
+read's quorum is *blocking* (Cassandra's blocking read repair): it completes before
+the read answers, so once a QUORUM read returned a version, a quorum holds it and
+no later QUORUM read can return an older one; if it cannot complete in time the
+read answers Timeout instead. Replicas outside the quorum get the newest version
+in the background (a write at ONE that may itself miss: anti-entropy catches
+whatever is left).
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 
 from manhattan.cluster.topology import Member
+from manhattan.errors import Timeout
 from manhattan.storage import Entry, Write
 from manhattan.storage.engine import Writer
 
@@ -46,15 +52,34 @@ class ReadRepair:
         self._spawn = spawn    # runs the peer writes in the background
         self._stats = stats    # "read_repairs": records repaired, for NodeInfo and metrics
 
-    def repair(self, dataset: str, keys: Sequence[Key], merged: Sequence[Entry | None],
-               answers: dict[Member, list[Entry | None]]) -> None:
-        """Send the newest version to replicas that answered with an older one."""
+    async def repair(self, dataset: str, keys: Sequence[Key], merged: Sequence[Entry | None],
+                     answers: dict[Member, list[Entry | None]], *, others: Sequence[Member] = (),
+                     timeout: float) -> None:
+        """Bring the replicas that answered (the read's quorum) up to ``merged`` before
+        returning (Timeout if one cannot be within ``timeout`` s); the ``others`` of the
+        keys' replicas get the newest versions in the background."""
+        sends: list[Awaitable[bool]] = []
+        newest_writes: dict[Key, Write] = {}
         for member, entries in answers.items():
             stale = stale_writes(keys, merged, entries)
             if not stale:
                 continue
             self._stats["read_repairs"] += len(stale)
+            newest_writes.update(((w.pkey, w.lkey), w) for w in stale)
             if member.id == self._node_id:
                 self._engine.apply(dataset, stale)
             else:
-                self._spawn(self._send(member, dataset, stale))
+                sends.append(self._send(member, dataset, stale))
+        if newest_writes:
+            for member in others:
+                self._spawn(self._send(member, dataset, list(newest_writes.values())))
+        if not sends:
+            return
+        tasks = [asyncio.ensure_future(send) for send in sends]
+        done, pending = await asyncio.wait(tasks, timeout=timeout)
+        for task in pending:  # finishes (or is hinted) in the background
+            self._spawn(task)
+        if pending or not all(task.result() for task in done):
+            raise Timeout("read repair of a replica in the read's quorum did not complete in "
+                          "time (the read is not answered, so no later read can go back in "
+                          "time); retry the read")

@@ -17,9 +17,10 @@ from manhattan.storage.keys import encode_cursor
 ReplicaPage = tuple[list[Write], bool]
 
 
-def merge_pages(pkey: bytes, pages: Sequence[ReplicaPage], reverse: bool,
-                now_ms: int) -> ScanPage:
-    """LWW-merge replicas' raw pages; stop where the shortest full page stopped."""
+def merge_entries(pages: Sequence[ReplicaPage], reverse: bool
+                  ) -> tuple[dict[bytes, Entry], bytes | None]:
+    """The newest entry of every lkey settled by all pages (tombstones included), and the
+    cut: the last lkey where the shortest full page stopped (None: every page is whole)."""
     merged: dict[bytes, Entry] = {}
     cut: bytes | None = None
     for writes, more in pages:
@@ -31,9 +32,16 @@ def merge_pages(pkey: bytes, pages: Sequence[ReplicaPage], reverse: bool,
             last = writes[-1].lkey
             if cut is None or (last > cut if reverse else last < cut):
                 cut = last
-    lkeys = sorted(merged, reverse=reverse)
     if cut is not None:
-        lkeys = [k for k in lkeys if (k >= cut if reverse else k <= cut)]
+        merged = {k: e for k, e in merged.items() if (k >= cut if reverse else k <= cut)}
+    return merged, cut
+
+
+def merge_pages(pkey: bytes, pages: Sequence[ReplicaPage], reverse: bool,
+                now_ms: int) -> ScanPage:
+    """LWW-merge replicas' raw pages; stop where the shortest full page stopped."""
+    merged, cut = merge_entries(pages, reverse)
+    lkeys = sorted(merged, reverse=reverse)
     records = [Record(pkey, k, merged[k].value, merged[k].version, merged[k].expires_at_ms)
                for k in lkeys if merged[k].visible_at(now_ms)]
     return ScanPage(records, encode_cursor(cut) if cut is not None else None)

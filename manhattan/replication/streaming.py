@@ -90,6 +90,9 @@ class TransferState:
     stream_s: float = 0.0
 
 
+_CLEANED_KEY = b"streaming/cleaned-epoch"
+
+
 def _progress_key(epoch: int, dataset: str, start: int) -> bytes:
     return _PREFIX + struct.pack(">Q", epoch) + dataset.encode() + b"\x00" + struct.pack(">Q", start)
 
@@ -139,6 +142,7 @@ class Transfers:
         self.metrics = metrics  # the node's NodeMetrics, when it has one
         self.state = TransferState()
         self.served_records = 0
+        self._cleaned_epoch: int | None = None  # epoch of the last cleanup (persisted)
 
     # -- status ------------------------------------------------------------
 
@@ -169,8 +173,8 @@ class Transfers:
         for spec in sorted(self.catalog.datasets(), key=lambda s: s.name):
             for start, end, sources in gained_ranges(current, future, me,
                                                      spec.replication_factor):
-                pull = PullRange(spec.name, start, end, sources)
-                saved = self.engine.meta_get(_progress_key(epoch, spec.name, start))
+                pull = PullRange(spec.storage_id, start, end, sources)
+                saved = self.engine.meta_get(_progress_key(epoch, spec.storage_id, start))
                 if saved is not None:
                     pull.done = saved[:1] == _DONE
                     pull.source = struct.unpack(">I", saved[1:5])[0]
@@ -206,6 +210,8 @@ class Transfers:
                     await self._transfer(topology.epoch)
                 elif in_transition(topology):
                     self.state.done = True
+                else:
+                    await self._clean_up_if_missed(topology.epoch)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # keep trying: a peer may be restarting
@@ -398,6 +404,21 @@ class Transfers:
             if self.metrics is not None:
                 self.metrics.streaming_active.labels("out").dec()
 
+    async def _clean_up_if_missed(self, epoch: int) -> None:
+        """A node that was down (or unreachable) when a change ended missed its cleanup:
+        once it holds a settled topology newer than its last cleanup, it drops the ranges
+        it no longer owns itself, so it never serves (or repairs others from) data whose
+        tombstones its former peers may have purged."""
+        if self._cleaned_epoch is None:
+            raw = self.engine.meta_get(_CLEANED_KEY)
+            if raw is None:  # first start: nothing to catch up on
+                self.engine.meta_put(_CLEANED_KEY, str(epoch).encode())
+            self._cleaned_epoch = epoch if raw is None else int(raw)
+        if self._cleaned_epoch < epoch:
+            reply = await self.cleanup()
+            log.info("cleaned up after missed topology change(s) up to epoch %s: %s ranges "
+                     "dropped", epoch, reply.ranges_dropped)
+
     async def cleanup(self) -> ops_pb2.CleanupReply:
         """Drop every range this node does not replicate in its (settled) topology."""
         topology = self.membership.topology
@@ -406,16 +427,18 @@ class Transfers:
         me = self.peers.node_id
         dropped = 0
         for spec in self.catalog.datasets():
-            if spec.name not in self.engine.datasets():
+            if spec.storage_id not in self.engine.datasets():
                 continue
             ranges = unowned_ranges(self.membership.ring, me, spec.replication_factor) \
                 if topology.member(me) is not None else [(0, 1 << 32)]
             bounds = [range_bounds(s, e) for s, e in ranges]
             if bounds:
                 await asyncio.get_running_loop().run_in_executor(
-                    self.executor, self.engine.delete_range, spec.name, bounds)
+                    self.executor, self.engine.delete_range, spec.storage_id, bounds)
                 dropped += len(bounds)
         self._forget_hints_of_former_members()
+        self.engine.meta_put(_CLEANED_KEY, str(topology.epoch).encode())
+        self._cleaned_epoch = topology.epoch
         return ops_pb2.CleanupReply(ranges_dropped=dropped)
 
     def _forget_hints_of_former_members(self) -> None:

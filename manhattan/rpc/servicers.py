@@ -19,7 +19,7 @@ import grpc
 from google.protobuf.descriptor import ServiceDescriptor
 from google.protobuf.message_factory import GetMessageClass
 
-from manhattan.errors import ManhattanError
+from manhattan.errors import ManhattanError, status_trailers
 from manhattan.rpc import request_context
 from manhattan.storage import Record, UnknownDataset, Version
 from manhattan.proto.v1 import types_pb2
@@ -52,9 +52,9 @@ def rpc_errors(method: Handler) -> Handler:
         try:
             return await method(self, request, context)
         except ManhattanError as exc:
-            if exc.details:
-                context.set_trailing_metadata(
-                    (*exc.details.items(), *request_context.trailers()))
+            # The class travels as structured metadata (``manhattan-error``): the SDK
+            # tells "too few replicas" from a broken connection by it, never by text.
+            context.set_trailing_metadata((*status_trailers(exc), *request_context.trailers()))
             # A status without context.abort(): no AbortError to raise and unwind, which
             # makes a refusal (e.g. over a rate limit) several times cheaper.
             context.set_code(exc.code)

@@ -12,25 +12,14 @@ import itertools
 import json
 import struct
 import threading
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 
 from manhattan.tenancy.items import MetaStore
+from manhattan.types import AuditEntry
 
 _PREFIX = b"audit/"
 _KEY = struct.Struct(">QQ")
 DEFAULT_MAX_ENTRIES = 100_000
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One admin action: when, where, by which token, what and on what."""
-
-    at_ms: int
-    node_id: int
-    actor: str
-    action: str
-    target: str
-    detail: str = ""
 
 
 class AuditLog:

@@ -5,7 +5,8 @@ tweets) and returns the service's own types (``manhattan.services.types``). Both
 clients share request building and reply parsing (``_Operations``); they differ only in
 how a call is made. Errors are the same ``ManhattanError`` classes as the storage
 SDK's (``InvalidRequest`` for a 281-character tweet, ``NotFound`` for an unknown user,
-...). Reads and ``next_ids`` are retried on ``Unavailable``. A post takes its id first
+...). Reads and ``next_ids`` are retried on ``Unavailable`` and ``ConnectionLost`` (a
+read lost with its connection). A post takes its id first
 (from a block fetched with ``NextId``, one call per 16 posts) and sends it, so a post
 whose outcome is unknown (``Timeout``) or that was not sent (``Unavailable``) is retried
 with the same id: stored once, never twice. The other writes are not retried.
@@ -23,7 +24,7 @@ import grpc
 from tenacity import AsyncRetrying, Retrying, retry_if_exception_type, stop_after_attempt, \
     wait_exponential
 
-from manhattan.client import Timeout, Unavailable
+from manhattan.client import ConnectionLost, Timeout, Unavailable
 from manhattan.client.errors import from_rpc_error
 from manhattan.proto.v1 import social_pb2, social_pb2_grpc
 from manhattan.services.types import SocialStats, SocialUser, TimelinePage, Tweet, UserPage
@@ -135,7 +136,7 @@ class _Operations:
 
 def _retry_args(rpc: str) -> dict[str, Any]:
     # A post carries its id: a retry of an unknown outcome stores the same tweet.
-    retry_on = (Unavailable, Timeout) if rpc == "PostTweet" else Unavailable
+    retry_on = (Unavailable, Timeout) if rpc == "PostTweet" else (Unavailable, ConnectionLost)
     attempts = 4 if rpc in _READS or rpc == "PostTweet" else 1
     return {"stop": stop_after_attempt(attempts), "reraise": True,
             "retry": retry_if_exception_type(retry_on),

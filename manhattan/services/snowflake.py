@@ -65,6 +65,8 @@ class MustWait(Exception):
 class LeaseLost(SnowflakeError):
     """The worker-id lease is not held (never acquired, expired or taken over)."""
 
+    kind = "ids-lease-lost"  # named on the wire: callers tell it apart without its text
+
 
 @dataclass(frozen=True, slots=True)
 class DecodedId:

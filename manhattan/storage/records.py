@@ -1,4 +1,5 @@
-"""Value types of the storage layer and the stored-value codec.
+"""Value types of the storage layer and the stored-value codec (the shared ones,
+``Version``, ``Record`` and ``ScanPage``, live in ``manhattan.types``).
 
 A stored value is a fixed header (format, HLC timestamp, writer id, flags,
 expiry) followed by the payload. Tombstones keep the header and drop the payload.
@@ -8,20 +9,15 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import NamedTuple
+
+# Record and ScanPage are re-exported: storage callers name them from here.
+from manhattan.types import Record, ScanPage, Version
 
 FORMAT_V1 = 1
 FLAG_TOMBSTONE = 0x01
 
 _HEADER = struct.Struct(">BQIBQ")
 HEADER_SIZE = _HEADER.size
-
-
-class Version(NamedTuple):
-    """An HLC timestamp and the writing node's id; compares last-writer-wins."""
-
-    timestamp: int
-    writer: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,25 +41,6 @@ class Write:
     pkey: bytes
     lkey: bytes
     entry: Entry
-
-
-@dataclass(frozen=True, slots=True)
-class Record:
-    """A live record as readers see it."""
-
-    pkey: bytes
-    lkey: bytes
-    value: bytes
-    version: Version
-    expires_at_ms: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class ScanPage:
-    """One page of a scan; ``cursor`` resumes after it and is None at the end."""
-
-    records: list[Record]
-    cursor: bytes | None
 
 
 def encode_entry(entry: Entry) -> bytes:
@@ -93,3 +70,9 @@ def decode_version(raw: bytes) -> Version:
     """Only the version of a stored value (cheaper than a full decode)."""
     _, timestamp, writer, _, _ = _HEADER.unpack_from(raw)
     return Version(timestamp, writer)
+
+
+__all__ = [
+    "FLAG_TOMBSTONE", "FORMAT_V1", "HEADER_SIZE", "Entry", "Record", "ScanPage", "Version",
+    "Write", "decode_entry", "decode_version", "encode_entry",
+]

@@ -43,6 +43,16 @@ class DatasetSpec:
     durability: Durability = Durability.SYNC
     default_ttl_ms: int = 0
     created_at_ms: int = 0
+    incarnation: int = 0
+    """Unique per creation, from the metadata log: a name dropped and created again is
+    another dataset (0: made before the log existed)."""
+
+    @property
+    def storage_id(self) -> str:
+        """What storage, hints, watermarks, streams and repair key by: the name and the
+        incarnation, so rows of a dropped dataset can never show in a new one of the
+        same name (the bare name for datasets made before the metadata log)."""
+        return f"{self.name}@{self.incarnation}" if self.incarnation else self.name
 
     def to_json(self) -> bytes:
         """The stored form."""
@@ -56,6 +66,11 @@ class DatasetSpec:
         data["write_consistency"] = Consistency(data["write_consistency"])
         data["durability"] = Durability(data["durability"])
         return cls(**data)
+
+
+def dataset_name(storage_id: str) -> str:
+    """The dataset name part of a storage id."""
+    return storage_id.partition("@")[0]
 
 
 def normalise_spec(spec: DatasetSpec, *, node_count: int, now_ms: int) -> DatasetSpec:
@@ -161,11 +176,9 @@ class Catalog:
     def check_new_dataset(self, spec: DatasetSpec) -> None:
         """NotFound for an unknown owner, AlreadyExists when the name is taken."""
         self.tenant(spec.tenant)
-        existing = self._datasets.get(spec.name)
-        if existing is not None:
-            raise AlreadyExists(
-                f"dataset {spec.name!r} already exists (owned by tenant {existing.tenant!r})"
-            )
+        if spec.name in self._datasets:
+            # never say who owns it: another tenant's datasets are not the caller's business
+            raise AlreadyExists(f"dataset {spec.name!r} already exists")
 
     def add_dataset(self, spec: DatasetSpec, version: int) -> DatasetSpec:
         """Record a normalised dataset spec; AlreadyExists when the name is taken."""
@@ -187,6 +200,14 @@ class Catalog:
             return self._datasets[name]
         except KeyError:
             raise NotFound(f"dataset {name!r} does not exist") from None
+
+    def storage(self, storage_id: str) -> DatasetSpec:
+        """The live dataset whose storage is ``storage_id``; NotFound for a dead
+        incarnation (dropped, perhaps re-created under the same name)."""
+        spec = self._datasets.get(dataset_name(storage_id))
+        if spec is None or spec.storage_id != storage_id:
+            raise NotFound(f"dataset storage {storage_id!r} is not live")
+        return spec
 
     def datasets(self, tenant: str | None = None) -> list[DatasetSpec]:
         """Datasets, optionally of one tenant, by name."""

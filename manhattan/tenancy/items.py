@@ -30,13 +30,14 @@ class Item:
 class VersionedItems:
     """LWW-merged catalog items, persisted in the metadata store, cached in memory."""
 
-    def __init__(self, meta: MetaStore) -> None:
+    def __init__(self, meta: MetaStore, prefix: bytes = _PREFIX) -> None:
         self._meta = meta
+        self._prefix = prefix
         self._lock = threading.Lock()
         self._items: dict[str, Item] = {}
-        for raw_key, raw in meta.meta_items(_PREFIX):
+        for raw_key, raw in meta.meta_items(prefix):
             version, deleted = _HEADER.unpack_from(raw)
-            key = raw_key[len(_PREFIX):].decode()
+            key = raw_key[len(prefix):].decode()
             self._items[key] = Item(key, raw[_HEADER.size:], version, bool(deleted))
 
     @property
@@ -48,7 +49,7 @@ class VersionedItems:
         current = self._items.get(item.key)
         if current is not None and (current.version, current.deleted) >= (item.version, item.deleted):
             return False
-        self._meta.meta_put(_PREFIX + item.key.encode(),
+        self._meta.meta_put(self._prefix + item.key.encode(),
                             _HEADER.pack(item.version, int(item.deleted)) + item.value)
         self._items[item.key] = item
         return True

@@ -148,6 +148,10 @@ class TokenStore:
                              sorted(set(datasets)) if datasets else None)
         self._put(record, version)
 
+    def put_record(self, record: TokenRecord, version: int) -> None:
+        """Store a record made elsewhere (applied from the metadata log)."""
+        self._put(record, version)
+
     def _put(self, record: TokenRecord, version: int) -> None:
         self._items.put(_ITEM_PREFIX + record.token_id, json.dumps(asdict(record)).encode(),
                         version)
@@ -223,6 +227,15 @@ class TokenStore:
             self._verified.clear()  # bounded: a flood of distinct tokens cannot grow it
         self._verified[token] = (record, principal)
         return principal
+
+
+def new_token(tenant: str, now_ms: int, *, read_only: bool = False,
+              datasets: list[str] | None = None) -> tuple[str, TokenRecord]:
+    """A fresh token and the record to store for it (its hash, never the secret)."""
+    token = generate_token()
+    token_id, secret = split_token(token)  # type: ignore[misc]
+    return token, TokenRecord(token_id, tenant, _hash(secret), now_ms, read_only,
+                              sorted(set(datasets)) if datasets else None)
 
 
 def generate_token() -> str:

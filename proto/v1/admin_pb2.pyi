@@ -98,7 +98,7 @@ class NodeInfoRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class NodeInfoResponse(_message.Message):
-    __slots__ = ("node_id", "address", "version", "started_at_ms", "clock_ms", "datasets", "approximate_keys", "disk_bytes", "topology_epoch", "hints_pending", "hints_dropped", "hints_replayed", "read_repairs", "metrics_address", "requests_total", "requests_per_second", "repair_running", "repair_progress", "repair_keys_compared", "repair_ranges_differing", "repair_records_exchanged", "repair_last_completed_ms", "streaming_active", "streaming_progress", "streaming_records", "streaming_bytes", "snapshots")
+    __slots__ = ("node_id", "address", "version", "started_at_ms", "clock_ms", "datasets", "approximate_keys", "disk_bytes", "topology_epoch", "hints_pending", "hints_dropped", "hints_replayed", "read_repairs", "metrics_address", "requests_total", "requests_per_second", "repair_running", "repair_progress", "repair_keys_compared", "repair_ranges_differing", "repair_records_exchanged", "repair_last_completed_ms", "streaming_active", "streaming_progress", "streaming_records", "streaming_bytes", "snapshots", "metadata")
     class HintsPendingEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -133,6 +133,7 @@ class NodeInfoResponse(_message.Message):
     STREAMING_RECORDS_FIELD_NUMBER: _ClassVar[int]
     STREAMING_BYTES_FIELD_NUMBER: _ClassVar[int]
     SNAPSHOTS_FIELD_NUMBER: _ClassVar[int]
+    METADATA_FIELD_NUMBER: _ClassVar[int]
     node_id: int
     address: str
     version: str
@@ -160,7 +161,46 @@ class NodeInfoResponse(_message.Message):
     streaming_records: int
     streaming_bytes: int
     snapshots: int
-    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., started_at_ms: _Optional[int] = ..., clock_ms: _Optional[int] = ..., datasets: _Optional[_Iterable[str]] = ..., approximate_keys: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., topology_epoch: _Optional[int] = ..., hints_pending: _Optional[_Mapping[int, int]] = ..., hints_dropped: _Optional[int] = ..., hints_replayed: _Optional[int] = ..., read_repairs: _Optional[int] = ..., metrics_address: _Optional[str] = ..., requests_total: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., repair_running: _Optional[bool] = ..., repair_progress: _Optional[float] = ..., repair_keys_compared: _Optional[int] = ..., repair_ranges_differing: _Optional[int] = ..., repair_records_exchanged: _Optional[int] = ..., repair_last_completed_ms: _Optional[int] = ..., streaming_active: _Optional[int] = ..., streaming_progress: _Optional[float] = ..., streaming_records: _Optional[int] = ..., streaming_bytes: _Optional[int] = ..., snapshots: _Optional[int] = ...) -> None: ...
+    metadata: MetadataStatus
+    def __init__(self, node_id: _Optional[int] = ..., address: _Optional[str] = ..., version: _Optional[str] = ..., started_at_ms: _Optional[int] = ..., clock_ms: _Optional[int] = ..., datasets: _Optional[_Iterable[str]] = ..., approximate_keys: _Optional[int] = ..., disk_bytes: _Optional[int] = ..., topology_epoch: _Optional[int] = ..., hints_pending: _Optional[_Mapping[int, int]] = ..., hints_dropped: _Optional[int] = ..., hints_replayed: _Optional[int] = ..., read_repairs: _Optional[int] = ..., metrics_address: _Optional[str] = ..., requests_total: _Optional[int] = ..., requests_per_second: _Optional[float] = ..., repair_running: _Optional[bool] = ..., repair_progress: _Optional[float] = ..., repair_keys_compared: _Optional[int] = ..., repair_ranges_differing: _Optional[int] = ..., repair_records_exchanged: _Optional[int] = ..., repair_last_completed_ms: _Optional[int] = ..., streaming_active: _Optional[int] = ..., streaming_progress: _Optional[float] = ..., streaming_records: _Optional[int] = ..., streaming_bytes: _Optional[int] = ..., snapshots: _Optional[int] = ..., metadata: _Optional[_Union[MetadataStatus, _Mapping]] = ...) -> None: ...
+
+class JoinMetadataRequest(_message.Message):
+    __slots__ = ("voters",)
+    VOTERS_FIELD_NUMBER: _ClassVar[int]
+    voters: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, voters: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class JoinMetadataResponse(_message.Message):
+    __slots__ = ("status",)
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    status: MetadataStatus
+    def __init__(self, status: _Optional[_Union[MetadataStatus, _Mapping]] = ...) -> None: ...
+
+class MetadataStatus(_message.Message):
+    __slots__ = ("role", "leader", "term", "commit_index", "applied_index", "has_majority", "stale", "seconds_since_majority", "voters", "applied_commands", "enabled")
+    ROLE_FIELD_NUMBER: _ClassVar[int]
+    LEADER_FIELD_NUMBER: _ClassVar[int]
+    TERM_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_INDEX_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_INDEX_FIELD_NUMBER: _ClassVar[int]
+    HAS_MAJORITY_FIELD_NUMBER: _ClassVar[int]
+    STALE_FIELD_NUMBER: _ClassVar[int]
+    SECONDS_SINCE_MAJORITY_FIELD_NUMBER: _ClassVar[int]
+    VOTERS_FIELD_NUMBER: _ClassVar[int]
+    APPLIED_COMMANDS_FIELD_NUMBER: _ClassVar[int]
+    ENABLED_FIELD_NUMBER: _ClassVar[int]
+    role: str
+    leader: str
+    term: int
+    commit_index: int
+    applied_index: int
+    has_majority: bool
+    stale: bool
+    seconds_since_majority: float
+    voters: _containers.RepeatedScalarFieldContainer[str]
+    applied_commands: int
+    enabled: bool
+    def __init__(self, role: _Optional[str] = ..., leader: _Optional[str] = ..., term: _Optional[int] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., has_majority: _Optional[bool] = ..., stale: _Optional[bool] = ..., seconds_since_majority: _Optional[float] = ..., voters: _Optional[_Iterable[str]] = ..., applied_commands: _Optional[int] = ..., enabled: _Optional[bool] = ...) -> None: ...
 
 class Snapshot(_message.Message):
     __slots__ = ("name", "node_id", "created_at_ms", "size_bytes", "path", "topology_epoch", "datasets")

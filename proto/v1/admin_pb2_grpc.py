@@ -64,6 +64,11 @@ class AdminStub:
                 request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.NodeInfoRequest.SerializeToString,
                 response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.NodeInfoResponse.FromString,
                 _registered_method=True)
+        self.JoinMetadata = channel.unary_unary(
+                '/manhattan.v1.Admin/JoinMetadata',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.JoinMetadataRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.JoinMetadataResponse.FromString,
+                _registered_method=True)
         self.CreateSnapshot = channel.unary_unary(
                 '/manhattan.v1.Admin/CreateSnapshot',
                 request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.CreateSnapshotRequest.SerializeToString,
@@ -151,6 +156,14 @@ class AdminServicer:
 
     def NodeInfo(self, request, context):
         """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def JoinMetadata(self, request, context):
+        """Make this node (empty of metadata) a learner of another cluster's metadata log:
+        a membership change asks it of a node it adds.
+        """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
@@ -252,6 +265,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.NodeInfo,
                     request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.NodeInfoRequest.FromString,
                     response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.NodeInfoResponse.SerializeToString,
+            ),
+            'JoinMetadata': grpc.unary_unary_rpc_method_handler(
+                    servicer.JoinMetadata,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.JoinMetadataRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.JoinMetadataResponse.SerializeToString,
             ),
             'CreateSnapshot': grpc.unary_unary_rpc_method_handler(
                     servicer.CreateSnapshot,
@@ -466,6 +484,33 @@ class Admin:
             '/manhattan.v1.Admin/NodeInfo',
             manhattan_dot_proto_dot_v1_dot_admin__pb2.NodeInfoRequest.SerializeToString,
             manhattan_dot_proto_dot_v1_dot_admin__pb2.NodeInfoResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def JoinMetadata(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Admin/JoinMetadata',
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.JoinMetadataRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.JoinMetadataResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -100,14 +100,16 @@ class ScanResponse(_message.Message):
     def __init__(self, records: _Optional[_Iterable[_Union[_types_pb2.Record, _Mapping]]] = ..., next_cursor: _Optional[bytes] = ...) -> None: ...
 
 class MultiGetRequest(_message.Message):
-    __slots__ = ("dataset", "keys", "consistency")
+    __slots__ = ("dataset", "keys", "consistency", "paged")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
     CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    PAGED_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     keys: _containers.RepeatedCompositeFieldContainer[_types_pb2.Key]
     consistency: _types_pb2.Consistency
-    def __init__(self, dataset: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[_types_pb2.Key, _Mapping]]] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ...) -> None: ...
+    paged: bool
+    def __init__(self, dataset: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[_types_pb2.Key, _Mapping]]] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ..., paged: _Optional[bool] = ...) -> None: ...
 
 class GetResult(_message.Message):
     __slots__ = ("found", "record")
@@ -118,10 +120,12 @@ class GetResult(_message.Message):
     def __init__(self, found: _Optional[bool] = ..., record: _Optional[_Union[_types_pb2.Record, _Mapping]] = ...) -> None: ...
 
 class MultiGetResponse(_message.Message):
-    __slots__ = ("results",)
+    __slots__ = ("results", "next_index")
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    NEXT_INDEX_FIELD_NUMBER: _ClassVar[int]
     results: _containers.RepeatedCompositeFieldContainer[GetResult]
-    def __init__(self, results: _Optional[_Iterable[_Union[GetResult, _Mapping]]] = ...) -> None: ...
+    next_index: int
+    def __init__(self, results: _Optional[_Iterable[_Union[GetResult, _Mapping]]] = ..., next_index: _Optional[int] = ...) -> None: ...
 
 class Mutation(_message.Message):
     __slots__ = ("pkey", "lkey", "value", "ttl_ms", "delete")

@@ -212,11 +212,13 @@ class MembershipChangeRequest(_message.Message):
         DECOMMISSION: _ClassVar[MembershipChangeRequest.Kind]
         REPLACE: _ClassVar[MembershipChangeRequest.Kind]
         REMOVE: _ClassVar[MembershipChangeRequest.Kind]
+        ABORT: _ClassVar[MembershipChangeRequest.Kind]
     KIND_UNSPECIFIED: MembershipChangeRequest.Kind
     ADD: MembershipChangeRequest.Kind
     DECOMMISSION: MembershipChangeRequest.Kind
     REPLACE: MembershipChangeRequest.Kind
     REMOVE: MembershipChangeRequest.Kind
+    ABORT: MembershipChangeRequest.Kind
     KIND_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     NODE_ID_FIELD_NUMBER: _ClassVar[int]

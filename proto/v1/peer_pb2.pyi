@@ -43,15 +43,17 @@ class ApplyOp(_message.Message):
     def __init__(self, dataset: _Optional[str] = ..., writes: _Optional[_Iterable[_Union[ReplicaWrite, _Mapping]]] = ..., sync: _Optional[bool] = ...) -> None: ...
 
 class ReadOp(_message.Message):
-    __slots__ = ("dataset", "keys")
+    __slots__ = ("dataset", "keys", "max_bytes")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     KEYS_FIELD_NUMBER: _ClassVar[int]
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     keys: _containers.RepeatedCompositeFieldContainer[_types_pb2.Key]
-    def __init__(self, dataset: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[_types_pb2.Key, _Mapping]]] = ...) -> None: ...
+    max_bytes: int
+    def __init__(self, dataset: _Optional[str] = ..., keys: _Optional[_Iterable[_Union[_types_pb2.Key, _Mapping]]] = ..., max_bytes: _Optional[int] = ...) -> None: ...
 
 class ScanOp(_message.Message):
-    __slots__ = ("dataset", "pkey", "start", "end", "limit", "reverse", "cursor")
+    __slots__ = ("dataset", "pkey", "start", "end", "limit", "reverse", "cursor", "max_bytes")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     PKEY_FIELD_NUMBER: _ClassVar[int]
     START_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +61,7 @@ class ScanOp(_message.Message):
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     REVERSE_FIELD_NUMBER: _ClassVar[int]
     CURSOR_FIELD_NUMBER: _ClassVar[int]
+    MAX_BYTES_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     pkey: bytes
     start: bytes
@@ -66,7 +69,8 @@ class ScanOp(_message.Message):
     limit: int
     reverse: bool
     cursor: bytes
-    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., start: _Optional[bytes] = ..., end: _Optional[bytes] = ..., limit: _Optional[int] = ..., reverse: _Optional[bool] = ..., cursor: _Optional[bytes] = ...) -> None: ...
+    max_bytes: int
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., start: _Optional[bytes] = ..., end: _Optional[bytes] = ..., limit: _Optional[int] = ..., reverse: _Optional[bool] = ..., cursor: _Optional[bytes] = ..., max_bytes: _Optional[int] = ...) -> None: ...
 
 class ReplicaOp(_message.Message):
     __slots__ = ("id", "apply", "read", "scan")

@@ -229,6 +229,16 @@ def test_a_join_resumes_after_the_joining_node_is_killed_mid_stream(tmp_path):
         local.stop()
 
 
+def stored_records(address: str, token: str, dataset: str) -> int:
+    """Records the node at ``address`` holds in its own storage, every range."""
+    with grpc.insecure_channel(address) as channel:
+        chunks = ops_pb2_grpc.PeerRangesStub(channel).StreamRanges(
+            ops_pb2.StreamRangesRequest(dataset=dataset, ranges=[
+                ops_pb2.PositionRange(start=0, end=1 << 32)]),
+            metadata=(("authorization", f"Bearer {token}"),), timeout=30)
+        return sum(len(chunk.keys) for chunk in chunks)
+
+
 def test_replace_and_remove_dead_nodes(tmp_path):
     local = start_cluster(tmp_path / "c", 4)
     extra: NodeProcess | None = None
@@ -253,6 +263,14 @@ def test_replace_and_remove_dead_nodes(tmp_path):
         assert set(ring.members) == {"node-1", "node-2", "node-3"}
         check_every_key(local.endpoints[:3], token, ds, loaded, ring,
                         {i: local.node(i).address for i in (1, 2, 3)})
+        # Node 4 comes back on its old data: it missed the cleanup, learns by gossip that
+        # it was removed and drops every range itself (it could hand back data whose
+        # tombstones the others have purged).
+        local.node(4).start()
+        assert eventually(
+            lambda: stored_records(local.node(4).address, local.admin_token, ds) == 0,
+            timeout=30)
+        local.node(4).stop()
         # Now node 3 dies and node 5 takes its place.
         local.node(3).kill()
         wait_until_down(local, 3, observer=1)

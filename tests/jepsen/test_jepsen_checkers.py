@@ -235,10 +235,36 @@ def test_history_round_trip(tmp_path) -> None:
 
 
 def test_unavailable_from_a_broken_connection_is_indeterminate() -> None:
-    from jepsen.workloads import nothing_sent
-    from manhattan.errors import Unavailable
+    from jepsen.workloads import Workload
+    from manhattan.errors import ConnectionLost, NodeUnreachable, ReplicasUnavailable, Timeout
 
-    assert nothing_sent(Unavailable("QUORUM needs 2 live replicas, 1 alive"))
-    assert nothing_sent(Unavailable("failed to connect to all addresses; Connection refused"))
-    assert not nothing_sent(Unavailable("Stream removed (Socket closed)"))
-    assert not nothing_sent(Unavailable("recvmsg:Connection reset by peer"))
+    outcome_of = Workload.outcome_of
+    assert outcome_of(None, ReplicasUnavailable("QUORUM needs 2 live replicas")) == "fail"
+    assert outcome_of(None, NodeUnreachable("Connection refused")) == "fail"
+    # by class only: a broken connection is a Timeout whatever its words say
+    assert outcome_of(None, ConnectionLost("failed to connect to all addresses")) == "info"
+    assert outcome_of(None, Timeout("Deadline Exceeded")) == "info"
+
+
+def test_no_ids_is_told_by_its_wire_name_not_its_text() -> None:
+    import grpc
+
+    from jepsen.social import SocialWorkload
+    from manhattan.client.errors import from_rpc_error
+    from manhattan.errors import Unavailable, status_trailers
+    from manhattan.services.snowflake import LeaseLost
+
+    class Refused(grpc.RpcError):
+        def code(self):
+            return grpc.StatusCode.UNAVAILABLE
+
+        def details(self):
+            return "any words"
+
+        def trailing_metadata(self):
+            return status_trailers(LeaseLost("x"))
+
+    error = from_rpc_error(Refused())
+    assert isinstance(error, Unavailable)
+    assert SocialWorkload.outcome_of(None, error) == "fail"
+    assert SocialWorkload.outcome_of(None, Unavailable("not issuing IDs")) == "info"

@@ -292,14 +292,27 @@ def test_undecodable_request_bytes_are_invalid_argument_and_node_stays_healthy(
 # -- replies and requests too large for one message -------------------------------------------
 
 
-def test_multiget_whose_reply_would_exceed_16_mib_is_invalid_naming_keys(seeded) -> None:
+def test_multiget_over_the_response_limit_is_paged_by_the_sdk_and_refused_unpaged(
+        seeded, node, made) -> None:
     _, ds, unchanged = seeded
     for first in range(0, 17, 8):
         ds.put_many([(b"blob", b"%02d" % i, b"b" * MiB) for i in range(first, min(first + 8, 17))])
     wanted = [(b"blob", b"%02d" % i) for i in range(17)]
-    message = expect(InvalidRequest, "keys", lambda: ds.get_many(wanted))
-    assert "ask for fewer" in str(message)
-    assert [len(r.value) for r in ds.get_many(wanted[:15])] == [MiB] * 15
+    # 17 MiB is over limits.max_response_bytes (4 MiB): the SDK follows the pages.
+    assert [(r.lkey, len(r.value)) for r in ds.get_many(wanted)] == [(k, MiB) for _, k in wanted]
+    with grpc.insecure_channel(node.address) as channel:
+        stub = data_pb2_grpc.DataStub(channel)
+        keys = [types_pb2.Key(pkey=p, lkey=l) for p, l in wanted]
+        page = stub.MultiGet(data_pb2.MultiGetRequest(dataset=made.dataset, keys=keys, paged=True),
+                             metadata=made.metadata, timeout=30)
+        assert 0 < page.next_index < 17 and len(page.results) == page.next_index
+        assert sum(len(r.record.value) for r in page.results) <= 4 * MiB
+        code, details = raw_code(lambda: stub.MultiGet(
+            data_pb2.MultiGetRequest(dataset=made.dataset, keys=keys),
+            metadata=made.metadata, timeout=30))
+    # A caller that does not page is told what to do, not sent a partial answer.
+    assert code == grpc.StatusCode.INVALID_ARGUMENT
+    assert "keys" in details and "max_response_bytes" in details and "page" in details
     unchanged()
 
 

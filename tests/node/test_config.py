@@ -43,6 +43,19 @@ def test_invalid_values_are_reported_with_the_key_name(env, key):
         load_config(environ=env)
 
 
+@pytest.mark.parametrize("limits, says", [
+    ({"max_response_bytes": 1000}, "max_response_bytes (1000) must hold one record"),
+    ({"max_message_bytes": 8 << 20}, "a batch (max_batch_bytes + 256 per record)"),
+    ({"max_response_bytes": 40 << 20}, "twice max_response_bytes"),
+    ({"max_message_bytes": 9 << 20, "max_batch_bytes": 1 << 20}, "a repair or streaming chunk"),
+])
+def test_limits_that_would_let_a_message_outgrow_max_message_bytes_are_refused(limits, says):
+    with pytest.raises(ConfigError, match="limits") as refused:
+        load_config(environ={}, overrides={"limits": limits})
+    assert says in str(refused.value)
+    assert load_config(environ={}).limits.max_response_bytes == 4 << 20
+
+
 def test_unparseable_toml_is_a_clear_error(tmp_path):
     path = tmp_path / "node.toml"
     path.write_text("[node\nid = 1")

@@ -1,10 +1,15 @@
-"""A peer's catalog is validated before it is merged: one bad item must not brick a node."""
+"""A peer's catalog is validated before it is merged: one bad item must not brick a node.
+With the metadata log (the default) a pushed catalog is not merged at all."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import grpc
+import pytest
 
 from manhattan.client import Client
+from manhattan.node.process import NodeProcess
 from manhattan.proto.v1 import peer_pb2, peer_pb2_grpc
 
 
@@ -20,10 +25,21 @@ MALFORMED = [
 ]
 
 
-def test_malformed_catalog_items_from_a_peer_are_dropped(fresh_node):
-    token = fresh_node.admin_token()
-    metadata = (("authorization", f"Bearer {token}"),)
-    with grpc.insecure_channel(fresh_node.address) as channel:
+@pytest.fixture
+def gossip_node(tmp_path) -> Iterator[NodeProcess]:
+    """A node of the previous kind: catalog spread by gossip, no metadata log."""
+    process = NodeProcess(tmp_path / "data", env={"MANHATTAN_METADATA_ENABLED": "false"})
+    process.start()
+    try:
+        yield process
+    finally:
+        process.kill()
+
+
+def _push_and_read(node: NodeProcess) -> set[str]:
+    """Push MALFORMED plus one good tenant as a peer would; the keys the node then holds."""
+    metadata = (("authorization", f"Bearer {node.admin_token()}"),)
+    with grpc.insecure_channel(node.address) as channel:
         stub = peer_pb2_grpc.PeerStub(channel)
         stub.PushCatalog(peer_pb2.CatalogSnapshot(version=2**62, items=[
             peer_pb2.CatalogItem(key=k, value=v, version=2**62) for k, v in MALFORMED]
@@ -31,7 +47,21 @@ def test_malformed_catalog_items_from_a_peer_are_dropped(fresh_node):
                                     b'"created_at_ms": 1}', version=2**62)]),
             metadata=metadata, timeout=5)
         snapshot = stub.GetCatalog(peer_pb2.GetCatalogRequest(), metadata=metadata, timeout=5)
-    keys = {i.key for i in snapshot.items}
+    return {i.key for i in snapshot.items}
+
+
+def test_a_pushed_catalog_changes_nothing_under_the_metadata_log(fresh_node):
+    keys = _push_and_read(fresh_node)
+    assert not keys & ({k for k, _ in MALFORMED} | {"tenant/fine"})
+    with Client([fresh_node.address], token=fresh_node.admin_token()) as admin:
+        admin.admin.create_tenant("after")
+        assert "fine" not in {t.name for t in admin.admin.list_tenants()}
+
+
+def test_malformed_catalog_items_from_a_peer_are_dropped(gossip_node):
+    fresh_node = gossip_node
+    token = fresh_node.admin_token()
+    keys = _push_and_read(fresh_node)
     assert "tenant/fine" in keys                       # the good item of the batch is merged
     assert not keys & {k for k, _ in MALFORMED}
     fresh_node.stop()                                  # restarts on what it persisted

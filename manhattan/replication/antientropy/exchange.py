@@ -8,7 +8,9 @@ the (key, version) lists of the differing segments. Keys newer here are pushed,
 keys newer there are fetched; both sides apply them last-writer-wins
 (``RocksEngine.apply_raw``). ``finish`` ends a complete exchange, and each side
 then records a repair watermark (``Watermarks``): the time its tree scan
-started, before which everything it held is now on the other side too.
+started, before which everything it held is now on the other side too, with the
+topology epoch the exchange *started* at (the ranges compared were placed by
+it; an epoch that changed meanwhile must not vouch for ranges never compared).
 """
 
 from __future__ import annotations
@@ -24,15 +26,18 @@ from typing import Protocol
 import grpc
 
 from manhattan.cluster.ranges import Range
+from manhattan.replication.chunking import STREAM_CHUNK_BYTES
 from manhattan.errors import InvalidRequest, StaleTopology
 from manhattan.proto.v1 import ops_pb2, ops_pb2_grpc
-from manhattan.replication.antientropy.hashtree import DEPTH, HashTree, build_tree, segment_versions
+from manhattan.replication.antientropy.hashtree import (
+    DEPTH, HashTree, build_tree, segment_versions, segment_versions_bounded,
+)
 from manhattan.replication.antientropy.watermarks import Watermarks
 from manhattan.storage.engine import Durable, RawRanges
 
 SEGMENTS_PER_REQUEST = 512
 RECORDS_PER_MESSAGE = 1000
-MESSAGE_BYTES = 8 << 20  # values of up to 1 MiB: a batch stops at this size
+MESSAGE_BYTES = STREAM_CHUNK_BYTES  # values of up to 1 MiB: a batch stops at this size
 
 
 def _until_full(values: list[bytes | None]) -> int:
@@ -106,6 +111,7 @@ class ExchangeSession:
         self._dataset = ""
         self._peer = 0
         self._started_ms = 0
+        self._started_epoch = 0
 
     async def _run(self, fn, *args):
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
@@ -118,7 +124,7 @@ class ExchangeSession:
             if op.epoch != self._epoch():
                 raise StaleTopology(f"exchange at topology epoch {op.epoch}, but this node is at "
                                     f"epoch {self._epoch()}")
-            self._dataset, self._peer = op.dataset, op.from_node
+            self._dataset, self._peer, self._started_epoch = op.dataset, op.from_node, op.epoch
             self._ranges = [(r.start, r.end) for r in op.ranges]
             self._started_ms = self._now_ms()
             throttle = Throttle(op.keys_per_s) if op.keys_per_s else None
@@ -133,9 +139,11 @@ class ExchangeSession:
             return ops_pb2.ExchangeReply(hashes=[ops_pb2.NodeHash(index=i, hash=h)
                                                  for i, h in found.items()])
         if kind == "segment_keys":
-            versions = await self._run(segment_versions, self._engine, self._dataset,
-                                       self._ranges, list(request.segment_keys.segments))
-            return ops_pb2.ExchangeReply(keys_list=list(versions), versions=list(versions.values()))
+            versions, covered = await self._run(
+                segment_versions_bounded, self._engine, self._dataset, self._ranges,
+                list(request.segment_keys.segments), MESSAGE_BYTES)
+            return ops_pb2.ExchangeReply(keys_list=list(versions), versions=list(versions.values()),
+                                         answered=covered)
         if kind == "fetch":
             keys = list(request.fetch.keys)
             values = await self._run(self._engine.get_raw_many, self._dataset, keys)
@@ -149,7 +157,8 @@ class ExchangeSession:
             return ops_pb2.ExchangeReply(applied=applied)
         if kind == "finish":
             await self._run(self._engine.sync)
-            self._watermarks.record(self._dataset, self._peer, self._epoch(), self._started_ms)
+            self._watermarks.record(self._dataset, self._peer, self._started_epoch,
+                                    self._started_ms)
             return ops_pb2.ExchangeReply()
         raise InvalidRequest("exchange: empty request")
 
@@ -214,9 +223,10 @@ class Exchanger:
             if local.root != opened.hashes[0].hash:
                 segments = await self._descend(ask, local)
                 result.segments_differing = len(segments)
-                for i in range(0, len(segments), SEGMENTS_PER_REQUEST):
-                    await self._repair_segments(ask, peer, dataset, ranges,
-                                                segments[i:i + SEGMENTS_PER_REQUEST], result)
+                i = 0
+                while i < len(segments):
+                    i += await self._repair_segments(ask, peer, dataset, ranges,
+                                                     segments[i:i + SEGMENTS_PER_REQUEST], result)
                     if on_progress:
                         on_progress(result)
             await ask(ops_pb2.ExchangeRequest(finish=ops_pb2.ExchangeFinish()))
@@ -251,9 +261,13 @@ class Exchanger:
         return frontier
 
     async def _repair_segments(self, ask, peer: int, dataset: str, ranges: list[Range],
-                               segments: list[int], result: ExchangeResult) -> None:
+                               segments: list[int], result: ExchangeResult) -> int:
+        """Repair the leading ``segments`` the peer's key lists covered (as many as fit
+        one message, at least one); returns how many that was."""
         reply = await ask(ops_pb2.ExchangeRequest(
             segment_keys=ops_pb2.SegmentKeys(segments=segments)))
+        if 0 < reply.answered < len(segments):
+            segments = segments[:reply.answered]
         theirs = dict(zip(reply.keys_list, reply.versions))
         ours = await self._run(segment_versions, self._engine, dataset, ranges, segments)
         pull = [k for k, v in theirs.items() if ours.get(k, b"") < v]
@@ -278,3 +292,4 @@ class Exchanger:
             await ask(ops_pb2.ExchangeRequest(push=ops_pb2.PushRecords(
                 keys=[k for k, _ in found], values=[v for _, v in found])))
             result.pushed += len(found)
+        return len(segments)

@@ -133,3 +133,22 @@ def segment_versions(engine: RawRanges, dataset: str, ranges: Sequence[Range],
         for key, raw in engine.iter_raw(dataset, lower, upper):
             out[key] = raw[VERSION_BYTES]
     return out
+
+
+def segment_versions_bounded(engine: RawRanges, dataset: str, ranges: Sequence[Range],
+                             segments: Sequence[int], max_bytes: int
+                             ) -> tuple[dict[bytes, bytes], int]:
+    """``segment_versions`` of the leading (sorted) ``segments`` whose key lists fit
+    ``max_bytes`` together (at least one segment): (versions, segments covered). An
+    exchange reply then never outgrows a message, however many keys a segment holds."""
+    out: dict[bytes, bytes] = {}
+    size = 0
+    ordered = sorted(set(segments))
+    for count, segment in enumerate(ordered):
+        part = segment_versions(engine, dataset, ranges, [segment])
+        part_size = sum(len(k) + len(v) + 16 for k, v in part.items())
+        if count and size + part_size > max_bytes:
+            return out, count
+        out.update(part)
+        size += part_size
+    return out, len(ordered)

@@ -99,7 +99,7 @@ class AntiEntropy:
                     ranges = self._ranges[pair] = shared_ranges(
                         ring, self.node_id, peer.id, spec.replication_factor)
                 if ranges:
-                    jobs.append(Job(spec.name, peer, ranges, epoch))
+                    jobs.append(Job(spec.storage_id, peer, ranges, epoch))
         return jobs
 
     async def run_job(self, job: Job, keys_per_s: float = 0,

@@ -83,7 +83,7 @@ class TombstoneGate:
     def may_drop(self, dataset: str, key: bytes, entry: Entry) -> bool:
         """Whether every other replica of the key is known to hold this tombstone."""
         try:
-            rf = self._catalog.dataset(dataset).replication_factor
+            rf = self._catalog.storage(dataset).replication_factor
         except Exception:  # dataset dropped meanwhile: nothing to protect
             return True
         membership = self._membership

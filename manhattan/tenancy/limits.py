@@ -1,8 +1,9 @@
 """Per-tenant and per-dataset limits, kept as replicated catalog items.
 
-Limits live in the same LWW-versioned items as tenants and tokens
-(``limits/tenant/<name>``, ``limits/dataset/<name>``), so a change made on one
-node is pushed and gossiped to every node, and every node enforces it.
+Limits live in the same versioned items as tenants and tokens
+(``limits/tenant/<name>``, ``limits/dataset/<name>``): set through the metadata log
+(or, with ``metadata.enabled = false``, pushed and gossiped), enforced by every node.
+They sit with the catalog, below the metadata state machine that applies them.
 """
 
 from __future__ import annotations

@@ -1,0 +1,298 @@
+"""The replicated metadata log: pysyncobj (embedded Raft) driven from asyncio.
+
+Each node runs one ``SyncObj`` on its own port and directory. Up to five nodes vote
+(or the configured ``metadata.voters``); the others follow as pysyncobj read-only
+nodes: they receive and apply the log but never count towards a majority.
+
+Raft traffic is pickled by pysyncobj, so it is never accepted unauthenticated: the
+password (derived from the cluster secret, the shared admin token) turns on Fernet
+(AES + HMAC) for every message, and a message that does not verify is dropped
+before it is unpickled.
+
+Commands are JSON, applied by :class:`~manhattan.metadata.state.MetadataState` on
+pysyncobj's thread; results come back to the event loop with
+``loop.call_soon_threadsafe``.
+
+**Unavailable versus Timeout.** A command is handed to Raft only while this node
+sees a leader and a majority; until then it waits (through an election: at most its
+deadline or five election timeouts), then answers ``Unavailable`` ("no metadata
+majority: ..."): nothing was sent, nothing will
+happen. Once handed over, a command that is not committed by its deadline answers
+``Timeout`` (it may still commit later: a partition that began in the last moments
+before the call). A minority side therefore answers ``Unavailable`` once its
+connections to the majority have timed out (``metadata.connection_timeout_s``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, SyncObjConsumer, replicated
+
+from manhattan.errors import Timeout, Unavailable
+from manhattan.metadata.state import Applied, MetadataState, raise_for
+from manhattan.tenancy.items import Item
+
+log = logging.getLogger("manhattan.metadata")
+
+MAX_VOTERS = 5
+# Outcomes that prove the command was never appended: safe to call Unavailable.
+_NOT_SENT = {FAIL_REASON.QUEUE_FULL: "the metadata command queue is full",
+             FAIL_REASON.MISSING_LEADER: "no metadata leader",
+             FAIL_REASON.NOT_LEADER: "the metadata leader changed before taking the command",
+             FAIL_REASON.DISCARDED: "a new metadata leader discarded the command"}
+
+
+def password_from_secret(secret: str) -> str:
+    """The pysyncobj password: derived (not equal) to the cluster secret, so the log's
+    key says nothing about the admin token."""
+    return hashlib.sha256(b"manhattan-metadata-log\0" + secret.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    """Where this node's log lives and whom it talks to."""
+
+    self_address: str
+    """host:port of this node's Raft endpoint."""
+    voters: tuple[str, ...]
+    """Raft endpoints of the voters at start (this node's included when it votes); the
+    log's membership entries (voters removed with their nodes) change them later."""
+    directory: Path
+    secret: str
+    max_staleness_s: float = 30.0
+    election_timeout_s: float = 0.6
+    connection_timeout_s: float = 2.0
+    voter_ids: tuple[int, ...] = ()
+    """Node ids of ``voters``, in the same order (empty: not known, e.g. a learner)."""
+
+    @property
+    def votes(self) -> bool:
+        """Whether this node is one of the voters."""
+        return self.self_address in self.voters
+
+
+class _Machine(SyncObjConsumer):
+    """The replicated object: one ``apply`` method whose argument is a JSON command."""
+
+    def __init__(self, on_applied: Callable[[Applied], None],
+                 on_restored: Callable[[list[Item]], None]) -> None:
+        self.on_applied = on_applied
+        self.on_restored = on_restored
+        super().__init__()  # fields set above are not part of snapshots
+        self.state = MetadataState()
+
+    @replicated
+    def apply(self, payload: str) -> dict[str, Any]:
+        """Apply one committed command (pysyncobj's thread)."""
+        applied = self.state.apply(json.loads(payload))
+        self.on_applied(applied)
+        return applied.result
+
+    def _serialize(self) -> dict[str, Any]:
+        return self.state.dump()
+
+    def _deserialize(self, data: dict[str, Any]) -> None:
+        self.state = MetadataState.load(data)
+        self.on_restored(self.state.items.snapshot())
+
+
+class MetadataLog:
+    """This node's member of the metadata log; ``start()`` inside the event loop."""
+
+    def __init__(self, settings: LogSettings, *, on_applied: Callable[[Applied], None],
+                 on_restored: Callable[[list[Item]], None]) -> None:
+        self.settings = settings
+        self._on_applied = on_applied
+        self._on_restored = on_restored
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._sync: SyncObj | None = None
+        self._machine: _Machine | None = None
+        self._majority_at = time.monotonic()
+        self.applied_seq = 0
+        self.commands = {"committed": 0, "refused": 0, "unavailable": 0, "timeout": 0}
+
+    # -- lifecycle ------------------------------------------------------------
+
+    def start(self) -> None:
+        """Open the journal, replay what it holds and join the other voters."""
+        self._loop = asyncio.get_running_loop()
+        s = self.settings
+        s.directory.mkdir(parents=True, exist_ok=True)
+        conf = SyncObjConf(
+            password=password_from_secret(s.secret),
+            journalFile=str(s.directory / "journal"), fullDumpFile=str(s.directory / "dump"),
+            useFork=False,  # never fork a process that runs gRPC threads
+            commandsWaitLeader=False,  # no leader: refuse now, never send it later
+            dynamicMembershipChange=True,  # voters leave the log with their nodes
+            # Commands wake the Raft thread at once and go out without waiting for the
+            # next batch: an admin call commits in a few round trips, not ticks.
+            appendEntriesUseBatch=False,
+            appendEntriesPeriod=0.02, autoTickPeriod=0.02, raftMinTimeout=s.election_timeout_s,
+            raftMaxTimeout=s.election_timeout_s * 2.5,
+            connectionTimeout=max(s.connection_timeout_s, s.election_timeout_s * 2.5),
+            logCompactionMinEntries=5000, logCompactionMinTime=300,
+        )
+        self._machine = _Machine(self._applied_in_raft, self._restored_in_raft)
+        others = [v for v in s.voters if v != s.self_address]
+        self_node = s.self_address if s.votes else None  # read-only: applies, never votes
+        self._sync = SyncObj(self_node, others, conf, consumers=[self._machine])
+        self._majority_at = time.monotonic()
+        log.info("metadata log at %s (%s), voters %s", s.self_address,
+                 "voter" if s.votes else "learner", ", ".join(s.voters))
+
+    def close(self) -> None:
+        """Stop Raft (the journal is flushed on every append)."""
+        if self._sync is not None:
+            self._sync.destroy_synchronous()  # its thread gone, the journal closed
+            self._sync = None
+
+    # -- pysyncobj's thread -> the event loop ---------------------------------
+
+    def _applied_in_raft(self, applied: Applied) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._applied, applied)
+
+    def _applied(self, applied: Applied) -> None:
+        self.applied_seq = applied.seq
+        self._on_applied(applied)
+
+    def _restored_in_raft(self, items: list[Item]) -> None:
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._on_restored, items)
+
+    # -- commands -------------------------------------------------------------
+
+    def has_majority(self) -> bool:
+        """Whether this node now sees a leader and a majority of the voters."""
+        sync = self._sync
+        return sync is not None and sync._getLeader() is not None and bool(sync.hasQuorum)
+
+    def _why_not(self) -> str:
+        sync = self._sync
+        if sync is None:
+            return "the metadata log is not running"
+        if sync._getLeader() is None:
+            return "no leader elected (fewer than a majority of the voters reachable)"
+        return "fewer than a majority of the voters reachable from this node"
+
+    async def submit(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Commit ``command`` and return its result (its error raised here).
+
+        Unavailable: never handed to Raft; Timeout: handed over, not committed in time."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(timeout, 0.0)
+        # An election ends within the longest election timeout: waiting for a majority
+        # beyond twice that only delays the answer a minority must give anyway.
+        patience = loop.time() + max(1.0, 5 * self.settings.election_timeout_s)
+        while not self.has_majority():
+            if loop.time() + 0.05 >= min(deadline, patience):
+                self.commands["unavailable"] += 1
+                raise Unavailable(f"no metadata majority: {self._why_not()}")
+            await asyncio.sleep(0.05)
+        future: asyncio.Future[tuple[Any, int]] = loop.create_future()
+
+        def done(result: Any, error: int) -> None:  # pysyncobj's thread
+            loop.call_soon_threadsafe(_resolve, future, result, error)
+
+        assert self._machine is not None
+        self._machine.apply(json.dumps(command), callback=done)
+        try:
+            result, error = await asyncio.wait_for(asyncio.shield(future),
+                                                   max(deadline - loop.time(), 0.01))
+        except asyncio.TimeoutError:
+            self.commands["timeout"] += 1
+            raise Timeout(f"metadata command {command.get('op')} was sent but not committed "
+                          f"within {timeout:.1f}s; it may still take effect") from None
+        if error != FAIL_REASON.SUCCESS:
+            if error in _NOT_SENT:
+                self.commands["unavailable"] += 1
+                raise Unavailable(f"no metadata majority: {_NOT_SENT[error]}")
+            self.commands["timeout"] += 1
+            raise Timeout(f"metadata command {command.get('op')}: outcome unknown "
+                          f"(the leader changed, reason {error})")
+        if result.get("error"):
+            self.commands["refused"] += 1
+        else:
+            self.commands["committed"] += 1
+        return raise_for(result)
+
+    def voters(self) -> list[str]:
+        """The voters as the log now has them (removals applied)."""
+        sync = self._sync
+        if sync is None:
+            return list(self.settings.voters)
+        own = [sync.selfNode.id] if sync.selfNode is not None else []
+        return sorted(own + [node.id for node in sync.otherNodes])
+
+    async def remove_voter(self, address: str, timeout: float) -> None:
+        """Take ``address`` out of the voters through the log (its node left the cluster),
+        so that the remaining voters make a majority among themselves."""
+        if address not in self.voters():
+            return
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[tuple[Any, int]] = loop.create_future()
+
+        def done(result: Any, error: int) -> None:  # pysyncobj's thread
+            loop.call_soon_threadsafe(_resolve, future, result, error)
+
+        assert self._sync is not None
+        self._sync.removeNodeFromCluster(address, callback=done)
+        try:
+            _, error = await asyncio.wait_for(future, timeout)
+        except asyncio.TimeoutError:
+            raise Timeout(f"removing metadata voter {address} was not committed within "
+                          f"{timeout:.1f}s") from None
+        if error != FAIL_REASON.SUCCESS:
+            raise Unavailable(f"no metadata majority: removing voter {address} failed "
+                              f"(reason {error})")
+        log.info("metadata voter %s removed", address)
+
+    async def barrier(self, timeout: float) -> None:
+        """Return once this node has applied everything committed before the call:
+        what an admin reads afterwards is linearizable."""
+        await self.submit({"op": "barrier"}, timeout)
+
+    # -- health -----------------------------------------------------------------
+
+    def note_majority(self) -> None:
+        """Sampled by the node a few times a second: when a majority was last seen."""
+        if self.has_majority():
+            self._majority_at = time.monotonic()
+
+    def seconds_since_majority(self) -> float:
+        """How long this node has been cut off from a majority (0 while in contact)."""
+        return 0.0 if self.has_majority() else time.monotonic() - self._majority_at
+
+    def stale(self) -> bool:
+        """Whether this node's metadata may be older than ``max_staleness_s`` allows."""
+        limit = self.settings.max_staleness_s
+        return limit > 0 and self.seconds_since_majority() > limit
+
+    def status(self) -> dict[str, Any]:
+        """Role (leader, follower, learner, stopped), leader, term and indexes of this
+        node's log, with its contact with a majority: the fields of MetadataStatus."""
+        sync = self._sync
+        leader = sync._getLeader() if sync is not None else None
+        role = ("stopped" if sync is None else "leader" if sync._isLeader() else
+                "follower" if self.settings.votes else "learner")
+        return {"role": role, "leader": leader.id if leader is not None else "",
+                "term": int(sync.raftCurrentTerm) if sync else 0,
+                "commit_index": int(sync.raftCommitIndex) if sync else 0,
+                "applied_index": int(sync.raftLastApplied) if sync else 0,
+                "has_majority": self.has_majority(), "stale": self.stale(),
+                "seconds_since_majority": self.seconds_since_majority(),
+                "voters": self.voters()}
+
+
+def _resolve(future: "asyncio.Future[tuple[Any, int]]", result: Any, error: int) -> None:
+    if not future.done():
+        future.set_result((result, error))

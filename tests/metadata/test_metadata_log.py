@@ -1,0 +1,265 @@
+"""The metadata log against real 3-node clusters: majority or Unavailable, revocation,
+staleness, one winner among concurrent creates, status."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from manhattan.client import (
+    AlreadyExists, Client, NotFound, RetryPolicy, RoundRobinPolicy, Timeout, Unauthenticated,
+    Unavailable,
+)
+from manhattan.node.local_cluster import LocalCluster
+
+
+def only(endpoint: str, token: str, **kwargs) -> Client:
+    """A client that talks to exactly one node."""
+    kwargs.setdefault("retry", RetryPolicy(max_attempts=3, max_backoff=0.2))
+    return Client([endpoint], token=token, routing=RoundRobinPolicy([endpoint]), **kwargs)
+
+
+def eventually(check, timeout: float = 20.0, interval: float = 0.1) -> bool:
+    """Poll ``check`` until it holds or ``timeout`` passes (bounded)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return True
+        except (Unavailable, Timeout):
+            pass
+        time.sleep(interval)
+    return bool(check())
+
+
+def majority_seen(local: LocalCluster, node_id: int) -> bool:
+    """Whether node ``node_id`` sees a metadata leader and majority."""
+    with only(local.node(node_id).address, local.admin_token) as client:
+        md = client.admin.node_info(timeout=2).metadata
+    return md is not None and md.has_majority
+
+
+@contextmanager
+def paused(local: LocalCluster, *node_ids: int) -> Iterator[None]:
+    """SIGSTOP nodes (by PID) for the block, SIGCONT after it whatever happens."""
+    pids = [local.node(i).pid for i in node_ids]
+    assert all(pids)
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory) -> Iterator[LocalCluster]:
+    """Three nodes; a node cut off from the majority refuses tenant calls after 3 s."""
+    config = {"cluster": {"ping_interval_s": 0.2, "replica_timeout_s": 1.0,
+                          "hint_replay_interval_s": 0.3},
+              "repair": {"enabled": False},
+              "metadata": {"max_staleness_s": 3.0, "connection_timeout_s": 1.0,
+                           "election_timeout_s": 0.3}}
+    local = LocalCluster(tmp_path_factory.mktemp("mdlog"), nodes=3, base_port=None,
+                         extra_config=config).start()
+    try:
+        for node in local.nodes:
+            assert eventually(lambda: majority_seen(local, node.node_id)), node.log_tail()
+        yield local
+    finally:
+        local.stop()
+
+
+def test_admin_changes_through_one_node_are_read_linearizably_through_every_other(cluster):
+    with only(cluster.node(1).address, cluster.admin_token) as first:
+        first.admin.create_tenant("lin")
+        first.admin.create_dataset("lin-events", tenant="lin", replication_factor=3)
+    for node in cluster.nodes:  # no waiting: an admin read goes through the log first
+        with only(node.address, cluster.admin_token) as client:
+            assert "lin" in [t.name for t in client.admin.list_tenants()]
+            assert [d.name for d in client.admin.list_datasets(tenant="lin")] == ["lin-events"]
+
+
+def test_minority_answers_unavailable_within_its_deadline_and_nothing_happens(cluster):
+    lone = cluster.node(3)
+    with only(cluster.node(1).address, cluster.admin_token) as admin:
+        admin.admin.create_tenant("before-pause")
+    with paused(cluster, 1, 2):
+        # no retries: the node's own answer is under test, not the SDK's last error
+        with only(lone.address, cluster.admin_token,
+                  retry=RetryPolicy(max_attempts=1)) as client:
+            assert eventually(lambda: not client.admin.node_info(timeout=2).metadata.has_majority,
+                              timeout=10)
+            attempts = [
+                lambda: client.admin.create_tenant("minority", timeout=2.0),
+                lambda: client.admin.create_dataset("minority-ds", tenant="before-pause",
+                                                    timeout=2.0),
+                lambda: client.admin.create_token("before-pause", timeout=2.0),
+                lambda: client.admin.list_tenants(timeout=2.0),
+            ]
+            for attempt in attempts:
+                started = time.monotonic()
+                with pytest.raises(Unavailable, match="no metadata majority"):
+                    attempt()
+                assert time.monotonic() - started < 3.0
+    for node in cluster.nodes:
+        assert eventually(lambda: majority_seen(cluster, node.node_id))
+    time.sleep(1.0)  # anything in flight would have committed by now
+    for node in cluster.nodes:
+        with only(node.address, cluster.admin_token) as client:
+            names = [t.name for t in client.admin.list_tenants(timeout=10)]
+            assert "minority" not in names and "before-pause" in names
+            assert [d.name for d in client.admin.list_datasets(tenant="before-pause")] == []
+            assert len(client.admin.list_tokens(tenant="before-pause")) == 1
+
+
+def test_concurrent_creates_of_one_name_on_two_nodes_have_one_winner(cluster):
+    outcomes: list[object] = []
+
+    def create(node_id: int) -> None:
+        with only(cluster.node(node_id).address, cluster.admin_token) as client:
+            try:
+                outcomes.append(client.admin.create_tenant("contested", timeout=10))
+            except AlreadyExists as exc:
+                outcomes.append(exc)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in (1, 2, 3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    tokens = [o for o in outcomes if isinstance(o, str)]
+    assert len(outcomes) == 3 and len(tokens) == 1
+    for node in cluster.nodes:  # the winner's token works everywhere, the tenant is one
+        with only(node.address, tokens[0]) as tenant:
+            assert eventually(lambda: tenant.admin.list_datasets() == [])
+
+
+def test_a_revoked_token_is_refused_by_every_node_within_a_second(cluster):
+    with only(cluster.node(1).address, cluster.admin_token) as admin:
+        token = admin.admin.create_tenant("revoked")
+        admin.admin.create_dataset("revoked-ds", tenant="revoked", replication_factor=3)
+        token_id = admin.admin.list_tokens(tenant="revoked")[0].token_id
+    for node in cluster.nodes:
+        with only(node.address, token) as tenant:
+            tenant.dataset("revoked-ds").put("k", "", "v")
+    with only(cluster.node(2).address, cluster.admin_token) as admin:
+        admin.admin.revoke_token(token_id)
+    revoked_at = time.monotonic()
+    for node in cluster.nodes:
+        with only(node.address, token) as tenant:
+            assert eventually(lambda: _refused(tenant, "revoked-ds"), timeout=1.0,
+                              interval=0.05), f"node {node.node_id} still accepts the token"
+    assert time.monotonic() - revoked_at < 1.5
+
+
+def _refused(client: Client, dataset: str) -> bool:
+    try:
+        client.dataset(dataset).get("k", "", timeout=1)
+    except Unauthenticated:
+        return True
+    return False
+
+
+def test_a_node_cut_off_longer_than_max_staleness_refuses_tenant_calls(cluster):
+    with only(cluster.node(1).address, cluster.admin_token) as admin:
+        token = admin.admin.create_tenant("stale")
+        admin.admin.create_dataset("stale-ds", tenant="stale", replication_factor=1)
+    with only(cluster.node(3).address, token) as tenant:
+        tenant.dataset("stale-ds").get("k", "")  # served while in contact
+        with paused(cluster, 1, 2):
+            cut_at = time.monotonic()
+            with pytest.raises(Unavailable, match="metadata stale"):
+                deadline = time.monotonic() + 15
+                while time.monotonic() < deadline:  # bounded: refused after ~3 s + detection
+                    try:
+                        tenant.dataset("stale-ds").get("k", "", timeout=1)
+                    except (Timeout, NotFound):
+                        pass
+                    except Unavailable as exc:
+                        if "metadata stale" in str(exc):
+                            raise
+                    time.sleep(0.2)
+            assert time.monotonic() - cut_at >= 3.0
+            with only(cluster.node(3).address, cluster.admin_token) as admin:
+                md = admin.admin.node_info(timeout=2).metadata
+                assert md.stale and not md.has_majority
+            assert _data_health(cluster.node(3).address) == "NOT_SERVING"
+        assert eventually(lambda: tenant.dataset("stale-ds").get("k", "", timeout=1) is None)
+        assert eventually(lambda: _data_health(cluster.node(3).address) == "SERVING")
+
+
+def _data_health(address: str) -> str:
+    """The health status the node reports for its Data service."""
+    with grpc.insecure_channel(address) as channel:
+        reply = health_pb2_grpc.HealthStub(channel).Check(
+            health_pb2.HealthCheckRequest(service="manhattan.v1.Data"), timeout=2)
+    return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+
+
+def test_metadata_status_names_one_leader_and_no_lag_at_rest(cluster):
+    roles, commits = [], []
+    for node in cluster.nodes:
+        with only(node.address, cluster.admin_token) as client:
+            client.admin.list_tenants()  # a barrier: this node has applied the commit index
+            md = client.admin.node_info().metadata
+            roles.append(md.role)
+            commits.append((md.commit_index, md.applied_index))
+            assert len(md.voters) == 3 and not md.stale
+    assert roles.count("leader") == 1 and roles.count("follower") == 2
+    assert all(applied >= commit - 2 for commit, applied in commits)
+
+
+def test_a_name_dropped_while_a_node_slept_and_reused_never_shows_old_rows(cluster):
+    from manhattan.client import ClusterOps, Consistency
+    with only(cluster.node(1).address, cluster.admin_token) as admin:
+        owner = admin.admin.create_tenant("first-owner")
+        admin.admin.create_dataset("reused", tenant="first-owner", replication_factor=3)
+        with only(cluster.node(1).address, owner) as first:
+            old = first.dataset("reused")
+            assert eventually(lambda: old.put("p", "a", "old", consistency=Consistency.ALL)
+                              is not None)
+            with paused(cluster, 3):
+                old.put("p", "b", "old-hinted", consistency=Consistency.QUORUM)  # a hint for 3
+                time.sleep(1.5)  # past replica_timeout_s: node 1 holds it as a hint
+                admin.admin.drop_dataset("reused")
+                second = admin.admin.create_tenant("second-owner")
+                admin.admin.create_dataset("reused", tenant="second-owner",
+                                           replication_factor=3)
+                with only(cluster.node(1).address, second) as fresh:
+                    fresh.dataset("reused").put("p", "c", "new", consistency=Consistency.QUORUM)
+    with only(cluster.node(3).address, second) as returning:
+        seen: set[bytes] = set()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # bounded: hints replay, the log catches up
+            for consistency in (Consistency.ONE, Consistency.ALL):
+                try:
+                    for lkey in ("a", "b", "c"):
+                        record = returning.dataset("reused").get("p", lkey,
+                                                                 consistency=consistency,
+                                                                 timeout=1)
+                        if record is not None:
+                            seen.add(record.value)
+                    seen |= {r.value for r in returning.dataset("reused").scan(
+                        "p", consistency=consistency, timeout=1)}
+                except (Unavailable, Timeout, NotFound, Unauthenticated):
+                    pass
+            time.sleep(0.1)
+        with only(cluster.node(3).address, cluster.admin_token) as admin:
+            for node in cluster.nodes:  # anti-entropy: nothing of the old owner to copy
+                for _ in ClusterOps(admin).repair_node(node.address, "reused"):
+                    pass
+        for node in cluster.nodes:
+            with only(node.address, second) as reader:
+                seen |= {r.value for r in reader.dataset("reused").scan(
+                    "p", consistency=Consistency.ALL)}
+        assert seen <= {b"new"} and b"new" in seen
