@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from jepsen.checkers.metadata import REVOKE_BOUND_S
-from jepsen.cluster import Cluster
+from jepsen.cluster import MESSAGE_LIMIT, Cluster
 from jepsen.history import OK, History, pairs
 from jepsen.metadata import AdminWorkload, RevokeProbe, Shared
 from jepsen.nemesis import partition_links
@@ -159,7 +159,7 @@ class Canary:
         raise RuntimeError("zombie canary: no acknowledged delete of an acknowledged write")
 
     def _oversized(self, neighbour: Workload) -> None:
-        limit = 4 * 1024 * 1024
+        limit = MESSAGE_LIMIT
         value = b"x" * (limit + 1024 * 1024)
         neighbour.invoke(CANARY_PROCESS, "add", "", "nb0:canary-oversized", lambda: neighbour.ds.put(
             "nb0", "canary-oversized", value, timeout=10) and None)

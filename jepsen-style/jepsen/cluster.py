@@ -30,9 +30,11 @@ NODE_REPAIR_CONFIG = {"interval_s": 1.0}
 # Tombstones purged seconds after their delete (the default is 10 days), so the no-zombie
 # promise is tested while faults and membership changes still move data around.
 NODE_STORAGE_CONFIG = {"tombstone_grace_s": 2.0, "purge_interval_s": 1.0}
-# 4 MiB instead of 64: a 1 MiB value is a quarter of a message, and a dozen of them in one
-# answer exceed it: the code path of a 64 MiB answer at a price a 2-core host can pay.
-NODE_LIMITS_CONFIG = {"max_message_bytes": 4 * 1024 * 1024}
+# 16 MiB instead of 64: 32 values of up to 1 MiB in one answer exceed it, the code path of
+# a 64 MiB answer at a price a 2-core host can pay. The node checks that a batch, two
+# response pages and a streaming chunk (8 MiB + a record) fit a message: batches go to 4 MiB.
+MESSAGE_LIMIT = 16 * 1024 * 1024
+NODE_LIMITS_CONFIG = {"max_message_bytes": MESSAGE_LIMIT, "max_batch_bytes": 4 * 1024 * 1024}
 
 
 class Node:

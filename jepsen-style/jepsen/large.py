@@ -18,8 +18,8 @@ from jepsen.workloads import Env, Workload
 
 MIN_VALUE, MAX_VALUE = 64 * 1024, 1024 * 1024
 BLOB_KEYS = 2          # pkeys; each holds up to SLOTS values, overwritten in turn
-SLOTS = 14
-MULTI_READ = 12        # values per multi-key read: ~6.5 MiB on average, above 4 MiB
+SLOTS = 36
+MULTI_READ = 32        # values per multi-key read: ~18 MiB on average, above 16 MiB
 LARGE_TIMEOUT_S = 10.0
 NEIGHBOUR_BUCKETS = 4
 
