@@ -34,7 +34,8 @@ bench-report: $(STAMP)
 
 ## make jepsen: the long fault-injection runs.
 jepsen: $(STAMP)
-	$(PY) jepsen-style/run.py $(if $(SEED),--seed $(SEED)) $(if $(DURATION),--duration $(DURATION))
+	$(PY) jepsen-style/run.py $(if $(SEED),--seed $(SEED)) $(if $(DURATION),--duration $(DURATION)) \
+		$(if $(NODES),--nodes $(NODES)) $(if $(RF),--rf $(RF)) $(if $(CHECKS),--checks $(CHECKS))
 
 ## make proto: regenerate the checked-in protobuf/gRPC code.
 proto: $(STAMP)

@@ -10,6 +10,8 @@ import sys
 import time
 from pathlib import Path
 
+from jepsen.canary import KINDS as CANARY_KINDS
+from jepsen.gates import SMOKE_CHECKS, validate
 from jepsen.nemesis import ALL_KINDS
 from jepsen.report import summary_text
 from jepsen.runner import SMOKE_KINDS, RunConfig, run
@@ -24,8 +26,14 @@ def parse(argv: list[str] | None = None) -> RunConfig:
     p.add_argument("--faults", default="", help=f"comma-separated kinds of {','.join(ALL_KINDS)}, or none")
     p.add_argument("--net", choices=["auto", "netns", "proxy"], default="auto")
     p.add_argument("--out", type=Path, default=None, help="output directory")
-    p.add_argument("--canary", action="store_true",
-                   help="erase one acked insert on every replica: proves a loss fails the run")
+    p.add_argument("--canary", nargs="?", const="set", default="",
+                   help="inject a fault behind the system's back so the run must fail: "
+                        f"comma-separated of {','.join(CANARY_KINDS)} (alone: set)")
+    p.add_argument("--checks", default="",
+                   help="comma-separated check ids that decide the exit status (and the "
+                        "optional workloads they need); default: all, or the smoke's list")
+    p.add_argument("--nodes", type=int, default=5, help="nodes in the cluster (default 5)")
+    p.add_argument("--rf", type=int, default=3, help="replication factor (default 3)")
     p.add_argument("--no-social", action="store_true",
                    help="skip the service-layer workload (and its ~25 s service start-up)")
     a = p.parse_args(argv)
@@ -37,10 +45,22 @@ def parse(argv: list[str] | None = None) -> RunConfig:
     unknown = set(kinds) - set(ALL_KINDS)
     if unknown:
         p.error(f"unknown fault kinds: {sorted(unknown)}")
+    gating: list[str] | None = list(SMOKE_CHECKS) if a.smoke else None
+    if a.checks:
+        try:
+            gating = validate([c for c in a.checks.split(",") if c])
+        except ValueError as exc:
+            p.error(str(exc))
+    canaries = [k for k in a.canary.split(",") if k]
+    if set(canaries) - set(CANARY_KINDS):
+        p.error(f"unknown canaries: {sorted(set(canaries) - set(CANARY_KINDS))}")
+    if not 1 <= a.rf <= a.nodes or a.nodes < 1:
+        p.error(f"--rf {a.rf} needs 1 <= rf <= --nodes ({a.nodes})")
     runs = Path(__file__).resolve().parents[1] / "runs"
     out = a.out or runs / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
     cfg = RunConfig(seed=seed, duration=duration, out=out, kinds=kinds, net=a.net,
-                    canary=a.canary, social=not a.no_social)
+                    canaries=canaries, social=not a.no_social, nodes=a.nodes, rf=a.rf,
+                    gating=gating)
     if a.smoke:
         cfg.fault_s, cfg.gap_s, cfg.converge_timeout_s = (2.5, 3.5), (1.5, 2.5), 30.0
     return cfg

@@ -27,6 +27,14 @@ NODE_CLUSTER_CONFIG = {"ping_interval_s": 0.2, "hint_replay_interval_s": 0.3,
 # ~200 s, far past the 30 s convergence bound for a write no hint covers (see the README).
 # 1 s keeps a round near 20 s, as it was with one dataset at the default.
 NODE_REPAIR_CONFIG = {"interval_s": 1.0}
+# Tombstones purged seconds after their delete (the default is 10 days), so the no-zombie
+# promise is tested while faults and membership changes still move data around.
+NODE_STORAGE_CONFIG = {"tombstone_grace_s": 2.0, "purge_interval_s": 1.0}
+# 16 MiB instead of 64: 32 values of up to 1 MiB in one answer exceed it, the code path of
+# a 64 MiB answer at a price a 2-core host can pay. The node checks that a batch, two
+# response pages and a streaming chunk (8 MiB + a record) fit a message: batches go to 4 MiB.
+MESSAGE_LIMIT = 16 * 1024 * 1024
+NODE_LIMITS_CONFIG = {"max_message_bytes": MESSAGE_LIMIT, "max_batch_bytes": 4 * 1024 * 1024}
 
 
 class Node:
@@ -60,6 +68,8 @@ class Node:
                      "admin_token": token},
             "clock": {"offset_file": str(self.clock_file)},
             "repair": dict(NODE_REPAIR_CONFIG),
+            "storage": dict(NODE_STORAGE_CONFIG),
+            "limits": dict(NODE_LIMITS_CONFIG),
             "cluster": {**NODE_CLUSTER_CONFIG, "members": [
                 {"id": m, "address": self.net.member_address(self.id, m)} for m in members]},
         }
@@ -137,9 +147,12 @@ class Node:
 class Cluster:
     """N nodes on a Net; ``start`` then ``stop`` (always, in a finally)."""
 
-    def __init__(self, root: Path, net: Net, n: int = 3) -> None:
+    def __init__(self, root: Path, net: Net, n: int = 5, rf: int = 3) -> None:
+        if not 1 <= rf <= n:
+            raise ValueError(f"replication factor {rf} needs 1 <= rf <= nodes ({n})")
         self.root = root
         self.net = net
+        self.rf = rf
         self.ids = list(range(1, n + 1))  # the original members: fault targets
         self.token = generate_admin_token()
         # the current members (the originals, plus a spare while it is a member)
@@ -175,6 +188,14 @@ class Cluster:
         self.retired.append(node)  # stopped at the end whatever happens to it
         node.start()
         return node
+
+    def resolve(self, node_id: int) -> int:
+        """The current member a scheduled target stands for: itself while a member, else
+        (replaced or removed since) the member at its position among the current ones."""
+        if node_id in self.nodes:
+            return node_id
+        current = sorted(self.nodes)
+        return current[(node_id - 1) % len(current)]
 
     def spares(self) -> list[int]:
         """Ids of current members that are not original members."""

@@ -11,15 +11,16 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from manhattan.client import Client
-from manhattan.client.ops import ClusterOps, MembershipProgress
+from manhattan.client import ManhattanError
 
 from jepsen.cluster import Cluster
+from jepsen.membership import (
+    AGREE_TIMEOUT_S, CHANGE_TIMEOUT_S, ChangeIncomplete, change_membership, concurrent_adds, driver_killed, remove_node, replace_node, restore,
+)
 from jepsen.net import Link
 
 log = logging.getLogger("jepsen.nemesis")
@@ -27,11 +28,11 @@ log = logging.getLogger("jepsen.nemesis")
 PARTITIONS = ["partition-one", "partition-majority", "partition-ring", "partition-bridge",
               "partition-oneway"]
 CRASHES = ["kill-one", "kill-two", "kill-coordinator", "pause"]
-CLOCKS = ["clock-bump", "clock-strobe"]
+CLOCKS = ["clock-bump", "clock-strobe", "clock-restart"]
 NETWORK = ["netem"]
-MEMBERSHIP = ["membership"]
+MEMBERSHIP = ["membership", "member-replace", "member-remove", "member-concurrent",
+              "member-driver-kill"]
 ALL_KINDS = PARTITIONS + CRASHES + CLOCKS + NETWORK + MEMBERSHIP
-CHANGE_TIMEOUT_S = 120.0  # one membership change, streaming included (gRPC deadline)
 
 
 @dataclass
@@ -109,6 +110,9 @@ def make_schedule(seed: int, duration: float, nodes: list[int], kinds: list[str]
             params: dict[str, Any] = {}
             if kind == "clock-bump":
                 params["offset_ms"] = rng.choice([-1, 1]) * rng.randint(500, 5000)
+            elif kind == "clock-restart":
+                # restarted with its clock stepped back: below timestamps it issued
+                params["offset_ms"] = -rng.randint(2000, 8000)
             elif kind == "clock-strobe":
                 params["offset_ms"] = rng.randint(500, 3000)
                 params["period_s"] = 0.2
@@ -120,6 +124,8 @@ def make_schedule(seed: int, duration: float, nodes: list[int], kinds: list[str]
                 # when it runs
                 params["action"] = "add" if changes % 2 == 0 else "decommission"
                 changes += 1
+                targets = []
+            elif kind == "member-concurrent":
                 targets = []
             faults.append(Fault(kind, round(t, 3), round(length, 3), sorted(targets), params))
             t += length + rng.uniform(*gap_s)
@@ -146,8 +152,12 @@ class Nemesis:
         self._thread.join(timeout)
 
     def stop(self) -> None:
+        """Stop after the fault in progress (a membership change may need its whole
+        deadline, twice when resumed, before it returns)."""
         self.stop_event.set()
-        self._thread.join(60)
+        self._thread.join(CHANGE_TIMEOUT_S * 2 + AGREE_TIMEOUT_S + 30)
+        if self._thread.is_alive():
+            self.errors.append("nemesis still busy after its stop deadline")
 
     def _sleep_until(self, t: float) -> bool:
         """False if stopped first."""
@@ -160,6 +170,15 @@ class Nemesis:
             try:
                 fault.started = self.now()
                 self._apply(fault)
+            except (ManhattanError, ChangeIncomplete) as exc:
+                if fault.kind not in MEMBERSHIP:
+                    raise
+                # the system did not finish a change it accepted: a finding, not a
+                # harness error (the membership check fails on it)
+                fault.result.setdefault("violations", []).append(
+                    f"{fault.kind} {fault.params.get('action', '')} did not finish: "
+                    f"{type(exc).__name__}: {str(exc)[:160]}")
+                fault.result.pop("pending", None)
             except Exception as exc:  # a nemesis bug must not leave faults behind
                 self.errors.append(f"{fault.kind}: {exc!r}")
                 log.exception("fault %s failed", fault.kind)
@@ -174,6 +193,8 @@ class Nemesis:
         c, net = self.cluster, self.cluster.net
         end = fault.started + fault.duration if fault.started is not None else self.now()
         kind = fault.kind
+        # a scheduled target replaced or removed since stands for a current member
+        fault.targets = list(dict.fromkeys(c.resolve(t) for t in fault.targets))
         if kind in PARTITIONS:
             links = partition_links(kind, list(c.nodes), fault.targets)
             fault.note = f"cut {len(links)} links" if links else "no link to cut with this node count"
@@ -198,6 +219,12 @@ class Nemesis:
             for t in fault.targets:
                 c.nodes[t].set_clock_offset(fault.params["offset_ms"])
             self._sleep_until(end)
+        elif kind == "clock-restart":
+            for t in fault.targets:
+                c.nodes[t].kill()
+                c.nodes[t].set_clock_offset(fault.params["offset_ms"])
+                c.nodes[t].start()
+            self._sleep_until(end)
         elif kind == "clock-strobe":
             flip = False
             for _ in range(10_000):  # bounded; ends at the fault's end
@@ -215,6 +242,9 @@ class Nemesis:
         elif kind == "membership":
             change_membership(c, fault, fault.params["action"])
             self._sleep_until(end)
+        elif kind in MEMBER_CHANGES:
+            MEMBER_CHANGES[kind](c, fault)
+            self._sleep_until(end)
         else:
             raise ValueError(kind)
 
@@ -223,6 +253,11 @@ class Nemesis:
         if fault.kind == "membership":
             if fault.result.get("pending"):  # interrupted: the same request resumes it
                 change_membership(c, fault, fault.params["action"], resume=True)
+            return
+        if fault.kind in MEMBER_CHANGES:  # nodes it killed and did not replace come back
+            for node in c.nodes.values():
+                if not node.running:
+                    node.start()
             return
         if fault.kind in PARTITIONS or fault.kind == "netem":
             c.net.heal()
@@ -234,76 +269,16 @@ class Nemesis:
                 node.start()
 
 
-def _run_change(cluster: Cluster, changes: Callable[[ClusterOps], Iterator[MembershipProgress]],
-                result: dict[str, Any]) -> MembershipProgress | None:
-    """Consume a membership change's progress stream (through a current member), noting
-    when each phase began (seconds after the change started)."""
-    started = time.monotonic()
-    last: MembershipProgress | None = None
-    endpoints = [n.address for n in cluster.nodes.values()]
-    with Client(endpoints, token=cluster.token, timeout=10) as client:
-        for event in changes(ClusterOps(client, timeout=CHANGE_TIMEOUT_S)):
-            last = event
-            result.setdefault("phases_s", {}).setdefault(
-                event.phase, round(time.monotonic() - started, 2))
-    result["change_s"] = round(time.monotonic() - started, 2)
-    if last is None or not last.done:
-        raise RuntimeError(f"membership change ended without 'done' (last: {last})")
-    result.update(epoch=last.epoch, records=last.records, bytes=last.bytes,
-                  ranges=last.ranges_total, message=last.message)
-    return last
-
-
-def change_membership(cluster: Cluster, fault: Fault, action: str, *, resume: bool = False
-                      ) -> None:
-    """Add a fresh spare node (``add``) or decommission the spare that is a member
-    (``decommission``), consuming the change's progress to the end. ``fault.targets`` is
-    the node concerned; ``fault.result`` what the change did (``pending`` until done, so
-    that healing can resume an interrupted change with the same request)."""
-    c, r = cluster, fault.result
-    if action == "add":
-        if resume:
-            node = next(n for n in c.retired if n.id == fault.targets[0])
-        else:
-            try:
-                node = c.start_spare()
-            except NotImplementedError as exc:  # proxy mode: no host of its own for it
-                fault.note = f"skipped: {exc}"
-                return
-        fault.targets = [node.id]
-        r["pending"] = True
-        _run_change(c, lambda ops: ops.add_node(node.address), r)
-        c.nodes[node.id] = node
-        del r["pending"]
-        fault.note = (f"added node {node.id}: {r['ranges']} ranges, {r['records']} records "
-                      f"streamed in {r['change_s']} s")
-    elif action == "decommission":
-        spares = c.spares()
-        if not spares and not resume:
-            fault.note = "skipped: no spare is a member (its add was skipped or failed)"
-            return
-        node_id = fault.targets[0] if resume else spares[0]
-        fault.targets = [node_id]
-        r["pending"] = True
-        _run_change(c, lambda ops: ops.decommission(node_id), r)
-        del r["pending"]
-        node = c.nodes.pop(node_id)
-        node.stop()  # out of the topology: it serves nothing any more
-        fault.note = (f"decommissioned node {node_id}: {r['ranges']} ranges, {r['records']} "
-                      f"records streamed in {r['change_s']} s")
-    else:
-        raise ValueError(action)
+MEMBER_CHANGES: dict[str, Callable[[Cluster, Fault], None]] = {
+    "member-replace": replace_node, "member-remove": remove_node,
+    "member-concurrent": concurrent_adds, "member-driver-kill": driver_killed,
+}
 
 
 def heal_all(cluster: Cluster) -> list[dict[str, Any]]:
-    """The end of every run: nothing cut, paused, skewed or down, and the original
-    membership back (a spare still a member is decommissioned, so N = RF again and every
-    replica holds every key). Returns what the membership restore did."""
+    """The end of every run: nothing cut, paused, skewed or down, and as many members as
+    at the start (spares added or decommissioned: the convergence check reads every
+    replica of every key). Returns what the membership restore did."""
     cluster.net.heal()
     cluster.restart_all()
-    restored: list[dict[str, Any]] = []
-    for node_id in cluster.spares():
-        fault = Fault("membership", 0.0, 0.0, [node_id], {"action": "decommission"})
-        change_membership(cluster, fault, "decommission", resume=True)
-        restored.append({"node": node_id, "note": fault.note, **fault.result})
-    return restored
+    return restore(cluster, len(cluster.ids))

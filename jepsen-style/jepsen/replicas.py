@@ -15,9 +15,46 @@ import grpc
 
 from manhattan.proto.v1 import peer_pb2, peer_pb2_grpc, types_pb2
 
+from manhattan.client import Client, TopologyCache
+
 from jepsen.checkers.convergence import Digest
 
 CHUNK = 500
+MAX_INCARNATION = 2000
+_storage_ids: dict[tuple[str, str], str] = {}
+
+
+def storage_id(address: str, token: str, dataset: str) -> str:
+    """The name node-to-node operations know a dataset by (``name@incarnation`` since the
+    metadata log; the bare name before). The incarnation is not on the wire yet, so this
+    asks the node which one it has: one bounded batch of reads of an absent key, the first
+    that does not answer NOT_FOUND names it. A stopgap until DatasetInfo carries it."""
+    cached = _storage_ids.get((address, dataset))
+    if cached is not None:
+        return cached
+    names = [dataset] + [f"{dataset}@{i}" for i in range(1, MAX_INCARNATION + 1)]
+    batches = [peer_pb2.ReplicaBatch(ops=[peer_pb2.ReplicaOp(id=i + 1, read=peer_pb2.ReadOp(
+        dataset=names[i], keys=[types_pb2.Key(pkey=b"\0jepsen-probe", lkey=b"")]))
+        for i in range(start, min(start + CHUNK, len(names)))])
+        for start in range(0, len(names), CHUNK)]
+    found: str | None = None
+    pending = len(names)
+    with grpc.insecure_channel(address) as channel:
+        call = peer_pb2_grpc.PeerStub(channel).Replicate(
+            iter(batches), timeout=20, metadata=(("authorization", f"Bearer {token}"),))
+        for replies in call:
+            for reply in replies.replies:
+                pending -= 1
+                if reply.code == 0 and found is None:
+                    found = names[reply.id - 1]
+            if found is not None or pending <= 0:
+                break
+        call.cancel()
+    if found is None:
+        raise RuntimeError(f"node {address} has no dataset {dataset!r} (incarnations up to "
+                           f"{MAX_INCARNATION} tried)")
+    _storage_ids[(address, dataset)] = found
+    return found
 
 
 def _digest(entry: peer_pb2.Entry) -> Digest:
@@ -33,6 +70,7 @@ def read_replica(address: str, token: str, dataset: str, keys: list[tuple[str, s
     ids = itertools.count(1)
     batches = []
     index: dict[int, list[str]] = {}
+    dataset = storage_id(address, token, dataset) if keys else dataset
     for start in range(0, len(keys), CHUNK):
         chunk = keys[start:start + CHUNK]
         op_id = next(ids)
@@ -61,10 +99,31 @@ def read_replica(address: str, token: str, dataset: str, keys: list[tuple[str, s
     return out
 
 
+def replica_sets(addresses: dict[int, str], token: str, dataset: str, rf: int,
+                 keys: list[tuple[str, str]]) -> dict[int, list[tuple[str, str]]]:
+    """``{node id: the keys it is a replica of}``, from the ring as the SDK computes it
+    (asked of the nodes: the current topology)."""
+    cache = TopologyCache(default_replication_factor=rf)
+    with Client(list(addresses.values()), token=token, timeout=5, topology=cache) as client:
+        client.refresh_topology()
+        out: dict[int, list[tuple[str, str]]] = {n: [] for n in addresses}
+        for key in keys:
+            for member in cache.replicas(dataset, key[0].encode()):
+                out.setdefault(member.id, []).append(key)
+    return out
+
+
 def snapshot(addresses: dict[int, str], token: str, dataset: str,
-             keys: list[tuple[str, str]]) -> dict[str, dict[str, Digest]]:
-    """``{key: {node: digest}}`` over every node (all hold every key at N = RF = 3)."""
-    per_node = {f"n{n}": read_replica(a, token, dataset, keys) for n, a in addresses.items()}
+             keys: list[tuple[str, str]], rf: int | None = None) -> dict[str, dict[str, Digest]]:
+    """``{key: {node: digest}}``: each key as stored on each of its replicas (every node
+    when ``rf`` is None)."""
+    owned = (replica_sets(addresses, token, dataset, rf, keys) if rf is not None
+             else {n: keys for n in addresses})
+    missing = [n for n in owned if n not in addresses]
+    if missing:
+        raise RuntimeError(f"replicas {missing} are not running members")
+    per_node = {f"n{n}": read_replica(addresses[n], token, dataset, owned[n])
+                for n in addresses}
     out: dict[str, dict[str, Digest]] = {}
     for node, digests in per_node.items():
         for key, d in digests.items():
@@ -78,13 +137,23 @@ def erase_on_every_replica(addresses: dict[int, str], token: str, dataset: str, 
 
     Used only by ``--canary`` to prove end to end that a lost acknowledged write makes the
     run fail (the replicas still agree, so only the set checker can notice)."""
+    overwrite_on_every_replica(addresses, token, dataset, pkey, lkey, None)
+
+
+def overwrite_on_every_replica(addresses: dict[int, str], token: str, dataset: str, pkey: str,
+                               lkey: str, value: bytes | None) -> None:
+    """Canary: a fresh version of one key (``value``, or a tombstone for None) written
+    straight into every node's store over the node-to-node stream, behind the history's
+    back, newer than anything a client wrote."""
     from manhattan.hlc import pack, wall_clock_ms
 
-    entry = peer_pb2.Entry(found=True, tombstone=True,
-                           version=types_pb2.Version(timestamp=pack(wall_clock_ms()), writer=1))
+    entry = peer_pb2.Entry(found=True, tombstone=value is None, value=value or b"",
+                           version=types_pb2.Version(timestamp=pack(wall_clock_ms() + 20_000),
+                                                     writer=1))
     op = peer_pb2.ReplicaOp(id=1, apply=peer_pb2.ApplyOp(dataset=dataset, sync=True, writes=[
         peer_pb2.ReplicaWrite(pkey=pkey.encode(), lkey=lkey.encode(), entry=entry)]))
     for address in addresses.values():
+        op.apply.dataset = storage_id(address, token, dataset)
         with grpc.insecure_channel(address) as channel:
             call = peer_pb2_grpc.PeerStub(channel).Replicate(
                 iter([peer_pb2.ReplicaBatch(ops=[op])]), timeout=10,

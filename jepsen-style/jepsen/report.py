@@ -81,17 +81,67 @@ def summary_text(report: dict[str, Any]) -> str:
         f"{r['linearizable']['keys_invalid']}  unknown {r['linearizable']['keys_unknown']}  "
         f"(excluded for clock faults: {r['linearizable'].get('excluded_clock', 0)})",
         f"counters: acked increments {r['counter']['acked_increments']}  final total "
-        f"{r['counter']['final_total']}  lost updates (LWW, documented) {r['counter']['lost_updates']}",
+        f"{r['counter']['final_total']}  lost updates (LWW, documented) "
+        f"{r['counter']['lost_updates']}  duplicated {r['counter'].get('duplicated_updates')}",
+        *_new_lines(report),
         *_social_lines(report),
         f"register stale reads (R+W<=N, allowed) {report['stale_reads_weak']}  real-time "
         f"inversions {report['realtime_inversions']}  writes applied twice (retried after "
         f"being applied) {report['duplicate_applications']}",
         "checks:",
     ]
-    lines += [f"  [{'ok' if v else 'FAIL'}] {k}" for k, v in c.items()]
+    quiet = set(report.get("not_gating", []))
+    lines += [f"  [{'ok' if v else 'FAIL'}] {k}{'  (not gating this run)' if k in quiet else ''}"
+              for k, v in c.items()]
     if report.get("errors"):
         lines += ["errors:"] + [f"  {e}" for e in report["errors"]]
     return "\n".join(lines) + "\n"
+
+
+def _new_lines(report: dict[str, Any]) -> list[str]:
+    """The checkers of issue 15, one line each with its figures (those that ran)."""
+    r = report["results"]
+    ids = set(report.get("check_ids", {}).values())
+    sr = r["set_reads"]
+    lines = [f"set reads under load (QUORUM): reads {sr['reads']} ({sr['reads_under_load']} under "
+             f"load)  reads missing an acked element {sr['reads_missing_an_acked_element']}  "
+             f"elements missed {sr['elements_missed']}"]
+    if "causal" in ids:
+        c = r["causal"]
+        lines.append(f"overwrite causality (real time, nothing excluded): writes acked "
+                     f"{c['writes_acked']}  lost overwrites {c['lost_count']}  reads {c['reads']}  "
+                     f"stale reads {c['stale_count']}  phantoms {c['phantom_count']}")
+    if "zombies" in ids:
+        z = r["zombies"]
+        lines.append(f"deletes: acked {z['deletes_acked']}  reads after a delete "
+                     f"{z['reads_after_delete']}  zombies {z['zombie_count']}")
+    if "size" in ids:
+        z = r["size"]
+        lines.append(f"large values: ops {z['large_ops']} (ok {z['large_ok']}, "
+                     f"{z['large_bytes_acked'] // 1024} KiB acked, multi-key reads "
+                     f"{z['multi_reads']})  size errors {z['size_error_count']} (in node logs "
+                     f"{z['log_size_errors']})  large ops timed out with no fault "
+                     f"{z['large_failed_unfaulted_count']}  other tenant: acked "
+                     f"{z['neighbour_acked']} harmed "
+                     f"{z['neighbour_harmed_count']} lost {z['neighbour_lost_count']}")
+    if "admin-changes" in ids:
+        a, g = r["admin_changes"], r["metadata_agreement"]
+        lines.append(f"metadata: admin changes acked {a.get('changes_acked')}  lost "
+                     f"{a.get('lost_count')}  contradicted {a.get('contradicted_count')}  nodes "
+                     f"agreed after {g.get('agreed_after_s')} s (bound {g.get('bound_s')} s)")
+    if "revocation" in ids:
+        v = r["revocation"]
+        lines.append(f"revocation: revokes acked {v['revokes_acked']}  probes after revoke "
+                     f"{v['probes_after_revoke']}  accepted past {v['bound_s']} s "
+                     f"{v['accepted_late_count']} (worst {v['worst_after_s']} s)")
+    if "tenant-isolation" in ids:
+        t = r["tenant_isolation"]
+        lines.append(f"tenant isolation: reads {t['reads']}  another tenant's value "
+                     f"{t['foreign_count']}")
+    m = r.get("membership", {})
+    for v in m.get("violations", []):
+        lines.append(f"membership violation: {v}")
+    return lines
 
 
 def _social_lines(report: dict[str, Any]) -> list[str]:
@@ -112,11 +162,12 @@ def _social_lines(report: dict[str, Any]) -> list[str]:
             f"{t['misordered_count']}  recovered (indeterminate, delivered) {t['recovered_count']}",
         ]
     for m in report.get("membership", []):
-        lines.append(f"membership: {m['action']} node {m['node']} at {m['started'] or 0:.1f}s, "
+        lines.append(f"{m.get('kind', 'membership')}: {m['action'] or ''} node {m['node']} at "
+                     f"{m['started'] or 0:.1f}s, "
                      f"change {m.get('change_s')} s, {m.get('records')} records, window "
                      f"{m['duration_s']} s  {m['note']}")
     for m in report.get("membership_restored", []):
-        lines.append(f"membership restored after heal: {m['note']}")
+        lines.append(f"membership restored after heal: {m.get('note') or m.get('violation')}")
     return lines
 
 

@@ -57,7 +57,7 @@ class SocialService:
         write_cluster_file(root, endpoints, admin_token)
         # explicit env: a MANHATTAN_* variable of the caller's must not redirect it
         self.proc = SocialProcess(root, options=["--celebrity-threshold", str(celebrity_threshold),
-                                                 "--lease-validity", "2"],
+                                                 "--lease-validity", "5"],
                                   log_path=root / "social.log",
                                   env={"MANHATTAN_ENDPOINTS": ",".join(endpoints),
                                        "MANHATTAN_TOKEN": admin_token,

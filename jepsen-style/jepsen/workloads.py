@@ -21,7 +21,14 @@ from manhattan.errors import ManhattanError, Unavailable
 from jepsen.history import FAIL, INFO, INVOKE, OK, History
 
 LEVELS = {"ONE": Consistency.ONE, "QUORUM": Consistency.QUORUM, "ALL": Consistency.ALL}
-NEEDED = {"ONE": 1, "QUORUM": 2, "ALL": 3}  # for N = 3
+
+
+def needed(rf: int) -> dict[str, int]:
+    """Replicas a level waits for at replication factor ``rf``."""
+    return {"ONE": 1, "QUORUM": rf // 2 + 1, "ALL": rf}
+
+
+NEEDED = needed(3)
 CLIENT_TIMEOUT_S = 2.0
 SET_BUCKETS = 8
 
@@ -156,21 +163,45 @@ class SetWorkload(Workload):
     def step(self, process: int, rng: random.Random) -> None:
         self.add(process, self.new_element(process))
 
+    def read_all(self, level: Consistency, timeout: float) -> list[str]:
+        """Every element, bucket by bucket, at ``level``."""
+        out: list[str] = []
+        for b in range(SET_BUCKETS):
+            out += [r.value.decode() for r in self.ds.iter_scan(
+                f"set{b}", page_size=1000, consistency=level, timeout=timeout)]
+        return out
+
     def final_reads(self) -> None:
-        def read_all() -> list[str]:
-            out: list[str] = []
-            for b in range(SET_BUCKETS):
-                out += [r.value.decode() for r in self.ds.iter_scan(
-                    f"set{b}", page_size=1000, consistency=Consistency.ALL, timeout=10)]
-            return out
-        for _ in range(5):  # bounded: a final read must succeed for the checker
-            if self.invoke(0, "read", "", None, read_all)[0] == OK:
-                return
-            time.sleep(1)
+        # at QUORUM (what reads under load use), then at ALL (the final read the set
+        # checker compares with)
+        for level in (Consistency.QUORUM, Consistency.ALL):
+            for _ in range(5):  # bounded: a final read must succeed for the checker
+                if self.invoke(0, "read", "", None,
+                               lambda: self.read_all(level, 10))[0] == OK:
+                    break
+                time.sleep(1)
 
     def keys(self) -> list[tuple[str, str]]:
         with self._lock:
             return [(e.partition(":")[0], e.partition(":")[2]) for e in self.elements]
+
+
+class SetReader(Workload):
+    """The whole set read at QUORUM every couple of seconds under load (ops recorded in
+    the set workload's history)."""
+
+    name = "set"
+    threads = 1
+    period_s = 2.0
+
+    def __init__(self, env: Env, first_process: int, adder: SetWorkload) -> None:
+        super().__init__(env, first_process)
+        self.adder = adder
+
+    def step(self, process: int, rng: random.Random) -> None:
+        self.invoke(process, "read", "", None,
+                    lambda: self.adder.read_all(Consistency.QUORUM, CLIENT_TIMEOUT_S * 2))
+        self.stop_event.wait(self.period_s)
 
 
 class RegisterWorkload(Workload):
@@ -247,7 +278,7 @@ class CounterWorkload(Workload):
             current = self.ds.get(key, "", consistency=Consistency.QUORUM)
             value = int(current.value) + 1 if current is not None else 1
             self.ds.put(key, "", str(value), consistency=Consistency.QUORUM)
-            return value
+            return value  # the value right after this increment (the checker's unit)
         self.invoke(process, "incr", key, None, incr)
 
     def _read(self, key: str) -> int:

@@ -1,6 +1,7 @@
-"""The whole harness, short: real nodes in namespaces (or behind proxies), real faults
-(kill, coordinator kill after an ack, SIGSTOP, partitions, one-way drop, clock bump),
-every checker, and the pass criteria of issue #7. Bounded to 3 minutes."""
+"""The whole harness, short: five real nodes (RF 3) in namespaces (or behind proxies), real
+faults (kill, coordinator kill after an ack, SIGSTOP, partitions, one-way drop, clock bump),
+the checks of ``gates.SMOKE_CHECKS``, and the pass criteria of issue #7. Bounded to 3
+minutes. The canary runs prove each checker can fail the run and name what it found."""
 
 from __future__ import annotations
 
@@ -71,19 +72,32 @@ def test_smoke_run_passes_every_criterion(tmp_path: Path) -> None:
     assert timeline["phantom_count"] == 0 and timeline["fanout_drain"]["drained"]
     assert {"push", "merge-at-read", "own"} <= set(timeline["expected_by_path"])
     assert report["duration_s"] < SMOKE_BOUND_S
+    assert report["n"] == 5 and report["replication_factor"] == 3
+    # the set was read at QUORUM under load too, and every read held the earlier acks
+    assert report["results"]["set_reads"]["reads_under_load"] >= 3
+    # only the smoke's checks decide; the others are listed as not gating
+    from jepsen.gates import CHECKS, SMOKE_CHECKS
+    assert {CHECKS[c] for c in SMOKE_CHECKS} >= set(report["checks"]) - set(report["not_gating"])
 
 
 def test_schedule_replays_from_seed() -> None:
     sys.path.insert(0, str(ROOT / "jepsen-style"))
     from jepsen.nemesis import ALL_KINDS, make_schedule, partition_links
 
-    a = make_schedule(5, 120, [1, 2, 3], ALL_KINDS)
-    b = make_schedule(5, 120, [1, 2, 3], ALL_KINDS)
-    c = make_schedule(6, 120, [1, 2, 3], ALL_KINDS)
+    nodes = [1, 2, 3, 4, 5]
+    a = make_schedule(5, 200, nodes, ALL_KINDS)
+    b = make_schedule(5, 200, nodes, ALL_KINDS)
+    c = make_schedule(6, 200, nodes, ALL_KINDS)
     assert [f.to_json() for f in a] == [f.to_json() for f in b] != [f.to_json() for f in c]
-    assert {f.kind for f in a} == set(ALL_KINDS)  # every kind gets its turn in 120 s
+    assert {f.kind for f in a} == set(ALL_KINDS)  # every kind gets its turn in 200 s
+    # the new faults are drawn from the seed too: a clock stepped back across a restart,
+    # replace/remove/driver-kill on a seeded target, two changes at once
+    restart = next(f for f in a if f.kind == "clock-restart")
+    assert restart.params["offset_ms"] < 0 and restart.targets[0] in nodes
+    assert all(len(f.targets) == 1 for f in a if f.kind in (
+        "member-replace", "member-remove", "member-driver-kill"))
     # membership changes alternate: add a spare, then decommission it
-    long = make_schedule(5, 600, [1, 2, 3], ALL_KINDS)
+    long = make_schedule(5, 1200, [1, 2, 3], ALL_KINDS)
     actions = [f.params["action"] for f in long if f.kind == "membership"]
     assert len(actions) >= 4 and actions[:4] == ["add", "decommission", "add", "decommission"]
     # partition shapes: isolate one cuts both directions, one-way only into the target,
@@ -111,3 +125,41 @@ def test_a_lost_acknowledged_write_fails_the_run_and_keeps_its_history(tmp_path:
     victim = next(e for e in report["errors"] if e.startswith("canary")).split()[4]
     assert report["results"]["set"]["lost"] == [victim]
     assert (out / "history.jsonl").stat().st_size > 0 and (out / "summary.txt").exists()
+
+
+CANARIES = "set,set-reads,causal,zombies,counter,size,admin,agreement,revoke,tenant"
+
+
+@pytest.mark.timeout(240)
+def test_every_new_checker_fails_its_canary_and_names_it(tmp_path: Path) -> None:
+    """One run, every canary: a fault of each checker's kind injected behind the system's
+    back (see jepsen/canary.py); each checker must fail and name exactly that fault."""
+    out = tmp_path / "canaries"
+    result, pid = _run(["--faults", "none", "--duration", "6", "--seed", "2", "--no-social",
+                        "--canary", CANARIES], out, 220)
+    assert _leftovers(pid) == ""
+    report = json.loads((out / "report.json").read_text())
+    assert result.returncode == 1 and not report["passed"], result.stdout[-3000:]
+    notes = [e.split("canary: ", 1)[1] for e in report["errors"] if e.startswith("canary:")]
+    assert len(notes) == 9, notes  # set and set-reads share one erased element
+    r = report["results"]
+    failed = {report["check_ids"][k] for k, ok in report["checks"].items() if not ok}
+    assert failed == {"set-lost", "set-reads", "causal", "zombies", "counter", "size",
+                      "admin-changes", "metadata-agreement", "revocation", "tenant-isolation"}
+
+    def named(prefix: str) -> list[str]:
+        return next(n for n in notes if n.startswith(prefix)).split()
+    victim = named("erased")[3]
+    assert r["set"]["lost"] == [victim]
+    assert any(victim in m["missing"] for m in r["set_reads"]["misses"])
+    register, old = named("register")[1], named("register")[5].rstrip(",")
+    assert any(s["key"] == register and s["read"][0] == old for s in r["causal"]["stale"])
+    value = named("deleted value")[2]
+    assert [z["value"] for z in r["zombies"]["zombies"]] == [value]
+    assert r["counter"]["per_key"]["ctr-0"]["duplicated"] > 900
+    assert "larger than max" in r["size"]["size_errors"][0]["error"].lower()
+    assert any(x["key"] == "ghost-canary" for x in r["admin_changes"]["lost"])
+    assert "n1" in r["metadata_agreement"]["differing_nodes"]
+    token = named("revoke-token")[1]
+    assert {x["token"] for x in r["revocation"]["accepted_late"]} == {token}
+    assert [f["read"] for f in r["tenant_isolation"]["foreign"]] == ["intruder|canary"]
