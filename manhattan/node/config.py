@@ -137,6 +137,9 @@ class ClockSection(_Section):
 
     @model_validator(mode="after")
     def _drift_within_skew(self) -> "ClockSection":
+        if "max_drift_ms" not in self.model_fields_set:
+            # Left to its default, the drift limit follows a smaller skew limit down.
+            object.__setattr__(self, "max_drift_ms", min(self.max_drift_ms, self.max_skew_ms))
         if self.max_drift_ms > self.max_skew_ms:
             raise ValueError(f"clock.max_drift_ms ({self.max_drift_ms}) must not exceed "
                              f"clock.max_skew_ms ({self.max_skew_ms})")

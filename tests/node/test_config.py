@@ -78,3 +78,13 @@ def test_node_start_with_bad_config_exits_non_zero_naming_the_key(tmp_path):
     )
     assert result.returncode != 0
     assert "limits.max_key_bytes" in result.stderr
+
+
+def test_the_default_drift_limit_follows_a_smaller_skew_limit_and_an_explicit_one_is_checked():
+    from manhattan.node.config import ClockSection
+    from pydantic import ValidationError
+
+    assert ClockSection().max_drift_ms == 5_000
+    assert ClockSection(max_skew_ms=500).max_drift_ms == 500
+    with pytest.raises(ValidationError, match="max_drift_ms"):
+        ClockSection(max_skew_ms=500, max_drift_ms=600)
