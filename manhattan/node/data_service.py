@@ -60,9 +60,21 @@ class DataService(data_pb2_grpc.DataServicer):
         try:
             return principal, authorize(principal, name)
         except NotFound:
-            if self._catch_up_catalog is None or not await self._catch_up_catalog():
+            if not await self._caught_up(context):
                 raise
         return principal, authorize(principal, name)
+
+    async def _caught_up(self, context: grpc.aio.ServicerContext) -> bool:
+        """Catch up (see ``_dataset``), waiting no longer than the call's deadline."""
+        if self._catch_up_catalog is None:
+            return False
+        remaining = context.time_remaining() if context is not None else None
+        if remaining is None:
+            return await self._catch_up_catalog()
+        try:  # the catch-up is shared: leaving early does not cancel it for others
+            return await asyncio.wait_for(self._catch_up_catalog(), max(remaining - 0.05, 0.0))
+        except asyncio.TimeoutError:
+            return False
 
     async def _admit(self, context: grpc.aio.ServicerContext, principal: Principal,
                      spec: DatasetSpec, ops: int, nbytes: int, grows: bool = False) -> None:

@@ -26,7 +26,7 @@ log = logging.getLogger("manhattan.metadata")
 APPLIED_PREFIX = b"metadata/applied/"
 _IMPORTED_KEY = b"metadata/imported"
 _JOINED_KEY = b"metadata/joined"  # the voters a node added to a cluster follows
-CATCH_UP_EVERY_S = 1.0
+CATCH_UP_TIMEOUT_S = 5.0  # one catch-up barrier (callers wait at most their deadline)
 
 
 PROMOTION_TIMEOUT_S = 30.0  # a fresh voter catches up on the whole log before it counts
@@ -84,8 +84,10 @@ class NodeMetadata:
         joined = meta_store.meta_get(_JOINED_KEY)
         self.log = self._new_log(log_settings(config, json.loads(joined) if joined else None))
         self._tasks: list[asyncio.Task[None]] = []
+        # The catch-up barrier in flight, and the one that follows it (shared by every
+        # request that arrived while the one in flight had already started).
         self._catching_up: asyncio.Future[None] | None = None
-        self._caught_up_at = -CATCH_UP_EVERY_S
+        self._next_catch_up: asyncio.Future[None] | None = None
         # Told when staleness starts and ends (health: the Data service NOT_SERVING).
         self.on_stale: Callable[[bool], Awaitable[None]] | None = None
 
@@ -255,23 +257,47 @@ class NodeMetadata:
                 f"{self.config.metadata.max_staleness_s:g})")
 
     async def catch_up(self) -> bool:
-        """Asked for a dataset this node has not applied: wait for the log (one barrier,
-        shared by concurrent callers, at most one a second, so requests naming what does
-        not exist cannot flood the log). False: none may start now, or it failed."""
-        if self._catching_up is None:
-            if time.monotonic() - self._caught_up_at < CATCH_UP_EVERY_S:
-                return False
-            self._caught_up_at = time.monotonic()
-            self._catching_up = asyncio.ensure_future(self.log.barrier(1.0))
-            self._catching_up.add_done_callback(self._caught_up)
+        """Asked for a dataset this node has not applied: wait until it has applied what
+        the leader had committed when the request arrived (a barrier through the log).
+
+        Coalesced: at most one barrier is in flight. A request that finds none starts
+        one; a request that finds one in flight (it started before the request came, so
+        it may not cover what the request needs) waits for the next one, which every
+        such request shares and which starts when the one in flight ends. Requests naming
+        what does not exist thus cannot flood the log. The caller bounds the wait by its
+        deadline (cancelling this leaves the shared barrier running). False: it failed."""
         try:
-            await asyncio.shield(self._catching_up)
+            await asyncio.shield(self._catch_up_barrier())
         except Exception:
             return False
         return True
 
+    def _catch_up_barrier(self) -> "asyncio.Future[None]":
+        if self._next_catch_up is not None:  # queued behind the one in flight: share it
+            return self._next_catch_up
+        if self._catching_up is None:
+            self._catching_up = self._watched(asyncio.ensure_future(
+                self.log.barrier(CATCH_UP_TIMEOUT_S)))
+            return self._catching_up
+        self._next_catch_up = self._watched(asyncio.ensure_future(
+            self._barrier_after(self._catching_up)))
+        return self._next_catch_up
+
+    async def _barrier_after(self, previous: "asyncio.Future[None]") -> None:
+        await asyncio.wait([previous])  # never raises: its outcome is not ours
+        # Starting now: this one is in flight, and later requests queue behind it.
+        self._catching_up, self._next_catch_up = self._next_catch_up, None
+        await self.log.barrier(CATCH_UP_TIMEOUT_S)
+
+    def _watched(self, barrier: "asyncio.Future[None]") -> "asyncio.Future[None]":
+        barrier.add_done_callback(self._caught_up)
+        return barrier
+
     def _caught_up(self, barrier: "asyncio.Future[None]") -> None:
-        self._catching_up = None
+        if self._catching_up is barrier:
+            self._catching_up = None
+        if self._next_catch_up is barrier:  # cancelled before it started
+            self._next_catch_up = None
         if not barrier.cancelled():
             barrier.exception()  # retrieved: a failed barrier only means NotFound
 
