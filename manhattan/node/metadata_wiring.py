@@ -88,6 +88,7 @@ class NodeMetadata:
         # request that arrived while the one in flight had already started).
         self._catching_up: asyncio.Future[None] | None = None
         self._next_catch_up: asyncio.Future[None] | None = None
+        self._left = False  # the applied topology no longer names this node
         # Told when staleness starts and ends (health: the Data service NOT_SERVING).
         self.on_stale: Callable[[bool], Awaitable[None]] | None = None
 
@@ -98,7 +99,9 @@ class NodeMetadata:
         if raw is not None and raw != self._topology:
             self._topology = raw
             self._on_topology(raw)
-            if self.config.node.id not in {int(m["id"]) for m in json.loads(raw)["members"]}:
+            self._left = self.config.node.id not in {int(m["id"])
+                                                     for m in json.loads(raw)["members"]}
+            if self._left:
                 self.log.step_down()  # out of the cluster: let another voter remove us
 
     def _voter_endpoints(self) -> dict[int, str]:
@@ -221,7 +224,14 @@ class NodeMetadata:
 
     async def _watch(self) -> None:
         was_stale = False
+        tick = 0
         while True:
+            tick += 1
+            if self._left and tick % 10 == 0:
+                # A leader cannot commit its own removal, and a handover is refused while
+                # no follower has the leader's last entry: ask again (once a second) until
+                # another voter leads and removes this one. A no-op unless leader.
+                self.log.step_down()
             self.log.note_majority()
             stale = self.log.stale()
             if stale != was_stale:
