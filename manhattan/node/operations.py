@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import grpc
 
 from manhattan.cluster.changes import MembershipChanges
+from manhattan.cluster.ranges import in_transition
 from manhattan.replication.streaming import Transfers
 from manhattan.rpc.auth import Authenticator
 from manhattan.rpc.servicers import add_servicer
@@ -90,8 +91,18 @@ class NodeOperations:
             auth=auth, new_session=self.new_session,
             stream_ranges=transfers.stream_ranges if transfers else None,
             transfer_status=transfers.status if transfers else None,
-            cleanup=transfers.cleanup if transfers else None),
+            cleanup=self.cleanup if transfers else None),
             ops_pb2.DESCRIPTOR.services_by_name["PeerRanges"])
+
+    async def cleanup(self) -> ops_pb2.CleanupReply:
+        """Drop what this node no longer owns. Asked right after a switch its applied copy
+        of the log may not have yet (a node that was just restarted, say): catch up with
+        the log first, or it would refuse as if the change were still under way (and show
+        its joining members as joining, after the change reported done)."""
+        metadata = self.node.metadata
+        if metadata is not None and in_transition(self.node.membership.topology):
+            await metadata.log.barrier(metadata.command_timeout)
+        return await self.transfers.cleanup()
 
     def tasks(self) -> list[asyncio.Task[None]]:
         """Background work: the repair loop and the transfer watcher."""
