@@ -9,6 +9,7 @@ import grpc
 import pytest
 
 from manhattan.client import Client
+from manhattan.hlc import pack, wall_clock_ms
 from manhattan.node.process import NodeProcess
 from manhattan.proto.v1 import peer_pb2, peer_pb2_grpc
 
@@ -37,14 +38,17 @@ def gossip_node(tmp_path) -> Iterator[NodeProcess]:
 
 
 def _push_and_read(node: NodeProcess) -> set[str]:
-    """Push MALFORMED plus one good tenant as a peer would; the keys the node then holds."""
+    """Push MALFORMED plus one good tenant as a peer would; the keys the node then holds.
+    Stamped now, as a peer's clock would stamp them: a version far ahead of the node's
+    clock (past clock.max_skew_ms) is dropped whatever the item, by the skew check."""
     metadata = (("authorization", f"Bearer {node.admin_token()}"),)
+    version = pack(wall_clock_ms())
     with grpc.insecure_channel(node.address) as channel:
         stub = peer_pb2_grpc.PeerStub(channel)
-        stub.PushCatalog(peer_pb2.CatalogSnapshot(version=2**62, items=[
-            peer_pb2.CatalogItem(key=k, value=v, version=2**62) for k, v in MALFORMED]
+        stub.PushCatalog(peer_pb2.CatalogSnapshot(version=version, items=[
+            peer_pb2.CatalogItem(key=k, value=v, version=version) for k, v in MALFORMED]
             + [peer_pb2.CatalogItem(key="tenant/fine", value=b'{"name": "fine", '
-                                    b'"created_at_ms": 1}', version=2**62)]),
+                                    b'"created_at_ms": 1}', version=version)]),
             metadata=metadata, timeout=5)
         snapshot = stub.GetCatalog(peer_pb2.GetCatalogRequest(), metadata=metadata, timeout=5)
     return {i.key for i in snapshot.items}
