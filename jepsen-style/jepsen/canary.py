@@ -15,6 +15,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from manhattan.client import AlreadyExists, Timeout, Unavailable
+
 from jepsen.checkers.metadata import REVOKE_BOUND_S
 from jepsen.cluster import MESSAGE_LIMIT, Cluster
 from jepsen.history import OK, History, pairs
@@ -31,6 +33,24 @@ CHECK_OF: dict[str, str] = {
 }
 KINDS = list(CHECK_OF)
 CANARY_PROCESS = 990
+
+
+def _create_across_a_leader_change(client: Any, tenant: str, attempts: int = 5) -> None:
+    """Create ``tenant``; cutting node 1 off may depose the metadata leader mid-command
+    ("outcome unknown (the leader changed)"), so an unknown outcome or an unavailable
+    majority is retried (bounded) and AlreadyExists after a retry means the first landed."""
+    for attempt in range(attempts):
+        try:
+            client.admin.create_tenant(tenant)
+            return
+        except AlreadyExists:
+            if attempt == 0:
+                raise
+            return
+        except (Timeout, Unavailable):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(1.0)
 
 
 class Canary:
@@ -95,7 +115,7 @@ class Canary:
         try:
             address = c.nodes[ids[1]].address
             with make_client([address], c.token, pinned=True, timeout=10) as client:
-                client.admin.create_tenant("split-canary")
+                _create_across_a_leader_change(client, "split-canary")
             self._note(f"node {ids[0]} cut off while tenant split-canary was created, held "
                        "past the agreement bound")
             yield

@@ -235,6 +235,14 @@ def test_metadata_agreement_catches_nodes_that_never_agree() -> None:
     assert not result["valid"] and result["differing_nodes"] == {"n3": ["tenants"]}
 
 
+def test_a_node_that_refused_to_answer_agrees_with_nobody_and_hides_nothing() -> None:
+    refused = {"error": "Unavailable: no metadata majority"}
+    result = check_metadata_agreement(_meta({"n1": refused, "n2": GOOD, "n3": GOOD}))
+    assert not result["valid"] and set(result["differing_nodes"]) == {"n1"}
+    result = check_admin_changes(_meta({"n1": refused, "n2": GOOD}))
+    assert not result["valid"] and result["unanswered"] == ["n1"] and not result["lost"]
+
+
 def test_revocations_catch_a_token_accepted_past_the_bound() -> None:
     admin = _timed([(1, "invoke", "revoke-token", "tok1", None, 10.0),
                     (1, "ok", "revoke-token", "tok1", True, 11.0)], "admin")

@@ -38,7 +38,10 @@ def check_admin_changes(ops: Iterable[Op], *, sample: int = 10) -> dict[str, Any
                      for k, n in creates.items() if n > 1]
     revoked = {p.invoke.key for p in acked if p.invoke.f == "revoke-token"}
     expected_datasets = _dataset_outcomes(ops)
+    unanswered = sorted(node for node, meta in final.items() if "error" in meta)
     for node, meta in sorted(final.items()):
+        if node in unanswered:  # a node that refused to answer: nothing to compare
+            continue
         have = {"create-tenant": set(meta.get("tenants", [])),
                 "create-token": set(meta.get("tokens", []))}
         for p in acked:
@@ -58,9 +61,9 @@ def check_admin_changes(ops: Iterable[Op], *, sample: int = 10) -> dict[str, Any
                 contradicted.append({"node": node, "change": f, "key": key,
                                      "why": f"still listed: {holders}"})
     return {
-        "valid": bool(final) and not lost and not contradicted,
+        "valid": bool(final) and not lost and not contradicted and not unanswered,
         "changes_acked": len([p for p in acked if p.invoke.f != "meta-snapshot"]),
-        "nodes": sorted(final), "lost_count": len(lost), "lost": lost[:sample],
+        "nodes": sorted(final), "unanswered": unanswered, "lost_count": len(lost), "lost": lost[:sample],
         "contradicted_count": len(contradicted), "contradicted": contradicted[:sample],
     }
 
@@ -94,8 +97,10 @@ def check_metadata_agreement(ops: Iterable[Op], *, bound_s: float = 30.0) -> dic
     differing: dict[str, list[str]] = {}
     for r in rounds:
         per_node = r.complete.value  # type: ignore[union-attr]
-        views = {n: (tuple(m.get("tenants", [])), tuple(m.get("datasets", [])),
-                     tuple(m.get("tokens", []))) for n, m in per_node.items()}
+        # a node that refused to answer (``{"error": ...}``) agrees with nobody
+        views = {n: ((("error", n),) * 3 if "error" in m else
+                     (tuple(m.get("tenants", [])), tuple(m.get("datasets", [])),
+                      tuple(m.get("tokens", [])))) for n, m in per_node.items()}
         if len(per_node) > 1 and len(set(views.values())) == 1:
             agreed_at = round(r.invoke.time - start, 2)
             break
