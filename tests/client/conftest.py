@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from manhattan.client import Client, RoundRobinPolicy
+from manhattan.client import Client, ManhattanError, RoundRobinPolicy
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.node.process import NodeProcess
 
@@ -123,7 +123,11 @@ def _steadily_on_every_node(local: LocalCluster, check: Callable[[Client], bool]
         held_since = time.monotonic()
         while time.monotonic() - held_since < steady:
             assert time.monotonic() < deadline, "liveness did not settle on every node"
-            if not all(check(client) for client in clients):
+            try:
+                held = all(check(client) for client in clients)
+            except ManhattanError:  # e.g. this client's own channel still reconnecting
+                held = False
+            if not held:
                 held_since = time.monotonic()
             time.sleep(0.1)
     finally:
