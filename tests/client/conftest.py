@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from manhattan.client import Client, RoundRobinPolicy
+from manhattan.client import Client, ManhattanError, RoundRobinPolicy
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.node.process import NodeProcess
 
@@ -104,6 +104,32 @@ def restart_killed(sdk_cluster: LocalCluster) -> Iterator[LocalCluster]:
         yield sdk_cluster
     finally:
         restarted = [node.start() for node in sdk_cluster.nodes if node.pid is None]
-        if restarted:  # back only once every node sees every other alive again
-            _on_every_node(sdk_cluster,
-                           lambda c: all(m.alive for m in c.admin.topology().members))
+        if restarted:  # back only once every node sees every other alive again, steadily
+            _steadily_on_every_node(sdk_cluster,
+                                    lambda c: all(m.alive for m in c.admin.topology().members))
+
+
+def _steadily_on_every_node(local: LocalCluster, check: Callable[[Client], bool],
+                            steady: float = 1.5, timeout: float = 30.0) -> None:
+    """Wait until ``check`` holds on every node at every poll for ``steady`` seconds in a
+    row (bounded). Liveness flaps for up to a second after a restart: a peer's channel to
+    the restarted node is still in reconnect backoff (cluster channels: at most 1 s), so
+    its pings fail fast (dead at once) while the restarted node's own pings revive it; a
+    single look can land on an alive moment, and the next test's first call on a dead one."""
+    clients = [Client([e], token=local.admin_token, routing=RoundRobinPolicy([e]))
+               for e in local.endpoints]
+    try:
+        deadline = time.monotonic() + timeout
+        held_since = time.monotonic()
+        while time.monotonic() - held_since < steady:
+            assert time.monotonic() < deadline, "liveness did not settle on every node"
+            try:
+                held = all(check(client) for client in clients)
+            except ManhattanError:  # e.g. this client's own channel still reconnecting
+                held = False
+            if not held:
+                held_since = time.monotonic()
+            time.sleep(0.1)
+    finally:
+        for client in clients:
+            client.close()

@@ -80,13 +80,16 @@ def test_message_budget_leaves_room_under_the_grpc_limit():
 
 
 def test_a_peer_operation_too_large_for_any_message_is_refused_before_it_is_queued():
-    link = PeerLink(2, "127.0.0.1:1", metadata=(), detector=PhiAccrualDetector(),
-                    max_message_bytes=256 * 1024)
     op = peer_pb2.ReplicaOp(apply=peer_pb2.ApplyOp(dataset="ds", writes=[
         peer_pb2.ReplicaWrite(pkey=b"p", lkey=b"l", entry=peer_pb2.Entry(found=True,
                                                                           value=b"v" * 300_000))]))
 
     async def send() -> None:
+        # Built inside the loop that runs it: a grpc.aio channel binds to the running
+        # loop, and outside one it asks for the default loop, which an earlier test's
+        # asyncio.run may have closed and unset ("no current event loop").
+        link = PeerLink(2, "127.0.0.1:1", metadata=(), detector=PhiAccrualDetector(),
+                        max_message_bytes=256 * 1024)
         try:
             with pytest.raises(MessageTooLarge, match="exceeds"):
                 await link.call(op, timeout=1.0)

@@ -12,7 +12,7 @@ import time
 from manhattan.client import Consistency
 
 from tests.clusters import (
-    eventually, new_dataset, only, start_cluster, wait_until_down, wait_until_up,
+    acked_by_all, eventually, new_dataset, only, start_cluster, wait_until_down, wait_until_up,
 )
 
 Q, ONE, ALL = Consistency.QUORUM, Consistency.ONE, Consistency.ALL
@@ -91,7 +91,11 @@ def test_a_delete_a_replica_missed_stays_deleted_across_repair_after_the_grace(t
     try:
         token, ds = new_dataset(local)
         with only(local.node(1).address, token) as client:
-            client.dataset(ds).put("gone", "l", "old", consistency=ALL)
+            # Every replica must hold "old" (node 3 keeps it through the delete). One ALL
+            # round has the client's 5 s; on a loaded machine one replica can miss it
+            # (Timeout, 2 of 3): ask again, bounded (the same value twice is harmless).
+            assert eventually(lambda: acked_by_all(client.dataset(ds), "gone", "l", "old"),
+                              timeout=60), "the first write never reached every replica"
         local.node(3).kill()
         wait_until_down(local, 3, observer=1)
         with only(local.node(1).address, token) as client:
