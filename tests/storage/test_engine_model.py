@@ -34,6 +34,7 @@ new_versions = st.builds(
     Version,
     timestamp=st.builds(pack, st.integers(-20, 60).map(lambda d: BASE_MS + d), st.integers(0, 2)),
     writer=st.integers(0, 2),
+    superseded=st.just(0),  # a write answer's field only: storage never keeps it
 )
 datasets = st.sampled_from(DATASETS)
 values = st.binary(max_size=4)
