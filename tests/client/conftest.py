@@ -105,8 +105,11 @@ def restart_killed(sdk_cluster: LocalCluster) -> Iterator[LocalCluster]:
     finally:
         restarted = [node.start() for node in sdk_cluster.nodes if node.pid is None]
         if restarted:  # back only once every node sees every other alive again, steadily
+            # ... and the metadata log has a leader again (an admin read takes a barrier
+            # through it): the next test's fixture creates a tenant first.
             _steadily_on_every_node(sdk_cluster,
-                                    lambda c: all(m.alive for m in c.admin.topology().members))
+                                    lambda c: all(m.alive for m in c.admin.topology().members)
+                                    and c.admin.list_datasets() is not None)
 
 
 def _steadily_on_every_node(local: LocalCluster, check: Callable[[Client], bool],
