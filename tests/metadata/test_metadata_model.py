@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import grpc
 import pytest
@@ -109,6 +110,23 @@ class MetadataMachine(RuleBasedStateMachine):
         self.datasets.pop(dataset, None)
         self.maybe_datasets.discard(dataset)
 
+    def _view(self, address: str) -> tuple[set[str], set[str]]:
+        """One node's tenants and datasets; asked again (bounded) while a leader election
+        that the last resume set off makes the admin read's barrier answer Unavailable."""
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with only(address, self.cluster.admin_token) as client:
+                    tenants = {t.name for t in client.admin.list_tenants(timeout=10)
+                               if t.name.startswith(self.prefix)}
+                    datasets = {d.name for d in client.admin.list_datasets(timeout=10)
+                                if d.name.startswith(self.prefix)}
+                    return tenants, datasets
+            except (Unavailable, Timeout):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
     def teardown(self) -> None:
         if self.paused is not None:
             self.resume()
@@ -116,12 +134,7 @@ class MetadataMachine(RuleBasedStateMachine):
         for node in self.cluster.nodes:
             assert eventually(lambda: majority_seen(self.cluster, node.node_id), 30)
         for node in self.cluster.nodes:
-            with only(node.address, self.cluster.admin_token) as client:
-                tenants = {t.name for t in client.admin.list_tenants(timeout=10)
-                           if t.name.startswith(self.prefix)}
-                datasets = {d.name for d in client.admin.list_datasets(timeout=10)
-                            if d.name.startswith(self.prefix)}
-                views.append((tenants, datasets))
+            views.append(self._view(node.address))
         assert all(view == views[0] for view in views), views  # one history everywhere
         tenants, datasets = views[0]
         assert self.tenants <= tenants <= self.tenants | self.maybe_tenants
