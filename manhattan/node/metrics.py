@@ -86,6 +86,15 @@ class _Latencies:
         self.total = 0.0
 
 
+def _counter(name: str, documentation: str, labels: list[str],
+             counts: dict[tuple[str, str], int]) -> CounterMetricFamily:
+    """One counter family from plain counts keyed by its label values."""
+    family = CounterMetricFamily(name, documentation, labels=labels)
+    for key, count in sorted(counts.items()):
+        family.add_metric(list(key), count)
+    return family
+
+
 class RequestCollector:
     """Request counts, latencies and per-tenant operations, counted with plain
     increments on the event loop and turned into metric families at scrape time
@@ -126,11 +135,9 @@ class RequestCollector:
     def _families(counts: dict[tuple[str, str], int], latencies: dict[str, _Latencies],
                   tenant_ops: dict[tuple[str, str], int],
                   tenant_refusals: dict[tuple[str, str], int]) -> list[Metric]:
-        requests = CounterMetricFamily(
-            "manhattan_requests", "gRPC requests answered, by method and status code.",
-            labels=["method", "code"])
-        for (method, code), count in sorted(counts.items()):
-            requests.add_metric([method, code], count)
+        requests = _counter("manhattan_requests",
+                            "gRPC requests answered, by method and status code.",
+                            ["method", "code"], counts)
         duration = HistogramMetricFamily(
             "manhattan_request_duration_seconds", "Time to answer a gRPC request, by method.",
             labels=["method"])
@@ -141,17 +148,13 @@ class RequestCollector:
                 running += count
                 cumulative.append((bound, running))
             duration.add_metric([method], cumulative, histogram.total)
-        tenants = CounterMetricFamily(
-            "manhattan_tenant_operations", "Requests per tenant and operation (the method).",
-            labels=["tenant", "op"])
-        for (tenant, op), count in sorted(tenant_ops.items()):
-            tenants.add_metric([tenant, op], count)
-        refusals = CounterMetricFamily(
+        tenants = _counter("manhattan_tenant_operations",
+                           "Requests per tenant and operation (the method).",
+                           ["tenant", "op"], tenant_ops)
+        refusals = _counter(
             "manhattan_tenant_refusals",
             "Requests refused for a tenant's rate limit or storage quota (RESOURCE_EXHAUSTED), "
-            "by tenant and operation.", labels=["tenant", "op"])
-        for (tenant, op), count in sorted(tenant_refusals.items()):
-            refusals.add_metric([tenant, op], count)
+            "by tenant and operation.", ["tenant", "op"], tenant_refusals)
         return [requests, duration, tenants, refusals]
 
 
