@@ -12,20 +12,7 @@ import pytest
 from manhattan.client import Client, ManhattanError, RoundRobinPolicy
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.node.process import NodeProcess
-
-
-@dataclass(frozen=True)
-class Made:
-    """A tenant made for one test, with one dataset of its own."""
-
-    tenant: str
-    token: str
-    dataset: str
-    endpoint: str
-
-    def client(self, **kwargs) -> Client:
-        """A fresh client acting as this tenant."""
-        return Client([self.endpoint], token=self.token, **kwargs)
+from tests.tenants import Made
 
 
 def unique(prefix: str) -> str:
