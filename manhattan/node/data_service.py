@@ -7,7 +7,7 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 
-from manhattan.errors import InvalidRequest, NotFound, QuotaExceeded
+from manhattan.errors import InvalidRequest, NotFound, QuotaExceeded, Unauthenticated
 from manhattan.node.session import absorb_session
 from manhattan.rpc import request_context
 from manhattan.rpc.auth import Authenticator
@@ -46,11 +46,18 @@ class DataService(data_pb2_grpc.DataServicer):
                        write: bool = False) -> tuple[Principal, DatasetSpec]:
         """Who calls and the dataset, if the token may use it (and write, for writes).
 
-        A dataset this node has not heard of may have just been created through another
-        node whose catalog push has not arrived yet: the node catches up with its peers'
-        catalogs (``ClusterState.catch_up_catalog``) before answering NotFound."""
+        A dataset (or token) this node has not heard of may have just been created through
+        another node and not be applied here yet: the node catches up (the metadata log's
+        barrier, or its peers' catalogs) before answering NotFound (or Unauthenticated)."""
         metadata = request_context.metadata(context)  # read once
-        principal = self._auth.principal(metadata)
+        try:
+            principal = self._auth.principal(metadata)
+        except Unauthenticated:
+            # A token issued through another node moments ago: this node may not have
+            # applied it yet. Catch up once (shared, one in flight), then decide.
+            if not await self._caught_up(context):
+                raise
+            principal = self._auth.principal(metadata)
         if not name:
             raise InvalidRequest("dataset must not be empty")
         # The caller's session clock: everything it saw acknowledged is ordered before
