@@ -57,11 +57,24 @@ def new_dataset(local: LocalCluster, **options) -> tuple[str, str]:
     something else)."""
     n = next(_names)
     with Client(local.endpoints, token=local.admin_token) as admin:
-        token = admin.admin.create_tenant(f"ct-{n}")
-        admin.admin.create_dataset(f"cds-{n}", tenant=f"ct-{n}", replication_factor=3, **options)
+        # A node killed by the test before may have taken the metadata leader with it:
+        # create once the log answers an admin read again (nothing is sent before).
+        assert eventually(lambda: metadata_answers(admin), timeout=60), "no metadata leader"
+        token = admin.admin.create_tenant(f"ct-{n}", timeout=30)
+        admin.admin.create_dataset(f"cds-{n}", tenant=f"ct-{n}", replication_factor=3,
+                                   timeout=30, **options)
         warm = admin.dataset(f"cds-{n}")
         assert eventually(lambda: acked_by_all(warm), timeout=60), "no replica set warmed up"
     return token, f"cds-{n}"
+
+
+def metadata_answers(admin: Client) -> bool:
+    """Whether an admin read (a barrier through the metadata log) succeeds now."""
+    try:
+        admin.admin.list_datasets()
+    except (Timeout, Unavailable):
+        return False
+    return True
 
 
 def acked_by_all(dataset, pkey: str = "warm-up", lkey: str = "", value: str = "") -> bool:
