@@ -29,6 +29,13 @@ class DatasetInfo:
     durability: Durability
     default_ttl_ms: int
     created_at_ms: int
+    # Unique per creation of this name (the metadata log's); 0 before the log existed.
+    incarnation: int = 0
+
+    @property
+    def storage_id(self) -> str:
+        """How nodes key this dataset among themselves (``name@incarnation``)."""
+        return f"{self.name}@{self.incarnation}" if self.incarnation else self.name
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,7 @@ def _dataset_info(m: admin_pb2.DatasetSpec) -> DatasetInfo:
     return DatasetInfo(
         m.name, m.tenant, m.replication_factor, Consistency(m.read_consistency),
         Consistency(m.write_consistency), Durability(m.durability), m.default_ttl_ms,
-        m.created_at_ms,
+        m.created_at_ms, m.incarnation,
     )
 
 

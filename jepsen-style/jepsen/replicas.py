@@ -15,44 +15,25 @@ import grpc
 
 from manhattan.proto.v1 import peer_pb2, peer_pb2_grpc, types_pb2
 
-from manhattan.client import Client, TopologyCache
+from manhattan.client import Client, RoundRobinPolicy, TopologyCache
 
 from jepsen.checkers.convergence import Digest
 
 CHUNK = 500
-MAX_INCARNATION = 2000
 _storage_ids: dict[tuple[str, str], str] = {}
 
 
 def storage_id(address: str, token: str, dataset: str) -> str:
     """The name node-to-node operations know a dataset by (``name@incarnation`` since the
-    metadata log; the bare name before). The incarnation is not on the wire yet, so this
-    asks the node which one it has: one bounded batch of reads of an absent key, the first
-    that does not answer NOT_FOUND names it. A stopgap until DatasetInfo carries it."""
+    metadata log; the bare name before), as the node at ``address`` lists it."""
     cached = _storage_ids.get((address, dataset))
     if cached is not None:
         return cached
-    names = [dataset] + [f"{dataset}@{i}" for i in range(1, MAX_INCARNATION + 1)]
-    batches = [peer_pb2.ReplicaBatch(ops=[peer_pb2.ReplicaOp(id=i + 1, read=peer_pb2.ReadOp(
-        dataset=names[i], keys=[types_pb2.Key(pkey=b"\0jepsen-probe", lkey=b"")]))
-        for i in range(start, min(start + CHUNK, len(names)))])
-        for start in range(0, len(names), CHUNK)]
-    found: str | None = None
-    pending = len(names)
-    with grpc.insecure_channel(address) as channel:
-        call = peer_pb2_grpc.PeerStub(channel).Replicate(
-            iter(batches), timeout=20, metadata=(("authorization", f"Bearer {token}"),))
-        for replies in call:
-            for reply in replies.replies:
-                pending -= 1
-                if reply.code == 0 and found is None:
-                    found = names[reply.id - 1]
-            if found is not None or pending <= 0:
-                break
-        call.cancel()
+    with Client([address], token=token, routing=RoundRobinPolicy([address])) as admin:
+        found = next((info.storage_id for info in admin.admin.list_datasets()
+                      if info.name == dataset), None)
     if found is None:
-        raise RuntimeError(f"node {address} has no dataset {dataset!r} (incarnations up to "
-                           f"{MAX_INCARNATION} tried)")
+        raise RuntimeError(f"node {address} has no dataset {dataset!r}")
     _storage_ids[(address, dataset)] = found
     return found
 

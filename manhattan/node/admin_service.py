@@ -52,7 +52,7 @@ def spec_to_proto(spec: DatasetSpec) -> admin_pb2.DatasetSpec:
         name=spec.name, tenant=spec.tenant, replication_factor=spec.replication_factor,
         read_consistency=int(spec.read_consistency), write_consistency=int(spec.write_consistency),
         durability=int(spec.durability), default_ttl_ms=spec.default_ttl_ms,
-        created_at_ms=spec.created_at_ms,
+        created_at_ms=spec.created_at_ms, incarnation=spec.incarnation,
     )
 
 

@@ -223,7 +223,8 @@ def test_a_name_dropped_while_a_node_slept_and_reused_never_shows_old_rows(clust
     from manhattan.client import ClusterOps, Consistency
     with only(cluster.node(1).address, cluster.admin_token) as admin:
         owner = admin.admin.create_tenant("first-owner")
-        admin.admin.create_dataset("reused", tenant="first-owner", replication_factor=3)
+        first_info = admin.admin.create_dataset("reused", tenant="first-owner",
+                                                replication_factor=3)
         with only(cluster.node(1).address, owner) as first:
             old = first.dataset("reused")
             assert eventually(lambda: old.put("p", "a", "old", consistency=Consistency.ALL)
@@ -233,8 +234,13 @@ def test_a_name_dropped_while_a_node_slept_and_reused_never_shows_old_rows(clust
                 time.sleep(1.5)  # past replica_timeout_s: node 1 holds it as a hint
                 admin.admin.drop_dataset("reused")
                 second = admin.admin.create_tenant("second-owner")
-                admin.admin.create_dataset("reused", tenant="second-owner",
-                                           replication_factor=3)
+                second_info = admin.admin.create_dataset("reused", tenant="second-owner",
+                                                         replication_factor=3)
+                # The wire names each creation apart: nodes key storage by it.
+                assert first_info.incarnation and second_info.incarnation
+                assert second_info.storage_id != first_info.storage_id
+                assert {d.storage_id for d in admin.admin.list_datasets()
+                        if d.name == "reused"} == {second_info.storage_id}
                 with only(cluster.node(1).address, second) as fresh:
                     fresh.dataset("reused").put("p", "c", "new", consistency=Consistency.QUORUM)
     with only(cluster.node(3).address, second) as returning:
