@@ -24,8 +24,8 @@ async def _add_followers(social: Social, author: str, count: int) -> list[str]:
     users = social.users.data
     for start in range(0, count, 400):
         chunk = names[start:start + 400]
-        await users.put_many([Put(n, b"profile", b"{}") for n in chunk] +
-                             [Put(n, SEEN, now) for n in chunk])
+        await users.put_many([Put(n, b"profile", b"{}") for n in chunk])
+        await social.home.data.put_many([Put(n, SEEN, now) for n in chunk])
         await social.graph.following.put_many([Put(n, author, b"") for n in chunk])
         await social.graph.followers.put_many([Put(author, n, b"") for n in chunk])
     return names
@@ -131,7 +131,7 @@ def test_trimming_keeps_the_cap_and_reads_never_reach_trimmed_entries(social_clu
         # Deliveries of different tweets run in parallel, so their trims can race and
         # leave an entry or two over the cap; any later trim settles it exactly.
         run(social.home.trim("reader"))
-        floor = run(social.users.floor("reader"))
+        floor = run(social.home.floor("reader"))
         stored = run(social.home.newest("reader", below=1 << 63, floor=-1, limit=1000))
         assert len(stored) == config.timeline_cap  # exactly the newest 20 are kept
         assert [i for i, _ in stored] == ids[::-1][:20]
@@ -177,7 +177,7 @@ def test_following_a_prolific_author_keeps_their_older_tweets_reachable(social_c
         ids = [run(social.post("poet", f"verse {i}")).id for i in range(8)]
         run(social.follow("fan", "poet"))
         run(social.drain())
-        assert run(social.users.floor("fan")) == ids[-5] - 1  # older ones are read through
+        assert run(social.home.floor("fan")) == ids[-5] - 1  # older ones are read through
         run(social.delete_tweet(ids[-2]))
         run(social.drain())
         expected = [i for i in ids[::-1] if i != ids[-2]]
