@@ -217,17 +217,16 @@ class FanoutWorker:
             return  # merged at read
         horizon = wall_ms() - int(self.config.inactive_after_s * 1000)
         async for followers in self._follower_batches(job, tweet.author):
-            states = await self.home.states(followers)
-            active = [(f, s.floor) for f, s in zip(followers, states)
-                      if s.seen_ms == 0 or s.seen_ms >= horizon]
+            sampled = [f for f in followers if _sampled(tweet.id, f, self.config.trim_every)]
+            seen, floors = await self.home.activity(followers, sampled)
+            active = [f for f, s in zip(followers, seen) if s == 0 or s >= horizon]
             self._fence(job)
-            await self.home.push([(f, tweet.id, tweet.author) for f, _ in active])
+            await self.home.push([(f, tweet.id, tweet.author) for f in active])
             self.deliveries += len(active)
-            trims = [(f, floor) for f, floor in active
-                     if _sampled(tweet.id, f, self.config.trim_every)]
+            trims = [f for f in active if f in floors]
             if trims:
                 self._fence(job)
-                await asyncio.gather(*(self.home.trim(f, floor) for f, floor in trims))
+                await asyncio.gather(*(self.home.trim(f, floors[f]) for f in trims))
 
     async def _retract(self, job: Job) -> None:
         tweet_id, author = int(job.args["tweet"]), str(job.args["author"])

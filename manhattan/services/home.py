@@ -29,6 +29,7 @@ from manhattan.types import Consistency, Durability
 
 Q = Consistency.QUORUM
 MAX_BATCH = 500
+MAX_KEYS = 1000  # a node takes at most this many keys in one call
 STATE_KEYS = (SEEN, REBUILD, FLOOR)
 
 
@@ -116,13 +117,17 @@ class HomeTimelines:
         """The trim floor (0: never trimmed)."""
         return _number(getattr(await self.data.get(user, FLOOR, consistency=Q), "value", None))
 
-    async def states(self, users: list[str]) -> list[TimelineState]:
-        """Each user's timeline state, with one multi-get."""
-        records = await self.data.get_many([(u, k) for u in users for k in STATE_KEYS],
-                                           consistency=Q)
-        width = len(STATE_KEYS)
-        return [_state({r.lkey: r.value for r in records[i:i + width] if r is not None})
-                for i in range(0, len(records), width)]
+    async def activity(self, users: list[str], floors_of: list[str]
+                       ) -> tuple[list[int], dict[str, int]]:
+        """Last-seen times of ``users`` (0: never recorded) and the floors of
+        ``floors_of`` (those a delivery will also trim): one multi-get per ``MAX_KEYS``
+        keys, at once."""
+        keys = [(u, SEEN) for u in users] + [(u, FLOOR) for u in floors_of]
+        found = await asyncio.gather(*(
+            self.data.get_many(keys[start:start + MAX_KEYS], consistency=Q)
+            for start in range(0, len(keys), MAX_KEYS)))
+        values = [_number(r.value if r is not None else None) for part in found for r in part]
+        return values[:len(users)], dict(zip(floors_of, values[len(users):]))
 
     # -- state ---------------------------------------------------------------------------
 
@@ -169,13 +174,13 @@ class HomeTimelines:
     async def trim(self, user: str, floor: int | None = None) -> int:
         """Keep the newest ``cap`` entries (each replica trims locally), then record the
         new floor; how many entries the trim removed. ``floor``: the current floor, when
-        the caller knows it: the trim then walks only what is above it, not the
+        the caller knows it (the trim then walks only what is above it, not the
         tombstones of earlier trims)."""
         result = await self.data.trim(user, self.cap,
                                       start=id_key(floor + 1) if floor else None,
                                       end=HOME_STATE, consistency=Q)
         self.trims += 1
-        if result.floor is not None:
+        if result.floor is not None and key_id(result.floor) > (floor or 0):
             await self._record_floor(user, key_id(result.floor))
         return result.removed
 

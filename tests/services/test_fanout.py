@@ -8,7 +8,7 @@ import time
 import pytest
 
 from manhattan.client import InvalidRequest, Put
-from manhattan.services.schema import SEEN, Datasets
+from manhattan.services.schema import FLOOR, SEEN, Datasets
 from manhattan.services.social import Social
 from tests.services.conftest import all_home, fresh_config, running_social
 
@@ -183,3 +183,17 @@ def test_following_a_prolific_author_keeps_their_older_tweets_reachable(social_c
         expected = [i for i in ids[::-1] if i != ids[-2]]
         for page_size in (1, 3, 50):
             assert run(all_home(social, "fan", page_size)) == expected
+
+
+def test_a_full_batch_of_deliveries_reads_activity_and_floors_within_the_key_limit(
+        social_cluster, loop_thread):
+    # A batch of 1,000 followers, every one sampled for a trim: 2,000 keys, over the
+    # 1,000 a node takes in one multi-get (found by the service bench: fan-out stalled).
+    with running_social(social_cluster, loop_thread, fresh_config(), workers=False) as social:
+        run = loop_thread.run
+        names = [f"act{i}" for i in range(1000)]
+        run(social.home.data.put_many([Put(n, SEEN, "7") for n in names[:600]]))
+        run(social.home.data.put_many([Put(n, FLOOR, "9") for n in names[400:]]))
+        seen, floors = run(social.home.activity(names, names))
+        assert seen == [7] * 600 + [0] * 400
+        assert floors == {n: (9 if i >= 400 else 0) for i, n in enumerate(names)}
