@@ -115,7 +115,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
 
     async def _trim(self, op: peer_pb2.TrimOp) -> peer_pb2.ReplicaReply:
         """Keep the newest ``op.keep`` records of the pkey here, tombstone the rest."""
-        outcome = local_trim(self._engine, op, lambda: physical_ms(self._hlc()))
+        outcome = await local_trim(self._engine, op, lambda: physical_ms(self._hlc()))
         if op.sync:
             await self._group_commit.durable()
         return peer_pb2.ReplicaReply(trimmed=outcome.removed, trim_floor=outcome.floor or b"")

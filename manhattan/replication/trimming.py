@@ -29,7 +29,7 @@ from manhattan.proto.v1 import peer_pb2, types_pb2
 from manhattan.replication.quorums import await_answers, may_coordinate, write_acks
 from manhattan.replication.peer_link import PeerUnreachable, ReplicaRefused
 from manhattan.storage import UnknownDataset, Version
-from manhattan.storage.trim import TrimOutcome, trim
+from manhattan.storage.trim import TrimEngine, TrimOutcome, trim
 from manhattan.tenancy import DatasetSpec
 from manhattan.types import Consistency, Durability
 
@@ -46,13 +46,16 @@ class TrimResult:
     floor: bytes | None
 
 
-def local_trim(engine: Any, op: peer_pb2.TrimOp, now_ms: Callable[[], int]) -> TrimOutcome:
-    """Run a ``TrimOp`` against this node's engine (the replica's side); ``now_ms``:
+async def local_trim(engine: TrimEngine, op: peer_pb2.TrimOp, now_ms: Callable[[], int]
+                     ) -> TrimOutcome:
+    """Run a ``TrimOp`` against this node's engine (the replica's side), in a worker
+    thread: a large partition's walk must not hold up the event loop. ``now_ms``:
     the wall clock that decides which records have expired."""
-    return trim(engine, op.dataset, op.pkey, keep=op.keep,
-                version=Version(op.version.timestamp, op.version.writer), now_ms=now_ms,
-                start=op.start if op.HasField("start") else None,
-                end=op.end if op.HasField("end") else None, sync=False)
+    return await asyncio.to_thread(
+        trim, engine, op.dataset, op.pkey, keep=op.keep,
+        version=Version(op.version.timestamp, op.version.writer), now_ms=now_ms,
+        start=op.start if op.HasField("start") else None,
+        end=op.end if op.HasField("end") else None, sync=False)
 
 
 class ReplicaTrim:
@@ -110,7 +113,7 @@ class ReplicaTrim:
         """One replica's trim (here or on a peer); None when it did not answer."""
         if member.id == self.node_id:
             try:
-                outcome = local_trim(self.engine, op, self.clock.wall_ms)
+                outcome = await local_trim(self.engine, op, self.clock.wall_ms)
             except UnknownDataset:
                 return None
             if op.sync:

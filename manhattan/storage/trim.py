@@ -4,7 +4,8 @@ A capped timeline (a home timeline of at most 800 entries) is trimmed on each
 replica where it is stored, not by a client reading 801 entries and deleting
 them over the network. The replica walks the partition from the highest lkey
 down, counts live records and writes a tombstone of the trim's version over each
-live record past the first ``keep``.
+live record past the first ``keep``, a page at a time (memory stays bounded
+whatever the partition's size).
 
 Why tombstones of one version, stamped by the coordinator, and not a raw range
 delete: they are ordinary stored versions, so read repair and anti-entropy carry
@@ -15,7 +16,7 @@ entry is never dropped, even when it sorts below the cut).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -38,17 +39,16 @@ class TrimOutcome:
     floor: bytes | None
 
 
-def doomed(engine: Scanner, dataset: str, pkey: bytes, *, keep: int, version: Version,
-           now_ms: int, start: bytes | None = None, end: bytes | None = None) -> list[Write]:
-    """The tombstones a trim writes: one over each live record of ``pkey`` in
-    [start, end) past the ``keep`` of highest lkey, if older than ``version``."""
+def _doomed_pages(engine: Scanner, dataset: str, pkey: bytes, *, keep: int, version: Version,
+                  now_ms: int, start: bytes | None, end: bytes | None) -> Iterator[list[Write]]:
+    """The tombstones a trim writes, one scanned page at a time (highest lkeys first)."""
     tombstone = Entry(version, tombstone=True)
     kept = 0
-    writes: list[Write] = []
     cursor: bytes | None = None
     while True:
         entries, cursor = engine.scan_entries(dataset, pkey, start=start, end=end, limit=PAGE,
                                               reverse=True, cursor=cursor)
+        writes: list[Write] = []
         for lkey, entry in entries:
             if not entry.visible_at(now_ms):
                 continue
@@ -56,24 +56,38 @@ def doomed(engine: Scanner, dataset: str, pkey: bytes, *, keep: int, version: Ve
                 kept += 1
             elif entry.version < version:
                 writes.append(Write(pkey, lkey, tombstone))
+        yield writes
         if cursor is None:
-            return writes
+            return
+
+
+def doomed(engine: Scanner, dataset: str, pkey: bytes, *, keep: int, version: Version,
+           now_ms: int, start: bytes | None = None, end: bytes | None = None) -> list[Write]:
+    """The tombstones a trim writes: one over each live record of ``pkey`` in
+    [start, end) past the ``keep`` of highest lkey, if older than ``version``."""
+    return [w for page in _doomed_pages(engine, dataset, pkey, keep=keep, version=version,
+                                        now_ms=now_ms, start=start, end=end) for w in page]
 
 
 def trim(engine: TrimEngine, dataset: str, pkey: bytes, *, keep: int, version: Version,
          now_ms: Callable[[], int], start: bytes | None = None, end: bytes | None = None,
          sync: bool = False) -> TrimOutcome:
-    """Trim ``pkey`` here (see the module docstring). The tombstones are applied by
-    LWW in one batch: a record rewritten since the scan with a newer version stays."""
+    """Trim ``pkey`` here (see the module docstring). Each page's tombstones are applied
+    by LWW in one batch: a record rewritten since the scan with a newer version stays."""
     if keep < 0:
         raise ValueError(f"keep must not be negative, got {keep}")
-    writes = doomed(engine, dataset, pkey, keep=keep, version=version, now_ms=now_ms(),
-                    start=start, end=end)
-    if not writes:
-        return TrimOutcome(0, None)
-    applied = engine.apply(dataset, writes, sync=sync)
-    removed = [w.lkey for w, done in zip(writes, applied) if done]
-    return TrimOutcome(len(removed), max(removed) if removed else None)
+    removed = 0
+    floor: bytes | None = None
+    for writes in _doomed_pages(engine, dataset, pkey, keep=keep, version=version,
+                                now_ms=now_ms(), start=start, end=end):
+        if not writes:
+            continue
+        applied = engine.apply(dataset, writes, sync=sync)
+        done = [w.lkey for w, ok in zip(writes, applied) if ok]
+        removed += len(done)
+        if done and floor is None:
+            floor = max(done)  # pages go from the highest lkeys down
+    return TrimOutcome(removed, floor)
 
 
 __all__ = ["TrimEngine", "TrimOutcome", "doomed", "trim"]

@@ -124,3 +124,25 @@ def test_entries_newer_than_the_trim_are_kept_even_below_the_cut(engine: RocksEn
 def test_negative_keep_is_refused(engine: RocksEngine) -> None:
     with pytest.raises(ValueError, match="keep"):
         trim(engine, DS, fresh_pkey(), keep=-1, version=TRIM_AT, now_ms=lambda: NOW_MS)
+
+
+def test_a_trim_that_spans_many_scan_pages_matches_one_page(engine: RocksEngine,
+                                                             monkeypatch) -> None:
+    """Tombstones are applied a page at a time: with pages of 4, the same outcome."""
+    import manhattan.storage.trim as trim_module
+
+    monkeypatch.setattr(trim_module, "PAGE", 4)
+
+    @settings(max_examples=30, deadline=None)
+    @given(stored=partitions, keep=st.integers(0, 45))
+    def check(stored, keep: int) -> None:
+        pkey = fresh_pkey()
+        load(engine, pkey, stored)
+        before = live(engine, pkey)
+        outcome = trim(engine, DS, pkey, keep=keep, version=TRIM_AT, now_ms=lambda: NOW_MS)
+        kept = sorted(before)[-keep:] if keep else []
+        assert live(engine, pkey) == kept
+        gone = sorted(set(before) - set(kept))
+        assert (outcome.removed, outcome.floor) == (len(gone), gone[-1] if gone else None)
+
+    check()
