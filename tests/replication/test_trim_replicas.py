@@ -12,6 +12,7 @@ import grpc
 import pytest
 
 from manhattan.client import AsyncClient, Consistency, InvalidRequest, Put
+from manhattan.client.ops import ClusterOps
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.proto.v1 import data_pb2, data_pb2_grpc
 from tests.clusters import eventually, new_dataset, only, wait_until_down, wait_until_up
@@ -90,6 +91,32 @@ def test_a_replica_that_missed_the_trim_converges_without_resurrecting(
     assert eventually(lambda: on_node(cluster, 3, token, name, "home") == list(range(20, 25)))
     for node_id in (1, 2):
         assert on_node(cluster, node_id, token, name, "home") == list(range(20, 25))
+
+
+def test_anti_entropy_brings_a_missed_trim_to_its_replica(cluster: LocalCluster) -> None:
+    """No read needed: a repair pass carries the tombstones to the replica that was down,
+    and an entry written after the trim (below the cut) survives everywhere."""
+    token, name = new_dataset(cluster)
+    down = cluster.node(2)
+    with only(cluster.node(1).address, token) as client:
+        ds = client.dataset(name)
+        fill(ds, "feed", 12)
+        os.kill(down.pid, signal.SIGSTOP)
+        try:
+            wait_until_down(cluster, 2, observer=1)
+            assert ds.trim("feed", 4, consistency=QUORUM, timeout=30).removed == 8
+            ds.put("feed", lkey(0), b"again", consistency=QUORUM)  # newer than the trim
+        finally:
+            os.kill(down.pid, signal.SIGCONT)
+        wait_until_up(cluster, 2)
+    assert on_node(cluster, 2, token, name, "feed") == list(range(12))  # it missed the trim
+    with only(cluster.node(1).address, cluster.admin_token) as admin:
+        for _progress in ClusterOps(admin).repair(name):
+            pass
+    expected = [0, 8, 9, 10, 11]
+    assert eventually(lambda: on_node(cluster, 2, token, name, "feed") == expected)
+    for node_id in (1, 3):
+        assert on_node(cluster, node_id, token, name, "feed") == expected
 
 
 def test_bad_trims_are_refused_before_anything_is_sent(cluster: LocalCluster) -> None:
