@@ -11,7 +11,7 @@ import signal
 import grpc
 import pytest
 
-from manhattan.client import AsyncClient, Consistency, InvalidRequest, Put
+from manhattan.client import AsyncClient, Consistency, InvalidRequest, PermissionDenied, Put
 from manhattan.client.ops import ClusterOps
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.proto.v1 import data_pb2, data_pb2_grpc
@@ -139,4 +139,11 @@ def test_bad_trims_are_refused_before_anything_is_sent(cluster: LocalCluster) ->
             with pytest.raises(grpc.RpcError) as refused:
                 stub.Trim(request, metadata=metadata, timeout=10)
             assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    # A read-only token may not trim.
+    with only(cluster.node(1).address, cluster.admin_token) as admin:
+        tenant = next(d.tenant for d in admin.admin.list_datasets() if d.name == name)
+        read_only, _ = admin.admin.create_token(tenant, read_only=True)
+    with only(cluster.node(1).address, read_only) as client:
+        with pytest.raises(PermissionDenied):
+            client.dataset(name).trim("home", 0)
     assert on_node(cluster, 1, token, name, "home") == [0, 1, 2]
