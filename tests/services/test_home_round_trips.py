@@ -65,3 +65,21 @@ def test_a_home_page_is_two_round_trips(social_cluster, loop_thread):
         again = run(social.home_timeline("reader", limit=5, cursor=first.cursor))
         assert again.tweets == second.tweets
         assert len(waves.methods) == 1 and "MultiGet" in waves.methods[0], waves.methods
+
+
+def test_the_first_read_goes_on_past_deleted_entries_but_never_below_the_floor(
+        social_cluster, loop_thread):
+    """The state-and-entries scan counts tombstones against its page: a short page that
+    has not reached the floor is continued from there, bounded by the floor it read."""
+    with running_social(social_cluster, loop_thread, fresh_config(), workers=False) as social:
+        run = loop_thread.run
+        home = social.home
+        run(home.push([("viewer", i, "someone") for i in range(1, 31)]))
+        run(home.remove([("viewer", i) for i in range(12, 31)]))  # the 19 newest deleted
+        run(home.raise_floor("viewer", 3, 0))  # 1..3 trimmed: the floor is 3
+        view = run(home.view("viewer", below=1 << 63, limit=5))
+        assert view.state.floor == 3
+        assert [i for i, _ in view.entries] == [11, 10, 9, 8, 7]
+        deeper = run(home.view("viewer", below=6, limit=5))
+        assert [i for i, _ in deeper.entries] == [5, 4]  # stops at the floor
+        assert deeper.state == view.state
