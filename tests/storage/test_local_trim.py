@@ -146,3 +146,49 @@ def test_a_trim_that_spans_many_scan_pages_matches_one_page(engine: RocksEngine,
         assert (outcome.removed, outcome.floor) == (len(gone), gone[-1] if gone else None)
 
     check()
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[RocksEngine]]:
+    engines = [RocksEngine(Path(tmp_path_factory.mktemp(f"replica{i}")) / "db",
+                           now_ms=lambda: NOW_MS) for i in range(3)]
+    for eng in engines:
+        eng.create_dataset(DS)
+    yield engines
+    for eng in engines:
+        eng.close()
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entries=st.dictionaries(st.integers(0, 60).map(lambda i: i.to_bytes(2, "big")),
+                               st.tuples(st.integers(0, 500), st.sets(st.integers(0, 2),
+                                                                      min_size=1)),
+                               max_size=40),
+       keep=st.integers(0, 25))
+def test_replicas_that_differ_converge_to_at_least_the_newest_keep(
+        replicas: list[RocksEngine], entries, keep: int) -> None:
+    """Each replica holds some of the records (a write that reached only some) and trims
+    its own; merged by LWW, as repair leaves them: the newest ``keep`` of all the
+    records survive (never fewer), every record written after the trim survives, and
+    replicas that held the same records keep exactly the newest ``keep``."""
+    pkey = fresh_pkey()
+    for index, engine in enumerate(replicas):
+        load(engine, pkey, {k: (ms, False) for k, (ms, holders) in entries.items()
+                            if index in holders})
+        trim(engine, DS, pkey, keep=keep, version=TRIM_AT, now_ms=lambda: NOW_MS)
+    late = Write(pkey, b"\x00\x00", Entry(Version(TRIM_AT.timestamp + 1, 3), b"late"))
+    replicas[0].apply(DS, [late])  # below every cut, written after the trim was stamped
+    merged: dict[bytes, Entry] = {}
+    for engine in replicas:
+        found, _ = engine.scan_entries(DS, pkey, limit=10_000)
+        for lkey, entry in found:
+            if lkey not in merged or merged[lkey].version < entry.version:
+                merged[lkey] = entry
+    alive = sorted(k for k, e in merged.items() if not e.tombstone)
+    union = sorted(entries)
+    newest = union[-keep:] if keep else []
+    assert set(newest) <= set(alive)
+    assert late.lkey in alive
+    if all(holders == {0, 1, 2} for _, holders in entries.values()):
+        assert set(alive) == set(newest) | {late.lkey}
