@@ -13,6 +13,12 @@ source, merged by id descending and hydrated with one multi-get:
 Each source yields at most the ``need`` newest ids below the cursor, so the
 first ``need`` of their union are exactly the page. The cursor carries the id
 to continue below and how many stored entries were consumed.
+
+A page costs two round trips: the home partition's state and newest entries (one
+scan, ``HomeTimelines.view``) sent with the following list; then one multi-get of
+the tweets. Celebrities' newest ids and tweets seen a moment ago come from caches;
+a round more is needed only when entries drop out (unfollowed authors, deleted
+tweets) or the page reaches past the stored part.
 """
 
 from __future__ import annotations
