@@ -118,6 +118,9 @@ class PaxosCoordinator:
                     return CasOutcome(True, current.version)  # ours, finished by another
                 record = self._c._visible(pkey, lkey, current)
                 if not condition(record):
+                    if proposed:  # ours may have been chosen, then written over: unknown
+                        raise self._timeout(True, "the condition no longer holds after a "
+                                                  "contended round")
                     return CasOutcome(False, current=record)
                 if current is not None and current.version >= ballot:
                     # A version above the ballot (an LWW write stamped ahead): the value
@@ -140,8 +143,19 @@ class PaxosCoordinator:
                    timeout: float | None) -> Record | None:
         """A linearizable read: a prepare round that completes any proposal in progress
         first. ``seal`` also commits a no-op under the round's ballot, so no proposal
-        older than this read can ever be chosen afterwards."""
+        older than this read can ever be chosen afterwards.
+
+        It starts with a peek at a quorum (no promise, nothing written): when no
+        proposal is in progress there, the newest version among the quorum and its
+        commits is the answer. A value chosen and acknowledged before the read began
+        was accepted by a quorum, which shares a replica with the peek's quorum, so
+        the peek sees it (committed or in progress); a proposal in progress is
+        completed through a full round first."""
         deadline = self._c._deadline(timeout)
+        if not seal:
+            _, _, _, peeked = await self._prepare(spec, pkey, lkey, deadline, peek=True)
+            if peeked.in_progress is None:  # (a replica missing a commit: the next round's)
+                return self._c._visible(pkey, lkey, peeked.current)
         for attempt in range(self.max_rounds):
             try:
                 replicas, need, ballot, promises = await self._prepare(spec, pkey, lkey,
@@ -163,14 +177,15 @@ class PaxosCoordinator:
 
     # -- the phases --------------------------------------------------------------
 
-    async def _prepare(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, deadline: float
-                       ) -> tuple[list[Member], int, Version, _Promises]:
+    async def _prepare(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, deadline: float,
+                       peek: bool = False) -> tuple[list[Member], int, Version, _Promises]:
         replicas = self._c.membership.replicas(pkey, spec.replication_factor)
         need = len(replicas) // 2 + 1
         live = self._c._check_live(replicas, need, Consistency.SERIAL)
-        ballot = Version(self._c.clock.now(), self._c.node_id)
+        ballot = Version(0 if peek else self._c.clock.now(), self._c.node_id)
         op = peer_pb2.ReplicaOp(paxos_prepare=peer_pb2.PaxosPrepareOp(
-            dataset=spec.storage_id, pkey=pkey, lkey=lkey, ballot=version_to_proto(ballot)))
+            dataset=spec.storage_id, pkey=pkey, lkey=lkey, ballot=version_to_proto(ballot),
+            peek=peek))
         answers = await self._quorum(live, op, need, deadline, "prepare")
         return live, need, ballot, self._merge(answers)
 

@@ -55,8 +55,9 @@ class PaxosReplica:
         await self._group_commit.durable()
 
     async def prepare(self, op: peer_pb2.PaxosPrepareOp) -> peer_pb2.PaxosReply:
-        """Promise ``op.ballot`` if it is above every ballot promised here; answer with
-        what was accepted and committed, and the stored version of the key."""
+        """Promise ``op.ballot`` if it is above every ballot promised here (unless the op
+        only peeks); answer with what was accepted and committed, and the stored
+        version of the key."""
         ballot = version_from_proto(op.ballot)
 
         def promise(state: PaxosState) -> tuple[PaxosState, bool]:
@@ -64,9 +65,12 @@ class PaxosReplica:
                 return state, False
             return PaxosState(ballot, state.accepted, state.committed), True
 
-        state, ok = self._engine.paxos_update(op.dataset, op.pkey, op.lkey, promise)
+        if op.peek:  # a read's first look: nothing promised, so nothing to store
+            state, ok = self._engine.paxos_state(op.dataset, op.pkey, op.lkey), True
+        else:
+            state, ok = self._engine.paxos_update(op.dataset, op.pkey, op.lkey, promise)
         current = self._engine.get_entry(op.dataset, op.pkey, op.lkey)
-        if ok:
+        if ok and not op.peek:
             await self._durable()
         return peer_pb2.PaxosReply(
             ok=ok, promised=version_to_proto(state.promised),

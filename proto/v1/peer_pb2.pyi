@@ -189,16 +189,18 @@ class PaxosProposal(_message.Message):
     def __init__(self, ballot: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., none: _Optional[bool] = ..., entry: _Optional[_Union[Entry, _Mapping]] = ...) -> None: ...
 
 class PaxosPrepareOp(_message.Message):
-    __slots__ = ("dataset", "pkey", "lkey", "ballot")
+    __slots__ = ("dataset", "pkey", "lkey", "ballot", "peek")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     PKEY_FIELD_NUMBER: _ClassVar[int]
     LKEY_FIELD_NUMBER: _ClassVar[int]
     BALLOT_FIELD_NUMBER: _ClassVar[int]
+    PEEK_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     pkey: bytes
     lkey: bytes
     ballot: _types_pb2.Version
-    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., ballot: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...
+    peek: bool
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., ballot: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., peek: _Optional[bool] = ...) -> None: ...
 
 class PaxosProposeOp(_message.Message):
     __slots__ = ("dataset", "pkey", "lkey", "proposal")
