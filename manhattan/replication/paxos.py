@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from manhattan.cluster.topology import Member
-from manhattan.errors import Timeout
+from manhattan.errors import Timeout, Unavailable
 from manhattan.hlc import physical_ms
 from manhattan.proto.v1 import peer_pb2
 from manhattan.replication.paxos_replica import (
@@ -41,7 +41,7 @@ from manhattan.replication.paxos_replica import (
 from manhattan.replication.peer_link import PeerUnreachable
 from manhattan.replication.read_repair import newest
 from manhattan.replication.wire import entry_from_proto
-from manhattan.storage import Entry, Record, Version
+from manhattan.storage import Entry, Record, Version, Write
 from manhattan.storage.paxos_state import Proposal
 from manhattan.tenancy import DatasetSpec
 from manhattan.types import Consistency
@@ -98,6 +98,8 @@ class PaxosCoordinator:
                   timeout: float | None) -> CasOutcome:
         """Apply ``make_entry(ballot)`` if ``condition`` holds for the current record,
         linearizably; ``Timeout`` when contention or faults outlast the deadline."""
+        if self._c.write_refusal is not None and (reason := self._c.write_refusal()):
+            raise Unavailable(reason)  # its ballots would be versions far ahead of its peers
         mine: set[Version] = set()
         proposed = False
         deadline = self._c._deadline(timeout)
@@ -250,20 +252,32 @@ class PaxosCoordinator:
         replicas = list(self._c.membership.write_replicas(pkey, spec.replication_factor))
         live = [m for m in replicas if self._c._alive(m)]
         op = self._commit_op(spec, pkey, lkey, proposal, sync)
+        for member in replicas:
+            if member not in live:
+                self._hint(member, op.paxos_commit)
         await self._quorum(live, op, min(need, len(live)), deadline, "commit")
 
     # -- sending -----------------------------------------------------------------
 
     async def _ask(self, member: Member, op: peer_pb2.ReplicaOp, deadline: float
                    ) -> peer_pb2.PaxosReply | None:
-        """One replica's answer (this node's own directly), None when it failed."""
+        """One replica's answer (this node's own directly), None when it failed. A
+        replica that missed a commit gets the value as a hint, like any missed write."""
         try:
             if member.id == self._c.node_id:
                 return await self._local.execute(op)
             reply = await self._c._replica_call(member, op, self._c._remaining(deadline))
             return reply.paxos
         except (PeerUnreachable, TimeoutError, ValueError):
+            if op.WhichOneof("op") == "paxos_commit" and member.id != self._c.node_id:
+                self._hint(member, op.paxos_commit)
             return None
+
+    def _hint(self, member: Member, commit: peer_pb2.PaxosCommitOp) -> None:
+        proposal = proposal_from_proto(commit.proposal)
+        if proposal is not None and proposal.entry is not None:
+            self._c._hint(member.id, commit.dataset,
+                          [Write(commit.pkey, commit.lkey, proposal.entry)], commit.sync)
 
     async def _quorum(self, members: Sequence[Member], op: peer_pb2.ReplicaOp, need: int,
                       deadline: float, phase: str) -> dict[Member, peer_pb2.PaxosReply]:

@@ -12,7 +12,7 @@ from rocksdict import Rdict
 from manhattan.client import Client, Consistency
 from manhattan.hlc import pack, wall_clock_ms
 from manhattan.proto.v1 import peer_pb2, peer_pb2_grpc, types_pb2
-from tests.clusters import eventually, new_dataset, only
+from tests.clusters import eventually, new_dataset, only, wait_until_down, wait_until_up
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +104,21 @@ def test_paxos_state_survives_a_restart_and_is_dropped_with_its_dataset(cluster)
         admin.admin.drop_dataset(name)
     assert eventually(lambda: all(f"px.{sid}" not in families(n) for n in cluster.nodes),
                       timeout=30)
+
+
+def test_a_replica_down_during_a_commit_gets_the_value_as_a_hint(ds) -> None:
+    cluster, token, name = ds
+    down = cluster.node(3)
+    down.kill()
+    try:
+        wait_until_down(cluster, 3, observer=1)
+        with only(cluster.node(1).address, token) as client:
+            version = client.dataset(name).put("hinted", "k", "v", if_absent=True)
+    finally:
+        down.start()
+    wait_until_up(cluster, 3)
+    with only(down.address, token) as client:
+        def delivered() -> bool:
+            got = client.dataset(name).get("hinted", "k", consistency=Consistency.ONE)
+            return got is not None and got.version[:2] == version[:2]
+        assert eventually(delivered, timeout=30)
