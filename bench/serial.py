@@ -5,7 +5,7 @@ One client thread, one call at a time, one key, after a warm-up, in interleaved 
 
 * compare-and-set of 100 B on one key: Manhattan ``put(if_version=...)`` (per-key
   Paxos among 3 replicas: prepare, accept, commit, each a quorum round; the value
-  fsynced by the group commit like every promise and accept) vs etcd's Txn comparing
+  durable once a quorum accepted it: promises and accepts are fsynced) vs etcd's Txn comparing
   the key's mod revision and putting on success (Raft commit, fsynced)  target >= 0.5x.
   Each call swaps on the version the previous one returned, as a CAS loop does.
 * get of that key at SERIAL (a Paxos prepare round that reads inside it) vs etcd's
@@ -34,8 +34,9 @@ NAME = "serial"
 TITLE = "Serial (SERIAL compare-and-set and reads on one key, one client thread: vs etcd)"
 CAS, READ = "compare-and-set 100 B", "linearizable get 100 B"
 M_CAS, M_READ = "manhattan SERIAL put(if_version)", "manhattan get SERIAL"
+M_PLAIN = "manhattan put QUORUM SYNC (no condition)"
 ETCD_CAS, ETCD_READ = "etcd Txn (mod_revision compare)", "etcd (linearizable)"
-KEY = b"serial-bench"
+KEY, PLAIN_KEY = b"serial-bench", b"serial-bench-plain"
 Progress = Callable[[str], None]
 
 
@@ -52,7 +53,12 @@ def _manhattan_cases(client: Client, pids: list[int]) -> list[Case]:
         if ds.get(KEY, b"", consistency=serial) is None:
             raise RuntimeError("the serial benchmark key is missing")
 
+    def plain(_i: int) -> None:
+        ds.put(PLAIN_KEY, b"", VALUE, consistency=Consistency.QUORUM, durability=durable)
+
     return [
+        Case(CAS, M_PLAIN, plain, pids, suite=NAME,
+             note="for scale: an ordinary last-writer-wins put, one round to the replicas"),
         Case(CAS, M_CAS, cas, pids, suite=NAME,
              note="per-key Paxos over 3 replicas: prepare (with the read), accept, commit; "
                   "promises and accepts fsynced (group commit)"),
@@ -90,6 +96,8 @@ RATIOS = (  # (name, numerator, denominator, target, note)
     ("SERIAL compare-and-set / etcd Txn compare-and-swap", (CAS, M_CAS), (CAS, ETCD_CAS), 0.5,
      "one key, each swap on the version the previous one returned"),
     ("get SERIAL / etcd linearizable get", (READ, M_READ), (READ, ETCD_READ), 0.5, ""),
+    ("SERIAL compare-and-set / QUORUM SYNC put", (CAS, M_CAS), (CAS, M_PLAIN), None,
+     "the price of consensus over an ordinary replicated write"),
 )
 
 

@@ -11,7 +11,6 @@ from manhattan.proto.v1 import data_pb2
 from manhattan.replication.paxos import Condition, expiry
 from manhattan.rpc.servicers import record_to_proto, rpc_errors, version_to_proto
 from manhattan.storage import Entry, Record, Version
-from manhattan.types import Durability
 
 
 def condition_of(request: data_pb2.CasRequest) -> Condition:
@@ -73,7 +72,8 @@ class SerialData:
             raise InvalidRequest("a delete carries no ttl_ms")
         self._check.value(request.value)
         self._check.ttl(request.ttl_ms)
-        durability = self._check.durability(request.durability) or spec.durability
+        # Checked, but every SERIAL write is durable at its ack: each accept is fsynced.
+        self._check.durability(request.durability)
         condition = condition_of(request)
         await self._admit(context, principal, spec, 1,
                           len(request.pkey) + len(request.lkey) + len(request.value),
@@ -85,8 +85,7 @@ class SerialData:
                          expiry(ttl, ballot), request.delete)
 
         outcome = await self._coordinator.paxos.cas(
-            spec, request.pkey, request.lkey, condition, make_entry,
-            durability == Durability.SYNC, context.time_remaining())
+            spec, request.pkey, request.lkey, condition, make_entry, context.time_remaining())
         if outcome.applied:
             return data_pb2.CasResponse(applied=True, version=version_to_proto(outcome.version))
         if outcome.current is None:

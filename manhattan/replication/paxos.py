@@ -94,8 +94,8 @@ class PaxosCoordinator:
     # -- the public operations ---------------------------------------------------
 
     async def cas(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, condition: Condition,
-                  make_entry: Callable[[Version], Entry], sync: bool,
-                  timeout: float | None) -> CasOutcome:
+                  make_entry: Callable[[Version], Entry], timeout: float | None
+                  ) -> CasOutcome:
         """Apply ``make_entry(ballot)`` if ``condition`` holds for the current record,
         linearizably; ``Timeout`` when contention or faults outlast the deadline."""
         if self._c.write_refusal is not None and (reason := self._c.write_refusal()):
@@ -109,12 +109,12 @@ class PaxosCoordinator:
                                                                        deadline)
                 if promises.in_progress is not None:
                     done = promises.in_progress
-                    await self._complete(spec, replicas, need, pkey, lkey, ballot, done, sync,
+                    await self._complete(spec, replicas, need, pkey, lkey, ballot, done,
                                          deadline)
                     if done.entry is not None and done.entry.version in mine:
                         return CasOutcome(True, done.entry.version)  # ours, finished here
                     continue
-                await self._repair(spec, promises, pkey, lkey, sync, deadline)
+                await self._repair(spec, promises, pkey, lkey, deadline)
                 current = promises.current
                 if current is not None and current.version in mine:
                     return CasOutcome(True, current.version)  # ours, finished by another
@@ -134,7 +134,7 @@ class PaxosCoordinator:
                 proposed = True
                 proposal = Proposal(ballot, entry)
                 await self._accept(spec, replicas, need, pkey, lkey, proposal, deadline)
-                await self._commit(spec, pkey, lkey, proposal, need, sync, deadline)
+                await self._commit(spec, pkey, lkey, proposal, need, deadline)
                 return CasOutcome(True, entry.version)
             except _Contended as contended:
                 self._c._absorb(self._c.node_id, contended.promised.timestamp)
@@ -164,13 +164,13 @@ class PaxosCoordinator:
                                                                        deadline)
                 if promises.in_progress is not None:
                     await self._complete(spec, replicas, need, pkey, lkey, ballot,
-                                         promises.in_progress, False, deadline)
+                                         promises.in_progress, deadline)
                     continue
-                await self._repair(spec, promises, pkey, lkey, False, deadline)
+                await self._repair(spec, promises, pkey, lkey, deadline)
                 if seal:
                     noop = Proposal(ballot, None)
                     await self._accept(spec, replicas, need, pkey, lkey, noop, deadline)
-                    await self._commit(spec, pkey, lkey, noop, need, False, deadline)
+                    await self._commit(spec, pkey, lkey, noop, need, deadline)
                 return self._c._visible(pkey, lkey, promises.current)
             except _Contended as contended:
                 self._c._absorb(self._c.node_id, contended.promised.timestamp)
@@ -216,19 +216,19 @@ class PaxosCoordinator:
 
     async def _complete(self, spec: DatasetSpec, replicas: list[Member], need: int,
                         pkey: bytes, lkey: bytes, ballot: Version, found: Proposal,
-                        sync: bool, deadline: float) -> None:
+                        deadline: float) -> None:
         """Finish a proposal a previous round left accepted: propose it again under
         this round's ballot (its value keeps its own version) and commit it."""
         again = Proposal(ballot, found.entry)
         await self._accept(spec, replicas, need, pkey, lkey, again, deadline)
-        await self._commit(spec, pkey, lkey, again, need, sync, deadline)
+        await self._commit(spec, pkey, lkey, again, need, deadline)
 
     async def _repair(self, spec: DatasetSpec, promises: _Promises, pkey: bytes,
-                      lkey: bytes, sync: bool, deadline: float) -> None:
+                      lkey: bytes, deadline: float) -> None:
         """Replicas of the quorum that missed the newest commit get it first."""
         if promises.committed is None or not promises.lagging:
             return
-        op = self._commit_op(spec, pkey, lkey, promises.committed, sync)
+        op = self._commit_op(spec, pkey, lkey, promises.committed)
         await self._quorum(promises.lagging, op, len(promises.lagging), deadline, "commit")
 
     async def _accept(self, spec: DatasetSpec, replicas: list[Member], need: int,
@@ -239,19 +239,22 @@ class PaxosCoordinator:
         await self._quorum(replicas, op, need, deadline, "propose")
 
     @staticmethod
-    def _commit_op(spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal,
-                   sync: bool) -> peer_pb2.ReplicaOp:
+    def _commit_op(spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal
+                   ) -> peer_pb2.ReplicaOp:
+        # Never fsynced: the value is durable already, as the accepted proposal of a
+        # quorum (fsynced before each accept was answered); a commit lost in a crash
+        # leaves it accepted, and the next round completes it.
         return peer_pb2.ReplicaOp(paxos_commit=peer_pb2.PaxosCommitOp(
             dataset=spec.storage_id, pkey=pkey, lkey=lkey,
-            proposal=proposal_to_proto(proposal), sync=sync))
+            proposal=proposal_to_proto(proposal)))
 
     async def _commit(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal,
-                      need: int, sync: bool, deadline: float) -> None:
+                      need: int, deadline: float) -> None:
         """To every replica (owners-to-be of a range in motion included), a quorum
         acknowledging; the others finish in the background."""
         replicas = list(self._c.membership.write_replicas(pkey, spec.replication_factor))
         live = [m for m in replicas if self._c._alive(m)]
-        op = self._commit_op(spec, pkey, lkey, proposal, sync)
+        op = self._commit_op(spec, pkey, lkey, proposal)
         for member in replicas:
             if member not in live:
                 self._hint(member, op.paxos_commit)
