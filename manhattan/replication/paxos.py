@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 
 # A condition on the key's current record (None when there is none): True to apply.
 Condition = Callable[[Record | None], bool]
+# How long a refused proposal waits for its other answers (to know if every one refused).
+REFUSAL_GRACE_S = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +75,14 @@ class _Promises:
 
 
 class _Contended(Exception):
-    """A replica promised or accepted a higher ballot: another round is running."""
+    """A replica promised or accepted a higher ballot: another round is running.
+    ``all_refused``: every replica asked said no (a proposal none accepted can never be
+    chosen, so the round may start over as if it had not been sent)."""
 
-    def __init__(self, promised: Version) -> None:
+    def __init__(self, promised: Version, all_refused: bool) -> None:
         super().__init__(promised)
         self.promised = promised
+        self.all_refused = all_refused
 
 
 class PaxosCoordinator:
@@ -131,9 +136,16 @@ class PaxosCoordinator:
                     continue
                 entry = make_entry(ballot)
                 mine.add(entry.version)
-                proposed = True
                 proposal = Proposal(ballot, entry)
-                await self._accept(spec, replicas, need, pkey, lkey, proposal, deadline)
+                try:
+                    await self._accept(spec, replicas, need, pkey, lkey, proposal, deadline)
+                except _Contended as refused:
+                    # Accepted by some replica, it may yet be chosen (a later round would
+                    # complete it): from now on a failed condition is no proof it was not.
+                    proposed = proposed or not refused.all_refused
+                    raise
+                except Timeout:
+                    raise self._timeout(True, "no quorum answered the proposal") from None
                 await self._commit(spec, pkey, lkey, proposal, need, deadline)
                 return CasOutcome(True, entry.version)
             except _Contended as contended:
@@ -289,13 +301,16 @@ class PaxosCoordinator:
         tasks = {asyncio.ensure_future(self._ask(m, op, deadline)): m for m in members}
         good: dict[Member, peer_pb2.PaxosReply] = {}
         refused: Version | None = None
-        failed = 0
+        failed = refusals = 0
         pending = set(tasks)
         try:
             while pending and len(good) < need:
-                done, pending = await asyncio.wait(
-                    pending, timeout=self._c._remaining(deadline),
-                    return_when=asyncio.FIRST_COMPLETED)
+                hopeless = len(members) - failed < need
+                # A refused proposal only waits a moment for the other answers (whether
+                # every replica refused it), never the whole deadline.
+                wait = min(self._c._remaining(deadline), REFUSAL_GRACE_S if hopeless else 1e9)
+                done, pending = await asyncio.wait(pending, timeout=wait,
+                                                   return_when=asyncio.FIRST_COMPLETED)
                 if not done:
                     break
                 for task in done:
@@ -308,15 +323,16 @@ class PaxosCoordinator:
                         promised = version_from_proto(reply.promised)
                         refused = promised if refused is None else max(refused, promised)
                         failed += 1
-                if len(members) - failed < need:
-                    break
+                        refusals += 1
+                if len(members) - failed < need and (phase != "propose" or good):
+                    break  # (a refused proposal waits for every answer: see _Contended)
         finally:
             for task in pending:
                 self._c._spawn(task)
         if len(good) >= need:
             return good
         if refused is not None:
-            raise _Contended(refused)
+            raise _Contended(refused, refusals == len(members))
         raise Timeout(f"SERIAL {phase}: {len(good)} of the {need} replicas needed answered "
                       "in time; the outcome is unknown")
 

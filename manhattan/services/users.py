@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from dataclasses import dataclass
 
-from manhattan.client import AsyncClient, AsyncDataset, ConditionFailed, InvalidRequest, NotFound
+from manhattan.client import (
+    AsyncClient, AsyncDataset, ConditionFailed, InvalidRequest, NotFound, Timeout,
+)
 from manhattan.errors import AlreadyExists
 from manhattan.services.caches import TtlCache
 from manhattan.services.leases import wall_ms
@@ -62,11 +65,22 @@ class Users:
         The profile is claimed by a SERIAL ``if_absent`` write: of concurrent creations
         of one name, from any number of service processes, exactly one succeeds."""
         now = wall_ms()
+        # The claim makes this creation's profile unlike any other's, so an unknown outcome
+        # settles by value (the SDK's re-read, and ours below).
+        profile = encode_json({"created_at_ms": now, "claim": uuid.uuid4().hex})
         try:
-            await self.data.put(name, PROFILE, encode_json({"created_at_ms": now}),
-                                if_absent=True, durability=Durability.SYNC)
+            await self.data.put(name, PROFILE, profile, if_absent=True,
+                                durability=Durability.SYNC)
         except ConditionFailed:
             raise AlreadyExists(f"user {name!r} exists already") from None
+        except Timeout:
+            # Profiles are never overwritten: another profile there means ours was not
+            # the one created; none (or the read failing) leaves it unknown.
+            current = await self.data.get(name, PROFILE, consistency=Consistency.SERIAL)
+            if current is None:
+                raise
+            if current.value != profile:
+                raise AlreadyExists(f"user {name!r} exists already") from None
         await self.data.put(name, SEEN, str(now), consistency=Q)
         return now
 
