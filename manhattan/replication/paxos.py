@@ -41,7 +41,7 @@ from manhattan.replication.paxos_replica import (
 from manhattan.replication.peer_link import PeerUnreachable
 from manhattan.replication.read_repair import newest
 from manhattan.replication.wire import entry_from_proto
-from manhattan.storage import Entry, Record, Version, Write
+from manhattan.storage import Entry, Record, UnknownDataset, Version, Write
 from manhattan.storage.paxos_state import Proposal
 from manhattan.tenancy import DatasetSpec
 from manhattan.types import Consistency
@@ -283,7 +283,8 @@ class PaxosCoordinator:
                 return await self._local.execute(op)
             reply = await self._c._replica_call(member, op, self._c._remaining(deadline))
             return reply.paxos
-        except (PeerUnreachable, TimeoutError, ValueError):
+        except (PeerUnreachable, TimeoutError, ValueError, UnknownDataset):
+            # (UnknownDataset: this node has not created the dataset's family yet)
             if op.WhichOneof("op") == "paxos_commit" and member.id != self._c.node_id:
                 self._hint(member, op.paxos_commit)
             return None
