@@ -15,6 +15,8 @@ class Tenant:
 
     name: str
     created_at_ms: int
+    # Unique per creation of this name (the metadata log's); 0 before the log existed.
+    incarnation: int = 0
 
 
 @dataclass(frozen=True, slots=True)

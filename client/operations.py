@@ -247,7 +247,8 @@ def create_tenant(name: str) -> Operation[str]:
 def list_tenants() -> Operation[list[Tenant]]:
     """Every tenant."""
     return Operation("admin", "ListTenants", admin_pb2.ListTenantsRequest(),
-                     lambda r: [Tenant(t.name, t.created_at_ms) for t in r.tenants], True)
+                     lambda r: [Tenant(t.name, t.created_at_ms, t.incarnation)
+                                for t in r.tenants], True)
 
 
 def create_dataset(name: str, tenant: str, replication_factor: int, read_consistency: Consistency,
@@ -269,10 +270,18 @@ def list_datasets(tenant: str | None) -> Operation[list[DatasetInfo]]:
                      lambda r: [_dataset_info(d) for d in r.datasets], True)
 
 
-def drop_dataset(name: str) -> Operation[None]:
-    """Drop a dataset and all its records."""
-    return Operation("admin", "DropDataset", admin_pb2.DropDatasetRequest(name=name),
+def drop_dataset(name: str, tenant: str | None) -> Operation[None]:
+    """Drop a dataset and all its records (``tenant``: its owner, needed when several
+    tenants own a dataset of that name)."""
+    return Operation("admin", "DropDataset",
+                     admin_pb2.DropDatasetRequest(name=name, tenant=tenant or ""),
                      lambda r: None, False)
+
+
+def drop_tenant(name: str) -> Operation[list[DatasetInfo]]:
+    """Drop a tenant, its tokens, datasets and limits; the datasets that went with it."""
+    return Operation("admin", "DropTenant", admin_pb2.DropTenantRequest(name=name),
+                     lambda r: [_dataset_info(d) for d in r.datasets], False)
 
 
 _OPS_FIELDS = (

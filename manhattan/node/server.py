@@ -242,7 +242,7 @@ class StorageNode:
         failure detector flaps (a node down leaves the tenant (n-1)/n of it)."""
         meter = StorageMeter(self._dataset_bytes, nodes=self.membership.size)
         return QosGate(self.limits, nodes=self.membership.size, meter=meter,
-                       datasets_of=lambda tenant: [(d.name, d.replication_factor)
+                       datasets_of=lambda tenant: [(d.storage_id, d.replication_factor)
                                                    for d in self.catalog.datasets(tenant)])
 
     async def _data_health(self, stale: bool) -> None:
@@ -259,10 +259,10 @@ class StorageNode:
         """The metadata log's voters (a node being added follows them); None: no log."""
         return self.metadata.log.voters() if self.metadata else None
 
-    def _dataset_bytes(self, name: str) -> int:
-        """Bytes this node stores of the live dataset ``name``."""
+    def _dataset_bytes(self, storage_id: str) -> int:
+        """Bytes this node stores of the live dataset stored as ``storage_id``."""
         try:
-            return self.engine.dataset_bytes(self.catalog.dataset(name).storage_id)
+            return self.engine.dataset_bytes(self.catalog.storage(storage_id).storage_id)
         except (NotFound, UnknownDataset):
             return 0
 
