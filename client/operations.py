@@ -264,9 +264,11 @@ def create_dataset(name: str, tenant: str, replication_factor: int, read_consist
                      lambda r: _dataset_info(r.dataset), False)
 
 
-def list_datasets(tenant: str | None) -> Operation[list[DatasetInfo]]:
-    """Datasets visible to the caller (optionally one tenant's, for the admin)."""
-    return Operation("admin", "ListDatasets", admin_pb2.ListDatasetsRequest(tenant=tenant or ""),
+def list_datasets(tenant: str | None, local: bool = False) -> Operation[list[DatasetInfo]]:
+    """Datasets visible to the caller (optionally one tenant's, for the admin); ``local``:
+    the answering node's applied copy, without a barrier through the metadata log."""
+    request = admin_pb2.ListDatasetsRequest(tenant=tenant or "", local=local)
+    return Operation("admin", "ListDatasets", request,
                      lambda r: [_dataset_info(d) for d in r.datasets], True)
 
 

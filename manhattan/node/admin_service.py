@@ -241,7 +241,8 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
     async def ListDatasets(self, request, context) -> admin_pb2.ListDatasetsResponse:
         principal = self._auth.principal(context.invocation_metadata())
         if principal.is_admin:
-            await self._linearize(context)
+            if not request.local:  # local: routing hints from the applied copy, no barrier
+                await self._linearize(context)
             if request.tenant:
                 self._catalog.tenant(request.tenant)
             specs = self._catalog.datasets(request.tenant or None)

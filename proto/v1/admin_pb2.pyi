@@ -76,10 +76,12 @@ class CreateDatasetResponse(_message.Message):
     def __init__(self, dataset: _Optional[_Union[DatasetSpec, _Mapping]] = ...) -> None: ...
 
 class ListDatasetsRequest(_message.Message):
-    __slots__ = ("tenant",)
+    __slots__ = ("tenant", "local")
     TENANT_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_FIELD_NUMBER: _ClassVar[int]
     tenant: str
-    def __init__(self, tenant: _Optional[str] = ...) -> None: ...
+    local: bool
+    def __init__(self, tenant: _Optional[str] = ..., local: _Optional[bool] = ...) -> None: ...
 
 class ListDatasetsResponse(_message.Message):
     __slots__ = ("datasets",)
