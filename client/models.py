@@ -98,6 +98,8 @@ class MetadataStatus:
     seconds_since_majority: float
     voters: list[str]
     applied_commands: int
+    voters_pending_change: int = 0
+    """A change whose switch committed but whose voter change is unsettled (0: none)."""
 
 
 @dataclass(frozen=True, slots=True)

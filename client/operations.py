@@ -306,7 +306,7 @@ def _metadata_status(response: admin_pb2.NodeInfoResponse) -> MetadataStatus | N
         return None
     return MetadataStatus(m.role, m.leader, m.term, m.commit_index, m.applied_index,
                           m.has_majority, m.stale, m.seconds_since_majority, list(m.voters),
-                          m.applied_commands)
+                          m.applied_commands, m.voters_pending_change)
 
 
 def node_info() -> Operation[NodeInfo]:

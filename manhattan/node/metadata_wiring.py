@@ -147,6 +147,12 @@ class NodeMetadata:
 
             await _retrying(step)
 
+    def pending_voters(self) -> dict[str, Any] | None:
+        """The voter change the log records after a switch, until a driver settles it
+        ({"change", "joined": [ids], "leaving": [{"id", "address"}]}); None: none."""
+        raw = dict(self.items.live("topology/")).get("current")
+        return json.loads(raw).get("voters_pending") if raw is not None else None
+
     async def commit_topology(self, command: dict[str, Any]) -> dict[str, Any]:
         """A membership-change command through the log; applied here when it returns."""
         return await self.log.submit(command, self.command_timeout)
@@ -168,7 +174,11 @@ class NodeMetadata:
         current = self.log.settings
         promote = own_raft_address(self.config) in voters
         if set(voters) == set(current.voters) or (promote and current.votes):
-            await self.caught_up()
+            if not (promote and current.votes):
+                await self.caught_up()
+            # Told again to vote (a driver resuming a change whose first driver died
+            # after promoting this node): this member waits for the log to add it, so
+            # it cannot catch up before the driver commits that.
             return
         if promote and self._meta_store.meta_get(_JOINED_KEY) is None:
             raise InvalidRequest("only a node that follows the cluster's metadata log as a "
@@ -313,8 +323,10 @@ class NodeMetadata:
 
     def info(self) -> dict[str, Any]:
         """Status fields for NodeInfo and metrics."""
+        pending = self.pending_voters()
         return {"metadata": admin_pb2.MetadataStatus(
-            **self.log.status(), applied_commands=self.mirror.applied_seq, enabled=True)}
+            **self.log.status(), applied_commands=self.mirror.applied_seq, enabled=True,
+            voters_pending_change=pending["change"] if pending else 0)}
 
 
 class MetadataCollector:

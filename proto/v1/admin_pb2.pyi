@@ -205,7 +205,7 @@ class JoinMetadataResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[MetadataStatus, _Mapping]] = ...) -> None: ...
 
 class MetadataStatus(_message.Message):
-    __slots__ = ("role", "leader", "term", "commit_index", "applied_index", "has_majority", "stale", "seconds_since_majority", "voters", "applied_commands", "enabled")
+    __slots__ = ("role", "leader", "term", "commit_index", "applied_index", "has_majority", "stale", "seconds_since_majority", "voters", "applied_commands", "enabled", "voters_pending_change")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     LEADER_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
@@ -217,6 +217,7 @@ class MetadataStatus(_message.Message):
     VOTERS_FIELD_NUMBER: _ClassVar[int]
     APPLIED_COMMANDS_FIELD_NUMBER: _ClassVar[int]
     ENABLED_FIELD_NUMBER: _ClassVar[int]
+    VOTERS_PENDING_CHANGE_FIELD_NUMBER: _ClassVar[int]
     role: str
     leader: str
     term: int
@@ -228,7 +229,8 @@ class MetadataStatus(_message.Message):
     voters: _containers.RepeatedScalarFieldContainer[str]
     applied_commands: int
     enabled: bool
-    def __init__(self, role: _Optional[str] = ..., leader: _Optional[str] = ..., term: _Optional[int] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., has_majority: _Optional[bool] = ..., stale: _Optional[bool] = ..., seconds_since_majority: _Optional[float] = ..., voters: _Optional[_Iterable[str]] = ..., applied_commands: _Optional[int] = ..., enabled: _Optional[bool] = ...) -> None: ...
+    voters_pending_change: int
+    def __init__(self, role: _Optional[str] = ..., leader: _Optional[str] = ..., term: _Optional[int] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., has_majority: _Optional[bool] = ..., stale: _Optional[bool] = ..., seconds_since_majority: _Optional[float] = ..., voters: _Optional[_Iterable[str]] = ..., applied_commands: _Optional[int] = ..., enabled: _Optional[bool] = ..., voters_pending_change: _Optional[int] = ...) -> None: ...
 
 class Snapshot(_message.Message):
     __slots__ = ("name", "node_id", "created_at_ms", "size_bytes", "path", "topology_epoch", "datasets")

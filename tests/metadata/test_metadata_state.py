@@ -157,3 +157,36 @@ def test_voter_endpoints_accumulate_and_a_malformed_one_is_refused():
     assert refused.result["error"][0] == "InvalidRequest" and "id=host:port" in \
         refused.result["error"][1]
     assert state.dump()["items"] == before
+
+
+def _member(node_id: int, state: str = "normal") -> dict:
+    return {"id": node_id, "address": f"127.0.0.1:{7100 + node_id}", "zone": "default",
+            "weight": 1, "state": state}
+
+
+def test_a_switch_leaves_its_voter_change_pending_until_a_driver_settles_it():
+    state = MetadataState()
+    base = {"epoch": 1, "members": [_member(1), _member(2), _member(3)]}
+    begun = state.apply({"op": "topology_begin", "kind": "REPLACE", "base": base,
+                         "members": [_member(1), _member(2), _member(3, "leaving"),
+                                     _member(4, "joining")]}).result["topology"]
+    change_id = begun["change"]["id"]
+    switched = state.apply({"op": "topology_switch"}).result["topology"]
+    assert switched["voters_pending"] == {
+        "change": change_id, "joined": [4],
+        "leaving": [{"id": 3, "address": "127.0.0.1:7103"}]}
+    # no new change while the voters of the last one are unsettled (one at a time)
+    after = {"epoch": switched["epoch"], "members": switched["members"]}
+    refused = state.apply({"op": "topology_begin", "kind": "ADD", "base": after,
+                           "members": [*switched["members"], _member(5, "joining")]})
+    assert refused.result["error"][0] == "StaleTopology"
+    assert "not settled" in refused.result["error"][1]
+    assert state.apply({"op": "voters_settled", "change_id": change_id + 99}).result == {
+        "settled": False}
+    assert state.apply({"op": "voters_settled", "change_id": change_id}).result == {
+        "settled": True}
+    assert state.apply({"op": "voters_settled", "change_id": change_id}).result == {
+        "settled": False}  # a second driver finishing it too: a no-op
+    assert "error" not in state.apply({"op": "topology_begin", "kind": "ADD", "base": after,
+                                       "members": [*switched["members"],
+                                                   _member(5, "joining")]}).result
