@@ -26,6 +26,7 @@ from manhattan.node.cluster_service import ClusterService
 from manhattan.node.data_service import DataService
 from manhattan.cluster.gossip import ClusterState
 from manhattan.node.observability import Observability
+from manhattan.node.removal_probe import peer_view
 from manhattan.node.metadata_wiring import MetadataCollector, NodeMetadata
 from manhattan.node.snapshots import SnapshotStore
 from manhattan.rpc.servicers import add_unary_servicer as add_unary_servicer_
@@ -309,6 +310,9 @@ class StorageNode:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if self.metadata is not None:
             self.metadata.on_stale = self._data_health
+            # a voter removed while it was down learns so from its former peers
+            self.metadata.ask_peers = lambda: peer_view(self.peers,
+                                                        self.membership.topology.members)
         self._tasks += [
             asyncio.create_task(self._every(self.config.storage.purge_interval_s, self._purge),
                                 name="purge"),
