@@ -95,6 +95,7 @@ class NodeMetadata:
         self.on_stale: Callable[[bool], Awaitable[None]] | None = None
         # Asks the peers whether the cluster removed this node (set by the node).
         self.ask_peers: Callable[[], Awaitable[PeerView | None]] | None = None
+        self._probe: asyncio.Task[None] | None = None  # the ask in flight
 
     def _changed(self) -> None:
         """Applied metadata changed: rebuild the views; adopt a new topology."""
@@ -221,9 +222,14 @@ class NodeMetadata:
         learner, applies its removal, and the node then drops the data it no longer owns."""
         if self.ask_peers is None or not self.log.settings.votes or self.log.has_majority():
             return
-        view = await self.ask_peers()
-        if view is None or view.names_me or self.log.settings.self_address in view.voters:
+        try:
+            view = await self.ask_peers()
+        except Exception as exc:  # asked again at the next check
+            log.warning("could not ask the peers about this node's membership: %s", exc)
             return
+        if (view is None or view.names_me or self.log.settings.self_address in view.voters
+                or not self.log.settings.votes or self.log.has_majority()):
+            return  # (the last two: things changed while it asked)
         log.warning("this node was removed from the cluster while it was away (the voters "
                     "are %s): following the metadata log as a learner to apply its removal",
                     ", ".join(view.voters))
@@ -249,9 +255,10 @@ class NodeMetadata:
 
     async def stop(self) -> None:
         """Stop the background work and Raft."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._probe] if self._probe is not None else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self.log.close()
 
     async def _watch(self) -> None:
@@ -264,12 +271,11 @@ class NodeMetadata:
                 # no follower has the leader's last entry: ask again (once a second) until
                 # another voter leads and removes this one. A no-op unless leader.
                 self.log.step_down()
-            if tick % REMOVAL_CHECK_TICKS == 0:
-                try:
-                    await self._follow_if_removed()
-                except Exception as exc:  # a probe that fails is asked again later
-                    log.warning("could not ask the peers about this node's membership: %s",
-                                exc)
+            if tick % REMOVAL_CHECK_TICKS == 0 and (self._probe is None or self._probe.done()):
+                # its own task: asking unreachable peers must not delay the staleness
+                # checks of this loop
+                self._probe = asyncio.create_task(self._follow_if_removed(),
+                                                  name="metadata-removal-probe")
             self.log.note_majority()
             stale = self.log.stale()
             if stale != was_stale:

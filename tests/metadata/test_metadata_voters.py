@@ -132,11 +132,11 @@ def test_a_fourth_node_added_becomes_a_voter_and_leaves_as_one(tmp_path):
             statuses(remaining, local.admin_token)
 
 
-def _switched(node, token: str, address: str) -> bool:
-    """Whether ``node`` applied the switch that makes ``address`` a normal member."""
-    with only(node.address, token) as client:
-        return any(m.address == address and m.state == "normal"
-                   for m in client.admin.topology(timeout=2).members)
+def _switched(client: Client, address: str) -> bool:
+    """Whether the node ``client`` talks to applied the switch that makes ``address`` a
+    normal member."""
+    return any(m.address == address and m.state == "normal"
+               for m in client.admin.topology(timeout=2).members)
 
 
 def test_a_voter_change_whose_driver_dies_after_the_switch_is_resumed_from_another_node(
@@ -155,15 +155,16 @@ def test_a_voter_change_whose_driver_dies_after_the_switch_is_resumed_from_anoth
                 outcome.append(exc)
 
         thread = threading.Thread(target=drive, daemon=True)
-        thread.start()
-        eventually(lambda: not thread.is_alive() or _switched(other, token, extra.address),
-                   120, 0.02)
-        assert _switched(other, token, extra.address), f"the change never switched: {outcome}"
-        # The switch is committed: freeze the newcomer, so the promotion cannot finish,
-        # and kill the driver before it settles the voters.
-        with paused(extra):
-            driver.kill()
-            pending = metadata_of(other, token).voters_pending_change
+        with only(other.address, token) as watcher:  # one connection: polled every 10 ms
+            thread.start()
+            eventually(lambda: not thread.is_alive() or _switched(watcher, extra.address),
+                       120, 0.01)
+            assert _switched(watcher, extra.address), f"the change never switched: {outcome}"
+            # The switch is committed: freeze the newcomer, so the promotion cannot
+            # finish, and kill the driver before it settles the voters.
+            with paused(extra):
+                driver.kill()
+                pending = watcher.admin.node_info(timeout=5).metadata.voters_pending_change
         thread.join(60)
         if not pending:
             pytest.skip("the driver promoted the newcomer before it could be killed")

@@ -25,6 +25,14 @@ def _tenant(admin: Client, prefix: str) -> tuple[str, str]:
     return name, admin.admin.create_tenant(name, timeout=30)
 
 
+def _applied_everywhere(cluster) -> None:
+    """Every node has applied what was committed so far (an admin read through each
+    is a barrier): the test is about isolation, not about how fast followers apply."""
+    for endpoint in cluster.endpoints:
+        with only(endpoint, cluster.admin_token) as client:
+            client.admin.list_tenants(timeout=30)
+
+
 def _fill(endpoint: str, token: str, dataset: str, tag: str) -> None:
     with only(endpoint, token) as client:
         ds = client.dataset(dataset)
@@ -60,6 +68,7 @@ def test_two_tenants_each_own_events_and_never_see_each_others_rows(cluster, adm
     made = [admin.admin.create_dataset("events", tenant=t, replication_factor=3, timeout=30)
             for t in (acme, globex)]
     assert made[0].storage_id != made[1].storage_id  # one column family each
+    _applied_everywhere(cluster)
     _fill(cluster.endpoints[0], acme_token, "events", "acme")
     _fill(cluster.endpoints[1], globex_token, "events", "globex")
     for endpoint in cluster.endpoints:
@@ -81,6 +90,7 @@ def test_errors_never_name_another_tenant(cluster, admin):
     admin.admin.create_dataset(private, tenant=acme, replication_factor=3, timeout=30)
     admin.admin.create_dataset("shared", tenant=acme, replication_factor=3, timeout=30)
     admin.admin.create_dataset("shared", tenant=globex, replication_factor=3, timeout=30)
+    _applied_everywhere(cluster)
     with only(cluster.endpoints[2], globex_token) as client:
         # a name another tenant owns reads exactly like a name nobody owns
         for name in (private, "nobody-owns-this"):
@@ -110,6 +120,7 @@ def test_a_tenant_dropped_and_created_again_is_a_new_tenant(cluster, admin):
     admin.admin.create_dataset("events", tenant=name, replication_factor=3, timeout=30)
     scoped_token, _ = admin.admin.create_token(name, datasets=["events"], read_only=True,
                                                timeout=30)
+    _applied_everywhere(cluster)
     _fill(cluster.endpoints[0], first_token, "events", "old")
     before = next(t for t in admin.admin.list_tenants() if t.name == name)
 
@@ -120,6 +131,7 @@ def test_a_tenant_dropped_and_created_again_is_a_new_tenant(cluster, admin):
     second_token = admin.admin.create_tenant(name, timeout=30)
     admin.admin.create_dataset("events", tenant=name, replication_factor=3, timeout=30)
     after = next(t for t in admin.admin.list_tenants() if t.name == name)
+    _applied_everywhere(cluster)
     assert after.incarnation and after.incarnation != before.incarnation
 
     def refused(endpoint: str, token: str) -> bool:
