@@ -282,7 +282,8 @@ def create_tenant(name: str) -> Operation[str]:
 def list_tenants() -> Operation[list[Tenant]]:
     """Every tenant."""
     return Operation("admin", "ListTenants", admin_pb2.ListTenantsRequest(),
-                     lambda r: [Tenant(t.name, t.created_at_ms) for t in r.tenants], True)
+                     lambda r: [Tenant(t.name, t.created_at_ms, t.incarnation)
+                                for t in r.tenants], True)
 
 
 def create_dataset(name: str, tenant: str, replication_factor: int, read_consistency: Consistency,
@@ -298,16 +299,26 @@ def create_dataset(name: str, tenant: str, replication_factor: int, read_consist
                      lambda r: _dataset_info(r.dataset), False)
 
 
-def list_datasets(tenant: str | None) -> Operation[list[DatasetInfo]]:
-    """Datasets visible to the caller (optionally one tenant's, for the admin)."""
-    return Operation("admin", "ListDatasets", admin_pb2.ListDatasetsRequest(tenant=tenant or ""),
+def list_datasets(tenant: str | None, local: bool = False) -> Operation[list[DatasetInfo]]:
+    """Datasets visible to the caller (optionally one tenant's, for the admin); ``local``:
+    the answering node's applied copy, without a barrier through the metadata log."""
+    request = admin_pb2.ListDatasetsRequest(tenant=tenant or "", local=local)
+    return Operation("admin", "ListDatasets", request,
                      lambda r: [_dataset_info(d) for d in r.datasets], True)
 
 
-def drop_dataset(name: str) -> Operation[None]:
-    """Drop a dataset and all its records."""
-    return Operation("admin", "DropDataset", admin_pb2.DropDatasetRequest(name=name),
+def drop_dataset(name: str, tenant: str | None) -> Operation[None]:
+    """Drop a dataset and all its records (``tenant``: its owner, needed when several
+    tenants own a dataset of that name)."""
+    return Operation("admin", "DropDataset",
+                     admin_pb2.DropDatasetRequest(name=name, tenant=tenant or ""),
                      lambda r: None, False)
+
+
+def drop_tenant(name: str) -> Operation[list[DatasetInfo]]:
+    """Drop a tenant, its tokens, datasets and limits; the datasets that went with it."""
+    return Operation("admin", "DropTenant", admin_pb2.DropTenantRequest(name=name),
+                     lambda r: [_dataset_info(d) for d in r.datasets], False)
 
 
 _OPS_FIELDS = (
@@ -330,7 +341,7 @@ def _metadata_status(response: admin_pb2.NodeInfoResponse) -> MetadataStatus | N
         return None
     return MetadataStatus(m.role, m.leader, m.term, m.commit_index, m.applied_index,
                           m.has_majority, m.stale, m.seconds_since_majority, list(m.voters),
-                          m.applied_commands)
+                          m.applied_commands, m.voters_pending_change)
 
 
 def node_info() -> Operation[NodeInfo]:

@@ -103,7 +103,7 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
         if self._gate is None or principal.is_admin:
             return
         try:
-            self._gate.admit(spec.tenant, spec.name, spec.replication_factor, ops=ops,
+            self._gate.admit(spec.tenant, spec.storage_id, spec.replication_factor, ops=ops,
                              nbytes=nbytes, grows=grows)
         except QuotaExceeded:
             remaining = context.time_remaining()
@@ -116,7 +116,7 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
     def _charge(self, principal: Principal, spec: DatasetSpec, nbytes: int) -> None:
         """Bytes a read served count against the byte rate of what follows."""
         if self._gate is not None and not principal.is_admin:
-            self._gate.charge(spec.tenant, spec.name, nbytes)
+            self._gate.charge(spec.tenant, spec.storage_id, nbytes)
 
     @rpc_errors
     async def Get(self, request: data_pb2.GetRequest, context) -> data_pb2.GetResponse:
