@@ -26,7 +26,8 @@ from jepsen.checkers.convergence import check_convergence
 from jepsen.checkers.counter import check_counters
 from jepsen.checkers.linearizable import check_linearizable
 from jepsen.checkers.metadata import (
-    check_admin_changes, check_metadata_agreement, check_revocations, check_tenant_isolation,
+    AGREE_BOUND_S, check_admin_changes, check_metadata_agreement, check_revocations,
+    check_tenant_isolation,
 )
 from jepsen.checkers.session import check_sessions
 from jepsen.checkers.set_checker import check_set
@@ -78,6 +79,9 @@ class RunConfig:
     gap_s: tuple[float, float] = (2.0, 4.0)
     pause_s: float = 4.0  # > the client timeout (2 s) and the replica timeout (1 s)
     drain_timeout_s: float = 60.0  # fan-out backlog to drain after healing, before the walks
+    # every node's metadata must agree this long after the heal (the agreement canary
+    # holds its partition past it: a shorter bound makes that run shorter)
+    agree_bound_s: float = AGREE_BOUND_S
     social: bool = True  # the service-layer workload (its process takes ~25 s to start)
     # the checks that decide the exit status (ids of gates.CHECKS; None: every check);
     # optional workloads run only when a gating check needs them
@@ -208,7 +212,8 @@ def _size_errors_in_logs(root: Path, sample: int = 3) -> tuple[int, list[str]]:
 def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any],
           lin_budget_s: float, rf: int = 3,
           log_size_errors: tuple[int, list[str]] = (0, []),
-          restored: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+          restored: list[dict[str, Any]] | None = None,
+          agree_bound_s: float = AGREE_BOUND_S) -> dict[str, Any]:
     """Every checker on the history."""
     results: dict[str, Any] = {"set": check_set(history.ops("set")),
                                "set_reads": check_set_reads(history.ops("set"))}
@@ -241,7 +246,7 @@ def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any
                        "log_samples": log_size_errors[1]}
     admin = history.ops("admin")
     results["admin_changes"] = check_admin_changes(admin)
-    results["metadata_agreement"] = check_metadata_agreement(admin)
+    results["metadata_agreement"] = check_metadata_agreement(admin, bound_s=agree_bound_s)
     results["revocation"] = check_revocations(admin, history.ops("revoke-probe"))
     results["tenant_isolation"] = check_tenant_isolation(history.ops("tenants"))
     restored = restored or []
@@ -372,11 +377,13 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         if admin is not None:
             canary.before_metadata(admin, shared)
             with canary.holding_partition():
-                admin.snapshot_rounds({i: n.address for i, n in cluster.nodes.items()})
+                admin.snapshot_rounds({i: n.address for i, n in cluster.nodes.items()},
+                                      cfg.agree_bound_s)
             if "agreement" in canary.kinds:
                 # the held partition is healed now: the final view of every node (a node
                 # cut off from the voters refuses to answer while it is cut)
-                admin.snapshot_rounds({i: n.address for i, n in cluster.nodes.items()})
+                admin.snapshot_rounds({i: n.address for i, n in cluster.nodes.items()},
+                                      cfg.agree_bound_s)
             phases["metadata_agreed"] = time.monotonic() - started
         # convergence: replica-local reads only (no read repair), before any final read
         keys = sorted({k for w in workloads for k in w.keys()})
@@ -408,7 +415,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         phases["final_reads"] = time.monotonic() - started
         counters = _node_counters(cluster)
         results = check(history, schedule, conv, cfg.lin_budget_s, cfg.rf,
-                        _size_errors_in_logs(cluster.root), restored)
+                        _size_errors_in_logs(cluster.root), restored, cfg.agree_bound_s)
         phases["checked"] = time.monotonic() - started
         results["phases_s"] = {k: round(v, 1) for k, v in phases.items()}
         results["social"] = {"enabled": social is not None,

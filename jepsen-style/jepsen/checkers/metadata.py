@@ -19,6 +19,7 @@ from typing import Any
 from jepsen.history import INFO, OK, Op, pairs
 
 REVOKE_BOUND_S = 5.0  # "a revoked token fails on every node within a couple of gossip intervals"
+AGREE_BOUND_S = 30.0  # every node's metadata identical this long after the heal
 
 
 def _final_snapshot(ops: list[Op]) -> dict[str, dict[str, list[str]]]:
@@ -90,7 +91,8 @@ def _dataset_outcomes(ops: list[Op]) -> dict[str, tuple[str, str, float]]:
     return out
 
 
-def check_metadata_agreement(ops: Iterable[Op], *, bound_s: float = 30.0) -> dict[str, Any]:
+def check_metadata_agreement(ops: Iterable[Op], *,
+                             bound_s: float = AGREE_BOUND_S) -> dict[str, Any]:
     """Every node's metadata identical within ``bound_s`` of the first round (the heal)."""
     rounds = [p for p in pairs(ops) if p.invoke.f == "meta-snapshot" and p.type == OK
               and p.complete is not None]
