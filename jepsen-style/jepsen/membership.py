@@ -235,7 +235,10 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
             fault.note = (f"driver node {driver} killed midway; resume from another member "
                           f"failed, through the restarted driver it finished; abort unsupported")
         except (ManhattanError, RuntimeError) as again:
-            # the spare keeps running: the stuck change lists it as joining
+            # the spare keeps running: the stuck change lists it as joining, and may still
+            # finish; a member for the restore and the convergence reads either way (seed
+            # 143000543: it did finish, and the replica reads found node 7 untracked)
+            c.nodes[spare.id] = spare
             r["violations"].append(f"add of node {spare.id} not resumable through its "
                                    f"restarted driver either: {str(again)[:160]}")
             fault.note = f"driver node {driver} killed midway; resume failed; abort unsupported"

@@ -384,6 +384,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
                 # cut off from the voters refuses to answer while it is cut)
                 admin.snapshot_rounds({i: n.address for i, n in cluster.nodes.items()},
                                       cfg.agree_bound_s)
+            canary.after_metadata()
             phases["metadata_agreed"] = time.monotonic() - started
         # convergence: replica-local reads only (no read repair), before any final read
         keys = sorted({k for w in workloads for k in w.keys()})
