@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from manhattan.client import Client, RoundRobinPolicy
+from manhattan.client import Client, RoundRobinPolicy, Timeout, Unavailable
 
 from jepsen import canary as canary_mod
 from jepsen import report as report_mod
@@ -126,10 +126,11 @@ def _create_dataset(cluster: Cluster, tenant: str = "jepsen", dataset: str = "je
     """Tenant and dataset through one node, then wait until every node knows the dataset
     (the catalog reaches the others asynchronously)."""
     first = cluster.nodes[cluster.ids[0]].address
+    deadline = time.monotonic() + timeout
     with Client([first], token=cluster.token, timeout=10, routing=RoundRobinPolicy([first])) as c:
+        _until_metadata_answers(c, deadline)
         token = c.admin.create_tenant(tenant)
         c.admin.create_dataset(dataset, tenant=tenant, replication_factor=cluster.rf)
-    deadline = time.monotonic() + timeout
     for node in cluster.nodes.values():
         with Client([node.address], token=cluster.token, timeout=2,
                     routing=RoundRobinPolicy([node.address])) as c:
@@ -138,6 +139,20 @@ def _create_dataset(cluster: Cluster, tenant: str = "jepsen", dataset: str = "je
                     raise TimeoutError(f"node {node.id} never learned dataset {dataset}")
                 time.sleep(0.1)
     return token
+
+
+def _until_metadata_answers(client: Client, deadline: float) -> None:
+    """Until an admin read goes through the metadata log: a fresh cluster elects its
+    leader after its nodes serve, and a create before that is refused ("no metadata
+    leader": the canary run's set-up hit it under load). Nothing is sent meanwhile."""
+    while True:
+        try:
+            client.admin.list_datasets()
+            return
+        except (Unavailable, Timeout):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _try(call: Any, default: Any) -> Any:
