@@ -16,8 +16,9 @@ from typing import Any, Protocol, TypeVar
 from manhattan.client import governance as gov
 from manhattan.client import operations as ops
 from manhattan.client import snapshots as snap
+from manhattan.client.conditional import ConditionalWrite
 from manhattan.client.core import ClientCore
-from manhattan.client.models import DatasetInfo, Delete, Put
+from manhattan.client.models import DatasetInfo, Delete, Put, Record, Version
 from manhattan.types import Consistency, Durability
 
 T = TypeVar("T")
@@ -42,6 +43,9 @@ class Transport(Protocol):
                    then: Callable[[list[T]], Any]) -> Any:
         """``op`` to every reachable node; ``then`` merges their answers."""
 
+    def _conditional(self, write: ConditionalWrite, timeout: float | None) -> Any:
+        """A conditional write, an unknown outcome settled by a sealing re-read."""
+
 
 class DatasetOps:
     """Reads and writes on one dataset. Keys and values are bytes or str."""
@@ -53,21 +57,40 @@ class DatasetOps:
     def get(self, pkey: ops.Key, lkey: ops.Key = b"", *,
             consistency: Consistency = Consistency.DEFAULT,
             timeout: float | None = None) -> Any:
-        """The record at (pkey, lkey), or None. -> Record | None"""
+        """The record at (pkey, lkey), or None. -> Record | None
+
+        At ``Consistency.SERIAL`` a linearizable read (it completes a conditional write
+        in progress on the key first)."""
         return self._client._run(ops.get(self.name, pkey, lkey, consistency), timeout)
 
     def put(self, pkey: ops.Key, lkey: ops.Key, value: ops.Key, *, ttl: float | None = None,
             consistency: Consistency = Consistency.DEFAULT,
-            durability: Durability = Durability.DEFAULT, timeout: float | None = None) -> Any:
-        """Store a value (optionally expiring after ``ttl`` seconds). -> Version"""
+            durability: Durability = Durability.DEFAULT, timeout: float | None = None,
+            if_version: Version | Record | None = None, if_absent: bool = False) -> Any:
+        """Store a value (optionally expiring after ``ttl`` seconds). -> Version
+
+        ``if_version`` (the version a read returned) or ``if_absent=True`` make it a
+        compare-and-set at SERIAL: applied only if the key's current record has that
+        version (or there is none), else ``ConditionFailed`` carrying the current record.
+        ``consistency=Consistency.SERIAL`` alone is an unconditional linearizable write."""
+        if if_version is not None or if_absent or consistency == Consistency.SERIAL:
+            return self._client._conditional(ConditionalWrite(
+                self.name, pkey, lkey, value, ttl=ttl, if_version=if_version,
+                if_absent=if_absent, consistency=consistency, durability=durability), timeout)
         return self._client._run(
             ops.put(self.name, pkey, lkey, value, ttl, consistency, durability), timeout)
 
     def delete(self, pkey: ops.Key, lkey: ops.Key = b"", *,
                consistency: Consistency = Consistency.DEFAULT,
                durability: Durability = Durability.DEFAULT,
-               timeout: float | None = None) -> Any:
-        """Delete (pkey, lkey). -> Version (of the tombstone)"""
+               timeout: float | None = None, if_version: Version | Record | None = None) -> Any:
+        """Delete (pkey, lkey). -> Version (of the tombstone)
+
+        With ``if_version`` (or at SERIAL) a conditional delete: see ``put``."""
+        if if_version is not None or consistency == Consistency.SERIAL:
+            return self._client._conditional(ConditionalWrite(
+                self.name, pkey, lkey, None, ttl=None, if_version=if_version, if_absent=False,
+                consistency=consistency, durability=durability), timeout)
         return self._client._run(
             ops.delete(self.name, pkey, lkey, consistency, durability), timeout)
 
@@ -160,10 +183,17 @@ class AdminOps:
         """Datasets (all for the admin, or one tenant's). -> list[DatasetInfo]"""
         return self._client._run(ops.list_datasets(tenant), timeout)
 
-    def drop_dataset(self, name: str, *, timeout: float | None = None) -> Any:
-        """Drop a dataset and everything in it. -> None"""
-        return self._client._run(ops.drop_dataset(name), timeout,
+    def drop_dataset(self, name: str, *, tenant: str | None = None,
+                     timeout: float | None = None) -> Any:
+        """Drop a dataset and everything in it (``tenant``: its owner; dataset names are
+        per tenant, so it is needed when several tenants own ``name``). -> None"""
+        return self._client._run(ops.drop_dataset(name, tenant), timeout,
                                  lambda _: self._client._core.topology.forget_dataset(name))
+
+    def drop_tenant(self, name: str, *, timeout: float | None = None) -> Any:
+        """Drop a tenant: its tokens stop working, its datasets and limits are gone; a
+        tenant created again under the name is a new one. -> list[DatasetInfo]"""
+        return self._client._run(ops.drop_tenant(name), timeout)
 
     def node_info(self, *, timeout: float | None = None) -> Any:
         """What the answering node says about itself. -> NodeInfo"""
@@ -216,8 +246,9 @@ class AdminOps:
                    ops_per_second: float | None = None, bytes_per_second: float | None = None,
                    storage_quota_bytes: int | None = None, burst_seconds: float | None = None,
                    timeout: float | None = None) -> Any:
-        """Change a tenant's or a dataset's limits (None keeps a field; 0 removes a limit).
-        -> Limits"""
+        """Change a tenant's limits (``tenant`` alone) or a dataset's (``dataset``, and
+        ``tenant`` its owner when several tenants own the name); None keeps a field, 0
+        removes a limit. -> Limits"""
         return self._client._run(gov.set_limits(
             tenant=tenant, dataset=dataset, ops_per_second=ops_per_second,
             bytes_per_second=bytes_per_second, storage_quota_bytes=storage_quota_bytes,

@@ -15,6 +15,8 @@ class Tenant:
 
     name: str
     created_at_ms: int
+    # Unique per creation of this name (the metadata log's); 0 before the log existed.
+    incarnation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +98,8 @@ class MetadataStatus:
     seconds_since_majority: float
     voters: list[str]
     applied_commands: int
+    voters_pending_change: int = 0
+    """A change whose switch committed but whose voter change is unsettled (0: none)."""
 
 
 @dataclass(frozen=True, slots=True)

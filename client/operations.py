@@ -87,6 +87,13 @@ def _dataset_info(m: admin_pb2.DatasetSpec) -> DatasetInfo:
 # -- data operations --------------------------------------------------------
 
 
+def not_serial(consistency: Consistency, what: str) -> None:
+    """SERIAL is per key: refused (before anything is sent) for multi-key calls."""
+    if consistency == Consistency.SERIAL:
+        raise InvalidRequest(f"consistency SERIAL is not supported for {what}: SERIAL is "
+                             "per key (a get, or a put/delete with if_version/if_absent)")
+
+
 def get(dataset: str, pkey: Key, lkey: Key, consistency: Consistency) -> Operation[Record | None]:
     """Get one record."""
     p = as_bytes(pkey, "pkey")
@@ -123,6 +130,7 @@ def scan_page(dataset: str, pkey: Key, start: Key | None, end: Key | None, limit
               reverse: bool, cursor: bytes | None, consistency: Consistency
               ) -> Operation[ScanPage]:
     """One page of a scan inside one pkey."""
+    not_serial(consistency, "scans")
     if limit < 0:
         raise InvalidRequest(f"limit must not be negative, got {limit}")
     p = as_bytes(pkey, "pkey")
@@ -142,6 +150,7 @@ def scan_page(dataset: str, pkey: Key, start: Key | None, end: Key | None, limit
 def get_many(dataset: str, keys: Sequence[tuple[Key, Key]], consistency: Consistency
              ) -> Operation[list[Record | None]]:
     """Get many records in one call; results in key order."""
+    not_serial(consistency, "get_many")
     request = data_pb2.MultiGetRequest(
         dataset=dataset, consistency=int(consistency), paged=True,
         keys=[types_pb2.Key(pkey=as_bytes(p, f"keys[{i}].pkey"), lkey=as_bytes(l, f"keys[{i}].lkey"))
@@ -170,6 +179,7 @@ def _mutation(i: int, item: Put | Delete | tuple) -> data_pb2.Mutation:
 def put_many(dataset: str, items: Iterable[Put | Delete | tuple], consistency: Consistency,
              durability: Durability) -> Operation[list[Version]]:
     """Puts and deletes in one batch, atomic on each node per replica set."""
+    not_serial(consistency, "put_many")
     request = data_pb2.MultiPutRequest(
         dataset=dataset, consistency=int(consistency), durability=int(durability),
         mutations=[_mutation(i, item) for i, item in enumerate(items)],
@@ -247,7 +257,8 @@ def create_tenant(name: str) -> Operation[str]:
 def list_tenants() -> Operation[list[Tenant]]:
     """Every tenant."""
     return Operation("admin", "ListTenants", admin_pb2.ListTenantsRequest(),
-                     lambda r: [Tenant(t.name, t.created_at_ms) for t in r.tenants], True)
+                     lambda r: [Tenant(t.name, t.created_at_ms, t.incarnation)
+                                for t in r.tenants], True)
 
 
 def create_dataset(name: str, tenant: str, replication_factor: int, read_consistency: Consistency,
@@ -263,16 +274,26 @@ def create_dataset(name: str, tenant: str, replication_factor: int, read_consist
                      lambda r: _dataset_info(r.dataset), False)
 
 
-def list_datasets(tenant: str | None) -> Operation[list[DatasetInfo]]:
-    """Datasets visible to the caller (optionally one tenant's, for the admin)."""
-    return Operation("admin", "ListDatasets", admin_pb2.ListDatasetsRequest(tenant=tenant or ""),
+def list_datasets(tenant: str | None, local: bool = False) -> Operation[list[DatasetInfo]]:
+    """Datasets visible to the caller (optionally one tenant's, for the admin); ``local``:
+    the answering node's applied copy, without a barrier through the metadata log."""
+    request = admin_pb2.ListDatasetsRequest(tenant=tenant or "", local=local)
+    return Operation("admin", "ListDatasets", request,
                      lambda r: [_dataset_info(d) for d in r.datasets], True)
 
 
-def drop_dataset(name: str) -> Operation[None]:
-    """Drop a dataset and all its records."""
-    return Operation("admin", "DropDataset", admin_pb2.DropDatasetRequest(name=name),
+def drop_dataset(name: str, tenant: str | None) -> Operation[None]:
+    """Drop a dataset and all its records (``tenant``: its owner, needed when several
+    tenants own a dataset of that name)."""
+    return Operation("admin", "DropDataset",
+                     admin_pb2.DropDatasetRequest(name=name, tenant=tenant or ""),
                      lambda r: None, False)
+
+
+def drop_tenant(name: str) -> Operation[list[DatasetInfo]]:
+    """Drop a tenant, its tokens, datasets and limits; the datasets that went with it."""
+    return Operation("admin", "DropTenant", admin_pb2.DropTenantRequest(name=name),
+                     lambda r: [_dataset_info(d) for d in r.datasets], False)
 
 
 _OPS_FIELDS = (
@@ -295,7 +316,7 @@ def _metadata_status(response: admin_pb2.NodeInfoResponse) -> MetadataStatus | N
         return None
     return MetadataStatus(m.role, m.leader, m.term, m.commit_index, m.applied_index,
                           m.has_majority, m.stale, m.seconds_since_majority, list(m.voters),
-                          m.applied_commands)
+                          m.applied_commands, m.voters_pending_change)
 
 
 def node_info() -> Operation[NodeInfo]:

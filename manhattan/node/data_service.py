@@ -13,20 +13,25 @@ from manhattan.rpc import request_context
 from manhattan.rpc.auth import Authenticator
 from manhattan.replication.coordinator import Coordinator, Mutation
 from manhattan.rpc.servicers import record_to_proto, rpc_errors, version_to_proto
+from manhattan.node.serial_data import SerialData
 from manhattan.node.validation import RequestValidator
 from manhattan.proto.v1 import data_pb2, data_pb2_grpc
 from manhattan.qos import QosGate
 from manhattan.storage import DEFAULT_SCAN_LIMIT, Record
 from manhattan.storage.keys import decode_cursor, encode_cursor
 from manhattan.tenancy import Catalog, DatasetSpec, Principal
+from manhattan.types import Consistency
+
+
+_SERIAL_WRITE = ("a plain write is last-writer-wins: use Cas (the SDK's put/delete with if_version or if_absent, or consistency=SERIAL)")
 
 
 def _payload(record: Record) -> int:
     return len(record.pkey) + len(record.lkey) + len(record.value)
 
 
-class DataService(data_pb2_grpc.DataServicer):
-    """Implements manhattan.v1.Data."""
+class DataService(SerialData, data_pb2_grpc.DataServicer):
+    """Implements manhattan.v1.Data (the SERIAL calls: ``serial_data.py``)."""
 
     def __init__(
         self, catalog: Catalog, auth: Authenticator, validator: RequestValidator,
@@ -94,7 +99,7 @@ class DataService(data_pb2_grpc.DataServicer):
         if self._gate is None or principal.is_admin:
             return
         try:
-            self._gate.admit(spec.tenant, spec.name, spec.replication_factor, ops=ops,
+            self._gate.admit(spec.tenant, spec.storage_id, spec.replication_factor, ops=ops,
                              nbytes=nbytes, grows=grows)
         except QuotaExceeded:
             remaining = context.time_remaining()
@@ -107,13 +112,16 @@ class DataService(data_pb2_grpc.DataServicer):
     def _charge(self, principal: Principal, spec: DatasetSpec, nbytes: int) -> None:
         """Bytes a read served count against the byte rate of what follows."""
         if self._gate is not None and not principal.is_admin:
-            self._gate.charge(spec.tenant, spec.name, nbytes)
+            self._gate.charge(spec.tenant, spec.storage_id, nbytes)
 
     @rpc_errors
     async def Get(self, request: data_pb2.GetRequest, context) -> data_pb2.GetResponse:
+        consistency = self._check.consistency(request.consistency)
+        if consistency == Consistency.SERIAL:
+            return await self._serial_read(context, request.dataset, request.pkey,
+                                           request.lkey, seal=False)
         principal, spec = await self._dataset(context, request.dataset)
         self._check.key(request.pkey, request.lkey)
-        consistency = self._check.consistency(request.consistency)
         await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey))
         record = await self._coordinator.read(spec, request.pkey, request.lkey, consistency,
                                               context.time_remaining())
@@ -128,7 +136,7 @@ class DataService(data_pb2_grpc.DataServicer):
         self._check.key(request.pkey, request.lkey)
         self._check.value(request.value)
         self._check.ttl(request.ttl_ms)
-        consistency = self._check.consistency(request.consistency)
+        consistency = self._check.consistency(request.consistency, _SERIAL_WRITE)
         durability = self._check.durability(request.durability)
         await self._admit(context, principal, spec, 1,
                     len(request.pkey) + len(request.lkey) + len(request.value), grows=True)
@@ -141,7 +149,7 @@ class DataService(data_pb2_grpc.DataServicer):
     async def Delete(self, request: data_pb2.DeleteRequest, context) -> data_pb2.DeleteResponse:
         principal, spec = await self._dataset(context, request.dataset, write=True)
         self._check.key(request.pkey, request.lkey)
-        consistency = self._check.consistency(request.consistency)
+        consistency = self._check.consistency(request.consistency, _SERIAL_WRITE)
         durability = self._check.durability(request.durability)
         await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey))
         mutation = Mutation(request.pkey, request.lkey, delete=True)
@@ -153,7 +161,9 @@ class DataService(data_pb2_grpc.DataServicer):
     async def Scan(self, request: data_pb2.ScanRequest, context) -> data_pb2.ScanResponse:
         principal, spec = await self._dataset(context, request.dataset)
         self._check.key(request.pkey, b"")
-        consistency = self._check.consistency(request.consistency)
+        consistency = self._check.consistency(
+            request.consistency, "a scan reads many keys; SERIAL is per key (get one key "
+                                 "at SERIAL instead)")
         limit = self._check.scan_limit(request.limit, DEFAULT_SCAN_LIMIT)
         if request.cursor:
             try:
@@ -193,7 +203,9 @@ class DataService(data_pb2_grpc.DataServicer):
         self._check.batch(len(request.keys), key_bytes, "keys")
         for i, key in enumerate(request.keys):
             self._check.key(key.pkey, key.lkey, where=f"keys[{i}].")
-        consistency = self._check.consistency(request.consistency)
+        consistency = self._check.consistency(
+            request.consistency, "a multi-get reads many keys; SERIAL is per key (get each "
+                                 "key at SERIAL instead)")
         if not request.paged:  # the keys alone would not fit: refused before any work
             self._check.reply(sum(key_bytes), "keys", paged_hint=True)
         await self._admit(context, principal, spec, max(len(request.keys), 1), sum(key_bytes))
@@ -229,7 +241,9 @@ class DataService(data_pb2_grpc.DataServicer):
             self._check.key(m.pkey, m.lkey, where)
             self._check.value(m.value, where)
             self._check.ttl(m.ttl_ms, where)
-        consistency = self._check.consistency(request.consistency)
+        consistency = self._check.consistency(
+            request.consistency, "a multi-put is last-writer-wins; SERIAL writes are single-key "
+                                 "conditional writes (Cas)")
         durability = self._check.durability(request.durability)
         await self._admit(context, principal, spec, max(len(mutations), 1), sum(sizes),
                     grows=any(not m.delete for m in mutations))

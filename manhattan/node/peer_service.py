@@ -21,6 +21,7 @@ from manhattan.errors import ManhattanError
 from manhattan.rpc.auth import Authenticator
 from manhattan.proto.v1 import cluster_pb2, peer_pb2, peer_pb2_grpc, types_pb2
 from manhattan.replication.chunking import fitting_prefix, message_budget, proto_size
+from manhattan.replication.paxos_replica import PaxosReplica
 from manhattan.replication.peer_link import DEFAULT_MAX_MESSAGE_BYTES
 from manhattan.replication.wire import (
     entry_size, entry_to_proto, read_bounded, write_from_proto, write_to_proto,
@@ -57,6 +58,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         self._max_reply = message_budget(max_message_bytes)
         self._engine = engine
         self._group_commit = group_commit
+        self._paxos = PaxosReplica(engine, group_commit)
         self._auth = auth
         self._hlc = hlc
         self._on_ping = on_ping
@@ -121,6 +123,8 @@ class PeerService(peer_pb2_grpc.PeerServicer):
                 reply = self._read(op.read)
             elif kind == "scan":
                 reply = self._scan(op.scan)
+            elif kind is not None and kind.startswith("paxos_"):
+                reply = peer_pb2.ReplicaReply(paxos=await self._paxos.execute(op))
             else:
                 reply = peer_pb2.ReplicaReply(code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
                                               message="empty replica operation")

@@ -97,6 +97,29 @@ def test_dataset_drop_asks_for_confirmation_and_then_drops(run, tenant_ds):
     assert gone.exit_code == 1 and "NotFound" in gone.output
 
 
+def test_dataset_names_are_per_tenant_and_the_admin_names_the_owner(run):
+    n = next(_n)
+    owners = [f"cli-owner-{n}-{side}" for side in ("a", "b")]
+    name = f"cli-shared-{n}"
+    tokens = {}
+    for owner in owners:
+        tokens[owner] = json.loads(run("tenant", "create", owner, "-o", "json").output)[0]["token"]
+        assert run("dataset", "create", name, "--tenant", owner, "--rf", "1").exit_code == 0
+    ambiguous = run("dataset", "drop", name, "--yes")
+    assert ambiguous.exit_code == 1 and "name the tenant" in ambiguous.output
+    assert run("dataset", "drop", name, "--tenant", owners[1], "--yes").exit_code == 0
+    listed = [d for d in json.loads(run("dataset", "list", "-o", "json").output)
+              if d["name"] == name]
+    assert [d["tenant"] for d in listed] == [owners[0]]
+    assert listed[0]["storage_id"] == f"{name}@{listed[0]['incarnation']}"
+    dropped = run("tenant", "drop", owners[0], "--yes")
+    assert dropped.exit_code == 0 and name in dropped.output
+    refused = run("kv", "get", name, "p", "l", token=tokens[owners[0]])
+    assert refused.exit_code == 1 and "Unauthenticated" in refused.output
+    tenants = [t["name"] for t in json.loads(run("tenant", "list", "-o", "json").output)]
+    assert owners[0] not in tenants and owners[1] in tenants
+
+
 def test_errors_are_one_clean_line_with_the_error_kind(run, tenant_ds):
     _, token, ds = tenant_ds
     result = run("kv", "put", ds, "", "l", "v", token=token)
@@ -132,3 +155,30 @@ def test_environment_variables_supply_endpoints_and_token(run, node, tenant_ds, 
     assert run("kv", "put", ds, "env", "l", "v", flags=False).exit_code == 0
     got = run("kv", "get", ds, "env", "l", "-o", "json", flags=False)
     assert json.loads(got.output)[0]["value"] == "v"
+
+
+def test_kv_put_if_absent_and_if_version_are_compare_and_set(run, tenant_ds):
+    _, token, ds = tenant_ds
+    created = run("kv", "put", ds, "cas", "l", "v1", "--if-absent", "-o", "json", token=token)
+    assert created.exit_code == 0, created.output
+    [row] = json.loads(created.output)
+    version = f"{row['timestamp']}:{row['writer']}"
+    again = run("kv", "put", ds, "cas", "l", "v2", "--if-absent", token=token)
+    assert again.exit_code == 1 and f"ConditionFailed: not written, the current version is " \
+                                     f"{version}" in again.output
+    swapped = run("kv", "put", ds, "cas", "l", "v2", "--if-version", version, token=token)
+    assert swapped.exit_code == 0, swapped.output
+    stale = run("kv", "delete", ds, "cas", "l", "--if-version", version, token=token)
+    assert stale.exit_code == 1 and "ConditionFailed" in stale.output
+    [now] = json.loads(run("kv", "get", ds, "cas", "l", "--consistency", "serial", "-o", "json",
+                           token=token).output)
+    assert now["value"] == "v2"
+    gone = run("kv", "delete", ds, "cas", "l", "--if-version",
+               f"{now['timestamp']}:{now['writer']}", token=token)
+    assert gone.exit_code == 0, gone.output
+    assert run("kv", "get", ds, "cas", "l", token=token).exit_code == 1
+    both = run("kv", "put", ds, "cas", "l", "v", "--if-absent", "--if-version", "5:1",
+               token=token)
+    assert both.exit_code == 2 and "not both" in both.output
+    bad = run("kv", "put", ds, "cas", "l", "v", "--if-version", "five", token=token)
+    assert bad.exit_code == 2 and "TIMESTAMP:WRITER" in bad.output
