@@ -13,7 +13,7 @@ from manhattan.client.errors import (
 )
 from manhattan.client.models import (
     ClusterTopology, DatasetInfo, Delete, MemberInfo, MetadataStatus, NodeInfo, Put, Record, ScanPage, Tenant,
-    Version,
+    TrimResult, Version,
 )
 from manhattan.client.models import AuditEntry, Limits, TenantDescription, TokenInfo
 from manhattan.security.tls import TlsFiles
@@ -34,7 +34,7 @@ __all__ = [
     "RetryPolicy", "RoundRobinPolicy", "RoutingPolicy", "ScanPage", "StaleTopology", "Tenant",
     "Timeout", "TokenAwarePolicy", "TopologyCache", "Unauthenticated", "Unavailable", "Version",
     "AuditEntry", "Limits", "TenantDescription", "TlsFiles", "TokenInfo",
-    "SnapshotInfo",
+    "SnapshotInfo", "TrimResult",
     "Backoff", "ConstantBackoff", "EqualJitterBackoff", "ExponentialBackoff",
     "FullJitterBackoff", "NoBackoff", "RetryDecision",
     "ConditionFailed", "ConnectionLost", "MultiPartError", "NodeUnreachable", "PartOutcome", "ReplicasUnavailable",

@@ -147,6 +147,16 @@ class DatasetOps:
         return self._client._run(
             ops.put_many(self.name, items, consistency, durability), timeout)
 
+    def trim(self, pkey: ops.Key, keep: int, *, start: ops.Key | None = None,
+             end: ops.Key | None = None, consistency: Consistency = Consistency.DEFAULT,
+             durability: Durability = Durability.DEFAULT, timeout: float | None = None) -> Any:
+        """Keep the ``keep`` records of highest lkey of ``pkey`` (in [start, end)) and
+        delete the rest: a capped list, such as a timeline. Each replica trims what it
+        holds, with tombstones of one version: records written after the trim are never
+        deleted, and a replica that missed it converges by repair. -> TrimResult"""
+        return self._client._run(
+            ops.trim(self.name, pkey, keep, start, end, consistency, durability), timeout)
+
 
 class AdminOps:
     """Tenant and dataset management (needs the admin token)."""

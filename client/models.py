@@ -121,6 +121,17 @@ class Delete:
 
 
 @dataclass(frozen=True, slots=True)
+class TrimResult:
+    """What ``Dataset.trim`` did: the tombstones' version (records written after it
+    are never trimmed), the most records one acknowledging replica deleted, and the
+    highest lkey any of them deleted (None when none was)."""
+
+    version: Version
+    removed: int
+    floor: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
 class MemberInfo:
     """One member of the cluster and whether the answering node believes it alive."""
 
@@ -177,5 +188,5 @@ class TenantDescription:
 __all__ = [
     "AuditEntry", "ClusterTopology", "DatasetInfo", "Delete", "Limits", "MemberInfo", "NodeInfo",
     "Put", "Record", "ScanPage", "SnapshotInfo", "Tenant", "TenantDescription", "TokenInfo",
-    "Version",
+    "TrimResult", "Version",
 ]

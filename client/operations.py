@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from manhattan.client.models import (
-    ClusterTopology, DatasetInfo, MemberInfo, Delete, MetadataStatus, NodeInfo, Put, Record, ScanPage, Tenant, Version,
+    ClusterTopology, DatasetInfo, MemberInfo, Delete, MetadataStatus, NodeInfo, Put, Record, ScanPage, Tenant, TrimResult, Version,
 )
 from manhattan.errors import InternalError, InvalidRequest
 from manhattan.proto.v1 import admin_pb2, cluster_pb2, data_pb2, types_pb2
@@ -187,6 +187,31 @@ def put_many(dataset: str, items: Iterable[Put | Delete | tuple], consistency: C
     return Operation("data", "MultiPut", request,
                      lambda r: [_version(v) for v in r.versions], False,
                      dataset=dataset, batch="mutations")
+
+
+MAX_TRIM_KEEP = 1_000_000
+
+
+def trim(dataset: str, pkey: Key, keep: int, start: Key | None, end: Key | None,
+         consistency: Consistency, durability: Durability) -> Operation[TrimResult]:
+    """Keep the ``keep`` records of highest lkey in [start, end) of one pkey; each
+    replica deletes the rest locally. Idempotent: trimming twice keeps the same."""
+    if isinstance(keep, bool) or not isinstance(keep, int):
+        raise InvalidRequest(f"keep must be an int, not {type(keep).__name__}")
+    if not 0 <= keep <= MAX_TRIM_KEEP:
+        raise InvalidRequest(f"keep must be between 0 and {MAX_TRIM_KEEP}, got {keep}")
+    p = as_bytes(pkey, "pkey")
+    request = data_pb2.TrimRequest(dataset=dataset, pkey=p, keep=keep,
+                                   consistency=int(consistency), durability=int(durability))
+    if start is not None:
+        request.start = as_bytes(start, "start")
+    if end is not None:
+        request.end = as_bytes(end, "end")
+    if request.HasField("start") and request.HasField("end") and request.start >= request.end:
+        raise InvalidRequest("start must sort below end")
+    return Operation("data", "Trim", request,
+                     lambda r: TrimResult(_version(r.version), r.removed, r.floor or None),
+                     True, p, dataset)
 
 
 def split(op: Operation[list[T]], groups: Sequence[Sequence[int]]) -> list[Operation[list[T]]]:

@@ -26,6 +26,10 @@ from manhattan.types import Consistency
 _SERIAL_WRITE = ("a plain write is last-writer-wins: use Cas (the SDK's put/delete with if_version or if_absent, or consistency=SERIAL)")
 
 
+# A trim keeps at most this many records: a capped partition is meant to stay small.
+MAX_TRIM_KEEP = 1_000_000
+
+
 def _payload(record: Record) -> int:
     return len(record.pkey) + len(record.lkey) + len(record.value)
 
@@ -252,3 +256,23 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
             durability, consistency, context.time_remaining(),
         )
         return data_pb2.MultiPutResponse(versions=[version_to_proto(*r) for r in results])
+
+    @rpc_errors
+    async def Trim(self, request: data_pb2.TrimRequest, context) -> data_pb2.TrimResponse:
+        """Keep the newest ``keep`` records of a partition range; each replica trims locally."""
+        principal, spec = await self._dataset(context, request.dataset, write=True)
+        self._check.key(request.pkey, b"")
+        start = request.start if request.HasField("start") else None
+        end = request.end if request.HasField("end") else None
+        if start is not None and end is not None and start >= end:
+            raise InvalidRequest("trim: start must sort below end")
+        if request.keep > MAX_TRIM_KEEP:
+            raise InvalidRequest(f"trim: keep is {request.keep}; the limit is {MAX_TRIM_KEEP}")
+        consistency = self._check.consistency(request.consistency)
+        durability = self._check.durability(request.durability)
+        await self._admit(context, principal, spec, 1, len(request.pkey))
+        result = await self._coordinator.trim(
+            spec, request.pkey, keep=request.keep, start=start, end=end,
+            consistency=consistency, durability=durability, timeout=context.time_remaining())
+        return data_pb2.TrimResponse(version=version_to_proto(result.version),
+                                     removed=result.removed, floor=result.floor or b"")
