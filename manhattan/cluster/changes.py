@@ -29,7 +29,8 @@ import grpc
 
 from manhattan.cluster.membership import Membership, topology_to_proto
 from manhattan.cluster.peers import PeerContext
-from manhattan.cluster.ranges import future_topology, in_transition
+from manhattan.cluster.ranges import future_topology, gained_ranges, in_transition
+from manhattan.cluster.ring import Ring
 from manhattan.cluster.topology import Member, MemberState, Topology
 from manhattan.errors import (
     InvalidRequest, ManhattanError, StaleTopology, Timeout, Unavailable,
@@ -327,6 +328,10 @@ class MembershipChanges:
                     reply = await stub.TransferStatus(ops_pb2.TransferStatusRequest(epoch=epoch),
                                                       timeout=3, metadata=self.peers.metadata)
                 except grpc.aio.AioRpcError as exc:
+                    if not self._gains_ranges(member.id):
+                        # nothing to pull: a down member (a killed driver, say) must not
+                        # hold up a change resumed through another node
+                        return ops_pb2.NodeTransfer(node_id=member.id, done=True)
                     return ops_pb2.NodeTransfer(node_id=member.id,
                                                 error=f"unreachable ({exc.code().name})")
             return ops_pb2.NodeTransfer(node_id=member.id, ranges_total=reply.ranges_total,
@@ -339,6 +344,15 @@ class MembershipChanges:
                 if m.state == MemberState.LEAVING and not self._alive(m.id)}
         return list(await asyncio.gather(*(ask(m) for m in topology.members
                                            if m.id not in gone)))
+
+    def _gains_ranges(self, node: int) -> bool:
+        """Whether ``node`` replicates, after this change, a range it does not now, for
+        some dataset's replication factor: only such a node streams anything."""
+        current = self.membership.ring
+        future = self.membership.future_ring or Ring(
+            future_topology(self.membership.topology), vnodes=self.membership.vnodes)
+        factors = {spec.replication_factor for spec in self.catalog.datasets()}
+        return any(gained_ranges(current, future, node, n) for n in factors)
 
     async def change(self, request: ops_pb2.MembershipChangeRequest
                      ) -> AsyncIterator[ops_pb2.MembershipProgress]:

@@ -22,7 +22,7 @@ from manhattan.node.process import NodeProcess
 from manhattan.proto.v1 import ops_pb2, ops_pb2_grpc
 
 from tests.clusters import (
-    eventually, new_dataset, only, start_cluster, wait_until_down,
+    eventually, metadata_answers, new_dataset, only, start_cluster, wait_until_down,
 )
 
 Q, ONE = Consistency.QUORUM, Consistency.ONE
@@ -322,6 +322,46 @@ def test_a_join_resumes_after_the_streaming_source_is_killed(tmp_path):
         # may arrive twice).
         assert needed <= after.records <= needed + 2 * 250
         check_every_key([*local.endpoints, extra.address], token, ds, loaded, ring,
+                        {4: extra.address})
+    finally:
+        if extra is not None:
+            extra.stop()
+        local.stop()
+
+
+def test_a_join_whose_driver_is_killed_is_resumed_through_another_node_while_it_is_down(
+        tmp_path):
+    """The driver only orchestrates: once it is killed, the same add through another node
+    finishes the change with the driver still down (it gains no range, so nobody waits for
+    its transfer status; jepsen's member-driver-kill found the resume hanging on it)."""
+    local = start_cluster(tmp_path / "c", 3)
+    extra: NodeProcess | None = None
+    first: dict[str, object] = {}
+    resumed: dict[str, object] = {}
+    try:
+        token, ds = new_dataset(local)
+        loaded = preload(local.endpoints, token, ds, 8000)
+        extra = new_node(local, 4, max_records_per_s=2500, chunk_records=250)
+        adding(local, extra.address, first, via=local.node(1).address)
+        assert eventually(lambda: transfer_status(extra.address, local.admin_token).records
+                          >= 1000, timeout=60), "the stream did not start"
+        local.node(1).kill()
+        survivors = [local.node(2).address, local.node(3).address]
+        for _ in range(5):  # as an operator would while the log elects a new leader
+            with Client(survivors, token=local.admin_token) as admin:
+                assert eventually(lambda: metadata_answers(admin), timeout=60), "no leader"
+            resumed.clear()
+            adder = adding(local, extra.address, resumed, via=survivors[0])
+            adder.join(180)
+            assert not adder.is_alive()
+            if "leader changed" not in str(resumed.get("error", "")):
+                break
+        assert "error" not in resumed, resumed
+        assert resumed["last"].done
+        assert local.node(1).pid is None  # still down
+        ring = final_ring(survivors, local.admin_token)
+        assert "node-4" in ring.members
+        check_every_key([*survivors, extra.address], token, ds, loaded, ring,
                         {4: extra.address})
     finally:
         if extra is not None:
