@@ -7,7 +7,9 @@ from collections.abc import Awaitable, Callable
 
 import grpc
 
-from manhattan.errors import InvalidRequest, NotFound, QuotaExceeded, Unauthenticated
+from manhattan.errors import (
+    InvalidRequest, NotFound, QuotaExceeded, Unauthenticated, Unavailable,
+)
 from manhattan.node.session import absorb_session
 from manhattan.rpc import request_context
 from manhattan.rpc.auth import Authenticator
@@ -90,7 +92,9 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
         try:  # the catch-up is shared: leaving early does not cancel it for others
             return await asyncio.wait_for(self._catch_up_catalog(), max(remaining - 0.05, 0.0))
         except asyncio.TimeoutError:
-            return False
+            # nothing was done: Unavailable (safe to send again), not NotFound
+            raise Unavailable("this node has not applied that name yet and could not check "
+                              "with the cluster within the deadline") from None
 
     async def _admit(self, context: grpc.aio.ServicerContext, principal: Principal,
                      spec: DatasetSpec, ops: int, nbytes: int, grows: bool = False) -> None:

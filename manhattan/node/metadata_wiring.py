@@ -319,11 +319,15 @@ class NodeMetadata:
         it may not cover what the request needs) waits for the next one, which every
         such request shares and which starts when the one in flight ends. Requests naming
         what does not exist thus cannot flood the log. The caller bounds the wait by its
-        deadline (cancelling this leaves the shared barrier running). False: it failed."""
+        deadline (cancelling this leaves the shared barrier running).
+
+        A failed barrier raises Unavailable: not having applied a name is no proof that it
+        does not exist, so the caller must not answer NotFound (which nobody retries)."""
         try:
             await asyncio.shield(self._catch_up_barrier())
-        except Exception:
-            return False
+        except Exception as exc:
+            raise Unavailable(f"this node has not applied that name yet and could not reach "
+                              f"the metadata log to check ({exc}); ask again") from exc
         return True
 
     def _catch_up_barrier(self) -> "asyncio.Future[None]":

@@ -78,8 +78,10 @@ def cluster_tenant(sdk_cluster: LocalCluster) -> ClusterTenant:
     seed = sdk_cluster.endpoints[0]
     with Client([seed], token=sdk_cluster.admin_token,
                 routing=RoundRobinPolicy([seed])) as admin:
-        token = admin.admin.create_tenant(tenant)
-        admin.admin.create_dataset(dataset, tenant=tenant, replication_factor=3)
+        # 30 s, not the SDK's 5: the previous test's restart may have set off a metadata
+        # election, which a loaded box can stretch (Unavailable is retried until then)
+        token = admin.admin.create_tenant(tenant, timeout=30)
+        admin.admin.create_dataset(dataset, tenant=tenant, replication_factor=3, timeout=30)
     _on_every_node(sdk_cluster, lambda c: dataset in {d.name for d in c.admin.list_datasets()})
     return ClusterTenant(tenant, token, dataset, seed)
 

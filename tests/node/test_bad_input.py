@@ -251,12 +251,12 @@ def test_duplicate_tenant_and_dataset_are_already_exists(admin, made) -> None:
     expect(AlreadyExists, made.tenant, lambda: admin.admin.create_tenant(made.tenant))
     expect(AlreadyExists, made.dataset,
            lambda: admin.admin.create_dataset(made.dataset, tenant=made.tenant))
-    # a dataset name is global: another tenant cannot take it either
+    # names are per tenant: another tenant's dataset of the same name is its own
     other = f"t-{uuid.uuid4().hex[:12]}"
-    admin.admin.create_tenant(other)
-    expect(AlreadyExists, made.dataset,
-           lambda: admin.admin.create_dataset(made.dataset, tenant=other))
-    assert admin.admin.list_datasets(other) == []
+    other_token = admin.admin.create_tenant(other)
+    admin.admin.create_dataset(made.dataset, tenant=other)
+    with Client([made.endpoint], token=other_token) as client:
+        assert client.dataset(made.dataset).get(b"p", b"k") is None
     # the duplicate creates replaced nothing: same owner, same token, same data
     assert [d.name for d in admin.admin.list_datasets(made.tenant)] == [made.dataset]
     with made.client() as client:
