@@ -243,7 +243,8 @@ class AdminOps:
         return self._client._run(gov.list_tokens(tenant), timeout)
 
     def revoke_token(self, token_id: str, *, timeout: float | None = None) -> Any:
-        """Revoke a token; every node refuses it within a gossip round or two. -> None"""
+        """Revoke a token; every node that reaches the metadata majority refuses it within
+        about a second (see docs/metadata.md). -> None"""
         return self._client._run(gov.revoke_token(token_id), timeout)
 
     def rotate_token(self, token_id: str, *, grace: float = 0.0,
