@@ -44,7 +44,8 @@ from manhattan.tenancy.items import Item
 log = logging.getLogger("manhattan.metadata")
 
 MAX_VOTERS = 5
-MEMBER_PORT_OFFSET = 1000  # a member's Raft port by default: its gRPC port + 1000
+MEMBER_PORT_OFFSET = 1000
+BARRIER_RETRY_S = 0.1  # pause before a barrier lost to a leader change is asked again  # a member's Raft port by default: its gRPC port + 1000
 # Outcomes that prove the command was never appended: safe to call Unavailable.
 _NOT_SENT = {FAIL_REASON.QUEUE_FULL: "the metadata command queue is full",
              FAIL_REASON.MISSING_LEADER: "no metadata leader",
@@ -284,8 +285,21 @@ class MetadataLog:
 
     async def barrier(self, timeout: float) -> None:
         """Return once this node has applied everything committed before the call:
-        what an admin reads afterwards is linearizable."""
-        await self.submit({"op": "barrier"}, timeout)
+        what an admin reads afterwards is linearizable.
+
+        A barrier changes nothing, so one lost to a leader change is asked again (while
+        a majority is in reach, until the deadline): an election must not fail an admin
+        read, a membership resume or a data-plane catch-up."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(timeout, 0.0)
+        while True:
+            try:
+                await self.submit({"op": "barrier"}, deadline - loop.time())
+                return
+            except (Unavailable, Timeout):
+                if not self.has_majority() or loop.time() + BARRIER_RETRY_S >= deadline:
+                    raise
+            await asyncio.sleep(BARRIER_RETRY_S)
 
     # -- health -----------------------------------------------------------------
 
