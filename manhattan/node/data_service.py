@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import grpc
 
@@ -17,12 +19,28 @@ from manhattan.node.validation import RequestValidator
 from manhattan.proto.v1 import data_pb2, data_pb2_grpc
 from manhattan.qos import QosGate
 from manhattan.storage import DEFAULT_SCAN_LIMIT, Record
+from manhattan.storage.counters import INT64_MAX, INT64_MIN, MAX_OP_ID_BYTES, CounterState
 from manhattan.storage.keys import decode_cursor, encode_cursor
 from manhattan.tenancy import Catalog, DatasetSpec, Principal
 
 
 def _payload(record: Record) -> int:
     return len(record.pkey) + len(record.lkey) + len(record.value)
+
+
+def _shown(spec: DatasetSpec, record: Record) -> Record:
+    """What a reader of the dataset sees: a counter's value in decimal ASCII (its
+    CRDT state stays inside the cluster)."""
+    if not spec.is_counter:
+        return record
+    return replace(record, value=str(value_of_state(record.value)).encode())
+
+
+def _plain(spec: DatasetSpec, call: str) -> None:
+    """Put and delete are for kv datasets: a counter changes only by adds."""
+    if spec.is_counter:
+        raise InvalidRequest(f"dataset {spec.name!r} is a counter dataset: {call} is refused; "
+                             "change its counters with CounterAdd (Dataset.add)")
 
 
 class DataService(data_pb2_grpc.DataServicer):
@@ -109,22 +127,32 @@ class DataService(data_pb2_grpc.DataServicer):
         if self._gate is not None and not principal.is_admin:
             self._gate.charge(spec.tenant, spec.name, nbytes)
 
-    @rpc_errors
-    async def Get(self, request: data_pb2.GetRequest, context) -> data_pb2.GetResponse:
+    async def _read_one(self, request: data_pb2.GetRequest | data_pb2.CounterGetRequest,
+                        context: grpc.aio.ServicerContext, counter: bool = False
+                        ) -> tuple[Principal, DatasetSpec, Record | None]:
+        """Check and coordinate a single-key read (a counter read: of a counter dataset)."""
         principal, spec = await self._dataset(context, request.dataset)
+        if counter:
+            self._counter_dataset(spec, "CounterGet")
         self._check.key(request.pkey, request.lkey)
         consistency = self._check.consistency(request.consistency)
         await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey))
         record = await self._coordinator.read(spec, request.pkey, request.lkey, consistency,
                                               context.time_remaining())
+        return principal, spec, record
+
+    @rpc_errors
+    async def Get(self, request: data_pb2.GetRequest, context) -> data_pb2.GetResponse:
+        principal, spec, record = await self._read_one(request, context)
         if record is None:
             return data_pb2.GetResponse(found=False)
         self._charge(principal, spec, len(record.value))
-        return data_pb2.GetResponse(found=True, record=record_to_proto(record))
+        return data_pb2.GetResponse(found=True, record=record_to_proto(_shown(spec, record)))
 
     @rpc_errors
     async def Put(self, request: data_pb2.PutRequest, context) -> data_pb2.PutResponse:
         principal, spec = await self._dataset(context, request.dataset, write=True)
+        _plain(spec, "put")
         self._check.key(request.pkey, request.lkey)
         self._check.value(request.value)
         self._check.ttl(request.ttl_ms)
@@ -140,6 +168,7 @@ class DataService(data_pb2_grpc.DataServicer):
     @rpc_errors
     async def Delete(self, request: data_pb2.DeleteRequest, context) -> data_pb2.DeleteResponse:
         principal, spec = await self._dataset(context, request.dataset, write=True)
+        _plain(spec, "delete")
         self._check.key(request.pkey, request.lkey)
         consistency = self._check.consistency(request.consistency)
         durability = self._check.durability(request.durability)
@@ -171,7 +200,8 @@ class DataService(data_pb2_grpc.DataServicer):
         records, cursor = self._fit(page.records, page.cursor)
         self._charge(principal, spec, sum(_payload(r) for r in records))
         return data_pb2.ScanResponse(
-            records=[record_to_proto(r) for r in records], next_cursor=cursor or b""
+            records=[record_to_proto(_shown(spec, r)) for r in records],
+            next_cursor=cursor or b""
         )
 
     def _fit(
@@ -213,7 +243,8 @@ class DataService(data_pb2_grpc.DataServicer):
                 break
         self._charge(principal, spec, served)
         return data_pb2.MultiGetResponse(results=[
-            data_pb2.GetResult(found=True, record=record_to_proto(r)) if r is not None
+            data_pb2.GetResult(found=True, record=record_to_proto(_shown(spec, r)))
+            if r is not None
             else data_pb2.GetResult(found=False)
             for r in records
         ], next_index=len(records) if len(records) < len(keys) else 0)
@@ -221,6 +252,7 @@ class DataService(data_pb2_grpc.DataServicer):
     @rpc_errors
     async def MultiPut(self, request: data_pb2.MultiPutRequest, context) -> data_pb2.MultiPutResponse:
         principal, spec = await self._dataset(context, request.dataset, write=True)
+        _plain(spec, "multi-put")
         mutations = request.mutations
         sizes = [len(m.pkey) + len(m.lkey) + len(m.value) for m in mutations]
         self._check.batch(len(mutations), sizes, "mutations")
@@ -238,3 +270,46 @@ class DataService(data_pb2_grpc.DataServicer):
             durability, consistency, context.time_remaining(),
         )
         return data_pb2.MultiPutResponse(versions=[version_to_proto(*r) for r in results])
+
+    # -- counters -----------------------------------------------------------
+
+    def _counter_dataset(self, spec: DatasetSpec, call: str) -> None:
+        if not spec.is_counter:
+            raise InvalidRequest(f"dataset {spec.name!r} is a kv dataset: {call} is for "
+                                 "counter datasets (create one with kind=\"counter\")")
+
+    @rpc_errors
+    async def CounterAdd(self, request: data_pb2.CounterAddRequest, context
+                         ) -> data_pb2.CounterAddResponse:
+        principal, spec = await self._dataset(context, request.dataset, write=True)
+        self._counter_dataset(spec, "CounterAdd")
+        self._check.key(request.pkey, request.lkey)
+        if not INT64_MIN <= request.delta <= INT64_MAX:  # sint64 already: a guard for tools
+            raise InvalidRequest(f"delta must be a signed 64-bit integer, got {request.delta}")
+        if len(request.op_id) > MAX_OP_ID_BYTES:
+            raise InvalidRequest(f"op_id is {len(request.op_id)} bytes; at most "
+                                 f"{MAX_OP_ID_BYTES} are allowed")
+        consistency = self._check.consistency(request.consistency)
+        durability = self._check.durability(request.durability)
+        await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey) + 8,
+                          grows=True)
+        op_id = request.op_id or uuid.uuid4().bytes
+        result = await self._coordinator.add(spec, request.pkey, request.lkey, request.delta,
+                                             op_id, consistency, durability,
+                                             context.time_remaining())
+        return data_pb2.CounterAddResponse(value=result.value, counted=result.counted,
+                                           version=version_to_proto(result.version))
+
+    @rpc_errors
+    async def CounterGet(self, request: data_pb2.CounterGetRequest, context
+                         ) -> data_pb2.CounterGetResponse:
+        _, _, record = await self._read_one(request, context, counter=True)
+        if record is None:
+            return data_pb2.CounterGetResponse(value=0, found=False)
+        return data_pb2.CounterGetResponse(value=value_of_state(record.value), found=True,
+                                           version=version_to_proto(record.version))
+
+
+def value_of_state(raw: bytes) -> int:
+    """The counter a stored state holds."""
+    return CounterState.decode(raw).value

@@ -32,6 +32,7 @@ from manhattan.errors import ReplicasUnavailable, Timeout, Unavailable
 from manhattan.hlc import HybridClock, physical_ms
 from manhattan.proto.v1 import peer_pb2, types_pb2
 from manhattan.replication.chunking import fitting_prefix
+from manhattan.replication.counters import CounterCoordination
 from manhattan.replication.hints import HintReplay, HintStore
 from manhattan.replication.peer_link import PeerLinks, PeerUnreachable, ReplicaRefused
 from manhattan.replication.read_repair import Key, ReadRepair, newest
@@ -80,8 +81,9 @@ def required_acks(level: Consistency, replicas: int) -> int:
     return replicas // 2 + 1
 
 
-class Coordinator(ReplicaApply):
-    """Coordinates reads and writes over the replicas of each pkey."""
+class Coordinator(CounterCoordination, ReplicaApply):
+    """Coordinates reads and writes (and counter increments: ``counters.py``) over the
+    replicas of each pkey."""
 
     def __init__(
         self, *, node_id: int, engine: CoordinatorEngine, clock: HybridClock,
@@ -121,6 +123,13 @@ class Coordinator(ReplicaApply):
             replica_timeout=replica_timeout, max_bytes=max_response_bytes)
 
     # -- helpers ------------------------------------------------------------
+
+    def _refuse_if_ahead(self) -> None:
+        """Unavailable (nothing sent) while this node's clock runs far ahead of its peers'."""
+        if self.write_refusal is not None:
+            reason = self.write_refusal()
+            if reason is not None:
+                raise Unavailable(reason)
 
     def _alive(self, member: Member) -> bool:
         return member.id == self.node_id or self.detector.is_alive(member.id)
@@ -203,10 +212,7 @@ class Coordinator(ReplicaApply):
         Each result says whether the write lost last-writer-wins at every acking
         replica (``superseded_by``). Raises Unavailable (nothing sent) while this
         node's clock runs far ahead of its peers'."""
-        if self.write_refusal is not None:
-            reason = self.write_refusal()
-            if reason is not None:
-                raise Unavailable(reason)
+        self._refuse_if_ahead()
         level = consistency or spec.write_consistency
         sync = (durability or spec.durability) == Durability.SYNC
         first = self.clock.now_many(len(mutations)) if mutations else 0

@@ -26,41 +26,43 @@ from manhattan.proto.v1 import types_pb2 as manhattan_dot_proto_dot_v1_dot_types
 from manhattan.proto.v1 import cluster_pb2 as manhattan_dot_proto_dot_v1_dot_cluster__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmanhattan/proto/v1/peer.proto\x12\x0cmanhattan.v1\x1a\x1emanhattan/proto/v1/types.proto\x1a manhattan/proto/v1/cluster.proto\"w\n\x05\x45ntry\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12&\n\x07version\x18\x02 \x01(\x0b\x32\x15.manhattan.v1.Version\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\x15\n\rexpires_at_ms\x18\x04 \x01(\x04\x12\x11\n\ttombstone\x18\x05 \x01(\x08\"N\n\x0cReplicaWrite\x12\x0c\n\x04pkey\x18\x01 \x01(\x0c\x12\x0c\n\x04lkey\x18\x02 \x01(\x0c\x12\"\n\x05\x65ntry\x18\x03 \x01(\x0b\x32\x13.manhattan.v1.Entry\"T\n\x07\x41pplyOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12*\n\x06writes\x18\x02 \x03(\x0b\x32\x1a.manhattan.v1.ReplicaWrite\x12\x0c\n\x04sync\x18\x03 \x01(\x08\"M\n\x06ReadOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x1f\n\x04keys\x18\x02 \x03(\x0b\x32\x11.manhattan.v1.Key\x12\x11\n\tmax_bytes\x18\x03 \x01(\x04\"\xa2\x01\n\x06ScanOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04pkey\x18\x02 \x01(\x0c\x12\x12\n\x05start\x18\x03 \x01(\x0cH\x00\x88\x01\x01\x12\x10\n\x03\x65nd\x18\x04 \x01(\x0cH\x01\x88\x01\x01\x12\r\n\x05limit\x18\x05 \x01(\r\x12\x0f\n\x07reverse\x18\x06 \x01(\x08\x12\x0e\n\x06\x63ursor\x18\x07 \x01(\x0c\x12\x11\n\tmax_bytes\x18\x08 \x01(\x04\x42\x08\n\x06_startB\x06\n\x04_end\"\x91\x01\n\tReplicaOp\x12\n\n\x02id\x18\x01 \x01(\x04\x12&\n\x05\x61pply\x18\x02 \x01(\x0b\x32\x15.manhattan.v1.ApplyOpH\x00\x12$\n\x04read\x18\x03 \x01(\x0b\x32\x14.manhattan.v1.ReadOpH\x00\x12$\n\x04scan\x18\x04 \x01(\x0b\x32\x14.manhattan.v1.ScanOpH\x00\x42\x04\n\x02op\"4\n\x0cReplicaBatch\x12$\n\x03ops\x18\x01 \x03(\x0b\x32\x17.manhattan.v1.ReplicaOp\"\xe4\x01\n\x0cReplicaReply\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0f\n\x07\x61pplied\x18\x04 \x03(\x08\x12$\n\x07\x65ntries\x18\x05 \x03(\x0b\x32\x13.manhattan.v1.Entry\x12+\n\x07scanned\x18\x06 \x03(\x0b\x32\x1a.manhattan.v1.ReplicaWrite\x12\x13\n\x0bnext_cursor\x18\x07 \x01(\x0c\x12\x0b\n\x03hlc\x18\x08 \x01(\x04\x12#\n\x04kept\x18\t \x03(\x0b\x32\x15.manhattan.v1.Version\"=\n\x0eReplicaReplies\x12+\n\x07replies\x18\x01 \x03(\x0b\x32\x1a.manhattan.v1.ReplicaReply\"o\n\x0bPingRequest\x12\x11\n\tfrom_node\x18\x01 \x01(\r\x12\x16\n\x0etopology_epoch\x18\x02 \x01(\x04\x12\x17\n\x0f\x63\x61talog_version\x18\x03 \x01(\x04\x12\x0f\n\x07wall_ms\x18\x04 \x01(\x04\x12\x0b\n\x03hlc\x18\x05 \x01(\x04\"n\n\x0cPingResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\x16\n\x0etopology_epoch\x18\x02 \x01(\x04\x12\x17\n\x0f\x63\x61talog_version\x18\x03 \x01(\x04\x12\x0f\n\x07wall_ms\x18\x04 \x01(\x04\x12\x0b\n\x03hlc\x18\x05 \x01(\x04\"\x13\n\x11GetCatalogRequest\"K\n\x0b\x43\x61talogItem\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12\x0f\n\x07\x64\x65leted\x18\x04 \x01(\x08\"L\n\x0f\x43\x61talogSnapshot\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12(\n\x05items\x18\x02 \x03(\x0b\x32\x19.manhattan.v1.CatalogItem2\xf3\x02\n\x04Peer\x12I\n\tReplicate\x12\x1a.manhattan.v1.ReplicaBatch\x1a\x1c.manhattan.v1.ReplicaReplies(\x01\x30\x01\x12=\n\x04Ping\x12\x19.manhattan.v1.PingRequest\x1a\x1a.manhattan.v1.PingResponse\x12I\n\x0cPushTopology\x12\x1d.manhattan.v1.TopologyMessage\x1a\x1a.manhattan.v1.PingResponse\x12L\n\nGetCatalog\x12\x1f.manhattan.v1.GetCatalogRequest\x1a\x1d.manhattan.v1.CatalogSnapshot\x12H\n\x0bPushCatalog\x12\x1d.manhattan.v1.CatalogSnapshot\x1a\x1a.manhattan.v1.PingResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmanhattan/proto/v1/peer.proto\x12\x0cmanhattan.v1\x1a\x1emanhattan/proto/v1/types.proto\x1a manhattan/proto/v1/cluster.proto\"\x88\x01\n\x05\x45ntry\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12&\n\x07version\x18\x02 \x01(\x0b\x32\x15.manhattan.v1.Version\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\x15\n\rexpires_at_ms\x18\x04 \x01(\x04\x12\x11\n\ttombstone\x18\x05 \x01(\x08\x12\x0f\n\x07\x63ounter\x18\x06 \x01(\x08\"N\n\x0cReplicaWrite\x12\x0c\n\x04pkey\x18\x01 \x01(\x0c\x12\x0c\n\x04lkey\x18\x02 \x01(\x0c\x12\"\n\x05\x65ntry\x18\x03 \x01(\x0b\x32\x13.manhattan.v1.Entry\"T\n\x07\x41pplyOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12*\n\x06writes\x18\x02 \x03(\x0b\x32\x1a.manhattan.v1.ReplicaWrite\x12\x0c\n\x04sync\x18\x03 \x01(\x08\"M\n\x06ReadOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x1f\n\x04keys\x18\x02 \x03(\x0b\x32\x11.manhattan.v1.Key\x12\x11\n\tmax_bytes\x18\x03 \x01(\x04\"\xa2\x01\n\x06ScanOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04pkey\x18\x02 \x01(\x0c\x12\x12\n\x05start\x18\x03 \x01(\x0cH\x00\x88\x01\x01\x12\x10\n\x03\x65nd\x18\x04 \x01(\x0cH\x01\x88\x01\x01\x12\r\n\x05limit\x18\x05 \x01(\r\x12\x0f\n\x07reverse\x18\x06 \x01(\x08\x12\x0e\n\x06\x63ursor\x18\x07 \x01(\x0c\x12\x11\n\tmax_bytes\x18\x08 \x01(\x04\x42\x08\n\x06_startB\x06\n\x04_end\"g\n\x0c\x43ounterAddOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04pkey\x18\x02 \x01(\x0c\x12\x0c\n\x04lkey\x18\x03 \x01(\x0c\x12\r\n\x05\x64\x65lta\x18\x04 \x01(\x12\x12\r\n\x05op_id\x18\x05 \x01(\x0c\x12\x0c\n\x04sync\x18\x06 \x01(\x08\"\xc4\x01\n\tReplicaOp\x12\n\n\x02id\x18\x01 \x01(\x04\x12&\n\x05\x61pply\x18\x02 \x01(\x0b\x32\x15.manhattan.v1.ApplyOpH\x00\x12$\n\x04read\x18\x03 \x01(\x0b\x32\x14.manhattan.v1.ReadOpH\x00\x12$\n\x04scan\x18\x04 \x01(\x0b\x32\x14.manhattan.v1.ScanOpH\x00\x12\x31\n\x0b\x63ounter_add\x18\x1e \x01(\x0b\x32\x1a.manhattan.v1.CounterAddOpH\x00\x42\x04\n\x02op\"4\n\x0cReplicaBatch\x12$\n\x03ops\x18\x01 \x03(\x0b\x32\x17.manhattan.v1.ReplicaOp\"\xe4\x01\n\x0cReplicaReply\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0f\n\x07\x61pplied\x18\x04 \x03(\x08\x12$\n\x07\x65ntries\x18\x05 \x03(\x0b\x32\x13.manhattan.v1.Entry\x12+\n\x07scanned\x18\x06 \x03(\x0b\x32\x1a.manhattan.v1.ReplicaWrite\x12\x13\n\x0bnext_cursor\x18\x07 \x01(\x0c\x12\x0b\n\x03hlc\x18\x08 \x01(\x04\x12#\n\x04kept\x18\t \x03(\x0b\x32\x15.manhattan.v1.Version\"=\n\x0eReplicaReplies\x12+\n\x07replies\x18\x01 \x03(\x0b\x32\x1a.manhattan.v1.ReplicaReply\"o\n\x0bPingRequest\x12\x11\n\tfrom_node\x18\x01 \x01(\r\x12\x16\n\x0etopology_epoch\x18\x02 \x01(\x04\x12\x17\n\x0f\x63\x61talog_version\x18\x03 \x01(\x04\x12\x0f\n\x07wall_ms\x18\x04 \x01(\x04\x12\x0b\n\x03hlc\x18\x05 \x01(\x04\"n\n\x0cPingResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\x16\n\x0etopology_epoch\x18\x02 \x01(\x04\x12\x17\n\x0f\x63\x61talog_version\x18\x03 \x01(\x04\x12\x0f\n\x07wall_ms\x18\x04 \x01(\x04\x12\x0b\n\x03hlc\x18\x05 \x01(\x04\"\x13\n\x11GetCatalogRequest\"K\n\x0b\x43\x61talogItem\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12\x0f\n\x07\x64\x65leted\x18\x04 \x01(\x08\"L\n\x0f\x43\x61talogSnapshot\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12(\n\x05items\x18\x02 \x03(\x0b\x32\x19.manhattan.v1.CatalogItem2\xf3\x02\n\x04Peer\x12I\n\tReplicate\x12\x1a.manhattan.v1.ReplicaBatch\x1a\x1c.manhattan.v1.ReplicaReplies(\x01\x30\x01\x12=\n\x04Ping\x12\x19.manhattan.v1.PingRequest\x1a\x1a.manhattan.v1.PingResponse\x12I\n\x0cPushTopology\x12\x1d.manhattan.v1.TopologyMessage\x1a\x1a.manhattan.v1.PingResponse\x12L\n\nGetCatalog\x12\x1f.manhattan.v1.GetCatalogRequest\x1a\x1d.manhattan.v1.CatalogSnapshot\x12H\n\x0bPushCatalog\x12\x1d.manhattan.v1.CatalogSnapshot\x1a\x1a.manhattan.v1.PingResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'manhattan.proto.v1.peer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENTRY']._serialized_start=113
-  _globals['_ENTRY']._serialized_end=232
-  _globals['_REPLICAWRITE']._serialized_start=234
-  _globals['_REPLICAWRITE']._serialized_end=312
-  _globals['_APPLYOP']._serialized_start=314
-  _globals['_APPLYOP']._serialized_end=398
-  _globals['_READOP']._serialized_start=400
-  _globals['_READOP']._serialized_end=477
-  _globals['_SCANOP']._serialized_start=480
-  _globals['_SCANOP']._serialized_end=642
-  _globals['_REPLICAOP']._serialized_start=645
-  _globals['_REPLICAOP']._serialized_end=790
-  _globals['_REPLICABATCH']._serialized_start=792
-  _globals['_REPLICABATCH']._serialized_end=844
-  _globals['_REPLICAREPLY']._serialized_start=847
-  _globals['_REPLICAREPLY']._serialized_end=1075
-  _globals['_REPLICAREPLIES']._serialized_start=1077
-  _globals['_REPLICAREPLIES']._serialized_end=1138
-  _globals['_PINGREQUEST']._serialized_start=1140
-  _globals['_PINGREQUEST']._serialized_end=1251
-  _globals['_PINGRESPONSE']._serialized_start=1253
-  _globals['_PINGRESPONSE']._serialized_end=1363
-  _globals['_GETCATALOGREQUEST']._serialized_start=1365
-  _globals['_GETCATALOGREQUEST']._serialized_end=1384
-  _globals['_CATALOGITEM']._serialized_start=1386
-  _globals['_CATALOGITEM']._serialized_end=1461
-  _globals['_CATALOGSNAPSHOT']._serialized_start=1463
-  _globals['_CATALOGSNAPSHOT']._serialized_end=1539
-  _globals['_PEER']._serialized_start=1542
-  _globals['_PEER']._serialized_end=1913
+  _globals['_ENTRY']._serialized_start=114
+  _globals['_ENTRY']._serialized_end=250
+  _globals['_REPLICAWRITE']._serialized_start=252
+  _globals['_REPLICAWRITE']._serialized_end=330
+  _globals['_APPLYOP']._serialized_start=332
+  _globals['_APPLYOP']._serialized_end=416
+  _globals['_READOP']._serialized_start=418
+  _globals['_READOP']._serialized_end=495
+  _globals['_SCANOP']._serialized_start=498
+  _globals['_SCANOP']._serialized_end=660
+  _globals['_COUNTERADDOP']._serialized_start=662
+  _globals['_COUNTERADDOP']._serialized_end=765
+  _globals['_REPLICAOP']._serialized_start=768
+  _globals['_REPLICAOP']._serialized_end=964
+  _globals['_REPLICABATCH']._serialized_start=966
+  _globals['_REPLICABATCH']._serialized_end=1018
+  _globals['_REPLICAREPLY']._serialized_start=1021
+  _globals['_REPLICAREPLY']._serialized_end=1249
+  _globals['_REPLICAREPLIES']._serialized_start=1251
+  _globals['_REPLICAREPLIES']._serialized_end=1312
+  _globals['_PINGREQUEST']._serialized_start=1314
+  _globals['_PINGREQUEST']._serialized_end=1425
+  _globals['_PINGRESPONSE']._serialized_start=1427
+  _globals['_PINGRESPONSE']._serialized_end=1537
+  _globals['_GETCATALOGREQUEST']._serialized_start=1539
+  _globals['_GETCATALOGREQUEST']._serialized_end=1558
+  _globals['_CATALOGITEM']._serialized_start=1560
+  _globals['_CATALOGITEM']._serialized_end=1635
+  _globals['_CATALOGSNAPSHOT']._serialized_start=1637
+  _globals['_CATALOGSNAPSHOT']._serialized_end=1713
+  _globals['_PEER']._serialized_start=1716
+  _globals['_PEER']._serialized_end=2087
 # @@protoc_insertion_point(module_scope)
