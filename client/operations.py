@@ -45,6 +45,8 @@ class Operation(Generic[T]):
     pkey: bytes | None = None
     dataset: str | None = None
     batch: str | None = None
+    on_retry: Callable[[Any], None] | None = None
+    """Called with the request before the SDK sends it again (after a failed attempt)."""
 
     def batch_pkeys(self) -> list[bytes]:
         """The pkey of each item of a multi-key call, in order."""
@@ -199,10 +201,16 @@ def counter_add(dataset: str, pkey: Key, lkey: Key, delta: int, op_id: Key | Non
     p = as_bytes(pkey, "pkey")
     request = data_pb2.CounterAddRequest(
         dataset=dataset, pkey=p, lkey=as_bytes(lkey, "lkey"), delta=delta, op_id=ident,
-        consistency=int(consistency), durability=int(durability))
+        consistency=int(consistency), durability=int(durability),
+        retry=op_id is not None)  # a caller's own op id may repeat an earlier call
     return Operation("data", "CounterAdd", request,
                      lambda r: CounterAdded(r.value, r.counted, ident, _version(r.version)),
-                     True, p, dataset)
+                     True, p, dataset, on_retry=_mark_retry)
+
+
+def _mark_retry(request: data_pb2.CounterAddRequest) -> None:
+    """The SDK's own next attempt may repeat one that counted: say so."""
+    request.retry = True
 
 
 def counter_get(dataset: str, pkey: Key, lkey: Key, consistency: Consistency

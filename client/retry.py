@@ -117,6 +117,8 @@ class Attempts:
         decision = self._policy.on_error(self._op, error, self.count,
                                          self._deadline - time.monotonic())
         if decision.retry:
+            if self._op.on_retry is not None:
+                self._op.on_retry(self._op.request)
             return decision.delay
         raise self.final(error)
 

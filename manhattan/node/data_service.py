@@ -296,7 +296,7 @@ class DataService(data_pb2_grpc.DataServicer):
         op_id = request.op_id or uuid.uuid4().bytes
         result = await self._coordinator.add(spec, request.pkey, request.lkey, request.delta,
                                              op_id, consistency, durability,
-                                             context.time_remaining())
+                                             context.time_remaining(), request.retry)
         return data_pb2.CounterAddResponse(value=result.value, counted=result.counted,
                                            version=version_to_proto(result.version))
 

@@ -19,12 +19,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple
 
 from manhattan.cluster.membership import Membership
-from manhattan.errors import InvalidRequest, Timeout
+from manhattan.errors import InvalidRequest, Timeout, Unavailable
 from manhattan.hlc import HybridClock, physical_ms
 from manhattan.proto.v1 import peer_pb2
 from manhattan.replication.peer_link import PeerUnreachable, ReplicaRefused
 from manhattan.replication.wire import entry_from_proto, entry_to_proto
-from manhattan.storage import GroupCommit, Version, Write
+from manhattan.storage import Entry, GroupCommit, Record, Version, Write
 from manhattan.storage.counters import CounterOverflow, value_of
 from manhattan.storage.counters_engine import CounterAdd, CounterStore
 from manhattan.tenancy import DatasetSpec
@@ -44,6 +44,13 @@ async def owner_add(engine: CounterStore, group_commit: GroupCommit, clock: Hybr
                     node_id: int, op: peer_pb2.CounterAddOp) -> CounterAdd:
     """The owner's side (here or for a peer): count the increment in this node's shard,
     durably. InvalidRequest on overflow or a key that holds no counter."""
+    if op.deadline_ms and clock.wall_ms() > op.deadline_ms:
+        raise Unavailable("the increment reached its shard owner after the coordinator gave "
+                          "up on it: not counted (a retry may count it)")
+    if op.HasField("seen"):  # a retry: what the replicas hold first, so its op id is found
+        seen = entry_from_proto(op.seen)
+        if seen is not None:
+            engine.apply(op.dataset, [Write(op.pkey, op.lkey, seen)])
     timestamp = clock.now()
     try:
         result = engine.counter_add(op.dataset, op.pkey, op.lkey, delta=op.delta,
@@ -79,14 +86,16 @@ class CounterCoordination:
     _deadline: Callable[[float | None], float]
     _remaining: Callable[[float], float]
     _replicate: Callable[..., Awaitable[Any]]
+    read: Callable[..., Awaitable[Record | None]]
 
     async def add(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, delta: int, op_id: bytes,
                   consistency: Consistency = Consistency.DEFAULT,
                   durability: Durability = Durability.DEFAULT,
-                  timeout: float | None = None) -> CounterResult:
+                  timeout: float | None = None, retry: bool = False) -> CounterResult:
         """Count ``delta`` once (per ``op_id``) and replicate; return once W replicas hold
         it. Unavailable: nothing was sent. Timeout: it may have counted; retry with the
-        same ``op_id``."""
+        same ``op_id`` (and ``retry``: the replicas are read first, so an attempt that
+        another owner counted is found there)."""
         from manhattan.replication.coordinator import required_acks  # the module imports us
         self._refuse_if_ahead()
         level = consistency or spec.write_consistency
@@ -100,6 +109,10 @@ class CounterCoordination:
         deadline = self._deadline(timeout)
         op = peer_pb2.CounterAddOp(dataset=spec.storage_id, pkey=pkey, lkey=lkey, delta=delta,
                                    op_id=op_id, sync=True)
+        if retry:
+            seen = await self.read(spec, pkey, lkey, level, self._remaining(deadline))
+            if seen is not None:
+                op.seen.CopyFrom(entry_to_proto(Entry(seen.version, seen.value, counter=True)))
         if owner.id == self.node_id:
             result = await owner_add(self.engine, self.group_commit, self.clock, self.node_id, op)
         else:
@@ -111,9 +124,10 @@ class CounterCoordination:
 
     async def _ask_owner(self, owner: Any, op: peer_pb2.CounterAddOp, deadline: float
                          ) -> CounterAdd:
+        wait = min(self.replica_timeout, self._remaining(deadline))
+        op.deadline_ms = self.clock.wall_ms() + int(wait * 1000)
         try:
-            reply = await self._replica_call(owner, peer_pb2.ReplicaOp(counter_add=op),
-                                             min(self.replica_timeout, self._remaining(deadline)))
+            reply = await self._replica_call(owner, peer_pb2.ReplicaOp(counter_add=op), wait)
         except ReplicaRefused as exc:
             raise InvalidRequest(str(exc).partition(": ")[2] or str(exc)) from None
         except (PeerUnreachable, TimeoutError) as exc:

@@ -160,7 +160,7 @@ class MultiPutResponse(_message.Message):
     def __init__(self, versions: _Optional[_Iterable[_Union[_types_pb2.Version, _Mapping]]] = ...) -> None: ...
 
 class CounterAddRequest(_message.Message):
-    __slots__ = ("dataset", "pkey", "lkey", "delta", "op_id", "consistency", "durability")
+    __slots__ = ("dataset", "pkey", "lkey", "delta", "op_id", "consistency", "durability", "retry")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     PKEY_FIELD_NUMBER: _ClassVar[int]
     LKEY_FIELD_NUMBER: _ClassVar[int]
@@ -168,6 +168,7 @@ class CounterAddRequest(_message.Message):
     OP_ID_FIELD_NUMBER: _ClassVar[int]
     CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
     DURABILITY_FIELD_NUMBER: _ClassVar[int]
+    RETRY_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     pkey: bytes
     lkey: bytes
@@ -175,7 +176,8 @@ class CounterAddRequest(_message.Message):
     op_id: bytes
     consistency: _types_pb2.Consistency
     durability: _types_pb2.Durability
-    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., delta: _Optional[int] = ..., op_id: _Optional[bytes] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ..., durability: _Optional[_Union[_types_pb2.Durability, str]] = ...) -> None: ...
+    retry: bool
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., delta: _Optional[int] = ..., op_id: _Optional[bytes] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ..., durability: _Optional[_Union[_types_pb2.Durability, str]] = ..., retry: _Optional[bool] = ...) -> None: ...
 
 class CounterAddResponse(_message.Message):
     __slots__ = ("value", "counted", "version")
