@@ -9,9 +9,7 @@ from __future__ import annotations
 import os
 import signal
 import uuid
-from collections.abc import Iterator
 
-import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -20,25 +18,13 @@ from hypothesis.stateful import (
 
 from manhattan.client import Consistency, ManhattanError
 from manhattan.node.local_cluster import LocalCluster
-from tests.clusters import eventually, new_dataset, only, start_cluster, wait_until_up
+from tests.clusters import eventually, new_dataset, only, wait_until_up
 
 Q, ONE, ALL = Consistency.QUORUM, Consistency.ONE, Consistency.ALL
 NODES = st.sampled_from([1, 2, 3])
 COUNTERS = st.sampled_from(["likes", "views"])
 DELTAS = st.integers(-50, 50)
 CALL_S = 6.0  # every call is bounded: a paused owner costs at most this
-
-
-@pytest.fixture(scope="module")
-def counter_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    local = start_cluster(tmp_path_factory.mktemp("counters"))
-    try:
-        yield local
-    finally:
-        for node in local.nodes:  # never leave a stopped process behind
-            if node.pid is not None:
-                os.kill(node.pid, signal.SIGCONT)
-        local.stop()
 
 
 def reachable_sums(deltas: list[int]) -> set[int]:
@@ -170,10 +156,11 @@ class CounterMachine(RuleBasedStateMachine):
                 for n in (1, 2, 3)}
 
 
-def test_counters_lose_no_acknowledged_add_and_count_none_twice(counter_cluster) -> None:
-    token, dataset = new_dataset(counter_cluster, kind="counter")
+def test_counters_lose_no_acknowledged_add_and_count_none_twice(cluster: LocalCluster) -> None:
+    """``cluster``: tests/conftest.py's; each example's teardown heals what it faulted."""
+    token, dataset = new_dataset(cluster, kind="counter")
     CounterMachine.cluster, CounterMachine.token, CounterMachine.dataset = (
-        counter_cluster, token, dataset)
+        cluster, token, dataset)
     run_state_machine_as_test(CounterMachine, settings=settings(
         max_examples=3, stateful_step_count=14, deadline=None, database=None,
         suppress_health_check=list(HealthCheck),
