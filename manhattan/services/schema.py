@@ -6,9 +6,12 @@ Every dataset belongs to one tenant (default ``social``) and is named
 =============  ================  ==========================  =======================
 role           pkey              lkey                        value
 =============  ================  ==========================  =======================
-users          user              ``profile`` / ``n:*`` /     JSON profile, counts,
-                                 ``seen`` / ``rebuild`` /    activity, timeline state
-                                 ``floor`` + id
+users          user              ``profile`` / ``seen`` /    JSON profile, activity,
+                                 ``rebuild`` / ``floor`` +   timeline state
+                                 id
+counts         user              ``n:followers`` /           a counter (kind counter:
+               (counter)         ``n:following`` /           increments merged, never
+                                 ``n:tweets``                lost)
 tweets         tweet id (8 B)    ``""``                      JSON tweet
 user_tweets    user              tweet id                    ``""``
 followers      user              follower                    ``""``
@@ -33,13 +36,15 @@ from manhattan.services.types import Tweet
 from manhattan.errors import InvalidRequest
 
 ROLES = ("users", "tweets", "user_tweets", "followers", "following", "home", "celebrities",
-         "queue", "leases")
+         "queue", "leases", "counts")
+COUNTER_ROLES = ("counts",)  # datasets of kind "counter"
 MAX_TWEET_CHARS = 280
 _USER = re.compile(r"^[a-z0-9_]{1,15}$")
 
 PROFILE = b"profile"
 FOLLOWERS_COUNT = b"n:followers"
 FOLLOWING_COUNT = b"n:following"
+TWEETS_COUNT = b"n:tweets"
 SEEN = b"seen"
 REBUILD = b"rebuild"
 FLOOR = b"floor"  # + 8-byte id: the home timeline below it was trimmed

@@ -1,8 +1,9 @@
-"""Users: profiles, follower/following counts, activity and home-timeline state.
+"""Users: profiles, follower/following/tweet counts, activity and home-timeline state.
 
 One partition per user in the ``users`` dataset holds everything small about
 the user, so a home-timeline read learns what it needs in one get_many plus
-one bounded scan.
+one bounded scan. The counts are counters in the ``counts`` dataset (kind
+counter): an increment from any service process is never lost to another's.
 """
 
 from __future__ import annotations
@@ -17,8 +18,8 @@ from manhattan.services.caches import TtlCache
 from manhattan.services.leases import wall_ms
 from manhattan.services.scans import first_records
 from manhattan.services.schema import (
-    FLOOR, FOLLOWERS_COUNT, FOLLOWING_COUNT, PROFILE, REBUILD, SEEN, Datasets, encode_json,
-    id_key, key_id,
+    FLOOR, FOLLOWERS_COUNT, FOLLOWING_COUNT, PROFILE, REBUILD, SEEN, TWEETS_COUNT, Datasets,
+    encode_json, id_key, key_id,
 )
 from manhattan.types import Consistency, Durability
 
@@ -53,6 +54,7 @@ class Users:
 
     def __init__(self, client: AsyncClient, datasets: Datasets) -> None:
         self.data = client.dataset(datasets.users)
+        self.counts = client.dataset(datasets.counts)
         self.locks = StripedLocks()
         self.known: TtlCache[str, bool] = TtlCache(EXISTS_CACHE_S, 100_000)
 
@@ -82,26 +84,28 @@ class Users:
             await self.require(name)
             self.known.put(name, True)
 
-    async def profile(self, name: str) -> tuple[int, int, int]:
-        """(created_at_ms, followers, following); NotFound if there is no such user."""
-        profile, followers, following = await self.data.get_many(
-            [(name, PROFILE), (name, FOLLOWERS_COUNT), (name, FOLLOWING_COUNT)], consistency=Q)
+    async def profile(self, name: str) -> tuple[int, int, int, int]:
+        """(created_at_ms, followers, following, tweets); NotFound if there is no such user."""
+        profile, counts = await asyncio.gather(
+            self.data.get(name, PROFILE, consistency=Q),
+            self.counts.get_many([(name, FOLLOWERS_COUNT), (name, FOLLOWING_COUNT),
+                                  (name, TWEETS_COUNT)], consistency=Q))
         if profile is None:
             raise NotFound(f"user {name!r} does not exist")
         created = int(json.loads(profile.value).get("created_at_ms", 0))
-        return created, _count(followers), _count(following)
+        followers, following, tweets = (_count(r) for r in counts)
+        return created, followers, following, tweets
 
     async def set_edge(self, edges: AsyncDataset, owner: str, other: str, present: bool,
                        count_key: bytes, *, cap: int | None = None) -> tuple[bool, int]:
         """Make the edge ``owner -> other`` in ``edges`` present or absent, keeping
-        ``owner``'s count of such edges (read-modify-write under this process's lock, so
-        only a real change moves it). Returns (changed, count). Over ``cap`` the edge is
-        refused before anything is written."""
+        ``owner``'s count of such edges (a counter: only a real change moves it, and no
+        change is lost to another process's). Returns (changed, count). Over ``cap`` the
+        edge is refused before anything is written."""
         async with self.locks(owner):
-            edge, counted = await asyncio.gather(
+            edge, count = await asyncio.gather(
                 edges.get(owner, other, consistency=Q),
-                self.data.get(owner, count_key, consistency=Q))
-            count = _count(counted)
+                self.counts.counter(owner, count_key, consistency=Q))
             if (edge is not None) == present:
                 return False, count
             if present and cap is not None and count >= cap:
@@ -111,25 +115,34 @@ class Users:
                 await edges.put(owner, other, b"", consistency=Q, durability=Durability.SYNC)
             else:
                 await edges.delete(owner, other, consistency=Q, durability=Durability.SYNC)
-            count = max(0, count + (1 if present else -1))
-            await self.data.put(owner, count_key, str(count), consistency=Q)
-            return True, count
+            added = await self.counts.add(owner, count_key, 1 if present else -1,
+                                          consistency=Q)
+            return True, added.value
 
     async def timeline_state(self, name: str) -> TimelineState:
         """Activity, rebuild flag and trim floor; NotFound if there is no such user."""
-        (profile, seen, rebuild, following), floor = await asyncio.gather(
-            self.data.get_many([(name, PROFILE), (name, SEEN), (name, REBUILD),
-                                (name, FOLLOWING_COUNT)], consistency=Q),
+        (profile, seen, rebuild), following, floor = await asyncio.gather(
+            self.data.get_many([(name, PROFILE), (name, SEEN), (name, REBUILD)],
+                               consistency=Q),
+            self.counts.counter(name, FOLLOWING_COUNT, consistency=Q),
             self.floor(name))
         if profile is None:
             raise NotFound(f"user {name!r} does not exist")
         return TimelineState(seen_ms=_count(seen), rebuild_job=_count(rebuild), floor=floor,
-                             following=_count(following))
+                             following=following)
 
     async def seen_many(self, names: list[str]) -> list[int]:
         """Last-seen times (0 for unknown)."""
         records = await self.data.get_many([(n, SEEN) for n in names], consistency=Q)
         return [_count(r) for r in records]
+
+    async def count_tweet(self, author: str, tweet_id: int, delta: int) -> None:
+        """Move ``author``'s tweet count for storing (+1) or deleting (-1) a tweet; the op
+        id names the tweet, so a repeated store or delete (fan-out retries, resumed jobs)
+        counts once within the counters' dedup window."""
+        sign = b"+" if delta > 0 else b"-"
+        await self.counts.add(author, TWEETS_COUNT, delta, op_id=sign + id_key(tweet_id),
+                              consistency=Q)
 
     async def touch(self, name: str, now_ms: int) -> None:
         await self.data.put(name, SEEN, str(now_ms), consistency=Q)
