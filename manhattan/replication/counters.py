@@ -41,9 +41,11 @@ class CounterResult(NamedTuple):
 
 
 async def owner_add(engine: CounterStore, group_commit: GroupCommit, clock: HybridClock,
-                    node_id: int, op: peer_pb2.CounterAddOp) -> CounterAdd:
+                    node_id: int, op: peer_pb2.CounterAddOp) -> CounterAdd | None:
     """The owner's side (here or for a peer): count the increment in this node's shard,
-    durably. InvalidRequest on overflow or a key that holds no counter."""
+    durably. InvalidRequest on overflow or a key that holds no counter. None (nothing
+    counted) when this node holds no state for the counter and the coordinator did not
+    read the replicas first (``op.read``): it must, then ask again."""
     if op.deadline_ms and clock.wall_ms() > op.deadline_ms:
         raise Unavailable("the increment reached its shard owner after the coordinator gave "
                           "up on it: not counted (a retry may count it)")
@@ -55,18 +57,20 @@ async def owner_add(engine: CounterStore, group_commit: GroupCommit, clock: Hybr
     try:
         result = engine.counter_add(op.dataset, op.pkey, op.lkey, delta=op.delta,
                                     op_id=op.op_id, shard=node_id, timestamp=timestamp,
-                                    now_ms=physical_ms(timestamp))
+                                    now_ms=physical_ms(timestamp), absent_ok=op.read)
     except CounterOverflow as exc:
         raise InvalidRequest(f"counter overflow: {exc}") from None
     except ValueError as exc:
         raise InvalidRequest(str(exc)) from None
-    if result.counted:
+    if result is not None and result.counted:
         await group_commit.durable()
     return result
 
 
-def add_reply(result: CounterAdd) -> peer_pb2.ReplicaReply:
-    """The owner's answer to a peer coordinator."""
+def add_reply(result: CounterAdd | None) -> peer_pb2.ReplicaReply:
+    """The owner's answer to a peer coordinator (no entry: read the replicas first)."""
+    if result is None:
+        return peer_pb2.ReplicaReply()
     return peer_pb2.ReplicaReply(entries=[entry_to_proto(result.entry)],
                                  applied=[result.counted])
 
@@ -110,20 +114,36 @@ class CounterCoordination:
         op = peer_pb2.CounterAddOp(dataset=spec.storage_id, pkey=pkey, lkey=lkey, delta=delta,
                                    op_id=op_id, sync=True)
         if retry:
-            seen = await self.read(spec, pkey, lkey, level, self._remaining(deadline))
-            if seen is not None:
-                op.seen.CopyFrom(entry_to_proto(Entry(seen.version, seen.value, counter=True)))
-        if owner.id == self.node_id:
-            result = await owner_add(self.engine, self.group_commit, self.clock, self.node_id, op)
-        else:
-            result = await self._ask_owner(owner, op, deadline)
+            await self._read_first(spec, op, level, deadline)
+        result = await self._count(owner, op, deadline)
+        if result is None:  # the owner holds no state for it: what do the replicas hold?
+            await self._read_first(spec, op, level, deadline)
+            result = await self._count(owner, op, deadline)
+        if result is None:
+            raise Timeout(f"node {owner.id} would not count the increment")
         others = tuple(m for m in replicas if m.id != owner.id)
         write = Write(pkey, lkey, result.entry)
         await self._replicate(spec.storage_id, others, [write], max(need - 1, 0), sync, deadline)
         return CounterResult(value_of(result.entry), result.counted, result.entry.version)
 
+    async def _read_first(self, spec: DatasetSpec, op: peer_pb2.CounterAddOp,
+                          level: Consistency, deadline: float) -> None:
+        """Read the counter from the replicas (at the add's level) into ``op.seen``."""
+        seen = await self.read(spec, op.pkey, op.lkey, level, self._remaining(deadline))
+        if seen is not None:
+            op.seen.CopyFrom(entry_to_proto(Entry(seen.version, seen.value, counter=True)))
+        op.read = True
+
+    async def _count(self, owner: Any, op: peer_pb2.CounterAddOp, deadline: float
+                     ) -> CounterAdd | None:
+        """The owner's count, here or asked (None: it wants the replicas read first)."""
+        if owner.id == self.node_id:
+            return await owner_add(self.engine, self.group_commit, self.clock, self.node_id,
+                                   op)
+        return await self._ask_owner(owner, op, deadline)
+
     async def _ask_owner(self, owner: Any, op: peer_pb2.CounterAddOp, deadline: float
-                         ) -> CounterAdd:
+                         ) -> CounterAdd | None:
         wait = min(self.replica_timeout, self._remaining(deadline))
         op.deadline_ms = self.clock.wall_ms() + int(wait * 1000)
         try:
@@ -133,7 +153,9 @@ class CounterCoordination:
         except (PeerUnreachable, TimeoutError) as exc:
             raise Timeout(f"the shard owner (node {owner.id}) did not answer in time: the "
                           "increment may have counted; retry with the same op_id") from exc
-        entry = entry_from_proto(reply.entries[0]) if reply.entries else None
+        if not reply.entries:
+            return None
+        entry = entry_from_proto(reply.entries[0])
         if entry is None or not reply.applied:
             raise Timeout(f"node {owner.id} answered an increment without its state")
         return CounterAdd(entry, reply.applied[0])

@@ -29,22 +29,30 @@ class CounterStore(Protocol):
     """Increments by the owner of a shard (a capability apart from LWW ``Writer``)."""
 
     def counter_add(self, dataset: str, pkey: bytes, lkey: bytes, *, delta: int,
-                    op_id: bytes, shard: int, timestamp: int, now_ms: int) -> CounterAdd:
-        """Add ``delta`` to ``shard`` of the counter unless ``op_id`` already counted."""
+                    op_id: bytes, shard: int, timestamp: int, now_ms: int,
+                    absent_ok: bool = True) -> CounterAdd | None:
+        """Add ``delta`` to ``shard`` of the counter unless ``op_id`` already counted
+        (None, nothing written: no state here and not ``absent_ok``)."""
 
 
 class RocksCounters(RocksBase):
     """``counter_add`` over a RocksBase."""
 
     def counter_add(self, dataset: str, pkey: bytes, lkey: bytes, *, delta: int,
-                    op_id: bytes, shard: int, timestamp: int, now_ms: int) -> CounterAdd:
+                    op_id: bytes, shard: int, timestamp: int, now_ms: int,
+                    absent_ok: bool = True) -> CounterAdd | None:
         """Raises CounterOverflow (nothing written) when the counter would leave the
-        signed 64-bit range; ValueError when the key holds a value that is not a counter."""
+        signed 64-bit range; ValueError when the key holds a value that is not a counter.
+        None (nothing written) when no state is stored and not ``absent_ok``: the caller
+        reads the other replicas first (this node may have lost its disk, and its shard
+        must grow from what they hold, never restart from zero)."""
         family, handle = self._family(dataset)
         key = pkey_prefix(pkey) + lkey
         with self._write_lock:
             raw = family.get(key)
             current = decode_entry(raw) if raw is not None else None
+            if current is None and not absent_ok:
+                return None
             if current is not None and not current.tombstone and not current.counter:
                 raise ValueError("the key holds a plain value, not a counter")
             state = state_of(current)

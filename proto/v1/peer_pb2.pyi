@@ -75,7 +75,7 @@ class ScanOp(_message.Message):
     def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., start: _Optional[bytes] = ..., end: _Optional[bytes] = ..., limit: _Optional[int] = ..., reverse: _Optional[bool] = ..., cursor: _Optional[bytes] = ..., max_bytes: _Optional[int] = ...) -> None: ...
 
 class CounterAddOp(_message.Message):
-    __slots__ = ("dataset", "pkey", "lkey", "delta", "op_id", "sync", "seen", "deadline_ms")
+    __slots__ = ("dataset", "pkey", "lkey", "delta", "op_id", "sync", "seen", "deadline_ms", "read")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     PKEY_FIELD_NUMBER: _ClassVar[int]
     LKEY_FIELD_NUMBER: _ClassVar[int]
@@ -84,6 +84,7 @@ class CounterAddOp(_message.Message):
     SYNC_FIELD_NUMBER: _ClassVar[int]
     SEEN_FIELD_NUMBER: _ClassVar[int]
     DEADLINE_MS_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     pkey: bytes
     lkey: bytes
@@ -92,7 +93,8 @@ class CounterAddOp(_message.Message):
     sync: bool
     seen: Entry
     deadline_ms: int
-    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., delta: _Optional[int] = ..., op_id: _Optional[bytes] = ..., sync: _Optional[bool] = ..., seen: _Optional[_Union[Entry, _Mapping]] = ..., deadline_ms: _Optional[int] = ...) -> None: ...
+    read: bool
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., delta: _Optional[int] = ..., op_id: _Optional[bytes] = ..., sync: _Optional[bool] = ..., seen: _Optional[_Union[Entry, _Mapping]] = ..., deadline_ms: _Optional[int] = ..., read: _Optional[bool] = ...) -> None: ...
 
 class ReplicaOp(_message.Message):
     __slots__ = ("id", "apply", "read", "scan", "counter_add")

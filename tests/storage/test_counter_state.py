@@ -194,3 +194,16 @@ def test_raw_applies_merge_too(engine: RocksEngine) -> None:
     assert stored.counter and value_of(stored) == 6
     assert engine.apply_raw(DS, [(key, two)]) == 0  # already held: nothing changes
     assert state_of(stored).shards == {1: (3, 0), 2: (4, 0), 3: (0, 1)}
+
+
+def test_an_owner_with_no_state_asks_for_the_replicas_state_first(engine: RocksEngine) -> None:
+    """A node that lost its disk must not restart its shard from zero (the others' copy of
+    its shard would hide the new increments): without the replicas' state nothing counts."""
+    assert engine.counter_add(DS, b"p", b"l", delta=1, op_id=b"a", shard=1, timestamp=100,
+                              now_ms=NOW_MS, absent_ok=False) is None
+    assert engine.get_entry(DS, b"p", b"l") is None
+    theirs = entry(EMPTY.add(1, 40, b"old", NOW_MS), 50)  # what the other replicas held
+    engine.apply(DS, [Write(b"p", b"l", theirs)])
+    after = engine.counter_add(DS, b"p", b"l", delta=1, op_id=b"a", shard=1, timestamp=100,
+                               now_ms=NOW_MS, absent_ok=False)
+    assert after is not None and value_of(after.entry) == 41
