@@ -128,8 +128,16 @@ class CounterCoordination:
 
     async def _read_first(self, spec: DatasetSpec, op: peer_pb2.CounterAddOp,
                           level: Consistency, deadline: float) -> None:
-        """Read the counter from the replicas (at the add's level) into ``op.seen``."""
-        seen = await self.read(spec, op.pkey, op.lkey, level, self._remaining(deadline))
+        """Read the counter from the replicas into ``op.seen``: at QUORUM at least (an add
+        at ONE too: so a retry or a wiped owner finds what a QUORUM add left), at the
+        add's own level when too few replicas answer for that."""
+        stronger = Consistency.QUORUM if level == Consistency.ONE else level
+        try:
+            seen = await self.read(spec, op.pkey, op.lkey, stronger, self._remaining(deadline))
+        except (Unavailable, Timeout):
+            if stronger == level:
+                raise
+            seen = await self.read(spec, op.pkey, op.lkey, level, self._remaining(deadline))
         if seen is not None:
             op.seen.CopyFrom(entry_to_proto(Entry(seen.version, seen.value, counter=True)))
         op.read = True
