@@ -93,7 +93,8 @@ class Users:
         if profile is None:
             raise NotFound(f"user {name!r} does not exist")
         created = int(json.loads(profile.value).get("created_at_ms", 0))
-        followers, following, tweets = (_count(r) for r in counts)
+        # Never below 0 on the way out (a count read mid-race could be, for a moment).
+        followers, following, tweets = (max(_count(r), 0) for r in counts)
         return created, followers, following, tweets
 
     async def set_edge(self, edges: AsyncDataset, owner: str, other: str, present: bool,
