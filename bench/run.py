@@ -34,16 +34,16 @@ from types import ModuleType
 from rich.console import Console
 from rich.table import Table
 
-from manhattan.bench import capacity, cluster, counters, growth, ops, report, single_node, \
-    social, targets, twitter, ycsb
+from manhattan.bench import capacity, cluster, counters, growth, ops, report, serial, \
+    single_node, social, targets, twitter, ycsb
 from manhattan.bench.common import MIN_RUN_S, MIN_RUNS, Result, Settings
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository (bench/ is its child)
 
 SUITES: dict[str, ModuleType] = {suite.NAME: suite for suite in (single_node, cluster, ops,
                                                                   social, twitter, ycsb,
-                                                                  targets, capacity, growth,
-                                                                  counters)}
+                                                                  targets, serial, capacity,
+                                                                  growth, counters)}
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 
 

@@ -88,7 +88,7 @@ async def _bulk_users(social: Social, names: list[str], follow: str | None) -> N
 
 async def _cluster_cases(local: LocalCluster, settings: Settings, progress: Progress
                          ) -> list[Result]:
-    config = SocialConfig(lease=LeaseTiming(validity_ms=3_000, settle_ms=50))
+    config = SocialConfig(lease=LeaseTiming(validity_ms=3_000))
     async with AsyncClient(local.endpoints, token=local.admin_token) as admin:
         token = await ensure_schema(admin, config)
     followers = QUICK_FOLLOWERS if settings.quick else FOLLOWERS

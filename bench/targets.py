@@ -70,10 +70,11 @@ class Case:
     calls: int = 0
     cpu_s: list[float] = field(default_factory=lambda: [0.0, 0.0])
     next_index: int = 0
+    suite: str = NAME  # the suite whose results the row goes to
 
     def row(self) -> Row:
         units = self.calls * self.per_call
-        row = Row(NAME, self.workload, self.system, "records" if self.per_call > 1 else "ops",
+        row = Row(self.suite, self.workload, self.system, "records" if self.per_call > 1 else "ops",
                   runs=list(self.runs),
                   cpu_server_us=self.cpu_s[0] * 1e6 / units if self.pids and units else None,
                   cpu_client_us=self.cpu_s[1] * 1e6 / units if units else None,
@@ -237,20 +238,21 @@ RATIOS = (  # (name, numerator, denominator, target, note)
 )
 
 
-def ratios_of(rows: list[Row]) -> list[Ratio]:
+def ratios_of(rows: list[Row], table: tuple = RATIOS) -> list[Ratio]:
+    """The ``table``'s ratios (name, numerator, denominator, target, note) over ``rows``."""
     index = {(r.workload, r.system): r for r in rows}
     return [ratio(name, index[a], index[b], target, note)
-            for name, a, b, target, note in RATIOS if a in index and b in index]
+            for name, a, b, target, note in table if a in index and b in index]
 
 
-def results_of(rows: list[Row], ratios: list[Ratio]) -> list[Result]:
+def results_of(rows: list[Row], ratios: list[Ratio], suite: str = NAME) -> list[Result]:
     """A section per denominator: it as the baseline, then each numerator with its ratio."""
     index = {f"{r.workload} / {r.system}": r for r in rows}
     out: list[Result] = []
 
     def result(row: Row) -> Result:
         lat = row.latency_us
-        return Result(NAME, f"{row.workload}: {row.system}", row.unit, len(row.runs),
+        return Result(suite, f"{row.workload}: {row.system}", row.unit, len(row.runs),
                       len(row.runs), 0.0, row.median, lat.get("p50_us", float("nan")),
                       lat.get("p99_us", float("nan")),
                       per_call="op" if row.unit == "ops" else f"batch of {BATCH}",

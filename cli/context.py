@@ -135,9 +135,9 @@ def _enum_option(flag: str, parse: Callable[[str], Any], default: Any, help_text
 
 def consistency_option(flag: str = "--consistency", help_text: str = "Consistency level"
                        ) -> Callable[[F], F]:
-    """A one|quorum|all option (unset: the dataset's default)."""
+    """A one|quorum|all|serial option (unset: the dataset's default)."""
     return _enum_option(flag, Consistency.parse, Consistency.DEFAULT,
-                        f"{help_text}: one|quorum|all (default: the dataset's).")
+                        f"{help_text}: one|quorum|all|serial (default: the dataset's).")
 
 
 def durability_option(help_text: str = "Durability") -> Callable[[F], F]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
 
 from manhattan.cli.context import (
     connect, consistency_option, durability_option, output_option, render, text,
 )
-from manhattan.client import Consistency, Durability, Record
+from manhattan.client import ConditionFailed, Consistency, Durability, Record, Version
 
 
 def record_row(record: Record) -> dict[str, object]:
@@ -24,22 +27,60 @@ def kv() -> None:
     """Read and write records."""
 
 
+def parse_version(_ctx: click.Context, _param: click.Parameter, value: str | None
+                  ) -> Version | None:
+    """``TIMESTAMP:WRITER`` (the columns ``kv get`` shows) as a Version."""
+    if value is None:
+        return None
+    timestamp, sep, writer = value.partition(":")
+    if not sep or not timestamp.isdigit() or not writer.isdigit() or int(timestamp) == 0:
+        raise click.BadParameter(f"expected TIMESTAMP:WRITER as `kv get` shows them (e.g. "
+                                 f"7279187230613438464:2), got {value!r}")
+    return Version(int(timestamp), int(writer))
+
+
+def if_version_option(func):
+    """``--if-version TIMESTAMP:WRITER``: a compare-and-set at SERIAL."""
+    return click.option("--if-version", callback=parse_version, metavar="TIMESTAMP:WRITER",
+                        help="Only if the current record has this version (a SERIAL "
+                             "compare-and-set; `kv get` shows timestamp and writer).")(func)
+
+
+@contextmanager
+def condition_reported() -> Iterator[None]:
+    """A failed condition as a clean error naming the current record's version."""
+    try:
+        yield
+    except ConditionFailed as failed:
+        current = failed.current
+        now = ("there is no record" if current is None else
+               f"the current version is {current.version.timestamp}:{current.version.writer}")
+        raise click.ClickException(f"ConditionFailed: not written, {now}") from None
+
+
 @kv.command("put")
 @click.argument("dataset")
 @click.argument("pkey")
 @click.argument("lkey")
 @click.argument("value")
 @click.option("--ttl", type=click.FloatRange(min=0, min_open=True), help="Seconds to live.")
+@if_version_option
+@click.option("--if-absent", is_flag=True,
+              help="Only if there is no record (a SERIAL compare-and-set).")
 @consistency_option()
 @durability_option()
 @output_option
 @click.pass_context
 def put(ctx: click.Context, dataset: str, pkey: str, lkey: str, value: str, ttl: float | None,
-        consistency: Consistency, durability: Durability, output: str) -> None:
+        if_version: Version | None, if_absent: bool, consistency: Consistency,
+        durability: Durability, output: str) -> None:
     """Store VALUE at (PKEY, LKEY) in DATASET."""
-    with connect(ctx) as client:
+    if if_version is not None and if_absent:
+        raise click.UsageError("give --if-version or --if-absent, not both")
+    with connect(ctx) as client, condition_reported():
         version = client.dataset(dataset).put(pkey, lkey, value, ttl=ttl,
-                                              consistency=consistency, durability=durability)
+                                              consistency=consistency, durability=durability,
+                                              if_version=if_version, if_absent=if_absent)
     render([{"pkey": pkey, "lkey": lkey, "timestamp": version.timestamp,
              "writer": version.writer}], output, record=True)
 
@@ -73,14 +114,16 @@ def get(ctx: click.Context, dataset: str, pkey: str, lkey: str, consistency: Con
 @click.argument("dataset")
 @click.argument("pkey")
 @click.argument("lkey", default="")
+@if_version_option
 @consistency_option()
 @durability_option()
 @click.pass_context
-def delete(ctx: click.Context, dataset: str, pkey: str, lkey: str, consistency: Consistency,
-           durability: Durability) -> None:
+def delete(ctx: click.Context, dataset: str, pkey: str, lkey: str, if_version: Version | None,
+           consistency: Consistency, durability: Durability) -> None:
     """Delete the record at (PKEY, LKEY)."""
-    with connect(ctx) as client:
-        client.dataset(dataset).delete(pkey, lkey, consistency=consistency, durability=durability)
+    with connect(ctx) as client, condition_reported():
+        client.dataset(dataset).delete(pkey, lkey, consistency=consistency,
+                                       durability=durability, if_version=if_version)
     click.echo(f"deleted ({pkey!r}, {lkey!r}) from {dataset}")
 
 

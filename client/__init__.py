@@ -7,7 +7,7 @@ from manhattan.client.backoff import (
     NoBackoff,
 )
 from manhattan.client.errors import (
-    AlreadyExists, Cancelled, ConnectionLost, InternalError, InvalidRequest, ManhattanError,
+    AlreadyExists, Cancelled, ConditionFailed, ConnectionLost, InternalError, InvalidRequest, ManhattanError,
     MultiPartError, NodeUnreachable, NotFound, PartOutcome, PermissionDenied, QuotaExceeded,
     ReplicasUnavailable, StaleTopology, Timeout, Unauthenticated, Unavailable,
 )
@@ -38,5 +38,5 @@ __all__ = [
     "SnapshotInfo", "CounterAdded",
     "Backoff", "ConstantBackoff", "EqualJitterBackoff", "ExponentialBackoff",
     "FullJitterBackoff", "NoBackoff", "RetryDecision",
-    "ConnectionLost", "MultiPartError", "NodeUnreachable", "PartOutcome", "ReplicasUnavailable",
+    "ConditionFailed", "ConnectionLost", "MultiPartError", "NodeUnreachable", "PartOutcome", "ReplicasUnavailable",
 ]

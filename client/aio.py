@@ -16,14 +16,15 @@ from typing import Any, TypeVar
 import grpc
 
 from manhattan.client import operations as ops
+from manhattan.client.conditional import WRITE_SHARE, ConditionalWrite
 from manhattan.client.core import (
     CHANNEL_OPTIONS, CoreViews, connection_ready, unreachable,
 )
 from manhattan.client.facade import AdminOps, DatasetOps
-from manhattan.client.models import DatasetInfo, Record
+from manhattan.client.models import DatasetInfo, Record, Version
 from manhattan.client.topology import Refresh
 from manhattan.security.tls import aio_channel
-from manhattan.errors import ManhattanError, Unavailable
+from manhattan.errors import ManhattanError, Timeout, Unavailable
 from manhattan.proto.v1 import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, data_pb2_grpc
 
 T = TypeVar("T")
@@ -170,6 +171,23 @@ class AsyncClient(CoreViews[AsyncDataset, AsyncAdmin]):
             if isinstance(answer, BaseException) and not isinstance(answer, Unavailable):
                 raise answer
         return then([a for a in answers if not isinstance(a, Unavailable)])
+
+    async def _conditional(self, write: ConditionalWrite, timeout: float | None) -> Version:
+        deadline = self._core.deadline(timeout)
+        while True:
+            budget = deadline - time.monotonic()
+            try:
+                return write.written(await self.execute(write.write,
+                                                        max(budget * WRITE_SHARE, 0.001)))
+            except Timeout as unknown:
+                try:
+                    record = await self.execute(write.reread(),
+                                                max(deadline - time.monotonic(), 0.001))
+                except ManhattanError as exc:
+                    raise unknown from exc
+                version = write.settle(record, unknown)
+                if version is not None:
+                    return version
 
     # -- topology ---------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 
 from manhattan.errors import (
-    ERROR_KIND_KEY, AlreadyExists, Cancelled, ConnectionLost, InternalError, InvalidRequest,
+    ERROR_KIND_KEY, AlreadyExists, Cancelled, ConditionFailed, ConnectionLost, InternalError, InvalidRequest,
     ManhattanError, NodeUnreachable, NotFound, PermissionDenied, QuotaExceeded,
     ReplicasUnavailable, StaleTopology, Timeout, Unauthenticated, Unavailable, error_for_kind,
     error_for_status,
@@ -139,7 +139,7 @@ def combine(method: str, parts: Sequence[PartOutcome]) -> MultiPartError:
 
 
 __all__ = [
-    "AlreadyExists", "Cancelled", "ConnectionLost", "InternalError", "InvalidRequest",
+    "AlreadyExists", "Cancelled", "ConditionFailed", "ConnectionLost", "InternalError", "InvalidRequest",
     "ManhattanError", "MultiPartError", "NodeUnreachable", "NotFound", "PartOutcome",
     "PermissionDenied", "QuotaExceeded", "ReplicasUnavailable", "StaleTopology", "Timeout",
     "Unauthenticated", "Unavailable", "combine", "from_rpc_error",

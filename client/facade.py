@@ -16,8 +16,9 @@ from typing import Any, Protocol, TypeVar
 from manhattan.client import governance as gov
 from manhattan.client import operations as ops
 from manhattan.client import snapshots as snap
+from manhattan.client.conditional import ConditionalWrite
 from manhattan.client.core import ClientCore
-from manhattan.client.models import DatasetInfo, Delete, Put
+from manhattan.client.models import DatasetInfo, Delete, Put, Record, Version
 from manhattan.types import Consistency, Durability
 
 T = TypeVar("T")
@@ -42,6 +43,9 @@ class Transport(Protocol):
                    then: Callable[[list[T]], Any]) -> Any:
         """``op`` to every reachable node; ``then`` merges their answers."""
 
+    def _conditional(self, write: ConditionalWrite, timeout: float | None) -> Any:
+        """A conditional write, an unknown outcome settled by a sealing re-read."""
+
 
 class DatasetOps:
     """Reads and writes on one dataset. Keys and values are bytes or str."""
@@ -53,21 +57,40 @@ class DatasetOps:
     def get(self, pkey: ops.Key, lkey: ops.Key = b"", *,
             consistency: Consistency = Consistency.DEFAULT,
             timeout: float | None = None) -> Any:
-        """The record at (pkey, lkey), or None. -> Record | None"""
+        """The record at (pkey, lkey), or None. -> Record | None
+
+        At ``Consistency.SERIAL`` a linearizable read (it completes a conditional write
+        in progress on the key first)."""
         return self._client._run(ops.get(self.name, pkey, lkey, consistency), timeout)
 
     def put(self, pkey: ops.Key, lkey: ops.Key, value: ops.Key, *, ttl: float | None = None,
             consistency: Consistency = Consistency.DEFAULT,
-            durability: Durability = Durability.DEFAULT, timeout: float | None = None) -> Any:
-        """Store a value (optionally expiring after ``ttl`` seconds). -> Version"""
+            durability: Durability = Durability.DEFAULT, timeout: float | None = None,
+            if_version: Version | Record | None = None, if_absent: bool = False) -> Any:
+        """Store a value (optionally expiring after ``ttl`` seconds). -> Version
+
+        ``if_version`` (the version a read returned) or ``if_absent=True`` make it a
+        compare-and-set at SERIAL: applied only if the key's current record has that
+        version (or there is none), else ``ConditionFailed`` carrying the current record.
+        ``consistency=Consistency.SERIAL`` alone is an unconditional linearizable write."""
+        if if_version is not None or if_absent or consistency == Consistency.SERIAL:
+            return self._client._conditional(ConditionalWrite(
+                self.name, pkey, lkey, value, ttl=ttl, if_version=if_version,
+                if_absent=if_absent, consistency=consistency, durability=durability), timeout)
         return self._client._run(
             ops.put(self.name, pkey, lkey, value, ttl, consistency, durability), timeout)
 
     def delete(self, pkey: ops.Key, lkey: ops.Key = b"", *,
                consistency: Consistency = Consistency.DEFAULT,
                durability: Durability = Durability.DEFAULT,
-               timeout: float | None = None) -> Any:
-        """Delete (pkey, lkey). -> Version (of the tombstone)"""
+               timeout: float | None = None, if_version: Version | Record | None = None) -> Any:
+        """Delete (pkey, lkey). -> Version (of the tombstone)
+
+        With ``if_version`` (or at SERIAL) a conditional delete: see ``put``."""
+        if if_version is not None or consistency == Consistency.SERIAL:
+            return self._client._conditional(ConditionalWrite(
+                self.name, pkey, lkey, None, ttl=None, if_version=if_version, if_absent=False,
+                consistency=consistency, durability=durability), timeout)
         return self._client._run(
             ops.delete(self.name, pkey, lkey, consistency, durability), timeout)
 

@@ -98,6 +98,13 @@ def _dataset_info(m: admin_pb2.DatasetSpec) -> DatasetInfo:
 # -- data operations --------------------------------------------------------
 
 
+def not_serial(consistency: Consistency, what: str) -> None:
+    """SERIAL is per key: refused (before anything is sent) for multi-key calls."""
+    if consistency == Consistency.SERIAL:
+        raise InvalidRequest(f"consistency SERIAL is not supported for {what}: SERIAL is "
+                             "per key (a get, or a put/delete with if_version/if_absent)")
+
+
 def get(dataset: str, pkey: Key, lkey: Key, consistency: Consistency) -> Operation[Record | None]:
     """Get one record."""
     p = as_bytes(pkey, "pkey")
@@ -134,6 +141,7 @@ def scan_page(dataset: str, pkey: Key, start: Key | None, end: Key | None, limit
               reverse: bool, cursor: bytes | None, consistency: Consistency
               ) -> Operation[ScanPage]:
     """One page of a scan inside one pkey."""
+    not_serial(consistency, "scans")
     if limit < 0:
         raise InvalidRequest(f"limit must not be negative, got {limit}")
     p = as_bytes(pkey, "pkey")
@@ -153,6 +161,7 @@ def scan_page(dataset: str, pkey: Key, start: Key | None, end: Key | None, limit
 def get_many(dataset: str, keys: Sequence[tuple[Key, Key]], consistency: Consistency
              ) -> Operation[list[Record | None]]:
     """Get many records in one call; results in key order."""
+    not_serial(consistency, "get_many")
     request = data_pb2.MultiGetRequest(
         dataset=dataset, consistency=int(consistency), paged=True,
         keys=[types_pb2.Key(pkey=as_bytes(p, f"keys[{i}].pkey"), lkey=as_bytes(l, f"keys[{i}].lkey"))
@@ -181,6 +190,7 @@ def _mutation(i: int, item: Put | Delete | tuple) -> data_pb2.Mutation:
 def put_many(dataset: str, items: Iterable[Put | Delete | tuple], consistency: Consistency,
              durability: Durability) -> Operation[list[Version]]:
     """Puts and deletes in one batch, atomic on each node per replica set."""
+    not_serial(consistency, "put_many")
     request = data_pb2.MultiPutRequest(
         dataset=dataset, consistency=int(consistency), durability=int(durability),
         mutations=[_mutation(i, item) for i, item in enumerate(items)],

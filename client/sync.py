@@ -19,15 +19,16 @@ from typing import Any, TypeVar
 import grpc
 
 from manhattan.client import operations as ops
+from manhattan.client.conditional import WRITE_SHARE, ConditionalWrite
 from manhattan.client.core import (
     CHANNEL_OPTIONS, PARALLEL_REQUESTS, CoreViews,
     connection_ready, unreachable,
 )
 from manhattan.client.facade import AdminOps, DatasetOps
-from manhattan.client.models import DatasetInfo, Record
+from manhattan.client.models import DatasetInfo, Record, Version
 from manhattan.client.topology import Refresh
 from manhattan.security.tls import channel as open_channel
-from manhattan.errors import ManhattanError, Unavailable
+from manhattan.errors import ManhattanError, Timeout, Unavailable
 from manhattan.proto.v1 import admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc, data_pb2_grpc
 from manhattan.proto.v1 import ops_pb2_grpc
 
@@ -204,6 +205,22 @@ class Client(CoreViews[Dataset, Admin]):
             with contextlib.suppress(Unavailable):  # a node that is down: ask it later
                 answers.append(self._attempt(op, endpoint, deadline))
         return then(answers)
+
+    def _conditional(self, write: ConditionalWrite, timeout: float | None) -> Version:
+        deadline = self._core.deadline(timeout)
+        while True:
+            budget = deadline - time.monotonic()
+            try:
+                return write.written(self.execute(write.write, max(budget * WRITE_SHARE, 0.001)))
+            except Timeout as unknown:
+                try:
+                    record = self.execute(write.reread(), max(deadline - time.monotonic(),
+                                                              0.001))
+                except ManhattanError as exc:
+                    raise unknown from exc
+                version = write.settle(record, unknown)
+                if version is not None:
+                    return version
 
     # -- topology ---------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ is for people.
     │   └── NodeUnreachable      the SDK never reached the node (no connection)
     ├── Timeout                  sent, outcome unknown
     │   └── ConnectionLost       the connection broke after the request went out
+    ├── ConditionFailed          a conditional write's condition did not hold (.current)
     ├── StaleTopology, Cancelled, InternalError
 """
 
@@ -126,6 +127,20 @@ class ConnectionLost(Timeout):
     kind = "connection-lost"
 
 
+class ConditionFailed(ManhattanError):
+    """A conditional (SERIAL) write was not applied: the key's current record did not
+    match ``if_version`` / ``if_absent``. Nothing was written; ``current`` is the record
+    the condition was checked against (None when there is none): decide from it."""
+
+    code = grpc.StatusCode.ABORTED
+    kind = "condition-failed"
+
+    def __init__(self, message: str = "", *, current: object = None,
+                 details: dict[str, str] | None = None) -> None:
+        super().__init__(message, details=details)
+        self.current = current
+
+
 class StaleTopology(ManhattanError):
     """The caller's topology epoch is older than the node's; refresh and retry."""
 
@@ -149,7 +164,8 @@ class InternalError(ManhattanError):
 
 _CLASSES: tuple[type[ManhattanError], ...] = (
     InvalidRequest, NotFound, AlreadyExists, Unauthenticated, PermissionDenied,
-    QuotaExceeded, Unavailable, Timeout, StaleTopology, Cancelled, InternalError,
+    QuotaExceeded, Unavailable, Timeout, ConditionFailed, StaleTopology, Cancelled,
+    InternalError,
 )
 _BY_CODE: dict[grpc.StatusCode, type[ManhattanError]] = {cls.code: cls for cls in _CLASSES}
 _BY_KIND: dict[str, type[ManhattanError]] = {
@@ -177,7 +193,7 @@ def status_trailers(exc: ManhattanError) -> tuple[tuple[str, str], ...]:
 __all__ = [
     "ManhattanError", "InvalidRequest", "NotFound", "AlreadyExists", "Unauthenticated",
     "PermissionDenied", "QuotaExceeded", "Unavailable", "ReplicasUnavailable",
-    "NodeUnreachable", "Timeout", "ConnectionLost", "StaleTopology", "Cancelled",
+    "NodeUnreachable", "Timeout", "ConnectionLost", "ConditionFailed", "StaleTopology", "Cancelled",
     "InternalError", "ERROR_KIND_KEY", "error_for_kind", "error_for_status",
     "status_trailers",
 ]

@@ -77,12 +77,15 @@ class SnapshotInfo:
 
 
 class Consistency(IntEnum):
-    """How many replicas must answer: ONE, a QUORUM (N//2+1) or ALL."""
+    """How many replicas must answer: ONE, a QUORUM (N//2+1) or ALL; SERIAL is
+    linearizable per key (Paxos among the key's replicas: single-key gets and
+    conditional writes only)."""
 
     DEFAULT = 0
     ONE = 1
     QUORUM = 2
     ALL = 3
+    SERIAL = 4
 
     @classmethod
     def parse(cls, text: str) -> "Consistency":

@@ -71,12 +71,20 @@ class EtcdClient:
         self._put = self.channel.unary_unary(
             "/etcdserverpb.KV/Put", request_serializer=kv.PutRequest.SerializeToString,
             response_deserializer=kv.PutResponse.FromString)
+        self._txn = self.channel.unary_unary(
+            "/etcdserverpb.KV/Txn", request_serializer=kv.TxnRequest.SerializeToString,
+            response_deserializer=kv.TxnResponse.FromString)
 
     def get(self, key: bytes, *, serializable: bool = False, timeout: float = 5.0
             ) -> bytes | None:
         reply = self._range(kv.RangeRequest(key=key, serializable=serializable),
                             timeout=timeout)
         return reply.kvs[0].value if reply.kvs else None
+
+    def get_revision(self, key: bytes, *, timeout: float = 5.0) -> int:
+        """The key's mod revision (0: no such key): what a compare-and-swap compares."""
+        reply = self._range(kv.RangeRequest(key=key), timeout=timeout)
+        return reply.kvs[0].mod_revision if reply.kvs else 0
 
     def scan(self, start: bytes, end: bytes, limit: int, *, timeout: float = 5.0
              ) -> list[tuple[bytes, bytes]]:
@@ -88,6 +96,22 @@ class EtcdClient:
     def put(self, key: bytes, value: bytes, *, timeout: float = 5.0) -> int:
         """Store ``value``; returns the store's revision after the put."""
         return self._put(kv.PutRequest(key=key, value=value), timeout=timeout).header.revision
+
+    def compare_and_swap(self, key: bytes, mod_revision: int, value: bytes, *,
+                         timeout: float = 5.0) -> tuple[bool, int]:
+        """Put ``value`` only if ``key`` was last modified at ``mod_revision`` (0: the
+        key does not exist), in one Txn. Returns (swapped, the key's mod revision now):
+        on a failed compare the Txn reads the key, as a real CAS loop needs."""
+        compare = kv.Compare(result=kv.Compare.EQUAL, target=kv.Compare.MOD, key=key,
+                             mod_revision=mod_revision)
+        reply = self._txn(kv.TxnRequest(
+            compare=[compare], success=[kv.RequestOp(request_put=kv.PutRequest(
+                key=key, value=value))],
+            failure=[kv.RequestOp(request_range=kv.RangeRequest(key=key))]), timeout=timeout)
+        if reply.succeeded:
+            return True, reply.header.revision
+        kvs = reply.responses[0].response_range.kvs
+        return False, kvs[0].mod_revision if kvs else 0
 
     def close(self) -> None:
         self.channel.close()

@@ -15,6 +15,7 @@ from manhattan.rpc import request_context
 from manhattan.rpc.auth import Authenticator
 from manhattan.replication.coordinator import Coordinator, Mutation
 from manhattan.rpc.servicers import record_to_proto, rpc_errors, version_to_proto
+from manhattan.node.serial_data import SerialData, refuse_counters
 from manhattan.node.validation import RequestValidator
 from manhattan.proto.v1 import data_pb2, data_pb2_grpc
 from manhattan.qos import QosGate
@@ -22,6 +23,13 @@ from manhattan.storage import DEFAULT_SCAN_LIMIT, Record
 from manhattan.storage.counters import INT64_MAX, INT64_MIN, MAX_OP_ID_BYTES, CounterState
 from manhattan.storage.keys import decode_cursor, encode_cursor
 from manhattan.tenancy import Catalog, DatasetSpec, Principal
+from manhattan.types import Consistency
+
+
+_SERIAL_WRITE = ("a plain write is last-writer-wins: use Cas (the SDK's put/delete with if_version or if_absent, or consistency=SERIAL)")
+
+
+_COUNTER_LEVELS = ("counters merge the replicas' shards: use ONE, QUORUM or ALL")
 
 
 def _payload(record: Record) -> int:
@@ -36,15 +44,8 @@ def _shown(spec: DatasetSpec, record: Record) -> Record:
     return replace(record, value=str(value_of_state(record.value)).encode())
 
 
-def _plain(spec: DatasetSpec, call: str) -> None:
-    """Put and delete are for kv datasets: a counter changes only by adds."""
-    if spec.is_counter:
-        raise InvalidRequest(f"dataset {spec.name!r} is a counter dataset: {call} is refused; "
-                             "change its counters with CounterAdd (Dataset.add)")
-
-
-class DataService(data_pb2_grpc.DataServicer):
-    """Implements manhattan.v1.Data."""
+class DataService(SerialData, data_pb2_grpc.DataServicer):
+    """Implements manhattan.v1.Data (the SERIAL calls: ``serial_data.py``)."""
 
     def __init__(
         self, catalog: Catalog, auth: Authenticator, validator: RequestValidator,
@@ -128,14 +129,14 @@ class DataService(data_pb2_grpc.DataServicer):
             self._gate.charge(spec.tenant, spec.name, nbytes)
 
     async def _read_one(self, request: data_pb2.GetRequest | data_pb2.CounterGetRequest,
-                        context: grpc.aio.ServicerContext, counter: bool = False
+                        context: grpc.aio.ServicerContext, consistency: Consistency,
+                        counter: bool = False
                         ) -> tuple[Principal, DatasetSpec, Record | None]:
         """Check and coordinate a single-key read (a counter read: of a counter dataset)."""
         principal, spec = await self._dataset(context, request.dataset)
         if counter:
             self._counter_dataset(spec, "CounterGet")
         self._check.key(request.pkey, request.lkey)
-        consistency = self._check.consistency(request.consistency)
         await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey))
         record = await self._coordinator.read(spec, request.pkey, request.lkey, consistency,
                                               context.time_remaining())
@@ -143,7 +144,11 @@ class DataService(data_pb2_grpc.DataServicer):
 
     @rpc_errors
     async def Get(self, request: data_pb2.GetRequest, context) -> data_pb2.GetResponse:
-        principal, spec, record = await self._read_one(request, context)
+        consistency = self._check.consistency(request.consistency)
+        if consistency == Consistency.SERIAL:
+            return await self._serial_read(context, request.dataset, request.pkey,
+                                           request.lkey, seal=False)
+        principal, spec, record = await self._read_one(request, context, consistency)
         if record is None:
             return data_pb2.GetResponse(found=False)
         self._charge(principal, spec, len(record.value))
@@ -152,11 +157,11 @@ class DataService(data_pb2_grpc.DataServicer):
     @rpc_errors
     async def Put(self, request: data_pb2.PutRequest, context) -> data_pb2.PutResponse:
         principal, spec = await self._dataset(context, request.dataset, write=True)
-        _plain(spec, "put")
+        refuse_counters(spec, "put")
         self._check.key(request.pkey, request.lkey)
         self._check.value(request.value)
         self._check.ttl(request.ttl_ms)
-        consistency = self._check.consistency(request.consistency)
+        consistency = self._check.consistency(request.consistency, _SERIAL_WRITE)
         durability = self._check.durability(request.durability)
         await self._admit(context, principal, spec, 1,
                     len(request.pkey) + len(request.lkey) + len(request.value), grows=True)
@@ -168,9 +173,9 @@ class DataService(data_pb2_grpc.DataServicer):
     @rpc_errors
     async def Delete(self, request: data_pb2.DeleteRequest, context) -> data_pb2.DeleteResponse:
         principal, spec = await self._dataset(context, request.dataset, write=True)
-        _plain(spec, "delete")
+        refuse_counters(spec, "delete")
         self._check.key(request.pkey, request.lkey)
-        consistency = self._check.consistency(request.consistency)
+        consistency = self._check.consistency(request.consistency, _SERIAL_WRITE)
         durability = self._check.durability(request.durability)
         await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey))
         mutation = Mutation(request.pkey, request.lkey, delete=True)
@@ -182,7 +187,9 @@ class DataService(data_pb2_grpc.DataServicer):
     async def Scan(self, request: data_pb2.ScanRequest, context) -> data_pb2.ScanResponse:
         principal, spec = await self._dataset(context, request.dataset)
         self._check.key(request.pkey, b"")
-        consistency = self._check.consistency(request.consistency)
+        consistency = self._check.consistency(
+            request.consistency, "a scan reads many keys; SERIAL is per key (get one key "
+                                 "at SERIAL instead)")
         limit = self._check.scan_limit(request.limit, DEFAULT_SCAN_LIMIT)
         if request.cursor:
             try:
@@ -223,7 +230,9 @@ class DataService(data_pb2_grpc.DataServicer):
         self._check.batch(len(request.keys), key_bytes, "keys")
         for i, key in enumerate(request.keys):
             self._check.key(key.pkey, key.lkey, where=f"keys[{i}].")
-        consistency = self._check.consistency(request.consistency)
+        consistency = self._check.consistency(
+            request.consistency, "a multi-get reads many keys; SERIAL is per key (get each "
+                                 "key at SERIAL instead)")
         if not request.paged:  # the keys alone would not fit: refused before any work
             self._check.reply(sum(key_bytes), "keys", paged_hint=True)
         await self._admit(context, principal, spec, max(len(request.keys), 1), sum(key_bytes))
@@ -252,7 +261,7 @@ class DataService(data_pb2_grpc.DataServicer):
     @rpc_errors
     async def MultiPut(self, request: data_pb2.MultiPutRequest, context) -> data_pb2.MultiPutResponse:
         principal, spec = await self._dataset(context, request.dataset, write=True)
-        _plain(spec, "multi-put")
+        refuse_counters(spec, "multi-put")
         mutations = request.mutations
         sizes = [len(m.pkey) + len(m.lkey) + len(m.value) for m in mutations]
         self._check.batch(len(mutations), sizes, "mutations")
@@ -261,7 +270,9 @@ class DataService(data_pb2_grpc.DataServicer):
             self._check.key(m.pkey, m.lkey, where)
             self._check.value(m.value, where)
             self._check.ttl(m.ttl_ms, where)
-        consistency = self._check.consistency(request.consistency)
+        consistency = self._check.consistency(
+            request.consistency, "a multi-put is last-writer-wins; SERIAL writes are single-key "
+                                 "conditional writes (Cas)")
         durability = self._check.durability(request.durability)
         await self._admit(context, principal, spec, max(len(mutations), 1), sum(sizes),
                     grows=any(not m.delete for m in mutations))
@@ -289,7 +300,7 @@ class DataService(data_pb2_grpc.DataServicer):
         if len(request.op_id) > MAX_OP_ID_BYTES:
             raise InvalidRequest(f"op_id is {len(request.op_id)} bytes; at most "
                                  f"{MAX_OP_ID_BYTES} are allowed")
-        consistency = self._check.consistency(request.consistency)
+        consistency = self._check.consistency(request.consistency, _COUNTER_LEVELS)
         durability = self._check.durability(request.durability)
         await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey) + 8,
                           grows=True)
@@ -303,7 +314,8 @@ class DataService(data_pb2_grpc.DataServicer):
     @rpc_errors
     async def CounterGet(self, request: data_pb2.CounterGetRequest, context
                          ) -> data_pb2.CounterGetResponse:
-        _, _, record = await self._read_one(request, context, counter=True)
+        consistency = self._check.consistency(request.consistency, _COUNTER_LEVELS)
+        _, _, record = await self._read_one(request, context, consistency, counter=True)
         if record is None:
             return data_pb2.CounterGetResponse(value=0, found=False)
         return data_pb2.CounterGetResponse(value=value_of_state(record.value), found=True,

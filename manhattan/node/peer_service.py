@@ -22,6 +22,7 @@ from manhattan.errors import ManhattanError
 from manhattan.rpc.auth import Authenticator
 from manhattan.proto.v1 import cluster_pb2, peer_pb2, peer_pb2_grpc, types_pb2
 from manhattan.replication.chunking import fitting_prefix, message_budget, proto_size
+from manhattan.replication.paxos_replica import PaxosReplica
 from manhattan.hlc import HybridClock
 from manhattan.replication.counters import add_reply, owner_add
 from manhattan.replication.peer_link import DEFAULT_MAX_MESSAGE_BYTES
@@ -66,6 +67,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         self._max_reply = message_budget(max_message_bytes)
         self._engine = engine
         self._group_commit = group_commit
+        self._paxos = PaxosReplica(engine, group_commit)
         self._auth = auth
         self._hlc = hlc
         self._clock = clock  # stamps increments this node owns (counters)
@@ -131,6 +133,8 @@ class PeerService(peer_pb2_grpc.PeerServicer):
                 reply = self._read(op.read)
             elif kind == "scan":
                 reply = self._scan(op.scan)
+            elif kind is not None and kind.startswith("paxos_"):
+                reply = peer_pb2.ReplicaReply(paxos=await self._paxos.execute(op))
             elif kind == "counter_add" and self._clock is not None:
                 reply = add_reply(await owner_add(self._engine, self._group_commit, self._clock,
                                                   self._node_id, op.counter_add))

@@ -76,10 +76,13 @@ class RequestValidator:
             )
 
     @staticmethod
-    def consistency(value: int) -> Consistency:
-        """A known consistency level (DEFAULT allowed)."""
+    def consistency(value: int, serial: str | None = None) -> Consistency:
+        """A known consistency level (DEFAULT allowed). SERIAL only where the call
+        supports it (``serial`` is None): otherwise refused, ``serial`` saying why."""
         if value not in _CONSISTENCIES:
             raise InvalidRequest(f"consistency has unknown value {value}")
+        if value == Consistency.SERIAL and serial is not None:
+            raise InvalidRequest(f"consistency SERIAL is not supported here: {serial}")
         return Consistency(value)
 
     @staticmethod

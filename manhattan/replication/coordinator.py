@@ -34,6 +34,7 @@ from manhattan.proto.v1 import peer_pb2, types_pb2
 from manhattan.replication.chunking import fitting_prefix
 from manhattan.replication.counters import CounterCoordination
 from manhattan.replication.hints import HintReplay, HintStore
+from manhattan.replication.paxos import PaxosCoordinator
 from manhattan.replication.peer_link import PeerLinks, PeerUnreachable, ReplicaRefused
 from manhattan.replication.read_repair import Key, ReadRepair, newest
 from manhattan.replication.replica_apply import ReplicaApply
@@ -117,6 +118,7 @@ class Coordinator(CounterCoordination, ReplicaApply):
             node_id=node_id, engine=engine, spawn=self._spawn, stats=self.stats,
             send=lambda member, dataset, writes: self._apply_remote(member, dataset, writes,
                                                                     False))
+        self.paxos = PaxosCoordinator(self)
         self.hint_replay = HintReplay(
             hints=hints, membership=membership, detector=detector, engine=engine,
             call=self._replica_call, durable=group_commit.durable,

@@ -1,28 +1,21 @@
 """Time-bounded leases kept in the cluster: one live holder per name.
 
-Used for Snowflake worker ids and for fan-out queue shards. The store is
-last-writer-wins with no compare-and-set, so a lease is made safe by time,
-the way Chubby-style leases are:
+Used for Snowflake worker ids and for fan-out queue shards. Every change of a lease
+record is a compare-and-set at SERIAL (``put(if_version=...)`` / ``if_absent``), so
+two claimants can never both win the same record, whatever their timing:
 
-* **acquire**: read the record; if free (absent, expired or ours), write a
-  claim, wait ``settle``, read back (QUORUM) and check we won; then wait a
-  full ``validity`` period and check once more before using it. A previous
-  holder that has not seen our claim stops within ``validity`` of its last
-  confirmation, so by then it has stopped. A record that was never written or
-  was *released* (its holder stopped and said so) has no previous holder to
-  outwait: the claim is used after the read-back if the read and the claim took
-  less than ``settle`` (a fresh ``make run`` and a clean restart start in well
-  under a second; a crash, or a slow claim that may have raced another, still
-  waits the full period).
-* **hold**: every ``validity / 5`` the holder reads the record; if it is still
-  ours and we are still inside our validity window, it extends the expiry and
-  ``valid_until_ms`` becomes ``read start + validity``. Another owner or a
-  late renewal drops the lease at once and the holder must acquire from
-  scratch, waiting the full period again. A renewal that merely fails (the
-  cluster did not answer in time) keeps the lease until its current
-  ``valid_until_ms`` and tries again at the next tick: nobody else can claim
-  it before the record's TTL (three validity periods past our last write)
-  runs out, so one slow answer under a fault no longer stops the holder.
+* **acquire**: a SERIAL read; if the record is free (absent, released, expired or
+  ours) claim it by compare-and-set on the version read. The claim that wins is the
+  only one; the others get ``ConditionFailed``. Nobody has to be outwaited: an expired
+  record's holder stopped using it long before (a holder's validity ends at least
+  ``ttl - validity`` before its record expires, and it checks the clock before every
+  use), and a released record has no holder.
+* **hold**: every ``validity / 5`` the holder re-reads the record (SERIAL) and extends
+  it by compare-and-set; ``valid_until_ms`` becomes ``read start + validity``. A
+  record that is no longer ours drops the lease at once. A renewal that merely fails
+  (no answer in time, or an outcome the SDK could not settle) keeps the lease until its
+  current ``valid_until_ms`` and tries again at the next tick: nobody else can claim it
+  before the record's TTL runs out.
 
 The record also carries a ``mark``: a time at or above everything the holder
 may have stamped (``valid_until_ms``), so the next holder of a Snowflake
@@ -39,7 +32,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from manhattan.client import AsyncDataset, ManhattanError
+from manhattan.client import AsyncDataset, ConditionFailed, ManhattanError, Record
 from manhattan.types import Consistency, Durability
 
 log = logging.getLogger("manhattan.services.leases")
@@ -56,7 +49,11 @@ class LeaseTiming:
 
     ttl_ms: int = 30_000
     validity_ms: int = 10_000
-    settle_ms: int = 300
+
+    def __post_init__(self) -> None:
+        if not 0 < self.validity_ms < self.ttl_ms:
+            raise ValueError(f"lease timing needs 0 < validity_ms < ttl_ms, got "
+                             f"validity_ms={self.validity_ms}, ttl_ms={self.ttl_ms}")
 
     @property
     def renew_every_ms(self) -> int:
@@ -103,57 +100,45 @@ class Lease:
     def held(self) -> bool:
         return wall_ms() < self.valid_until_ms
 
-    async def read(self) -> LeaseRecord | None:
-        record = await self.dataset.get(self.name, consistency=Consistency.QUORUM)
+    async def read(self) -> tuple[LeaseRecord | None, Record | None]:
+        """The lease record (decoded) and the stored record it came from, linearizably."""
+        record = await self.dataset.get(self.name, consistency=Consistency.SERIAL)
         if record is None:
-            return None
+            return None, None
         try:
-            return LeaseRecord.decode(record.value)
+            return LeaseRecord.decode(record.value), record
         except (ValueError, KeyError, TypeError):
             log.warning("lease %s: unreadable record, treating it as free", self.name)
-            return None
+            return None, record
 
-    async def _write(self, mark: int) -> None:
-        now = wall_ms()
-        await self.dataset.put(
-            self.name, b"", LeaseRecord(self.owner, now + self.timing.ttl_ms, mark).encode(),
-            consistency=Consistency.QUORUM, durability=Durability.SYNC)
+    async def _swap(self, stored: Record | None, lease: LeaseRecord) -> None:
+        """Replace ``stored`` (None: no record) by ``lease``, only if it is still current:
+        ``ConditionFailed`` when another writer changed it since it was read."""
+        condition = {"if_version": stored.version} if stored is not None else {"if_absent": True}
+        await self.dataset.put(self.name, b"", lease.encode(), durability=Durability.SYNC,
+                               **condition)
 
     def is_free(self, record: LeaseRecord | None) -> bool:
-        return record is None or record.owner == self.owner or record.expires_ms < wall_ms()
+        return (record is None or record.owner == self.owner or record.expires_ms == 0
+                or record.expires_ms < wall_ms())
 
     async def try_acquire(self) -> bool:
-        """Claim the lease if it is free; True once it is safely ours (takes ~validity)."""
+        """Claim the lease if it is free; True once it is ours (one read, one CAS)."""
         t = self.timing
         try:
-            asked = wall_ms()
-            current = await self.read()
+            started = wall_ms()
+            current, stored = await self.read()
             if not self.is_free(current):
                 return False
             previous_mark = current.mark if current else 0
-            unheld = current is None or current.expires_ms == 0  # never held, or released
-            await self._write(max(previous_mark, wall_ms()))
-            # Another claimant that read "free" before our claim landed and writes after
-            # our read-back took longer than ``settle`` from its read to its write's ack:
-            # such a slow claim takes the full wait (and we drop at our next renewal).
-            unheld = unheld and wall_ms() - asked <= t.settle_ms
-            await asyncio.sleep(t.settle_ms / 1000)
-            started = wall_ms()
-            confirmed = await self.read()
-            if (confirmed or LeaseRecord("", 0)).owner != self.owner:
-                return False
-            if not unheld:
-                # Whoever held it before stops within one validity period of its last check.
-                await asyncio.sleep(t.validity_ms / 1000)
-                started = wall_ms()
-                confirmed = await self.read()
-                if confirmed is None or confirmed.owner != self.owner:
-                    return False
-            self.mark = max(previous_mark, confirmed.mark)
-            await self._write(max(self.mark, started + t.validity_ms))
+            mark = max(previous_mark, started + t.validity_ms)
+            await self._swap(stored, LeaseRecord(self.owner, wall_ms() + t.ttl_ms, mark))
+        except ConditionFailed:
+            return False  # another claimant won the record
         except ManhattanError as exc:
             log.info("lease %s: acquisition failed: %s", self.name, exc)
             return False
+        self.mark = previous_mark
         self.valid_until_ms = started + t.validity_ms
         return True
 
@@ -165,11 +150,16 @@ class Lease:
             return False
         started = wall_ms()
         try:
-            current = await self.read()
+            current, stored = await self.read()
             if current is None or current.owner != self.owner:
                 self._drop(f"taken over by {current.owner if current else 'nobody'}")
                 return False
-            await self._write(max(current.mark, started + self.timing.validity_ms))
+            await self._swap(stored, LeaseRecord(
+                self.owner, wall_ms() + self.timing.ttl_ms,
+                max(current.mark, started + self.timing.validity_ms)))
+        except ConditionFailed as exc:
+            self._drop(f"the record changed under the renewal: {exc.current}")
+            return False
         except ManhattanError as exc:
             if not self.held:
                 self._drop(f"renewal failed and the lease ran out: {exc}")
@@ -185,21 +175,19 @@ class Lease:
         return True
 
     async def release(self) -> None:
-        """Give the lease up (best effort): the next holder need not wait for the TTL, nor
-        (the record says it was released) a validity period. The mark left is what the
-        holder really used (``used_up_to``), read after it stopped using the lease."""
+        """Give the lease up (best effort): the next holder need not wait for the TTL.
+        The mark left is what the holder really used (``used_up_to``), read after it
+        stopped using the lease."""
         was_held = self.held
         self.valid_until_ms = 0
         if not was_held:
             return
         try:
-            current = await self.read()
+            current, stored = await self.read()
             if current is not None and current.owner == self.owner:
                 mark = self.used_up_to() if self.used_up_to is not None else current.mark
-                await self.dataset.put(
-                    self.name, b"", LeaseRecord(self.owner, 0, mark).encode(),
-                    consistency=Consistency.QUORUM, durability=Durability.SYNC)
-        except ManhattanError as exc:
+                await self._swap(stored, LeaseRecord(self.owner, 0, mark))
+        except ManhattanError as exc:  # ConditionFailed included: someone took it over
             log.info("lease %s: release failed (it will expire): %s", self.name, exc)
 
     def _drop(self, why: str) -> None:

@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from dataclasses import dataclass
 
-from manhattan.client import AsyncClient, AsyncDataset, InvalidRequest, NotFound, Put
+from manhattan.client import (
+    AsyncClient, AsyncDataset, ConditionFailed, InvalidRequest, NotFound, Timeout,
+)
 from manhattan.errors import AlreadyExists
 from manhattan.services.caches import TtlCache
 from manhattan.services.leases import wall_ms
@@ -59,15 +62,28 @@ class Users:
         self.known: TtlCache[str, bool] = TtlCache(EXISTS_CACHE_S, 100_000)
 
     async def create(self, name: str) -> int:
-        """Create a user; AlreadyExists if taken. Returns the creation time (ms)."""
-        async with self.locks(name):
-            if await self.data.get(name, PROFILE, consistency=Q) is not None:
-                raise AlreadyExists(f"user {name!r} exists already")
-            now = wall_ms()
-            await self.data.put_many([
-                Put(name, PROFILE, encode_json({"created_at_ms": now})),
-                Put(name, SEEN, str(now)),
-            ], consistency=Q, durability=Durability.SYNC)
+        """Create a user; AlreadyExists if taken. Returns the creation time (ms).
+
+        The profile is claimed by a SERIAL ``if_absent`` write: of concurrent creations
+        of one name, from any number of service processes, exactly one succeeds."""
+        now = wall_ms()
+        # The claim makes this creation's profile unlike any other's, so an unknown outcome
+        # settles by value (the SDK's re-read, and ours below).
+        profile = encode_json({"created_at_ms": now, "claim": uuid.uuid4().hex})
+        try:
+            await self.data.put(name, PROFILE, profile, if_absent=True,
+                                durability=Durability.SYNC)
+        except ConditionFailed:
+            raise AlreadyExists(f"user {name!r} exists already") from None
+        except Timeout:
+            # Profiles are never overwritten: another profile there means ours was not
+            # the one created; none (or the read failing) leaves it unknown.
+            current = await self.data.get(name, PROFILE, consistency=Consistency.SERIAL)
+            if current is None:
+                raise
+            if current.value != profile:
+                raise AlreadyExists(f"user {name!r} exists already") from None
+        await self.data.put(name, SEEN, str(now), consistency=Q)
         return now
 
     async def require(self, *names: str) -> None:

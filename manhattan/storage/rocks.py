@@ -21,6 +21,7 @@ from manhattan.storage.keys import (
     decode_cursor, encode_cursor, pkey_prefix, split_storage_key, successor,
 )
 from manhattan.storage.meta_store import RocksMetaStore
+from manhattan.storage.paxos_state import RocksPaxosState
 from manhattan.storage.purge import RocksPurge
 from manhattan.storage.raw_ranges import RocksRawRanges
 from manhattan.storage.records import (
@@ -29,11 +30,12 @@ from manhattan.storage.records import (
 from manhattan.storage.rocks_base import UnknownDataset
 
 
-class RocksEngine(RocksCounters, RocksPurge, RocksRawRanges, RocksMetaStore):
+class RocksEngine(RocksCounters, RocksPaxosState, RocksPurge, RocksRawRanges, RocksMetaStore):
     """Engine over one RocksDB directory. Safe to call from several threads.
 
-    Records (this module), counter increments (``counters_engine.py``), purge (``purge.py``), raw ranges (``raw_ranges.py``) and
-    node metadata (``meta_store.py``) over one open database (``rocks_base.py``).
+    Records (this module), counter increments (``counters_engine.py``), purge
+    (``purge.py``), raw ranges (``raw_ranges.py``), node metadata (``meta_store.py``) and
+    per-key Paxos state (``paxos_state.py``) over one open database (``rocks_base.py``).
     """
 
     # -- reads ------------------------------------------------------------

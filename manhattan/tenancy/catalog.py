@@ -99,6 +99,9 @@ def normalise_spec(spec: DatasetSpec, *, node_count: int, now_ms: int) -> Datase
     for field in ("read_consistency", "write_consistency"):
         if getattr(spec, field) not in set(Consistency):
             raise InvalidRequest(f"{field} has unknown value {int(getattr(spec, field))}")
+        if getattr(spec, field) == Consistency.SERIAL:
+            raise InvalidRequest(f"{field} cannot be SERIAL: SERIAL is asked for per call "
+                                 "(a get or a conditional write), not a dataset default")
     if spec.durability not in set(Durability):
         raise InvalidRequest(f"durability has unknown value {int(spec.durability)}")
     if spec.default_ttl_ms < 0:

@@ -159,6 +159,52 @@ class MultiPutResponse(_message.Message):
     versions: _containers.RepeatedCompositeFieldContainer[_types_pb2.Version]
     def __init__(self, versions: _Optional[_Iterable[_Union[_types_pb2.Version, _Mapping]]] = ...) -> None: ...
 
+class CasRequest(_message.Message):
+    __slots__ = ("dataset", "pkey", "lkey", "value", "ttl_ms", "delete", "if_version", "if_absent", "durability")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    LKEY_FIELD_NUMBER: _ClassVar[int]
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    TTL_MS_FIELD_NUMBER: _ClassVar[int]
+    DELETE_FIELD_NUMBER: _ClassVar[int]
+    IF_VERSION_FIELD_NUMBER: _ClassVar[int]
+    IF_ABSENT_FIELD_NUMBER: _ClassVar[int]
+    DURABILITY_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    lkey: bytes
+    value: bytes
+    ttl_ms: int
+    delete: bool
+    if_version: _types_pb2.Version
+    if_absent: bool
+    durability: _types_pb2.Durability
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., value: _Optional[bytes] = ..., ttl_ms: _Optional[int] = ..., delete: _Optional[bool] = ..., if_version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., if_absent: _Optional[bool] = ..., durability: _Optional[_Union[_types_pb2.Durability, str]] = ...) -> None: ...
+
+class CasResponse(_message.Message):
+    __slots__ = ("applied", "version", "found", "current")
+    APPLIED_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    applied: bool
+    version: _types_pb2.Version
+    found: bool
+    current: _types_pb2.Record
+    def __init__(self, applied: _Optional[bool] = ..., version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., found: _Optional[bool] = ..., current: _Optional[_Union[_types_pb2.Record, _Mapping]] = ...) -> None: ...
+
+class SerialGetRequest(_message.Message):
+    __slots__ = ("dataset", "pkey", "lkey", "seal")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    LKEY_FIELD_NUMBER: _ClassVar[int]
+    SEAL_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    lkey: bytes
+    seal: bool
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., seal: _Optional[bool] = ...) -> None: ...
+
 class CounterAddRequest(_message.Message):
     __slots__ = ("dataset", "pkey", "lkey", "delta", "op_id", "consistency", "durability", "retry")
     DATASET_FIELD_NUMBER: _ClassVar[int]

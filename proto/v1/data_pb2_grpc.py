@@ -64,6 +64,16 @@ class DataStub:
                 request_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.MultiPutRequest.SerializeToString,
                 response_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.MultiPutResponse.FromString,
                 _registered_method=True)
+        self.Cas = channel.unary_unary(
+                '/manhattan.v1.Data/Cas',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.CasRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.CasResponse.FromString,
+                _registered_method=True)
+        self.SerialGet = channel.unary_unary(
+                '/manhattan.v1.Data/SerialGet',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.SerialGetRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.GetResponse.FromString,
+                _registered_method=True)
         self.CounterAdd = channel.unary_unary(
                 '/manhattan.v1.Data/CounterAdd',
                 request_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.CounterAddRequest.SerializeToString,
@@ -116,6 +126,22 @@ class DataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Cas(self, request, context):
+        """A conditional (compare-and-set) put or delete at SERIAL: per-key Paxos among the
+        key's replicas. A failed condition is an answer (applied false, the current record).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SerialGet(self, request, context):
+        """A linearizable read (what Get at SERIAL does); seal also makes every proposal
+        older than it unrecoverable, so a writer can decide an unknown outcome by it.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CounterAdd(self, request, context):
         """Counter datasets (kind "counter") only.
         """
@@ -161,6 +187,16 @@ def add_DataServicer_to_server(servicer, server):
                     servicer.MultiPut,
                     request_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.MultiPutRequest.FromString,
                     response_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.MultiPutResponse.SerializeToString,
+            ),
+            'Cas': grpc.unary_unary_rpc_method_handler(
+                    servicer.Cas,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.CasRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.CasResponse.SerializeToString,
+            ),
+            'SerialGet': grpc.unary_unary_rpc_method_handler(
+                    servicer.SerialGet,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.SerialGetRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.GetResponse.SerializeToString,
             ),
             'CounterAdd': grpc.unary_unary_rpc_method_handler(
                     servicer.CounterAdd,
@@ -335,6 +371,60 @@ class Data:
             '/manhattan.v1.Data/MultiPut',
             manhattan_dot_proto_dot_v1_dot_data__pb2.MultiPutRequest.SerializeToString,
             manhattan_dot_proto_dot_v1_dot_data__pb2.MultiPutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Cas(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Data/Cas',
+            manhattan_dot_proto_dot_v1_dot_data__pb2.CasRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_data__pb2.CasResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SerialGet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Data/SerialGet',
+            manhattan_dot_proto_dot_v1_dot_data__pb2.SerialGetRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_data__pb2.GetResponse.FromString,
             options,
             channel_credentials,
             insecure,

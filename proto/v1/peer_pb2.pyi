@@ -97,18 +97,24 @@ class CounterAddOp(_message.Message):
     def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., delta: _Optional[int] = ..., op_id: _Optional[bytes] = ..., sync: _Optional[bool] = ..., seen: _Optional[_Union[Entry, _Mapping]] = ..., deadline_ms: _Optional[int] = ..., read: _Optional[bool] = ...) -> None: ...
 
 class ReplicaOp(_message.Message):
-    __slots__ = ("id", "apply", "read", "scan", "counter_add")
+    __slots__ = ("id", "apply", "read", "scan", "paxos_prepare", "paxos_propose", "paxos_commit", "counter_add")
     ID_FIELD_NUMBER: _ClassVar[int]
     APPLY_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
     SCAN_FIELD_NUMBER: _ClassVar[int]
+    PAXOS_PREPARE_FIELD_NUMBER: _ClassVar[int]
+    PAXOS_PROPOSE_FIELD_NUMBER: _ClassVar[int]
+    PAXOS_COMMIT_FIELD_NUMBER: _ClassVar[int]
     COUNTER_ADD_FIELD_NUMBER: _ClassVar[int]
     id: int
     apply: ApplyOp
     read: ReadOp
     scan: ScanOp
+    paxos_prepare: PaxosPrepareOp
+    paxos_propose: PaxosProposeOp
+    paxos_commit: PaxosCommitOp
     counter_add: CounterAddOp
-    def __init__(self, id: _Optional[int] = ..., apply: _Optional[_Union[ApplyOp, _Mapping]] = ..., read: _Optional[_Union[ReadOp, _Mapping]] = ..., scan: _Optional[_Union[ScanOp, _Mapping]] = ..., counter_add: _Optional[_Union[CounterAddOp, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., apply: _Optional[_Union[ApplyOp, _Mapping]] = ..., read: _Optional[_Union[ReadOp, _Mapping]] = ..., scan: _Optional[_Union[ScanOp, _Mapping]] = ..., paxos_prepare: _Optional[_Union[PaxosPrepareOp, _Mapping]] = ..., paxos_propose: _Optional[_Union[PaxosProposeOp, _Mapping]] = ..., paxos_commit: _Optional[_Union[PaxosCommitOp, _Mapping]] = ..., counter_add: _Optional[_Union[CounterAddOp, _Mapping]] = ...) -> None: ...
 
 class ReplicaBatch(_message.Message):
     __slots__ = ("ops",)
@@ -117,7 +123,7 @@ class ReplicaBatch(_message.Message):
     def __init__(self, ops: _Optional[_Iterable[_Union[ReplicaOp, _Mapping]]] = ...) -> None: ...
 
 class ReplicaReply(_message.Message):
-    __slots__ = ("id", "code", "message", "applied", "entries", "scanned", "next_cursor", "hlc", "kept")
+    __slots__ = ("id", "code", "message", "applied", "entries", "scanned", "next_cursor", "hlc", "kept", "paxos")
     ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -127,6 +133,7 @@ class ReplicaReply(_message.Message):
     NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
     HLC_FIELD_NUMBER: _ClassVar[int]
     KEPT_FIELD_NUMBER: _ClassVar[int]
+    PAXOS_FIELD_NUMBER: _ClassVar[int]
     id: int
     code: int
     message: str
@@ -136,7 +143,8 @@ class ReplicaReply(_message.Message):
     next_cursor: bytes
     hlc: int
     kept: _containers.RepeatedCompositeFieldContainer[_types_pb2.Version]
-    def __init__(self, id: _Optional[int] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., applied: _Optional[_Iterable[bool]] = ..., entries: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., scanned: _Optional[_Iterable[_Union[ReplicaWrite, _Mapping]]] = ..., next_cursor: _Optional[bytes] = ..., hlc: _Optional[int] = ..., kept: _Optional[_Iterable[_Union[_types_pb2.Version, _Mapping]]] = ...) -> None: ...
+    paxos: PaxosReply
+    def __init__(self, id: _Optional[int] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., applied: _Optional[_Iterable[bool]] = ..., entries: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., scanned: _Optional[_Iterable[_Union[ReplicaWrite, _Mapping]]] = ..., next_cursor: _Optional[bytes] = ..., hlc: _Optional[int] = ..., kept: _Optional[_Iterable[_Union[_types_pb2.Version, _Mapping]]] = ..., paxos: _Optional[_Union[PaxosReply, _Mapping]] = ...) -> None: ...
 
 class ReplicaReplies(_message.Message):
     __slots__ = ("replies",)
@@ -195,3 +203,67 @@ class CatalogSnapshot(_message.Message):
     version: int
     items: _containers.RepeatedCompositeFieldContainer[CatalogItem]
     def __init__(self, version: _Optional[int] = ..., items: _Optional[_Iterable[_Union[CatalogItem, _Mapping]]] = ...) -> None: ...
+
+class PaxosProposal(_message.Message):
+    __slots__ = ("ballot", "none", "entry")
+    BALLOT_FIELD_NUMBER: _ClassVar[int]
+    NONE_FIELD_NUMBER: _ClassVar[int]
+    ENTRY_FIELD_NUMBER: _ClassVar[int]
+    ballot: _types_pb2.Version
+    none: bool
+    entry: Entry
+    def __init__(self, ballot: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., none: _Optional[bool] = ..., entry: _Optional[_Union[Entry, _Mapping]] = ...) -> None: ...
+
+class PaxosPrepareOp(_message.Message):
+    __slots__ = ("dataset", "pkey", "lkey", "ballot", "peek")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    LKEY_FIELD_NUMBER: _ClassVar[int]
+    BALLOT_FIELD_NUMBER: _ClassVar[int]
+    PEEK_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    lkey: bytes
+    ballot: _types_pb2.Version
+    peek: bool
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., ballot: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., peek: _Optional[bool] = ...) -> None: ...
+
+class PaxosProposeOp(_message.Message):
+    __slots__ = ("dataset", "pkey", "lkey", "proposal")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    LKEY_FIELD_NUMBER: _ClassVar[int]
+    PROPOSAL_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    lkey: bytes
+    proposal: PaxosProposal
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., proposal: _Optional[_Union[PaxosProposal, _Mapping]] = ...) -> None: ...
+
+class PaxosCommitOp(_message.Message):
+    __slots__ = ("dataset", "pkey", "lkey", "proposal", "sync")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    LKEY_FIELD_NUMBER: _ClassVar[int]
+    PROPOSAL_FIELD_NUMBER: _ClassVar[int]
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    lkey: bytes
+    proposal: PaxosProposal
+    sync: bool
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., proposal: _Optional[_Union[PaxosProposal, _Mapping]] = ..., sync: _Optional[bool] = ...) -> None: ...
+
+class PaxosReply(_message.Message):
+    __slots__ = ("ok", "promised", "accepted", "committed", "current")
+    OK_FIELD_NUMBER: _ClassVar[int]
+    PROMISED_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    CURRENT_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    promised: _types_pb2.Version
+    accepted: PaxosProposal
+    committed: PaxosProposal
+    current: Entry
+    def __init__(self, ok: _Optional[bool] = ..., promised: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., accepted: _Optional[_Union[PaxosProposal, _Mapping]] = ..., committed: _Optional[_Union[PaxosProposal, _Mapping]] = ..., current: _Optional[_Union[Entry, _Mapping]] = ...) -> None: ...

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emanhattan/proto/v1/types.proto\x12\x0cmanhattan.v1\"C\n\x07Version\x12\x11\n\ttimestamp\x18\x01 \x01(\x04\x12\x0e\n\x06writer\x18\x02 \x01(\r\x12\x15\n\rsuperseded_by\x18\x03 \x01(\x04\"!\n\x03Key\x12\x0c\n\x04pkey\x18\x01 \x01(\x0c\x12\x0c\n\x04lkey\x18\x02 \x01(\x0c\"r\n\x06Record\x12\x0c\n\x04pkey\x18\x01 \x01(\x0c\x12\x0c\n\x04lkey\x18\x02 \x01(\x0c\x12\r\n\x05value\x18\x03 \x01(\x0c\x12&\n\x07version\x18\x04 \x01(\x0b\x32\x15.manhattan.v1.Version\x12\x15\n\rexpires_at_ms\x18\x05 \x01(\x04*D\n\x0b\x43onsistency\x12\x17\n\x13\x43ONSISTENCY_DEFAULT\x10\x00\x12\x07\n\x03ONE\x10\x01\x12\n\n\x06QUORUM\x10\x02\x12\x07\n\x03\x41LL\x10\x03*<\n\nDurability\x12\x16\n\x12\x44URABILITY_DEFAULT\x10\x00\x12\x0c\n\x08\x42UFFERED\x10\x01\x12\x08\n\x04SYNC\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1emanhattan/proto/v1/types.proto\x12\x0cmanhattan.v1\"C\n\x07Version\x12\x11\n\ttimestamp\x18\x01 \x01(\x04\x12\x0e\n\x06writer\x18\x02 \x01(\r\x12\x15\n\rsuperseded_by\x18\x03 \x01(\x04\"!\n\x03Key\x12\x0c\n\x04pkey\x18\x01 \x01(\x0c\x12\x0c\n\x04lkey\x18\x02 \x01(\x0c\"r\n\x06Record\x12\x0c\n\x04pkey\x18\x01 \x01(\x0c\x12\x0c\n\x04lkey\x18\x02 \x01(\x0c\x12\r\n\x05value\x18\x03 \x01(\x0c\x12&\n\x07version\x18\x04 \x01(\x0b\x32\x15.manhattan.v1.Version\x12\x15\n\rexpires_at_ms\x18\x05 \x01(\x04*P\n\x0b\x43onsistency\x12\x17\n\x13\x43ONSISTENCY_DEFAULT\x10\x00\x12\x07\n\x03ONE\x10\x01\x12\n\n\x06QUORUM\x10\x02\x12\x07\n\x03\x41LL\x10\x03\x12\n\n\x06SERIAL\x10\x04*<\n\nDurability\x12\x16\n\x12\x44URABILITY_DEFAULT\x10\x00\x12\x0c\n\x08\x42UFFERED\x10\x01\x12\x08\n\x04SYNC\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,9 +32,9 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'manhattan.proto.v1.types_pb
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_CONSISTENCY']._serialized_start=268
-  _globals['_CONSISTENCY']._serialized_end=336
-  _globals['_DURABILITY']._serialized_start=338
-  _globals['_DURABILITY']._serialized_end=398
+  _globals['_CONSISTENCY']._serialized_end=348
+  _globals['_DURABILITY']._serialized_start=350
+  _globals['_DURABILITY']._serialized_end=410
   _globals['_VERSION']._serialized_start=48
   _globals['_VERSION']._serialized_end=115
   _globals['_KEY']._serialized_start=117

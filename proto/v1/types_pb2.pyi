@@ -12,6 +12,7 @@ class Consistency(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     ONE: _ClassVar[Consistency]
     QUORUM: _ClassVar[Consistency]
     ALL: _ClassVar[Consistency]
+    SERIAL: _ClassVar[Consistency]
 
 class Durability(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
@@ -22,6 +23,7 @@ CONSISTENCY_DEFAULT: Consistency
 ONE: Consistency
 QUORUM: Consistency
 ALL: Consistency
+SERIAL: Consistency
 DURABILITY_DEFAULT: Durability
 BUFFERED: Durability
 SYNC: Durability

@@ -132,3 +132,30 @@ def test_environment_variables_supply_endpoints_and_token(run, node, tenant_ds, 
     assert run("kv", "put", ds, "env", "l", "v", flags=False).exit_code == 0
     got = run("kv", "get", ds, "env", "l", "-o", "json", flags=False)
     assert json.loads(got.output)[0]["value"] == "v"
+
+
+def test_kv_put_if_absent_and_if_version_are_compare_and_set(run, tenant_ds):
+    _, token, ds = tenant_ds
+    created = run("kv", "put", ds, "cas", "l", "v1", "--if-absent", "-o", "json", token=token)
+    assert created.exit_code == 0, created.output
+    [row] = json.loads(created.output)
+    version = f"{row['timestamp']}:{row['writer']}"
+    again = run("kv", "put", ds, "cas", "l", "v2", "--if-absent", token=token)
+    assert again.exit_code == 1 and f"ConditionFailed: not written, the current version is " \
+                                     f"{version}" in again.output
+    swapped = run("kv", "put", ds, "cas", "l", "v2", "--if-version", version, token=token)
+    assert swapped.exit_code == 0, swapped.output
+    stale = run("kv", "delete", ds, "cas", "l", "--if-version", version, token=token)
+    assert stale.exit_code == 1 and "ConditionFailed" in stale.output
+    [now] = json.loads(run("kv", "get", ds, "cas", "l", "--consistency", "serial", "-o", "json",
+                           token=token).output)
+    assert now["value"] == "v2"
+    gone = run("kv", "delete", ds, "cas", "l", "--if-version",
+               f"{now['timestamp']}:{now['writer']}", token=token)
+    assert gone.exit_code == 0, gone.output
+    assert run("kv", "get", ds, "cas", "l", token=token).exit_code == 1
+    both = run("kv", "put", ds, "cas", "l", "v", "--if-absent", "--if-version", "5:1",
+               token=token)
+    assert both.exit_code == 2 and "not both" in both.output
+    bad = run("kv", "put", ds, "cas", "l", "v", "--if-version", "five", token=token)
+    assert bad.exit_code == 2 and "TIMESTAMP:WRITER" in bad.output

@@ -171,7 +171,7 @@ def raw_code(call) -> tuple[grpc.StatusCode, str]:
     return info.value.code(), info.value.details()
 
 
-@pytest.mark.parametrize("field, value", [("consistency", 4), ("consistency", 99),
+@pytest.mark.parametrize("field, value", [("consistency", 5), ("consistency", 99),
                                           ("durability", 3), ("durability", 1234)])
 def test_unknown_enum_values_are_invalid_argument(seeded, channel, field, value) -> None:
     made, ds, unchanged = seeded

@@ -20,7 +20,7 @@ from tests.clusters import start_cluster
 
 T = TypeVar("T")
 _namespaces = itertools.count(1)
-FAST_LEASES = LeaseTiming(ttl_ms=20_000, validity_ms=5_000, settle_ms=50)
+FAST_LEASES = LeaseTiming(ttl_ms=20_000, validity_ms=5_000)
 
 
 class LoopThread:

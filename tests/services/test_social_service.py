@@ -200,7 +200,7 @@ def test_a_failed_renewal_keeps_the_lease_until_its_validity_ends(social_cluster
     keep the lease exactly as long as it was confirmed for, then drop it."""
     config = fresh_config()
     datasets = Datasets(config.namespace)
-    timing = LeaseTiming(ttl_ms=15_000, validity_ms=5_000, settle_ms=50)
+    timing = LeaseTiming(ttl_ms=15_000, validity_ms=5_000)
     with Client(social_cluster.endpoints, token=social_cluster.admin_token) as admin:
         loop_thread.run(_ensure_schema(social_cluster, config))
         token, info = admin.admin.create_token(config.tenant)

@@ -1,8 +1,10 @@
 """Workers wake for exactly the shards that got work and never lose a wake-up; a lease
-nobody held (or that was released) is taken at once, one a holder may still use is not."""
+is claimed by compare-and-set at once (never by two claimants), one a holder may still
+use is not."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from hypothesis import given, settings
@@ -64,12 +66,9 @@ def test_a_post_wakes_only_its_shard_without_waiting_for_a_sweep(social_cluster,
         assert scanned and set(scanned) == {pkey}  # no other shard was read
 
 
-def test_unheld_and_released_leases_are_taken_at_once_a_live_one_is_outwaited(
+def test_leases_are_claimed_by_compare_and_set_at_once_and_a_live_one_is_not_free(
         social_cluster, loop_thread):
-    # A settle long enough that a read and a claim fit in it even on a loaded machine
-    # (a slower claim takes the full wait, by design).
-    config = fresh_config(lease=LeaseTiming(ttl_ms=30_000, validity_ms=8_000,
-                                            settle_ms=1_500))
+    config = fresh_config(lease=LeaseTiming(ttl_ms=30_000, validity_ms=8_000))
     with running_social(social_cluster, loop_thread, config, workers=False) as social:
         run = loop_thread.run
         dataset = social.client.dataset(f"{config.namespace}-leases")
@@ -79,14 +78,33 @@ def test_unheld_and_released_leases_are_taken_at_once_a_live_one_is_outwaited(
             assert run(lease.try_acquire())
             return time.monotonic() - started
         first = Lease(dataset, "fast", timing=config.lease)
-        assert timed_acquire(first) < 5.0  # never held: nobody to outwait
+        assert timed_acquire(first) < 5.0  # never held: claimed by if_absent
         first.used_up_to = lambda: 12345
         run(first.release())
         second = Lease(dataset, "fast", timing=config.lease)
-        assert timed_acquire(second) < 5.0  # released: nobody to outwait
+        assert timed_acquire(second) < 5.0  # released: claimed by if_version
         assert second.mark >= 12345  # the released mark carried over
         second.valid_until_ms = 0  # it stops without releasing (a crash, a pause)
         third = Lease(dataset, "fast", timing=config.lease)
         assert not run(third.try_acquire())  # the record is still live: not free
         run(third.dataset.put("fast", b"", b'{"owner": "x", "expires_ms": 1, "mark": 0}'))
-        assert timed_acquire(third) >= config.lease.validity_ms / 1000  # expired: outwaited
+        # Expired: its holder stopped at least ttl - validity ago; the CAS claim is
+        # the only one that can win, so there is nothing to outwait.
+        assert timed_acquire(third) < 5.0
+        # The old holder's renewal now fails (the record is not its own) and drops it.
+        second.valid_until_ms = 10**15
+        assert not run(second.renew()) and not second.held
+
+
+def test_two_claimants_of_one_free_lease_never_both_win(social_cluster, loop_thread):
+    config = fresh_config(lease=LeaseTiming(ttl_ms=30_000, validity_ms=8_000))
+    with running_social(social_cluster, loop_thread, config, workers=False) as social:
+        dataset = social.client.dataset(f"{config.namespace}-leases")
+
+        async def race(name: str) -> list[bool]:
+            claimants = [Lease(dataset, name, timing=config.lease) for _ in range(4)]
+            return list(await asyncio.gather(*(c.try_acquire() for c in claimants)))
+
+        rounds = [loop_thread.run(race(f"race-{i}")) for i in range(3)]
+        assert all(won.count(True) <= 1 for won in rounds), rounds
+        assert any(True in won for won in rounds)  # contention does not starve everyone

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,8 +73,11 @@ def _step(state: Any, f: str, value: Any) -> tuple[bool, Any]:
 
 
 def check_register(ops: list[tuple[str, Any, float, float]], *, budget_s: float = 5.0,
-                   initial: Any = None) -> bool | None:
-    """``ops`` = (f, value, call time, return time); True/False, or None on budget exhausted."""
+                   initial: Any = None,
+                   step: Callable[[Any, str, Any], tuple[bool, Any]] = _step) -> bool | None:
+    """``ops`` = (f, value, call time, return time); True/False, or None on budget exhausted.
+    ``step(state, f, value)`` is the object's model: (whether the op fits, the next state);
+    a read/write register by default (``checkers/cas.py`` passes a compare-and-set one)."""
     if not ops:
         return True
     head = _events(ops)
@@ -91,7 +94,7 @@ def check_register(ops: list[tuple[str, Any, float, float]], *, budget_s: float 
             return None
         assert entry is not None
         if entry.is_call:
-            ok, new_state = _step(state, entry.f, entry.value)
+            ok, new_state = step(state, entry.f, entry.value)
             if ok:
                 mask = linearized | (1 << entry.op_id)
                 if (mask, new_state) not in cache:

@@ -1,0 +1,358 @@
+"""The proposer side of per-key Paxos: SERIAL reads and conditional writes.
+
+Single-decree Paxos per key among the key's replica set, in the style of
+Cassandra's lightweight transactions. One round:
+
+1. **prepare**: a ballot (this node's HLC timestamp and id, so unique and ordered
+   like versions) goes to the replicas; a quorum must promise it. Each promise
+   carries the replica's accepted proposal, its most recent commit and its stored
+   version of the key: the read at QUORUM inside the round.
+2. An accepted proposal newer than every commit seen is **completed first** (proposed
+   again under this ballot and committed), then the round starts over. Replicas
+   that missed the newest commit get it.
+3. The condition is checked against the newest version among the promises (and the
+   newest commit). A failed condition ends the round: nothing is proposed.
+4. **propose/accept**: the new value, versioned with the ballot, to a quorum.
+5. **commit**: the value is written as an ordinary record (its version is the ballot)
+   on every replica, acknowledged by a quorum.
+
+A refused promise or accept means another proposer is active: back off (randomized),
+try a higher ballot, at most ``max_rounds`` times and never past the deadline, then
+answer ``Timeout`` (the outcome is unknown once a proposal went out). The replica's
+side is ``paxos_replica.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from manhattan.cluster.topology import Member
+from manhattan.errors import Timeout, Unavailable
+from manhattan.hlc import physical_ms
+from manhattan.proto.v1 import peer_pb2
+from manhattan.replication.paxos_replica import (
+    PaxosReplica, proposal_from_proto, proposal_to_proto, version_from_proto,
+    version_to_proto,
+)
+from manhattan.replication.peer_link import PeerUnreachable
+from manhattan.replication.read_repair import newest
+from manhattan.replication.wire import entry_from_proto
+from manhattan.storage import Entry, Record, UnknownDataset, Version, Write
+from manhattan.storage.paxos_state import Proposal
+from manhattan.tenancy import DatasetSpec
+from manhattan.types import Consistency
+
+if TYPE_CHECKING:
+    from manhattan.replication.coordinator import Coordinator
+
+# A condition on the key's current record (None when there is none): True to apply.
+Condition = Callable[[Record | None], bool]
+# How long a refused proposal waits for its other answers (to know if every one refused).
+REFUSAL_GRACE_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class CasOutcome:
+    """What a conditional write did: applied (``version``) or not (``current``)."""
+
+    applied: bool
+    version: Version | None = None
+    current: Record | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Promises:
+    """A quorum's promises, merged: what the round must complete, repair and read."""
+
+    in_progress: Proposal | None
+    committed: Proposal | None
+    current: Entry | None
+    lagging: list[Member]
+
+
+class _Contended(Exception):
+    """A replica promised or accepted a higher ballot: another round is running.
+    ``all_refused``: every replica asked said no (a proposal none accepted can never be
+    chosen, so the round may start over as if it had not been sent)."""
+
+    def __init__(self, promised: Version, all_refused: bool) -> None:
+        super().__init__(promised)
+        self.promised = promised
+        self.all_refused = all_refused
+
+
+class PaxosCoordinator:
+    """Runs Paxos rounds for one coordinator (its links, clock and membership)."""
+
+    def __init__(self, coordinator: "Coordinator", *, max_rounds: int = 12,
+                 base_backoff: float = 0.004, max_backoff: float = 0.1) -> None:
+        self._c = coordinator
+        self._local = PaxosReplica(coordinator.engine, coordinator.group_commit)
+        self.max_rounds = max_rounds
+        self.base_backoff = base_backoff
+        self.max_backoff = max_backoff
+
+    # -- the public operations ---------------------------------------------------
+
+    async def cas(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, condition: Condition,
+                  make_entry: Callable[[Version], Entry], timeout: float | None
+                  ) -> CasOutcome:
+        """Apply ``make_entry(ballot)`` if ``condition`` holds for the current record,
+        linearizably; ``Timeout`` when contention or faults outlast the deadline."""
+        if self._c.write_refusal is not None and (reason := self._c.write_refusal()):
+            raise Unavailable(reason)  # its ballots would be versions far ahead of its peers
+        mine: set[Version] = set()
+        proposed = False
+        deadline = self._c._deadline(timeout)
+        for attempt in range(self.max_rounds):
+            try:
+                replicas, need, ballot, promises = await self._prepare(spec, pkey, lkey,
+                                                                       deadline)
+                if promises.in_progress is not None:
+                    done = promises.in_progress
+                    await self._complete(spec, replicas, need, pkey, lkey, ballot, done,
+                                         deadline)
+                    if done.entry is not None and done.entry.version in mine:
+                        return CasOutcome(True, done.entry.version)  # ours, finished here
+                    continue
+                await self._repair(spec, promises, pkey, lkey, deadline)
+                current = promises.current
+                if current is not None and current.version in mine:
+                    return CasOutcome(True, current.version)  # ours, finished by another
+                record = self._c._visible(pkey, lkey, current)
+                if not condition(record):
+                    if proposed:  # ours may have been chosen, then written over: unknown
+                        raise self._timeout(True, "the condition no longer holds after a "
+                                                  "contended round")
+                    return CasOutcome(False, current=record)
+                if current is not None and current.version >= ballot:
+                    # A version above the ballot (an LWW write stamped ahead): the value
+                    # would lose to it. Absorb it and go again with a higher ballot.
+                    self._c._absorb(self._c.node_id, current.version.timestamp)
+                    continue
+                entry = make_entry(ballot)
+                mine.add(entry.version)
+                proposal = Proposal(ballot, entry)
+                try:
+                    await self._accept(spec, replicas, need, pkey, lkey, proposal, deadline)
+                except _Contended as refused:
+                    # Accepted by some replica, it may yet be chosen (a later round would
+                    # complete it): from now on a failed condition is no proof it was not.
+                    proposed = proposed or not refused.all_refused
+                    raise
+                except Timeout:
+                    raise self._timeout(True, "no quorum answered the proposal") from None
+                await self._commit(spec, pkey, lkey, proposal, need, deadline)
+                return CasOutcome(True, entry.version)
+            except _Contended as contended:
+                self._c._absorb(self._c.node_id, contended.promised.timestamp)
+            await self._backoff(attempt, deadline, proposed)
+        raise self._timeout(proposed, f"gave up after {self.max_rounds} contended rounds")
+
+    async def read(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, *, seal: bool,
+                   timeout: float | None) -> Record | None:
+        """A linearizable read: a prepare round that completes any proposal in progress
+        first. ``seal`` also commits a no-op under the round's ballot, so no proposal
+        older than this read can ever be chosen afterwards.
+
+        It starts with a peek at a quorum (no promise, nothing written): when no
+        proposal is in progress there, the newest version among the quorum and its
+        commits is the answer. A value chosen and acknowledged before the read began
+        was accepted by a quorum, which shares a replica with the peek's quorum, so
+        the peek sees it (committed or in progress); a proposal in progress is
+        completed through a full round first."""
+        deadline = self._c._deadline(timeout)
+        if not seal:
+            _, _, _, peeked = await self._prepare(spec, pkey, lkey, deadline, peek=True)
+            if peeked.in_progress is None:  # (a replica missing a commit: the next round's)
+                return self._c._visible(pkey, lkey, peeked.current)
+        for attempt in range(self.max_rounds):
+            try:
+                replicas, need, ballot, promises = await self._prepare(spec, pkey, lkey,
+                                                                       deadline)
+                if promises.in_progress is not None:
+                    await self._complete(spec, replicas, need, pkey, lkey, ballot,
+                                         promises.in_progress, deadline)
+                    continue
+                await self._repair(spec, promises, pkey, lkey, deadline)
+                if seal:
+                    noop = Proposal(ballot, None)
+                    await self._accept(spec, replicas, need, pkey, lkey, noop, deadline)
+                    await self._commit(spec, pkey, lkey, noop, need, deadline)
+                return self._c._visible(pkey, lkey, promises.current)
+            except _Contended as contended:
+                self._c._absorb(self._c.node_id, contended.promised.timestamp)
+            await self._backoff(attempt, deadline, False)
+        raise Timeout(f"SERIAL read gave up after {self.max_rounds} contended rounds")
+
+    # -- the phases --------------------------------------------------------------
+
+    async def _prepare(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, deadline: float,
+                       peek: bool = False) -> tuple[list[Member], int, Version, _Promises]:
+        replicas = self._c.membership.replicas(pkey, spec.replication_factor)
+        need = len(replicas) // 2 + 1
+        live = self._c._check_live(replicas, need, Consistency.SERIAL)
+        ballot = Version(0 if peek else self._c.clock.now(), self._c.node_id)
+        op = peer_pb2.ReplicaOp(paxos_prepare=peer_pb2.PaxosPrepareOp(
+            dataset=spec.storage_id, pkey=pkey, lkey=lkey, ballot=version_to_proto(ballot),
+            peek=peek))
+        answers = await self._quorum(live, op, need, deadline, "prepare")
+        return live, need, ballot, self._merge(answers)
+
+    @staticmethod
+    def _merge(answers: dict[Member, peer_pb2.PaxosReply]) -> _Promises:
+        committed: Proposal | None = None
+        accepted: Proposal | None = None
+        entries: list[Entry | None] = []
+        commits: dict[Member, Proposal | None] = {}
+        for member, reply in answers.items():
+            theirs = proposal_from_proto(reply.committed)
+            commits[member] = theirs
+            if theirs is not None and (committed is None or theirs.ballot > committed.ballot):
+                committed = theirs
+            offered = proposal_from_proto(reply.accepted)
+            if offered is not None and (accepted is None or offered.ballot > accepted.ballot):
+                accepted = offered
+            entries.append(entry_from_proto(reply.current))
+        if accepted is not None and committed is not None and accepted.ballot <= committed.ballot:
+            accepted = None  # settled: a newer round committed over it
+        if committed is not None and committed.entry is not None:
+            entries.append(committed.entry)
+        lagging = [m for m, theirs in commits.items()
+                   if committed is not None and (theirs is None or theirs.ballot < committed.ballot)]
+        return _Promises(accepted, committed, newest(entries), lagging)
+
+    async def _complete(self, spec: DatasetSpec, replicas: list[Member], need: int,
+                        pkey: bytes, lkey: bytes, ballot: Version, found: Proposal,
+                        deadline: float) -> None:
+        """Finish a proposal a previous round left accepted: propose it again under
+        this round's ballot (its value keeps its own version) and commit it."""
+        again = Proposal(ballot, found.entry)
+        await self._accept(spec, replicas, need, pkey, lkey, again, deadline)
+        await self._commit(spec, pkey, lkey, again, need, deadline)
+
+    async def _repair(self, spec: DatasetSpec, promises: _Promises, pkey: bytes,
+                      lkey: bytes, deadline: float) -> None:
+        """Replicas of the quorum that missed the newest commit get it first."""
+        if promises.committed is None or not promises.lagging:
+            return
+        op = self._commit_op(spec, pkey, lkey, promises.committed)
+        await self._quorum(promises.lagging, op, len(promises.lagging), deadline, "commit")
+
+    async def _accept(self, spec: DatasetSpec, replicas: list[Member], need: int,
+                      pkey: bytes, lkey: bytes, proposal: Proposal, deadline: float) -> None:
+        op = peer_pb2.ReplicaOp(paxos_propose=peer_pb2.PaxosProposeOp(
+            dataset=spec.storage_id, pkey=pkey, lkey=lkey,
+            proposal=proposal_to_proto(proposal)))
+        await self._quorum(replicas, op, need, deadline, "propose")
+
+    @staticmethod
+    def _commit_op(spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal
+                   ) -> peer_pb2.ReplicaOp:
+        # Never fsynced: the value is durable already, as the accepted proposal of a
+        # quorum (fsynced before each accept was answered); a commit lost in a crash
+        # leaves it accepted, and the next round completes it.
+        return peer_pb2.ReplicaOp(paxos_commit=peer_pb2.PaxosCommitOp(
+            dataset=spec.storage_id, pkey=pkey, lkey=lkey,
+            proposal=proposal_to_proto(proposal)))
+
+    async def _commit(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal,
+                      need: int, deadline: float) -> None:
+        """To every replica (owners-to-be of a range in motion included), a quorum
+        acknowledging; the others finish in the background."""
+        replicas = list(self._c.membership.write_replicas(pkey, spec.replication_factor))
+        live = [m for m in replicas if self._c._alive(m)]
+        op = self._commit_op(spec, pkey, lkey, proposal)
+        for member in replicas:
+            if member not in live:
+                self._hint(member, op.paxos_commit)
+        await self._quorum(live, op, min(need, len(live)), deadline, "commit")
+
+    # -- sending -----------------------------------------------------------------
+
+    async def _ask(self, member: Member, op: peer_pb2.ReplicaOp, deadline: float
+                   ) -> peer_pb2.PaxosReply | None:
+        """One replica's answer (this node's own directly), None when it failed. A
+        replica that missed a commit gets the value as a hint, like any missed write."""
+        try:
+            if member.id == self._c.node_id:
+                return await self._local.execute(op)
+            reply = await self._c._replica_call(member, op, self._c._remaining(deadline))
+            return reply.paxos
+        except (PeerUnreachable, TimeoutError, ValueError, UnknownDataset):
+            # (UnknownDataset: this node has not created the dataset's family yet)
+            if op.WhichOneof("op") == "paxos_commit" and member.id != self._c.node_id:
+                self._hint(member, op.paxos_commit)
+            return None
+
+    def _hint(self, member: Member, commit: peer_pb2.PaxosCommitOp) -> None:
+        proposal = proposal_from_proto(commit.proposal)
+        if proposal is not None and proposal.entry is not None:
+            self._c._hint(member.id, commit.dataset,
+                          [Write(commit.pkey, commit.lkey, proposal.entry)], commit.sync)
+
+    async def _quorum(self, members: Sequence[Member], op: peer_pb2.ReplicaOp, need: int,
+                      deadline: float, phase: str) -> dict[Member, peer_pb2.PaxosReply]:
+        """``need`` positive answers from ``members``; the rest finish in the background.
+        ``_Contended`` when refusals make a quorum impossible, Timeout at the deadline."""
+        tasks = {asyncio.ensure_future(self._ask(m, op, deadline)): m for m in members}
+        good: dict[Member, peer_pb2.PaxosReply] = {}
+        refused: Version | None = None
+        failed = refusals = 0
+        pending = set(tasks)
+        try:
+            while pending and len(good) < need:
+                hopeless = len(members) - failed < need
+                # A refused proposal only waits a moment for the other answers (whether
+                # every replica refused it), never the whole deadline.
+                wait = min(self._c._remaining(deadline), REFUSAL_GRACE_S if hopeless else 1e9)
+                done, pending = await asyncio.wait(pending, timeout=wait,
+                                                   return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    break
+                for task in done:
+                    reply = task.result()
+                    if reply is None:
+                        failed += 1
+                    elif reply.ok:
+                        good[tasks[task]] = reply
+                    else:
+                        promised = version_from_proto(reply.promised)
+                        refused = promised if refused is None else max(refused, promised)
+                        failed += 1
+                        refusals += 1
+                if len(members) - failed < need and (phase != "propose" or good):
+                    break  # (a refused proposal waits for every answer: see _Contended)
+        finally:
+            for task in pending:
+                self._c._spawn(task)
+        if len(good) >= need:
+            return good
+        if refused is not None:
+            raise _Contended(refused, refusals == len(members))
+        raise Timeout(f"SERIAL {phase}: {len(good)} of the {need} replicas needed answered "
+                      "in time; the outcome is unknown")
+
+    async def _backoff(self, attempt: int, deadline: float, proposed: bool) -> None:
+        pause = random.uniform(0, min(self.max_backoff, self.base_backoff * 2 ** attempt))
+        if pause >= self._c._remaining(deadline):
+            raise self._timeout(proposed, "the deadline came during contention")
+        await asyncio.sleep(pause)
+
+    @staticmethod
+    def _timeout(proposed: bool, why: str) -> Timeout:
+        if proposed:
+            return Timeout(f"SERIAL write: {why}; a proposal went out, the outcome is unknown")
+        return Timeout(f"SERIAL write: {why}; nothing was proposed")
+
+
+def expiry(ttl_ms: int, ballot: Version) -> int:
+    """Absolute expiry of a value written under ``ballot`` (0: none)."""
+    return physical_ms(ballot.timestamp) + ttl_ms if ttl_ms else 0
+
+
+__all__ = ["CasOutcome", "Condition", "PaxosCoordinator", "expiry"]
