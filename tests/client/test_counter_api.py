@@ -84,8 +84,14 @@ def test_kinds_do_not_mix(counters: Made, made: Made) -> None:
     with counters.client() as client:
         ds = client.dataset(counters.dataset)
         for call in (lambda: ds.put("p", "l", "1"), lambda: ds.delete("p", "l"),
-                     lambda: ds.put_many([("p", "l", "1")])):
+                     lambda: ds.put_many([("p", "l", "1")]),
+                     lambda: ds.put("p", "l", "1", if_absent=True),
+                     lambda: ds.get("p", "l", consistency=Consistency.SERIAL)):
             with pytest.raises(InvalidRequest, match="is a counter dataset"):
+                call()
+        for call in (lambda: ds.add("p", "l", 1, consistency=Consistency.SERIAL),
+                     lambda: ds.counter("p", "l", consistency=Consistency.SERIAL)):
+            with pytest.raises(InvalidRequest, match="SERIAL is not supported here"):
                 call()
     with made.client() as client:
         plain = client.dataset(made.dataset)
