@@ -47,6 +47,9 @@ class Operation(Generic[T]):
     batch: str | None = None
     on_retry: Callable[[Any], None] | None = None
     """Called with the request before the SDK sends it again (after a failed attempt)."""
+    write: bool = False
+    """A write that is safe to retry (``idempotent``, e.g. a counter add under its op id):
+    an attempt that timed out may still have applied, whatever a later attempt says."""
     primary_first: bool = False
     """Route to the first live replica of ``pkey`` (not rotated): the node that does the
     work (a counter's shard owner), so the call takes no extra hop."""
@@ -218,7 +221,7 @@ def counter_add(dataset: str, pkey: Key, lkey: Key, delta: int, op_id: Key | Non
         retry=op_id is not None)  # a caller's own op id may repeat an earlier call
     return Operation("data", "CounterAdd", request,
                      lambda r: CounterAdded(r.value, r.counted, ident, _version(r.version)),
-                     True, p, dataset, on_retry=_mark_retry, primary_first=True)
+                     True, p, dataset, on_retry=_mark_retry, write=True, primary_first=True)
 
 
 def _mark_retry(request: data_pb2.CounterAddRequest) -> None:

@@ -89,6 +89,16 @@ def test_a_write_unknown_once_stays_unknown_whatever_the_retry_says() -> None:
     assert type(final) is Timeout and isinstance(final.__cause__, InvalidRequest)
 
 
+def test_a_counter_add_is_retried_but_a_timed_out_attempt_stays_unknown() -> None:
+    """Retrying an add is safe (its op id), yet "too few replicas" on the retry does not
+    undo a first attempt that may have counted (the jepsen counter check caught this)."""
+    add = ops.counter_add("d", "p", "k", 1, None, Consistency.DEFAULT, Durability.DEFAULT)
+    assert add.idempotent and add.write
+    final = run(add, [Timeout("slow"), ReplicasUnavailable("too few"), InvalidRequest("stop")])
+    assert type(final) is Timeout and isinstance(final.__cause__, InvalidRequest)
+    assert add.request.retry  # the retries said they may repeat a counted attempt
+
+
 def test_a_read_reports_its_last_error_and_nothing_sent_stays_nothing_sent() -> None:
     last = InvalidRequest("stop")
     assert run(READ, [ConnectionLost("lost"), last]) is last
