@@ -206,7 +206,10 @@ def put_many(dataset: str, items: Iterable[Put | Delete | tuple], consistency: C
 def counter_add(dataset: str, pkey: Key, lkey: Key, delta: int, op_id: Key | None,
                 consistency: Consistency, durability: Durability) -> Operation[CounterAdded]:
     """Add ``delta`` to a counter. The op id (made here when not given) travels in the
-    request, so every retry of this operation repeats it: safe to retry."""
+    request, so every retry of this operation repeats it. Not retried after an unknown
+    outcome (Timeout) unless the policy says ``retry_non_idempotent``: a retry that
+    reaches another shard owner than the first attempt may count it twice (the caller
+    who passed its own op id decides)."""
     if isinstance(delta, bool) or not isinstance(delta, int):
         raise InvalidRequest(f"delta must be an int, not {type(delta).__name__}")
     if not INT64_MIN <= delta <= INT64_MAX:
@@ -221,7 +224,7 @@ def counter_add(dataset: str, pkey: Key, lkey: Key, delta: int, op_id: Key | Non
         retry=op_id is not None)  # a caller's own op id may repeat an earlier call
     return Operation("data", "CounterAdd", request,
                      lambda r: CounterAdded(r.value, r.counted, ident, _version(r.version)),
-                     True, p, dataset, on_retry=_mark_retry, write=True, primary_first=True)
+                     False, p, dataset, on_retry=_mark_retry, write=True, primary_first=True)
 
 
 def _mark_retry(request: data_pb2.CounterAddRequest) -> None:

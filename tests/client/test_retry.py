@@ -89,14 +89,16 @@ def test_a_write_unknown_once_stays_unknown_whatever_the_retry_says() -> None:
     assert type(final) is Timeout and isinstance(final.__cause__, InvalidRequest)
 
 
-def test_a_counter_add_is_retried_but_a_timed_out_attempt_stays_unknown() -> None:
-    """Retrying an add is safe (its op id), yet "too few replicas" on the retry does not
-    undo a first attempt that may have counted (the jepsen counter check caught this)."""
+def test_a_counter_add_is_not_retried_after_an_unknown_outcome() -> None:
+    """A retry through another shard owner could count a timed-out add twice (the jepsen
+    counter check caught one in 1,700 under pauses): Timeout goes to the caller, while
+    nothing-sent errors are retried, the op id repeated and marked as a retry."""
     add = ops.counter_add("d", "p", "k", 1, None, Consistency.DEFAULT, Durability.DEFAULT)
-    assert add.idempotent and add.write
-    final = run(add, [Timeout("slow"), ReplicasUnavailable("too few"), InvalidRequest("stop")])
-    assert type(final) is Timeout and isinstance(final.__cause__, InvalidRequest)
-    assert add.request.retry  # the retries said they may repeat a counted attempt
+    assert not add.idempotent and add.write
+    policy = RetryPolicy(max_attempts=10, backoff=NoBackoff())
+    final = run(add, [ReplicasUnavailable("too few"), Timeout("slow")], policy)  # stops
+    assert type(final) is Timeout
+    assert add.request.retry  # the retry after "too few" said it may repeat an attempt
 
 
 def test_a_read_reports_its_last_error_and_nothing_sent_stays_nothing_sent() -> None:

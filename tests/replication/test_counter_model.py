@@ -49,6 +49,7 @@ class CounterMachine(RuleBasedStateMachine):
         self.pkey = f"post-{uuid.uuid4().hex[:8]}"  # examples share the dataset, not keys
         self.acked: dict[bytes, tuple[str, int]] = {}
         self.unknown: dict[bytes, tuple[str, int]] = {}
+        self.lost_ids: list[tuple[str, int]] = []  # unknown outcome, op id not known
         self.faulted: tuple[int, str] | None = None  # (node, "paused" | "killed")
         self.clients = {n.node_id: only(n.address, self.token) for n in self.cluster.nodes}
 
@@ -62,7 +63,9 @@ class CounterMachine(RuleBasedStateMachine):
             result = self._dataset(node_id).add(self.pkey, counter, delta, op_id=op_id,
                                                 consistency=Q, timeout=CALL_S)
         except ManhattanError:
-            if op_id is not None and op_id not in self.acked:
+            if op_id is None:  # the SDK's op id, unknown to us: never retried
+                self.lost_ids.append((counter, delta))
+            elif op_id not in self.acked:
                 self.unknown[op_id] = (counter, delta)
             return op_id
         if op_id is not None and op_id in self.acked:
@@ -125,7 +128,8 @@ class CounterMachine(RuleBasedStateMachine):
                 self.heal()
             for counter in ("likes", "views"):
                 acked = sum(d for c, d in self.acked.values() if c == counter)
-                unknown = [d for c, d in self.unknown.values() if c == counter]
+                unknown = [d for c, d in [*self.unknown.values(), *self.lost_ids]
+                           if c == counter]
                 value = self._settled(counter)
                 assert value - acked in reachable_sums(unknown), (
                     f"{counter}: {value} is not {acked} acknowledged plus some of {unknown}")
