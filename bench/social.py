@@ -79,8 +79,9 @@ async def _bulk_users(social: Social, names: list[str], follow: str | None) -> N
     now = str(wall_ms())
     for start in range(0, len(names), 400):
         chunk = names[start:start + 400]
-        await social.users.data.put_many([Put(n, PROFILE, b"{}") for n in chunk] +
-                                         [Put(n, SEEN, now) for n in chunk])
+        await social.users.data.put_many([Put(n, PROFILE, b"{}") for n in chunk])
+        # last visit: in the home partition, where fan-out and the page read it
+        await social.home.data.put_many([Put(n, SEEN, now) for n in chunk])
         if follow:
             await social.graph.following.put_many([Put(n, follow, b"") for n in chunk])
             await social.graph.followers.put_many([Put(follow, n, b"") for n in chunk])

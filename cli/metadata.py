@@ -36,10 +36,15 @@ def status(ctx: click.Context, output: str) -> None:
                 "lag": max(commit - md.applied_index, 0), "majority": md.has_majority,
                 "stale": md.stale, "cut_off_s": round(md.seconds_since_majority, 1)}
         if output == "json":
-            row |= {"voters": md.voters, "applied_commands": md.applied_commands}
+            row |= {"voters": md.voters, "applied_commands": md.applied_commands,
+                    "voters_pending_change": md.voters_pending_change}
         rows.append(row)
     # The leader's view first: it has every voter change appended, the others may lag.
     voters = next((m.voters for m in sorted(known, key=lambda m: m.role != "leader")), [])
     learners = [str(r["id"]) for r in rows if r.get("role") == "learner"]
+    pending = max((m.voters_pending_change for m in known), default=0)
+    note = (f" · voters of change {pending} unsettled: run the membership command again"
+            if pending else "")
     render(rows, output, title=f"metadata log · voters {', '.join(voters) or '?'} · "
-                               f"learners {', '.join(learners) or 'none'} · commit {commit}")
+                               f"learners {', '.join(learners) or 'none'} · commit {commit}"
+                               + note)

@@ -26,7 +26,8 @@ def _progress(console: Console) -> Progress:
 
 
 @click.command()
-@click.option("--dataset", "-d", help="Repair only this dataset (default: every dataset).")
+@click.option("--dataset", "-d", help="Repair only this dataset (default: every dataset); "
+              "names are per tenant: every tenant's of that name, or TENANT/NAME for one.")
 @output_option
 @click.pass_context
 def repair(ctx: click.Context, dataset: str | None, output: str) -> None:

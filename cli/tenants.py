@@ -1,4 +1,7 @@
-"""``manhattan tenant create|list`` and ``manhattan dataset create|list|drop``."""
+"""``manhattan tenant create|list|drop`` and ``manhattan dataset create|list|drop``.
+
+Dataset names are per tenant: where a cluster admin names a dataset that several
+tenants own, ``--tenant`` says whose."""
 
 from __future__ import annotations
 
@@ -37,8 +40,22 @@ def tenant_list(ctx: click.Context, output: str) -> None:
     """List tenants."""
     with connect(ctx) as client:
         tenants = client.admin.list_tenants()
-    render([{"name": t.name, "created_at_ms": t.created_at_ms} for t in tenants], output,
-           empty="no tenants")
+    render([{"name": t.name, "created_at_ms": t.created_at_ms, "incarnation": t.incarnation}
+            for t in tenants], output, empty="no tenants")
+
+
+@tenant.command("drop")
+@click.argument("name")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def tenant_drop(ctx: click.Context, name: str, yes: bool) -> None:
+    """Drop tenant NAME: its tokens stop working, its datasets and records are gone."""
+    if not yes:
+        click.confirm(f"Drop tenant {name!r}, its tokens, datasets and records?", abort=True)
+    with connect(ctx) as client:
+        dropped = client.admin.drop_tenant(name)
+    click.echo(f"dropped tenant {name}"
+               + (f" and datasets {', '.join(d.name for d in dropped)}" if dropped else ""))
 
 
 @click.group()
@@ -54,6 +71,7 @@ def dataset_row(info: DatasetInfo) -> dict[str, object]:
         "write_consistency": info.write_consistency.name.lower(),
         "durability": info.durability.name.lower(), "default_ttl_ms": info.default_ttl_ms,
         "kind": info.kind,
+        "incarnation": info.incarnation, "storage_id": info.storage_id,
     }
 
 
@@ -97,17 +115,23 @@ def dataset_list(ctx: click.Context, tenant_name: str | None, output: str) -> No
     render([dataset_row(i) for i in infos], output, empty="no datasets")
 
 
+_owner_option = click.option(
+    "--tenant", "tenant_name", default=None,
+    help="Owning tenant (needed when several tenants own a dataset of this name).")
+
+
 @dataset.command("drop")
 @click.argument("name")
+@_owner_option
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @click.pass_context
-def dataset_drop(ctx: click.Context, name: str, yes: bool) -> None:
+def dataset_drop(ctx: click.Context, name: str, tenant_name: str | None, yes: bool) -> None:
     """Drop dataset NAME and every record in it."""
     if not yes:
         click.confirm(f"Drop dataset {name!r} and all its records?", abort=True)
     with connect(ctx) as client:
-        client.admin.drop_dataset(name)
-    click.echo(f"dropped dataset {name}")
+        client.admin.drop_dataset(name, tenant=tenant_name)
+    click.echo(f"dropped dataset {name}" + (f" of tenant {tenant_name}" if tenant_name else ""))
 
 
 def _limit_options(func):
@@ -144,7 +168,8 @@ def _set_limits(ctx: click.Context, output: str, **kwargs) -> None:
             **kwargs, ops_per_second=changes["ops_per_second"],
             bytes_per_second=changes["bytes_per_second"],
             storage_quota_bytes=changes["storage_quota"], burst_seconds=changes["burst_seconds"])
-    scope = f"tenant {kwargs['tenant']}" if kwargs.get("tenant") else f"dataset {kwargs['dataset']}"
+    scope = (f"dataset {kwargs['dataset']}" if kwargs.get("dataset")
+             else f"tenant {kwargs['tenant']}")
     render([limits_row(scope, limits)], output, record=True)
 
 
@@ -164,14 +189,15 @@ def tenant_limits(ctx: click.Context, name: str, ops_per_second: float | None,
 
 @dataset.command("limits")
 @click.argument("name")
+@_owner_option
 @_limit_options
 @output_option
 @click.pass_context
-def dataset_limits(ctx: click.Context, name: str, ops_per_second: float | None,
-                   bytes_per_second: float | None, storage_quota: int | None,
-                   burst_seconds: float | None, output: str) -> None:
+def dataset_limits(ctx: click.Context, name: str, tenant_name: str | None,
+                   ops_per_second: float | None, bytes_per_second: float | None,
+                   storage_quota: int | None, burst_seconds: float | None, output: str) -> None:
     """Set rate limits and the storage quota of dataset NAME (unnamed limits stay)."""
-    _set_limits(ctx, output, dataset=name, ops_per_second=ops_per_second,
+    _set_limits(ctx, output, dataset=name, tenant=tenant_name, ops_per_second=ops_per_second,
                 bytes_per_second=bytes_per_second, storage_quota=storage_quota,
                 burst_seconds=burst_seconds)
 

@@ -13,7 +13,7 @@ from manhattan.client.errors import (
 )
 from manhattan.client.models import (
     ClusterTopology, DatasetInfo, Delete, MemberInfo, MetadataStatus, NodeInfo, Put, Record, ScanPage, Tenant,
-    Version,
+    TrimResult, Version,
 )
 from manhattan.client.models import AuditEntry, Limits, TenantDescription, TokenInfo
 from manhattan.client.models import CounterAdded
@@ -35,7 +35,7 @@ __all__ = [
     "RetryPolicy", "RoundRobinPolicy", "RoutingPolicy", "ScanPage", "StaleTopology", "Tenant",
     "Timeout", "TokenAwarePolicy", "TopologyCache", "Unauthenticated", "Unavailable", "Version",
     "AuditEntry", "Limits", "TenantDescription", "TlsFiles", "TokenInfo",
-    "SnapshotInfo", "CounterAdded",
+    "SnapshotInfo", "TrimResult", "CounterAdded",
     "Backoff", "ConstantBackoff", "EqualJitterBackoff", "ExponentialBackoff",
     "FullJitterBackoff", "NoBackoff", "RetryDecision",
     "ConditionFailed", "ConnectionLost", "MultiPartError", "NodeUnreachable", "PartOutcome", "ReplicasUnavailable",

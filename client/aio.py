@@ -220,7 +220,7 @@ class AsyncClient(CoreViews[AsyncDataset, AsyncAdmin]):
             if time.monotonic() >= deadline:
                 break
             listing = asyncio.ensure_future(
-                self._attempt(ops.list_datasets(None), endpoint, deadline))
+                self._attempt(ops.list_datasets(None, local=True), endpoint, deadline))
             try:
                 message = await self._attempt(ops.topology_message(), endpoint, deadline)
             except ManhattanError:

@@ -147,6 +147,16 @@ class DatasetOps:
         return self._client._run(
             ops.put_many(self.name, items, consistency, durability), timeout)
 
+    def trim(self, pkey: ops.Key, keep: int, *, start: ops.Key | None = None,
+             end: ops.Key | None = None, consistency: Consistency = Consistency.DEFAULT,
+             durability: Durability = Durability.DEFAULT, timeout: float | None = None) -> Any:
+        """Keep the ``keep`` records of highest lkey of ``pkey`` (in [start, end)) and
+        delete the rest: a capped list, such as a timeline. Each replica trims what it
+        holds, with tombstones of one version: records written after the trim are never
+        deleted, and a replica that missed it converges by repair. -> TrimResult"""
+        return self._client._run(
+            ops.trim(self.name, pkey, keep, start, end, consistency, durability), timeout)
+
 
     # -- counter datasets (kind="counter") --------------------------------------
 
@@ -201,10 +211,17 @@ class AdminOps:
         """Datasets (all for the admin, or one tenant's). -> list[DatasetInfo]"""
         return self._client._run(ops.list_datasets(tenant), timeout)
 
-    def drop_dataset(self, name: str, *, timeout: float | None = None) -> Any:
-        """Drop a dataset and everything in it. -> None"""
-        return self._client._run(ops.drop_dataset(name), timeout,
+    def drop_dataset(self, name: str, *, tenant: str | None = None,
+                     timeout: float | None = None) -> Any:
+        """Drop a dataset and everything in it (``tenant``: its owner; dataset names are
+        per tenant, so it is needed when several tenants own ``name``). -> None"""
+        return self._client._run(ops.drop_dataset(name, tenant), timeout,
                                  lambda _: self._client._core.topology.forget_dataset(name))
+
+    def drop_tenant(self, name: str, *, timeout: float | None = None) -> Any:
+        """Drop a tenant: its tokens stop working, its datasets and limits are gone; a
+        tenant created again under the name is a new one. -> list[DatasetInfo]"""
+        return self._client._run(ops.drop_tenant(name), timeout)
 
     def node_info(self, *, timeout: float | None = None) -> Any:
         """What the answering node says about itself. -> NodeInfo"""
@@ -257,8 +274,9 @@ class AdminOps:
                    ops_per_second: float | None = None, bytes_per_second: float | None = None,
                    storage_quota_bytes: int | None = None, burst_seconds: float | None = None,
                    timeout: float | None = None) -> Any:
-        """Change a tenant's or a dataset's limits (None keeps a field; 0 removes a limit).
-        -> Limits"""
+        """Change a tenant's limits (``tenant`` alone) or a dataset's (``dataset``, and
+        ``tenant`` its owner when several tenants own the name); None keeps a field, 0
+        removes a limit. -> Limits"""
         return self._client._run(gov.set_limits(
             tenant=tenant, dataset=dataset, ops_per_second=ops_per_second,
             bytes_per_second=bytes_per_second, storage_quota_bytes=storage_quota_bytes,

@@ -63,9 +63,10 @@ def _rate(name: str, value: float | None) -> float | None:
 def set_limits(*, tenant: str | None, dataset: str | None, ops_per_second: float | None,
                bytes_per_second: float | None, storage_quota_bytes: int | None,
                burst_seconds: float | None) -> Operation[Limits]:
-    """Change some limits of a tenant or a dataset (None: keep)."""
-    if bool(tenant) == bool(dataset):
-        raise InvalidRequest("name exactly one of tenant and dataset")
+    """Change some limits of a tenant, or of a dataset (None: keep); with a dataset,
+    ``tenant`` names its owner (needed when several tenants own that name)."""
+    if not tenant and not dataset:
+        raise InvalidRequest("name a tenant, or a dataset (and its tenant)")
     request = admin_pb2.SetLimitsRequest(tenant=tenant or "", dataset=dataset or "")
     for name, value in (("ops_per_second", ops_per_second),
                         ("bytes_per_second", bytes_per_second),
@@ -84,7 +85,7 @@ def describe_tenant(name: str) -> Operation[TenantDescription]:
     return Operation(
         "admin", "DescribeTenant", admin_pb2.DescribeTenantRequest(name=name),
         lambda r: TenantDescription(
-            Tenant(r.tenant.name, r.tenant.created_at_ms), limits(r.limits),
+            Tenant(r.tenant.name, r.tenant.created_at_ms, r.tenant.incarnation), limits(r.limits),
             {d.dataset: limits(d.limits) for d in r.datasets},
             [token_info(t) for t in r.tokens]),
         True,

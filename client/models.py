@@ -15,6 +15,8 @@ class Tenant:
 
     name: str
     created_at_ms: int
+    # Unique per creation of this name (the metadata log's); 0 before the log existed.
+    incarnation: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +112,8 @@ class MetadataStatus:
     seconds_since_majority: float
     voters: list[str]
     applied_commands: int
+    voters_pending_change: int = 0
+    """A change whose switch committed but whose voter change is unsettled (0: none)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,17 @@ class Delete:
 
     pkey: bytes | str
     lkey: bytes | str
+
+
+@dataclass(frozen=True, slots=True)
+class TrimResult:
+    """What ``Dataset.trim`` did: the tombstones' version (records written after it
+    are never trimmed), the most records one acknowledging replica deleted, and the
+    highest lkey any of them deleted (None when none was)."""
+
+    version: Version
+    removed: int
+    floor: bytes | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,5 +202,5 @@ class TenantDescription:
 __all__ = [
     "AuditEntry", "ClusterTopology", "CounterAdded", "DatasetInfo", "Delete", "Limits", "MemberInfo", "NodeInfo",
     "Put", "Record", "ScanPage", "SnapshotInfo", "Tenant", "TenantDescription", "TokenInfo",
-    "Version",
+    "TrimResult", "Version",
 ]

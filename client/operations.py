@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from manhattan.client.models import (
-    ClusterTopology, CounterAdded, DatasetInfo, MemberInfo, Delete, MetadataStatus, NodeInfo, Put, Record, ScanPage, Tenant, Version,
+    ClusterTopology, CounterAdded, DatasetInfo, MemberInfo, Delete, MetadataStatus, NodeInfo, Put, Record, ScanPage, Tenant, TrimResult, Version,
 )
 from manhattan.errors import InternalError, InvalidRequest
 from manhattan.proto.v1 import admin_pb2, cluster_pb2, data_pb2, types_pb2
@@ -203,6 +203,31 @@ def put_many(dataset: str, items: Iterable[Put | Delete | tuple], consistency: C
                      dataset=dataset, batch="mutations")
 
 
+MAX_TRIM_KEEP = 1_000_000
+
+
+def trim(dataset: str, pkey: Key, keep: int, start: Key | None, end: Key | None,
+         consistency: Consistency, durability: Durability) -> Operation[TrimResult]:
+    """Keep the ``keep`` records of highest lkey in [start, end) of one pkey; each
+    replica deletes the rest locally. Idempotent: trimming twice keeps the same."""
+    if isinstance(keep, bool) or not isinstance(keep, int):
+        raise InvalidRequest(f"keep must be an int, not {type(keep).__name__}")
+    if not 0 <= keep <= MAX_TRIM_KEEP:
+        raise InvalidRequest(f"keep must be between 0 and {MAX_TRIM_KEEP}, got {keep}")
+    p = as_bytes(pkey, "pkey")
+    request = data_pb2.TrimRequest(dataset=dataset, pkey=p, keep=keep,
+                                   consistency=int(consistency), durability=int(durability))
+    if start is not None:
+        request.start = as_bytes(start, "start")
+    if end is not None:
+        request.end = as_bytes(end, "end")
+    if request.HasField("start") and request.HasField("end") and request.start >= request.end:
+        raise InvalidRequest("start must sort below end")
+    return Operation("data", "Trim", request,
+                     lambda r: TrimResult(_version(r.version), r.removed, r.floor or None),
+                     True, p, dataset)
+
+
 def counter_add(dataset: str, pkey: Key, lkey: Key, delta: int, op_id: Key | None,
                 consistency: Consistency, durability: Durability) -> Operation[CounterAdded]:
     """Add ``delta`` to a counter. The op id (made here when not given) travels in the
@@ -309,7 +334,8 @@ def create_tenant(name: str) -> Operation[str]:
 def list_tenants() -> Operation[list[Tenant]]:
     """Every tenant."""
     return Operation("admin", "ListTenants", admin_pb2.ListTenantsRequest(),
-                     lambda r: [Tenant(t.name, t.created_at_ms) for t in r.tenants], True)
+                     lambda r: [Tenant(t.name, t.created_at_ms, t.incarnation)
+                                for t in r.tenants], True)
 
 
 def create_dataset(name: str, tenant: str, replication_factor: int, read_consistency: Consistency,
@@ -327,16 +353,26 @@ def create_dataset(name: str, tenant: str, replication_factor: int, read_consist
                      lambda r: _dataset_info(r.dataset), False)
 
 
-def list_datasets(tenant: str | None) -> Operation[list[DatasetInfo]]:
-    """Datasets visible to the caller (optionally one tenant's, for the admin)."""
-    return Operation("admin", "ListDatasets", admin_pb2.ListDatasetsRequest(tenant=tenant or ""),
+def list_datasets(tenant: str | None, local: bool = False) -> Operation[list[DatasetInfo]]:
+    """Datasets visible to the caller (optionally one tenant's, for the admin); ``local``:
+    the answering node's applied copy, without a barrier through the metadata log."""
+    request = admin_pb2.ListDatasetsRequest(tenant=tenant or "", local=local)
+    return Operation("admin", "ListDatasets", request,
                      lambda r: [_dataset_info(d) for d in r.datasets], True)
 
 
-def drop_dataset(name: str) -> Operation[None]:
-    """Drop a dataset and all its records."""
-    return Operation("admin", "DropDataset", admin_pb2.DropDatasetRequest(name=name),
+def drop_dataset(name: str, tenant: str | None) -> Operation[None]:
+    """Drop a dataset and all its records (``tenant``: its owner, needed when several
+    tenants own a dataset of that name)."""
+    return Operation("admin", "DropDataset",
+                     admin_pb2.DropDatasetRequest(name=name, tenant=tenant or ""),
                      lambda r: None, False)
+
+
+def drop_tenant(name: str) -> Operation[list[DatasetInfo]]:
+    """Drop a tenant, its tokens, datasets and limits; the datasets that went with it."""
+    return Operation("admin", "DropTenant", admin_pb2.DropTenantRequest(name=name),
+                     lambda r: [_dataset_info(d) for d in r.datasets], False)
 
 
 _OPS_FIELDS = (
@@ -359,7 +395,7 @@ def _metadata_status(response: admin_pb2.NodeInfoResponse) -> MetadataStatus | N
         return None
     return MetadataStatus(m.role, m.leader, m.term, m.commit_index, m.applied_index,
                           m.has_majority, m.stale, m.seconds_since_majority, list(m.voters),
-                          m.applied_commands)
+                          m.applied_commands, m.voters_pending_change)
 
 
 def node_info() -> Operation[NodeInfo]:

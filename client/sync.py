@@ -254,7 +254,7 @@ class Client(CoreViews[Dataset, Admin]):
         for endpoint in self._core.fetch_plan():
             if time.monotonic() >= deadline:
                 break
-            listing = ops.list_datasets(None)
+            listing = ops.list_datasets(None, local=True)  # routing hints: no log barrier
             pending: Future[Any] | None = None
             try:
                 pending = getattr(self._stub(endpoint, "admin"), listing.method).future(

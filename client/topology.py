@@ -134,8 +134,9 @@ class TopologyCache:
         """Replication factors from ListDatasets/CreateDataset (``complete``: the full list)."""
         with self._lock:
             learned = {} if complete else dict(self._learned_rf)
-            learned.update({d.name: d.replication_factor for d in datasets
-                            if d.replication_factor > 0})
+            for d in datasets:  # names are per tenant: an admin may say tenant/name
+                if d.replication_factor > 0:
+                    learned[d.name] = learned[f"{d.tenant}/{d.name}"] = d.replication_factor
             self._learned_rf = learned
 
     def forget_dataset(self, dataset: str) -> None:

@@ -66,6 +66,8 @@ class Canary:
         self.errors = errors
         self._held: list[tuple[int, int]] = []
         self.shared: Shared | None = None
+        # (admin workload, token id, secret, when its fake revoke was recorded)
+        self._unrevoked: tuple[AdminWorkload, str, str, float] | None = None
 
     @property
     def _addresses(self) -> dict[int, str]:
@@ -88,17 +90,26 @@ class Canary:
             self._revoke_not_sent(admin, shared)
 
     def _revoke_not_sent(self, admin: AdminWorkload, shared: Shared) -> None:
+        """A token revoke recorded as acked, never sent; ``after_metadata`` probes it once
+        the bound has passed (the snapshot rounds in between spend part of the wait)."""
         tenant = sorted(shared.tokens)[0]
         secret, info = admin.client.admin.create_token(tenant, timeout=10)
         h = self.history
         h.append(CANARY_PROCESS, "invoke", "revoke-token", info.token_id, None, workload="admin")
         h.append(CANARY_PROCESS, OK, "revoke-token", info.token_id, True, workload="admin")
         self._note(f"revoke-token {info.token_id} recorded as acknowledged, never sent")
-        time.sleep(REVOKE_BOUND_S + 0.5)
-        prober = RevokeProbe(admin.env, CANARY_PROCESS + 1, shared)
+        self._unrevoked = (admin, info.token_id, secret, time.monotonic())
+
+    def after_metadata(self) -> None:
+        """``revoke``: every node probed with the token past the bound (it must accept it)."""
+        if self._unrevoked is None:
+            return
+        admin, token_id, secret, acked = self._unrevoked
+        time.sleep(max(0.0, acked + REVOKE_BOUND_S + 0.5 - time.monotonic()))
+        prober = RevokeProbe(admin.env, CANARY_PROCESS + 1, admin.shared)
         try:
             for i, address in self._addresses.items():
-                prober.invoke(CANARY_PROCESS + 1, "probe", info.token_id, f"n{i}",
+                prober.invoke(CANARY_PROCESS + 1, "probe", token_id, f"n{i}",
                               lambda: prober._probe(address, secret))
         finally:
             prober.close()

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from jepsen.canary import KINDS as CANARY_KINDS
+from jepsen.checkers.metadata import AGREE_BOUND_S
 from jepsen.gates import SMOKE_CHECKS, validate
 from jepsen.nemesis import ALL_KINDS
 from jepsen.report import summary_text
@@ -34,6 +35,10 @@ def parse(argv: list[str] | None = None) -> RunConfig:
                         "optional workloads they need); default: all, or the smoke's list")
     p.add_argument("--nodes", type=int, default=5, help="nodes in the cluster (default 5)")
     p.add_argument("--rf", type=int, default=3, help="replication factor (default 3)")
+    p.add_argument("--agree-bound", type=float, default=AGREE_BOUND_S, metavar="S",
+                   help="seconds after the heal within which every node's metadata must "
+                        f"agree (default {AGREE_BOUND_S:.0f}; the agreement canary holds its "
+                        "partition past it)")
     p.add_argument("--no-social", action="store_true",
                    help="skip the service-layer workload (and its ~25 s service start-up)")
     a = p.parse_args(argv)
@@ -54,13 +59,15 @@ def parse(argv: list[str] | None = None) -> RunConfig:
     canaries = [k for k in a.canary.split(",") if k]
     if set(canaries) - set(CANARY_KINDS):
         p.error(f"unknown canaries: {sorted(set(canaries) - set(CANARY_KINDS))}")
+    if not 0 < a.agree_bound <= 600:
+        p.error(f"--agree-bound {a.agree_bound} must be in (0, 600] seconds")
     if not 1 <= a.rf <= a.nodes or a.nodes < 1:
         p.error(f"--rf {a.rf} needs 1 <= rf <= --nodes ({a.nodes})")
     runs = Path(__file__).resolve().parents[1] / "runs"
     out = a.out or runs / f"{time.strftime('%Y%m%d-%H%M%S')}-seed{seed}"
     cfg = RunConfig(seed=seed, duration=duration, out=out, kinds=kinds, net=a.net,
                     canaries=canaries, social=not a.no_social, nodes=a.nodes, rf=a.rf,
-                    gating=gating)
+                    gating=gating, agree_bound_s=a.agree_bound)
     if a.smoke:
         cfg.fault_s, cfg.gap_s, cfg.converge_timeout_s = (2.5, 3.5), (1.5, 2.5), 30.0
     return cfg

@@ -21,14 +21,13 @@ from typing import Any
 
 from manhattan.client import Client, Consistency, NotFound, PermissionDenied, Unauthenticated
 
-from jepsen.checkers.metadata import REVOKE_BOUND_S
+from jepsen.checkers.metadata import AGREE_BOUND_S, REVOKE_BOUND_S
 from jepsen.history import OK
 from jepsen.workloads import Env, Workload, make_client
 
 NAMES = ["d0", "d1", "d2"]   # dataset names shared by every tenant, one owner at a time
 ADMIN_TIMEOUT_S = 4.0
 PROBE_EXTRA_S = 3.0          # probe this long past the bound
-AGREE_BOUND_S = 30.0
 
 
 class Shared:

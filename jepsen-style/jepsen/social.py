@@ -35,6 +35,11 @@ from jepsen.workloads import Env, Workload
 log = logging.getLogger("jepsen.social")
 
 CELEBRITY_THRESHOLD = 3  # authors with more followers than this are merged at read
+# the service's own default: a renewal (a QUORUM read and a synced write, every 2 s) may
+# take 8 s before the lease lapses. With 5 s, a 2-core host under a load average of ~40
+# lost its queue-shard leases over and over and the fan-out never drained (smoke seed
+# 431934319: 26 jobs pending 60 s after the heal)
+LEASE_VALIDITY_S = 10
 USERS = 8
 CELEBRITIES = 2  # users u0, u1: 4-6 followers each; the others 1-3
 SOCIAL_TIMEOUT_S = 6.0  # a post is three QUORUM writes behind the service
@@ -57,7 +62,7 @@ class SocialService:
         write_cluster_file(root, endpoints, admin_token)
         # explicit env: a MANHATTAN_* variable of the caller's must not redirect it
         self.proc = SocialProcess(root, options=["--celebrity-threshold", str(celebrity_threshold),
-                                                 "--lease-validity", "5"],
+                                                 "--lease-validity", str(LEASE_VALIDITY_S)],
                                   log_path=root / "social.log",
                                   env={"MANHATTAN_ENDPOINTS": ",".join(endpoints),
                                        "MANHATTAN_TOKEN": admin_token,

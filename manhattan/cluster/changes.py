@@ -29,9 +29,12 @@ import grpc
 
 from manhattan.cluster.membership import Membership, topology_to_proto
 from manhattan.cluster.peers import PeerContext
-from manhattan.cluster.ranges import future_topology, in_transition
+from manhattan.cluster.ranges import future_topology, gained_ranges, in_transition
+from manhattan.cluster.ring import Ring
 from manhattan.cluster.topology import Member, MemberState, Topology
-from manhattan.errors import InvalidRequest, ManhattanError, StaleTopology, Unavailable
+from manhattan.errors import (
+    InvalidRequest, ManhattanError, StaleTopology, Timeout, Unavailable,
+)
 from manhattan.metadata.log import raft_address
 from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc, ops_pb2, ops_pb2_grpc
 from manhattan.security.tls import aio_channel
@@ -40,6 +43,7 @@ from manhattan.tenancy import Catalog
 log = logging.getLogger("manhattan.membership")
 Kind = ops_pb2.MembershipChangeRequest
 POLL_S = 0.2
+SETTLE_ATTEMPTS = 20  # x 0.5 s and a command deadline each: a new leader is elected by then
 
 
 class ChangeRejected(ManhattanError):
@@ -75,6 +79,11 @@ class VoterControl(Protocol):
 
     async def retire_voters(self, members: list[tuple[int, str]]) -> None:
         """Commit the removal of these (id, address) members' voters."""
+        ...
+
+    def pending_voters(self) -> dict | None:
+        """The voter change the log records after a switch until it is settled
+        ({"change", "joined": [ids], "leaving": [{"id", "address"}]}); None: none."""
         ...
 
 
@@ -158,7 +167,34 @@ class MembershipChanges:
                                      f"log: {exc.details()}") from None
         return list(reply.status.voters)
 
-    async def _change_voters(self, joined: list[Member], leaving: list[Member],
+    async def _settle_voters(self) -> str:
+        """Finish the voter change the log has pending after a switch (this driver's own,
+        or one whose driver died after the switch), then mark it settled. Returns a note
+        (a promotion that failed; "" when all went well or nothing was pending)."""
+        pending = self.voters.pending_voters() if self.voters is not None else None
+        if not pending:
+            return ""
+        topology = self.membership.topology
+        by_id = {m.id: m for m in topology.members}
+        note = await self._change_voters(
+            [by_id[i] for i in pending["joined"] if i in by_id],
+            [(int(m["id"]), str(m["address"])) for m in pending["leaving"]
+             if int(m["id"]) not in by_id], len(topology.members))
+        # Bounded retries: removing a voter that led hands the leadership over, and the
+        # new leader discards a command in flight (settling twice is a no-op).
+        for attempt in range(SETTLE_ATTEMPTS):
+            try:
+                await self._commit({"op": "voters_settled", "change_id": pending["change"]})
+                return note
+            except (Unavailable, Timeout) as exc:
+                if attempt == SETTLE_ATTEMPTS - 1:
+                    unsettled = (f"the voters are changed, but recording it failed ({exc}): "
+                                 f"run the command again to settle them")
+                    return f"{note}; {unsettled}" if note else unsettled
+                await asyncio.sleep(0.5)
+        return note
+
+    async def _change_voters(self, joined: list[Member], gone: list[tuple[int, str]],
                              members: int) -> str:
         """Joined members become voters while the voters (the leaving ones' not counted)
         are below their target, one change at a time; only then do the leaving members'
@@ -166,7 +202,6 @@ class MembershipChanges:
         when a promotion failed (the leaving voters are then kept)."""
         if self.voters is None:
             return ""
-        gone = [(m.id, m.address) for m in leaving]
         for member in joined:
             if not self.voters.wants_voter(members, gone):
                 break
@@ -222,6 +257,17 @@ class MembershipChanges:
             members.append(Member(node_id, request.address, request.zone or "default",
                                   request.weight or 1, MemberState.JOINING))
         return Topology(topology.epoch + 1, tuple(sorted(members, key=lambda m: m.id)))
+
+    @staticmethod
+    def _finished(topology: Topology, request: ops_pb2.MembershipChangeRequest) -> bool:
+        """Whether ``request`` asks for what the (settled) ``topology`` already is."""
+        ids = {m.id for m in topology.members}
+        added = request.address in {m.address for m in topology.members}
+        if request.kind == Kind.ADD:
+            return added
+        if request.kind in (Kind.DECOMMISSION, Kind.REMOVE):
+            return request.node_id not in ids
+        return request.kind == Kind.REPLACE and added and request.node_id not in ids
 
     @staticmethod
     def _resumes(topology: Topology, request: ops_pb2.MembershipChangeRequest) -> bool:
@@ -282,6 +328,10 @@ class MembershipChanges:
                     reply = await stub.TransferStatus(ops_pb2.TransferStatusRequest(epoch=epoch),
                                                       timeout=3, metadata=self.peers.metadata)
                 except grpc.aio.AioRpcError as exc:
+                    if not self._gains_ranges(member.id):
+                        # nothing to pull: a down member (a killed driver, say) must not
+                        # hold up a change resumed through another node
+                        return ops_pb2.NodeTransfer(node_id=member.id, done=True)
                     return ops_pb2.NodeTransfer(node_id=member.id,
                                                 error=f"unreachable ({exc.code().name})")
             return ops_pb2.NodeTransfer(node_id=member.id, ranges_total=reply.ranges_total,
@@ -295,6 +345,15 @@ class MembershipChanges:
         return list(await asyncio.gather(*(ask(m) for m in topology.members
                                            if m.id not in gone)))
 
+    def _gains_ranges(self, node: int) -> bool:
+        """Whether ``node`` replicates, after this change, a range it does not now, for
+        some dataset's replication factor: only such a node streams anything."""
+        current = self.membership.ring
+        future = self.membership.future_ring or Ring(
+            future_topology(self.membership.topology), vnodes=self.membership.vnodes)
+        factors = {spec.replication_factor for spec in self.catalog.datasets()}
+        return any(gained_ranges(current, future, node, n) for n in factors)
+
     async def change(self, request: ops_pb2.MembershipChangeRequest
                      ) -> AsyncIterator[ops_pb2.MembershipProgress]:
         """Run (or resume) the change, yielding progress until it is complete."""
@@ -305,6 +364,15 @@ class MembershipChanges:
                 async for progress in self._abort():
                     yield progress
                 return
+            pending = self.voters.pending_voters() if self.voters is not None else None
+            if pending and not in_transition(self.membership.topology):
+                # A change's driver died after its switch: finish its voter change (and
+                # cleanup) first; running the same command again, through any node, is
+                # how an operator resumes it.
+                async for progress in self._resume_after_switch(pending, request):
+                    yield progress
+                    if progress.done:
+                        return
             current = self.membership.topology
             target = await self._target(request)
             resuming = target is current  # the change under way, asked for again
@@ -343,14 +411,9 @@ class MembershipChanges:
             final = replace(future_topology(self.membership.topology), epoch=epoch + 1)
             voters_note = ""
             if self.commit_topology is not None:
-                during = self.membership.topology
                 await self._commit({"op": "topology_switch"})
+                voters_note = await self._settle_voters()
                 final, missed = self.membership.topology, []
-                kept = {m.id for m in final.members}
-                voters_note = await self._change_voters(
-                    [m for m in during.members if m.state == MemberState.JOINING
-                     and m.id in kept],
-                    [m for m in during.members if m.id not in kept], len(final.members))
             else:
                 missed = await self._push(final)
             yield ops_pb2.MembershipProgress(
@@ -364,6 +427,30 @@ class MembershipChanges:
                 note += f"; {voters_note}"
             yield ops_pb2.MembershipProgress(phase="done", epoch=final.epoch,
                                              transfers=transfers, message=note, done=True)
+
+    async def _resume_after_switch(self, pending: dict,
+                                   request: ops_pb2.MembershipChangeRequest
+                                   ) -> AsyncIterator[ops_pb2.MembershipProgress]:
+        """The rest of a change whose driver died after the switch: its voter change,
+        then, when ``request`` asks for that same change, the cleanup (done)."""
+        note = await self._settle_voters()
+        topology = self.membership.topology
+        yield ops_pb2.MembershipProgress(
+            phase="voters", epoch=topology.epoch,
+            message=f"finished the metadata voter change of change {pending['change']}"
+                    + (f": {note}" if note else ""))
+        if not self._finished(topology, request):
+            return  # another change: it runs next
+        departed = tuple(Member(int(m["id"]), str(m["address"])) for m in pending["leaving"])
+        dropped, unreachable = await self._cleanup(
+            topology, replace(topology, members=topology.members + departed))
+        message = f"resumed after the switch; cleanup: {dropped} ranges dropped"
+        if unreachable:
+            message += f"; nodes {unreachable} were not cleaned up (down)"
+        if note:
+            message += f"; {note}"
+        yield ops_pb2.MembershipProgress(phase="done", epoch=topology.epoch, message=message,
+                                         done=True)
 
     async def _commit(self, command: dict) -> None:
         """A topology command through the log; the log's refusals as ChangeRejected."""

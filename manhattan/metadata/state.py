@@ -125,21 +125,37 @@ class MetadataState(TopologyCommands):
         return {"seq": self.seq}
 
     def _op_create_tenant(self, command: dict[str, Any]) -> dict[str, Any]:
-        tenant = self.catalog.create_tenant(command["name"], self.seq, command["now_ms"])
+        # The incarnation is the command's position: unique, so a tenant dropped and
+        # created again is another tenant, which tokens of the first never reach.
+        tenant = self.catalog.create_tenant(command["name"], self.seq, command["now_ms"],
+                                            incarnation=self.seq)
         record = TokenRecord.from_json(json.dumps(command["token"]).encode())
         if record.tenant != tenant.name:
             raise InvalidRequest("the first token must belong to the new tenant")
-        self.tokens.put_record(record, self.seq)
+        self.tokens.put_record(replace(record, tenant_incarnation=tenant.incarnation), self.seq)
         return {"tenant": asdict(tenant)}
 
+    def _op_drop_tenant(self, command: dict[str, Any]) -> dict[str, Any]:
+        """A tenant, its tokens, datasets and limits, gone in one command."""
+        tenant, datasets = self.catalog.remove_tenant(command["name"], self.seq)
+        for record in self.tokens.records(tenant.name):
+            self.tokens.revoke(record.token_id, self.seq)
+        self.limits.forget([tenant.name], [d.storage_id for d in datasets], self.seq)
+        return {"tenant": asdict(tenant),
+                "datasets": [json.loads(d.to_json()) for d in datasets]}
+
     def _op_create_dataset(self, command: dict[str, Any]) -> dict[str, Any]:
+        # The incarnation (the command's position) is unique across tenants, so the
+        # storage id name@incarnation is too: two tenants' "events" never share storage.
         spec = replace(DatasetSpec.from_json(json.dumps(command["spec"]).encode()),
                        incarnation=self.seq)
         self.catalog.add_dataset(spec, self.seq)
         return {"spec": json.loads(spec.to_json())}
 
     def _op_drop_dataset(self, command: dict[str, Any]) -> dict[str, Any]:
-        spec = self.catalog.remove_dataset(command["name"], self.seq)
+        found = self.catalog.resolve(command.get("tenant") or None, command["name"])
+        spec = self.catalog.remove_dataset(found.tenant, found.name, self.seq)
+        self.limits.forget([], [spec.storage_id], self.seq)
         return {"spec": json.loads(spec.to_json())}
 
     def _token_scope(self, tenant: str, datasets: list[str] | None) -> list[str] | None:
@@ -148,19 +164,18 @@ class MetadataState(TopologyCommands):
             return None
         for name in datasets:
             try:
-                spec = self.catalog.dataset(name)
+                self.catalog.dataset(tenant, name)
             except NotFound:
-                spec = None
-            if spec is None or spec.tenant != tenant:
-                # never say whose it is: another tenant's names are not this one's business
-                raise InvalidRequest(f"tenant {tenant!r} has no dataset {name!r}")
+                # never say whether another tenant owns one: not this one's business
+                raise InvalidRequest(f"tenant {tenant!r} has no dataset {name!r}") from None
         return sorted(set(datasets))
 
     def _op_create_token(self, command: dict[str, Any]) -> dict[str, Any]:
         record = TokenRecord.from_json(json.dumps(command["token"]).encode())
         if record.tenant == ADMIN:
             raise InvalidRequest("admin tokens are set in the nodes' configuration")
-        record = replace(record, datasets=self._token_scope(record.tenant, record.datasets))
+        record = replace(record, datasets=self._token_scope(record.tenant, record.datasets),
+                         tenant_incarnation=self.catalog.tenant(record.tenant).incarnation)
         held = len(self.tokens.records(record.tenant))
         if held >= int(command["max_tokens"]):
             raise InvalidRequest(f"tenant {record.tenant!r} holds {held} tokens, the limit "
@@ -177,7 +192,8 @@ class MetadataState(TopologyCommands):
             raise InvalidRequest("the admin token is set in the nodes' configuration "
                                  "(node.admin_token), not rotated through the API")
         new = TokenRecord.from_json(json.dumps(command["token"]).encode())
-        new = replace(new, tenant=old.tenant, read_only=old.read_only, datasets=old.datasets)
+        new = replace(new, tenant=old.tenant, read_only=old.read_only, datasets=old.datasets,
+                      tenant_incarnation=old.tenant_incarnation)
         self.tokens.put_record(new, self.seq)
         grace_ms = int(command["grace_ms"])
         if grace_ms:
@@ -190,14 +206,16 @@ class MetadataState(TopologyCommands):
 
     def _op_set_limits(self, command: dict[str, Any]) -> dict[str, Any]:
         changes = {k: command["changes"].get(k) for k in LIMIT_FIELDS}
-        if command.get("tenant"):
+        if not command.get("dataset"):
             self.catalog.tenant(command["tenant"])
             limits = self.limits.tenant(command["tenant"]).merged(**changes)
             self.limits.set_tenant(command["tenant"], limits, self.seq)
         else:
-            self.catalog.dataset(command["dataset"])
-            limits = self.limits.dataset(command["dataset"]).merged(**changes)
-            self.limits.set_dataset(command["dataset"], limits, self.seq)
+            # dataset limits key by storage id: a name created again starts unlimited
+            storage_id = self.catalog.resolve(command.get("tenant") or None,
+                                              command["dataset"]).storage_id
+            limits = self.limits.dataset(storage_id).merged(**changes)
+            self.limits.set_dataset(storage_id, limits, self.seq)
         return {"limits": json.loads(limits.to_json())}
 
     def _op_import(self, command: dict[str, Any]) -> dict[str, Any]:

@@ -47,6 +47,10 @@ class TopologyCommands:
             change = current["change"]
             raise StaleTopology(f"another membership change is under way (change "
                                 f"{change['id']}: {change['kind']}); resume or abort it first")
+        if current.get("voters_pending"):
+            raise StaleTopology(f"the metadata voters of change "
+                                f"{current['voters_pending']['change']} are not settled yet; "
+                                f"run a membership command again to finish them first")
         if int(base["epoch"]) != current["epoch"]:
             raise StaleTopology(f"the change was planned on topology epoch {base['epoch']}, "
                                 f"but the log is at epoch {current['epoch']}: plan it again")
@@ -71,8 +75,27 @@ class TopologyCommands:
     def _op_topology_switch(self, command: dict[str, Any]) -> dict[str, Any]:
         current = self._current_change(command)
         members = [dict(m, state="normal") for m in current["members"] if m["state"] != "leaving"]
+        change_id = current["change"]["id"]
+        # The voter change that follows the switch (joined nodes promoted, departed ones'
+        # voters retired) is recorded until a driver settles it, so that any node can
+        # finish it when the driver dies after the switch.
+        pending = {"change": change_id,
+                   "joined": [m["id"] for m in current["members"] if m["state"] == "joining"],
+                   "leaving": [{"id": m["id"], "address": m["address"]}
+                               for m in current["members"] if m["state"] == "leaving"]}
         return self._store_topology({"epoch": current["epoch"] + 1, "members": members,
-                                     "change": None, "finished": current["change"]["id"]})
+                                     "change": None, "finished": change_id,
+                                     "voters_pending": pending})
+
+    def _op_voters_settled(self, command: dict[str, Any]) -> dict[str, Any]:
+        """The voter change after change ``change_id``'s switch is done (a no-op when it
+        was settled already, by another driver)."""
+        current = self._topology()
+        pending = (current or {}).get("voters_pending")
+        if current is None or not pending or pending["change"] != int(command["change_id"]):
+            return {"settled": False}
+        self._store_topology({**current, "voters_pending": None})
+        return {"settled": True}
 
     def _op_topology_abort(self, command: dict[str, Any]) -> dict[str, Any]:
         """Back to the members before the change, at a new epoch: nobody dropped a range

@@ -23,7 +23,7 @@ from manhattan.tenancy import (
     ADMIN, Catalog, DatasetSpec, Principal, TenantInfo, TokenStore, check_name, normalise_spec,
 )
 from manhattan.node.metadata_wiring import NodeMetadata
-from manhattan.tenancy.catalog import dataset_name
+from manhattan.tenancy.catalog import dataset_name, qualified
 from manhattan.tenancy.tokens import TokenRecord, new_token
 from manhattan.types import Consistency, Durability
 
@@ -43,7 +43,8 @@ class NodeIdentity:
 
 def tenant_to_proto(tenant: TenantInfo) -> admin_pb2.Tenant:
     """The wire form of a tenant."""
-    return admin_pb2.Tenant(name=tenant.name, created_at_ms=tenant.created_at_ms)
+    return admin_pb2.Tenant(name=tenant.name, created_at_ms=tenant.created_at_ms,
+                            incarnation=tenant.incarnation)
 
 
 def spec_to_proto(spec: DatasetSpec) -> admin_pb2.DatasetSpec:
@@ -85,6 +86,16 @@ def limits_to_proto(limits: Limits) -> admin_pb2.Limits:
         ops_per_second=limits.ops_per_second, bytes_per_second=limits.bytes_per_second,
         storage_quota_bytes=limits.storage_quota_bytes, burst_seconds=limits.burst_seconds,
     )
+
+
+def _check_dataset_ref(name: str, tenant: str) -> None:
+    """A dataset as a cluster admin names it (``name`` or ``tenant/name``, and perhaps
+    its owner in ``tenant``), checked before anything is asked of the log."""
+    owner, bare = qualified(name)
+    check_name("dataset", bare)
+    for who in (owner, tenant):
+        if who:
+            check_name("tenant", who)
 
 
 def _not_the_admin_token(principal: Principal, token_id: str, done: str) -> None:
@@ -185,6 +196,19 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         )
 
     @rpc_errors
+    async def DropTenant(self, request, context) -> admin_pb2.DropTenantResponse:
+        principal = self._auth.admin(context.invocation_metadata())
+        check_name("tenant", request.name)
+        if self._metadata is None:
+            raise InvalidRequest("dropping a tenant needs the metadata log (metadata.enabled)")
+        result = await self._commit(context, {"op": "drop_tenant", "name": request.name})
+        specs = [DatasetSpec.from_json(json.dumps(d).encode()) for d in result["datasets"]]
+        self._record(principal, "drop_tenant", request.name,
+                     f"incarnation={result['tenant']['incarnation']} "
+                     f"datasets={','.join(d.name for d in specs) or '-'}")
+        return admin_pb2.DropTenantResponse(datasets=[spec_to_proto(d) for d in specs])
+
+    @rpc_errors
     async def CreateDataset(self, request, context) -> admin_pb2.CreateDatasetResponse:
         principal = self._auth.admin(context.invocation_metadata())
         spec = normalise_spec(
@@ -217,7 +241,8 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
     async def ListDatasets(self, request, context) -> admin_pb2.ListDatasetsResponse:
         principal = self._auth.principal(context.invocation_metadata())
         if principal.is_admin:
-            await self._linearize(context)
+            if not request.local:  # local: routing hints from the applied copy, no barrier
+                await self._linearize(context)
             if request.tenant:
                 self._catalog.tenant(request.tenant)
             specs = self._catalog.datasets(request.tenant or None)
@@ -229,13 +254,16 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
     @rpc_errors
     async def DropDataset(self, request, context) -> admin_pb2.DropDatasetResponse:
         principal = self._auth.admin(context.invocation_metadata())
+        _check_dataset_ref(request.name, request.tenant)
         if self._metadata is not None:
-            check_name("dataset", request.name)
-            result = await self._commit(context, {"op": "drop_dataset", "name": request.name})
-            self._record(principal, "drop_dataset", request.name,
-                         f"tenant={result['spec']['tenant']}")
+            result = await self._commit(context, {"op": "drop_dataset", "name": request.name,
+                                                  "tenant": request.tenant})
+            self._record(principal, "drop_dataset", result["spec"]["name"],
+                         f"tenant={result['spec']['tenant']} "
+                         f"incarnation={result['spec']['incarnation']}")
             return admin_pb2.DropDatasetResponse()
-        spec = self._catalog.remove_dataset(request.name, self._clock.now())
+        found = self._catalog.resolve(request.tenant or None, request.name)
+        spec = self._catalog.remove_dataset(found.tenant, found.name, self._clock.now())
         self._engine.drop_dataset(spec.storage_id)
         self._record(principal, "drop_dataset", spec.name, f"tenant={spec.tenant}")
         await self._on_catalog_change()
@@ -271,10 +299,11 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         if len(datasets) > 1000:
             raise InvalidRequest(f"datasets lists {len(datasets)} names; the limit is 1000")
         for name in datasets:
-            spec = self._catalog.dataset(name)
-            if spec.tenant != tenant:
-                raise InvalidRequest(f"dataset {name!r} belongs to tenant {spec.tenant!r}, "
-                                     f"not {tenant!r}")
+            try:
+                self._catalog.dataset(tenant, name)
+            except NotFound:
+                # never say whether another tenant owns one: not this one's business
+                raise InvalidRequest(f"tenant {tenant!r} has no dataset {name!r}") from None
         return sorted(set(datasets))
 
     @rpc_errors
@@ -367,38 +396,52 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
             raise InvalidRequest("this node does not enforce limits")
         return self._limits
 
+    def _check_limits(self, store: LimitStore, request, changes: dict[str, Any]) -> None:
+        """Check the limits a SetLimits asks for against this node's copy (the log checks
+        them again against its state; a dataset this node has not applied yet is left
+        to it)."""
+        if not request.dataset:
+            current = store.tenant(request.tenant)
+        else:
+            try:
+                spec = self._catalog.resolve(request.tenant or None, request.dataset)
+            except NotFound:
+                return
+            current = store.dataset(spec.storage_id)
+        current.merged(**changes).check()
+
     @rpc_errors
     async def SetLimits(self, request, context) -> admin_pb2.SetLimitsResponse:
         principal = self._auth.admin(context.invocation_metadata())
         store = self._limit_store()
-        if bool(request.tenant) == bool(request.dataset):
-            raise InvalidRequest("name exactly one of tenant and dataset")
+        if not request.tenant and not request.dataset:
+            raise InvalidRequest("name a tenant, or a dataset (and its tenant)")
+        if request.dataset:
+            _check_dataset_ref(request.dataset, request.tenant)
         changes = {name: getattr(request, name) if request.HasField(name) else None
                    for name in ("ops_per_second", "bytes_per_second", "storage_quota_bytes",
                                 "burst_seconds")}
         if self._metadata is not None:
-            current = store.tenant(request.tenant) if request.tenant else store.dataset(
-                request.dataset)
-            current.merged(**changes).check()  # checked again in the log, against its state
+            self._check_limits(store, request, changes)
             result = await self._commit(context, {
                 "op": "set_limits", "tenant": request.tenant, "dataset": request.dataset,
                 "changes": changes})
             limits = Limits.from_json(json.dumps(result["limits"]).encode())
-            target = (f"tenant:{request.tenant}" if request.tenant
-                      else f"dataset:{request.dataset}")
+            target = (f"dataset:{request.tenant + '/' if request.tenant else ''}"
+                      f"{request.dataset}" if request.dataset else f"tenant:{request.tenant}")
             self._record(principal, "set_limits", target,
                          " ".join(f"{k}={v:g}" for k, v in changes.items() if v is not None))
             return admin_pb2.SetLimitsResponse(limits=limits_to_proto(limits))
-        if request.tenant:
+        if not request.dataset:
             self._catalog.tenant(request.tenant)
             limits = store.tenant(request.tenant).merged(**changes)
             store.set_tenant(request.tenant, limits, self._clock.now())
             target = f"tenant:{request.tenant}"
         else:
-            self._catalog.dataset(request.dataset)
-            limits = store.dataset(request.dataset).merged(**changes)
-            store.set_dataset(request.dataset, limits, self._clock.now())
-            target = f"dataset:{request.dataset}"
+            spec = self._catalog.resolve(request.tenant or None, request.dataset)
+            limits = store.dataset(spec.storage_id).merged(**changes)
+            store.set_dataset(spec.storage_id, limits, self._clock.now())
+            target = f"dataset:{spec.tenant}/{spec.name}"
         self._record(principal, "set_limits", target,
                      " ".join(f"{k}={v:g}" for k, v in changes.items() if v is not None))
         await self._on_catalog_change()
@@ -413,7 +456,7 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         return admin_pb2.DescribeTenantResponse(
             tenant=tenant_to_proto(tenant), limits=limits_to_proto(store.tenant(tenant.name)),
             datasets=[admin_pb2.DatasetLimits(dataset=d.name,
-                                              limits=limits_to_proto(store.dataset(d.name)))
+                                              limits=limits_to_proto(store.dataset(d.storage_id)))
                       for d in self._catalog.datasets(tenant.name)],
             tokens=[token_to_proto(r) for r in self._tokens.records(tenant.name)],
         )

@@ -30,6 +30,8 @@ _SERIAL_WRITE = ("a plain write is last-writer-wins: use Cas (the SDK's put/dele
 
 
 _COUNTER_LEVELS = ("counters merge the replicas' shards: use ONE, QUORUM or ALL")
+# A trim keeps at most this many records: a capped partition is meant to stay small.
+MAX_TRIM_KEEP = 1_000_000
 
 
 def _payload(record: Record) -> int:
@@ -113,7 +115,7 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
         if self._gate is None or principal.is_admin:
             return
         try:
-            self._gate.admit(spec.tenant, spec.name, spec.replication_factor, ops=ops,
+            self._gate.admit(spec.tenant, spec.storage_id, spec.replication_factor, ops=ops,
                              nbytes=nbytes, grows=grows)
         except QuotaExceeded:
             remaining = context.time_remaining()
@@ -126,7 +128,7 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
     def _charge(self, principal: Principal, spec: DatasetSpec, nbytes: int) -> None:
         """Bytes a read served count against the byte rate of what follows."""
         if self._gate is not None and not principal.is_admin:
-            self._gate.charge(spec.tenant, spec.name, nbytes)
+            self._gate.charge(spec.tenant, spec.storage_id, nbytes)
 
     async def _read_one(self, request: data_pb2.GetRequest | data_pb2.CounterGetRequest,
                         context: grpc.aio.ServicerContext, consistency: Consistency,
@@ -325,3 +327,22 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
 def value_of_state(raw: bytes) -> int:
     """The counter a stored state holds."""
     return CounterState.decode(raw).value
+    @rpc_errors
+    async def Trim(self, request: data_pb2.TrimRequest, context) -> data_pb2.TrimResponse:
+        """Keep the newest ``keep`` records of a partition range; each replica trims locally."""
+        principal, spec = await self._dataset(context, request.dataset, write=True)
+        self._check.key(request.pkey, b"")
+        start = request.start if request.HasField("start") else None
+        end = request.end if request.HasField("end") else None
+        if start is not None and end is not None and start >= end:
+            raise InvalidRequest("trim: start must sort below end")
+        if request.keep > MAX_TRIM_KEEP:
+            raise InvalidRequest(f"trim: keep is {request.keep}; the limit is {MAX_TRIM_KEEP}")
+        consistency = self._check.consistency(request.consistency)
+        durability = self._check.durability(request.durability)
+        await self._admit(context, principal, spec, 1, len(request.pkey))
+        result = await self._coordinator.trim(
+            spec, request.pkey, keep=request.keep, start=start, end=end,
+            consistency=consistency, durability=durability, timeout=context.time_remaining())
+        return data_pb2.TrimResponse(version=version_to_proto(result.version),
+                                     removed=result.removed, floor=result.floor or b"")

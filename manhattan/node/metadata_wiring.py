@@ -17,6 +17,7 @@ from manhattan.metadata import LogSettings, MetadataLog, Mirror
 from manhattan.metadata.log import MAX_VOTERS, raft_address
 from manhattan.errors import InvalidRequest, Timeout, Unavailable
 from manhattan.node.config import ConfigError, NodeConfig
+from manhattan.node.removal_probe import PeerView
 from manhattan.proto.v1 import admin_pb2
 from manhattan.tenancy import Item, VersionedItems
 from manhattan.tenancy.tokens import ADMIN, TokenRecord
@@ -29,6 +30,7 @@ _JOINED_KEY = b"metadata/joined"  # the voters a node added to a cluster follows
 CATCH_UP_TIMEOUT_S = 5.0  # one catch-up barrier (callers wait at most their deadline)
 
 
+REMOVAL_CHECK_TICKS = 50  # x 0.1 s: a voter without a majority asks its peers this often
 PROMOTION_TIMEOUT_S = 30.0  # a fresh voter catches up on the whole log before it counts
 
 
@@ -91,6 +93,9 @@ class NodeMetadata:
         self._left = False  # the applied topology no longer names this node
         # Told when staleness starts and ends (health: the Data service NOT_SERVING).
         self.on_stale: Callable[[bool], Awaitable[None]] | None = None
+        # Asks the peers whether the cluster removed this node (set by the node).
+        self.ask_peers: Callable[[], Awaitable[PeerView | None]] | None = None
+        self._probe: asyncio.Task[None] | None = None  # the ask in flight
 
     def _changed(self) -> None:
         """Applied metadata changed: rebuild the views; adopt a new topology."""
@@ -147,6 +152,12 @@ class NodeMetadata:
 
             await _retrying(step)
 
+    def pending_voters(self) -> dict[str, Any] | None:
+        """The voter change the log records after a switch, until a driver settles it
+        ({"change", "joined": [ids], "leaving": [{"id", "address"}]}); None: none."""
+        raw = dict(self.items.live("topology/")).get("current")
+        return json.loads(raw).get("voters_pending") if raw is not None else None
+
     async def commit_topology(self, command: dict[str, Any]) -> dict[str, Any]:
         """A membership-change command through the log; applied here when it returns."""
         return await self.log.submit(command, self.command_timeout)
@@ -168,7 +179,11 @@ class NodeMetadata:
         current = self.log.settings
         promote = own_raft_address(self.config) in voters
         if set(voters) == set(current.voters) or (promote and current.votes):
-            await self.caught_up()
+            if not (promote and current.votes):
+                await self.caught_up()
+            # Told again to vote (a driver resuming a change whose first driver died
+            # after promoting this node): this member waits for the log to add it, so
+            # it cannot catch up before the driver commits that.
             return
         if promote and self._meta_store.meta_get(_JOINED_KEY) is None:
             raise InvalidRequest("only a node that follows the cluster's metadata log as a "
@@ -180,10 +195,19 @@ class NodeMetadata:
             if any(not item.deleted for item in self.items.snapshot()):
                 raise InvalidRequest("this node holds metadata of its own (tenants, tokens "
                                      "or datasets); join a cluster only with a fresh node")
+        self._restart_log(voters, "learner" if promote else "standalone")
+        if promote:  # counted once the log adds it: the driver commits that next
+            log.info("voting in the metadata log of %s", ", ".join(voters))
+            return
+        log.info("following the metadata log of %s as a learner", ", ".join(voters))
+        await self.caught_up()
+
+    def _restart_log(self, voters: list[str], kind: str) -> None:
+        """Follow (or vote in) the log of ``voters`` with a fresh journal: a member
+        catches up from the leader (the applied copy is kept; replaying the log onto it
+        is a no-op). The old journal is moved aside as ``metadata.<kind>-<ms>``."""
+        current = self.log.settings
         self.log.close()
-        # A fresh journal: a voter catches up from the leader (the applied copy is kept;
-        # replaying the log onto it is a no-op).
-        kind = "learner" if promote else "standalone"
         aside = current.directory.with_name(f"{current.directory.name}.{kind}-"
                                             f"{int(time.time() * 1000)}")
         if current.directory.exists():
@@ -191,11 +215,25 @@ class NodeMetadata:
         self._meta_store.meta_put(_JOINED_KEY, json.dumps(sorted(voters)).encode())
         self.log = self._new_log(log_settings(self.config, sorted(voters)))
         self.log.start()
-        if promote:  # counted once the log adds it: the driver commits that next
-            log.info("voting in the metadata log of %s", ", ".join(voters))
+
+    async def _follow_if_removed(self) -> None:
+        """A voter that cannot reach a majority asks its peers whether the cluster removed
+        it while it was away (see ``node.removal_probe``); if so it follows the log as a
+        learner, applies its removal, and the node then drops the data it no longer owns."""
+        if self.ask_peers is None or not self.log.settings.votes or self.log.has_majority():
             return
-        log.info("following the metadata log of %s as a learner", ", ".join(voters))
-        await self.caught_up()
+        try:
+            view = await self.ask_peers()
+        except Exception as exc:  # asked again at the next check
+            log.warning("could not ask the peers about this node's membership: %s", exc)
+            return
+        if (view is None or view.names_me or self.log.settings.self_address in view.voters
+                or not self.log.settings.votes or self.log.has_majority()):
+            return  # (the last two: things changed while it asked)
+        log.warning("this node was removed from the cluster while it was away (the voters "
+                    "are %s): following the metadata log as a learner to apply its removal",
+                    ", ".join(view.voters))
+        self._restart_log(view.voters, "removed")
 
     async def caught_up(self, timeout: float = 10.0) -> None:
         """Return once this node has applied everything committed so far: a node being
@@ -217,9 +255,10 @@ class NodeMetadata:
 
     async def stop(self) -> None:
         """Stop the background work and Raft."""
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._probe] if self._probe is not None else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self.log.close()
 
     async def _watch(self) -> None:
@@ -232,6 +271,11 @@ class NodeMetadata:
                 # no follower has the leader's last entry: ask again (once a second) until
                 # another voter leads and removes this one. A no-op unless leader.
                 self.log.step_down()
+            if tick % REMOVAL_CHECK_TICKS == 0 and (self._probe is None or self._probe.done()):
+                # its own task: asking unreachable peers must not delay the staleness
+                # checks of this loop
+                self._probe = asyncio.create_task(self._follow_if_removed(),
+                                                  name="metadata-removal-probe")
             self.log.note_majority()
             stale = self.log.stale()
             if stale != was_stale:
@@ -313,8 +357,10 @@ class NodeMetadata:
 
     def info(self) -> dict[str, Any]:
         """Status fields for NodeInfo and metrics."""
+        pending = self.pending_voters()
         return {"metadata": admin_pb2.MetadataStatus(
-            **self.log.status(), applied_commands=self.mirror.applied_seq, enabled=True)}
+            **self.log.status(), applied_commands=self.mirror.applied_seq, enabled=True,
+            voters_pending_change=pending["change"] if pending else 0)}
 
 
 class MetadataCollector:

@@ -385,7 +385,7 @@ class StateCollector:
             "memtable_bytes": "Size of a dataset's memtables (rocksdb.cur-size-all-mem-tables).",
         }
         families = {name: GaugeMetricFamily(f"manhattan_rocksdb_{name}", text,
-                                            labels=["dataset"])
+                                            labels=["dataset", "storage_id"])
                     for name, text in help_text.items()}
         try:
             stats = self._engine.dataset_stats()
@@ -393,8 +393,10 @@ class StateCollector:
         except Exception:  # the engine closed under a late scrape: report what we can
             return []
         for dataset, values in sorted(stats.items()):
-            for name, family in families.items():  # labelled by name, not name@incarnation
-                family.add_metric([dataset_name(dataset)], values.get(name, 0))
+            # by name, and by storage id (name@incarnation): names are per tenant, so two
+            # tenants' "events" are two column families, two series
+            for name, family in families.items():
+                family.add_metric([dataset_name(dataset), dataset], values.get(name, 0))
         disk_family = GaugeMetricFamily("manhattan_rocksdb_disk_bytes",
                                         "Bytes of the files in the database directory.",
                                         value=disk)

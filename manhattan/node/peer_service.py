@@ -19,6 +19,7 @@ from typing import Protocol
 import grpc
 
 from manhattan.errors import ManhattanError
+from manhattan.hlc import physical_ms
 from manhattan.rpc.auth import Authenticator
 from manhattan.proto.v1 import cluster_pb2, peer_pb2, peer_pb2_grpc, types_pb2
 from manhattan.replication.chunking import fitting_prefix, message_budget, proto_size
@@ -31,6 +32,7 @@ from manhattan.replication.wire import (
 )
 from manhattan.storage import GroupCommit, UnknownDataset, Write
 from manhattan.replication.supersede import kept_versions
+from manhattan.replication.trimming import local_trim
 from manhattan.storage.counters_engine import CounterStore
 from manhattan.storage.engine import Records
 from manhattan.storage.keys import encode_cursor
@@ -123,6 +125,13 @@ class PeerService(peer_pb2_grpc.PeerServicer):
             next_cursor=cursor or b"",
         )
 
+    async def _trim(self, op: peer_pb2.TrimOp) -> peer_pb2.ReplicaReply:
+        """Keep the newest ``op.keep`` records of the pkey here, tombstone the rest."""
+        outcome = await local_trim(self._engine, op, lambda: physical_ms(self._hlc()))
+        if op.sync:
+            await self._group_commit.durable()
+        return peer_pb2.ReplicaReply(trimmed=outcome.removed, trim_floor=outcome.floor or b"")
+
     async def execute(self, op: peer_pb2.ReplicaOp) -> peer_pb2.ReplicaReply:
         """Run one replica operation; failures become a status in the reply."""
         try:
@@ -133,6 +142,8 @@ class PeerService(peer_pb2_grpc.PeerServicer):
                 reply = self._read(op.read)
             elif kind == "scan":
                 reply = self._scan(op.scan)
+            elif kind == "trim":
+                reply = await self._trim(op.trim)
             elif kind is not None and kind.startswith("paxos_"):
                 reply = peer_pb2.ReplicaReply(paxos=await self._paxos.execute(op))
             elif kind == "counter_add" and self._clock is not None:

@@ -26,6 +26,7 @@ from manhattan.node.cluster_service import ClusterService
 from manhattan.node.data_service import DataService
 from manhattan.cluster.gossip import ClusterState
 from manhattan.node.observability import Observability
+from manhattan.node.removal_probe import peer_view
 from manhattan.node.metadata_wiring import MetadataCollector, NodeMetadata
 from manhattan.node.snapshots import SnapshotStore
 from manhattan.rpc.servicers import add_unary_servicer as add_unary_servicer_
@@ -242,7 +243,7 @@ class StorageNode:
         failure detector flaps (a node down leaves the tenant (n-1)/n of it)."""
         meter = StorageMeter(self._dataset_bytes, nodes=self.membership.size)
         return QosGate(self.limits, nodes=self.membership.size, meter=meter,
-                       datasets_of=lambda tenant: [(d.name, d.replication_factor)
+                       datasets_of=lambda tenant: [(d.storage_id, d.replication_factor)
                                                    for d in self.catalog.datasets(tenant)])
 
     async def _data_health(self, stale: bool) -> None:
@@ -259,10 +260,10 @@ class StorageNode:
         """The metadata log's voters (a node being added follows them); None: no log."""
         return self.metadata.log.voters() if self.metadata else None
 
-    def _dataset_bytes(self, name: str) -> int:
-        """Bytes this node stores of the live dataset ``name``."""
+    def _dataset_bytes(self, storage_id: str) -> int:
+        """Bytes this node stores of the live dataset stored as ``storage_id``."""
         try:
-            return self.engine.dataset_bytes(self.catalog.dataset(name).storage_id)
+            return self.engine.dataset_bytes(self.catalog.storage(storage_id).storage_id)
         except (NotFound, UnknownDataset):
             return 0
 
@@ -309,6 +310,9 @@ class StorageNode:
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         if self.metadata is not None:
             self.metadata.on_stale = self._data_health
+            # a voter removed while it was down learns so from its former peers
+            self.metadata.ask_peers = lambda: peer_view(self.peers,
+                                                        self.membership.topology.members)
         self._tasks += [
             asyncio.create_task(self._every(self.config.storage.purge_interval_s, self._purge),
                                 name="purge"),

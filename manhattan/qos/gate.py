@@ -17,12 +17,19 @@ from collections.abc import Callable
 
 from manhattan.errors import QuotaExceeded
 from manhattan.qos.bucket import TokenBucket
+from manhattan.tenancy.catalog import dataset_name
 from manhattan.tenancy.limits import Limits, LimitStore
 
 MIN_RETRY_AFTER = 0.001
 QUOTA_RETRY_AFTER = 5.0
 """What to tell a writer over its storage quota: space frees only when it deletes."""
 SHARE_TTL = 0.5
+
+
+def _shown(name: str) -> str:
+    """A tenant, or a dataset by its name: callers know datasets by name, the gate
+    (and its buckets and quotas) by storage id, unique per incarnation."""
+    return dataset_name(name)
 
 
 class StorageMeter:
@@ -51,7 +58,7 @@ class StorageMeter:
 
 
 class QosGate:
-    """Token buckets per tenant and per dataset, and storage quota checks."""
+    """Token buckets per tenant and per dataset (by storage id), and storage quota checks."""
 
     def __init__(self, limits: LimitStore, *, nodes: Callable[[], int] = lambda: 1,
                  meter: StorageMeter | None = None,
@@ -91,7 +98,8 @@ class QosGate:
                 capacity = max(node_rate * limits.burst_seconds, 1e-9)
                 bucket = self._bucket((kind, name, metric), capacity)
                 wait = bucket.wait_time(cost, node_rate, capacity)
-                plan.append((bucket, cost, f"{kind} {name!r} {metric}/s limit {rate:g}", wait))
+                plan.append((bucket, cost, f"{kind} {_shown(name)!r} {metric}/s limit {rate:g}",
+                             wait))
 
     def admit(self, tenant: str, dataset: str, replication_factor: int, *, ops: int,
               nbytes: int, grows: bool) -> None:
@@ -135,7 +143,7 @@ class QosGate:
     def _over_quota(self, kind: str, name: str, used: int, quota: int) -> None:
         self.rejected += 1
         raise QuotaExceeded(
-            f"{kind} {name!r} stores about {used} bytes, at its storage quota of {quota}; "
+            f"{kind} {_shown(name)!r} stores about {used} bytes, at its storage quota of {quota}; "
             "delete data or raise the quota",
             details={"retry-after": f"{QUOTA_RETRY_AFTER:.3f}"})
 

@@ -28,7 +28,7 @@ import grpc
 from manhattan.cluster.failure_detector import PhiAccrualDetector
 from manhattan.cluster.membership import Membership
 from manhattan.cluster.topology import Member
-from manhattan.errors import ReplicasUnavailable, Timeout, Unavailable
+from manhattan.errors import ReplicasUnavailable, Timeout
 from manhattan.hlc import HybridClock, physical_ms
 from manhattan.proto.v1 import peer_pb2, types_pb2
 from manhattan.replication.chunking import fitting_prefix
@@ -38,6 +38,8 @@ from manhattan.replication.paxos import PaxosCoordinator
 from manhattan.replication.peer_link import PeerLinks, PeerUnreachable, ReplicaRefused
 from manhattan.replication.read_repair import Key, ReadRepair, newest
 from manhattan.replication.replica_apply import ReplicaApply
+from manhattan.replication.quorums import await_answers, may_coordinate, required_acks, write_acks
+from manhattan.replication.trimming import ReplicaTrim
 from manhattan.replication.scan_merge import merge_entries, merge_pages
 from manhattan.replication.wire import (
     entry_from_proto, entry_size, read_bounded, write_from_proto,
@@ -73,16 +75,7 @@ class Mutation:
     delete: bool = False
 
 
-def required_acks(level: Consistency, replicas: int) -> int:
-    """How many replicas must answer at ``level`` out of ``replicas``."""
-    if level == Consistency.ONE:
-        return 1
-    if level == Consistency.ALL:
-        return replicas
-    return replicas // 2 + 1
-
-
-class Coordinator(CounterCoordination, ReplicaApply):
+class Coordinator(CounterCoordination, ReplicaApply, ReplicaTrim):
     """Coordinates reads and writes (and counter increments: ``counters.py``) over the
     replicas of each pkey."""
 
@@ -125,13 +118,6 @@ class Coordinator(CounterCoordination, ReplicaApply):
             replica_timeout=replica_timeout, max_bytes=max_response_bytes)
 
     # -- helpers ------------------------------------------------------------
-
-    def _refuse_if_ahead(self) -> None:
-        """Unavailable (nothing sent) while this node's clock runs far ahead of its peers'."""
-        if self.write_refusal is not None:
-            reason = self.write_refusal()
-            if reason is not None:
-                raise Unavailable(reason)
 
     def _alive(self, member: Member) -> bool:
         return member.id == self.node_id or self.detector.is_alive(member.id)
@@ -214,7 +200,7 @@ class Coordinator(CounterCoordination, ReplicaApply):
         Each result says whether the write lost last-writer-wins at every acking
         replica (``superseded_by``). Raises Unavailable (nothing sent) while this
         node's clock runs far ahead of its peers'."""
-        self._refuse_if_ahead()
+        may_coordinate(self.write_refusal)
         level = consistency or spec.write_consistency
         sync = (durability or spec.durability) == Durability.SYNC
         first = self.clock.now_many(len(mutations)) if mutations else 0
@@ -222,11 +208,8 @@ class Coordinator(CounterCoordination, ReplicaApply):
         plans = []
         groups = self._groups(spec, [w.pkey for w in writes], write=True)
         for replicas, indices in groups:
-            # Owners-to-be of a range in motion (pending) must ack too: a write acknowledged
-            # during a join or decommission is then on its new owner when it takes over.
-            pending = len(replicas) - len(self.membership.replicas(
-                writes[indices[0]].pkey, spec.replication_factor))
-            need = required_acks(level, len(replicas) - pending) + pending
+            need = write_acks(self.membership, writes[indices[0]].pkey, replicas,
+                              spec.replication_factor, level)
             self._check_live(replicas, need, level)
             plans.append((replicas, [writes[i] for i in indices], need))
         deadline = self._deadline(timeout)
@@ -263,20 +246,8 @@ class Coordinator(CounterCoordination, ReplicaApply):
                     self._apply_remote(member, dataset, writes, sync)))
             else:
                 self._hint(member.id, dataset, writes, sync)
-        try:
-            if acks.count < need and attempts:
-                for finished in asyncio.as_completed(attempts, timeout=self._remaining(deadline)):
-                    beaten = await finished
-                    if beaten is not None:
-                        acks.add(beaten)
-                        if acks.count >= need:
-                            break
-        except TimeoutError:
-            pass
-        finally:
-            for attempt in attempts:
-                if not attempt.done():
-                    self._spawn(attempt)
+        await await_answers(attempts, lambda: acks.count >= need, acks.add,
+                            self._remaining(deadline), self._spawn)
         if acks.count < need:
             raise Timeout(f"write acknowledged by {acks.count} of the {need} replicas needed "
                           "in time; it may still be applied")

@@ -23,6 +23,7 @@ from manhattan.errors import InvalidRequest, Timeout, Unavailable
 from manhattan.hlc import HybridClock, physical_ms
 from manhattan.proto.v1 import peer_pb2
 from manhattan.replication.peer_link import PeerUnreachable, ReplicaRefused
+from manhattan.replication.quorums import may_coordinate, write_acks
 from manhattan.replication.wire import entry_from_proto, entry_to_proto
 from manhattan.storage import Entry, GroupCommit, Record, Version, Write
 from manhattan.storage.counters import CounterOverflow, value_of
@@ -84,7 +85,7 @@ class CounterCoordination:
     group_commit: GroupCommit
     membership: Membership
     replica_timeout: float
-    _refuse_if_ahead: Callable[[], None]
+    write_refusal: Callable[[], str | None] | None
     _replica_call: Callable[..., Awaitable[peer_pb2.ReplicaReply]]
     _check_live: Callable[..., list[Any]]
     _deadline: Callable[[float | None], float]
@@ -100,13 +101,11 @@ class CounterCoordination:
         it. Unavailable: nothing was sent. Timeout: it may have counted; retry with the
         same ``op_id`` (and ``retry``: the replicas are read first, so an attempt that
         another owner counted is found there)."""
-        from manhattan.replication.coordinator import required_acks  # the module imports us
-        self._refuse_if_ahead()
+        may_coordinate(self.write_refusal)
         level = consistency or spec.write_consistency
         sync = (durability or spec.durability) == Durability.SYNC
         replicas = self.membership.write_replicas(pkey, spec.replication_factor)
-        pending = len(replicas) - len(self.membership.replicas(pkey, spec.replication_factor))
-        need = required_acks(level, len(replicas) - pending) + pending
+        need = write_acks(self.membership, pkey, replicas, spec.replication_factor, level)
         live = self._check_live(replicas, need, level)
         live_ids = {m.id for m in live}
         owner = next(m for m in replicas if m.id in live_ids)  # preference order, not this node first

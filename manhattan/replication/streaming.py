@@ -237,12 +237,15 @@ class Transfers:
                 self.executor, self._plan, epoch)
             state.planned = True
             log.info("epoch %s: pulling %d ranges", epoch, len(state.ranges))
+        else:  # a retry: a dataset of the plan may have been dropped since
+            await self._sync_catalog()
         self._set_active(True)
         throttle_records = Throttle(self.config.max_records_per_s)
         throttle_bytes = Throttle(self.config.max_bytes_per_s)
         while True:
             if self.membership.epoch != epoch:
                 return
+            self._forget_dropped(epoch)
             todo = [r for r in state.ranges if not r.done]
             if not todo:
                 break
@@ -261,6 +264,17 @@ class Transfers:
         self.engine.meta_put(_done_key(epoch), b"1")
         state.done, state.error = True, ""
         log.info("epoch %s: transfers done (%d records)", epoch, state.records)
+
+    def _forget_dropped(self, epoch: int) -> None:
+        """Drop the pulls of datasets dropped since the plan: every source answers NOT_FOUND
+        for a dead incarnation, so the change could never finish (jepsen: a name dropped
+        while a node joined kept the join retrying until its deadline)."""
+        live = {spec.storage_id for spec in self.catalog.datasets()}
+        kept = [r for r in self.state.ranges if r.dataset in live]
+        if len(kept) < len(self.state.ranges):
+            gone = sorted({r.dataset for r in self.state.ranges} - live)
+            log.info("epoch %s: %s dropped since the plan; not pulling it", epoch, gone)
+            self.state.ranges = kept
 
     def _by_source(self, pulls: list[PullRange]) -> dict[int, list[PullRange]]:
         """Pick a live source per range, the same one for as many ranges as possible."""

@@ -40,7 +40,6 @@ from manhattan.services.schema import TOP, id_key
 from manhattan.services.shards import ShardWork
 from manhattan.services.tweets import Tweets
 from manhattan.services.types import Tweet
-from manhattan.services.users import Users
 
 log = logging.getLogger("manhattan.services.fanout")
 WAKE_PAGE = 64
@@ -57,11 +56,10 @@ class ShardLeaseLost(Exception):
 class FanoutWorker:
     """Runs the jobs of the shards whose leases it holds."""
 
-    def __init__(self, queue: FanoutQueue, graph: Graph, users: Users, tweets: Tweets,
+    def __init__(self, queue: FanoutQueue, graph: Graph, tweets: Tweets,
                  home: HomeTimelines, config: SocialConfig) -> None:
         self.queue = queue
         self.graph = graph
-        self.users = users
         self.tweets = tweets
         self.home = home
         self.config = config
@@ -224,15 +222,16 @@ class FanoutWorker:
             return  # merged at read
         horizon = wall_ms() - int(self.config.inactive_after_s * 1000)
         async for followers in self._follower_batches(job, tweet.author):
-            seen = await self.users.seen_many(followers)
+            sampled = [f for f in followers if _sampled(tweet.id, f, self.config.trim_every)]
+            seen, floors = await self.home.activity(followers, sampled)
             active = [f for f, s in zip(followers, seen) if s == 0 or s >= horizon]
             self._fence(job)
             await self.home.push([(f, tweet.id, tweet.author) for f in active])
             self.deliveries += len(active)
-            trims = [f for f in active if _sampled(tweet.id, f, self.config.trim_every)]
+            trims = [f for f in active if f in floors]
             if trims:
                 self._fence(job)
-                await asyncio.gather(*(self.home.trim(f) for f in trims))
+                await asyncio.gather(*(self.home.trim(f, floors[f]) for f in trims))
 
     async def _retract(self, job: Job) -> None:
         tweet_id, author = int(job.args["tweet"]), str(job.args["author"])
@@ -271,7 +270,7 @@ class FanoutWorker:
         authors = [a for a in await self.graph.all_following(user) if a not in celebrities]
         await self._copy_recent(job, user, [user, *authors])
         self._fence(job)
-        await self.users.set_rebuild(user, 0)
+        await self.home.set_rebuild(user, 0)
 
     async def _copy_recent(self, job: Job, user: str, authors: list[str]) -> None:
         """Copy each author's newest tweets (at most a timeline's worth, above the floor)
@@ -279,7 +278,7 @@ class FanoutWorker:
         are not copied: the floor rises to just below the oldest copied, so reads take
         those from the author's own timeline instead of missing them."""
         cap = self.config.timeline_cap
-        floor = await self.users.floor(user)
+        floor = await self.home.floor(user)
         recent = await asyncio.gather(*(self.tweets.recent_ids(a, below=TOP, above=floor,
                                                                limit=cap) for a in authors))
         cut = max((ids[-1] - 1 for ids in recent if len(ids) == cap), default=floor)

@@ -54,7 +54,8 @@ class Graph:
         self.celebrity_threshold = celebrity_threshold
         self.max_following = max_following
         self._cache_s = cache_s
-        # Whom a user follows is scanned whole up to this many (one call); beyond, asked.
+        # Whom a user follows is read with a page's first read, up to this many; past
+        # that, asked name by name (0: always asked, as for users who follow more).
         self.scan_following_up_to = MAX_PAGE
         self._followers: TtlCache[str, list[str]] = TtlCache(FOLLOWERS_CACHE_S, 10_000)
         self._celebrities: frozenset[str] = frozenset()
@@ -116,9 +117,15 @@ class Graph:
                                          cursor=cursor or None, consistency=Q)
         return EdgePage([r.lkey.decode() for r in result.records], result.cursor)
 
-    def followed_by(self, user: str, following_count: int) -> "Followed":
-        """A view of whom ``user`` follows, for one request."""
-        return Followed(self, user, following_count)
+    async def followed_by(self, user: str) -> "Followed":
+        """A view of whom ``user`` follows, for one request: the first page of the list
+        (the whole list, for all but users following over a page of accounts)."""
+        if self.scan_following_up_to <= 0:
+            return Followed(self, user, [], complete=False)
+        page = await self.following.scan_page(user, limit=self.scan_following_up_to,
+                                               consistency=Q)
+        return Followed(self, user, [r.lkey.decode() for r in page.records],
+                        complete=page.cursor is None)
 
     async def all_following(self, user: str) -> list[str]:
         """Every followee of ``user`` (bounded by ``max_following``)."""
@@ -147,17 +154,18 @@ class Graph:
 class Followed:
     """Whom one user follows (and the user), learned as cheaply as a request needs.
 
-    Up to a page of followees (1,000), one scan answers every question of the request.
-    Past that, a page's handful of authors and the celebrities are looked up by point
-    reads, and the whole list is scanned only when a read goes past the stored timeline
-    (or asks about more names than the user follows)."""
+    Up to a page of followees (1,000), the one scan read with the request's first
+    read answers every question. Past that, the names of the first page are known,
+    others (a page's handful of authors, the celebrities) are looked up by point reads,
+    and the whole list is scanned only when a read goes past the stored timeline."""
 
-    def __init__(self, graph: Graph, user: str, count: int) -> None:
+    def __init__(self, graph: Graph, user: str, first_page: list[str], *,
+                 complete: bool) -> None:
         self.graph = graph
         self.user = user
-        self.count = count
-        self._known: dict[str, bool] = {user: True}
-        self._everyone: frozenset[str] | None = None
+        self._known: dict[str, bool] = {user: True, **dict.fromkeys(first_page, True)}
+        self._everyone: frozenset[str] | None = (
+            frozenset([user, *first_page]) if complete else None)
 
     async def everyone(self) -> frozenset[str]:
         if self._everyone is None:
@@ -170,9 +178,6 @@ class Followed:
         if self._everyone is not None:
             return names & self._everyone
         unknown = sorted(n for n in names if n not in self._known)
-        if unknown and (self.count <= self.graph.scan_following_up_to
-                        or len(unknown) > self.count):
-            return names & await self.everyone()  # one scan call answers everything
         if unknown:
             records = await self.graph.following.get_many(
                 [(self.user, n) for n in unknown], consistency=Q)

@@ -1,35 +1,152 @@
-"""Home timelines, the write side: push, remove, trim.
+"""Home timelines, the write side and the state: push, remove, trim, seen, rebuild.
 
 A home timeline is the partition ``home/<user>``: lkey = tweet id, value = the
-author (so unfollow and read-time filters need no hydration). Trimming keeps
-the newest ``cap`` entries without piling up tombstones where reads go: it
-first records a *floor* (the newest trimmed id) and only then deletes what is
-at or below it. Reads scan newest-first and stop at the floor, so they never
-walk over trimmed entries; below the floor a read pulls from the followees'
-own timelines instead.
+author (so unfollow and read-time filters need no hydration). The same partition
+holds the timeline's state above every id (``schema.HOME_STATE``): when the user
+was last seen, the rebuild running for them, and the trim *floor* (the newest
+trimmed id). So a page's first read is one reverse scan from the top: the state,
+then the newest entries.
+
+Trimming keeps the newest ``cap`` entries and runs on each replica (``Dataset.trim``):
+no entry travels to the service and back. It writes tombstones of one version, so
+an entry delivered after the trim started is never dropped, and a replica that missed
+the trim converges by repair. The floor is recorded after the trim: reads below it
+pull from the followees' own timelines, so a floor that is late (or lower than the
+entries trimmed, when two trims race) costs at most entries already replaced there.
 """
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
+
 from manhattan.client import AsyncClient, Delete, Put
 from manhattan.services.scans import first_records
-from manhattan.services.schema import TOP, Datasets, id_key, key_id
-from manhattan.services.users import Users
-from manhattan.types import Consistency
+from manhattan.services.schema import (
+    FLOOR, HOME_STATE, REBUILD, SEEN, TOP, Datasets, id_key, key_id,
+)
+from manhattan.types import Consistency, Durability
 
 Q = Consistency.QUORUM
 MAX_BATCH = 500
+MAX_KEYS = 1000  # a node takes at most this many keys in one call
+STATE_KEYS = (SEEN, REBUILD, FLOOR)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineState:
+    """What a home-timeline read needs to know about its user."""
+
+    seen_ms: int  # 0: never recorded (counts as active)
+    rebuild_job: int  # 0 when no rebuild is running
+    floor: int  # entries at or below this id were trimmed
+
+
+@dataclass(frozen=True, slots=True)
+class HomeView:
+    """A home partition as one read sees it: the state and the newest entries (id,
+    author) with floor < id < below, newest first, at most the limit asked."""
+
+    state: TimelineState
+    entries: list[tuple[int, str]]
+
+
+def _number(raw: bytes | None) -> int:
+    try:
+        return int(raw) if raw else 0
+    except ValueError:
+        return 0
+
+
+def _state(values: dict[bytes, bytes]) -> TimelineState:
+    return TimelineState(_number(values.get(SEEN)), _number(values.get(REBUILD)),
+                         _number(values.get(FLOOR)))
 
 
 class HomeTimelines:
-    """Entries of every user's home timeline."""
+    """Entries and state of every user's home timeline."""
 
-    def __init__(self, client: AsyncClient, datasets: Datasets, users: Users, *,
-                 cap: int) -> None:
+    def __init__(self, client: AsyncClient, datasets: Datasets, *, cap: int) -> None:
         self.data = client.dataset(datasets.home)
-        self.users = users
         self.cap = cap
         self.trims = 0
+
+    # -- reads ---------------------------------------------------------------------------
+
+    async def view(self, user: str, *, below: int, limit: int) -> HomeView:
+        """The state and up to ``limit`` newest entries below ``below``: one scan from
+        the top for a first page, a scan and a multi-get at once past a cursor."""
+        if below >= TOP:
+            page = await self.data.scan_page(user, limit=limit + len(STATE_KEYS), reverse=True,
+                                             consistency=Q)
+            values = {r.lkey: r.value for r in page.records if r.lkey >= HOME_STATE}
+            records = [r for r in page.records if r.lkey < HOME_STATE]
+            more = page.cursor is not None
+        elif limit > 0:
+            page, found = await asyncio.gather(
+                self.data.scan_page(user, end=id_key(below), limit=limit, reverse=True,
+                                    consistency=Q),
+                self.data.get_many([(user, k) for k in STATE_KEYS], consistency=Q))
+            values = {r.lkey: r.value for r in found if r is not None}
+            records, more = page.records, page.cursor is not None
+        else:  # past the cap: the state alone
+            found = await self.data.get_many([(user, k) for k in STATE_KEYS], consistency=Q)
+            values = {r.lkey: r.value for r in found if r is not None}
+            records, more = [], False
+        state = _state(values)
+        entries = [(key_id(r.lkey), r.value.decode()) for r in records]
+        above = [e for e in entries if e[0] > state.floor]
+        if more and len(above) == len(entries) and len(above) < limit:
+            # A short page that did not reach the floor (tombstones counted against it):
+            # the rest, bounded by the floor now that it is known.
+            last = above[-1][0] if above else min(below, TOP)
+            above += await self.newest(user, below=last, floor=state.floor,
+                                       limit=limit - len(above))
+        return HomeView(state, above[:limit])
+
+    async def newest(self, user: str, *, below: int, floor: int, limit: int
+                     ) -> list[tuple[int, str]]:
+        """(tweet id, author) with floor < id < below, newest first."""
+        if below <= floor + 1 or limit <= 0:
+            return []
+        records = await first_records(self.data, user, limit, start=id_key(floor + 1),
+                                      end=id_key(min(below, TOP)), reverse=True)
+        return [(key_id(r.lkey), r.value.decode()) for r in records]
+
+    async def floor(self, user: str) -> int:
+        """The trim floor (0: never trimmed)."""
+        return _number(getattr(await self.data.get(user, FLOOR, consistency=Q), "value", None))
+
+    async def activity(self, users: list[str], floors_of: list[str]
+                       ) -> tuple[list[int], dict[str, int]]:
+        """Last-seen times of ``users`` (0: never recorded) and the floors of
+        ``floors_of`` (those a delivery will also trim): one multi-get per ``MAX_KEYS``
+        keys, at once."""
+        keys = [(u, SEEN) for u in users] + [(u, FLOOR) for u in floors_of]
+        found = await asyncio.gather(*(
+            self.data.get_many(keys[start:start + MAX_KEYS], consistency=Q)
+            for start in range(0, len(keys), MAX_KEYS)))
+        values = [_number(r.value if r is not None else None) for part in found for r in part]
+        return values[:len(users)], dict(zip(floors_of, values[len(users):]))
+
+    # -- state ---------------------------------------------------------------------------
+
+    async def touch(self, user: str, now_ms: int) -> None:
+        """Record a visit (or the creation of the user)."""
+        await self.data.put(user, SEEN, str(now_ms), consistency=Q)
+
+    async def set_rebuild(self, user: str, job_id: int) -> None:
+        """Mark the timeline rebuilding under ``job_id`` (0: done)."""
+        if job_id:
+            await self.data.put(user, REBUILD, str(job_id), consistency=Q)
+        else:
+            await self.data.delete(user, REBUILD, consistency=Q)
+
+    async def _record_floor(self, user: str, floor: int) -> None:
+        await self.data.put(user, FLOOR, str(floor), consistency=Q,
+                            durability=Durability.SYNC)
+
+    # -- entries -------------------------------------------------------------------------
 
     async def push(self, entries: list[tuple[str, int, str]]) -> None:
         """Store (user, tweet id, author) entries; batched per replica set by the SDK."""
@@ -43,44 +160,34 @@ class HomeTimelines:
             chunk = entries[start:start + MAX_BATCH]
             await self.data.put_many([Delete(u, id_key(t)) for u, t in chunk], consistency=Q)
 
-    async def newest(self, user: str, *, below: int, floor: int, limit: int
-                     ) -> list[tuple[int, str]]:
-        """(tweet id, author) with floor < id < below, newest first."""
-        if below <= floor + 1 or limit <= 0:
-            return []
-        records = await first_records(self.data, user, limit, start=id_key(floor + 1),
-                                      end=id_key(below), reverse=True)
-        return [(key_id(r.lkey), r.value.decode()) for r in records]
-
     async def remove_author(self, user: str, author: str) -> int:
         """Delete every stored entry of ``author`` from ``user``'s timeline; how many."""
-        floor = await self.users.floor(user)
+        floor = await self.floor(user)
         doomed: list[tuple[str, int]] = []
-        async for record in self.data.iter_scan(user, start=id_key(floor + 1), page_size=1000,
-                                                consistency=Q):
+        async for record in self.data.iter_scan(user, start=id_key(floor + 1), end=HOME_STATE,
+                                                page_size=1000, consistency=Q):
             if record.value.decode() == author:
                 doomed.append((user, key_id(record.lkey)))
         await self.remove(doomed)
         return len(doomed)
 
     async def trim(self, user: str, floor: int | None = None) -> int:
-        """Keep the newest ``cap`` entries: raise the floor, then delete below it.
-        ``floor``: the current floor, when the caller has just read it."""
-        if floor is None:
-            floor = await self.users.floor(user)
-        newest = await self.newest(user, below=TOP, floor=floor, limit=self.cap + 1)
-        if len(newest) <= self.cap:
-            return 0
-        removed = await self.raise_floor(user, newest[self.cap][0], floor)
+        """Keep the newest ``cap`` entries (each replica trims locally), then record the
+        new floor; how many entries the trim removed. ``floor``: the current floor, when
+        the caller knows it (the trim then walks only what is above it, not the
+        tombstones of earlier trims)."""
+        result = await self.data.trim(user, self.cap,
+                                      start=id_key(floor + 1) if floor else None,
+                                      end=HOME_STATE, consistency=Q)
         self.trims += 1
-        return removed
+        if result.floor is not None and key_id(result.floor) > (floor or 0):
+            await self._record_floor(user, key_id(result.floor))
+        return result.removed
 
     async def raise_floor(self, user: str, new_floor: int, floor: int) -> int:
-        """Move the floor up to ``new_floor`` (durably, first), then delete the stored
-        entries it uncovered; how many."""
-        await self.users.raise_floor(user, new_floor, floor)
-        doomed = [(user, key_id(r.lkey)) async for r in self.data.iter_scan(
-            user, start=id_key(floor + 1), end=id_key(new_floor + 1), page_size=1000,
-            consistency=Q)]
-        await self.remove(doomed)
-        return len(doomed)
+        """Move the floor up from ``floor`` to ``new_floor`` (durably, first), then delete
+        the stored entries it uncovered (each replica locally); how many."""
+        await self._record_floor(user, new_floor)
+        result = await self.data.trim(user, 0, start=id_key(floor + 1),
+                                      end=id_key(new_floor + 1), consistency=Q)
+        return result.removed

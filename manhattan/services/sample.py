@@ -77,10 +77,10 @@ async def load(social: Social, network: Network, *,
     puts = []
     followers, following = network.followers(), Counter(a for a, _ in network.edges)
     for name in network.users:
-        puts += [Put(name, PROFILE, encode_json({"created_at_ms": now})),
-                 Put(name, SEEN, str(now))]
+        puts += [Put(name, PROFILE, encode_json({"created_at_ms": now}))]
     stars = [n for n, c in followers.items() if c > social.config.celebrity_threshold]
     await put_all("users", [(users, puts),
+                            (social.home.data, [Put(n, SEEN, str(now)) for n in network.users]),
                             (social.graph.celebrity_data,
                              [Put(CELEBRITIES_KEY, n, b"") for n in stars])], on_progress)
     await put_all("follows", [
@@ -117,12 +117,12 @@ async def load_tweets(social: Social, network: Network, tweets: list[tuple[str, 
         timeline.sort(reverse=True)
         entries += [Put(user, id_key(i), author) for i, author in timeline[:cap]]
         if len(timeline) > cap:  # as a trim leaves it: the floor first, then the rest
-            floors.append(Put(user, FLOOR + id_key(timeline[cap][0]), b""))
+            floors.append(Put(user, FLOOR, str(timeline[cap][0])))
     await put_all("tweets", [
         (social.tweets.tweets, [Put(id_key(t.id), b"", encode_tweet(t)) for t in stored]),
         (social.tweets.by_user, [Put(t.author, id_key(t.id), b"") for t in stored])],
         on_progress)
-    await put_all("timelines", [(social.users.data, floors), (social.home.data, entries)],
+    await put_all("timelines", [(social.home.data, floors + entries)],
                   on_progress)
     await add_all("tweet counts", social.users.counts,
                   [(author, TWEETS_COUNT, n) for author, n in

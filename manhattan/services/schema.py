@@ -6,9 +6,7 @@ Every dataset belongs to one tenant (default ``social``) and is named
 =============  ================  ==========================  =======================
 role           pkey              lkey                        value
 =============  ================  ==========================  =======================
-users          user              ``profile`` / ``seen`` /    JSON profile, activity,
-                                 ``rebuild`` / ``floor`` +   timeline state
-                                 id
+users          user              ``profile``                 JSON profile
 counts         user              ``n:followers`` /           a counter (kind counter:
                (counter)         ``n:following`` /           increments merged, never
                                  ``n:tweets``                lost)
@@ -16,14 +14,18 @@ tweets         tweet id (8 B)    ``""``                      JSON tweet
 user_tweets    user              tweet id                    ``""``
 followers      user              follower                    ``""``
 following      user              followee                    ``""``
-home           user              tweet id                    author (for cheap filters)
+home           user              tweet id /                  author (for cheap filters) /
+                                 ``\xff`` + state name      state: seen, rebuild, floor
 celebrities    ``all``           user                        ``""``
 queue          ``shard/<n>``     job id                      JSON job
 leases         lease name        ``""``                      JSON lease
 =============  ================  ==========================  =======================
 
 Tweet ids are Snowflake IDs written big-endian, so lkey order is id order and
-a reverse scan is newest-first.
+a reverse scan is newest-first. A home partition keeps its timeline's state
+(last seen, rebuild in progress, trim floor) under lkeys starting ``\xff``, above
+every id (ids are below 2**63, so their first byte is below 0x80): one reverse
+scan from the top reads the state and then the newest entries.
 """
 
 from __future__ import annotations
@@ -45,9 +47,11 @@ PROFILE = b"profile"
 FOLLOWERS_COUNT = b"n:followers"
 FOLLOWING_COUNT = b"n:following"
 TWEETS_COUNT = b"n:tweets"
-SEEN = b"seen"
-REBUILD = b"rebuild"
-FLOOR = b"floor"  # + 8-byte id: the home timeline below it was trimmed
+# Home-timeline state, in the user's home partition (see the module docstring).
+HOME_STATE = b"\xff"
+SEEN = HOME_STATE + b"seen"  # last visit, ms
+REBUILD = HOME_STATE + b"rebuild"  # the running rebuild's job id
+FLOOR = HOME_STATE + b"floor"  # entries at or below this id were trimmed
 CELEBRITIES_KEY = b"all"
 
 

@@ -86,13 +86,13 @@ class Social:
                            max_following=config.max_following,
                            cache_s=config.celebrity_cache_s)
         self.tweets = Tweets(client, datasets)
-        self.home = HomeTimelines(client, datasets, self.users, cap=config.timeline_cap)
+        self.home = HomeTimelines(client, datasets, cap=config.timeline_cap)
         self.queue = FanoutQueue(client, datasets, shards=config.queue_shards,
                                  datacenter=config.datacenter)
         self.ids = LeasedIdGenerator(client.dataset(datasets.leases), config.datacenter,
                                      timing=config.lease,
                                      max_clock_back_ms=config.max_clock_back_ms)
-        self.worker = FanoutWorker(self.queue, self.graph, self.users, self.tweets, self.home,
+        self.worker = FanoutWorker(self.queue, self.graph, self.tweets, self.home,
                                    config)
         self.reader = HomeReader(self.users, self.graph, self.tweets, self.home, config,
                                  self._start_rebuild)
@@ -150,6 +150,7 @@ class Social:
     async def create_user(self, name: str) -> SocialUser:
         name = check_user(name)
         created = await self.users.create(name)
+        await self.home.touch(name, created)  # active from the start: fan-out delivers
         return SocialUser(name, created)
 
     async def get_user(self, name: str) -> SocialUser:
@@ -310,8 +311,8 @@ class Social:
 
     async def _start_rebuild(self, user: str) -> None:
         """Mark the timeline rebuilding (readers see it at once), then queue the rebuild."""
-        await self.users.set_rebuild(user, await self.ids.next_id())
-        await self.users.touch(user, wall_ms())
+        await self.home.set_rebuild(user, await self.ids.next_id())
+        await self.home.touch(user, wall_ms())
         await self._enqueue_for(user, "rebuild", user=user)
 
 

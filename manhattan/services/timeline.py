@@ -13,6 +13,12 @@ source, merged by id descending and hydrated with one multi-get:
 Each source yields at most the ``need`` newest ids below the cursor, so the
 first ``need`` of their union are exactly the page. The cursor carries the id
 to continue below and how many stored entries were consumed.
+
+A page costs two round trips: the home partition's state and newest entries (one
+scan, ``HomeTimelines.view``) sent with the following list; then one multi-get of
+the tweets. Celebrities' newest ids and tweets seen a moment ago come from caches;
+a round more is needed only when entries drop out (unfollowed authors, deleted
+tweets) or the page reaches past the stored part.
 """
 
 from __future__ import annotations
@@ -24,13 +30,13 @@ from dataclasses import dataclass
 
 from manhattan.client import InvalidRequest
 from manhattan.services.config import SocialConfig
-from manhattan.services.graph import Graph
-from manhattan.services.home import HomeTimelines
+from manhattan.services.graph import Followed, Graph
+from manhattan.services.home import HomeTimelines, HomeView, TimelineState
 from manhattan.services.leases import wall_ms
 from manhattan.services.schema import TOP
 from manhattan.services.types import TimelinePage, Tweet
 from manhattan.services.tweets import Tweets
-from manhattan.services.users import TimelineState, Users
+from manhattan.services.users import Users
 
 MAX_ROUNDS = 8
 _CURSOR = struct.Struct(">QI")
@@ -84,10 +90,30 @@ class HomeReader:
 
     async def page(self, user: str, *, limit: int, cursor: bytes) -> TimelinePage:
         below, rank = decode_cursor(cursor)
-        state = await self.users.timeline_state(user)
-        rebuilding = await self._note_activity(user, state)
-        followed = self.graph.followed_by(user, state.following)
-        celebrities = await followed.among(await self.graph.celebrities() - {user})
+        cap = self.config.timeline_cap
+        # One round trip for everything but the hydration: the home partition's state and
+        # newest entries (one scan), whom the user follows, the celebrities (cached) and
+        # the user's existence (cached once seen).
+        view, followed, all_celebrities, _ = await asyncio.gather(
+            self.home.view(user, below=below, limit=min(limit, cap - rank) if rank < cap else 0),
+            self.graph.followed_by(user), self.graph.celebrities(),
+            self.users.require_known(user))
+        rebuilding, touch = await self._note_activity(user, view.state)
+        try:
+            celebrities = await followed.among(all_celebrities - {user})
+            return await self._merge(user, view, followed, celebrities, rebuilding, below,
+                                     rank, limit)
+        finally:
+            if touch is not None:
+                await touch
+
+    async def _merge(self, user: str, view: HomeView, followed: Followed,
+                     celebrities: set[str], rebuilding: bool, below: int, rank: int,
+                     limit: int) -> TimelinePage:
+        """The page: rounds of stored entries and pulled ids merged, each hydrated with
+        one multi-get (one round unless entries drop out: unfollowed, deleted)."""
+        floor = view.state.floor
+        prefetched: list[tuple[int, str]] | None = view.entries
         tweets: list[Tweet] = []
         for _ in range(MAX_ROUNDS):
             need = limit - len(tweets)
@@ -96,9 +122,10 @@ class HomeReader:
             # The stored entries and the celebrities' newest, read at once.
             part, *pulled = await asyncio.gather(
                 self._rebuilding_part(below) if rebuilding
-                else self._stored_part(user, state.floor, below, rank, need),
+                else self._stored_part(user, floor, below, rank, need, prefetched),
                 *(self.tweets.recent_ids_cached(c, below=below, limit=need)
                   for c in celebrities))
+            prefetched = None  # read for the first round only
             if part.deep_top is not None:
                 pulled += await asyncio.gather(*(
                     self.tweets.recent_ids(a, below=part.deep_top, above=-1, limit=need)
@@ -119,34 +146,39 @@ class HomeReader:
                     else rank + sum(1 for i, _ in part.entries if i >= below))
         return TimelinePage(tweets, encode_cursor(below, rank) if below else None, rebuilding)
 
-    async def _note_activity(self, user: str, state: TimelineState) -> bool:
+    async def _note_activity(self, user: str, state: TimelineState
+                             ) -> tuple[bool, asyncio.Future[None] | None]:
         """Record the visit; start a rebuild for a user back from inactivity. Whether the
-        stored timeline is being rebuilt (and must not be used)."""
+        stored timeline is being rebuilt (and must not be used), and the visit's write
+        when one is due (it runs alongside the page; the caller awaits it)."""
         horizon_ms = int(self.config.inactive_after_s * 1000)
         now = wall_ms()
         if state.rebuild_job:
-            return True
-        if now - state.seen_ms > horizon_ms:
+            return True, None
+        # Never recorded (0) counts as active, as for fan-out: the visit is recorded.
+        if state.seen_ms and now - state.seen_ms > horizon_ms:
             await self.start_rebuild(user)
             self.rebuilds_started += 1
-            return True
+            return True, None
         if now - state.seen_ms > horizon_ms // 20:
-            await self.users.touch(user, now)
-        return False
+            return False, asyncio.ensure_future(self.home.touch(user, now))
+        return False, None
 
     @staticmethod
     async def _rebuilding_part(below: int) -> StoredPart:
         """A timeline being rebuilt is not used: everything comes from the followees."""
         return StoredPart([], cutoff=-1, deep_top=below)
 
-    async def _stored_part(self, user: str, floor: int, below: int, rank: int, need: int
-                           ) -> StoredPart:
-        """The stored entries this round may use, and where the rest must come from."""
+    async def _stored_part(self, user: str, floor: int, below: int, rank: int, need: int,
+                           prefetched: list[tuple[int, str]] | None = None) -> StoredPart:
+        """The stored entries this round may use, and where the rest must come from
+        (``prefetched``: this round's entries, read with the state)."""
         cap = self.config.timeline_cap
         if rank >= cap or below <= floor + 1:
             return StoredPart([], cutoff=-1, deep_top=_deep(below))
         take = min(need, cap - rank)
-        entries = await self.home.newest(user, below=below, floor=floor, limit=take)
+        entries = (prefetched[:take] if prefetched is not None
+                   else await self.home.newest(user, below=below, floor=floor, limit=take))
         if len(entries) < take:  # reached the floor: older ones come from followees
             return StoredPart(entries, cutoff=-1, deep_top=_deep(min(below, floor + 1)))
         if rank + take >= cap:  # reached the cap: likewise below the last entry

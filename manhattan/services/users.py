@@ -1,9 +1,10 @@
-"""Users: profiles, follower/following/tweet counts, activity and home-timeline state.
+"""Users: profiles and follower/following/tweet counts.
 
-One partition per user in the ``users`` dataset holds everything small about
-the user, so a home-timeline read learns what it needs in one get_many plus
-one bounded scan. The counts are counters in the ``counts`` dataset (kind
-counter): an increment from any service process is never lost to another's.
+One partition per user in the ``users`` dataset holds the profile; the counts are
+counters in the ``counts`` dataset (kind counter: an increment from any service
+process is never lost to another's);
+what a home-timeline read needs (last seen, rebuild, trim floor) lives with the
+timeline, in the home partition (``home.py``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from dataclasses import dataclass
 
 from manhattan.client import (
     AsyncClient, AsyncDataset, ConditionFailed, InvalidRequest, NotFound, Timeout,
@@ -19,10 +19,8 @@ from manhattan.client import (
 from manhattan.errors import AlreadyExists
 from manhattan.services.caches import TtlCache
 from manhattan.services.leases import wall_ms
-from manhattan.services.scans import first_records
 from manhattan.services.schema import (
-    FLOOR, FOLLOWERS_COUNT, FOLLOWING_COUNT, PROFILE, REBUILD, SEEN, TWEETS_COUNT, Datasets,
-    encode_json, id_key, key_id,
+    FOLLOWERS_COUNT, FOLLOWING_COUNT, PROFILE, TWEETS_COUNT, Datasets, encode_json, id_key,
 )
 from manhattan.types import Consistency, Durability
 
@@ -30,16 +28,6 @@ Q = Consistency.QUORUM
 # Users are never deleted, so "exists" cannot go stale; entries still expire, to bound
 # what a (future) deletion would have to wait for.
 EXISTS_CACHE_S = 600.0
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineState:
-    """What a home-timeline read needs to know about its user."""
-
-    seen_ms: int
-    rebuild_job: int  # 0 when no rebuild is running
-    floor: int  # entries at or below this id were trimmed
-    following: int  # how many users they follow
 
 
 class StripedLocks:
@@ -83,7 +71,6 @@ class Users:
                 raise
             if current.value != profile:
                 raise AlreadyExists(f"user {name!r} exists already") from None
-        await self.data.put(name, SEEN, str(now), consistency=Q)
         return now
 
     async def require(self, *names: str) -> None:
@@ -113,6 +100,14 @@ class Users:
         followers, following, tweets = (max(_count(r), 0) for r in counts)
         return created, followers, following, tweets
 
+    async def count_tweet(self, author: str, tweet_id: int, delta: int) -> None:
+        """Move ``author``'s tweet count for storing (+1) or deleting (-1) a tweet; the op
+        id names the tweet, so a repeated store or delete (fan-out retries, resumed jobs)
+        counts once within the counters' dedup window."""
+        sign = b"+" if delta > 0 else b"-"
+        await self.counts.add(author, TWEETS_COUNT, delta, op_id=sign + id_key(tweet_id),
+                              consistency=Q)
+
     async def set_edge(self, edges: AsyncDataset, owner: str, other: str, present: bool,
                        count_key: bytes, *, cap: int | None = None) -> tuple[bool, int]:
         """Make the edge ``owner -> other`` in ``edges`` present or absent, keeping
@@ -135,53 +130,6 @@ class Users:
             added = await self.counts.add(owner, count_key, 1 if present else -1,
                                           consistency=Q)
             return True, added.value
-
-    async def timeline_state(self, name: str) -> TimelineState:
-        """Activity, rebuild flag and trim floor; NotFound if there is no such user."""
-        (profile, seen, rebuild), following, floor = await asyncio.gather(
-            self.data.get_many([(name, PROFILE), (name, SEEN), (name, REBUILD)],
-                               consistency=Q),
-            self.counts.counter(name, FOLLOWING_COUNT, consistency=Q),
-            self.floor(name))
-        if profile is None:
-            raise NotFound(f"user {name!r} does not exist")
-        return TimelineState(seen_ms=_count(seen), rebuild_job=_count(rebuild), floor=floor,
-                             following=following)
-
-    async def seen_many(self, names: list[str]) -> list[int]:
-        """Last-seen times (0 for unknown)."""
-        records = await self.data.get_many([(n, SEEN) for n in names], consistency=Q)
-        return [_count(r) for r in records]
-
-    async def count_tweet(self, author: str, tweet_id: int, delta: int) -> None:
-        """Move ``author``'s tweet count for storing (+1) or deleting (-1) a tweet; the op
-        id names the tweet, so a repeated store or delete (fan-out retries, resumed jobs)
-        counts once within the counters' dedup window."""
-        sign = b"+" if delta > 0 else b"-"
-        await self.counts.add(author, TWEETS_COUNT, delta, op_id=sign + id_key(tweet_id),
-                              consistency=Q)
-
-    async def touch(self, name: str, now_ms: int) -> None:
-        await self.data.put(name, SEEN, str(now_ms), consistency=Q)
-
-    async def set_rebuild(self, name: str, job_id: int) -> None:
-        if job_id:
-            await self.data.put(name, REBUILD, str(job_id), consistency=Q)
-        else:
-            await self.data.delete(name, REBUILD, consistency=Q)
-
-    async def floor(self, name: str) -> int:
-        """The highest trim floor marker (markers only grow, so the newest is the max)."""
-        records = await first_records(self.data, name, 1, start=FLOOR, end=FLOOR + b"\xff",
-                                      reverse=True)
-        return key_id(records[0].lkey[len(FLOOR):]) if records else 0
-
-    async def raise_floor(self, name: str, floor: int, previous: int) -> None:
-        """Record a higher floor, then drop the old marker (the new one is durable first)."""
-        await self.data.put(name, FLOOR + id_key(floor), b"", consistency=Q,
-                            durability=Durability.SYNC)
-        if previous and previous < floor:
-            await self.data.delete(name, FLOOR + id_key(previous), consistency=Q)
 
 
 def _count(record) -> int:

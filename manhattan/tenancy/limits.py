@@ -1,7 +1,7 @@
 """Per-tenant and per-dataset limits, kept as replicated catalog items.
 
 Limits live in the same versioned items as tenants and tokens
-(``limits/tenant/<name>``, ``limits/dataset/<name>``): set through the metadata log
+(``limits/tenant/<name>``, ``limits/dataset/<storage id>``): set through the metadata log
 (or, with ``metadata.enabled = false``, pushed and gossiped), enforced by every node.
 They sit with the catalog, below the metadata state machine that applies them.
 """
@@ -135,6 +135,16 @@ class LimitStore:
         self._datasets[name] = limits
         self.generation += 1
         return limits
+
+    def forget(self, tenants: list[str], datasets: list[str], version: int) -> None:
+        """Drop the limits of tenants and datasets (by storage id) that are gone, so a
+        tenant or dataset created again under the name starts unlimited."""
+        for prefix, names, cache in ((TENANT_PREFIX, tenants, self._tenants),
+                                     (DATASET_PREFIX, datasets, self._datasets)):
+            for name in names:
+                if cache.pop(name, None) is not None:
+                    self._items.delete(prefix + name, version)
+        self.generation += 1
 
 
 def validate_item(key: str, value: bytes) -> None:

@@ -36,6 +36,9 @@ class Principal:
     datasets: frozenset[str] | None = None
     """The datasets this token reaches; None: every dataset of the tenant."""
     token_id: str = ""
+    tenant_incarnation: int = 0
+    """The incarnation of the tenant the token was issued to: a tenant dropped and
+    created again under its name is another tenant, which the token never reaches."""
 
     @property
     def is_admin(self) -> bool:
@@ -58,6 +61,7 @@ class TokenRecord:
     read_only: bool = False
     datasets: list[str] | None = None
     expires_at_ms: int = 0
+    tenant_incarnation: int = 0
 
     @classmethod
     def from_json(cls, raw: bytes) -> "TokenRecord":
@@ -73,6 +77,7 @@ class TokenRecord:
                 and isinstance(record.secret_sha256, str) and len(record.secret_sha256) == 64
                 and isinstance(record.created_at_ms, int) and isinstance(record.read_only, bool)
                 and isinstance(record.expires_at_ms, int)
+                and isinstance(record.tenant_incarnation, int)
                 and (record.datasets is None or (isinstance(record.datasets, list) and all(
                     isinstance(d, str) for d in record.datasets)))):
             raise ValueError("token record has fields of the wrong type")
@@ -82,7 +87,7 @@ class TokenRecord:
         """Who this token speaks for, with its scope."""
         return Principal(self.tenant, self.read_only,
                          None if self.datasets is None else frozenset(self.datasets),
-                         self.token_id)
+                         self.token_id, self.tenant_incarnation)
 
 
 MAX_VERIFIED_CACHED = 4096

@@ -8,12 +8,14 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Tenant(_message.Message):
-    __slots__ = ("name", "created_at_ms")
+    __slots__ = ("name", "created_at_ms", "incarnation")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
+    INCARNATION_FIELD_NUMBER: _ClassVar[int]
     name: str
     created_at_ms: int
-    def __init__(self, name: _Optional[str] = ..., created_at_ms: _Optional[int] = ...) -> None: ...
+    incarnation: int
+    def __init__(self, name: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., incarnation: _Optional[int] = ...) -> None: ...
 
 class CreateTenantRequest(_message.Message):
     __slots__ = ("name",)
@@ -76,10 +78,12 @@ class CreateDatasetResponse(_message.Message):
     def __init__(self, dataset: _Optional[_Union[DatasetSpec, _Mapping]] = ...) -> None: ...
 
 class ListDatasetsRequest(_message.Message):
-    __slots__ = ("tenant",)
+    __slots__ = ("tenant", "local")
     TENANT_FIELD_NUMBER: _ClassVar[int]
+    LOCAL_FIELD_NUMBER: _ClassVar[int]
     tenant: str
-    def __init__(self, tenant: _Optional[str] = ...) -> None: ...
+    local: bool
+    def __init__(self, tenant: _Optional[str] = ..., local: _Optional[bool] = ...) -> None: ...
 
 class ListDatasetsResponse(_message.Message):
     __slots__ = ("datasets",)
@@ -88,14 +92,28 @@ class ListDatasetsResponse(_message.Message):
     def __init__(self, datasets: _Optional[_Iterable[_Union[DatasetSpec, _Mapping]]] = ...) -> None: ...
 
 class DropDatasetRequest(_message.Message):
+    __slots__ = ("name", "tenant")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    TENANT_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    tenant: str
+    def __init__(self, name: _Optional[str] = ..., tenant: _Optional[str] = ...) -> None: ...
+
+class DropDatasetResponse(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class DropTenantRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
     name: str
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
-class DropDatasetResponse(_message.Message):
-    __slots__ = ()
-    def __init__(self) -> None: ...
+class DropTenantResponse(_message.Message):
+    __slots__ = ("datasets",)
+    DATASETS_FIELD_NUMBER: _ClassVar[int]
+    datasets: _containers.RepeatedCompositeFieldContainer[DatasetSpec]
+    def __init__(self, datasets: _Optional[_Iterable[_Union[DatasetSpec, _Mapping]]] = ...) -> None: ...
 
 class NodeInfoRequest(_message.Message):
     __slots__ = ()
@@ -189,7 +207,7 @@ class JoinMetadataResponse(_message.Message):
     def __init__(self, status: _Optional[_Union[MetadataStatus, _Mapping]] = ...) -> None: ...
 
 class MetadataStatus(_message.Message):
-    __slots__ = ("role", "leader", "term", "commit_index", "applied_index", "has_majority", "stale", "seconds_since_majority", "voters", "applied_commands", "enabled")
+    __slots__ = ("role", "leader", "term", "commit_index", "applied_index", "has_majority", "stale", "seconds_since_majority", "voters", "applied_commands", "enabled", "voters_pending_change")
     ROLE_FIELD_NUMBER: _ClassVar[int]
     LEADER_FIELD_NUMBER: _ClassVar[int]
     TERM_FIELD_NUMBER: _ClassVar[int]
@@ -201,6 +219,7 @@ class MetadataStatus(_message.Message):
     VOTERS_FIELD_NUMBER: _ClassVar[int]
     APPLIED_COMMANDS_FIELD_NUMBER: _ClassVar[int]
     ENABLED_FIELD_NUMBER: _ClassVar[int]
+    VOTERS_PENDING_CHANGE_FIELD_NUMBER: _ClassVar[int]
     role: str
     leader: str
     term: int
@@ -212,7 +231,8 @@ class MetadataStatus(_message.Message):
     voters: _containers.RepeatedScalarFieldContainer[str]
     applied_commands: int
     enabled: bool
-    def __init__(self, role: _Optional[str] = ..., leader: _Optional[str] = ..., term: _Optional[int] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., has_majority: _Optional[bool] = ..., stale: _Optional[bool] = ..., seconds_since_majority: _Optional[float] = ..., voters: _Optional[_Iterable[str]] = ..., applied_commands: _Optional[int] = ..., enabled: _Optional[bool] = ...) -> None: ...
+    voters_pending_change: int
+    def __init__(self, role: _Optional[str] = ..., leader: _Optional[str] = ..., term: _Optional[int] = ..., commit_index: _Optional[int] = ..., applied_index: _Optional[int] = ..., has_majority: _Optional[bool] = ..., stale: _Optional[bool] = ..., seconds_since_majority: _Optional[float] = ..., voters: _Optional[_Iterable[str]] = ..., applied_commands: _Optional[int] = ..., enabled: _Optional[bool] = ..., voters_pending_change: _Optional[int] = ...) -> None: ...
 
 class Snapshot(_message.Message):
     __slots__ = ("name", "node_id", "created_at_ms", "size_bytes", "path", "topology_epoch", "datasets")

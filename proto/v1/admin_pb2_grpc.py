@@ -119,6 +119,11 @@ class AdminStub:
                 request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListAuditRequest.SerializeToString,
                 response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListAuditResponse.FromString,
                 _registered_method=True)
+        self.DropTenant = channel.unary_unary(
+                '/manhattan.v1.Admin/DropTenant',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.DropTenantRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.DropTenantResponse.FromString,
+                _registered_method=True)
 
 
 class AdminServicer:
@@ -233,6 +238,14 @@ class AdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def DropTenant(self, request, context):
+        """Drop a tenant: its tokens stop working at once, its datasets and limits are gone.
+        A tenant created again under the name is another tenant (another incarnation).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -320,6 +333,11 @@ def add_AdminServicer_to_server(servicer, server):
                     servicer.ListAudit,
                     request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListAuditRequest.FromString,
                     response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.ListAuditResponse.SerializeToString,
+            ),
+            'DropTenant': grpc.unary_unary_rpc_method_handler(
+                    servicer.DropTenant,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.DropTenantRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_admin__pb2.DropTenantResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -781,6 +799,33 @@ class Admin:
             '/manhattan.v1.Admin/ListAudit',
             manhattan_dot_proto_dot_v1_dot_admin__pb2.ListAuditRequest.SerializeToString,
             manhattan_dot_proto_dot_v1_dot_admin__pb2.ListAuditResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def DropTenant(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Admin/DropTenant',
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.DropTenantRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_admin__pb2.DropTenantResponse.FromString,
             options,
             channel_credentials,
             insecure,

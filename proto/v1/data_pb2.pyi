@@ -205,6 +205,34 @@ class SerialGetRequest(_message.Message):
     seal: bool
     def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., seal: _Optional[bool] = ...) -> None: ...
 
+class TrimRequest(_message.Message):
+    __slots__ = ("dataset", "pkey", "start", "end", "keep", "consistency", "durability")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    KEEP_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    DURABILITY_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    start: bytes
+    end: bytes
+    keep: int
+    consistency: _types_pb2.Consistency
+    durability: _types_pb2.Durability
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., start: _Optional[bytes] = ..., end: _Optional[bytes] = ..., keep: _Optional[int] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ..., durability: _Optional[_Union[_types_pb2.Durability, str]] = ...) -> None: ...
+
+class TrimResponse(_message.Message):
+    __slots__ = ("version", "removed", "floor")
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    REMOVED_FIELD_NUMBER: _ClassVar[int]
+    FLOOR_FIELD_NUMBER: _ClassVar[int]
+    version: _types_pb2.Version
+    removed: int
+    floor: bytes
+    def __init__(self, version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., removed: _Optional[int] = ..., floor: _Optional[bytes] = ...) -> None: ...
+
 class CounterAddRequest(_message.Message):
     __slots__ = ("dataset", "pkey", "lkey", "delta", "op_id", "consistency", "durability", "retry")
     DATASET_FIELD_NUMBER: _ClassVar[int]

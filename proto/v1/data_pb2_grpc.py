@@ -74,6 +74,11 @@ class DataStub:
                 request_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.SerialGetRequest.SerializeToString,
                 response_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.GetResponse.FromString,
                 _registered_method=True)
+        self.Trim = channel.unary_unary(
+                '/manhattan.v1.Data/Trim',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.TrimRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.TrimResponse.FromString,
+                _registered_method=True)
         self.CounterAdd = channel.unary_unary(
                 '/manhattan.v1.Data/CounterAdd',
                 request_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.CounterAddRequest.SerializeToString,
@@ -142,6 +147,14 @@ class DataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Trim(self, request, context):
+        """Keep the newest records of a partition (a capped timeline) and delete the rest,
+        applied by each replica locally.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def CounterAdd(self, request, context):
         """Counter datasets (kind "counter") only.
         """
@@ -197,6 +210,11 @@ def add_DataServicer_to_server(servicer, server):
                     servicer.SerialGet,
                     request_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.SerialGetRequest.FromString,
                     response_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.GetResponse.SerializeToString,
+            ),
+            'Trim': grpc.unary_unary_rpc_method_handler(
+                    servicer.Trim,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.TrimRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.TrimResponse.SerializeToString,
             ),
             'CounterAdd': grpc.unary_unary_rpc_method_handler(
                     servicer.CounterAdd,
@@ -425,6 +443,33 @@ class Data:
             '/manhattan.v1.Data/SerialGet',
             manhattan_dot_proto_dot_v1_dot_data__pb2.SerialGetRequest.SerializeToString,
             manhattan_dot_proto_dot_v1_dot_data__pb2.GetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Trim(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Data/Trim',
+            manhattan_dot_proto_dot_v1_dot_data__pb2.TrimRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_data__pb2.TrimResponse.FromString,
             options,
             channel_credentials,
             insecure,

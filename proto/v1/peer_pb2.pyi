@@ -74,6 +74,24 @@ class ScanOp(_message.Message):
     max_bytes: int
     def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., start: _Optional[bytes] = ..., end: _Optional[bytes] = ..., limit: _Optional[int] = ..., reverse: _Optional[bool] = ..., cursor: _Optional[bytes] = ..., max_bytes: _Optional[int] = ...) -> None: ...
 
+class TrimOp(_message.Message):
+    __slots__ = ("dataset", "pkey", "start", "end", "keep", "version", "sync")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    START_FIELD_NUMBER: _ClassVar[int]
+    END_FIELD_NUMBER: _ClassVar[int]
+    KEEP_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    start: bytes
+    end: bytes
+    keep: int
+    version: _types_pb2.Version
+    sync: bool
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., start: _Optional[bytes] = ..., end: _Optional[bytes] = ..., keep: _Optional[int] = ..., version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., sync: _Optional[bool] = ...) -> None: ...
+
 class CounterAddOp(_message.Message):
     __slots__ = ("dataset", "pkey", "lkey", "delta", "op_id", "sync", "seen", "deadline_ms", "read")
     DATASET_FIELD_NUMBER: _ClassVar[int]
@@ -97,7 +115,7 @@ class CounterAddOp(_message.Message):
     def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., delta: _Optional[int] = ..., op_id: _Optional[bytes] = ..., sync: _Optional[bool] = ..., seen: _Optional[_Union[Entry, _Mapping]] = ..., deadline_ms: _Optional[int] = ..., read: _Optional[bool] = ...) -> None: ...
 
 class ReplicaOp(_message.Message):
-    __slots__ = ("id", "apply", "read", "scan", "paxos_prepare", "paxos_propose", "paxos_commit", "counter_add")
+    __slots__ = ("id", "apply", "read", "scan", "paxos_prepare", "paxos_propose", "paxos_commit", "counter_add", "trim")
     ID_FIELD_NUMBER: _ClassVar[int]
     APPLY_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
@@ -106,6 +124,7 @@ class ReplicaOp(_message.Message):
     PAXOS_PROPOSE_FIELD_NUMBER: _ClassVar[int]
     PAXOS_COMMIT_FIELD_NUMBER: _ClassVar[int]
     COUNTER_ADD_FIELD_NUMBER: _ClassVar[int]
+    TRIM_FIELD_NUMBER: _ClassVar[int]
     id: int
     apply: ApplyOp
     read: ReadOp
@@ -114,7 +133,8 @@ class ReplicaOp(_message.Message):
     paxos_propose: PaxosProposeOp
     paxos_commit: PaxosCommitOp
     counter_add: CounterAddOp
-    def __init__(self, id: _Optional[int] = ..., apply: _Optional[_Union[ApplyOp, _Mapping]] = ..., read: _Optional[_Union[ReadOp, _Mapping]] = ..., scan: _Optional[_Union[ScanOp, _Mapping]] = ..., paxos_prepare: _Optional[_Union[PaxosPrepareOp, _Mapping]] = ..., paxos_propose: _Optional[_Union[PaxosProposeOp, _Mapping]] = ..., paxos_commit: _Optional[_Union[PaxosCommitOp, _Mapping]] = ..., counter_add: _Optional[_Union[CounterAddOp, _Mapping]] = ...) -> None: ...
+    trim: TrimOp
+    def __init__(self, id: _Optional[int] = ..., apply: _Optional[_Union[ApplyOp, _Mapping]] = ..., read: _Optional[_Union[ReadOp, _Mapping]] = ..., scan: _Optional[_Union[ScanOp, _Mapping]] = ..., paxos_prepare: _Optional[_Union[PaxosPrepareOp, _Mapping]] = ..., paxos_propose: _Optional[_Union[PaxosProposeOp, _Mapping]] = ..., paxos_commit: _Optional[_Union[PaxosCommitOp, _Mapping]] = ..., counter_add: _Optional[_Union[CounterAddOp, _Mapping]] = ..., trim: _Optional[_Union[TrimOp, _Mapping]] = ...) -> None: ...
 
 class ReplicaBatch(_message.Message):
     __slots__ = ("ops",)
@@ -123,7 +143,7 @@ class ReplicaBatch(_message.Message):
     def __init__(self, ops: _Optional[_Iterable[_Union[ReplicaOp, _Mapping]]] = ...) -> None: ...
 
 class ReplicaReply(_message.Message):
-    __slots__ = ("id", "code", "message", "applied", "entries", "scanned", "next_cursor", "hlc", "kept", "paxos")
+    __slots__ = ("id", "code", "message", "applied", "entries", "scanned", "next_cursor", "hlc", "kept", "paxos", "trimmed", "trim_floor")
     ID_FIELD_NUMBER: _ClassVar[int]
     CODE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +154,8 @@ class ReplicaReply(_message.Message):
     HLC_FIELD_NUMBER: _ClassVar[int]
     KEPT_FIELD_NUMBER: _ClassVar[int]
     PAXOS_FIELD_NUMBER: _ClassVar[int]
+    TRIMMED_FIELD_NUMBER: _ClassVar[int]
+    TRIM_FLOOR_FIELD_NUMBER: _ClassVar[int]
     id: int
     code: int
     message: str
@@ -144,7 +166,9 @@ class ReplicaReply(_message.Message):
     hlc: int
     kept: _containers.RepeatedCompositeFieldContainer[_types_pb2.Version]
     paxos: PaxosReply
-    def __init__(self, id: _Optional[int] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., applied: _Optional[_Iterable[bool]] = ..., entries: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., scanned: _Optional[_Iterable[_Union[ReplicaWrite, _Mapping]]] = ..., next_cursor: _Optional[bytes] = ..., hlc: _Optional[int] = ..., kept: _Optional[_Iterable[_Union[_types_pb2.Version, _Mapping]]] = ..., paxos: _Optional[_Union[PaxosReply, _Mapping]] = ...) -> None: ...
+    trimmed: int
+    trim_floor: bytes
+    def __init__(self, id: _Optional[int] = ..., code: _Optional[int] = ..., message: _Optional[str] = ..., applied: _Optional[_Iterable[bool]] = ..., entries: _Optional[_Iterable[_Union[Entry, _Mapping]]] = ..., scanned: _Optional[_Iterable[_Union[ReplicaWrite, _Mapping]]] = ..., next_cursor: _Optional[bytes] = ..., hlc: _Optional[int] = ..., kept: _Optional[_Iterable[_Union[_types_pb2.Version, _Mapping]]] = ..., paxos: _Optional[_Union[PaxosReply, _Mapping]] = ..., trimmed: _Optional[int] = ..., trim_floor: _Optional[bytes] = ...) -> None: ...
 
 class ReplicaReplies(_message.Message):
     __slots__ = ("replies",)

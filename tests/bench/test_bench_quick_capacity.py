@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import math
 
 import pytest
@@ -14,7 +13,7 @@ from manhattan.bench.capacity import GET, M_RF2, M_RF2_SYNC, M_RF3, PUT, PUT_MAN
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_quick_capacity_rows_levels_peaks_and_like_for_like_ratios(quick_run) -> None:
-    data = json.loads((quick_run.out / "results" / "capacity.json").read_text())
+    data = quick_run.result("capacity")
     rows = {(r["workload"], r["system"]): r for r in data["rows"]}
     skipped = " ".join(n for n in data["notes"] if "skipped" in n)
     wanted = [(GET, M_RF2), (GET, M_RF3), (PUT, M_RF2), (PUT, M_RF2_SYNC), (PUT, M_RF3),
@@ -43,7 +42,7 @@ def test_quick_capacity_rows_levels_peaks_and_like_for_like_ratios(quick_run) ->
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_quick_growth_measures_each_size_and_the_ring_movement(quick_run) -> None:
-    data = json.loads((quick_run.out / "results" / "growth.json").read_text())
+    data = quick_run.result("growth")
     assert data["rows"], data["notes"]
     for row in data["rows"]:
         assert row["runs"] and all(rate > 0 for rate in row["runs"]), row

@@ -97,6 +97,29 @@ def test_dataset_drop_asks_for_confirmation_and_then_drops(run, tenant_ds):
     assert gone.exit_code == 1 and "NotFound" in gone.output
 
 
+def test_dataset_names_are_per_tenant_and_the_admin_names_the_owner(run):
+    n = next(_n)
+    owners = [f"cli-owner-{n}-{side}" for side in ("a", "b")]
+    name = f"cli-shared-{n}"
+    tokens = {}
+    for owner in owners:
+        tokens[owner] = json.loads(run("tenant", "create", owner, "-o", "json").output)[0]["token"]
+        assert run("dataset", "create", name, "--tenant", owner, "--rf", "1").exit_code == 0
+    ambiguous = run("dataset", "drop", name, "--yes")
+    assert ambiguous.exit_code == 1 and "name the tenant" in ambiguous.output
+    assert run("dataset", "drop", name, "--tenant", owners[1], "--yes").exit_code == 0
+    listed = [d for d in json.loads(run("dataset", "list", "-o", "json").output)
+              if d["name"] == name]
+    assert [d["tenant"] for d in listed] == [owners[0]]
+    assert listed[0]["storage_id"] == f"{name}@{listed[0]['incarnation']}"
+    dropped = run("tenant", "drop", owners[0], "--yes")
+    assert dropped.exit_code == 0 and name in dropped.output
+    refused = run("kv", "get", name, "p", "l", token=tokens[owners[0]])
+    assert refused.exit_code == 1 and "Unauthenticated" in refused.output
+    tenants = [t["name"] for t in json.loads(run("tenant", "list", "-o", "json").output)]
+    assert owners[0] not in tenants and owners[1] in tenants
+
+
 def test_errors_are_one_clean_line_with_the_error_kind(run, tenant_ds):
     _, token, ds = tenant_ds
     result = run("kv", "put", ds, "", "l", "v", token=token)

@@ -117,6 +117,7 @@ def test_replication_factor_is_pinned_learned_or_defaulted_and_capped() -> None:
                        Durability.DEFAULT, 0, 0)
     cache.learn_datasets([info])
     assert len(cache.replicas("tweets", b"k")) == 5
+    assert cache.replication_factor("t/tweets") == 5  # as an admin names it: tenant/name
     cache.forget_dataset("tweets")
     assert cache.replication_factor("tweets") == 3
 

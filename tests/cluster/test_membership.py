@@ -22,7 +22,7 @@ from manhattan.node.process import NodeProcess
 from manhattan.proto.v1 import ops_pb2, ops_pb2_grpc
 
 from tests.clusters import (
-    eventually, new_dataset, only, start_cluster, wait_until_down,
+    eventually, metadata_answers, new_dataset, only, start_cluster, wait_until_down,
 )
 
 Q, ONE = Consistency.QUORUM, Consistency.ONE
@@ -270,6 +270,22 @@ def test_replace_and_remove_dead_nodes(tmp_path):
         local.stop()
 
 
+def adding(local: LocalCluster, address: str, outcome: dict[str, object],
+           via: str | None = None) -> threading.Thread:
+    """``ClusterOps.add_node`` running in a thread (driven by ``via`` when given): its last
+    event lands in ``outcome["last"]``, or its error in ``outcome["error"]``."""
+    def add() -> None:
+        try:
+            with Client([via] if via else local.endpoints, token=local.admin_token) as admin:
+                outcome["last"] = list(ClusterOps(admin).add_node(address, via=via))[-1]
+        except Exception as exc:  # reported by the caller's assertions
+            outcome["error"] = exc
+
+    adder = threading.Thread(target=add, daemon=True)
+    adder.start()
+    return adder
+
+
 def test_a_join_resumes_after_the_streaming_source_is_killed(tmp_path):
     local = start_cluster(tmp_path / "c", 3)
     extra: NodeProcess | None = None
@@ -278,18 +294,8 @@ def test_a_join_resumes_after_the_streaming_source_is_killed(tmp_path):
         token, ds = new_dataset(local)
         loaded = preload(local.endpoints, token, ds, 12000)
         extra = new_node(local, 4, max_records_per_s=2500, chunk_records=250)
-
-        def add() -> None:  # run by node 3, so the source can die without the orchestrator
-            try:
-                with Client([local.node(3).address], token=local.admin_token) as admin:
-                    events = list(ClusterOps(admin).add_node(
-                        extra.address, via=local.node(3).address))
-                outcome["last"] = events[-1]
-            except Exception as exc:  # reported by the assertion below
-                outcome["error"] = exc
-
-        adder = threading.Thread(target=add, daemon=True)
-        adder.start()
+        # run by node 3, so the source can die without the orchestrator
+        adder = adding(local, extra.address, outcome, via=local.node(3).address)
         assert eventually(lambda: transfer_status(extra.address, local.admin_token).records
                           >= 2000, timeout=60), "the stream did not start"
 
@@ -317,6 +323,79 @@ def test_a_join_resumes_after_the_streaming_source_is_killed(tmp_path):
         assert needed <= after.records <= needed + 2 * 250
         check_every_key([*local.endpoints, extra.address], token, ds, loaded, ring,
                         {4: extra.address})
+    finally:
+        if extra is not None:
+            extra.stop()
+        local.stop()
+
+
+def test_a_join_whose_driver_is_killed_is_resumed_through_another_node_while_it_is_down(
+        tmp_path):
+    """The driver only orchestrates: once it is killed, the same add through another node
+    finishes the change with the driver still down (it gains no range, so nobody waits for
+    its transfer status; jepsen's member-driver-kill found the resume hanging on it)."""
+    local = start_cluster(tmp_path / "c", 3)
+    extra: NodeProcess | None = None
+    first: dict[str, object] = {}
+    resumed: dict[str, object] = {}
+    try:
+        token, ds = new_dataset(local)
+        loaded = preload(local.endpoints, token, ds, 8000)
+        extra = new_node(local, 4, max_records_per_s=2500, chunk_records=250)
+        adding(local, extra.address, first, via=local.node(1).address)
+        assert eventually(lambda: transfer_status(extra.address, local.admin_token).records
+                          >= 1000, timeout=60), "the stream did not start"
+        local.node(1).kill()
+        survivors = [local.node(2).address, local.node(3).address]
+        for _ in range(5):  # as an operator would while the log elects a new leader
+            with Client(survivors, token=local.admin_token) as admin:
+                assert eventually(lambda: metadata_answers(admin), timeout=60), "no leader"
+            resumed.clear()
+            adder = adding(local, extra.address, resumed, via=survivors[0])
+            adder.join(180)
+            assert not adder.is_alive()
+            if "leader changed" not in str(resumed.get("error", "")):
+                break
+        assert "error" not in resumed, resumed
+        assert resumed["last"].done
+        assert local.node(1).pid is None  # still down
+        ring = final_ring(survivors, local.admin_token)
+        assert "node-4" in ring.members
+        check_every_key([*survivors, extra.address], token, ds, loaded, ring,
+                        {4: extra.address})
+    finally:
+        if extra is not None:
+            extra.stop()
+        local.stop()
+
+
+def test_a_join_finishes_when_a_dataset_is_dropped_mid_stream(tmp_path):
+    """The joining node plans its pulls once; a dataset dropped after the plan is answered
+    NOT_FOUND by every source (a dead incarnation), and the join must not retry it forever
+    (jepsen: a name of the admin workload's pool dropped while a spare joined)."""
+    local = start_cluster(tmp_path / "c", 3)
+    extra: NodeProcess | None = None
+    outcome: dict[str, object] = {}
+    try:
+        # pulls go in name order: the dropped one is the second, streamed after ``kept``
+        (token, kept), (dropped_token, dropped) = sorted(
+            [new_dataset(local), new_dataset(local)], key=lambda made: made[1])
+        loaded = preload(local.endpoints, token, kept, 8000)
+        preload(local.endpoints, dropped_token, dropped, 300)
+        extra = new_node(local, 4, max_records_per_s=2500, chunk_records=250)
+        adder = adding(local, extra.address, outcome)
+        assert eventually(lambda: transfer_status(extra.address, local.admin_token).records
+                          >= 1000, timeout=60), "the stream did not start"
+        status = transfer_status(extra.address, local.admin_token)
+        assert status.ranges_done < status.ranges_total  # the dropped one is still to come
+        with Client(local.endpoints, token=local.admin_token) as admin:
+            admin.admin.drop_dataset(dropped, timeout=30)
+        adder.join(120)
+        assert not adder.is_alive(), "the join never finished"
+        assert "error" not in outcome and outcome["last"].done, outcome
+        # every acknowledged record of the dataset that stayed reached the new node
+        check_every_key([*local.endpoints, extra.address], token, kept, loaded,
+                        final_ring(local.endpoints, local.admin_token), {4: extra.address})
     finally:
         if extra is not None:
             extra.stop()

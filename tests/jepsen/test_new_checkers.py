@@ -285,3 +285,25 @@ def test_admin_changes_follow_a_dataset_name_from_owner_to_owner() -> None:
     result = check_admin_changes(stale)
     assert not result["valid"] and result["lost"][0]["key"] == "t2/d0"
     assert result["contradicted"][0]["key"] == "t2/d1"
+
+
+def _revoke_of_tok2(outcome: str, tokens: list[str]) -> list[Op]:
+    """``_meta`` plus a revoke of tok2 that ended ``outcome``, then a snapshot listing
+    ``tokens`` (the history of seed 1567425195: "outcome unknown (the leader changed)")."""
+    snap = {**GOOD, "tokens": tokens}
+    ops = _meta({"n1": snap})
+    revoke = build([(1, "invoke", "revoke-token", "tok2", None),
+                    (1, outcome, "revoke-token", "tok2", None)])
+    return ops[:-2] + revoke + ops[-2:]
+
+
+def test_admin_changes_allow_a_token_whose_revoke_may_have_happened() -> None:
+    # indeterminate: the token may be gone or still listed
+    assert check_admin_changes(_revoke_of_tok2("info", []))["valid"]
+    assert check_admin_changes(_revoke_of_tok2("info", ["tok2"]))["valid"]
+    # failed (nothing was sent): the token must still be there
+    result = check_admin_changes(_revoke_of_tok2("fail", []))
+    assert not result["valid"] and result["lost"][0]["key"] == "tok2"
+    # acknowledged: gone, and a listing contradicts it
+    assert check_admin_changes(_revoke_of_tok2("ok", []))["valid"]
+    assert check_admin_changes(_revoke_of_tok2("ok", ["tok2"]))["contradicted_count"] == 1

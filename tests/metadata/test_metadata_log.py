@@ -19,6 +19,7 @@ from manhattan.client import (
     Unavailable,
 )
 from manhattan.node.local_cluster import LocalCluster
+from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc
 
 
 def only(endpoint: str, token: str, **kwargs) -> Client:
@@ -120,6 +121,33 @@ def test_minority_answers_unavailable_within_its_deadline_and_nothing_happens(cl
             assert "minority" not in names and "before-pause" in names
             assert [d.name for d in client.admin.list_datasets(tenant="before-pause")] == []
             assert len(client.admin.list_tokens(tenant="before-pause")) == 1
+
+
+def test_the_sdks_dataset_listing_for_routing_costs_no_log_round_trip(cluster):
+    """An admin listing is linearizable (a barrier through the log), so on a minority it
+    answers Unavailable; the SDK's topology refresh asks for the node's applied copy
+    (``local``), which a minority node still serves: no barrier per refresh."""
+    with only(cluster.node(1).address, cluster.admin_token) as admin:
+        admin.admin.create_tenant("routing")
+        admin.admin.create_dataset("routed", tenant="routing", replication_factor=2)
+    lone = cluster.node(3)
+    header = (("authorization", f"Bearer {cluster.admin_token}"),)
+    with paused(cluster, 1, 2), grpc.insecure_channel(lone.address) as channel:
+        stub = admin_pb2_grpc.AdminStub(channel)
+        with only(lone.address, cluster.admin_token,
+                  retry=RetryPolicy(max_attempts=1)) as client:
+            assert eventually(lambda: not client.admin.node_info(timeout=2).metadata.has_majority,
+                              timeout=10)
+        local = stub.ListDatasets(admin_pb2.ListDatasetsRequest(local=True), metadata=header,
+                                  timeout=2)
+        assert ("routing", "routed", 2) in {(d.tenant, d.name, d.replication_factor)
+                                            for d in local.datasets}
+        with pytest.raises(grpc.RpcError) as linearized:
+            stub.ListDatasets(admin_pb2.ListDatasetsRequest(), metadata=header, timeout=2)
+        assert linearized.value.code() in (grpc.StatusCode.UNAVAILABLE,
+                                           grpc.StatusCode.DEADLINE_EXCEEDED)
+    for node in cluster.nodes:
+        assert eventually(lambda: majority_seen(cluster, node.node_id))
 
 
 def test_concurrent_creates_of_one_name_on_two_nodes_have_one_winner(cluster):

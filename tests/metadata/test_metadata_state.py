@@ -31,13 +31,60 @@ def test_a_refused_command_changes_nothing_and_says_why():
     assert state.dump()["items"] == before
 
 
-def test_a_dataset_name_of_another_tenant_is_refused_without_naming_it():
+def test_two_tenants_each_own_a_dataset_of_one_name_with_storage_of_their_own():
     state = MetadataState()
     for name in ("acme", "globex"):
         state.apply(tenant_command(name))
+    acme = state.apply(dataset_command("events", "acme")).result["spec"]
+    globex = state.apply(dataset_command("events", "globex")).result["spec"]
+    assert acme["incarnation"] != globex["incarnation"]
+    assert {d.storage_id for d in state.catalog.datasets()} == {
+        f"events@{acme['incarnation']}", f"events@{globex['incarnation']}"}
+    again = state.apply(dataset_command("events", "globex")).result["error"]
+    assert again[0] == "AlreadyExists" and "acme" not in again[1]
+
+
+def test_an_admin_names_the_owner_when_several_tenants_own_a_name():
+    state = MetadataState()
+    for name in ("acme", "globex"):
+        state.apply(tenant_command(name))
+        state.apply(dataset_command("events", name))
+    ambiguous = state.apply({"op": "drop_dataset", "name": "events"}).result["error"]
+    assert ambiguous[0] == "InvalidRequest" and "name the tenant" in ambiguous[1]
+    dropped = state.apply({"op": "drop_dataset", "name": "events", "tenant": "globex"})
+    assert dropped.result["spec"]["tenant"] == "globex"
+    assert [d.tenant for d in state.catalog.datasets()] == ["acme"]
+    assert "error" not in state.apply({"op": "drop_dataset", "name": "acme/events"}).result
+
+
+def test_a_token_scope_never_says_another_tenant_owns_the_name():
+    state = MetadataState()
+    for name in ("acme", "globex"):
+        state.apply(tenant_command(name))
+    state.apply(dataset_command("secret", "acme"))
+    _, record = new_token("globex", 1, datasets=["secret"])
+    refused = state.apply({"op": "create_token", "token": asdict(record),
+                           "max_tokens": 10}).result["error"]
+    assert refused[0] == "InvalidRequest" and "acme" not in refused[1]
+
+
+def test_a_tenant_dropped_and_created_again_is_another_tenant():
+    state = MetadataState()
+    first = state.apply(tenant_command("acme")).result["tenant"]["incarnation"]
     state.apply(dataset_command("events", "acme"))
-    refused = state.apply(dataset_command("events", "globex")).result["error"]
-    assert refused[0] == "AlreadyExists" and "acme" not in refused[1]
+    state.apply({"op": "set_limits", "tenant": "acme", "dataset": "",
+                 "changes": {"ops_per_second": 5, "burst_seconds": 1}})
+    old_token = state.tokens.records("acme")[0]
+    dropped = state.apply({"op": "drop_tenant", "name": "acme"}).result
+    assert [d["name"] for d in dropped["datasets"]] == ["events"]
+    assert state.catalog.datasets() == [] and state.tokens.records() == []
+    assert state.limits.tenant("acme").unlimited
+    second = state.apply(tenant_command("acme")).result["tenant"]["incarnation"]
+    assert first and second and first != second
+    new_token_record = state.tokens.records("acme")[0]
+    assert new_token_record.tenant_incarnation == second
+    assert old_token.tenant_incarnation == first
+    assert state.apply({"op": "drop_tenant", "name": "nobody"}).result["error"][0] == "NotFound"
 
 
 def test_every_creation_of_a_name_is_another_incarnation():
@@ -47,7 +94,7 @@ def test_every_creation_of_a_name_is_another_incarnation():
     state.apply({"op": "drop_dataset", "name": "events"})
     second = state.apply(dataset_command("events", "acme")).result["spec"]["incarnation"]
     assert first and second and first != second
-    spec = state.catalog.dataset("events")
+    spec = state.catalog.dataset("acme", "events")
     assert spec.storage_id == f"events@{second}"
 
 
@@ -73,7 +120,9 @@ names = st.sampled_from(["a", "b", "c"])
 commands = st.one_of(
     names.map(tenant_command),
     st.tuples(names, names).map(lambda p: dataset_command(p[0], p[1])),
-    names.map(lambda n: {"op": "drop_dataset", "name": n}),
+    st.tuples(names, names).map(lambda p: {"op": "drop_dataset", "name": p[0],
+                                           "tenant": p[1]}),
+    names.map(lambda n: {"op": "drop_tenant", "name": n}),
     st.tuples(names, st.integers(0, 3)).map(
         lambda p: {"op": "set_limits", "tenant": p[0], "dataset": "",
                    "changes": {"ops_per_second": p[1], "burst_seconds": 1}}),
@@ -108,3 +157,36 @@ def test_voter_endpoints_accumulate_and_a_malformed_one_is_refused():
     assert refused.result["error"][0] == "InvalidRequest" and "id=host:port" in \
         refused.result["error"][1]
     assert state.dump()["items"] == before
+
+
+def _member(node_id: int, state: str = "normal") -> dict:
+    return {"id": node_id, "address": f"127.0.0.1:{7100 + node_id}", "zone": "default",
+            "weight": 1, "state": state}
+
+
+def test_a_switch_leaves_its_voter_change_pending_until_a_driver_settles_it():
+    state = MetadataState()
+    base = {"epoch": 1, "members": [_member(1), _member(2), _member(3)]}
+    begun = state.apply({"op": "topology_begin", "kind": "REPLACE", "base": base,
+                         "members": [_member(1), _member(2), _member(3, "leaving"),
+                                     _member(4, "joining")]}).result["topology"]
+    change_id = begun["change"]["id"]
+    switched = state.apply({"op": "topology_switch"}).result["topology"]
+    assert switched["voters_pending"] == {
+        "change": change_id, "joined": [4],
+        "leaving": [{"id": 3, "address": "127.0.0.1:7103"}]}
+    # no new change while the voters of the last one are unsettled (one at a time)
+    after = {"epoch": switched["epoch"], "members": switched["members"]}
+    refused = state.apply({"op": "topology_begin", "kind": "ADD", "base": after,
+                           "members": [*switched["members"], _member(5, "joining")]})
+    assert refused.result["error"][0] == "StaleTopology"
+    assert "not settled" in refused.result["error"][1]
+    assert state.apply({"op": "voters_settled", "change_id": change_id + 99}).result == {
+        "settled": False}
+    assert state.apply({"op": "voters_settled", "change_id": change_id}).result == {
+        "settled": True}
+    assert state.apply({"op": "voters_settled", "change_id": change_id}).result == {
+        "settled": False}  # a second driver finishing it too: a no-op
+    assert "error" not in state.apply({"op": "topology_begin", "kind": "ADD", "base": after,
+                                       "members": [*switched["members"],
+                                                   _member(5, "joining")]}).result

@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import os
 import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+import pytest
 
 from manhattan.client import Client
 from manhattan.client.ops import ClusterOps
@@ -127,3 +130,51 @@ def test_a_fourth_node_added_becomes_a_voter_and_leaves_as_one(tmp_path):
         remaining = [local.node(2), local.node(3), extra]
         assert eventually(lambda: voters_settled(remaining, local.admin_token, 3), 30), \
             statuses(remaining, local.admin_token)
+
+
+def _switched(client: Client, address: str) -> bool:
+    """Whether the node ``client`` talks to applied the switch that makes ``address`` a
+    normal member."""
+    return any(m.address == address and m.state == "normal"
+               for m in client.admin.topology(timeout=2).members)
+
+
+def test_a_voter_change_whose_driver_dies_after_the_switch_is_resumed_from_another_node(
+        tmp_path):
+    with three_voters_and_a_spare(tmp_path) as (local, extra):
+        token = local.admin_token
+        driver, other = local.node(1), local.node(2)
+        outcome: list[object] = []
+
+        def drive() -> None:  # ends with an error once its node is killed
+            try:
+                with Client([driver.address], token=token) as admin:
+                    outcome.extend(ClusterOps(admin).add_node(extra.address,
+                                                              via=driver.address))
+            except Exception as exc:  # the driver's death, as the operator sees it
+                outcome.append(exc)
+
+        thread = threading.Thread(target=drive, daemon=True)
+        with only(other.address, token) as watcher:  # one connection: polled every 10 ms
+            thread.start()
+            eventually(lambda: not thread.is_alive() or _switched(watcher, extra.address),
+                       120, 0.01)
+            assert _switched(watcher, extra.address), f"the change never switched: {outcome}"
+            # The switch is committed: freeze the newcomer, so the promotion cannot
+            # finish, and kill the driver before it settles the voters.
+            with paused(extra):
+                driver.kill()
+                pending = watcher.admin.node_info(timeout=5).metadata.voters_pending_change
+        thread.join(60)
+        if not pending:
+            pytest.skip("the driver promoted the newcomer before it could be killed")
+        with Client([other.address], token=token) as admin:
+            last = list(ClusterOps(admin).add_node(extra.address, via=other.address))[-1]
+        assert last.done and "resumed after the switch" in last.message, last.message
+        assert "learner" not in last.message, last.message
+        alive = [other, local.node(3), extra]
+        # node 4 votes; node 1 (dead) still does too, until someone removes it
+        assert eventually(lambda: voters_settled(alive, token, 4), 60), statuses(alive, token)
+        assert all(metadata_of(n, token).voters_pending_change == 0 for n in alive)
+        with Client([other.address], token=token) as admin:  # 3 of 4 voters commit
+            admin.admin.create_tenant("after-resume", timeout=ADMIN_DEADLINE_S)

@@ -225,7 +225,7 @@ def test_describe_tenant_shows_limits_and_tokens(admin, node):
 
 
 @pytest.mark.parametrize("kwargs", [
-    {"tenant": "x", "dataset": "y", "ops_per_second": 1}, {"ops_per_second": 1},
+    {"tenant": "x", "dataset": "y", "ops_per_second": -1}, {"ops_per_second": 1},
     {"tenant": "t", "ops_per_second": -1}, {"tenant": "t", "burst_seconds": float("inf")},
 ])
 def test_bad_limit_requests_are_refused_by_the_sdk(admin, kwargs):

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 from rocksdict import AccessType, Options, Rdict
 
-from manhattan.client import Client, Delete, PermissionDenied, Put, Unauthenticated
+from manhattan.client import (
+    Client, Delete, NotFound, PermissionDenied, Put, Unauthenticated,
+)
 from manhattan.node.process import NodeProcess
 from manhattan.tenancy import split_token
 
@@ -30,7 +32,7 @@ def assert_b_untouched(b) -> None:
         assert ds.scan(b"a-was-here", limit=100) == []
 
 
-def test_tenant_cannot_read_or_write_another_tenants_dataset(two) -> None:
+def test_a_tenant_never_reaches_another_tenants_dataset_and_is_not_told_it_exists(two) -> None:
     a, b = two
     with a.client() as client:
         foreign = client.dataset(b.dataset)
@@ -44,10 +46,12 @@ def test_tenant_cannot_read_or_write_another_tenants_dataset(two) -> None:
             "put_many": lambda: foreign.put_many([Put(b"a-was-here", b"k", b"x"),
                                                   Delete(b"secret", b"k")]),
         }
+        # Dataset names are per tenant: A owns no dataset of that name, whoever else does,
+        # and the refusal never names B (nor hints that the name is taken).
         for name, call in calls.items():
-            with pytest.raises(PermissionDenied) as info:
+            with pytest.raises(NotFound) as info:
                 call()
-            assert b.dataset in str(info.value), name
+            assert b.dataset in str(info.value) and b.tenant not in str(info.value), name
         # A's own dataset still works
         client.dataset(a.dataset).put(b"mine", b"k", b"v")
     assert_b_untouched(b)
@@ -179,7 +183,7 @@ def test_tenant_token_survives_a_restart(fresh_node: NodeProcess, make_tenant_on
         ds.put(b"p", b"k", b"after")
         assert ds.get(b"p", b"k").value == b"after"
         # isolation survives the restart as well
-        with pytest.raises(PermissionDenied):
+        with pytest.raises(NotFound):
             client.dataset(other.dataset).get(b"p", b"k")
     with Client([fresh_node.address], token=fresh_node.admin_token()) as admin_client:
         names = {t.name for t in admin_client.admin.list_tenants()}

@@ -30,6 +30,7 @@ from manhattan.proto.v1 import ops_pb2
 from manhattan.replication.antientropy.exchange import ExchangeFailed, Exchanger, ExchangeResult
 from manhattan.replication.peer_link import PeerLinks
 from manhattan.tenancy import Catalog
+from manhattan.tenancy.catalog import qualified
 
 log = logging.getLogger("manhattan.repair")
 MIN_GAP_S = 0.2  # the least pause between two background exchanges
@@ -81,8 +82,9 @@ class AntiEntropy:
     def plan(self, dataset: str | None = None, all_peers: bool = False) -> list[Job]:
         """Every exchange that repairs this node's ranges (of ``dataset`` or all)."""
         specs = self.catalog.datasets()
-        if dataset:
-            specs = [s for s in specs if s.name == dataset]
+        if dataset:  # a name: every tenant's dataset of that name; or tenant/name
+            owner, name = qualified(dataset)
+            specs = [s for s in specs if s.name == name and owner in (None, s.tenant)]
             if not specs:
                 raise NotFound(f"dataset {dataset!r} does not exist")
         ring, epoch = self.membership.ring, self.membership.epoch
