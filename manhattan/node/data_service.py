@@ -324,13 +324,11 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
                                            version=version_to_proto(record.version))
 
 
-def value_of_state(raw: bytes) -> int:
-    """The counter a stored state holds."""
-    return CounterState.decode(raw).value
     @rpc_errors
     async def Trim(self, request: data_pb2.TrimRequest, context) -> data_pb2.TrimResponse:
         """Keep the newest ``keep`` records of a partition range; each replica trims locally."""
         principal, spec = await self._dataset(context, request.dataset, write=True)
+        refuse_counters(spec, "trim")
         self._check.key(request.pkey, b"")
         start = request.start if request.HasField("start") else None
         end = request.end if request.HasField("end") else None
@@ -346,3 +344,8 @@ def value_of_state(raw: bytes) -> int:
             consistency=consistency, durability=durability, timeout=context.time_remaining())
         return data_pb2.TrimResponse(version=version_to_proto(result.version),
                                      removed=result.removed, floor=result.floor or b"")
+
+
+def value_of_state(raw: bytes) -> int:
+    """The counter a stored state holds."""
+    return CounterState.decode(raw).value

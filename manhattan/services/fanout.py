@@ -211,12 +211,12 @@ class FanoutWorker:
             # for a tweet deleted before it was stored (so the pair nets to 0); the op ids
             # name the tweet, so a job run again counts once.
             if await self.tweets.is_deleted(tweet.id):
-                await self.users.count_tweet(tweet.author, tweet.id, 1)
+                await self.graph.users.count_tweet(tweet.author, tweet.id, 1)
                 return  # deleted before it was stored: nothing to deliver
             self._fence(job)
             await asyncio.gather(self.tweets.store(tweet),
                                  self.home.push([(tweet.author, tweet.id, tweet.author)]),
-                                 self.users.count_tweet(tweet.author, tweet.id, 1))
+                                 self.graph.users.count_tweet(tweet.author, tweet.id, 1))
             job.args["stored"] = True
         if tweet.author in await self.graph.celebrities():
             return  # merged at read
@@ -245,7 +245,7 @@ class FanoutWorker:
         self._fence(job)
         await asyncio.gather(self.tweets.delete(tweet_id, author),
                              self.home.remove([(author, tweet_id)]),
-                             self.users.count_tweet(author, tweet_id, -1))
+                             self.graph.users.count_tweet(author, tweet_id, -1))
         async for followers in self._follower_batches(job, author):
             self._fence(job)
             await self.home.remove([(f, tweet_id) for f in followers])
