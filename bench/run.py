@@ -34,8 +34,8 @@ from types import ModuleType
 from rich.console import Console
 from rich.table import Table
 
-from manhattan.bench import capacity, cluster, growth, ops, report, serial, single_node, \
-    social, targets, twitter, ycsb
+from manhattan.bench import capacity, cluster, counters, growth, ops, report, serial, \
+    single_node, social, targets, twitter, ycsb
 from manhattan.bench.common import MIN_RUN_S, MIN_RUNS, Result, Settings
 
 ROOT = Path(__file__).resolve().parent.parent  # the repository (bench/ is its child)
@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parent.parent  # the repository (bench/ is its c
 SUITES: dict[str, ModuleType] = {suite.NAME: suite for suite in (single_node, cluster, ops,
                                                                   social, twitter, ycsb,
                                                                   targets, serial, capacity,
-                                                                  growth)}
+                                                                  growth, counters)}
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 
 
@@ -81,8 +81,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"interleaved rounds per group of cases (default {MIN_RUNS}, "
                              "--quick 1)")
     parser.add_argument("--callers", type=_callers, default=None,
-                        help="callers in flight for the capacity suite, comma-separated "
-                             "(default 1,4,16,64; --quick 1,4)")
+                        help="callers in flight for the capacity and counters suites, "
+                             "comma-separated (default 1,4,16,64 and 1,16; --quick 1,4 "
+                             "and 1,16)")
     parser.add_argument("--suite", action="append", choices=sorted(SUITES),
                         help="run only this suite (repeatable; default: all)")
     parser.add_argument("--json", type=Path, default=None,

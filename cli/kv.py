@@ -85,13 +85,17 @@ def put(ctx: click.Context, dataset: str, pkey: str, lkey: str, value: str, ttl:
              "writer": version.writer}], output, record=True)
 
 
+def key_read(func):
+    """DATASET PKEY [LKEY], --consistency and --output: a read of one key."""
+    for decorator in reversed((click.argument("dataset"), click.argument("pkey"),
+                               click.argument("lkey", default=""), consistency_option(),
+                               output_option, click.pass_context)):
+        func = decorator(func)
+    return func
+
+
 @kv.command("get")
-@click.argument("dataset")
-@click.argument("pkey")
-@click.argument("lkey", default="")
-@consistency_option()
-@output_option
-@click.pass_context
+@key_read
 def get(ctx: click.Context, dataset: str, pkey: str, lkey: str, consistency: Consistency,
         output: str) -> None:
     """Print the record at (PKEY, LKEY); exit code 1 when there is none."""

@@ -28,6 +28,8 @@ LAZY_COMMANDS: dict[str, tuple[str, str]] = {
     "tenant": ("manhattan.cli.tenants:tenant", "Manage tenants (admin token)."),
     "dataset": ("manhattan.cli.tenants:dataset", "Manage datasets."),
     "kv": ("manhattan.cli.kv:kv", "Read and write records."),
+    "counter": ("manhattan.cli.counter:counter",
+                "Add to and read counters (datasets created with --kind counter)."),
     "demo": ("manhattan.cli.demo:demo",
              "Run a local cluster with a demo tenant and sample data until Ctrl-C."),
     "token": ("manhattan.cli.security:token", "Manage tenant tokens (admin token)."),

@@ -195,7 +195,7 @@ def user_create(ctx: click.Context, name: str, social_endpoint: str | None, outp
 @output_option
 @click.pass_context
 def user_show(ctx: click.Context, name: str, social_endpoint: str | None, output: str) -> None:
-    """NAME's follower and following counts and celebrity flag."""
+    """NAME's follower, following and tweet counts and celebrity flag."""
     with social_client(ctx, social_endpoint) as client:
         render([asdict(client.user(name))], output, record=True)
 

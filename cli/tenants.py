@@ -70,6 +70,7 @@ def dataset_row(info: DatasetInfo) -> dict[str, object]:
         "read_consistency": info.read_consistency.name.lower(),
         "write_consistency": info.write_consistency.name.lower(),
         "durability": info.durability.name.lower(), "default_ttl_ms": info.default_ttl_ms,
+        "kind": info.kind,
         "incarnation": info.incarnation, "storage_id": info.storage_id,
     }
 
@@ -84,17 +85,21 @@ def dataset_row(info: DatasetInfo) -> dict[str, object]:
 @durability_option("Default durability of writes")
 @click.option("--default-ttl", type=click.FloatRange(min=0, min_open=True),
               help="Seconds until records expire unless a write says otherwise.")
+@click.option("--kind", type=click.Choice(["kv", "counter"]), default="kv", show_default=True,
+              help="kv: last-writer-wins records; counter: 64-bit counters "
+                   "(`manhattan counter add|get`).")
 @output_option
 @click.pass_context
 def dataset_create(ctx: click.Context, name: str, tenant_name: str, replication_factor: int,
                    read_consistency: Consistency, write_consistency: Consistency,
-                   durability: Durability, default_ttl: float | None, output: str) -> None:
+                   durability: Durability, default_ttl: float | None, kind: str,
+                   output: str) -> None:
     """Create dataset NAME owned by a tenant."""
     with connect(ctx) as client:
         info = client.admin.create_dataset(
             name, tenant=tenant_name, replication_factor=replication_factor,
             read_consistency=read_consistency, write_consistency=write_consistency,
-            durability=durability, default_ttl=default_ttl,
+            durability=durability, default_ttl=default_ttl, kind=kind,
         )
     render([dataset_row(info)], output, record=True)
 

@@ -16,6 +16,7 @@ from manhattan.client.models import (
     TrimResult, Version,
 )
 from manhattan.client.models import AuditEntry, Limits, TenantDescription, TokenInfo
+from manhattan.client.models import CounterAdded
 from manhattan.security.tls import TlsFiles
 from manhattan.client.models import SnapshotInfo
 from manhattan.client.policies import RoundRobinPolicy, RoutingPolicy, TokenAwarePolicy
@@ -34,7 +35,7 @@ __all__ = [
     "RetryPolicy", "RoundRobinPolicy", "RoutingPolicy", "ScanPage", "StaleTopology", "Tenant",
     "Timeout", "TokenAwarePolicy", "TopologyCache", "Unauthenticated", "Unavailable", "Version",
     "AuditEntry", "Limits", "TenantDescription", "TlsFiles", "TokenInfo",
-    "SnapshotInfo", "TrimResult",
+    "SnapshotInfo", "TrimResult", "CounterAdded",
     "Backoff", "ConstantBackoff", "EqualJitterBackoff", "ExponentialBackoff",
     "FullJitterBackoff", "NoBackoff", "RetryDecision",
     "ConditionFailed", "ConnectionLost", "MultiPartError", "NodeUnreachable", "PartOutcome", "ReplicasUnavailable",

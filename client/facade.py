@@ -158,6 +158,24 @@ class DatasetOps:
             ops.trim(self.name, pkey, keep, start, end, consistency, durability), timeout)
 
 
+    # -- counter datasets (kind="counter") --------------------------------------
+
+    def add(self, pkey: ops.Key, lkey: ops.Key = b"", delta: int = 1, *,
+            op_id: ops.Key | None = None, consistency: Consistency = Consistency.DEFAULT,
+            durability: Durability = Durability.DEFAULT, timeout: float | None = None) -> Any:
+        """Add ``delta`` (negative: subtract) to a counter, counted once per ``op_id``
+        (one is made when None and reused by this call's own retries; pass the same one
+        to retry a call whose outcome you do not know). -> CounterAdded"""
+        return self._client._run(ops.counter_add(
+            self.name, pkey, lkey, delta, op_id, consistency, durability), timeout)
+
+    def counter(self, pkey: ops.Key, lkey: ops.Key = b"", *,
+                consistency: Consistency = Consistency.DEFAULT,
+                timeout: float | None = None) -> Any:
+        """A counter's value: the replicas asked, merged (0 if never added to). -> int"""
+        return self._client._run(ops.counter_get(self.name, pkey, lkey, consistency), timeout)
+
+
 class AdminOps:
     """Tenant and dataset management (needs the admin token)."""
 
@@ -176,13 +194,13 @@ class AdminOps:
                        read_consistency: Consistency = Consistency.DEFAULT,
                        write_consistency: Consistency = Consistency.DEFAULT,
                        durability: Durability = Durability.DEFAULT,
-                       default_ttl: float | None = None,
+                       default_ttl: float | None = None, kind: str = "kv",
                        timeout: float | None = None) -> Any:
-        """Create a dataset owned by ``tenant`` (replication_factor 0 = cluster default).
-        -> DatasetInfo"""
+        """Create a dataset owned by ``tenant`` (replication_factor 0 = cluster default;
+        ``kind``: "kv" for records, "counter" for 64-bit counters). -> DatasetInfo"""
         return self._client._run(ops.create_dataset(
             name, tenant, replication_factor, read_consistency, write_consistency, durability,
-            default_ttl), timeout, self._learned)
+            default_ttl, kind), timeout, self._learned)
 
     def _learned(self, info: DatasetInfo) -> DatasetInfo:
         self._client._core.learn(info)

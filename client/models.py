@@ -33,11 +33,25 @@ class DatasetInfo:
     created_at_ms: int
     # Unique per creation of this name (the metadata log's); 0 before the log existed.
     incarnation: int = 0
+    # "kv" (last-writer-wins records) or "counter" (Dataset.add / Dataset.counter).
+    kind: str = "kv"
 
     @property
     def storage_id(self) -> str:
         """How nodes key this dataset among themselves (``name@incarnation``)."""
         return f"{self.name}@{self.incarnation}" if self.incarnation else self.name
+
+
+@dataclass(frozen=True, slots=True)
+class CounterAdded:
+    """An acknowledged ``Dataset.add``: the counter after it (as its shard owner saw
+    it), whether this call counted (False: its op id had already been counted) and the
+    op id, to repeat for a retry of your own."""
+
+    value: int
+    counted: bool
+    op_id: bytes
+    version: Version
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,7 +200,7 @@ class TenantDescription:
 
 
 __all__ = [
-    "AuditEntry", "ClusterTopology", "DatasetInfo", "Delete", "Limits", "MemberInfo", "NodeInfo",
+    "AuditEntry", "ClusterTopology", "CounterAdded", "DatasetInfo", "Delete", "Limits", "MemberInfo", "NodeInfo",
     "Put", "Record", "ScanPage", "SnapshotInfo", "Tenant", "TenantDescription", "TokenInfo",
     "TrimResult", "Version",
 ]

@@ -7,16 +7,22 @@ request building, validation of arguments and decoding live here once.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from manhattan.client.models import (
-    ClusterTopology, DatasetInfo, MemberInfo, Delete, MetadataStatus, NodeInfo, Put, Record, ScanPage, Tenant, TrimResult, Version,
+    ClusterTopology, CounterAdded, DatasetInfo, MemberInfo, Delete, MetadataStatus, NodeInfo, Put, Record, ScanPage, Tenant, TrimResult, Version,
 )
 from manhattan.errors import InternalError, InvalidRequest
 from manhattan.proto.v1 import admin_pb2, cluster_pb2, data_pb2, types_pb2
 from manhattan.types import Consistency, Durability
+
+# The counter contract (the node checks the same bounds).
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
+MAX_OP_ID_BYTES = 64
+DATASET_KINDS = ("kv", "counter")
 
 T = TypeVar("T")
 Key = bytes | str
@@ -39,6 +45,14 @@ class Operation(Generic[T]):
     pkey: bytes | None = None
     dataset: str | None = None
     batch: str | None = None
+    on_retry: Callable[[Any], None] | None = None
+    """Called with the request before the SDK sends it again (after a failed attempt)."""
+    write: bool = False
+    """A write that is safe to retry (``idempotent``, e.g. a counter add under its op id):
+    an attempt that timed out may still have applied, whatever a later attempt says."""
+    primary_first: bool = False
+    """Route to the first live replica of ``pkey`` (not rotated): the node that does the
+    work (a counter's shard owner), so the call takes no extra hop."""
 
     def batch_pkeys(self) -> list[bytes]:
         """The pkey of each item of a multi-key call, in order."""
@@ -80,7 +94,7 @@ def _dataset_info(m: admin_pb2.DatasetSpec) -> DatasetInfo:
     return DatasetInfo(
         m.name, m.tenant, m.replication_factor, Consistency(m.read_consistency),
         Consistency(m.write_consistency), Durability(m.durability), m.default_ttl_ms,
-        m.created_at_ms, m.incarnation,
+        m.created_at_ms, m.incarnation, m.kind or "kv",
     )
 
 
@@ -214,6 +228,44 @@ def trim(dataset: str, pkey: Key, keep: int, start: Key | None, end: Key | None,
                      True, p, dataset)
 
 
+def counter_add(dataset: str, pkey: Key, lkey: Key, delta: int, op_id: Key | None,
+                consistency: Consistency, durability: Durability) -> Operation[CounterAdded]:
+    """Add ``delta`` to a counter. The op id (made here when not given) travels in the
+    request, so every retry of this operation repeats it. Not retried after an unknown
+    outcome (Timeout) unless the policy says ``retry_non_idempotent``: a retry that
+    reaches another shard owner than the first attempt may count it twice (the caller
+    who passed its own op id decides)."""
+    if isinstance(delta, bool) or not isinstance(delta, int):
+        raise InvalidRequest(f"delta must be an int, not {type(delta).__name__}")
+    if not INT64_MIN <= delta <= INT64_MAX:
+        raise InvalidRequest(f"delta {delta} is outside the signed 64-bit range")
+    ident = uuid.uuid4().bytes if op_id is None else as_bytes(op_id, "op_id")
+    if not 1 <= len(ident) <= MAX_OP_ID_BYTES:
+        raise InvalidRequest(f"op_id must be 1 to {MAX_OP_ID_BYTES} bytes, got {len(ident)}")
+    p = as_bytes(pkey, "pkey")
+    request = data_pb2.CounterAddRequest(
+        dataset=dataset, pkey=p, lkey=as_bytes(lkey, "lkey"), delta=delta, op_id=ident,
+        consistency=int(consistency), durability=int(durability),
+        retry=op_id is not None)  # a caller's own op id may repeat an earlier call
+    return Operation("data", "CounterAdd", request,
+                     lambda r: CounterAdded(r.value, r.counted, ident, _version(r.version)),
+                     False, p, dataset, on_retry=_mark_retry, write=True, primary_first=True)
+
+
+def _mark_retry(request: data_pb2.CounterAddRequest) -> None:
+    """The SDK's own next attempt may repeat one that counted: say so."""
+    request.retry = True
+
+
+def counter_get(dataset: str, pkey: Key, lkey: Key, consistency: Consistency
+                ) -> Operation[int]:
+    """A counter's value (0 when never incremented)."""
+    p = as_bytes(pkey, "pkey")
+    request = data_pb2.CounterGetRequest(dataset=dataset, pkey=p, lkey=as_bytes(lkey, "lkey"),
+                                         consistency=int(consistency))
+    return Operation("data", "CounterGet", request, lambda r: int(r.value), True, p, dataset)
+
+
 def split(op: Operation[list[T]], groups: Sequence[Sequence[int]]) -> list[Operation[list[T]]]:
     """One operation per group of item indices of a multi-key call (see TopologyCache.group).
 
@@ -288,12 +340,14 @@ def list_tenants() -> Operation[list[Tenant]]:
 
 def create_dataset(name: str, tenant: str, replication_factor: int, read_consistency: Consistency,
                    write_consistency: Consistency, durability: Durability,
-                   default_ttl: float | None) -> Operation[DatasetInfo]:
-    """Create a dataset owned by ``tenant``."""
+                   default_ttl: float | None, kind: str = "kv") -> Operation[DatasetInfo]:
+    """Create a dataset owned by ``tenant`` (``kind``: "kv" or "counter")."""
+    if kind not in DATASET_KINDS:
+        raise InvalidRequest(f"kind must be one of {', '.join(DATASET_KINDS)}, got {kind!r}")
     spec = admin_pb2.DatasetSpec(
         name=name, tenant=tenant, replication_factor=replication_factor,
         read_consistency=int(read_consistency), write_consistency=int(write_consistency),
-        durability=int(durability), default_ttl_ms=ttl_ms(default_ttl),
+        durability=int(durability), default_ttl_ms=ttl_ms(default_ttl), kind=kind,
     )
     return Operation("admin", "CreateDataset", admin_pb2.CreateDatasetRequest(spec=spec),
                      lambda r: _dataset_info(r.dataset), False)

@@ -135,6 +135,9 @@ class TokenAwarePolicy(RoutingPolicy):
         replicas = self.replicas(op)
         if not replicas:
             return child_plan
+        if op.primary_first:  # e.g. a counter add: its shard owner coordinates, no hop
+            chosen = set(replicas)
+            return replicas + [e for e in child_plan if e not in chosen]
         if self.shuffle_replicas and len(replicas) > 1:
             start = next(self._counter) % len(replicas)
             replicas = replicas[start:] + replicas[:start]

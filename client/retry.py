@@ -112,11 +112,14 @@ class Attempts:
     def failed(self, error: ManhattanError) -> float:
         """Seconds to wait before the next attempt; raises the call's final error when
         the policy says stop."""
-        if isinstance(error, Timeout) and not self._op.idempotent and self.unknown is None:
+        if (isinstance(error, Timeout) and (not self._op.idempotent or self._op.write)
+                and self.unknown is None):
             self.unknown = error
         decision = self._policy.on_error(self._op, error, self.count,
                                          self._deadline - time.monotonic())
         if decision.retry:
+            if self._op.on_retry is not None:
+                self._op.on_retry(self._op.request)
             return decision.delay
         raise self.final(error)
 

@@ -64,7 +64,8 @@ def new_dataset(local: LocalCluster, **options) -> tuple[str, str]:
         admin.admin.create_dataset(f"cds-{n}", tenant=f"ct-{n}", replication_factor=3,
                                    timeout=30, **options)
         warm = admin.dataset(f"cds-{n}")
-        assert eventually(lambda: acked_by_all(warm), timeout=60), "no replica set warmed up"
+        acked = counted_by_all if options.get("kind") == "counter" else acked_by_all
+        assert eventually(lambda: acked(warm), timeout=60), "no replica set warmed up"
     return token, f"cds-{n}"
 
 
@@ -82,6 +83,15 @@ def acked_by_all(dataset, pkey: str = "warm-up", lkey: str = "", value: str = ""
     the same value twice is harmless)."""
     try:
         dataset.put(pkey, lkey, value, consistency=Consistency.ALL)
+    except (Timeout, Unavailable):
+        return False
+    return True
+
+
+def counted_by_all(dataset, pkey: str = "warm-up", lkey: str = "") -> bool:
+    """``acked_by_all`` for a counter dataset: one add of 0 acknowledged at ALL."""
+    try:
+        dataset.add(pkey, lkey, 0, consistency=Consistency.ALL)
     except (Timeout, Unavailable):
         return False
     return True

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from manhattan.client import AlreadyExists, Timeout, Unavailable
+from manhattan.storage.counters import CounterState
 
 from jepsen.checkers.metadata import REVOKE_BOUND_S
 from jepsen.cluster import MESSAGE_LIMIT, Cluster
@@ -23,7 +24,7 @@ from jepsen.history import OK, History, pairs
 from jepsen.metadata import AdminWorkload, RevokeProbe, Shared
 from jepsen.nemesis import partition_links
 from jepsen.replicas import overwrite_on_every_replica
-from jepsen.workloads import Workload, make_client
+from jepsen.workloads import COUNTER_DATASET, Workload, make_client
 
 # canary kind -> the check it must fail
 CHECK_OF: dict[str, str] = {
@@ -33,6 +34,7 @@ CHECK_OF: dict[str, str] = {
 }
 KINDS = list(CHECK_OF)
 CANARY_PROCESS = 990
+CANARY_SHARD = 999  # a counter shard no node owns
 
 
 def _create_across_a_leader_change(client: Any, tenant: str, attempts: int = 5) -> None:
@@ -150,7 +152,10 @@ class Canary:
         if "counter" in self.kinds:
             acked = max((int(p.complete.value) for p in pairs(self.history.ops("counter"))
                          if p.type == OK and p.invoke.key == "ctr-0" and p.complete), default=0)
-            self._overwrite("ctr-0", "", str(acked + 1000).encode())
+            # A shard no node owns, merged into the counter dataset's ctr-0 on every replica.
+            state = CounterState({CANARY_SHARD: (acked + 1000, 0)}, {}).encode()
+            overwrite_on_every_replica(self._addresses, self.cluster.token, COUNTER_DATASET,
+                                       "ctr-0", "", state, counter=True)
             self._note(f"counter ctr-0 set to {acked + 1000}: increments nobody made")
         if "size" in self.kinds and "neighbour" in by_name:
             self._oversized(by_name["neighbour"])

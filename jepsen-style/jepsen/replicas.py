@@ -122,13 +122,14 @@ def erase_on_every_replica(addresses: dict[int, str], token: str, dataset: str, 
 
 
 def overwrite_on_every_replica(addresses: dict[int, str], token: str, dataset: str, pkey: str,
-                               lkey: str, value: bytes | None) -> None:
+                               lkey: str, value: bytes | None, counter: bool = False) -> None:
     """Canary: a fresh version of one key (``value``, or a tombstone for None) written
     straight into every node's store over the node-to-node stream, behind the history's
-    back, newer than anything a client wrote."""
+    back, newer than anything a client wrote (``counter``: a counter state, merged)."""
     from manhattan.hlc import pack, wall_clock_ms
 
     entry = peer_pb2.Entry(found=True, tombstone=value is None, value=value or b"",
+                           counter=counter,
                            version=types_pb2.Version(timestamp=pack(wall_clock_ms() + 20_000),
                                                      writer=1))
     op = peer_pb2.ReplicaOp(id=1, apply=peer_pb2.ApplyOp(dataset=dataset, sync=True, writes=[

@@ -12,7 +12,7 @@ import logging
 import subprocess
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +47,7 @@ from jepsen.net import make_net
 from jepsen.replicas import snapshot
 from jepsen.social import CELEBRITY_THRESHOLD, SocialService, SocialWorkload
 from jepsen.workloads import (
-    CounterWorkload, Env, LinearizableWorkload, RegisterWorkload, SetReader, SetWorkload,
+    COUNTER_DATASET, CounterWorkload, Env, LinearizableWorkload, RegisterWorkload, SetReader, SetWorkload,
     Workload, make_client, needed,
 )
 
@@ -122,7 +122,7 @@ def _wait_all_alive(cluster: Cluster, timeout: float) -> bool:
 
 
 def _create_dataset(cluster: Cluster, tenant: str = "jepsen", dataset: str = "jepsen",
-                    timeout: float = 30.0) -> str:
+                    timeout: float = 30.0, kind: str = "kv") -> str:
     """Tenant and dataset through one node, then wait until every node knows the dataset
     (the catalog reaches the others asynchronously)."""
     first = cluster.nodes[cluster.ids[0]].address
@@ -130,7 +130,7 @@ def _create_dataset(cluster: Cluster, tenant: str = "jepsen", dataset: str = "je
     with Client([first], token=cluster.token, timeout=10, routing=RoundRobinPolicy([first])) as c:
         _until_metadata_answers(c, deadline)
         token = c.admin.create_tenant(tenant)
-        c.admin.create_dataset(dataset, tenant=tenant, replication_factor=cluster.rf)
+        c.admin.create_dataset(dataset, tenant=tenant, replication_factor=cluster.rf, kind=kind)
     for node in cluster.nodes.values():
         with Client([node.address], token=cluster.token, timeout=2,
                     routing=RoundRobinPolicy([node.address])) as c:
@@ -319,8 +319,11 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         pinned = net.mode == "proxy"
         env = Env(history, cluster.endpoints, tenant_token, "jepsen", pinned, cfg.seed)
         first = 1
+        # The counter workload's own tenant and dataset: a counter dataset (kind counter).
+        counters = replace(env, token=_create_dataset(cluster, "jepsen-c", COUNTER_DATASET,
+                                                      kind="counter"), dataset=COUNTER_DATASET)
         for kind in (SetWorkload, RegisterWorkload, LinearizableWorkload, CounterWorkload):
-            workloads.append(kind(env, first))
+            workloads.append(kind(counters if kind is CounterWorkload else env, first))
             first += 100
         set_workload = workloads[0]
         assert isinstance(set_workload, SetWorkload)

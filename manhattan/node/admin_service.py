@@ -53,7 +53,7 @@ def spec_to_proto(spec: DatasetSpec) -> admin_pb2.DatasetSpec:
         name=spec.name, tenant=spec.tenant, replication_factor=spec.replication_factor,
         read_consistency=int(spec.read_consistency), write_consistency=int(spec.write_consistency),
         durability=int(spec.durability), default_ttl_ms=spec.default_ttl_ms,
-        created_at_ms=spec.created_at_ms, incarnation=spec.incarnation,
+        created_at_ms=spec.created_at_ms, incarnation=spec.incarnation, kind=spec.kind,
     )
 
 
@@ -67,7 +67,7 @@ def spec_from_proto(message: admin_pb2.DatasetSpec) -> DatasetSpec:
         read_consistency=enum(Consistency, message.read_consistency),
         write_consistency=enum(Consistency, message.write_consistency),
         durability=enum(Durability, message.durability),
-        default_ttl_ms=message.default_ttl_ms,
+        default_ttl_ms=message.default_ttl_ms, kind=message.kind,
     )
 
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 
 import grpc
 
@@ -15,11 +17,12 @@ from manhattan.rpc import request_context
 from manhattan.rpc.auth import Authenticator
 from manhattan.replication.coordinator import Coordinator, Mutation
 from manhattan.rpc.servicers import record_to_proto, rpc_errors, version_to_proto
-from manhattan.node.serial_data import SerialData
+from manhattan.node.serial_data import SerialData, refuse_counters
 from manhattan.node.validation import RequestValidator
 from manhattan.proto.v1 import data_pb2, data_pb2_grpc
 from manhattan.qos import QosGate
 from manhattan.storage import DEFAULT_SCAN_LIMIT, Record
+from manhattan.storage.counters import INT64_MAX, INT64_MIN, MAX_OP_ID_BYTES, CounterState
 from manhattan.storage.keys import decode_cursor, encode_cursor
 from manhattan.tenancy import Catalog, DatasetSpec, Principal
 from manhattan.types import Consistency
@@ -28,12 +31,21 @@ from manhattan.types import Consistency
 _SERIAL_WRITE = ("a plain write is last-writer-wins: use Cas (the SDK's put/delete with if_version or if_absent, or consistency=SERIAL)")
 
 
+_COUNTER_LEVELS = ("counters merge the replicas' shards: use ONE, QUORUM or ALL")
 # A trim keeps at most this many records: a capped partition is meant to stay small.
 MAX_TRIM_KEEP = 1_000_000
 
 
 def _payload(record: Record) -> int:
     return len(record.pkey) + len(record.lkey) + len(record.value)
+
+
+def _shown(spec: DatasetSpec, record: Record) -> Record:
+    """What a reader of the dataset sees: a counter's value in decimal ASCII (its
+    CRDT state stays inside the cluster)."""
+    if not spec.is_counter:
+        return record
+    return replace(record, value=str(value_of_state(record.value)).encode())
 
 
 class DataService(SerialData, data_pb2_grpc.DataServicer):
@@ -122,25 +134,36 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
         if self._gate is not None and not principal.is_admin:
             self._gate.charge(spec.tenant, spec.storage_id, nbytes)
 
+    async def _read_one(self, request: data_pb2.GetRequest | data_pb2.CounterGetRequest,
+                        context: grpc.aio.ServicerContext, consistency: Consistency,
+                        counter: bool = False
+                        ) -> tuple[Principal, DatasetSpec, Record | None]:
+        """Check and coordinate a single-key read (a counter read: of a counter dataset)."""
+        principal, spec = await self._dataset(context, request.dataset)
+        if counter:
+            self._counter_dataset(spec, "CounterGet")
+        self._check.key(request.pkey, request.lkey)
+        await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey))
+        record = await self._coordinator.read(spec, request.pkey, request.lkey, consistency,
+                                              context.time_remaining())
+        return principal, spec, record
+
     @rpc_errors
     async def Get(self, request: data_pb2.GetRequest, context) -> data_pb2.GetResponse:
         consistency = self._check.consistency(request.consistency)
         if consistency == Consistency.SERIAL:
             return await self._serial_read(context, request.dataset, request.pkey,
                                            request.lkey, seal=False)
-        principal, spec = await self._dataset(context, request.dataset)
-        self._check.key(request.pkey, request.lkey)
-        await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey))
-        record = await self._coordinator.read(spec, request.pkey, request.lkey, consistency,
-                                              context.time_remaining())
+        principal, spec, record = await self._read_one(request, context, consistency)
         if record is None:
             return data_pb2.GetResponse(found=False)
         self._charge(principal, spec, len(record.value))
-        return data_pb2.GetResponse(found=True, record=record_to_proto(record))
+        return data_pb2.GetResponse(found=True, record=record_to_proto(_shown(spec, record)))
 
     @rpc_errors
     async def Put(self, request: data_pb2.PutRequest, context) -> data_pb2.PutResponse:
         principal, spec = await self._dataset(context, request.dataset, write=True)
+        refuse_counters(spec, "put")
         self._check.key(request.pkey, request.lkey)
         self._check.value(request.value)
         self._check.ttl(request.ttl_ms)
@@ -156,6 +179,7 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
     @rpc_errors
     async def Delete(self, request: data_pb2.DeleteRequest, context) -> data_pb2.DeleteResponse:
         principal, spec = await self._dataset(context, request.dataset, write=True)
+        refuse_counters(spec, "delete")
         self._check.key(request.pkey, request.lkey)
         consistency = self._check.consistency(request.consistency, _SERIAL_WRITE)
         durability = self._check.durability(request.durability)
@@ -189,7 +213,8 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
         records, cursor = self._fit(page.records, page.cursor)
         self._charge(principal, spec, sum(_payload(r) for r in records))
         return data_pb2.ScanResponse(
-            records=[record_to_proto(r) for r in records], next_cursor=cursor or b""
+            records=[record_to_proto(_shown(spec, r)) for r in records],
+            next_cursor=cursor or b""
         )
 
     def _fit(
@@ -233,7 +258,8 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
                 break
         self._charge(principal, spec, served)
         return data_pb2.MultiGetResponse(results=[
-            data_pb2.GetResult(found=True, record=record_to_proto(r)) if r is not None
+            data_pb2.GetResult(found=True, record=record_to_proto(_shown(spec, r)))
+            if r is not None
             else data_pb2.GetResult(found=False)
             for r in records
         ], next_index=len(records) if len(records) < len(keys) else 0)
@@ -241,6 +267,7 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
     @rpc_errors
     async def MultiPut(self, request: data_pb2.MultiPutRequest, context) -> data_pb2.MultiPutResponse:
         principal, spec = await self._dataset(context, request.dataset, write=True)
+        refuse_counters(spec, "multi-put")
         mutations = request.mutations
         sizes = [len(m.pkey) + len(m.lkey) + len(m.value) for m in mutations]
         self._check.batch(len(mutations), sizes, "mutations")
@@ -261,10 +288,51 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
         )
         return data_pb2.MultiPutResponse(versions=[version_to_proto(*r) for r in results])
 
+    # -- counters -----------------------------------------------------------
+
+    def _counter_dataset(self, spec: DatasetSpec, call: str) -> None:
+        if not spec.is_counter:
+            raise InvalidRequest(f"dataset {spec.name!r} is a kv dataset: {call} is for "
+                                 "counter datasets (create one with kind=\"counter\")")
+
+    @rpc_errors
+    async def CounterAdd(self, request: data_pb2.CounterAddRequest, context
+                         ) -> data_pb2.CounterAddResponse:
+        principal, spec = await self._dataset(context, request.dataset, write=True)
+        self._counter_dataset(spec, "CounterAdd")
+        self._check.key(request.pkey, request.lkey)
+        if not INT64_MIN <= request.delta <= INT64_MAX:  # sint64 already: a guard for tools
+            raise InvalidRequest(f"delta must be a signed 64-bit integer, got {request.delta}")
+        if len(request.op_id) > MAX_OP_ID_BYTES:
+            raise InvalidRequest(f"op_id is {len(request.op_id)} bytes; at most "
+                                 f"{MAX_OP_ID_BYTES} are allowed")
+        consistency = self._check.consistency(request.consistency, _COUNTER_LEVELS)
+        durability = self._check.durability(request.durability)
+        await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey) + 8,
+                          grows=True)
+        op_id = request.op_id or uuid.uuid4().bytes
+        result = await self._coordinator.add(spec, request.pkey, request.lkey, request.delta,
+                                             op_id, consistency, durability,
+                                             context.time_remaining(), request.retry)
+        return data_pb2.CounterAddResponse(value=result.value, counted=result.counted,
+                                           version=version_to_proto(result.version))
+
+    @rpc_errors
+    async def CounterGet(self, request: data_pb2.CounterGetRequest, context
+                         ) -> data_pb2.CounterGetResponse:
+        consistency = self._check.consistency(request.consistency, _COUNTER_LEVELS)
+        _, _, record = await self._read_one(request, context, consistency, counter=True)
+        if record is None:
+            return data_pb2.CounterGetResponse(value=0, found=False)
+        return data_pb2.CounterGetResponse(value=value_of_state(record.value), found=True,
+                                           version=version_to_proto(record.version))
+
+
     @rpc_errors
     async def Trim(self, request: data_pb2.TrimRequest, context) -> data_pb2.TrimResponse:
         """Keep the newest ``keep`` records of a partition range; each replica trims locally."""
         principal, spec = await self._dataset(context, request.dataset, write=True)
+        refuse_counters(spec, "trim")
         self._check.key(request.pkey, b"")
         start = request.start if request.HasField("start") else None
         end = request.end if request.HasField("end") else None
@@ -280,3 +348,8 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
             consistency=consistency, durability=durability, timeout=context.time_remaining())
         return data_pb2.TrimResponse(version=version_to_proto(result.version),
                                      removed=result.removed, floor=result.floor or b"")
+
+
+def value_of_state(raw: bytes) -> int:
+    """The counter a stored state holds."""
+    return CounterState.decode(raw).value

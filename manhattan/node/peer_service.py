@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Protocol
 
 import grpc
 
@@ -23,6 +24,8 @@ from manhattan.rpc.auth import Authenticator
 from manhattan.proto.v1 import cluster_pb2, peer_pb2, peer_pb2_grpc, types_pb2
 from manhattan.replication.chunking import fitting_prefix, message_budget, proto_size
 from manhattan.replication.paxos_replica import PaxosReplica
+from manhattan.hlc import HybridClock
+from manhattan.replication.counters import add_reply, owner_add
 from manhattan.replication.peer_link import DEFAULT_MAX_MESSAGE_BYTES
 from manhattan.replication.wire import (
     entry_size, entry_to_proto, read_bounded, write_from_proto, write_to_proto,
@@ -30,6 +33,7 @@ from manhattan.replication.wire import (
 from manhattan.storage import GroupCommit, UnknownDataset, Write
 from manhattan.replication.supersede import kept_versions
 from manhattan.replication.trimming import local_trim
+from manhattan.storage.counters_engine import CounterStore
 from manhattan.storage.engine import Records
 from manhattan.storage.keys import encode_cursor
 from manhattan.rpc.servicers import rpc_errors
@@ -39,6 +43,10 @@ log = logging.getLogger("manhattan.replication")
 _DONE = object()
 
 
+class PeerEngine(Records, CounterStore, Protocol):
+    """What replica operations ask of storage: records, and increments this node owns."""
+
+
 class PeerService(peer_pb2_grpc.PeerServicer):
     """Serves replica operations, heartbeats and catalog/topology exchange to peers."""
 
@@ -46,10 +54,11 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         self,
         *,
         node_id: int,
-        engine: Records,
+        engine: PeerEngine,
         group_commit: GroupCommit,
         auth: Authenticator,
         hlc: Callable[[], int],
+        clock: HybridClock | None = None,
         on_ping: Callable[[peer_pb2.PingRequest], peer_pb2.PingResponse],
         on_topology: Callable[[cluster_pb2.TopologyMessage], Awaitable[None]],
         catalog_snapshot: Callable[[], peer_pb2.CatalogSnapshot],
@@ -63,6 +72,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         self._paxos = PaxosReplica(engine, group_commit)
         self._auth = auth
         self._hlc = hlc
+        self._clock = clock  # stamps increments this node owns (counters)
         self._on_ping = on_ping
         self._on_topology = on_topology
         self._catalog_snapshot = catalog_snapshot
@@ -136,6 +146,9 @@ class PeerService(peer_pb2_grpc.PeerServicer):
                 reply = await self._trim(op.trim)
             elif kind is not None and kind.startswith("paxos_"):
                 reply = peer_pb2.ReplicaReply(paxos=await self._paxos.execute(op))
+            elif kind == "counter_add" and self._clock is not None:
+                reply = add_reply(await owner_add(self._engine, self._group_commit, self._clock,
+                                                  self._node_id, op.counter_add))
             else:
                 reply = peer_pb2.ReplicaReply(code=grpc.StatusCode.INVALID_ARGUMENT.value[0],
                                               message="empty replica operation")

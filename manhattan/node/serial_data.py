@@ -11,6 +11,14 @@ from manhattan.proto.v1 import data_pb2
 from manhattan.replication.paxos import Condition, expiry
 from manhattan.rpc.servicers import record_to_proto, rpc_errors, version_to_proto
 from manhattan.storage import Entry, Record, Version
+from manhattan.tenancy import DatasetSpec
+
+
+def refuse_counters(spec: DatasetSpec, call: str) -> None:
+    """Records of kv datasets only: a counter changes only by adds (CounterAdd)."""
+    if spec.is_counter:
+        raise InvalidRequest(f"dataset {spec.name!r} is a counter dataset: {call} is refused; "
+                             "change its counters with CounterAdd (Dataset.add)")
 
 
 def condition_of(request: data_pb2.CasRequest) -> Condition:
@@ -47,6 +55,7 @@ class SerialData:
     async def _serial_read(self, context: Any, dataset: str, pkey: bytes, lkey: bytes,
                            seal: bool) -> data_pb2.GetResponse:
         principal, spec = await self._dataset(context, dataset)
+        refuse_counters(spec, "a SERIAL read")
         self._check.key(pkey, lkey)
         await self._admit(context, principal, spec, 1, len(pkey) + len(lkey))
         record: Record | None = await self._coordinator.paxos.read(
@@ -65,6 +74,7 @@ class SerialData:
     @rpc_errors
     async def Cas(self, request: data_pb2.CasRequest, context) -> data_pb2.CasResponse:
         principal, spec = await self._dataset(context, request.dataset, write=True)
+        refuse_counters(spec, "compare-and-set")
         self._check.key(request.pkey, request.lkey)
         if request.delete and request.value:
             raise InvalidRequest("a delete carries no value")

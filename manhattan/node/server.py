@@ -227,7 +227,7 @@ class StorageNode:
                            cluster_pb2.DESCRIPTOR.services_by_name["Cluster"])
         self.peer_service = PeerService(node_id=self.config.node.id, engine=self.engine,
                         group_commit=self.group_commit, auth=auth,
-                        hlc=self.clock.current, on_ping=state.ping_reply,
+                        hlc=self.clock.current, clock=self.clock, on_ping=state.ping_reply,
                         on_topology=state.adopt_topology,
                         catalog_snapshot=state.catalog_snapshot,
                         on_catalog=state.merge_catalog,

@@ -32,6 +32,7 @@ from manhattan.errors import ReplicasUnavailable, Timeout
 from manhattan.hlc import HybridClock, physical_ms
 from manhattan.proto.v1 import peer_pb2, types_pb2
 from manhattan.replication.chunking import fitting_prefix
+from manhattan.replication.counters import CounterCoordination
 from manhattan.replication.hints import HintReplay, HintStore
 from manhattan.replication.paxos import PaxosCoordinator
 from manhattan.replication.peer_link import PeerLinks, PeerUnreachable, ReplicaRefused
@@ -74,8 +75,9 @@ class Mutation:
     delete: bool = False
 
 
-class Coordinator(ReplicaApply, ReplicaTrim):
-    """Coordinates reads and writes over the replicas of each pkey."""
+class Coordinator(CounterCoordination, ReplicaApply, ReplicaTrim):
+    """Coordinates reads and writes (and counter increments: ``counters.py``) over the
+    replicas of each pkey."""
 
     def __init__(
         self, *, node_id: int, engine: CoordinatorEngine, clock: HybridClock,

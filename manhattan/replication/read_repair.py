@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from manhattan.cluster.topology import Member
 from manhattan.errors import Timeout
 from manhattan.storage import Entry, Write
+from manhattan.storage.counters import combine
 from manhattan.storage.engine import Writer
 
 Key = tuple[bytes, bytes]
@@ -26,12 +27,9 @@ SendRepair = Callable[[Member, str, list[Write]], Awaitable[bool]]
 
 
 def newest(entries: Sequence[Entry | None]) -> Entry | None:
-    """The last writer's entry among replicas' answers."""
-    best: Entry | None = None
-    for entry in entries:
-        if entry is not None and (best is None or entry.version > best.version):
-            best = entry
-    return best
+    """The last writer's entry among replicas' answers (counters: their merged state,
+    whose version is above every answer that lacks part of it)."""
+    return combine(entries)
 
 
 def stale_writes(keys: Sequence[Key], merged: Sequence[Entry | None],

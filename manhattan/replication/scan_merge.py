@@ -1,4 +1,4 @@
-"""Merging replicas' pages of one scan by last writer wins.
+"""Merging replicas' pages of one scan by last writer wins (counters: merged).
 
 Each replica answers a page of raw entries (tombstones and expired values
 included, so a delete on one replica hides the value on another). The merged
@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from manhattan.storage import Entry, Record, ScanPage, Write
+from manhattan.storage.counters import resolve
 from manhattan.storage.keys import encode_cursor
 
 # One replica's answer: its raw entries, and whether it has more past the last one.
@@ -26,8 +27,8 @@ def merge_entries(pages: Sequence[ReplicaPage], reverse: bool
     for writes, more in pages:
         for write in writes:
             current = merged.get(write.lkey)
-            if current is None or write.entry.version > current.version:
-                merged[write.lkey] = write.entry
+            merged[write.lkey] = write.entry if current is None else (
+                resolve(current, write.entry) or current)
         if more and writes:
             last = writes[-1].lkey
             if cut is None or (last > cut if reverse else last < cut):

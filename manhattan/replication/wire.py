@@ -17,6 +17,7 @@ def entry_to_proto(entry: Entry | None) -> peer_pb2.Entry:
         found=True,
         version=types_pb2.Version(timestamp=entry.version.timestamp, writer=entry.version.writer),
         value=entry.value, expires_at_ms=entry.expires_at_ms, tombstone=entry.tombstone,
+        counter=entry.counter,
     )
 
 
@@ -25,7 +26,7 @@ def entry_from_proto(message: peer_pb2.Entry) -> Entry | None:
     if not message.found:
         return None
     return Entry(Version(message.version.timestamp, message.version.writer), message.value,
-                 message.expires_at_ms, message.tombstone)
+                 message.expires_at_ms, message.tombstone, message.counter)
 
 
 # Bytes a stored version costs on the wire besides key and value (version, flags, tags).

@@ -46,7 +46,7 @@ def _tweet(p: social_pb2.Tweet) -> Tweet:
 
 
 def _user(p: social_pb2.UserResponse) -> SocialUser:
-    return SocialUser(p.name, p.created_at_ms, p.followers, p.following, p.celebrity)
+    return SocialUser(p.name, p.created_at_ms, p.followers, p.following, p.celebrity, p.tweets)
 
 
 def _page(p: social_pb2.TimelineResponse) -> TimelinePage:

@@ -207,11 +207,16 @@ class FanoutWorker:
     async def _deliver(self, job: Job) -> None:
         tweet = Tweet(**job.args["tweet"])
         if not job.args.get("stored"):
+            # The author's tweet count moves here, +1 per deliver and -1 per retract, even
+            # for a tweet deleted before it was stored (so the pair nets to 0); the op ids
+            # name the tweet, so a job run again counts once.
             if await self.tweets.is_deleted(tweet.id):
+                await self.graph.users.count_tweet(tweet.author, tweet.id, 1)
                 return  # deleted before it was stored: nothing to deliver
             self._fence(job)
             await asyncio.gather(self.tweets.store(tweet),
-                                 self.home.push([(tweet.author, tweet.id, tweet.author)]))
+                                 self.home.push([(tweet.author, tweet.id, tweet.author)]),
+                                 self.graph.users.count_tweet(tweet.author, tweet.id, 1))
             job.args["stored"] = True
         if tweet.author in await self.graph.celebrities():
             return  # merged at read
@@ -239,7 +244,8 @@ class FanoutWorker:
             await self.queue.complete(job.pkey, [deliver.key])
         self._fence(job)
         await asyncio.gather(self.tweets.delete(tweet_id, author),
-                             self.home.remove([(author, tweet_id)]))
+                             self.home.remove([(author, tweet_id)]),
+                             self.graph.users.count_tweet(author, tweet_id, -1))
         async for followers in self._follower_batches(job, author):
             self._fence(job)
             await self.home.remove([(f, tweet_id) for f in followers])

@@ -18,7 +18,7 @@ def tweet_to_proto(tweet: Tweet) -> social_pb2.Tweet:
 def user_to_proto(user: SocialUser) -> social_pb2.UserResponse:
     return social_pb2.UserResponse(name=user.name, created_at_ms=user.created_at_ms,
                                    followers=user.followers, following=user.following,
-                                   celebrity=user.celebrity)
+                                   celebrity=user.celebrity, tweets=user.tweets)
 
 
 class SocialServicer:

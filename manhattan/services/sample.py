@@ -16,14 +16,14 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter, defaultdict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from manhattan.client import AsyncDataset, Put
 from manhattan.services.leases import wall_ms
 from manhattan.services.schema import (
-    CELEBRITIES_KEY, FLOOR, FOLLOWERS_COUNT, FOLLOWING_COUNT, PROFILE, SEEN, encode_json,
-    encode_tweet, id_key,
+    CELEBRITIES_KEY, FLOOR, FOLLOWERS_COUNT, FOLLOWING_COUNT, PROFILE, SEEN, TWEETS_COUNT,
+    encode_json, encode_tweet, id_key,
 )
 from manhattan.services.snowflake import decode
 from manhattan.services.social import Social
@@ -38,6 +38,7 @@ WORDS = ("coffee rain deploy cluster replica quorum timeline tea garden river tr
          "sunset bug fix release weekend hiking pizza cat dog ocean city lights code review").split()
 BATCH = 1000  # records per put_many
 IN_FLIGHT = 6  # put_many calls at once
+ADDS_IN_FLIGHT = 64  # counter adds at once (one key each)
 
 
 @dataclass(frozen=True)
@@ -76,9 +77,7 @@ async def load(social: Social, network: Network, *,
     puts = []
     followers, following = network.followers(), Counter(a for a, _ in network.edges)
     for name in network.users:
-        puts += [Put(name, PROFILE, encode_json({"created_at_ms": now})),
-                 Put(name, FOLLOWERS_COUNT, str(followers[name])),
-                 Put(name, FOLLOWING_COUNT, str(following[name]))]
+        puts += [Put(name, PROFILE, encode_json({"created_at_ms": now}))]
     stars = [n for n, c in followers.items() if c > social.config.celebrity_threshold]
     await put_all("users", [(users, puts),
                             (social.home.data, [Put(n, SEEN, str(now)) for n in network.users]),
@@ -87,6 +86,10 @@ async def load(social: Social, network: Network, *,
     await put_all("follows", [
         (social.graph.following, [Put(a, b, b"") for a, b in network.edges]),
         (social.graph.followers, [Put(b, a, b"") for a, b in network.edges])], on_progress)
+    await add_all("counts", social.users.counts, [
+        (name, key, n) for name in network.users
+        for key, n in ((FOLLOWERS_COUNT, followers[name]), (FOLLOWING_COUNT, following[name]))
+        if n], on_progress)
 
 
 async def load_tweets(social: Social, network: Network, tweets: list[tuple[str, str]],
@@ -121,6 +124,10 @@ async def load_tweets(social: Social, network: Network, tweets: list[tuple[str, 
         on_progress)
     await put_all("timelines", [(social.home.data, floors + entries)],
                   on_progress)
+    await add_all("tweet counts", social.users.counts,
+                  [(author, TWEETS_COUNT, n) for author, n in
+                   Counter(t.author for t in stored).items()], on_progress,
+                  op_prefix=b"sample-tweets:" + id_key(ids[0]) if ids else b"")
     return stored
 
 
@@ -128,21 +135,42 @@ async def put_all(stage: str, work: list[tuple[AsyncDataset, list[Put]]],
                   on_progress: Progress | None) -> None:
     """Every put, ``BATCH`` per call and ``IN_FLIGHT`` calls at once (the SDK splits a
     call by replica set and sends the parts concurrently), reporting progress."""
-    total = sum(len(puts) for _, puts in work)
+    await _bounded(stage, [
+        (len(chunk), lambda d=dataset, c=chunk: d.put_many(c, consistency=Consistency.QUORUM))
+        for dataset, puts in work
+        for chunk in (puts[start:start + BATCH] for start in range(0, len(puts), BATCH))],
+        on_progress, IN_FLIGHT)
+
+
+async def add_all(stage: str, counts: AsyncDataset, adds: list[tuple[str, bytes, int]],
+                  on_progress: Progress | None, op_prefix: bytes = b"sample:") -> None:
+    """Counter adds (pkey, lkey, delta), ``ADDS_IN_FLIGHT`` at once. Each op id names
+    its counter (under ``op_prefix``), so a load run again counts once (within the dedup
+    window)."""
+    await _bounded(stage, [
+        (1, lambda p=pkey, k=lkey, n=delta: counts.add(
+            p, k, n, op_id=(op_prefix + p.encode() + b"/" + k)[-64:],
+            consistency=Consistency.QUORUM))
+        for pkey, lkey, delta in adds], on_progress, ADDS_IN_FLIGHT)
+
+
+async def _bounded(stage: str, calls: list[tuple[int, Callable[[], Awaitable[object]]]],
+                   on_progress: Progress | None, in_flight: int) -> None:
+    """Run the calls (each worth ``n`` records) ``in_flight`` at once, reporting progress."""
+    total = sum(n for n, _ in calls)
     done = 0
-    limit = asyncio.Semaphore(IN_FLIGHT)
+    limit = asyncio.Semaphore(in_flight)
     if on_progress is not None:
         on_progress(stage, 0, total)
 
-    async def one(dataset: AsyncDataset, chunk: list[Put]) -> None:
+    async def one(n: int, call: Callable[[], Awaitable[object]]) -> None:
         nonlocal done
         async with limit:
-            await dataset.put_many(chunk, consistency=Consistency.QUORUM)
-        done += len(chunk)
+            await call()
+        done += n
         if on_progress is not None:
             on_progress(stage, done, total)
-    await asyncio.gather(*(one(dataset, puts[start:start + BATCH]) for dataset, puts in work
-                           for start in range(0, len(puts), BATCH)))
+    await asyncio.gather(*(one(n, call) for n, call in calls))
 
 
 def sample_tweets(network: Network, count: int, *, seed: int = 11) -> list[tuple[str, str]]:

@@ -6,7 +6,10 @@ Every dataset belongs to one tenant (default ``social``) and is named
 =============  ================  ==========================  =======================
 role           pkey              lkey                        value
 =============  ================  ==========================  =======================
-users          user              ``profile`` / ``n:*``       JSON profile, counts
+users          user              ``profile``                 JSON profile
+counts         user              ``n:followers`` /           a counter (kind counter:
+               (counter)         ``n:following`` /           increments merged, never
+                                 ``n:tweets``                lost)
 tweets         tweet id (8 B)    ``""``                      JSON tweet
 user_tweets    user              tweet id                    ``""``
 followers      user              follower                    ``""``
@@ -35,13 +38,15 @@ from manhattan.services.types import Tweet
 from manhattan.errors import InvalidRequest
 
 ROLES = ("users", "tweets", "user_tweets", "followers", "following", "home", "celebrities",
-         "queue", "leases")
+         "queue", "leases", "counts")
+COUNTER_ROLES = ("counts",)  # datasets of kind "counter"
 MAX_TWEET_CHARS = 280
 _USER = re.compile(r"^[a-z0-9_]{1,15}$")
 
 PROFILE = b"profile"
 FOLLOWERS_COUNT = b"n:followers"
 FOLLOWING_COUNT = b"n:following"
+TWEETS_COUNT = b"n:tweets"
 # Home-timeline state, in the user's home partition (see the module docstring).
 HOME_STATE = b"\xff"
 SEEN = HOME_STATE + b"seen"  # last visit, ms

@@ -26,7 +26,9 @@ from manhattan.services.home import HomeTimelines
 from manhattan.services.ids import LeasedIdGenerator
 from manhattan.services.leases import Lease, wall_ms
 from manhattan.services.queue import RETRACT_SUFFIX, FanoutQueue, Job
-from manhattan.services.schema import Datasets, check_text, check_user, id_key, ROLES
+from manhattan.services.schema import (
+    COUNTER_ROLES, ROLES, Datasets, check_text, check_user, id_key,
+)
 from manhattan.services.snowflake import decode
 from manhattan.services.timeline import HomeReader
 from manhattan.services.types import SocialStats, SocialUser, TimelinePage, Tweet
@@ -64,7 +66,8 @@ async def ensure_schema(admin: AsyncClient, config: SocialConfig) -> str | None:
                 try:
                     await admin.admin.create_dataset(
                         name, tenant=config.tenant, read_consistency=Consistency.QUORUM,
-                        write_consistency=Consistency.QUORUM, durability=Durability.BUFFERED)
+                        write_consistency=Consistency.QUORUM, durability=Durability.BUFFERED,
+                        kind="counter" if role in COUNTER_ROLES else "kv")
                 except AlreadyExists:
                     pass
     return token
@@ -152,9 +155,9 @@ class Social:
 
     async def get_user(self, name: str) -> SocialUser:
         name = check_user(name)
-        created, followers, following = await self.users.profile(name)
+        created, followers, following, tweets = await self.users.profile(name)
         return SocialUser(name, created, followers, following,
-                          name in await self.graph.celebrities())
+                          name in await self.graph.celebrities(), tweets)
 
     async def follow(self, follower: str, followee: str) -> bool:
         follower, followee = check_user(follower, "follower"), check_user(followee, "followee")
@@ -175,7 +178,7 @@ class Social:
         """A page of followers/following and the total count."""
         user = check_user(user)
         limit = _page_limit(limit, default=100, maximum=1000)
-        _, followers, following = await self.users.profile(user)
+        _, followers, following, _ = await self.users.profile(user)
         page = await self.graph.page(direction, user, limit=limit, cursor=cursor or None)
         return page, followers if direction == "followers" else following
 

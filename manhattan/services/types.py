@@ -29,6 +29,7 @@ class SocialUser:
     followers: int = 0
     following: int = 0
     celebrity: bool = False
+    tweets: int = 0  # tweets posted and not deleted (the service's counter)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,8 @@
-"""Users: profiles and follower/following counts.
+"""Users: profiles and follower/following/tweet counts.
 
-One partition per user in the ``users`` dataset holds the profile and the counts;
+One partition per user in the ``users`` dataset holds the profile; the counts are
+counters in the ``counts`` dataset (kind counter: an increment from any service
+process is never lost to another's);
 what a home-timeline read needs (last seen, rebuild, trim floor) lives with the
 timeline, in the home partition (``home.py``).
 """
@@ -17,7 +19,9 @@ from manhattan.client import (
 from manhattan.errors import AlreadyExists
 from manhattan.services.caches import TtlCache
 from manhattan.services.leases import wall_ms
-from manhattan.services.schema import FOLLOWERS_COUNT, FOLLOWING_COUNT, PROFILE, Datasets, encode_json
+from manhattan.services.schema import (
+    FOLLOWERS_COUNT, FOLLOWING_COUNT, PROFILE, TWEETS_COUNT, Datasets, encode_json, id_key,
+)
 from manhattan.types import Consistency, Durability
 
 Q = Consistency.QUORUM
@@ -41,6 +45,7 @@ class Users:
 
     def __init__(self, client: AsyncClient, datasets: Datasets) -> None:
         self.data = client.dataset(datasets.users)
+        self.counts = client.dataset(datasets.counts)
         self.locks = StripedLocks()
         self.known: TtlCache[str, bool] = TtlCache(EXISTS_CACHE_S, 100_000)
 
@@ -82,26 +87,37 @@ class Users:
             await self.require(name)
             self.known.put(name, True)
 
-    async def profile(self, name: str) -> tuple[int, int, int]:
-        """(created_at_ms, followers, following); NotFound if there is no such user."""
-        profile, followers, following = await self.data.get_many(
-            [(name, PROFILE), (name, FOLLOWERS_COUNT), (name, FOLLOWING_COUNT)], consistency=Q)
+    async def profile(self, name: str) -> tuple[int, int, int, int]:
+        """(created_at_ms, followers, following, tweets); NotFound if there is no such user."""
+        profile, counts = await asyncio.gather(
+            self.data.get(name, PROFILE, consistency=Q),
+            self.counts.get_many([(name, FOLLOWERS_COUNT), (name, FOLLOWING_COUNT),
+                                  (name, TWEETS_COUNT)], consistency=Q))
         if profile is None:
             raise NotFound(f"user {name!r} does not exist")
         created = int(json.loads(profile.value).get("created_at_ms", 0))
-        return created, _count(followers), _count(following)
+        # Never below 0 on the way out (a count read mid-race could be, for a moment).
+        followers, following, tweets = (max(_count(r), 0) for r in counts)
+        return created, followers, following, tweets
+
+    async def count_tweet(self, author: str, tweet_id: int, delta: int) -> None:
+        """Move ``author``'s tweet count for storing (+1) or deleting (-1) a tweet; the op
+        id names the tweet, so a repeated store or delete (fan-out retries, resumed jobs)
+        counts once within the counters' dedup window."""
+        sign = b"+" if delta > 0 else b"-"
+        await self.counts.add(author, TWEETS_COUNT, delta, op_id=sign + id_key(tweet_id),
+                              consistency=Q)
 
     async def set_edge(self, edges: AsyncDataset, owner: str, other: str, present: bool,
                        count_key: bytes, *, cap: int | None = None) -> tuple[bool, int]:
         """Make the edge ``owner -> other`` in ``edges`` present or absent, keeping
-        ``owner``'s count of such edges (read-modify-write under this process's lock, so
-        only a real change moves it). Returns (changed, count). Over ``cap`` the edge is
-        refused before anything is written."""
+        ``owner``'s count of such edges (a counter: only a real change moves it, and no
+        change is lost to another process's). Returns (changed, count). Over ``cap`` the
+        edge is refused before anything is written."""
         async with self.locks(owner):
-            edge, counted = await asyncio.gather(
+            edge, count = await asyncio.gather(
                 edges.get(owner, other, consistency=Q),
-                self.data.get(owner, count_key, consistency=Q))
-            count = _count(counted)
+                self.counts.counter(owner, count_key, consistency=Q))
             if (edge is not None) == present:
                 return False, count
             if present and cap is not None and count >= cap:
@@ -111,9 +127,9 @@ class Users:
                 await edges.put(owner, other, b"", consistency=Q, durability=Durability.SYNC)
             else:
                 await edges.delete(owner, other, consistency=Q, durability=Durability.SYNC)
-            count = max(0, count + (1 if present else -1))
-            await self.data.put(owner, count_key, str(count), consistency=Q)
-            return True, count
+            added = await self.counts.add(owner, count_key, 1 if present else -1,
+                                          consistency=Q)
+            return True, added.value
 
 
 def _count(record) -> int:

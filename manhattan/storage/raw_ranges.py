@@ -11,7 +11,10 @@ from collections.abc import Iterator, Sequence
 
 from rocksdict import ReadOptions, WriteBatch
 
-from manhattan.storage.records import Version, decode_version
+from manhattan.storage.counters import resolve
+from manhattan.storage.records import (
+    Version, decode_entry, decode_version, encode_entry, is_counter,
+)
 from manhattan.storage.rocks_base import RocksBase
 from manhattan.storage.timestamp_gate import admit_raw
 
@@ -39,8 +42,8 @@ class RocksRawRanges(RocksBase):
 
     def apply_raw(self, dataset: str, items: Sequence[tuple[bytes, bytes]], *,
                   sync: bool = False) -> int:
-        """LWW-apply (storage key, stored value) pairs as streamed from a replica;
-        returns how many became the stored version."""
+        """LWW-apply (storage key, stored value) pairs as streamed from a replica
+        (counter states merge instead); returns how many changed what is stored."""
         family, handle = self._family(dataset)
         if self.timestamp_gate is not None and items:
             items, refused = admit_raw(self.timestamp_gate, items)
@@ -52,7 +55,18 @@ class RocksRawRanges(RocksBase):
         with self._write_lock:
             stored = family.get([k for k, _ in items])
             newest: dict[bytes, Version] = {}
+            merged: dict[bytes, bytes] = {}  # counter states written by this batch
             for (key, raw), current_raw in zip(items, stored):
+                if is_counter(raw):  # merged, never lost (storage/counters.py)
+                    base = merged.get(key, current_raw)
+                    result = resolve(None if base is None else decode_entry(base),
+                                     decode_entry(raw))
+                    if result is not None:
+                        merged[key] = encode_entry(result)
+                        newest[key] = result.version
+                        batch.put(key, merged[key], handle)
+                        applied += 1
+                    continue
                 incoming = decode_version(raw)
                 current = newest.get(key)
                 if current is None and current_raw is not None:

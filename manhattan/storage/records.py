@@ -3,6 +3,8 @@
 
 A stored value is a fixed header (format, HLC timestamp, writer id, flags,
 expiry) followed by the payload. Tombstones keep the header and drop the payload.
+A counter's payload is its CRDT state (``counters.py``), marked by ``FLAG_COUNTER``
+so that every path that stores it merges instead of last-writer-wins.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from manhattan.types import Record, ScanPage, Version
 
 FORMAT_V1 = 1
 FLAG_TOMBSTONE = 0x01
+FLAG_COUNTER = 0x02
 
 _HEADER = struct.Struct(">BQIBQ")
 HEADER_SIZE = _HEADER.size
+HEADER_FLAGS = 13  # offset of the flags byte
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +32,8 @@ class Entry:
     value: bytes = b""
     expires_at_ms: int = 0
     tombstone: bool = False
+    counter: bool = False
+    """The value is a counter's shard state, merged (``counters.py``), not replaced."""
 
     def visible_at(self, now_ms: int) -> bool:
         """Whether a reader at ``now_ms`` sees this entry as a live value."""
@@ -45,7 +51,7 @@ class Write:
 
 def encode_entry(entry: Entry) -> bytes:
     """Serialise an entry into the stored-value layout."""
-    flags = FLAG_TOMBSTONE if entry.tombstone else 0
+    flags = (FLAG_TOMBSTONE if entry.tombstone else 0) | (FLAG_COUNTER if entry.counter else 0)
     header = _HEADER.pack(
         FORMAT_V1, entry.version.timestamp, entry.version.writer, flags, entry.expires_at_ms
     )
@@ -63,7 +69,13 @@ def decode_entry(raw: bytes) -> Entry:
         value=b"" if tombstone else raw[HEADER_SIZE:],
         expires_at_ms=expires_at_ms,
         tombstone=tombstone,
+        counter=bool(flags & FLAG_COUNTER),
     )
+
+
+def is_counter(raw: bytes) -> bool:
+    """Whether a stored value holds counter state (header only, no decode)."""
+    return bool(raw[HEADER_FLAGS] & FLAG_COUNTER)
 
 
 def decode_version(raw: bytes) -> Version:
@@ -73,6 +85,6 @@ def decode_version(raw: bytes) -> Version:
 
 
 __all__ = [
-    "FLAG_TOMBSTONE", "FORMAT_V1", "HEADER_SIZE", "Entry", "Record", "ScanPage", "Version",
-    "Write", "decode_entry", "decode_version", "encode_entry",
+    "FLAG_COUNTER", "FLAG_TOMBSTONE", "FORMAT_V1", "HEADER_SIZE", "Entry", "Record", "ScanPage", "Version",
+    "Write", "decode_entry", "decode_version", "encode_entry", "is_counter",
 ]

@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from rocksdict import Checkpoint, WriteBatch
 
 from manhattan.hlc import ClockSkewError
+from manhattan.storage.counters import resolve
+from manhattan.storage.counters_engine import RocksCounters
 from manhattan.storage.engine import DEFAULT_SCAN_LIMIT, MAX_SKIPPED_PER_PAGE
 from manhattan.storage.keys import (
     decode_cursor, encode_cursor, pkey_prefix, split_storage_key, successor,
@@ -28,12 +30,12 @@ from manhattan.storage.records import (
 from manhattan.storage.rocks_base import UnknownDataset
 
 
-class RocksEngine(RocksPaxosState, RocksPurge, RocksRawRanges, RocksMetaStore):
+class RocksEngine(RocksCounters, RocksPaxosState, RocksPurge, RocksRawRanges, RocksMetaStore):
     """Engine over one RocksDB directory. Safe to call from several threads.
 
-    Records (this module), purge (``purge.py``), raw ranges (``raw_ranges.py``),
-    node metadata (``meta_store.py``) and per-key Paxos state (``paxos_state.py``)
-    over one open database (``rocks_base.py``).
+    Records (this module), counter increments (``counters_engine.py``), purge
+    (``purge.py``), raw ranges (``raw_ranges.py``), node metadata (``meta_store.py``) and
+    per-key Paxos state (``paxos_state.py``) over one open database (``rocks_base.py``).
     """
 
     # -- reads ------------------------------------------------------------
@@ -144,7 +146,17 @@ class RocksEngine(RocksPaxosState, RocksPurge, RocksRawRanges, RocksMetaStore):
             # One multi-get for the stored versions: far cheaper than a get per record.
             stored = family.get(keys) if keys else []
             newest: dict[bytes, Version] = {}
+            merged: dict[bytes, Entry] = {}  # counter states written by this batch
             for key, raw, write in zip(keys, stored, writes):
+                if write.entry.counter:  # merged, never lost (storage/counters.py)
+                    base = merged.get(key) or (decode_entry(raw) if raw is not None else None)
+                    result = resolve(base, write.entry)
+                    if result is not None:
+                        merged[key] = result
+                        newest[key] = result.version
+                        batch.put(key, encode_entry(result), handle)
+                    applied.append(True)
+                    continue
                 current = newest.get(key)
                 if current is None and raw is not None:
                     current = decode_version(raw)

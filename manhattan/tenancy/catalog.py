@@ -24,6 +24,9 @@ from manhattan.types import Consistency, Durability
 _TENANT_PREFIX = "tenant/"
 _DATASET_PREFIX = "dataset/"
 DEFAULT_REPLICATION_FACTOR = 3
+KIND_KV = "kv"
+KIND_COUNTER = "counter"
+DATASET_KINDS = (KIND_KV, KIND_COUNTER)
 MAX_REPLICATION_FACTOR = 9
 
 
@@ -53,6 +56,13 @@ class DatasetSpec:
     incarnation: int = 0
     """Unique per creation, from the metadata log: a name dropped and created again is
     another dataset (0: made before the log existed)."""
+    kind: str = KIND_KV
+    """``kv`` (last-writer-wins records) or ``counter`` (merged 64-bit counters)."""
+
+    @property
+    def is_counter(self) -> bool:
+        """Whether the dataset holds counters (add/counter, never put/delete)."""
+        return self.kind == KIND_COUNTER
 
     @property
     def storage_id(self) -> str:
@@ -116,6 +126,12 @@ def normalise_spec(spec: DatasetSpec, *, node_count: int, now_ms: int) -> Datase
         raise InvalidRequest(f"durability has unknown value {int(spec.durability)}")
     if spec.default_ttl_ms < 0:
         raise InvalidRequest("default_ttl_ms must not be negative")
+    kind = spec.kind or KIND_KV
+    if kind not in DATASET_KINDS:
+        raise InvalidRequest(f"kind must be one of {', '.join(DATASET_KINDS)}, got {kind!r}")
+    if kind == KIND_COUNTER and spec.default_ttl_ms:
+        raise InvalidRequest("a counter dataset cannot have a default_ttl_ms (counters never "
+                             "expire: an expired shard would lose increments)")
     return replace(
         spec,
         replication_factor=rf,
@@ -123,6 +139,7 @@ def normalise_spec(spec: DatasetSpec, *, node_count: int, now_ms: int) -> Datase
         write_consistency=spec.write_consistency or Consistency.QUORUM,
         durability=spec.durability or Durability.SYNC,
         created_at_ms=spec.created_at_ms or now_ms,
+        kind=kind,
     )
 
 
@@ -149,6 +166,8 @@ def check_item(key: str, value: bytes) -> None:
                 raise ValueError("dataset item has fields of the wrong type")
             if not 1 <= spec.replication_factor <= MAX_REPLICATION_FACTOR:
                 raise ValueError("dataset item has a bad replication factor")
+            if spec.kind not in DATASET_KINDS:
+                raise ValueError("dataset item has an unknown kind")
     except (TypeError, KeyError, AttributeError, json.JSONDecodeError, UnicodeDecodeError,
             InvalidRequest) as exc:
         raise ValueError(f"catalog item {key!r} is malformed: {exc}") from None

@@ -42,7 +42,7 @@ class ListTenantsResponse(_message.Message):
     def __init__(self, tenants: _Optional[_Iterable[_Union[Tenant, _Mapping]]] = ...) -> None: ...
 
 class DatasetSpec(_message.Message):
-    __slots__ = ("name", "tenant", "replication_factor", "read_consistency", "write_consistency", "durability", "default_ttl_ms", "created_at_ms", "incarnation")
+    __slots__ = ("name", "tenant", "replication_factor", "read_consistency", "write_consistency", "durability", "default_ttl_ms", "created_at_ms", "incarnation", "kind")
     NAME_FIELD_NUMBER: _ClassVar[int]
     TENANT_FIELD_NUMBER: _ClassVar[int]
     REPLICATION_FACTOR_FIELD_NUMBER: _ClassVar[int]
@@ -52,6 +52,7 @@ class DatasetSpec(_message.Message):
     DEFAULT_TTL_MS_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     INCARNATION_FIELD_NUMBER: _ClassVar[int]
+    KIND_FIELD_NUMBER: _ClassVar[int]
     name: str
     tenant: str
     replication_factor: int
@@ -61,7 +62,8 @@ class DatasetSpec(_message.Message):
     default_ttl_ms: int
     created_at_ms: int
     incarnation: int
-    def __init__(self, name: _Optional[str] = ..., tenant: _Optional[str] = ..., replication_factor: _Optional[int] = ..., read_consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ..., write_consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ..., durability: _Optional[_Union[_types_pb2.Durability, str]] = ..., default_ttl_ms: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., incarnation: _Optional[int] = ...) -> None: ...
+    kind: str
+    def __init__(self, name: _Optional[str] = ..., tenant: _Optional[str] = ..., replication_factor: _Optional[int] = ..., read_consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ..., write_consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ..., durability: _Optional[_Union[_types_pb2.Durability, str]] = ..., default_ttl_ms: _Optional[int] = ..., created_at_ms: _Optional[int] = ..., incarnation: _Optional[int] = ..., kind: _Optional[str] = ...) -> None: ...
 
 class CreateDatasetRequest(_message.Message):
     __slots__ = ("spec",)

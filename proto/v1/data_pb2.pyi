@@ -232,3 +232,55 @@ class TrimResponse(_message.Message):
     removed: int
     floor: bytes
     def __init__(self, version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., removed: _Optional[int] = ..., floor: _Optional[bytes] = ...) -> None: ...
+
+class CounterAddRequest(_message.Message):
+    __slots__ = ("dataset", "pkey", "lkey", "delta", "op_id", "consistency", "durability", "retry")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    LKEY_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    OP_ID_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    DURABILITY_FIELD_NUMBER: _ClassVar[int]
+    RETRY_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    lkey: bytes
+    delta: int
+    op_id: bytes
+    consistency: _types_pb2.Consistency
+    durability: _types_pb2.Durability
+    retry: bool
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., delta: _Optional[int] = ..., op_id: _Optional[bytes] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ..., durability: _Optional[_Union[_types_pb2.Durability, str]] = ..., retry: _Optional[bool] = ...) -> None: ...
+
+class CounterAddResponse(_message.Message):
+    __slots__ = ("value", "counted", "version")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    COUNTED_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    value: int
+    counted: bool
+    version: _types_pb2.Version
+    def __init__(self, value: _Optional[int] = ..., counted: _Optional[bool] = ..., version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...
+
+class CounterGetRequest(_message.Message):
+    __slots__ = ("dataset", "pkey", "lkey", "consistency")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    LKEY_FIELD_NUMBER: _ClassVar[int]
+    CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    lkey: bytes
+    consistency: _types_pb2.Consistency
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ...) -> None: ...
+
+class CounterGetResponse(_message.Message):
+    __slots__ = ("value", "found", "version")
+    VALUE_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    VERSION_FIELD_NUMBER: _ClassVar[int]
+    value: int
+    found: bool
+    version: _types_pb2.Version
+    def __init__(self, value: _Optional[int] = ..., found: _Optional[bool] = ..., version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...

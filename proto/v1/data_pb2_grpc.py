@@ -79,6 +79,16 @@ class DataStub:
                 request_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.TrimRequest.SerializeToString,
                 response_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.TrimResponse.FromString,
                 _registered_method=True)
+        self.CounterAdd = channel.unary_unary(
+                '/manhattan.v1.Data/CounterAdd',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.CounterAddRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.CounterAddResponse.FromString,
+                _registered_method=True)
+        self.CounterGet = channel.unary_unary(
+                '/manhattan.v1.Data/CounterGet',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.CounterGetRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.CounterGetResponse.FromString,
+                _registered_method=True)
 
 
 class DataServicer:
@@ -145,6 +155,19 @@ class DataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CounterAdd(self, request, context):
+        """Counter datasets (kind "counter") only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CounterGet(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_DataServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -192,6 +215,16 @@ def add_DataServicer_to_server(servicer, server):
                     servicer.Trim,
                     request_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.TrimRequest.FromString,
                     response_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.TrimResponse.SerializeToString,
+            ),
+            'CounterAdd': grpc.unary_unary_rpc_method_handler(
+                    servicer.CounterAdd,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.CounterAddRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.CounterAddResponse.SerializeToString,
+            ),
+            'CounterGet': grpc.unary_unary_rpc_method_handler(
+                    servicer.CounterGet,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.CounterGetRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.CounterGetResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -437,6 +470,60 @@ class Data:
             '/manhattan.v1.Data/Trim',
             manhattan_dot_proto_dot_v1_dot_data__pb2.TrimRequest.SerializeToString,
             manhattan_dot_proto_dot_v1_dot_data__pb2.TrimResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CounterAdd(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Data/CounterAdd',
+            manhattan_dot_proto_dot_v1_dot_data__pb2.CounterAddRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_data__pb2.CounterAddResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CounterGet(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Data/CounterGet',
+            manhattan_dot_proto_dot_v1_dot_data__pb2.CounterGetRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_data__pb2.CounterGetResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -26,53 +26,55 @@ from manhattan.proto.v1 import types_pb2 as manhattan_dot_proto_dot_v1_dot_types
 from manhattan.proto.v1 import cluster_pb2 as manhattan_dot_proto_dot_v1_dot_cluster__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmanhattan/proto/v1/peer.proto\x12\x0cmanhattan.v1\x1a\x1emanhattan/proto/v1/types.proto\x1a manhattan/proto/v1/cluster.proto\"w\n\x05\x45ntry\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12&\n\x07version\x18\x02 \x01(\x0b\x32\x15.manhattan.v1.Version\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\x15\n\rexpires_at_ms\x18\x04 \x01(\x04\x12\x11\n\ttombstone\x18\x05 \x01(\x08\"N\n\x0cReplicaWrite\x12\x0c\n\x04pkey\x18\x01 \x01(\x0c\x12\x0c\n\x04lkey\x18\x02 \x01(\x0c\x12\"\n\x05\x65ntry\x18\x03 \x01(\x0b\x32\x13.manhattan.v1.Entry\"T\n\x07\x41pplyOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12*\n\x06writes\x18\x02 \x03(\x0b\x32\x1a.manhattan.v1.ReplicaWrite\x12\x0c\n\x04sync\x18\x03 \x01(\x08\"M\n\x06ReadOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x1f\n\x04keys\x18\x02 \x03(\x0b\x32\x11.manhattan.v1.Key\x12\x11\n\tmax_bytes\x18\x03 \x01(\x04\"\xa2\x01\n\x06ScanOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04pkey\x18\x02 \x01(\x0c\x12\x12\n\x05start\x18\x03 \x01(\x0cH\x00\x88\x01\x01\x12\x10\n\x03\x65nd\x18\x04 \x01(\x0cH\x01\x88\x01\x01\x12\r\n\x05limit\x18\x05 \x01(\r\x12\x0f\n\x07reverse\x18\x06 \x01(\x08\x12\x0e\n\x06\x63ursor\x18\x07 \x01(\x0c\x12\x11\n\tmax_bytes\x18\x08 \x01(\x04\x42\x08\n\x06_startB\x06\n\x04_end\"\xa3\x01\n\x06TrimOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04pkey\x18\x02 \x01(\x0c\x12\x12\n\x05start\x18\x03 \x01(\x0cH\x00\x88\x01\x01\x12\x10\n\x03\x65nd\x18\x04 \x01(\x0cH\x01\x88\x01\x01\x12\x0c\n\x04keep\x18\x05 \x01(\r\x12&\n\x07version\x18\x06 \x01(\x0b\x32\x15.manhattan.v1.Version\x12\x0c\n\x04sync\x18\x07 \x01(\x08\x42\x08\n\x06_startB\x06\n\x04_end\"\xda\x02\n\tReplicaOp\x12\n\n\x02id\x18\x01 \x01(\x04\x12&\n\x05\x61pply\x18\x02 \x01(\x0b\x32\x15.manhattan.v1.ApplyOpH\x00\x12$\n\x04read\x18\x03 \x01(\x0b\x32\x14.manhattan.v1.ReadOpH\x00\x12$\n\x04scan\x18\x04 \x01(\x0b\x32\x14.manhattan.v1.ScanOpH\x00\x12\x35\n\rpaxos_prepare\x18\x14 \x01(\x0b\x32\x1c.manhattan.v1.PaxosPrepareOpH\x00\x12\x35\n\rpaxos_propose\x18\x15 \x01(\x0b\x32\x1c.manhattan.v1.PaxosProposeOpH\x00\x12\x33\n\x0cpaxos_commit\x18\x16 \x01(\x0b\x32\x1b.manhattan.v1.PaxosCommitOpH\x00\x12$\n\x04trim\x18( \x01(\x0b\x32\x14.manhattan.v1.TrimOpH\x00\x42\x04\n\x02op\"4\n\x0cReplicaBatch\x12$\n\x03ops\x18\x01 \x03(\x0b\x32\x17.manhattan.v1.ReplicaOp\"\xb2\x02\n\x0cReplicaReply\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0f\n\x07\x61pplied\x18\x04 \x03(\x08\x12$\n\x07\x65ntries\x18\x05 \x03(\x0b\x32\x13.manhattan.v1.Entry\x12+\n\x07scanned\x18\x06 \x03(\x0b\x32\x1a.manhattan.v1.ReplicaWrite\x12\x13\n\x0bnext_cursor\x18\x07 \x01(\x0c\x12\x0b\n\x03hlc\x18\x08 \x01(\x04\x12#\n\x04kept\x18\t \x03(\x0b\x32\x15.manhattan.v1.Version\x12\'\n\x05paxos\x18\x14 \x01(\x0b\x32\x18.manhattan.v1.PaxosReply\x12\x0f\n\x07trimmed\x18( \x01(\r\x12\x12\n\ntrim_floor\x18) \x01(\x0c\"=\n\x0eReplicaReplies\x12+\n\x07replies\x18\x01 \x03(\x0b\x32\x1a.manhattan.v1.ReplicaReply\"o\n\x0bPingRequest\x12\x11\n\tfrom_node\x18\x01 \x01(\r\x12\x16\n\x0etopology_epoch\x18\x02 \x01(\x04\x12\x17\n\x0f\x63\x61talog_version\x18\x03 \x01(\x04\x12\x0f\n\x07wall_ms\x18\x04 \x01(\x04\x12\x0b\n\x03hlc\x18\x05 \x01(\x04\"n\n\x0cPingResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\x16\n\x0etopology_epoch\x18\x02 \x01(\x04\x12\x17\n\x0f\x63\x61talog_version\x18\x03 \x01(\x04\x12\x0f\n\x07wall_ms\x18\x04 \x01(\x04\x12\x0b\n\x03hlc\x18\x05 \x01(\x04\"\x13\n\x11GetCatalogRequest\"K\n\x0b\x43\x61talogItem\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12\x0f\n\x07\x64\x65leted\x18\x04 \x01(\x08\"L\n\x0f\x43\x61talogSnapshot\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12(\n\x05items\x18\x02 \x03(\x0b\x32\x19.manhattan.v1.CatalogItem\"h\n\rPaxosProposal\x12%\n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x15.manhattan.v1.Version\x12\x0c\n\x04none\x18\x02 \x01(\x08\x12\"\n\x05\x65ntry\x18\x03 \x01(\x0b\x32\x13.manhattan.v1.Entry\"r\n\x0ePaxosPrepareOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04pkey\x18\x02 \x01(\x0c\x12\x0c\n\x04lkey\x18\x03 \x01(\x0c\x12%\n\x06\x62\x61llot\x18\x04 \x01(\x0b\x32\x15.manhattan.v1.Version\x12\x0c\n\x04peek\x18\x05 \x01(\x08\"l\n\x0ePaxosProposeOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04pkey\x18\x02 \x01(\x0c\x12\x0c\n\x04lkey\x18\x03 \x01(\x0c\x12-\n\x08proposal\x18\x04 \x01(\x0b\x32\x1b.manhattan.v1.PaxosProposal\"y\n\rPaxosCommitOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04pkey\x18\x02 \x01(\x0c\x12\x0c\n\x04lkey\x18\x03 \x01(\x0c\x12-\n\x08proposal\x18\x04 \x01(\x0b\x32\x1b.manhattan.v1.PaxosProposal\x12\x0c\n\x04sync\x18\x05 \x01(\x08\"\xc6\x01\n\nPaxosReply\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\'\n\x08promised\x18\x02 \x01(\x0b\x32\x15.manhattan.v1.Version\x12-\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x0b\x32\x1b.manhattan.v1.PaxosProposal\x12.\n\tcommitted\x18\x04 \x01(\x0b\x32\x1b.manhattan.v1.PaxosProposal\x12$\n\x07\x63urrent\x18\x05 \x01(\x0b\x32\x13.manhattan.v1.Entry2\xf3\x02\n\x04Peer\x12I\n\tReplicate\x12\x1a.manhattan.v1.ReplicaBatch\x1a\x1c.manhattan.v1.ReplicaReplies(\x01\x30\x01\x12=\n\x04Ping\x12\x19.manhattan.v1.PingRequest\x1a\x1a.manhattan.v1.PingResponse\x12I\n\x0cPushTopology\x12\x1d.manhattan.v1.TopologyMessage\x1a\x1a.manhattan.v1.PingResponse\x12L\n\nGetCatalog\x12\x1f.manhattan.v1.GetCatalogRequest\x1a\x1d.manhattan.v1.CatalogSnapshot\x12H\n\x0bPushCatalog\x12\x1d.manhattan.v1.CatalogSnapshot\x1a\x1a.manhattan.v1.PingResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dmanhattan/proto/v1/peer.proto\x12\x0cmanhattan.v1\x1a\x1emanhattan/proto/v1/types.proto\x1a manhattan/proto/v1/cluster.proto\"\x88\x01\n\x05\x45ntry\x12\r\n\x05\x66ound\x18\x01 \x01(\x08\x12&\n\x07version\x18\x02 \x01(\x0b\x32\x15.manhattan.v1.Version\x12\r\n\x05value\x18\x03 \x01(\x0c\x12\x15\n\rexpires_at_ms\x18\x04 \x01(\x04\x12\x11\n\ttombstone\x18\x05 \x01(\x08\x12\x0f\n\x07\x63ounter\x18\x06 \x01(\x08\"N\n\x0cReplicaWrite\x12\x0c\n\x04pkey\x18\x01 \x01(\x0c\x12\x0c\n\x04lkey\x18\x02 \x01(\x0c\x12\"\n\x05\x65ntry\x18\x03 \x01(\x0b\x32\x13.manhattan.v1.Entry\"T\n\x07\x41pplyOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12*\n\x06writes\x18\x02 \x03(\x0b\x32\x1a.manhattan.v1.ReplicaWrite\x12\x0c\n\x04sync\x18\x03 \x01(\x08\"M\n\x06ReadOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x1f\n\x04keys\x18\x02 \x03(\x0b\x32\x11.manhattan.v1.Key\x12\x11\n\tmax_bytes\x18\x03 \x01(\x04\"\xa2\x01\n\x06ScanOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04pkey\x18\x02 \x01(\x0c\x12\x12\n\x05start\x18\x03 \x01(\x0cH\x00\x88\x01\x01\x12\x10\n\x03\x65nd\x18\x04 \x01(\x0cH\x01\x88\x01\x01\x12\r\n\x05limit\x18\x05 \x01(\r\x12\x0f\n\x07reverse\x18\x06 \x01(\x08\x12\x0e\n\x06\x63ursor\x18\x07 \x01(\x0c\x12\x11\n\tmax_bytes\x18\x08 \x01(\x04\x42\x08\n\x06_startB\x06\n\x04_end\"\xa3\x01\n\x06TrimOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04pkey\x18\x02 \x01(\x0c\x12\x12\n\x05start\x18\x03 \x01(\x0cH\x00\x88\x01\x01\x12\x10\n\x03\x65nd\x18\x04 \x01(\x0cH\x01\x88\x01\x01\x12\x0c\n\x04keep\x18\x05 \x01(\r\x12&\n\x07version\x18\x06 \x01(\x0b\x32\x15.manhattan.v1.Version\x12\x0c\n\x04sync\x18\x07 \x01(\x08\x42\x08\n\x06_startB\x06\n\x04_end\"\xad\x01\n\x0c\x43ounterAddOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04pkey\x18\x02 \x01(\x0c\x12\x0c\n\x04lkey\x18\x03 \x01(\x0c\x12\r\n\x05\x64\x65lta\x18\x04 \x01(\x12\x12\r\n\x05op_id\x18\x05 \x01(\x0c\x12\x0c\n\x04sync\x18\x06 \x01(\x08\x12!\n\x04seen\x18\x07 \x01(\x0b\x32\x13.manhattan.v1.Entry\x12\x13\n\x0b\x64\x65\x61\x64line_ms\x18\x08 \x01(\x04\x12\x0c\n\x04read\x18\t \x01(\x08\"\x8d\x03\n\tReplicaOp\x12\n\n\x02id\x18\x01 \x01(\x04\x12&\n\x05\x61pply\x18\x02 \x01(\x0b\x32\x15.manhattan.v1.ApplyOpH\x00\x12$\n\x04read\x18\x03 \x01(\x0b\x32\x14.manhattan.v1.ReadOpH\x00\x12$\n\x04scan\x18\x04 \x01(\x0b\x32\x14.manhattan.v1.ScanOpH\x00\x12\x35\n\rpaxos_prepare\x18\x14 \x01(\x0b\x32\x1c.manhattan.v1.PaxosPrepareOpH\x00\x12\x35\n\rpaxos_propose\x18\x15 \x01(\x0b\x32\x1c.manhattan.v1.PaxosProposeOpH\x00\x12\x33\n\x0cpaxos_commit\x18\x16 \x01(\x0b\x32\x1b.manhattan.v1.PaxosCommitOpH\x00\x12\x31\n\x0b\x63ounter_add\x18\x1e \x01(\x0b\x32\x1a.manhattan.v1.CounterAddOpH\x00\x12$\n\x04trim\x18( \x01(\x0b\x32\x14.manhattan.v1.TrimOpH\x00\x42\x04\n\x02op\"4\n\x0cReplicaBatch\x12$\n\x03ops\x18\x01 \x03(\x0b\x32\x17.manhattan.v1.ReplicaOp\"\xb2\x02\n\x0cReplicaReply\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x02 \x01(\x05\x12\x0f\n\x07message\x18\x03 \x01(\t\x12\x0f\n\x07\x61pplied\x18\x04 \x03(\x08\x12$\n\x07\x65ntries\x18\x05 \x03(\x0b\x32\x13.manhattan.v1.Entry\x12+\n\x07scanned\x18\x06 \x03(\x0b\x32\x1a.manhattan.v1.ReplicaWrite\x12\x13\n\x0bnext_cursor\x18\x07 \x01(\x0c\x12\x0b\n\x03hlc\x18\x08 \x01(\x04\x12#\n\x04kept\x18\t \x03(\x0b\x32\x15.manhattan.v1.Version\x12\'\n\x05paxos\x18\x14 \x01(\x0b\x32\x18.manhattan.v1.PaxosReply\x12\x0f\n\x07trimmed\x18( \x01(\r\x12\x12\n\ntrim_floor\x18) \x01(\x0c\"=\n\x0eReplicaReplies\x12+\n\x07replies\x18\x01 \x03(\x0b\x32\x1a.manhattan.v1.ReplicaReply\"o\n\x0bPingRequest\x12\x11\n\tfrom_node\x18\x01 \x01(\r\x12\x16\n\x0etopology_epoch\x18\x02 \x01(\x04\x12\x17\n\x0f\x63\x61talog_version\x18\x03 \x01(\x04\x12\x0f\n\x07wall_ms\x18\x04 \x01(\x04\x12\x0b\n\x03hlc\x18\x05 \x01(\x04\"n\n\x0cPingResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\r\x12\x16\n\x0etopology_epoch\x18\x02 \x01(\x04\x12\x17\n\x0f\x63\x61talog_version\x18\x03 \x01(\x04\x12\x0f\n\x07wall_ms\x18\x04 \x01(\x04\x12\x0b\n\x03hlc\x18\x05 \x01(\x04\"\x13\n\x11GetCatalogRequest\"K\n\x0b\x43\x61talogItem\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x0c\x12\x0f\n\x07version\x18\x03 \x01(\x04\x12\x0f\n\x07\x64\x65leted\x18\x04 \x01(\x08\"L\n\x0f\x43\x61talogSnapshot\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12(\n\x05items\x18\x02 \x03(\x0b\x32\x19.manhattan.v1.CatalogItem\"h\n\rPaxosProposal\x12%\n\x06\x62\x61llot\x18\x01 \x01(\x0b\x32\x15.manhattan.v1.Version\x12\x0c\n\x04none\x18\x02 \x01(\x08\x12\"\n\x05\x65ntry\x18\x03 \x01(\x0b\x32\x13.manhattan.v1.Entry\"r\n\x0ePaxosPrepareOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04pkey\x18\x02 \x01(\x0c\x12\x0c\n\x04lkey\x18\x03 \x01(\x0c\x12%\n\x06\x62\x61llot\x18\x04 \x01(\x0b\x32\x15.manhattan.v1.Version\x12\x0c\n\x04peek\x18\x05 \x01(\x08\"l\n\x0ePaxosProposeOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04pkey\x18\x02 \x01(\x0c\x12\x0c\n\x04lkey\x18\x03 \x01(\x0c\x12-\n\x08proposal\x18\x04 \x01(\x0b\x32\x1b.manhattan.v1.PaxosProposal\"y\n\rPaxosCommitOp\x12\x0f\n\x07\x64\x61taset\x18\x01 \x01(\t\x12\x0c\n\x04pkey\x18\x02 \x01(\x0c\x12\x0c\n\x04lkey\x18\x03 \x01(\x0c\x12-\n\x08proposal\x18\x04 \x01(\x0b\x32\x1b.manhattan.v1.PaxosProposal\x12\x0c\n\x04sync\x18\x05 \x01(\x08\"\xc6\x01\n\nPaxosReply\x12\n\n\x02ok\x18\x01 \x01(\x08\x12\'\n\x08promised\x18\x02 \x01(\x0b\x32\x15.manhattan.v1.Version\x12-\n\x08\x61\x63\x63\x65pted\x18\x03 \x01(\x0b\x32\x1b.manhattan.v1.PaxosProposal\x12.\n\tcommitted\x18\x04 \x01(\x0b\x32\x1b.manhattan.v1.PaxosProposal\x12$\n\x07\x63urrent\x18\x05 \x01(\x0b\x32\x13.manhattan.v1.Entry2\xf3\x02\n\x04Peer\x12I\n\tReplicate\x12\x1a.manhattan.v1.ReplicaBatch\x1a\x1c.manhattan.v1.ReplicaReplies(\x01\x30\x01\x12=\n\x04Ping\x12\x19.manhattan.v1.PingRequest\x1a\x1a.manhattan.v1.PingResponse\x12I\n\x0cPushTopology\x12\x1d.manhattan.v1.TopologyMessage\x1a\x1a.manhattan.v1.PingResponse\x12L\n\nGetCatalog\x12\x1f.manhattan.v1.GetCatalogRequest\x1a\x1d.manhattan.v1.CatalogSnapshot\x12H\n\x0bPushCatalog\x12\x1d.manhattan.v1.CatalogSnapshot\x1a\x1a.manhattan.v1.PingResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'manhattan.proto.v1.peer_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_ENTRY']._serialized_start=113
-  _globals['_ENTRY']._serialized_end=232
-  _globals['_REPLICAWRITE']._serialized_start=234
-  _globals['_REPLICAWRITE']._serialized_end=312
-  _globals['_APPLYOP']._serialized_start=314
-  _globals['_APPLYOP']._serialized_end=398
-  _globals['_READOP']._serialized_start=400
-  _globals['_READOP']._serialized_end=477
-  _globals['_SCANOP']._serialized_start=480
-  _globals['_SCANOP']._serialized_end=642
-  _globals['_TRIMOP']._serialized_start=645
-  _globals['_TRIMOP']._serialized_end=808
-  _globals['_REPLICAOP']._serialized_start=811
-  _globals['_REPLICAOP']._serialized_end=1157
-  _globals['_REPLICABATCH']._serialized_start=1159
-  _globals['_REPLICABATCH']._serialized_end=1211
-  _globals['_REPLICAREPLY']._serialized_start=1214
-  _globals['_REPLICAREPLY']._serialized_end=1520
-  _globals['_REPLICAREPLIES']._serialized_start=1522
-  _globals['_REPLICAREPLIES']._serialized_end=1583
-  _globals['_PINGREQUEST']._serialized_start=1585
-  _globals['_PINGREQUEST']._serialized_end=1696
-  _globals['_PINGRESPONSE']._serialized_start=1698
-  _globals['_PINGRESPONSE']._serialized_end=1808
-  _globals['_GETCATALOGREQUEST']._serialized_start=1810
-  _globals['_GETCATALOGREQUEST']._serialized_end=1829
-  _globals['_CATALOGITEM']._serialized_start=1831
-  _globals['_CATALOGITEM']._serialized_end=1906
-  _globals['_CATALOGSNAPSHOT']._serialized_start=1908
-  _globals['_CATALOGSNAPSHOT']._serialized_end=1984
-  _globals['_PAXOSPROPOSAL']._serialized_start=1986
-  _globals['_PAXOSPROPOSAL']._serialized_end=2090
-  _globals['_PAXOSPREPAREOP']._serialized_start=2092
-  _globals['_PAXOSPREPAREOP']._serialized_end=2206
-  _globals['_PAXOSPROPOSEOP']._serialized_start=2208
-  _globals['_PAXOSPROPOSEOP']._serialized_end=2316
-  _globals['_PAXOSCOMMITOP']._serialized_start=2318
-  _globals['_PAXOSCOMMITOP']._serialized_end=2439
-  _globals['_PAXOSREPLY']._serialized_start=2442
-  _globals['_PAXOSREPLY']._serialized_end=2640
-  _globals['_PEER']._serialized_start=2643
-  _globals['_PEER']._serialized_end=3014
+  _globals['_ENTRY']._serialized_start=114
+  _globals['_ENTRY']._serialized_end=250
+  _globals['_REPLICAWRITE']._serialized_start=252
+  _globals['_REPLICAWRITE']._serialized_end=330
+  _globals['_APPLYOP']._serialized_start=332
+  _globals['_APPLYOP']._serialized_end=416
+  _globals['_READOP']._serialized_start=418
+  _globals['_READOP']._serialized_end=495
+  _globals['_SCANOP']._serialized_start=498
+  _globals['_SCANOP']._serialized_end=660
+  _globals['_TRIMOP']._serialized_start=663
+  _globals['_TRIMOP']._serialized_end=826
+  _globals['_COUNTERADDOP']._serialized_start=829
+  _globals['_COUNTERADDOP']._serialized_end=1002
+  _globals['_REPLICAOP']._serialized_start=1005
+  _globals['_REPLICAOP']._serialized_end=1402
+  _globals['_REPLICABATCH']._serialized_start=1404
+  _globals['_REPLICABATCH']._serialized_end=1456
+  _globals['_REPLICAREPLY']._serialized_start=1459
+  _globals['_REPLICAREPLY']._serialized_end=1765
+  _globals['_REPLICAREPLIES']._serialized_start=1767
+  _globals['_REPLICAREPLIES']._serialized_end=1828
+  _globals['_PINGREQUEST']._serialized_start=1830
+  _globals['_PINGREQUEST']._serialized_end=1941
+  _globals['_PINGRESPONSE']._serialized_start=1943
+  _globals['_PINGRESPONSE']._serialized_end=2053
+  _globals['_GETCATALOGREQUEST']._serialized_start=2055
+  _globals['_GETCATALOGREQUEST']._serialized_end=2074
+  _globals['_CATALOGITEM']._serialized_start=2076
+  _globals['_CATALOGITEM']._serialized_end=2151
+  _globals['_CATALOGSNAPSHOT']._serialized_start=2153
+  _globals['_CATALOGSNAPSHOT']._serialized_end=2229
+  _globals['_PAXOSPROPOSAL']._serialized_start=2231
+  _globals['_PAXOSPROPOSAL']._serialized_end=2335
+  _globals['_PAXOSPREPAREOP']._serialized_start=2337
+  _globals['_PAXOSPREPAREOP']._serialized_end=2451
+  _globals['_PAXOSPROPOSEOP']._serialized_start=2453
+  _globals['_PAXOSPROPOSEOP']._serialized_end=2561
+  _globals['_PAXOSCOMMITOP']._serialized_start=2563
+  _globals['_PAXOSCOMMITOP']._serialized_end=2684
+  _globals['_PAXOSREPLY']._serialized_start=2687
+  _globals['_PAXOSREPLY']._serialized_end=2885
+  _globals['_PEER']._serialized_start=2888
+  _globals['_PEER']._serialized_end=3259
 # @@protoc_insertion_point(module_scope)

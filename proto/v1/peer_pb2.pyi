@@ -9,18 +9,20 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 DESCRIPTOR: _descriptor.FileDescriptor
 
 class Entry(_message.Message):
-    __slots__ = ("found", "version", "value", "expires_at_ms", "tombstone")
+    __slots__ = ("found", "version", "value", "expires_at_ms", "tombstone", "counter")
     FOUND_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
     EXPIRES_AT_MS_FIELD_NUMBER: _ClassVar[int]
     TOMBSTONE_FIELD_NUMBER: _ClassVar[int]
+    COUNTER_FIELD_NUMBER: _ClassVar[int]
     found: bool
     version: _types_pb2.Version
     value: bytes
     expires_at_ms: int
     tombstone: bool
-    def __init__(self, found: _Optional[bool] = ..., version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., value: _Optional[bytes] = ..., expires_at_ms: _Optional[int] = ..., tombstone: _Optional[bool] = ...) -> None: ...
+    counter: bool
+    def __init__(self, found: _Optional[bool] = ..., version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., value: _Optional[bytes] = ..., expires_at_ms: _Optional[int] = ..., tombstone: _Optional[bool] = ..., counter: _Optional[bool] = ...) -> None: ...
 
 class ReplicaWrite(_message.Message):
     __slots__ = ("pkey", "lkey", "entry")
@@ -90,8 +92,30 @@ class TrimOp(_message.Message):
     sync: bool
     def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., start: _Optional[bytes] = ..., end: _Optional[bytes] = ..., keep: _Optional[int] = ..., version: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., sync: _Optional[bool] = ...) -> None: ...
 
+class CounterAddOp(_message.Message):
+    __slots__ = ("dataset", "pkey", "lkey", "delta", "op_id", "sync", "seen", "deadline_ms", "read")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    LKEY_FIELD_NUMBER: _ClassVar[int]
+    DELTA_FIELD_NUMBER: _ClassVar[int]
+    OP_ID_FIELD_NUMBER: _ClassVar[int]
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    SEEN_FIELD_NUMBER: _ClassVar[int]
+    DEADLINE_MS_FIELD_NUMBER: _ClassVar[int]
+    READ_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    lkey: bytes
+    delta: int
+    op_id: bytes
+    sync: bool
+    seen: Entry
+    deadline_ms: int
+    read: bool
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., delta: _Optional[int] = ..., op_id: _Optional[bytes] = ..., sync: _Optional[bool] = ..., seen: _Optional[_Union[Entry, _Mapping]] = ..., deadline_ms: _Optional[int] = ..., read: _Optional[bool] = ...) -> None: ...
+
 class ReplicaOp(_message.Message):
-    __slots__ = ("id", "apply", "read", "scan", "paxos_prepare", "paxos_propose", "paxos_commit", "trim")
+    __slots__ = ("id", "apply", "read", "scan", "paxos_prepare", "paxos_propose", "paxos_commit", "counter_add", "trim")
     ID_FIELD_NUMBER: _ClassVar[int]
     APPLY_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
@@ -99,6 +123,7 @@ class ReplicaOp(_message.Message):
     PAXOS_PREPARE_FIELD_NUMBER: _ClassVar[int]
     PAXOS_PROPOSE_FIELD_NUMBER: _ClassVar[int]
     PAXOS_COMMIT_FIELD_NUMBER: _ClassVar[int]
+    COUNTER_ADD_FIELD_NUMBER: _ClassVar[int]
     TRIM_FIELD_NUMBER: _ClassVar[int]
     id: int
     apply: ApplyOp
@@ -107,8 +132,9 @@ class ReplicaOp(_message.Message):
     paxos_prepare: PaxosPrepareOp
     paxos_propose: PaxosProposeOp
     paxos_commit: PaxosCommitOp
+    counter_add: CounterAddOp
     trim: TrimOp
-    def __init__(self, id: _Optional[int] = ..., apply: _Optional[_Union[ApplyOp, _Mapping]] = ..., read: _Optional[_Union[ReadOp, _Mapping]] = ..., scan: _Optional[_Union[ScanOp, _Mapping]] = ..., paxos_prepare: _Optional[_Union[PaxosPrepareOp, _Mapping]] = ..., paxos_propose: _Optional[_Union[PaxosProposeOp, _Mapping]] = ..., paxos_commit: _Optional[_Union[PaxosCommitOp, _Mapping]] = ..., trim: _Optional[_Union[TrimOp, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., apply: _Optional[_Union[ApplyOp, _Mapping]] = ..., read: _Optional[_Union[ReadOp, _Mapping]] = ..., scan: _Optional[_Union[ScanOp, _Mapping]] = ..., paxos_prepare: _Optional[_Union[PaxosPrepareOp, _Mapping]] = ..., paxos_propose: _Optional[_Union[PaxosProposeOp, _Mapping]] = ..., paxos_commit: _Optional[_Union[PaxosCommitOp, _Mapping]] = ..., counter_add: _Optional[_Union[CounterAddOp, _Mapping]] = ..., trim: _Optional[_Union[TrimOp, _Mapping]] = ...) -> None: ...
 
 class ReplicaBatch(_message.Message):
     __slots__ = ("ops",)

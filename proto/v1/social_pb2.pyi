@@ -29,18 +29,20 @@ class GetUserRequest(_message.Message):
     def __init__(self, name: _Optional[str] = ...) -> None: ...
 
 class UserResponse(_message.Message):
-    __slots__ = ("name", "created_at_ms", "followers", "following", "celebrity")
+    __slots__ = ("name", "created_at_ms", "followers", "following", "celebrity", "tweets")
     NAME_FIELD_NUMBER: _ClassVar[int]
     CREATED_AT_MS_FIELD_NUMBER: _ClassVar[int]
     FOLLOWERS_FIELD_NUMBER: _ClassVar[int]
     FOLLOWING_FIELD_NUMBER: _ClassVar[int]
     CELEBRITY_FIELD_NUMBER: _ClassVar[int]
+    TWEETS_FIELD_NUMBER: _ClassVar[int]
     name: str
     created_at_ms: int
     followers: int
     following: int
     celebrity: bool
-    def __init__(self, name: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., followers: _Optional[int] = ..., following: _Optional[int] = ..., celebrity: _Optional[bool] = ...) -> None: ...
+    tweets: int
+    def __init__(self, name: _Optional[str] = ..., created_at_ms: _Optional[int] = ..., followers: _Optional[int] = ..., following: _Optional[int] = ..., celebrity: _Optional[bool] = ..., tweets: _Optional[int] = ...) -> None: ...
 
 class PostTweetRequest(_message.Message):
     __slots__ = ("author", "text", "reply_to", "id")

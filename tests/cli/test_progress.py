@@ -52,9 +52,10 @@ def test_the_sample_loader_reports_users_and_follows_up_to_their_totals(
     by_stage: dict[str, list[tuple[int, int]]] = {}
     for stage, done, total in reports:
         by_stage.setdefault(stage, []).append((done, total))
-    assert list(by_stage) == ["users", "follows"]
+    assert list(by_stage) == ["users", "follows", "counts"]
     done, total = by_stage["users"][-1]
-    assert done == total >= 4 * 60  # four records per user (and the celebrity set)
+    assert done == total >= 2 * 60  # two records per user (and the celebrity set)
+    assert by_stage["counts"][-1][0] == by_stage["counts"][-1][1] > 0  # counter adds
     assert by_stage["follows"][-1] == (2 * len(network.edges), 2 * len(network.edges))
     for figures in by_stage.values():
         dones = [d for d, _ in figures]

@@ -35,7 +35,7 @@ def run(social_cluster, social_service):  # noqa: F811
 def test_user_tweet_and_stats_print_as_key_value_lines(run):
     shown = run("user", "create", "tabby")
     assert [line.split(":")[0] for line in shown.splitlines()] == [
-        "name", "created (UTC)", "followers", "following", "celebrity"]
+        "name", "created (UTC)", "followers", "following", "celebrity", "tweets"]
     posted = run("tweet", "post", "tabby", LONG)
     lines = posted.splitlines()
     assert lines[0].startswith("id:") and lines[1].startswith("author:")

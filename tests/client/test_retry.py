@@ -89,6 +89,18 @@ def test_a_write_unknown_once_stays_unknown_whatever_the_retry_says() -> None:
     assert type(final) is Timeout and isinstance(final.__cause__, InvalidRequest)
 
 
+def test_a_counter_add_is_not_retried_after_an_unknown_outcome() -> None:
+    """A retry through another shard owner could count a timed-out add twice (the jepsen
+    counter check caught one in 1,700 under pauses): Timeout goes to the caller, while
+    nothing-sent errors are retried, the op id repeated and marked as a retry."""
+    add = ops.counter_add("d", "p", "k", 1, None, Consistency.DEFAULT, Durability.DEFAULT)
+    assert not add.idempotent and add.write
+    policy = RetryPolicy(max_attempts=10, backoff=NoBackoff())
+    final = run(add, [ReplicasUnavailable("too few"), Timeout("slow")], policy)  # stops
+    assert type(final) is Timeout
+    assert add.request.retry  # the retry after "too few" said it may repeat an attempt
+
+
 def test_a_read_reports_its_last_error_and_nothing_sent_stays_nothing_sent() -> None:
     last = InvalidRequest("stop")
     assert run(READ, [ConnectionLost("lost"), last]) is last

@@ -62,6 +62,28 @@ def test_worker_crash_mid_job_resumes_without_gaps_or_duplicates(social_cluster,
         for follower in followers:
             assert run(all_home(social, follower, 3)) == [tweet.id], follower
         assert run(social.queue.backlog())[0] == 0
+        assert run(social.get_user("author")).tweets == 1  # the resumed job counted once
+
+
+def test_tweet_counts_follow_delivers_and_retracts(social_cluster, loop_thread):
+    """The author's tweet counter: +1 per delivered tweet, -1 per retracted one, and a
+    tweet deleted before its deliver ran nets to 0; running jobs again changes nothing."""
+    config = fresh_config()
+    with running_social(social_cluster, loop_thread, config, workers=False) as social:
+        run = loop_thread.run
+        shards = list(range(config.queue_shards))
+        run(social.create_user("counted"))
+        kept = run(social.post("counted", "stays"))
+        gone = run(social.post("counted", "deleted after delivery"))
+        run(social.worker.run_once(shards))
+        assert run(social.get_user("counted")).tweets == 2
+        run(social.delete_tweet(gone.id))
+        early = run(social.post("counted", "deleted before delivery"))
+        run(social.delete_tweet(early.id))
+        run(social.worker.run_once(shards))
+        run(social.worker.run_once(shards))
+        assert run(social.get_user("counted")).tweets == 1
+        assert run(social.get_tweet(kept.id)) == kept
 
 
 def test_posting_work_does_not_grow_with_followers(social_cluster, loop_thread):

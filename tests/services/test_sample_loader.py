@@ -1,6 +1,6 @@
 """The sample network loads through the batch path into exactly what the service itself
-would have written: every user's home timeline reads as the model says, with progress
-reported per stage up to its total."""
+would have written: every user's home timeline and counts read as the model says, with
+progress reported per stage up to its total."""
 
 from __future__ import annotations
 
@@ -24,7 +24,8 @@ def test_bulk_loaded_network_reads_like_a_fanned_out_one(social_cluster, loop_th
         ids = run(social.next_ids(len(tweets)))
         stored = run(sample.load_tweets(social, network, tweets, ids, on_progress=progress))
 
-        assert list(seen) == ["users", "follows", "tweets", "timelines"]
+        assert list(seen) == ["users", "follows", "counts", "tweets", "timelines",
+                              "tweet counts"]
         for stage, steps in seen.items():
             dones = [d for d, _ in steps]
             assert dones == sorted(dones) and dones[0] == 0, stage
@@ -46,3 +47,9 @@ def test_bulk_loaded_network_reads_like_a_fanned_out_one(social_cluster, loop_th
         assert capped == []  # home timelines were written capped, like a trim
         assert run(social.get_user(network.users[0])).celebrity == (network.users[0]
                                                                     in celebrities)
+        followers = network.followers()
+        for user in network.users[:10]:  # the counts, as counters
+            profile = run(social.get_user(user))
+            assert (profile.followers, profile.following, profile.tweets) == (
+                followers[user], len(followees[user]),
+                sum(t.author == user for t in stored)), user
