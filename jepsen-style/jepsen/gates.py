@@ -16,7 +16,7 @@ CHECKS: dict[str, str] = {
     "stale-strict": "no stale reads when R+W>N",
     "sessions": "no read-your-writes / monotonic-read violations when R+W>N",
     "linearizable": "QUORUM/QUORUM register linearizable (unknown allowed)",
-    "counter": "counters: no duplicated increment, every counter read at the end",
+    "counter": "counters: no lost and no duplicated increment, every counter read at the end",
     "harness": "harness ran every fault without error",
     "timeline-lost": "fan-out: no acknowledged post missing from a follower's home timeline "
                      "after heal",

@@ -81,7 +81,7 @@ def summary_text(report: dict[str, Any]) -> str:
         f"{r['linearizable']['keys_invalid']}  unknown {r['linearizable']['keys_unknown']}  "
         f"(excluded for clock faults: {r['linearizable'].get('excluded_clock', 0)})",
         f"counters: acked increments {r['counter']['acked_increments']}  final total "
-        f"{r['counter']['final_total']}  lost updates (LWW, documented) "
+        f"{r['counter']['final_total']}  lost "
         f"{r['counter']['lost_updates']}  duplicated {r['counter'].get('duplicated_updates')}",
         *_new_lines(report),
         *_social_lines(report),
