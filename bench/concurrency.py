@@ -104,12 +104,13 @@ def _caller(call: Callable[[int], object], start: int, stride: int, begin: float
 def _run_phase(call: Callable[[int], object], first: int, stride: int, callers: int,
                seconds: float, rate: float | None, start_at: float) -> dict[str, Any]:
     """Run ``callers`` threads in this process; returns plain data for the pipe."""
-    me = psutil.Process()
     interval = None if rate is None else callers / rate  # per caller, seconds (this process)
     delay = start_at - time.time()
     if delay > 0:
         time.sleep(delay)  # both processes begin together
-    cpu0 = sum(me.cpu_times()[:2])
+    # process_time: ns resolution (psutil's /proc ticks are 10 ms, which a short phase
+    # of slow calls can round to zero)
+    cpu0 = time.process_time()
     begin = time.perf_counter()
     deadline = begin + seconds
     outs: list[list[int]] = [[] for _ in range(callers)]
@@ -125,7 +126,7 @@ def _run_phase(call: Callable[[int], object], first: int, stride: int, callers: 
         t.join()
     elapsed = time.perf_counter() - begin
     return {"latencies": [x for out in outs for x in out], "errors": sum(e[0] for e in errs),
-            "elapsed": elapsed, "cpu": sum(me.cpu_times()[:2]) - cpu0}
+            "elapsed": elapsed, "cpu": time.process_time() - cpu0}
 
 
 def _worker(conn: Connection, index: int, processes: int) -> None:

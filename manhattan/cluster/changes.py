@@ -29,9 +29,9 @@ import grpc
 
 from manhattan.cluster.membership import Membership, topology_to_proto
 from manhattan.cluster.peers import PeerContext
-from manhattan.cluster.ranges import future_topology, gained_ranges, in_transition
-from manhattan.cluster.ring import Ring
+from manhattan.cluster.ranges import future_topology, in_transition
 from manhattan.cluster.topology import Member, MemberState, Topology
+from manhattan.cluster.transfer_status import LocalTransfers, transfer_statuses
 from manhattan.errors import (
     InvalidRequest, ManhattanError, StaleTopology, Timeout, Unavailable,
 )
@@ -50,19 +50,6 @@ class ChangeRejected(ManhattanError):
     """The change cannot be made in the cluster's current state."""
 
     code = grpc.StatusCode.FAILED_PRECONDITION
-
-
-class LocalTransfers(Protocol):
-    """This node's own side of a change (``replication.streaming.Transfers``), asked
-    directly rather than over the wire."""
-
-    def status(self, request: ops_pb2.TransferStatusRequest) -> ops_pb2.TransferStatusReply:
-        """How far this node is with the epoch asked about."""
-        ...
-
-    async def cleanup(self) -> ops_pb2.CleanupReply:
-        """Drop the ranges this node no longer replicates."""
-        ...
 
 
 class VoterControl(Protocol):
@@ -315,44 +302,8 @@ class MembershipChanges:
                 pass
 
     async def _statuses(self, epoch: int) -> list[ops_pb2.NodeTransfer]:
-        me = self.peers.node_id
-        transfers = self.transfers
-
-        async def ask(member: Member) -> ops_pb2.NodeTransfer:
-            if member.id == me:
-                reply = transfers.status(ops_pb2.TransferStatusRequest(epoch=epoch))
-            else:
-                stub = ops_pb2_grpc.PeerRangesStub(
-                    self.peers.links.get(member.id, member.address).channel)
-                try:
-                    reply = await stub.TransferStatus(ops_pb2.TransferStatusRequest(epoch=epoch),
-                                                      timeout=3, metadata=self.peers.metadata)
-                except grpc.aio.AioRpcError as exc:
-                    if not self._gains_ranges(member.id):
-                        # nothing to pull: a down member (a killed driver, say) must not
-                        # hold up a change resumed through another node
-                        return ops_pb2.NodeTransfer(node_id=member.id, done=True)
-                    return ops_pb2.NodeTransfer(node_id=member.id,
-                                                error=f"unreachable ({exc.code().name})")
-            return ops_pb2.NodeTransfer(node_id=member.id, ranges_total=reply.ranges_total,
-                                        ranges_done=reply.ranges_done, records=reply.records,
-                                        bytes=reply.bytes, done=reply.done, error=reply.error,
-                                        stream_ms=reply.stream_ms)
-
-        topology = self.membership.topology
-        gone = {m.id for m in topology.members
-                if m.state == MemberState.LEAVING and not self._alive(m.id)}
-        return list(await asyncio.gather(*(ask(m) for m in topology.members
-                                           if m.id not in gone)))
-
-    def _gains_ranges(self, node: int) -> bool:
-        """Whether ``node`` replicates, after this change, a range it does not now, for
-        some dataset's replication factor: only such a node streams anything."""
-        current = self.membership.ring
-        future = self.membership.future_ring or Ring(
-            future_topology(self.membership.topology), vnodes=self.membership.vnodes)
-        factors = {spec.replication_factor for spec in self.catalog.datasets()}
-        return any(gained_ranges(current, future, node, n) for n in factors)
+        return await transfer_statuses(self.peers, self.membership, self.catalog,
+                                       self.transfers, epoch)
 
     async def change(self, request: ops_pb2.MembershipChangeRequest
                      ) -> AsyncIterator[ops_pb2.MembershipProgress]:

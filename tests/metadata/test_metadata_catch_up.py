@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 
+from manhattan.errors import Unavailable
 from manhattan.node.metadata_wiring import NodeMetadata
 
 
@@ -83,7 +84,9 @@ def test_requests_during_a_barrier_share_the_next_one_and_only_one_is_in_flight(
     asyncio.run(run())
 
 
-def test_a_failed_barrier_means_not_found_and_a_caller_leaving_early_cancels_nothing() -> None:
+def test_a_failed_barrier_is_unavailable_and_a_caller_leaving_early_cancels_nothing() -> None:
+    """A failed barrier proves nothing about the name: Unavailable (ask again), never the
+    NotFound nobody retries."""
     async def run() -> None:
         log = _Log()
         metadata = _metadata(log)
@@ -93,7 +96,11 @@ def test_a_failed_barrier_means_not_found_and_a_caller_leaving_early_cancels_not
             asyncio.wait_for(metadata.catch_up(), 0.01))  # a caller's deadline
         patient = asyncio.ensure_future(metadata.catch_up())
         log.started[0].set_exception(RuntimeError("no majority"))
-        assert not await failing
+        try:
+            await failing
+            raise AssertionError("a failed barrier must raise Unavailable")
+        except Unavailable as exc:
+            assert "no majority" in str(exc)
         await _until(lambda: len(log.started) == 2)
         try:
             await impatient

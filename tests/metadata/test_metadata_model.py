@@ -36,8 +36,9 @@ class MetadataMachine(RuleBasedStateMachine):
         self.paused: int | None = None
         self.tenants: set[str] = set()
         self.maybe_tenants: set[str] = set()  # outcome unknown (Timeout)
-        self.datasets: dict[str, str] = {}
-        self.maybe_datasets: set[str] = set()
+        # (tenant, name): dataset names are per tenant
+        self.datasets: set[tuple[str, str]] = set()
+        self.maybe_datasets: set[tuple[str, str]] = set()
         self.prefix = f"m{os.urandom(3).hex()}"  # examples share the cluster, not names
 
     def _via(self, node_id: int) -> int:
@@ -77,40 +78,42 @@ class MetadataMachine(RuleBasedStateMachine):
     @rule(dataset=DATASETS, name=NAMES, node=NODES)
     def create_dataset(self, dataset: str, name: str, node: int) -> None:
         dataset, name = f"{self.prefix}-{dataset}", f"{self.prefix}-{name}"
+        key = (name, dataset)
         with self._admin(node) as client:
             try:
                 client.admin.create_dataset(dataset, tenant=name, replication_factor=1,
                                             timeout=8)
             except AlreadyExists:
-                assert dataset in self.datasets or dataset in self.maybe_datasets
+                assert key in self.datasets or key in self.maybe_datasets
                 return
             except NotFound:
                 assert name not in self.tenants
                 return
             except (Unavailable, Timeout):
-                self.maybe_datasets.add(dataset)
+                self.maybe_datasets.add(key)
                 return
-        assert dataset not in self.datasets, f"{dataset} created twice"
-        self.datasets[dataset] = name
+        assert key not in self.datasets, f"{key} created twice"
+        self.datasets.add(key)
         self.tenants.add(name)  # it exists for sure now
 
-    @rule(dataset=DATASETS, node=NODES)
-    def drop_dataset(self, dataset: str, node: int) -> None:
-        dataset = f"{self.prefix}-{dataset}"
+    @rule(dataset=DATASETS, name=NAMES, node=NODES)
+    def drop_dataset(self, dataset: str, name: str, node: int) -> None:
+        dataset, name = f"{self.prefix}-{dataset}", f"{self.prefix}-{name}"
+        key = (name, dataset)
         with self._admin(node) as client:
             try:
-                client.admin.drop_dataset(dataset, timeout=8)
+                client.admin.drop_dataset(dataset, tenant=name, timeout=8)
             except NotFound:
-                assert dataset not in self.datasets
+                assert key not in self.datasets
                 return
             except (Unavailable, Timeout):
-                self.maybe_datasets.add(dataset)
-                self.datasets.pop(dataset, None)
+                self.maybe_datasets.add(key)
+                self.datasets.discard(key)
                 return
-        self.datasets.pop(dataset, None)
-        self.maybe_datasets.discard(dataset)
+        self.datasets.discard(key)
+        self.maybe_datasets.discard(key)
 
-    def _view(self, address: str) -> tuple[set[str], set[str]]:
+    def _view(self, address: str) -> tuple[set[str], set[tuple[str, str]]]:
         """One node's tenants and datasets; asked again (bounded) while a leader election
         that the last resume set off makes the admin read's barrier answer Unavailable."""
         deadline = time.monotonic() + 30
@@ -119,7 +122,8 @@ class MetadataMachine(RuleBasedStateMachine):
                 with only(address, self.cluster.admin_token) as client:
                     tenants = {t.name for t in client.admin.list_tenants(timeout=10)
                                if t.name.startswith(self.prefix)}
-                    datasets = {d.name for d in client.admin.list_datasets(timeout=10)
+                    datasets = {(d.tenant, d.name)
+                                for d in client.admin.list_datasets(timeout=10)
                                 if d.name.startswith(self.prefix)}
                     return tenants, datasets
             except (Unavailable, Timeout):
@@ -138,7 +142,7 @@ class MetadataMachine(RuleBasedStateMachine):
         assert all(view == views[0] for view in views), views  # one history everywhere
         tenants, datasets = views[0]
         assert self.tenants <= tenants <= self.tenants | self.maybe_tenants
-        assert set(self.datasets) <= datasets <= set(self.datasets) | self.maybe_datasets
+        assert self.datasets <= datasets <= self.datasets | self.maybe_datasets
         def applied() -> set[int]:
             # Raw NodeInfo: the SDK's own topology refresh would read ListDatasets, itself
             # a barrier through the log, and move the count it is measuring.
