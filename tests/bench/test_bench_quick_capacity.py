@@ -24,7 +24,11 @@ def test_quick_capacity_rows_levels_peaks_and_like_for_like_ratios(quick_run) ->
         for level in QUICK_LEVELS:
             row = rows[(f"{workload}, {level} callers", system)]
             assert row["runs"] and all(rate > 0 for rate in row["runs"]), row
-            assert row["cpu_server_us"] > 0 and row["cpu_client_us"] > 0, row
+            # server CPU comes from /proc ticks (10 ms): a short phase of a frugal server
+            # (Redis, a few dozen fsynced writes) can round to 0; three Python nodes cannot
+            assert row["cpu_server_us"] > 0 if system.startswith("manhattan") \
+                else row["cpu_server_us"] >= 0, row
+            assert row["cpu_client_us"] > 0, row
         peak = rows[(f"{workload}, peak", system)]
         best = max(rows[(f"{workload}, {n} callers", system)]["median"] for n in QUICK_LEVELS)
         assert peak["median"] == pytest.approx(best)
