@@ -28,7 +28,7 @@ from jepsen.workloads import COUNTER_DATASET, Workload, make_client
 
 # canary kind -> the check it must fail
 CHECK_OF: dict[str, str] = {
-    "set": "set-lost", "set-reads": "set-reads", "causal": "causal", "zombies": "zombies",
+    "set": "set-lost", "set-reads": "set-reads", "causal": "causal", "cas": "cas", "zombies": "zombies",
     "counter": "counter", "size": "size", "admin": "admin-changes",
     "agreement": "metadata-agreement", "revoke": "revocation", "tenant": "tenant-isolation",
 }
@@ -147,6 +147,8 @@ class Canary:
             self._note(f"erased acknowledged element {victim} on every replica")
         if "causal" in self.kinds:
             self._causal(self.history.ops("causal"))
+        if "cas" in self.kinds:
+            self._cas(self.history.ops("cas-register"))
         if "zombies" in self.kinds:
             self._zombie(self.history.ops("deletes"))
         if "counter" in self.kinds:
@@ -179,6 +181,17 @@ class Canary:
                            f"{b.invoke.value} began")
                 return
         raise RuntimeError("causal canary: no key with two writes in real-time order")
+
+    def _cas(self, ops: list[Any]) -> None:
+        """The register of the last acknowledged swap set to a value nobody wrote."""
+        swapped = [p for p in pairs(ops) if p.type == OK and p.invoke.f == "cas"
+                   and p.complete is not None and p.complete.value[0] == "ok"]
+        if not swapped:
+            raise RuntimeError("cas canary: no acknowledged compare-and-set")
+        key = swapped[-1].invoke.key
+        self._overwrite(key, "", b"canary-never-acked")
+        self._note(f"SERIAL register {key} set to canary-never-acked on every replica, a value "
+                   "no compare-and-set wrote")
 
     def _zombie(self, ops: list[Any]) -> None:
         ps = [p for p in pairs(ops) if p.type == OK and p.complete is not None]

@@ -20,7 +20,9 @@ from manhattan.client import Client, RoundRobinPolicy, Timeout, Unavailable
 
 from jepsen import canary as canary_mod
 from jepsen import report as report_mod
+from jepsen.cas_register import CasRegisterWorkload
 from jepsen.causal import CausalWorkload
+from jepsen.checkers.cas import check_cas
 from jepsen.checkers.causal import check_causal
 from jepsen.checkers.convergence import check_convergence
 from jepsen.checkers.counter import check_counters
@@ -247,6 +249,8 @@ def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any
                                "excluded_clock": excluded}
     results["linearizable_versions"] = check_versions(history.ops("linearizable"), strict=True)
     results["linearizable_sessions"] = check_sessions(history.ops("linearizable"), strict=True)
+    # SERIAL (Paxos) does not lean on clocks: nothing is excluded for clock faults
+    results["cas"] = check_cas(history.ops("cas-register"), budget_s=lin_budget_s)
     results["counter"] = check_counters(history.ops("counter"), lossless=True)  # a CRDT now
     results["timeline"] = check_timelines(history.ops("social"))
     results["convergence"] = snapshots_result
@@ -334,6 +338,9 @@ def run(cfg: RunConfig) -> dict[str, Any]:
             first += 100
         if cfg.runs("deletes"):
             workloads.append(DeleteWorkload(env, first))
+            first += 100
+        if cfg.runs("cas-register"):
+            workloads.append(CasRegisterWorkload(env, first))
             first += 100
         if cfg.runs("large"):
             big = Env(history, cluster.endpoints, _create_dataset(cluster, "big", "blobs"),
@@ -502,7 +509,8 @@ def build_report(cfg: RunConfig, net: Any, schedule: list[Fault], history: Histo
         ok["timeline-lost"] = tl["lost_count"] == 0 and not tl["missing_walks"] and tl["walks"] > 0
         ok["timeline-entries"] = (tl["phantom_count"] == 0 and tl["duplicate_count"] == 0
                                   and tl["misordered_count"] == 0 and tl["unfollowed_count"] == 0)
-    optional = {"causal": ("causal", "causal"), "zombies": ("zombies", "deletes"),
+    optional = {"causal": ("causal", "causal"), "cas": ("cas", "cas-register"),
+                "zombies": ("zombies", "deletes"),
                 "size": ("size", "large"), "admin-changes": ("admin_changes", "admin"),
                 "metadata-agreement": ("metadata_agreement", "admin"),
                 "revocation": ("revocation", "revoke-probe"),
@@ -542,6 +550,8 @@ def build_report(cfg: RunConfig, net: Any, schedule: list[Fault], history: Histo
         "hints_dropped": counters["hints_dropped"], "hints_pending": counters["hints_pending"],
         "linearizability": {k: results["linearizable"][k]
                             for k in ("keys_valid", "keys_invalid", "keys_unknown", "excluded_clock")},
+        "cas": None if not cfg.runs("cas-register") else {k: results["cas"][k] for k in (
+            "keys", "keys_invalid", "keys_unknown", "ops", "invalid_keys")},
         "stale_reads_weak": sum(v["versions"]["stale_count"] for k, v in regs.items()
                                 if k not in strict),
         "realtime_inversions": sum(v["versions"]["realtime_inversions"] for v in regs.values()),

@@ -120,7 +120,7 @@ def test_schedule_replays_from_seed() -> None:
     assert (3, 1) in ring and (2, 1) not in ring and (5, 1) not in ring
 
 
-CANARIES = "set,set-reads,causal,zombies,counter,size,admin,agreement,revoke,tenant"
+CANARIES = "set,set-reads,causal,cas,zombies,counter,size,admin,agreement,revoke,tenant"
 
 
 def test_canary_flags() -> None:
@@ -151,10 +151,10 @@ def test_every_checker_fails_its_canary_and_names_it(tmp_path: Path) -> None:
     # the injections come after convergence is measured, and write every replica alike
     assert report["divergent_keys"] == 0 and report["acked_writes_lost"] == 1
     notes = [e.split("canary: ", 1)[1] for e in report["errors"] if e.startswith("canary:")]
-    assert len(notes) == 9, notes  # set and set-reads share one erased element
+    assert len(notes) == 10, notes  # set and set-reads share one erased element
     r = report["results"]
     failed = {report["check_ids"][k] for k, ok in report["checks"].items() if not ok}
-    assert failed == {"set-lost", "set-reads", "causal", "zombies", "counter", "size",
+    assert failed == {"set-lost", "set-reads", "causal", "cas", "zombies", "counter", "size",
                       "admin-changes", "metadata-agreement", "revocation", "tenant-isolation"}
 
     def named(prefix: str) -> list[str]:
@@ -165,6 +165,8 @@ def test_every_checker_fails_its_canary_and_names_it(tmp_path: Path) -> None:
     assert any(victim in m["missing"] for m in r["set_reads"]["misses"])
     register, old = named("register")[1], named("register")[5].rstrip(",")
     assert any(s["key"] == register and s["read"][0] == old for s in r["causal"]["stale"])
+    cas_key = named("SERIAL register")[2]
+    assert r["cas"]["invalid_keys"] == [cas_key] and report["cas"]["keys_invalid"] == 1
     value = named("deleted value")[2]
     assert [z["value"] for z in r["zombies"]["zombies"]] == [value]
     assert r["counter"]["per_key"]["ctr-0"]["duplicated"] > 900
