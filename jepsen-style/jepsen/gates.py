@@ -44,6 +44,7 @@ SMOKE_CHECKS: list[str] = [
     "stale-strict",
     "sessions",
     "linearizable",
+    "cas",
     "counter",
     "harness",
     "timeline-lost",

@@ -85,6 +85,9 @@ def test_smoke_run_passes_every_criterion(tmp_path: Path) -> None:
     assert r["metadata_agreement"]["agreed_after_s"] is not None
     assert r["revocation"]["probes_after_revoke"] > 0
     assert r["tenant_isolation"]["reads"] > 20
+    # issue 17: SERIAL compare-and-sets judged on several registers
+    assert report["cas"]["ops"] > 100 and report["cas"]["keys"] >= 2
+    assert report["cas"]["keys_invalid"] == 0
     # only the smoke's checks decide; the others are listed as not gating
     from jepsen.gates import CHECKS, SMOKE_CHECKS
     assert {CHECKS[c] for c in SMOKE_CHECKS} >= set(report["checks"]) - set(report["not_gating"])
