@@ -31,6 +31,7 @@ CHECK_OF: dict[str, str] = {
     "set": "set-lost", "set-reads": "set-reads", "causal": "causal", "cas": "cas", "zombies": "zombies",
     "counter": "counter", "size": "size", "admin": "admin-changes",
     "agreement": "metadata-agreement", "revoke": "revocation", "tenant": "tenant-isolation",
+    "membership": "membership",
 }
 KINDS = list(CHECK_OF)
 CANARY_PROCESS = 990
@@ -75,6 +76,20 @@ class Canary:
 
     def _note(self, text: str) -> None:
         self.errors.append(f"canary: {text}")
+
+    # -- membership: after the heal and the restore -------------------------------------
+
+    def membership_acked(self, restored: list[dict[str, Any]]) -> None:
+        """``membership``: an add recorded as acknowledged (done, one epoch past the
+        members' current one) that never ran."""
+        if "membership" not in self.kinds:
+            return
+        address = self.cluster.nodes[sorted(self.cluster.nodes)[0]].address
+        with make_client([address], self.cluster.token, pinned=True, timeout=10) as client:
+            epoch = client.admin.topology().epoch
+        restored.append({"node": 99, "action": "add", "epoch": epoch + 1,
+                         "note": "canary: recorded as done, never run"})
+        self._note(f"add of node 99 recorded as done at epoch {epoch + 1}, never run")
 
     # -- metadata: before the post-heal snapshot rounds -----------------------------------
 

@@ -43,6 +43,7 @@ from jepsen.deletes import DeleteWorkload
 from jepsen.gates import CHECKS, WORKLOADS_OF
 from jepsen.history import OK, History, Op, pairs
 from jepsen.large import LargeWorkload, NeighbourWorkload
+from jepsen.membership import agree_topology, lost_epochs
 from jepsen.metadata import AdminWorkload, RevokeProbe, Shared, TenantWorkload
 from jepsen.nemesis import ALL_KINDS, CLOCKS, MEMBERSHIP, Fault, Nemesis, heal_all, make_schedule
 from jepsen.net import make_net
@@ -54,10 +55,11 @@ from jepsen.workloads import (
 )
 
 log = logging.getLogger("jepsen.runner")
-# membership changes run in the full run only: one add (streaming) and the decommission
-# that restores the membership after healing add ~12 s to the smoke
+# one membership change in the smoke: the add whose driver is killed midway, resumed
+# through another member (issue 14); it runs beside the load, and the decommission that
+# restores the membership after healing adds ~6-10 s
 SMOKE_KINDS = ["partition-one", "kill-one", "pause", "kill-coordinator", "partition-oneway",
-               "clock-bump"]
+               "clock-bump", "member-driver-kill"]
 # workloads of the "jepsen" dataset whose acks carry versions (deletes' keys are left out:
 # a purged tombstone and one not yet purged differ by design)
 CONVERGENCE_WORKLOADS = ("set", "register", "linearizable", "causal", "counter")
@@ -230,7 +232,8 @@ def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any
           lin_budget_s: float, rf: int = 3,
           log_size_errors: tuple[int, list[str]] = (0, []),
           restored: list[dict[str, Any]] | None = None,
-          agree_bound_s: float = AGREE_BOUND_S) -> dict[str, Any]:
+          agree_bound_s: float = AGREE_BOUND_S,
+          final_topology: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every checker on the history."""
     results: dict[str, Any] = {"set": check_set(history.ops("set")),
                                "set_reads": check_set_reads(history.ops("set"))}
@@ -269,10 +272,13 @@ def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any
     results["revocation"] = check_revocations(admin, history.ops("revoke-probe"))
     results["tenant_isolation"] = check_tenant_isolation(history.ops("tenants"))
     restored = restored or []
+    final_topology = final_topology or {}
     violations = [v for f in faults for v in f.result.get("violations", [])] + [
-        r["violation"] for r in restored if "violation" in r]
+        r["violation"] for r in restored if "violation" in r] + final_topology.get(
+        "violations", []) + lost_epochs([f.result for f in faults] + restored, final_topology)
     results["membership"] = {"valid": not violations, "violations": violations,
-                             "changes": sum(1 for f in faults if f.result)}
+                             "changes": sum(1 for f in faults if f.result),
+                             "final_epoch": final_topology.get("agreed_epoch")}
     return results
 
 
@@ -399,6 +405,11 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         if not _wait_all_alive(cluster, 30):
             errors.append("not every node saw every other alive after healing")
         canary = canary_mod.Canary(cfg.canaries, cluster, history, errors)
+        canary.membership_acked(restored)
+        # the members' topology after the heal (and the restore): every acknowledged
+        # change must be in it (the membership check), every member must agree
+        final_topology: dict[str, Any] = {}
+        agree_topology(cluster, final_topology)
         if admin is not None:
             canary.before_metadata(admin, shared)
             with canary.holding_partition():
@@ -441,7 +452,8 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         phases["final_reads"] = time.monotonic() - started
         counters = _node_counters(cluster)
         results = check(history, schedule, conv, cfg.lin_budget_s, cfg.rf,
-                        _size_errors_in_logs(cluster.root), restored, cfg.agree_bound_s)
+                        _size_errors_in_logs(cluster.root), restored, cfg.agree_bound_s,
+                        final_topology)
         phases["checked"] = time.monotonic() - started
         results["phases_s"] = {k: round(v, 1) for k, v in phases.items()}
         results["social"] = {"enabled": social is not None,

@@ -88,6 +88,10 @@ def test_smoke_run_passes_every_criterion(tmp_path: Path) -> None:
     # issue 17: SERIAL compare-and-sets judged on several registers
     assert report["cas"]["ops"] > 100 and report["cas"]["keys"] >= 2
     assert report["cas"]["keys_invalid"] == 0
+    # issue 14: the add whose driver was killed midway finished through another member
+    driver_kill = [m for m in report["membership"] if m["kind"] == "member-driver-kill"]
+    assert driver_kill and all(m.get("resumed_via") for m in driver_kill), driver_kill
+    assert r["membership"]["valid"] and r["membership"]["final_epoch"] is not None
     # only the smoke's checks decide; the others are listed as not gating
     from jepsen.gates import CHECKS, SMOKE_CHECKS
     assert {CHECKS[c] for c in SMOKE_CHECKS} >= set(report["checks"]) - set(report["not_gating"])
@@ -123,7 +127,8 @@ def test_schedule_replays_from_seed() -> None:
     assert (3, 1) in ring and (2, 1) not in ring and (5, 1) not in ring
 
 
-CANARIES = "set,set-reads,causal,cas,zombies,counter,size,admin,agreement,revoke,tenant"
+CANARIES = ("set,set-reads,causal,cas,zombies,counter,size,admin,agreement,revoke,tenant,"
+            "membership")
 
 
 def test_canary_flags() -> None:
@@ -154,11 +159,12 @@ def test_every_checker_fails_its_canary_and_names_it(tmp_path: Path) -> None:
     # the injections come after convergence is measured, and write every replica alike
     assert report["divergent_keys"] == 0 and report["acked_writes_lost"] == 1
     notes = [e.split("canary: ", 1)[1] for e in report["errors"] if e.startswith("canary:")]
-    assert len(notes) == 10, notes  # set and set-reads share one erased element
+    assert len(notes) == 11, notes  # set and set-reads share one erased element
     r = report["results"]
     failed = {report["check_ids"][k] for k, ok in report["checks"].items() if not ok}
     assert failed == {"set-lost", "set-reads", "causal", "cas", "zombies", "counter", "size",
-                      "admin-changes", "metadata-agreement", "revocation", "tenant-isolation"}
+                      "admin-changes", "metadata-agreement", "revocation", "tenant-isolation",
+                      "membership"}
 
     def named(prefix: str) -> list[str]:
         return next(n for n in notes if n.startswith(prefix)).split()
@@ -180,3 +186,7 @@ def test_every_checker_fails_its_canary_and_names_it(tmp_path: Path) -> None:
     token = named("revoke-token")[1]
     assert {x["token"] for x in r["revocation"]["accepted_late"]} == {token}
     assert [f["read"] for f in r["tenant_isolation"]["foreign"]] == ["intruder|canary"]
+    epoch = named("add of node 99")[9].rstrip(",")
+    assert [v for v in r["membership"]["violations"] if "node 99" in v] == [
+        f"change acknowledged at epoch {epoch} (node 99), but the members' final topology is "
+        f"at epoch {r['membership']['final_epoch']}"]
