@@ -63,7 +63,8 @@ def test_smoke_run_passes_every_criterion(tmp_path: Path) -> None:
     assert report["acked_writes_lost"] == 0 and report["phantoms"] == 0
     assert report["divergent_keys"] == 0
     kinds = {f["kind"] for f in report["faults"] if f["started"] is not None and f["ended"]}
-    assert {"kill-one", "kill-coordinator", "pause", "partition-one"} <= kinds
+    assert {"kill-one", "kill-coordinator", "pause", "partition-one",
+            "member-driver-kill"} <= kinds
     assert report["linearizability"]["keys_valid"] >= 1
     # the service layer: posts under the same faults, every acked one in the home timeline
     # of its author and of every follower, on both delivery paths
@@ -136,6 +137,9 @@ def test_canary_flags() -> None:
     from jepsen.cli import parse
 
     assert parse(["--canary"]).canaries == ["set"]
+    # the smoke's membership change runs last, after its seeded faults (not with --faults)
+    assert parse(["--smoke"]).last == ["member-driver-kill"]
+    assert parse(["--smoke", "--faults", "pause"]).last == []
     assert parse(["--agree-bound", "4"]).agree_bound_s == 4.0
     assert parse([]).agree_bound_s == 30.0
     for bad in ("0", "-1", "601"):
