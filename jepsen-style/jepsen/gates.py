@@ -57,7 +57,7 @@ SMOKE_CHECKS: list[str] = [
     "metadata-agreement",
     "revocation",
     "tenant-isolation",
-    "membership",  # with member-driver-kill in the smoke's faults (issue 14)
+    # "membership",  # passes with runner.SMOKE_LAST = ["member-driver-kill"]; +35 s
 ]
 
 # the workloads a check needs (checks not listed need only the base workloads)
