@@ -28,9 +28,10 @@ from jepsen.workloads import COUNTER_DATASET, Workload, make_client
 
 # canary kind -> the check it must fail
 CHECK_OF: dict[str, str] = {
-    "set": "set-lost", "set-reads": "set-reads", "causal": "causal", "zombies": "zombies",
+    "set": "set-lost", "set-reads": "set-reads", "causal": "causal", "cas": "cas", "zombies": "zombies",
     "counter": "counter", "size": "size", "admin": "admin-changes",
     "agreement": "metadata-agreement", "revoke": "revocation", "tenant": "tenant-isolation",
+    "membership": "membership",
 }
 KINDS = list(CHECK_OF)
 CANARY_PROCESS = 990
@@ -75,6 +76,20 @@ class Canary:
 
     def _note(self, text: str) -> None:
         self.errors.append(f"canary: {text}")
+
+    # -- membership: after the heal and the restore -------------------------------------
+
+    def membership_acked(self, restored: list[dict[str, Any]]) -> None:
+        """``membership``: an add recorded as acknowledged (done, one epoch past the
+        members' current one) that never ran."""
+        if "membership" not in self.kinds:
+            return
+        address = self.cluster.nodes[sorted(self.cluster.nodes)[0]].address
+        with make_client([address], self.cluster.token, pinned=True, timeout=10) as client:
+            epoch = client.admin.topology().epoch
+        restored.append({"node": 99, "action": "add", "epoch": epoch + 1,
+                         "note": "canary: recorded as done, never run"})
+        self._note(f"add of node 99 recorded as done at epoch {epoch + 1}, never run")
 
     # -- metadata: before the post-heal snapshot rounds -----------------------------------
 
@@ -147,6 +162,8 @@ class Canary:
             self._note(f"erased acknowledged element {victim} on every replica")
         if "causal" in self.kinds:
             self._causal(self.history.ops("causal"))
+        if "cas" in self.kinds:
+            self._cas(self.history.ops("cas-register"))
         if "zombies" in self.kinds:
             self._zombie(self.history.ops("deletes"))
         if "counter" in self.kinds:
@@ -179,6 +196,17 @@ class Canary:
                            f"{b.invoke.value} began")
                 return
         raise RuntimeError("causal canary: no key with two writes in real-time order")
+
+    def _cas(self, ops: list[Any]) -> None:
+        """The register of the last acknowledged swap set to a value nobody wrote."""
+        swapped = [p for p in pairs(ops) if p.type == OK and p.invoke.f == "cas"
+                   and p.complete is not None and p.complete.value[0] == "ok"]
+        if not swapped:
+            raise RuntimeError("cas canary: no acknowledged compare-and-set")
+        key = swapped[-1].invoke.key
+        self._overwrite(key, "", b"canary-never-acked")
+        self._note(f"SERIAL register {key} set to canary-never-acked on every replica, a value "
+                   "no compare-and-set wrote")
 
     def _zombie(self, ops: list[Any]) -> None:
         ps = [p for p in pairs(ops) if p.type == OK and p.complete is not None]

@@ -14,6 +14,7 @@ from typing import Any
 
 from manhattan.client import ConditionFailed, Consistency
 
+from jepsen.history import OK
 from jepsen.workloads import Env, Workload
 
 
@@ -62,6 +63,17 @@ class CasRegisterWorkload(Workload):
             new = f"{process}-{next(self._values)}"
             self.invoke(process, "cas", key, [expected[0], new],
                         lambda: self._cas(process, key, expected, new))
+
+    def final_reads(self) -> None:
+        """One SERIAL read of every key after healing (bounded retries), so a value the
+        register took behind the clients' backs after their last op is judged too."""
+        process = self.first_process + self.threads
+        for key in dict.fromkeys(self.used):
+            for _ in range(3):
+                outcome, _ = self.invoke(process, "read", key, None,
+                                         lambda key=key: self._read(process, key))
+                if outcome == OK:
+                    break
 
     def keys(self) -> list[tuple[str, str]]:
         return [(k, "") for k in dict.fromkeys(self.used)]

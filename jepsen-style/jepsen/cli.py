@@ -15,7 +15,7 @@ from jepsen.checkers.metadata import AGREE_BOUND_S
 from jepsen.gates import SMOKE_CHECKS, validate
 from jepsen.nemesis import ALL_KINDS
 from jepsen.report import summary_text
-from jepsen.runner import SMOKE_KINDS, RunConfig, run
+from jepsen.runner import SMOKE_KINDS, SMOKE_LAST, RunConfig, run
 
 
 def parse(argv: list[str] | None = None) -> RunConfig:
@@ -70,6 +70,8 @@ def parse(argv: list[str] | None = None) -> RunConfig:
                     gating=gating, agree_bound_s=a.agree_bound)
     if a.smoke:
         cfg.fault_s, cfg.gap_s, cfg.converge_timeout_s = (2.5, 3.5), (1.5, 2.5), 30.0
+        if not a.faults:
+            cfg.last = list(SMOKE_LAST)
     return cfg
 
 

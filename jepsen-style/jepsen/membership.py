@@ -283,10 +283,22 @@ def agree_topology(cluster: Cluster, result: dict[str, Any]) -> None:
                 views[i] = ("unreachable", str(exc)[:60])
         if len(set(views.values())) == 1:
             result["topology_agreed"] = True
+            result["agreed_epoch"] = next(iter(views.values()))[0]
             return
         time.sleep(0.5)
     result["topology_agreed"] = False
     result.setdefault("violations", []).append(f"members disagree on the topology: {views}")
+
+
+def lost_epochs(acked: list[dict[str, Any]], final: dict[str, Any]) -> list[str]:
+    """Changes acknowledged (``done``) at an epoch the members' final topology is behind:
+    an acknowledged change the topology does not hold (lost, or never run)."""
+    epoch = final.get("agreed_epoch")
+    if not isinstance(epoch, int):
+        return []
+    return [f"change acknowledged at epoch {r['epoch']} (node {r.get('node')}), but the "
+            f"members' final topology is at epoch {epoch}" for r in acked
+            if isinstance(r.get("epoch"), int) and r["epoch"] > epoch]
 
 
 def restore(cluster: Cluster, n: int) -> list[dict[str, Any]]:

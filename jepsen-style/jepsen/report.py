@@ -111,6 +111,11 @@ def _new_lines(report: dict[str, Any]) -> list[str]:
         lines.append(f"overwrite causality (real time, nothing excluded): writes acked "
                      f"{c['writes_acked']}  lost overwrites {c['lost_count']}  reads {c['reads']}  "
                      f"stale reads {c['stale_count']}  phantoms {c['phantom_count']}")
+    if "cas" in ids:
+        k = r["cas"]
+        lines.append(f"compare-and-set register (SERIAL, nothing excluded): keys {k['keys']}  "
+                     f"ops {k['ops']}  invalid {k['keys_invalid']} {k['invalid_keys']}  "
+                     f"unknown {k['keys_unknown']}")
     if "zombies" in ids:
         z = r["zombies"]
         lines.append(f"deletes: acked {z['deletes_acked']}  reads after a delete "

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import random
 import subprocess
 import threading
 import time
@@ -20,7 +21,9 @@ from manhattan.client import Client, RoundRobinPolicy, Timeout, Unavailable
 
 from jepsen import canary as canary_mod
 from jepsen import report as report_mod
+from jepsen.cas_register import CasRegisterWorkload
 from jepsen.causal import CausalWorkload
+from jepsen.checkers.cas import check_cas
 from jepsen.checkers.causal import check_causal
 from jepsen.checkers.convergence import check_convergence
 from jepsen.checkers.counter import check_counters
@@ -41,6 +44,7 @@ from jepsen.deletes import DeleteWorkload
 from jepsen.gates import CHECKS, WORKLOADS_OF
 from jepsen.history import OK, History, Op, pairs
 from jepsen.large import LargeWorkload, NeighbourWorkload
+from jepsen.membership import agree_topology, lost_epochs
 from jepsen.metadata import AdminWorkload, RevokeProbe, Shared, TenantWorkload
 from jepsen.nemesis import ALL_KINDS, CLOCKS, MEMBERSHIP, Fault, Nemesis, heal_all, make_schedule
 from jepsen.net import make_net
@@ -52,10 +56,15 @@ from jepsen.workloads import (
 )
 
 log = logging.getLogger("jepsen.runner")
-# membership changes run in the full run only: one add (streaming) and the decommission
-# that restores the membership after healing add ~12 s to the smoke
 SMOKE_KINDS = ["partition-one", "kill-one", "pause", "kill-coordinator", "partition-oneway",
                "clock-bump"]
+# ...then, last, the kinds of SMOKE_LAST. Off: ["member-driver-kill"] (issue 14: the add
+# whose driver is killed midway, resumed through another member) passes with the
+# membership check on (seeds 20261121, 2060795169), but its ~20-30 s under load (the
+# load goes on until it ends) and the restore's decommission grow the smoke by ~35 s, past
+# its budget. Drawn mid-run instead, it pushed the faults after it out of the window.
+SMOKE_LAST: list[str] = []
+LAST_S = 4.0  # the window kept free for each of ``RunConfig.last`` at the end of the load
 # workloads of the "jepsen" dataset whose acks carry versions (deletes' keys are left out:
 # a purged tombstone and one not yet purged differ by design)
 CONVERGENCE_WORKLOADS = ("set", "register", "linearizable", "causal", "counter")
@@ -87,12 +96,26 @@ class RunConfig:
     # optional workloads run only when a gating check needs them
     gating: list[str] | None = None
     canaries: list[str] = field(default_factory=list)  # canary.KINDS to inject
+    last: list[str] = field(default_factory=list)  # kinds run once each after the others
 
     def runs(self, workload: str) -> bool:
         """Whether an optional workload runs (a gating check, or a canary, needs it)."""
         wanted = list(CHECKS) if self.gating is None else self.gating
         wanted = wanted + [canary_mod.CHECK_OF[k] for k in self.canaries]
         return workload in {w for c in wanted for w in WORKLOADS_OF.get(c, [])}
+
+
+def _schedule(cfg: RunConfig, ids: list[int]) -> list[Fault]:
+    """The seeded schedule of ``cfg.kinds`` over the load window, minus ``LAST_S`` for each
+    of ``cfg.last``, which then start in turn (seeded targets) before the window ends."""
+    tail = LAST_S * len(cfg.last)
+    schedule = make_schedule(cfg.seed, cfg.duration - tail, ids, cfg.kinds, fault_s=cfg.fault_s,
+                             gap_s=cfg.gap_s, pause_s=cfg.pause_s)
+    rng = random.Random(cfg.seed)
+    for i, kind in enumerate(cfg.last):
+        schedule.append(Fault(kind, round(cfg.duration - tail + i * LAST_S + 0.5, 3), 3.0,
+                              [rng.choice(ids)]))
+    return schedule
 
 
 def _commit() -> str:
@@ -228,7 +251,8 @@ def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any
           lin_budget_s: float, rf: int = 3,
           log_size_errors: tuple[int, list[str]] = (0, []),
           restored: list[dict[str, Any]] | None = None,
-          agree_bound_s: float = AGREE_BOUND_S) -> dict[str, Any]:
+          agree_bound_s: float = AGREE_BOUND_S,
+          final_topology: dict[str, Any] | None = None) -> dict[str, Any]:
     """Every checker on the history."""
     results: dict[str, Any] = {"set": check_set(history.ops("set")),
                                "set_reads": check_set_reads(history.ops("set"))}
@@ -247,6 +271,8 @@ def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any
                                "excluded_clock": excluded}
     results["linearizable_versions"] = check_versions(history.ops("linearizable"), strict=True)
     results["linearizable_sessions"] = check_sessions(history.ops("linearizable"), strict=True)
+    # SERIAL (Paxos) does not lean on clocks: nothing is excluded for clock faults
+    results["cas"] = check_cas(history.ops("cas-register"), budget_s=lin_budget_s)
     results["counter"] = check_counters(history.ops("counter"), lossless=True)  # a CRDT now
     results["timeline"] = check_timelines(history.ops("social"))
     results["convergence"] = snapshots_result
@@ -265,10 +291,13 @@ def check(history: History, faults: list[Fault], snapshots_result: dict[str, Any
     results["revocation"] = check_revocations(admin, history.ops("revoke-probe"))
     results["tenant_isolation"] = check_tenant_isolation(history.ops("tenants"))
     restored = restored or []
+    final_topology = final_topology or {}
     violations = [v for f in faults for v in f.result.get("violations", [])] + [
-        r["violation"] for r in restored if "violation" in r]
+        r["violation"] for r in restored if "violation" in r] + final_topology.get(
+        "violations", []) + lost_epochs([f.result for f in faults] + restored, final_topology)
     results["membership"] = {"valid": not violations, "violations": violations,
-                             "changes": sum(1 for f in faults if f.result)}
+                             "changes": sum(1 for f in faults if f.result),
+                             "final_epoch": final_topology.get("agreed_epoch")}
     return results
 
 
@@ -282,8 +311,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
     history = History()
     workloads: list[Workload] = []
     nemesis: Nemesis | None = None
-    schedule = make_schedule(cfg.seed, cfg.duration, cluster.ids, cfg.kinds, fault_s=cfg.fault_s,
-                             gap_s=cfg.gap_s, pause_s=cfg.pause_s)
+    schedule = _schedule(cfg, cluster.ids)
     errors: list[str] = []
     report: dict[str, Any] = {}
     phases: dict[str, float] = {}
@@ -334,6 +362,9 @@ def run(cfg: RunConfig) -> dict[str, Any]:
             first += 100
         if cfg.runs("deletes"):
             workloads.append(DeleteWorkload(env, first))
+            first += 100
+        if cfg.runs("cas-register"):
+            workloads.append(CasRegisterWorkload(env, first))
             first += 100
         if cfg.runs("large"):
             big = Env(history, cluster.endpoints, _create_dataset(cluster, "big", "blobs"),
@@ -392,6 +423,11 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         if not _wait_all_alive(cluster, 30):
             errors.append("not every node saw every other alive after healing")
         canary = canary_mod.Canary(cfg.canaries, cluster, history, errors)
+        canary.membership_acked(restored)
+        # the members' topology after the heal (and the restore): every acknowledged
+        # change must be in it (the membership check), every member must agree
+        final_topology: dict[str, Any] = {}
+        agree_topology(cluster, final_topology)
         if admin is not None:
             canary.before_metadata(admin, shared)
             with canary.holding_partition():
@@ -434,7 +470,8 @@ def run(cfg: RunConfig) -> dict[str, Any]:
         phases["final_reads"] = time.monotonic() - started
         counters = _node_counters(cluster)
         results = check(history, schedule, conv, cfg.lin_budget_s, cfg.rf,
-                        _size_errors_in_logs(cluster.root), restored, cfg.agree_bound_s)
+                        _size_errors_in_logs(cluster.root), restored, cfg.agree_bound_s,
+                        final_topology)
         phases["checked"] = time.monotonic() - started
         results["phases_s"] = {k: round(v, 1) for k, v in phases.items()}
         results["social"] = {"enabled": social is not None,
@@ -502,7 +539,8 @@ def build_report(cfg: RunConfig, net: Any, schedule: list[Fault], history: Histo
         ok["timeline-lost"] = tl["lost_count"] == 0 and not tl["missing_walks"] and tl["walks"] > 0
         ok["timeline-entries"] = (tl["phantom_count"] == 0 and tl["duplicate_count"] == 0
                                   and tl["misordered_count"] == 0 and tl["unfollowed_count"] == 0)
-    optional = {"causal": ("causal", "causal"), "zombies": ("zombies", "deletes"),
+    optional = {"causal": ("causal", "causal"), "cas": ("cas", "cas-register"),
+                "zombies": ("zombies", "deletes"),
                 "size": ("size", "large"), "admin-changes": ("admin_changes", "admin"),
                 "metadata-agreement": ("metadata_agreement", "admin"),
                 "revocation": ("revocation", "revoke-probe"),
@@ -542,6 +580,8 @@ def build_report(cfg: RunConfig, net: Any, schedule: list[Fault], history: Histo
         "hints_dropped": counters["hints_dropped"], "hints_pending": counters["hints_pending"],
         "linearizability": {k: results["linearizable"][k]
                             for k in ("keys_valid", "keys_invalid", "keys_unknown", "excluded_clock")},
+        "cas": None if not cfg.runs("cas-register") else {k: results["cas"][k] for k in (
+            "keys", "keys_invalid", "keys_unknown", "ops", "invalid_keys")},
         "stale_reads_weak": sum(v["versions"]["stale_count"] for k, v in regs.items()
                                 if k not in strict),
         "realtime_inversions": sum(v["versions"]["realtime_inversions"] for v in regs.values()),

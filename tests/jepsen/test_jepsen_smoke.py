@@ -85,6 +85,11 @@ def test_smoke_run_passes_every_criterion(tmp_path: Path) -> None:
     assert r["metadata_agreement"]["agreed_after_s"] is not None
     assert r["revocation"]["probes_after_revoke"] > 0
     assert r["tenant_isolation"]["reads"] > 20
+    # issue 17: SERIAL compare-and-sets judged on several registers
+    assert report["cas"]["ops"] > 100 and report["cas"]["keys"] >= 2
+    assert report["cas"]["keys_invalid"] == 0
+    # the members' final topology was read and agreed (the membership check's last part)
+    assert r["membership"]["final_epoch"] is not None and r["membership"]["valid"]
     # only the smoke's checks decide; the others are listed as not gating
     from jepsen.gates import CHECKS, SMOKE_CHECKS
     assert {CHECKS[c] for c in SMOKE_CHECKS} >= set(report["checks"]) - set(report["not_gating"])
@@ -120,7 +125,8 @@ def test_schedule_replays_from_seed() -> None:
     assert (3, 1) in ring and (2, 1) not in ring and (5, 1) not in ring
 
 
-CANARIES = "set,set-reads,causal,zombies,counter,size,admin,agreement,revoke,tenant"
+CANARIES = ("set,set-reads,causal,cas,zombies,counter,size,admin,agreement,revoke,tenant,"
+            "membership")
 
 
 def test_canary_flags() -> None:
@@ -128,6 +134,10 @@ def test_canary_flags() -> None:
     from jepsen.cli import parse
 
     assert parse(["--canary"]).canaries == ["set"]
+    # the smoke's SMOKE_LAST kinds run last, after its seeded faults (not with --faults)
+    from jepsen.runner import SMOKE_LAST
+    assert parse(["--smoke"]).last == SMOKE_LAST
+    assert parse(["--smoke", "--faults", "pause"]).last == []
     assert parse(["--agree-bound", "4"]).agree_bound_s == 4.0
     assert parse([]).agree_bound_s == 30.0
     for bad in ("0", "-1", "601"):
@@ -151,11 +161,12 @@ def test_every_checker_fails_its_canary_and_names_it(tmp_path: Path) -> None:
     # the injections come after convergence is measured, and write every replica alike
     assert report["divergent_keys"] == 0 and report["acked_writes_lost"] == 1
     notes = [e.split("canary: ", 1)[1] for e in report["errors"] if e.startswith("canary:")]
-    assert len(notes) == 9, notes  # set and set-reads share one erased element
+    assert len(notes) == 11, notes  # set and set-reads share one erased element
     r = report["results"]
     failed = {report["check_ids"][k] for k, ok in report["checks"].items() if not ok}
-    assert failed == {"set-lost", "set-reads", "causal", "zombies", "counter", "size",
-                      "admin-changes", "metadata-agreement", "revocation", "tenant-isolation"}
+    assert failed == {"set-lost", "set-reads", "causal", "cas", "zombies", "counter", "size",
+                      "admin-changes", "metadata-agreement", "revocation", "tenant-isolation",
+                      "membership"}
 
     def named(prefix: str) -> list[str]:
         return next(n for n in notes if n.startswith(prefix)).split()
@@ -165,6 +176,8 @@ def test_every_checker_fails_its_canary_and_names_it(tmp_path: Path) -> None:
     assert any(victim in m["missing"] for m in r["set_reads"]["misses"])
     register, old = named("register")[1], named("register")[5].rstrip(",")
     assert any(s["key"] == register and s["read"][0] == old for s in r["causal"]["stale"])
+    cas_key = named("SERIAL register")[2]
+    assert r["cas"]["invalid_keys"] == [cas_key] and report["cas"]["keys_invalid"] == 1
     value = named("deleted value")[2]
     assert [z["value"] for z in r["zombies"]["zombies"]] == [value]
     assert r["counter"]["per_key"]["ctr-0"]["duplicated"] > 900
@@ -175,3 +188,7 @@ def test_every_checker_fails_its_canary_and_names_it(tmp_path: Path) -> None:
     token = named("revoke-token")[1]
     assert {x["token"] for x in r["revocation"]["accepted_late"]} == {token}
     assert [f["read"] for f in r["tenant_isolation"]["foreign"]] == ["intruder|canary"]
+    epoch = named("add of node 99")[9].rstrip(",")
+    assert [v for v in r["membership"]["violations"] if "node 99" in v] == [
+        f"change acknowledged at epoch {epoch} (node 99), but the members' final topology is "
+        f"at epoch {r['membership']['final_epoch']}"]
