@@ -17,7 +17,7 @@ import tomli_w
 from manhattan.node.cluster_file import FILE_NAME, read_cluster_file, write_cluster_file
 from manhattan.node.process import NodeProcess, free_port
 from manhattan.security.certs import init_dev_certs
-from manhattan.proto.v1 import cluster_pb2, cluster_pb2_grpc
+from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc, cluster_pb2, cluster_pb2_grpc
 from manhattan.security.tls import TlsFiles, channel
 from manhattan.tenancy import generate_admin_token
 
@@ -124,7 +124,9 @@ class LocalCluster:
 
     def converged(self) -> bool:
         """Whether every running node sees every other running node alive, at one
-        topology epoch (asked over the Cluster service, with the admin token)."""
+        topology epoch (asked over the Cluster service, with the admin token), and
+        answers an admin read (a barrier through the metadata log: a leader is elected,
+        so the first admin command does not meet the election)."""
         running = [n for n in self.nodes if n.pid is not None]
         credentials = self.client_tls.channel_credentials() if self.client_tls else None
         metadata = (("authorization", f"Bearer {self.admin_token}"),)
@@ -134,6 +136,8 @@ class LocalCluster:
                 with channel(node.address, credentials) as ch:
                     topology = cluster_pb2_grpc.ClusterStub(ch).GetTopology(
                         cluster_pb2.GetTopologyRequest(), timeout=5, metadata=metadata)
+                    admin_pb2_grpc.AdminStub(ch).ListDatasets(
+                        admin_pb2.ListDatasetsRequest(), timeout=5, metadata=metadata)
             except grpc.RpcError:
                 return False
             alive = {m.id for m in topology.members if m.alive or m.id == node.node_id}

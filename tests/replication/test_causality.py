@@ -64,6 +64,7 @@ def skewed(tmp_path_factory) -> Iterator[LocalCluster]:
     try:
         for node in local.nodes:
             wait_until_up(local, node.node_id)
+        local.wait_converged()  # and the metadata log has a leader
         yield local
     finally:
         local.stop()
