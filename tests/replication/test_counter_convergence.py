@@ -117,7 +117,9 @@ def test_a_quorum_read_merges_replicas_that_each_lack_increments(quiet: LocalClu
         # Nodes 2 and 3 each lack one round: a QUORUM read merges them.
         with only(local.node(3).address, token) as client:
             data = client.dataset(ds)
-            assert {key: data.counter(key, "n", consistency=Q) for key in KEYS} == expected
+            # 30 s: the blocking read repair meets a node restarted a moment ago
+            assert {key: data.counter(key, "n", consistency=Q, timeout=30)
+                    for key in KEYS} == expected
         # ... and its blocking read repair left the full state on both.
         assert local_values(local, 3, token, ds) == expected
         assert local_values(local, 2, token, ds) == expected
