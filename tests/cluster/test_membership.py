@@ -44,9 +44,16 @@ def new_node(local: LocalCluster, node_id: int, **streaming) -> NodeProcess:
 
 
 def cli(local: LocalCluster, *args: str, **kwargs):
+    """The CLI, run again (bounded) as an operator would when its change met a metadata
+    leader election (the node just killed may have led): rerunning a change resumes it."""
     command = [sys.executable, "-m", "manhattan.cli", "--endpoints", ",".join(local.endpoints),
                "--token", local.admin_token, *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=300, **kwargs)
+    for _ in range(3):
+        result = subprocess.run(command, capture_output=True, text=True, timeout=300, **kwargs)
+        if "the leader changed" not in result.stderr:
+            break
+        time.sleep(1)
+    return result
 
 
 class Writer(threading.Thread):
