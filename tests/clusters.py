@@ -5,13 +5,17 @@ watch them. The module-scoped ``cluster`` fixture lives in tests/conftest.py."""
 from __future__ import annotations
 
 import itertools
+import os
+import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 from manhattan.client import (
     Client, Consistency, RetryPolicy, RoundRobinPolicy, Timeout, Unavailable,
 )
 from manhattan.node.local_cluster import LocalCluster
+from manhattan.node.process import NodeProcess
 
 _names = itertools.count(1)
 
@@ -112,3 +116,18 @@ def wait_until_up(local: LocalCluster, node_id: int, observer: int | None = None
         with only(local.node(watcher).address, local.admin_token) as client:
             assert eventually(lambda: next(m.alive for m in client.admin.topology().members
                                            if m.id == node_id))
+
+
+@contextmanager
+def paused(*nodes: NodeProcess) -> Iterator[None]:
+    """SIGSTOP node processes (by PID) for the block, SIGCONT after it whatever happens:
+    a node that is alive but answers nothing, as a stalled host looks to its peers."""
+    pids = [node.pid for node in nodes]
+    assert all(pids), "paused() needs running nodes"
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)

@@ -3,12 +3,9 @@ staleness, one winner among concurrent creates, status."""
 
 from __future__ import annotations
 
-import os
-import signal
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import grpc
 import pytest
@@ -20,6 +17,8 @@ from manhattan.client import (
 )
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc
+
+from tests.clusters import paused
 
 
 def only(endpoint: str, token: str, **kwargs) -> Client:
@@ -46,20 +45,6 @@ def majority_seen(local: LocalCluster, node_id: int) -> bool:
     with only(local.node(node_id).address, local.admin_token) as client:
         md = client.admin.node_info(timeout=2).metadata
     return md is not None and md.has_majority
-
-
-@contextmanager
-def paused(local: LocalCluster, *node_ids: int) -> Iterator[None]:
-    """SIGSTOP nodes (by PID) for the block, SIGCONT after it whatever happens."""
-    pids = [local.node(i).pid for i in node_ids]
-    assert all(pids)
-    for pid in pids:
-        os.kill(pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        for pid in pids:
-            os.kill(pid, signal.SIGCONT)
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +79,7 @@ def test_minority_answers_unavailable_within_its_deadline_and_nothing_happens(cl
     lone = cluster.node(3)
     with only(cluster.node(1).address, cluster.admin_token) as admin:
         admin.admin.create_tenant("before-pause")
-    with paused(cluster, 1, 2):
+    with paused(cluster.node(1), cluster.node(2)):
         # no retries: the node's own answer is under test, not the SDK's last error
         with only(lone.address, cluster.admin_token,
                   retry=RetryPolicy(max_attempts=1)) as client:
@@ -132,7 +117,7 @@ def test_the_sdks_dataset_listing_for_routing_costs_no_log_round_trip(cluster):
         admin.admin.create_dataset("routed", tenant="routing", replication_factor=2)
     lone = cluster.node(3)
     header = (("authorization", f"Bearer {cluster.admin_token}"),)
-    with paused(cluster, 1, 2), grpc.insecure_channel(lone.address) as channel:
+    with paused(cluster.node(1), cluster.node(2)), grpc.insecure_channel(lone.address) as channel:
         stub = admin_pb2_grpc.AdminStub(channel)
         with only(lone.address, cluster.admin_token,
                   retry=RetryPolicy(max_attempts=1)) as client:
@@ -204,7 +189,7 @@ def test_a_node_cut_off_longer_than_max_staleness_refuses_tenant_calls(cluster):
         admin.admin.create_dataset("stale-ds", tenant="stale", replication_factor=1)
     with only(cluster.node(3).address, token) as tenant:
         tenant.dataset("stale-ds").get("k", "")  # served while in contact
-        with paused(cluster, 1, 2):
+        with paused(cluster.node(1), cluster.node(2)):
             cut_at = time.monotonic()
             with pytest.raises(Unavailable, match="metadata stale"):
                 deadline = time.monotonic() + 15
@@ -257,7 +242,7 @@ def test_a_name_dropped_while_a_node_slept_and_reused_never_shows_old_rows(clust
             old = first.dataset("reused")
             assert eventually(lambda: old.put("p", "a", "old", consistency=Consistency.ALL)
                               is not None)
-            with paused(cluster, 3):
+            with paused(cluster.node(3)):
                 old.put("p", "b", "old-hinted", consistency=Consistency.QUORUM)  # a hint for 3
                 time.sleep(1.5)  # past replica_timeout_s: node 1 holds it as a hint
                 admin.admin.drop_dataset("reused")

@@ -5,8 +5,6 @@ goes only after its replacement votes, so one paused node never stops admin call
 from __future__ import annotations
 
 import json
-import os
-import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +15,7 @@ from manhattan.client import Client
 from manhattan.client.ops import ClusterOps
 
 from tests.cluster.test_membership import cli, new_node
-from tests.clusters import eventually, only, start_cluster, wait_until_down
+from tests.clusters import eventually, only, paused, start_cluster, wait_until_down
 
 ADMIN_DEADLINE_S = 20.0  # an election after a pause, on a loaded 2-core machine
 
@@ -43,17 +41,6 @@ def voters_settled(nodes, token: str, count: int) -> bool:
     sets = {voters for _, voters in seen.values()}
     return (len(sets) == 1 and len(next(iter(sets))) == count
             and all(role in ("leader", "follower") for role, _ in seen.values()))
-
-
-@contextmanager
-def paused(node) -> Iterator[None]:
-    """SIGSTOP one node process (by its PID) for the block, SIGCONT after it."""
-    assert node.pid
-    os.kill(node.pid, signal.SIGSTOP)
-    try:
-        yield
-    finally:
-        os.kill(node.pid, signal.SIGCONT)
 
 
 def commits_with_each_paused(nodes, token: str, tag: str) -> None:

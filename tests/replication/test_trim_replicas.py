@@ -5,8 +5,6 @@ trimmed record back, and bad arguments are refused before anything is sent."""
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 
 import grpc
 import pytest
@@ -15,7 +13,9 @@ from manhattan.client import AsyncClient, Consistency, InvalidRequest, Permissio
 from manhattan.client.ops import ClusterOps
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.proto.v1 import data_pb2, data_pb2_grpc
-from tests.clusters import eventually, new_dataset, only, wait_until_down, wait_until_up
+from tests.clusters import (
+    eventually, new_dataset, only, paused, wait_until_down, wait_until_up,
+)
 
 ONE, QUORUM, ALL = Consistency.ONE, Consistency.QUORUM, Consistency.ALL
 
@@ -75,12 +75,9 @@ def test_a_replica_that_missed_the_trim_converges_without_resurrecting(
     with only(cluster.node(1).address, token) as client:
         ds = client.dataset(name)
         fill(ds, "home", 25)
-        os.kill(down.pid, signal.SIGSTOP)
-        try:
+        with paused(down):
             wait_until_down(cluster, 3, observer=1)
             assert ds.trim("home", 5, consistency=QUORUM, timeout=30).removed == 20
-        finally:
-            os.kill(down.pid, signal.SIGCONT)
         wait_until_up(cluster, 3)
     assert on_node(cluster, 3, token, name, "home") == list(range(25))  # it missed it
     # A QUORUM read through node 3 merges with a peer's tombstones and repairs node 3
@@ -101,13 +98,10 @@ def test_anti_entropy_brings_a_missed_trim_to_its_replica(cluster: LocalCluster)
     with only(cluster.node(1).address, token) as client:
         ds = client.dataset(name)
         fill(ds, "feed", 12)
-        os.kill(down.pid, signal.SIGSTOP)
-        try:
+        with paused(down):
             wait_until_down(cluster, 2, observer=1)
             assert ds.trim("feed", 4, consistency=QUORUM, timeout=30).removed == 8
             ds.put("feed", lkey(0), b"again", consistency=QUORUM)  # newer than the trim
-        finally:
-            os.kill(down.pid, signal.SIGCONT)
         wait_until_up(cluster, 2)
     assert on_node(cluster, 2, token, name, "feed") == list(range(12))  # it missed the trim
     with only(cluster.node(1).address, cluster.admin_token) as admin:
