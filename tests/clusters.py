@@ -20,12 +20,13 @@ from manhattan.node.process import NodeProcess
 _names = itertools.count(1)
 
 
-def only(endpoint: str, token: str) -> Client:
+def only(endpoint: str, token: str, attempts: int = 12) -> Client:
     """A client that talks to exactly one node (no routing elsewhere); it retries
     Unavailable for longer than the default, to ride out a failure detector's flap
-    while a restarted node warms up on a loaded machine."""
+    while a restarted node warms up on a loaded machine (``attempts=1``: a test that
+    must see the first answer, which a retry would hide)."""
     return Client([endpoint], token=token, routing=RoundRobinPolicy([endpoint]),
-                  retry=RetryPolicy(max_attempts=12, max_backoff=0.5))
+                  retry=RetryPolicy(max_attempts=attempts, max_backoff=0.5))
 
 
 def eventually(check: Callable[[], bool], timeout: float = 15.0, interval: float = 0.1) -> bool:

@@ -109,8 +109,7 @@ class Coordinator(CounterCoordination, ReplicaApply, ReplicaTrim):
         self._background: set[asyncio.Task[object]] = set()
         self.read_repair = ReadRepair(
             node_id=node_id, engine=engine, spawn=self._spawn, stats=self.stats,
-            send=lambda member, dataset, writes: self._apply_remote(member, dataset, writes,
-                                                                    False))
+            send=self._repair_replica)
         self.paxos = PaxosCoordinator(self)
         self.hint_replay = HintReplay(
             hints=hints, membership=membership, detector=detector, engine=engine,
@@ -118,6 +117,12 @@ class Coordinator(CounterCoordination, ReplicaApply, ReplicaTrim):
             replica_timeout=replica_timeout, max_bytes=max_response_bytes)
 
     # -- helpers ------------------------------------------------------------
+
+    async def _repair_replica(self, member: Member, dataset: str, writes: list[Write]) -> bool:
+        """Read repair's replica write: True once the replica holds these versions or
+        newer ones. (``_apply_remote`` answers None when it could not, and an empty
+        ``Beaten`` when every write applied: that falsy answer is a success.)"""
+        return await self._apply_remote(member, dataset, writes, False) is not None
 
     def _alive(self, member: Member) -> bool:
         return member.id == self.node_id or self.detector.is_alive(member.id)

@@ -72,10 +72,6 @@ def quiet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
         local.stop()
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, open: after a restart the counter add's or read's blocking read repair can "
-    "fail at once (Timeout 'read repair ... did not complete in time'); seen in CI runs "
-    "and locally, cause not found yet (closing note of this stop)"))
 def test_diverged_replicas_merge_on_read_and_converge_on_repair(quiet: LocalCluster):
     local = quiet
     token, ds = new_dataset(local, kind="counter")
@@ -102,10 +98,6 @@ def test_diverged_replicas_merge_on_read_and_converge_on_repair(quiet: LocalClus
     assert again["records_exchanged"] == 0 and again["ranges_differing"] == 0
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "known bug, open: after a restart the counter add's or read's blocking read repair can "
-    "fail at once (Timeout 'read repair ... did not complete in time'); seen in CI runs "
-    "and locally, cause not found yet (closing note of this stop)"))
 def test_a_quorum_read_merges_replicas_that_each_lack_increments(quiet: LocalCluster):
     local = quiet
     try:
