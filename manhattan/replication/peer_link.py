@@ -4,7 +4,7 @@ Operations to a peer are queued, sent as batches on a long-lived
 bidirectional ``Peer.Replicate`` stream and matched to replies by id, so a
 busy coordinator pays one stream message for many records instead of one
 unary RPC each. A broken stream fails its pending operations at once and is
-re-opened by the next call.
+re-opened by the next call (fail fast: a dead peer's reads go to a spare replica).
 
 Every batch is bounded in bytes below the gRPC message limit as well as in
 count, and an operation too large for any message is refused before it is
@@ -126,9 +126,11 @@ class PeerLink:
                     if count and total + size > self.max_batch_bytes:
                         break
                     count, total = count + 1, total + size
-                batch = [op for op, _ in stream.outbox[:count]]
+                # An op whose caller stopped waiting (timed out) is not sent late.
+                batch = [op for op, _ in stream.outbox[:count] if op.id in stream.pending]
                 del stream.outbox[:count]
-                yield peer_pb2.ReplicaBatch(ops=batch)
+                if batch:
+                    yield peer_pb2.ReplicaBatch(ops=batch)
 
     async def _run(self, stream: _Stream) -> None:
         call = self.stub.Replicate(self._requests(stream), metadata=self._metadata)

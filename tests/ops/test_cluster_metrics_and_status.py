@@ -59,7 +59,7 @@ def test_replica_write_latency_is_recorded_per_peer(cluster: LocalCluster) -> No
     before = scrape(address)
     with only(cluster.node(1).address, token) as client:
         client.dataset(dataset).put_many([Put(f"u{i}", "l", "v") for i in range(WRITES)],
-                                         consistency=Consistency.ALL)
+                                         consistency=Consistency.ALL, timeout=30)
     after = scrape(address)
     for peer in ("2", "3"):
         grew = (value(after, "manhattan_replica_write_duration_seconds_count", peer=peer)
