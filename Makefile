@@ -18,9 +18,11 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/manhattan demo
 
-## make test: the whole suite (unit, property and real-process integration tests).
+## make test: the whole suite (unit, property and real-process integration tests), in
+## TEST_WORKERS processes (pytest-xdist; each test file on one worker).
+TEST_WORKERS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadgroup
 
 ## make bench: benchmarks that print ratios against baselines measured in the same run,
 ## then BENCHMARKS.md and bench/plots/ re-rendered from bench/results/*.json.

@@ -20,13 +20,20 @@ from manhattan.node.process import NodeProcess
 _names = itertools.count(1)
 
 
+# A call's deadline for the tests' clients unless the test names one: a test about
+# something else must not fail because a shared 2-core box stalled a replica for the
+# SDK's default 5 s (tests of deadlines pass their own).
+TEST_DEADLINE_S = 30.0
+
+
 def only(endpoint: str, token: str, attempts: int = 12) -> Client:
     """A client that talks to exactly one node (no routing elsewhere); it retries
     Unavailable for longer than the default, to ride out a failure detector's flap
     while a restarted node warms up on a loaded machine (``attempts=1``: a test that
     must see the first answer, which a retry would hide)."""
     return Client([endpoint], token=token, routing=RoundRobinPolicy([endpoint]),
-                  retry=RetryPolicy(max_attempts=attempts, max_backoff=0.5))
+                  retry=RetryPolicy(max_attempts=attempts, max_backoff=0.5),
+                  timeout=TEST_DEADLINE_S)
 
 
 def eventually(check: Callable[[], bool], timeout: float = 15.0, interval: float = 0.1) -> bool:

@@ -9,6 +9,7 @@ Clusters: the module-scoped ``cluster`` fixture here, built with the helpers of
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,11 +19,38 @@ import pytest
 
 from manhattan.client import Client
 from manhattan.node.local_cluster import LocalCluster
-from manhattan.node.process import NodeProcess
+from manhattan.node.process import PORT_RANGE_ENV, NodeProcess
 from tests.clusters import start_cluster
 from tests.tenants import Made, make_on
 
 _names = itertools.count(1)
+
+
+def _claim_port_range() -> None:
+    """Each test process takes its own slice of 16000-31999 for the nodes it starts:
+    below the kernel's ephemeral ports (no client connection takes a node's port
+    between its pick and its bind) and disjoint from the other xdist workers'."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), 1)
+    width = 16000 // count
+    low = 16000 + int(worker.removeprefix("gw")) * width
+    os.environ.setdefault(PORT_RANGE_ENV, f"{low}-{low + width - 1}")
+
+
+_claim_port_range()
+
+# Run on one xdist worker, one after another: each loads both cores by itself, and the
+# bench files share one session-wide quick run.
+HEAVY = ("tests/bench/test_bench_quick_", "tests/jepsen/test_jepsen_smoke")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``make test`` runs ``--dist loadgroup``: a file's tests stay on one worker (its
+    module-scoped cluster starts once) and the heavy files share a worker."""
+    for item in items:
+        path = item.nodeid.split("::", 1)[0]
+        group = "heavy" if path.startswith(HEAVY) else path
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @dataclass

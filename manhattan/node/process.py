@@ -6,7 +6,9 @@ SIGKILL after a grace period), never by name.
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -21,10 +23,36 @@ from manhattan.node.cluster_file import FILE_NAME, read_cluster_file
 from manhattan.security.tls import TlsFiles, channel
 
 
+PORT_RANGE_ENV = "MANHATTAN_PORT_RANGE"
+_next_in_range: itertools.count[int] | None = None
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port that was free a moment ago."""
+    """A TCP port that was free a moment ago.
+
+    With ``MANHATTAN_PORT_RANGE=LOW-HIGH`` set (the test suite sets one per worker
+    process), ports come from that range in turn: below the kernel's ephemeral range,
+    so an outgoing connection cannot take a port between this check and a node's
+    bind, and disjoint from other workers' ranges. Otherwise the kernel picks one."""
+    span = os.environ.get(PORT_RANGE_ENV)
+    if not span:
+        return _bind_test(host, 0)
+    low, high = (int(part) for part in span.split("-", 1))
+    global _next_in_range
+    if _next_in_range is None:
+        _next_in_range = itertools.count(random.randrange(high - low + 1))
+    for _ in range(high - low + 1):
+        port = low + next(_next_in_range) % (high - low + 1)
+        try:
+            return _bind_test(host, port)
+        except OSError:
+            continue
+    raise OSError(f"no free port in {PORT_RANGE_ENV}={span}")
+
+
+def _bind_test(host: str, port: int) -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
+        sock.bind((host, port))
         return sock.getsockname()[1]
 
 

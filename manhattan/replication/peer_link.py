@@ -4,7 +4,9 @@ Operations to a peer are queued, sent as batches on a long-lived
 bidirectional ``Peer.Replicate`` stream and matched to replies by id, so a
 busy coordinator pays one stream message for many records instead of one
 unary RPC each. A broken stream fails its pending operations at once and is
-re-opened by the next call (fail fast: a dead peer's reads go to a spare replica).
+re-opened by the next call: it fails fast on a peer that refuses connections (reads go
+to a spare replica), and waits for the connection, within each operation's timeout,
+for a peer that restarted while gRPC's reconnect backoff still runs.
 
 Every batch is bounded in bytes below the gRPC message limit as well as in
 count, and an operation too large for any message is refused before it is
@@ -85,6 +87,15 @@ class PeerLink:
         self._stream: _Stream | None = None
         self._closed = False
 
+    def reconnecting_to_live_peer(self) -> bool:
+        """Whether a call should wait for the channel to connect (``wait_for_ready``)
+        rather than fail at once: the channel is between attempts after a failure
+        (gRPC's reconnect backoff) while the failure detector has heard from the peer
+        since, i.e. it restarted. Otherwise fail fast: a peer that refuses connections,
+        or was never tried, is found out by the call itself (and reads go to a spare)."""
+        return (self._detector.is_alive(self.peer_id)
+                and self.channel.get_state() == grpc.ChannelConnectivity.TRANSIENT_FAILURE)
+
     async def call(self, op: peer_pb2.ReplicaOp, timeout: float) -> peer_pb2.ReplicaReply:
         """Send one operation (a copy with an id of this link's) and await its reply."""
         if self._closed:
@@ -133,7 +144,8 @@ class PeerLink:
                     yield peer_pb2.ReplicaBatch(ops=batch)
 
     async def _run(self, stream: _Stream) -> None:
-        call = self.stub.Replicate(self._requests(stream), metadata=self._metadata)
+        call = self.stub.Replicate(self._requests(stream), metadata=self._metadata,
+                                   wait_for_ready=self.reconnecting_to_live_peer())
         try:
             async for message in call:
                 self._detector.heartbeat(self.peer_id)

@@ -123,8 +123,11 @@ def test_restore_refuses_a_database_without_force_and_another_nodes_snapshot(
 def test_snapshot_names_are_checked_and_never_reused(cluster: LocalCluster) -> None:
     bad = manhattan(cluster, "snapshot", "create", "../escape")
     assert bad.exit_code != 0 and "not valid" in bad.output, bad.output
-    again = manhattan(cluster, "snapshot", "create", "s1")
+    first = manhattan(cluster, "snapshot", "create", "reused")
+    assert first.exit_code == 0, first.output
+    again = manhattan(cluster, "snapshot", "create", "reused")
     assert again.exit_code != 0 and "already exists" in again.output, again.output
-    deleted = manhattan(cluster, "snapshot", "delete", "s1")
+    deleted = manhattan(cluster, "snapshot", "delete", "reused")
     assert deleted.exit_code == 0, deleted.output
-    assert json_out(manhattan(cluster, "snapshot", "list", "-o", "json")) == []
+    listed = json_out(manhattan(cluster, "snapshot", "list", "-o", "json"))
+    assert "reused" not in {row["name"] for row in listed}, listed

@@ -60,7 +60,7 @@ def test_all_with_a_replica_down_is_unavailable_and_writes_nothing(cluster):
         wait_until_down(cluster, 3, observer=1)
         with only(cluster.node(1).address, token) as client:
             with pytest.raises(Unavailable, match="nothing was sent"):
-                client.dataset(ds).put("never", "l", "x", consistency=ALL, timeout=1.0)
+                client.dataset(ds).put("never", "l", "x", consistency=ALL, timeout=10.0)
             with pytest.raises(Unavailable):
                 client.dataset(ds).get("never", "l", consistency=ALL, timeout=1.0)
             for node_id in (1, 2):

@@ -73,7 +73,7 @@ def _read_all(client: Client) -> bytes | None:
     """The value read at ALL; None while a peer is briefly thought down (a failure
     detector flap under load answers Unavailable: nothing was read, so ask again)."""
     try:
-        record = client.dataset("tls-ds").get("user", "a", consistency=Consistency.ALL)
+        record = client.dataset("tls-ds").get("user", "a", consistency=Consistency.ALL, timeout=30)
     except Unavailable:
         return None
     return record.value if record is not None else b""

@@ -206,14 +206,16 @@ class Exchanger:
 
     async def exchange(self, channel: grpc.aio.Channel, peer: int, dataset: str,
                        ranges: list[Range], epoch: int, keys_per_s: float = 0,
-                       on_progress: Callable[[ExchangeResult], None] | None = None
-                       ) -> ExchangeResult:
-        """Compare and repair ``ranges`` of ``dataset`` with ``peer``."""
+                       on_progress: Callable[[ExchangeResult], None] | None = None,
+                       wait_for_ready: bool = False) -> ExchangeResult:
+        """Compare and repair ``ranges`` of ``dataset`` with ``peer`` (``wait_for_ready``:
+        the peer just restarted and the channel is still reconnecting)."""
         result = ExchangeResult()
         if not ranges:
             return result
         stub = ops_pb2_grpc.PeerRangesStub(channel)
-        call = stub.Exchange(metadata=self._metadata, timeout=self._timeout_s * 10)
+        call = stub.Exchange(metadata=self._metadata, timeout=self._timeout_s * 10,
+                             wait_for_ready=wait_for_ready)
 
         async def ask(request: ops_pb2.ExchangeRequest) -> ops_pb2.ExchangeReply:
             await call.write(request)

@@ -112,12 +112,13 @@ class AntiEntropy:
             raise ExchangeFailed(f"node {job.peer.id} is down")
         if job.epoch != self.membership.epoch:
             raise ExchangeFailed("the topology changed; plan again")
-        channel = self.links.get(job.peer.id, job.peer.address).channel
+        link = self.links.get(job.peer.id, job.peer.address)
         async with self._lock:
             try:
                 result = await self.exchanger.exchange(
-                    channel, job.peer.id, job.dataset, job.ranges, job.epoch,
-                    keys_per_s=keys_per_s, on_progress=on_progress)
+                    link.channel, job.peer.id, job.dataset, job.ranges, job.epoch,
+                    keys_per_s=keys_per_s, on_progress=on_progress,
+                    wait_for_ready=link.reconnecting_to_live_peer())
             except ExchangeFailed:
                 self.stats["exchanges_failed"] += 1
                 raise
