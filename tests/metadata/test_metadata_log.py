@@ -18,7 +18,7 @@ from manhattan.client import (
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.proto.v1 import admin_pb2, admin_pb2_grpc
 
-from tests.clusters import paused
+from tests.clusters import metadata_answers, paused
 
 
 def only(endpoint: str, token: str, **kwargs) -> Client:
@@ -223,7 +223,9 @@ def test_metadata_status_names_one_leader_and_no_lag_at_rest(cluster):
     roles, commits = [], []
     for node in cluster.nodes:
         with only(node.address, cluster.admin_token) as client:
-            client.admin.list_tenants()  # a barrier: this node has applied the commit index
+            # a barrier: this node has applied the commit index (once the election that
+            # an earlier test's pause may have set off is over)
+            assert eventually(lambda: metadata_answers(client), timeout=60), node.node_id
             md = client.admin.node_info().metadata
             roles.append(md.role)
             commits.append((md.commit_index, md.applied_index))
