@@ -26,6 +26,7 @@ connections to the majority have timed out (``metadata.connection_timeout_s``).
 from __future__ import annotations
 
 import asyncio
+import math
 import hashlib
 import json
 import logging
@@ -126,6 +127,10 @@ class MetadataLog:
         self._sync: SyncObj | None = None
         self._machine: _Machine | None = None
         self._majority_at = time.monotonic()
+        # Start of the newest barrier that completed here: this node had applied every
+        # command committed before that moment. Tenant calls are refused once it is
+        # older than max_staleness_s (bounded revocation); none yet at start.
+        self._fresh_at = -math.inf
         self.applied_seq = 0
         self.commands = {"committed": 0, "refused": 0, "unavailable": 0, "timeout": 0}
 
@@ -292,9 +297,11 @@ class MetadataLog:
         read, a membership resume or a data-plane catch-up."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(timeout, 0.0)
+        started = time.monotonic()
         while True:
             try:
                 await self.submit({"op": "barrier"}, deadline - loop.time())
+                self._fresh_at = max(self._fresh_at, started)
                 return
             except (Unavailable, Timeout):
                 if not self.has_majority() or loop.time() + BARRIER_RETRY_S >= deadline:
@@ -312,10 +319,33 @@ class MetadataLog:
         """How long this node has been cut off from a majority (0 while in contact)."""
         return 0.0 if self.has_majority() else time.monotonic() - self._majority_at
 
+    def seconds_since_fresh(self) -> float:
+        """How long ago the newest completed barrier started (inf: none yet): this node's
+        metadata holds at least everything committed up to that long ago."""
+        return time.monotonic() - self._fresh_at
+
     def stale(self) -> bool:
-        """Whether this node's metadata may be older than ``max_staleness_s`` allows."""
+        """Whether this node's metadata may be older than ``max_staleness_s`` allows.
+
+        Contact with a majority is no proof: a follower paused (or starved) while a token
+        was revoked still sees a leader when it resumes, and applies the revoke only once
+        the leader's next entries reach it. A completed barrier is proof (everything
+        committed before it started has been applied here), and the node takes one at
+        least every ``freshness_period_s``."""
         limit = self.settings.max_staleness_s
-        return limit > 0 and self.seconds_since_majority() > limit
+        return limit > 0 and self.seconds_since_fresh() > limit
+
+    def may_freshen(self) -> bool:
+        """Whether a barrier is worth waiting for to make this node fresh: a majority is
+        in reach, or the node has not been fresh since it started (its log is still
+        electing a leader). A node cut off after having been fresh refuses at once."""
+        return self.has_majority() or self._fresh_at == -math.inf
+
+    @property
+    def freshness_period_s(self) -> float:
+        """How often a barrier renews this node's freshness (a fraction of the bound, so
+        one slow barrier does not make it stale)."""
+        return min(1.0, self.settings.max_staleness_s / 4)
 
     def status(self) -> dict[str, Any]:
         """Role (leader, follower, learner, stopped), leader, term and indexes of this

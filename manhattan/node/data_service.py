@@ -56,8 +56,13 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
         coordinator: Coordinator, gate: QosGate | None = None,
         throttle_delay: float = 0.0,
         catch_up_catalog: Callable[[], Awaitable[bool]] | None = None,
+        may_freshen: Callable[[], bool] = lambda: False,
     ) -> None:
         self._catalog = catalog
+        # Whether a barrier may make this stale node fresh (``MetadataLog.may_freshen``):
+        # one that just started or resumed from a pause renews its freshness within the
+        # call's deadline instead of refusing; one cut off from the log refuses at once.
+        self._may_freshen = may_freshen
         self._catch_up_catalog = catch_up_catalog
         self._auth = auth
         self._check = validator
@@ -79,6 +84,13 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
             # A token issued through another node moments ago: this node may not have
             # applied it yet. Catch up once (shared, one in flight), then decide.
             if not await self._caught_up(context):
+                raise
+            principal = self._auth.principal(metadata)
+        except Unavailable:
+            # Metadata stale (``MetadataLog.stale``): with the log in reach, a barrier
+            # (shared, one in flight) applies what was committed meanwhile, revokes
+            # included, and makes this node fresh again; then the token is checked anew.
+            if not self._may_freshen() or not await self._caught_up(context):
                 raise
             principal = self._auth.principal(metadata)
         if not name:

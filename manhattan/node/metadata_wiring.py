@@ -96,6 +96,7 @@ class NodeMetadata:
         # Asks the peers whether the cluster removed this node (set by the node).
         self.ask_peers: Callable[[], Awaitable[PeerView | None]] | None = None
         self._probe: asyncio.Task[None] | None = None  # the ask in flight
+        self._freshness: asyncio.Task[None] | None = None  # the barrier in flight
 
     def _changed(self) -> None:
         """Applied metadata changed: rebuild the views; adopt a new topology."""
@@ -255,7 +256,7 @@ class NodeMetadata:
 
     async def stop(self) -> None:
         """Stop the background work and Raft."""
-        tasks = [*self._tasks, *([self._probe] if self._probe is not None else [])]
+        tasks = [*self._tasks, *(t for t in (self._probe, self._freshness) if t is not None)]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
@@ -277,6 +278,12 @@ class NodeMetadata:
                 self._probe = asyncio.create_task(self._follow_if_removed(),
                                                   name="metadata-removal-probe")
             self.log.note_majority()
+            if (self.log.settings.max_staleness_s > 0
+                    and self.log.seconds_since_fresh() >= self.log.freshness_period_s
+                    and (self._freshness is None or self._freshness.done())):
+                # its own task: a barrier waits on the log, the checks here must not
+                self._freshness = asyncio.create_task(self._renew_freshness(),
+                                                      name="metadata-freshness")
             stale = self.log.stale()
             if stale != was_stale:
                 was_stale = stale
@@ -302,13 +309,24 @@ class NodeMetadata:
                     await asyncio.sleep(1.0)
         self._meta_store.meta_put(_IMPORTED_KEY, b"1")
 
+    async def _renew_freshness(self) -> None:
+        """One barrier: once it completes, this node is known to hold every metadata
+        command committed before it started (``MetadataLog.stale``)."""
+        try:
+            await self.log.barrier(self.config.metadata.max_staleness_s)
+        except Exception as exc:  # no majority, or slow: staleness grows, and says why
+            log.debug("metadata freshness barrier failed: %s", exc)
+
     def stale_reason(self) -> str:
         """Why tenant calls are refused now ("" = they are not)."""
         if not self.log.stale():
             return ""
-        return (f"metadata stale: no contact with a metadata majority for "
-                f"{self.log.seconds_since_majority():.0f}s (metadata.max_staleness_s = "
-                f"{self.config.metadata.max_staleness_s:g})")
+        since = self.log.seconds_since_fresh()
+        shown = "ever since it started" if since == float("inf") else f"for {since:.0f}s"
+        return (f"metadata stale: this node has not confirmed it holds the metadata log's "
+                f"latest commands {shown} (metadata majority "
+                f"{'reachable' if self.log.has_majority() else 'unreachable'}; "
+                f"metadata.max_staleness_s = {self.config.metadata.max_staleness_s:g})")
 
     async def catch_up(self) -> bool:
         """Asked for a dataset this node has not applied: wait until it has applied what

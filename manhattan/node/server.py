@@ -211,7 +211,8 @@ class StorageNode:
         add_unary_servicer(server, DataService(
             self.catalog, auth, RequestValidator(self.config.limits), self.coordinator,
             gate=self._qos_gate(), throttle_delay=self.config.limits.throttle_delay_s,
-            catch_up_catalog=catch_up),
+            catch_up_catalog=catch_up,
+            may_freshen=self.metadata.log.may_freshen if self.metadata else lambda: False),
             data_pb2.DESCRIPTOR.services_by_name["Data"],
             reply_trailers=reply_trailers(self.clock))
         add_unary_servicer(server, AdminService(self.catalog, self.tokens, auth, self.engine, self.clock, identity,

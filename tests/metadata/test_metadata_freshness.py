@@ -1,0 +1,53 @@
+"""Bounded revocation rests on freshness, not on contact with a majority.
+
+Found by the jepsen-style smoke (revocation check, seed 20261121, two test workers): a
+follower paused while a token was revoked saw a leader and a majority as soon as it
+resumed, so it kept serving the revoked token until the leader's next entries reached
+it, 7.7 s after the revoke against a 5 s bound. A node's metadata is now fresh only as of
+the start of its newest completed barrier (everything committed before that moment is
+applied), and tenant calls are refused once that is older than ``max_staleness_s``.
+
+A real one-voter log (it always has a majority) shows the rule: contact alone never
+makes it fresh, a barrier does, and freshness runs out unless renewed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from manhattan.metadata.log import LogSettings, MetadataLog
+from manhattan.node.process import free_port
+
+STALENESS_S = 0.5
+
+
+def test_only_a_completed_barrier_makes_a_node_fresh_and_freshness_runs_out(
+        tmp_path: Path) -> None:
+    async def scenario() -> list[tuple[bool, bool]]:
+        address = f"127.0.0.1:{free_port()}"
+        log = MetadataLog(LogSettings(address, (address,), tmp_path / "log", "secret",
+                                      max_staleness_s=STALENESS_S, election_timeout_s=0.2),
+                          on_applied=lambda applied: None, on_restored=lambda items: None)
+        log.start()
+        seen = []
+        try:
+            deadline = time.monotonic() + 10
+            while not log.has_majority():  # a one-voter log elects itself
+                assert time.monotonic() < deadline, "no leader"
+                await asyncio.sleep(0.05)
+            seen.append((log.has_majority(), log.stale()))  # in contact, never confirmed
+            await log.barrier(5.0)
+            seen.append((log.has_majority(), log.stale()))  # confirmed just now
+            await asyncio.sleep(STALENESS_S * 1.5)
+            seen.append((log.has_majority(), log.stale()))  # in contact, confirmed too long ago
+            await log.barrier(5.0)
+            seen.append((log.has_majority(), log.stale()))
+        finally:
+            log.close()
+        return seen
+
+    assert asyncio.run(scenario()) == [(True, True), (True, False), (True, True), (True, False)]
+    assert MetadataLog(LogSettings("a:1", ("a:1",), tmp_path, "s", max_staleness_s=30.0),
+                       on_applied=print, on_restored=print).freshness_period_s == 1.0
