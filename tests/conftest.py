@@ -21,6 +21,7 @@ from manhattan.client import Client
 from manhattan.node.local_cluster import LocalCluster
 from manhattan.node.process import PORT_RANGE_ENV, NodeProcess
 from tests.clusters import start_cluster
+from tests.loop_thread import LoopThread
 from tests.tenants import Made, make_on
 
 _names = itertools.count(1)
@@ -42,14 +43,26 @@ _claim_port_range()
 # Run on one xdist worker, one after another: each loads both cores by itself, and the
 # bench files share one session-wide quick run.
 HEAVY = ("tests/bench/test_bench_quick_", "tests/jepsen/test_jepsen_smoke")
+# Session-wide clusters: the files using one run on one worker, so it starts once (an
+# idle cluster per worker would burn CPU for the rest of the run).
+SHARED_CLUSTERS = ("social_cluster", "sdk_cluster")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """``make test`` runs ``--dist loadgroup``: a file's tests stay on one worker (its
-    module-scoped cluster starts once) and the heavy files share a worker."""
+    module-scoped cluster starts once), the heavy files share a worker, and so do the
+    files on one session-wide cluster."""
+    def path_of(item: pytest.Item) -> str:
+        return item.nodeid.split("::", 1)[0]
+
+    shared: dict[str, str] = {}
     for item in items:
-        path = item.nodeid.split("::", 1)[0]
-        group = "heavy" if path.startswith(HEAVY) else path
+        for name in SHARED_CLUSTERS:
+            if name in getattr(item, "fixturenames", ()):
+                shared.setdefault(path_of(item), name)
+    for item in items:
+        path = path_of(item)
+        group = "heavy" if path.startswith(HEAVY) else shared.get(path, path)
         item.add_marker(pytest.mark.xdist_group(group))
 
 
@@ -65,6 +78,27 @@ class TenantHandle:
     def client(self, **kwargs) -> Client:
         """A fresh client acting as this tenant."""
         return Client([self.endpoint], token=self.token, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def social_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
+    """The 3-node cluster of the social service tests (services, cli, console): one per
+    test process, each test in a namespace of its own."""
+    local = start_cluster(tmp_path_factory.mktemp("social"))
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="session")
+def loop_thread() -> Iterator[LoopThread]:
+    """The event loop the social service tests drive their services on."""
+    runner = LoopThread()
+    try:
+        yield runner
+    finally:
+        runner.close()
 
 
 @pytest.fixture(scope="session")

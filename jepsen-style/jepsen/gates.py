@@ -57,7 +57,7 @@ SMOKE_CHECKS: list[str] = [
     "metadata-agreement",
     "revocation",
     "tenant-isolation",
-    # "membership",  # passes with runner.SMOKE_LAST = ["member-driver-kill"]; +35 s
+    "membership",  # with runner.SMOKE_LAST = ["member-driver-kill"]
 ]
 
 # the workloads a check needs (checks not listed need only the base workloads)

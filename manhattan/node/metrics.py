@@ -327,11 +327,13 @@ class StateCollector:
     """Reads figures kept elsewhere at scrape time: hints, repairs, RocksDB stats."""
 
     def __init__(self, *, engine: EngineSource, hints: HintSource,
-                 read_repairs: Callable[[], int], topology_epoch: Callable[[], int]) -> None:
+                 read_repairs: Callable[[], int], topology_epoch: Callable[[], int],
+                 paxos: Callable[[], Mapping[str, int]] = dict) -> None:
         self._engine = engine
         self._hints = hints
         self._read_repairs = read_repairs
         self._epoch = topology_epoch
+        self._paxos = paxos
         self.closed = False  # set before the engine closes: a late scrape reads nothing
 
     def describe(self) -> Iterable[Metric]:
@@ -373,7 +375,15 @@ class StateCollector:
                                       value=self._read_repairs())
         epoch = GaugeMetricFamily("manhattan_topology_epoch",
                                   "Topology epoch this node holds.", value=self._epoch())
-        families = [pending, age, replayed, dropped, expired, repairs, epoch]
+        paxos = CounterMetricFamily(
+            "manhattan_paxos",
+            "SERIAL operations coordinated here, by event: outcomes (cas_applied, "
+            "cas_condition_failed, cas_timeout, serial_read, serial_read_timeout) and "
+            "rounds (rounds, contended: refused for a higher ballot, completed_in_progress: "
+            "another coordinator's unfinished proposal finished first).", labels=["event"])
+        for event, count in sorted(dict(self._paxos()).items()):
+            paxos.add_metric([event], count)
+        families = [pending, age, replayed, dropped, expired, repairs, epoch, paxos]
         families += self._rocksdb()
         return families
 

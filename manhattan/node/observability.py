@@ -7,7 +7,7 @@ start, stop, NodeInfo), so the node's assembly stays about assembly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import grpc
 from grpc_health.v1 import health
@@ -25,11 +25,12 @@ class Observability:
     """Metrics registry and HTTP endpoint, gRPC reflection, NodeInfo figures."""
 
     def __init__(self, config: NodeConfig, *, engine: Figures, hints: HintStore,
-                 read_repairs: Callable[[], int], topology_epoch: Callable[[], int]) -> None:
+                 read_repairs: Callable[[], int], topology_epoch: Callable[[], int],
+                 paxos: Callable[[], Mapping[str, int]]) -> None:
         self.config = config
         self.metrics = NodeMetrics()
         self.collector = StateCollector(engine=engine, hints=hints, read_repairs=read_repairs,
-                                        topology_epoch=topology_epoch)
+                                        topology_epoch=topology_epoch, paxos=paxos)
         self.metrics.registry.register(self.collector)
         self.server: MetricsServer | None = None
 

@@ -154,7 +154,8 @@ class StorageNode:
         self.observability = Observability(
             config, engine=self.engine, hints=self.hints,
             read_repairs=lambda: self.coordinator.stats["read_repairs"],
-            topology_epoch=lambda: self.membership.epoch)
+            topology_epoch=lambda: self.membership.epoch,
+            paxos=lambda: self.coordinator.paxos.stats)
         self.metrics = self.observability.metrics  # what measuring code is handed
         if self.metadata is not None:
             self.metrics.registry.register(MetadataCollector(self.metadata))

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -85,6 +86,10 @@ class _Contended(Exception):
         self.all_refused = all_refused
 
 
+PAXOS_EVENTS = ("cas_applied", "cas_condition_failed", "cas_timeout", "serial_read",
+                "serial_read_timeout", "rounds", "contended", "completed_in_progress")
+
+
 class PaxosCoordinator:
     """Runs Paxos rounds for one coordinator (its links, clock and membership)."""
 
@@ -95,6 +100,12 @@ class PaxosCoordinator:
         self.max_rounds = max_rounds
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
+        # What SERIAL operations came to, by event (manhattan_paxos_total{event} in
+        # /metrics): outcomes (cas_applied, cas_condition_failed, cas_timeout,
+        # serial_read, serial_read_timeout) and what rounds met on the way (rounds,
+        # contended: a higher ballot refused ours; completed_in_progress: another
+        # coordinator's unfinished proposal finished first).
+        self.stats: Counter[str] = Counter({event: 0 for event in PAXOS_EVENTS})
 
     # -- the public operations ---------------------------------------------------
 
@@ -103,6 +114,28 @@ class PaxosCoordinator:
                   ) -> CasOutcome:
         """Apply ``make_entry(ballot)`` if ``condition`` holds for the current record,
         linearizably; ``Timeout`` when contention or faults outlast the deadline."""
+        try:
+            outcome = await self._cas(spec, pkey, lkey, condition, make_entry, timeout)
+        except Timeout:
+            self.stats["cas_timeout"] += 1
+            raise
+        self.stats["cas_applied" if outcome.applied else "cas_condition_failed"] += 1
+        return outcome
+
+    async def read(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, *, seal: bool,
+                   timeout: float | None) -> Record | None:
+        """A linearizable read (``_read``), counted."""
+        try:
+            record = await self._read(spec, pkey, lkey, seal=seal, timeout=timeout)
+        except Timeout:
+            self.stats["serial_read_timeout"] += 1
+            raise
+        self.stats["serial_read"] += 1
+        return record
+
+    async def _cas(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, condition: Condition,
+                   make_entry: Callable[[Version], Entry], timeout: float | None
+                   ) -> CasOutcome:
         if self._c.write_refusal is not None and (reason := self._c.write_refusal()):
             raise Unavailable(reason)  # its ballots would be versions far ahead of its peers
         mine: set[Version] = set()
@@ -113,6 +146,7 @@ class PaxosCoordinator:
                 replicas, need, ballot, promises = await self._prepare(spec, pkey, lkey,
                                                                        deadline)
                 if promises.in_progress is not None:
+                    self.stats["completed_in_progress"] += 1
                     done = promises.in_progress
                     await self._complete(spec, replicas, need, pkey, lkey, ballot, done,
                                          deadline)
@@ -149,12 +183,13 @@ class PaxosCoordinator:
                 await self._commit(spec, pkey, lkey, proposal, need, deadline)
                 return CasOutcome(True, entry.version)
             except _Contended as contended:
+                self.stats["contended"] += 1
                 self._c._absorb(self._c.node_id, contended.promised.timestamp)
             await self._backoff(attempt, deadline, proposed)
         raise self._timeout(proposed, f"gave up after {self.max_rounds} contended rounds")
 
-    async def read(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, *, seal: bool,
-                   timeout: float | None) -> Record | None:
+    async def _read(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, *, seal: bool,
+                    timeout: float | None) -> Record | None:
         """A linearizable read: a prepare round that completes any proposal in progress
         first. ``seal`` also commits a no-op under the round's ballot, so no proposal
         older than this read can ever be chosen afterwards.
@@ -175,6 +210,7 @@ class PaxosCoordinator:
                 replicas, need, ballot, promises = await self._prepare(spec, pkey, lkey,
                                                                        deadline)
                 if promises.in_progress is not None:
+                    self.stats["completed_in_progress"] += 1
                     await self._complete(spec, replicas, need, pkey, lkey, ballot,
                                          promises.in_progress, deadline)
                     continue
@@ -185,6 +221,7 @@ class PaxosCoordinator:
                     await self._commit(spec, pkey, lkey, noop, need, deadline)
                 return self._c._visible(pkey, lkey, promises.current)
             except _Contended as contended:
+                self.stats["contended"] += 1
                 self._c._absorb(self._c.node_id, contended.promised.timestamp)
             await self._backoff(attempt, deadline, False)
         raise Timeout(f"SERIAL read gave up after {self.max_rounds} contended rounds")
@@ -197,6 +234,8 @@ class PaxosCoordinator:
         need = len(replicas) // 2 + 1
         live = self._c._check_live(replicas, need, Consistency.SERIAL)
         ballot = Version(0 if peek else self._c.clock.now(), self._c.node_id)
+        if not peek:
+            self.stats["rounds"] += 1
         op = peer_pb2.ReplicaOp(paxos_prepare=peer_pb2.PaxosPrepareOp(
             dataset=spec.storage_id, pkey=pkey, lkey=lkey, ballot=version_to_proto(ballot),
             peek=peek))
@@ -355,4 +394,4 @@ def expiry(ttl_ms: int, ballot: Version) -> int:
     return physical_ms(ballot.timestamp) + ttl_ms if ttl_ms else 0
 
 
-__all__ = ["CasOutcome", "Condition", "PaxosCoordinator", "expiry"]
+__all__ = ["PAXOS_EVENTS", "CasOutcome", "Condition", "PaxosCoordinator", "expiry"]

@@ -12,13 +12,12 @@ from click.testing import CliRunner
 
 from manhattan.cli.main import cli
 from manhattan.services.process import SocialProcess
-from tests.services.conftest import social_cluster  # noqa: F401  (the cluster it runs on)
 
 _namespaces = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
-def social_service(social_cluster) -> Iterator[SocialProcess]:  # noqa: F811
+def social_service(social_cluster) -> Iterator[SocialProcess]:
     """A social service whose celebrities are users with more than one follower, in a
     namespace of its own (a predecessor's worker-id lease must not hold it up)."""
     process = SocialProcess(social_cluster.data_dir, options=[

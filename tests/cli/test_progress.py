@@ -8,7 +8,7 @@ from rich.console import Console
 
 from manhattan.cli.progress import StageProgress
 from manhattan.services import sample
-from tests.services.conftest import loop_thread, running_social, social_cluster  # noqa: F401
+from tests.services.conftest import running_social
 
 
 def _console() -> tuple[Console, io.StringIO]:
@@ -44,7 +44,7 @@ def test_a_failed_command_does_not_claim_to_be_done():
 
 
 def test_the_sample_loader_reports_users_and_follows_up_to_their_totals(
-        social_cluster, loop_thread):  # noqa: F811
+        social_cluster, loop_thread):
     network = sample.generate(60)
     reports: list[tuple[str, int, int]] = []
     with running_social(social_cluster, loop_thread, workers=False) as social:

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from manhattan.cli.main import cli
-from tests.cli.conftest import social_cluster, social_service  # noqa: F401
+from tests.cli.conftest import social_service  # noqa: F401
 from tests.console.conftest import login, running_console, wait
 
 pytestmark = pytest.mark.slow

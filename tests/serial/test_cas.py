@@ -80,3 +80,26 @@ def test_unconditional_serial_write_and_ttl(ds) -> None:
 def test_bad_conditional_calls_are_refused_precisely(ds, call, needle) -> None:
     with pytest.raises(InvalidRequest, match=needle):
         call(ds)
+
+
+def test_the_coordinating_node_counts_serial_outcomes_in_its_metrics(cluster) -> None:
+    from tests.clusters import only
+    from tests.ops.conftest import node_info, scrape, value
+
+    token, name = new_dataset(cluster)
+    address = node_info(cluster.node(1).address, cluster.admin_token).metrics_address
+    before = scrape(address)
+    with only(cluster.node(1).address, token) as client:  # node 1 coordinates every call
+        ds = client.dataset(name)
+        ds.put("m", "k", "a", if_absent=True)
+        with pytest.raises(ConditionFailed):
+            ds.put("m", "k", "b", if_absent=True)
+        assert ds.get("m", "k", consistency=Consistency.SERIAL).value == b"a"
+    after = scrape(address)
+
+    def grew(event: str) -> float:
+        return (value(after, "manhattan_paxos_total", event=event)
+                - value(before, "manhattan_paxos_total", event=event))
+
+    assert (grew("cas_applied"), grew("cas_condition_failed"), grew("serial_read")) == (1, 1, 1)
+    assert grew("rounds") >= 2 and grew("cas_timeout") == 0

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -16,46 +14,10 @@ from manhattan.node.local_cluster import LocalCluster
 from manhattan.services.config import SocialConfig
 from manhattan.services.leases import LeaseTiming
 from manhattan.services.social import Social, ensure_schema
-from tests.clusters import start_cluster
+from tests.loop_thread import LoopThread
 
-T = TypeVar("T")
 _namespaces = itertools.count(1)
 FAST_LEASES = LeaseTiming(ttl_ms=20_000, validity_ms=5_000)
-
-
-class LoopThread:
-    """One event loop in a thread, so synchronous tests (and hypothesis) can drive
-    async services whose gRPC channels belong to that loop."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 120.0) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def close(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(10)
-
-
-@pytest.fixture(scope="session")
-def social_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
-    local = start_cluster(tmp_path_factory.mktemp("social"))
-    try:
-        yield local
-    finally:
-        local.stop()
-
-
-@pytest.fixture(scope="session")
-def loop_thread() -> Iterator[LoopThread]:
-    runner = LoopThread()
-    try:
-        yield runner
-    finally:
-        runner.close()
 
 
 def fresh_config(**overrides: Any) -> SocialConfig:
