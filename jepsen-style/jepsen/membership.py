@@ -30,6 +30,7 @@ AGREE_TIMEOUT_S = 15.0
 # a resume after the driver was killed: a change that can resume moves at once; one that
 # cannot must not eat the run's schedule (two full deadlines did: ~190 s of a 240 s run)
 RESUME_TIMEOUT_S = 20.0
+RESUME_ATTEMPTS = 3
 Changes = Callable[[ClusterOps], Iterator[MembershipProgress]]
 
 
@@ -216,8 +217,8 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
     others = [n.address for i, n in c.nodes.items() if i != driver]
     r["abort"] = "unsupported: ClusterOps offers no abort of a membership change"
     try:
-        run_change(c, lambda ops: ops.add_node(spare.address, via=others[0]), r,
-                   via=others[:1], timeout=RESUME_TIMEOUT_S)
+        _resume_through(c, lambda ops: ops.add_node(spare.address, via=others[0]), r,
+                        others[0])
         c.nodes[spare.id] = spare
         r["resumed_via"] = others[0]
         fault.note = (f"driver node {driver} killed midway; add of node {spare.id} resumed "
@@ -247,6 +248,22 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
     fault.targets = [driver, spare.id]
     c.nodes[driver].start()
     agree_topology(c, r)
+
+
+def _resume_through(cluster: Cluster, changes: Changes, result: dict[str, Any],
+                    address: str) -> None:
+    """The same command through ``address``, as an operator reruns it: up to
+    RESUME_ATTEMPTS times, each bounded by RESUME_TIMEOUT_S (a change streaming under
+    load can outlast one deadline; every rerun resumes it, and one after it finished
+    answers done). The last failure is raised."""
+    for attempt in range(1, RESUME_ATTEMPTS + 1):
+        result["resume_attempts"] = attempt
+        try:
+            run_change(cluster, changes, result, via=[address], timeout=RESUME_TIMEOUT_S)
+            return
+        except (ManhattanError, RuntimeError):
+            if attempt == RESUME_ATTEMPTS:
+                raise
 
 
 def _through_restarted(cluster: Cluster, changes: Changes, result: dict[str, Any],

@@ -325,6 +325,17 @@ class MembershipChanges:
                     if progress.done:
                         return
             current = self.membership.topology
+            if (request.kind in (Kind.ADD, Kind.REPLACE) and not in_transition(current)
+                    and self._finished(current, request)):
+                # Asked again after it finished (its driver's answer was lost, or an
+                # operator reruns it to be sure): done, nothing to change. (Only where
+                # the address is positive evidence; a node id that is not a member may
+                # be a typo, and stays an error.)
+                yield ops_pb2.MembershipProgress(
+                    phase="done", epoch=current.epoch, done=True,
+                    message=f"already done: the topology at epoch {current.epoch} is what "
+                            "this change asks for; nothing changed")
+                return
             target = await self._target(request)
             resuming = target is current  # the change under way, asked for again
             for member in target.members:

@@ -149,9 +149,14 @@ def test_add_a_fourth_node_under_a_quorum_writer(tmp_path):
         assert set(ring.members) == {"node-1", "node-2", "node-3", "node-4"}
         check_every_key([*local.endpoints, extra.address], token, ds,
                         loaded + writer.acked, ring, {4: extra.address})
-        # Bad input: a member's address again, an unknown node id.
-        again = cli(local, "node", "add", extra.address)
-        assert again.returncode != 0 and "already member 4" in again.stderr
+        # The same add again (an operator unsure it finished): done, nothing changes.
+        again = cli(local, "node", "add", extra.address, "-o", "json")
+        assert again.returncode == 0, again.stderr + again.stdout
+        assert json.loads(again.stdout)["phase"] == "done" and "already done" in again.stdout
+        assert final_ring(local.endpoints, local.admin_token).members == ring.members
+        # Bad input: an unknown node id.
+        unknown = cli(local, "node", "decommission", "99")
+        assert unknown.returncode != 0 and "unknown node id 99" in unknown.stderr
     finally:
         if writer is not None and writer.is_alive():
             writer.stop()
