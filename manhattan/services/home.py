@@ -9,10 +9,16 @@ then the newest entries.
 
 Trimming keeps the newest ``cap`` entries and runs on each replica (``Dataset.trim``):
 no entry travels to the service and back. It writes tombstones of one version, so
-an entry delivered after the trim started is never dropped, and a replica that missed
-the trim converges by repair. The floor is recorded after the trim: reads below it
-pull from the followees' own timelines, so a floor that is late (or lower than the
-entries trimmed, when two trims race) costs at most entries already replaced there.
+an entry delivered after the trim started is never dropped (even one that sorts below
+the cut: it then sits below the floor), and a replica that missed the trim converges
+by repair. The floor is recorded after the trim, and only ever raised (a compare-and-
+set): trims run in parallel (deliveries of different tweets, a follow's merge), and a
+slow trim's floor landing last must not put a lower floor back over a higher one. A
+floor below a trimmed entry would let a read take a live entry below that one (one
+delivered after the trim) as the next of the timeline, skipping the trimmed one.
+Reads below the floor pull from the followees' own timelines; a read that runs out of
+entries above the floor pulls from below the last entry it read, so a floor that is
+late (the trim is done, its floor not yet written) hides nothing there either.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from manhattan.client import AsyncClient, Delete, Put
+from manhattan.client import AsyncClient, ConditionFailed, Delete, Put, Record
 from manhattan.services.scans import first_records
 from manhattan.services.schema import (
     FLOOR, HOME_STATE, REBUILD, SEEN, TOP, Datasets, id_key, key_id,
@@ -31,6 +37,8 @@ Q = Consistency.QUORUM
 MAX_BATCH = 500
 MAX_KEYS = 1000  # a node takes at most this many keys in one call
 STATE_KEYS = (SEEN, REBUILD, FLOOR)
+# Compare-and-set attempts to raise a floor that other trims keep raising meanwhile.
+FLOOR_CAS_TRIES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +151,21 @@ class HomeTimelines:
             await self.data.delete(user, REBUILD, consistency=Q)
 
     async def _record_floor(self, user: str, floor: int) -> None:
-        await self.data.put(user, FLOOR, str(floor), consistency=Q,
-                            durability=Durability.SYNC)
+        """Raise the floor to ``floor``, never lower it: a compare-and-set against the
+        floor read, so of trims recording at once (in any order) the highest stays."""
+        current: Record | None = await self.data.get(user, FLOOR, consistency=Q)
+        for _ in range(FLOOR_CAS_TRIES):
+            if current is not None and _number(current.value) >= floor:
+                return
+            condition = ({"if_version": current.version} if current is not None
+                         else {"if_absent": True})
+            try:
+                await self.data.put(user, FLOOR, str(floor), durability=Durability.SYNC,
+                                    **condition)
+                return
+            except ConditionFailed as exc:
+                current = exc.current  # another trim's floor landed first: compare again
+        raise ConditionFailed(f"the floor of {user!r} kept changing: not raised to {floor}")
 
     # -- entries -------------------------------------------------------------------------
 
@@ -185,8 +206,9 @@ class HomeTimelines:
         return result.removed
 
     async def raise_floor(self, user: str, new_floor: int, floor: int) -> int:
-        """Move the floor up from ``floor`` to ``new_floor`` (durably, first), then delete
-        the stored entries it uncovered (each replica locally); how many."""
+        """Move the floor up from ``floor`` to ``new_floor`` (durably, first; a floor
+        raised higher meanwhile stays), then delete the stored entries it uncovered
+        (each replica locally); how many."""
         await self._record_floor(user, new_floor)
         result = await self.data.trim(user, 0, start=id_key(floor + 1),
                                       end=id_key(new_floor + 1), consistency=Q)

@@ -8,7 +8,8 @@ source, merged by id descending and hydrated with one multi-get:
 * the own timelines of followed celebrities (never pushed, merged here);
 * below the stored part (past the floor or the cap, or for a user whose
   timeline is being rebuilt): the own timelines of everyone followed, so a
-  feed does not end where the stored timeline does.
+  feed does not end where the stored timeline does. A round that read every
+  stored entry above the floor pulls from below the last one it read.
 
 Each source yields at most the ``need`` newest ids below the cursor, so the
 first ``need`` of their union are exactly the page. The cursor carries the id
@@ -179,8 +180,13 @@ class HomeReader:
         take = min(need, cap - rank)
         entries = (prefetched[:take] if prefetched is not None
                    else await self.home.newest(user, below=below, floor=floor, limit=take))
-        if len(entries) < take:  # reached the floor: older ones come from followees
-            return StoredPart(entries, cutoff=-1, deep_top=_deep(min(below, floor + 1)))
+        if len(entries) < take:
+            # Every stored entry above the floor was read: older ones come from the
+            # followees, from below the last one read, not only from below the floor (a
+            # floor that lags its trim must not skip what the trim removed). Never
+            # trimmed (floor 0): the stored timeline is complete.
+            last = min(below, entries[-1][0]) if entries else below
+            return StoredPart(entries, cutoff=-1, deep_top=_deep(last) if floor else None)
         if rank + take >= cap:  # reached the cap: likewise below the last entry
             return StoredPart(entries, cutoff=-1, deep_top=entries[-1][0], capped=True)
         # More stored entries below: this round stops at the last one read.
