@@ -28,14 +28,11 @@ _names = itertools.count(1)
 
 
 def _claim_port_range() -> None:
-    """Each test process takes its own slice of 16000-31999 for the nodes it starts:
-    below the kernel's ephemeral ports (no client connection takes a node's port
-    between its pick and its bind) and disjoint from the other xdist workers'."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
-    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), 1)
-    width = 16000 // count
-    low = 16000 + int(worker.removeprefix("gw")) * width
-    os.environ.setdefault(PORT_RANGE_ENV, f"{low}-{low + width - 1}")
+    """Nodes started by the tests (and by the benchmark and harness processes the tests
+    start, which inherit it) take ports from 16000-31999, below the kernel's ephemeral
+    ports: no client connection takes a node's port between its pick and its bind. Every
+    process, xdist workers included, shares one counter over the range (``free_port``)."""
+    os.environ.setdefault(PORT_RANGE_ENV, "16000-31999")
 
 
 _claim_port_range()

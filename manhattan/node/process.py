@@ -6,13 +6,14 @@ SIGKILL after a grace period), never by name.
 
 from __future__ import annotations
 
-import itertools
+import fcntl
 import os
 import random
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,30 +25,44 @@ from manhattan.security.tls import TlsFiles, channel
 
 
 PORT_RANGE_ENV = "MANHATTAN_PORT_RANGE"
-_next_in_range: itertools.count[int] | None = None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free a moment ago.
 
     With ``MANHATTAN_PORT_RANGE=LOW-HIGH`` set (the test suite sets one per worker
-    process), ports come from that range in turn: below the kernel's ephemeral range,
-    so an outgoing connection cannot take a port between this check and a node's
-    bind, and disjoint from other workers' ranges. Otherwise the kernel picks one."""
+    process; the processes a worker starts inherit it), ports come from that range in
+    turn, every process sharing one counter: below the kernel's ephemeral range, so an
+    outgoing connection cannot take a port between this check and a node's bind, and
+    never handed to two processes at once. Otherwise the kernel picks one."""
     span = os.environ.get(PORT_RANGE_ENV)
     if not span:
         return _bind_test(host, 0)
     low, high = (int(part) for part in span.split("-", 1))
-    global _next_in_range
-    if _next_in_range is None:
-        _next_in_range = itertools.count(random.randrange(high - low + 1))
-    for _ in range(high - low + 1):
-        port = low + next(_next_in_range) % (high - low + 1)
+    width = high - low + 1
+    for _ in range(width):
+        port = low + _next_in_range(span, width) % width
         try:
             return _bind_test(host, port)
         except OSError:
             continue
     raise OSError(f"no free port in {PORT_RANGE_ENV}={span}")
+
+
+def _next_in_range(span: str, width: int) -> int:
+    """The next pick of a range, shared by every process that uses it (a test worker and
+    the benchmark or harness processes it starts): a counter in a locked file, so no two
+    processes pick the same port between the pick and a node's bind."""
+    path = Path(tempfile.gettempdir()) / f"manhattan-ports-{span}"
+    with open(path, "a+", encoding="ascii") as counter:
+        fcntl.flock(counter, fcntl.LOCK_EX)  # released when the file closes
+        counter.seek(0)
+        text = counter.read().strip()
+        pick = int(text) if text.isdigit() else random.randrange(width)
+        counter.seek(0)
+        counter.truncate()
+        counter.write(str((pick + 1) % width))
+    return pick
 
 
 def _bind_test(host: str, port: int) -> int:
