@@ -26,10 +26,10 @@ connections to the majority have timed out (``metadata.connection_timeout_s``).
 from __future__ import annotations
 
 import asyncio
-import math
 import hashlib
 import json
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass

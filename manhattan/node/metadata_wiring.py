@@ -287,8 +287,11 @@ class NodeMetadata:
             stale = self.log.stale()
             if stale != was_stale:
                 was_stale = stale
-                log.warning("metadata %s", self.stale_reason() if stale else
-                            "fresh again: a metadata majority is reachable")
+                # a node that just started is stale until its first barrier: not news
+                starting = self.log.seconds_since_fresh() == float("inf")
+                log.log(logging.WARNING if stale and not starting else logging.INFO,
+                        "metadata %s", self.stale_reason() if stale else
+                        "fresh: this node holds the metadata log's latest commands")
                 if self.on_stale is not None:
                     await self.on_stale(stale)
             await asyncio.sleep(0.1)
