@@ -115,17 +115,19 @@ def redis_call(config: dict[str, Any]) -> Callable[[int], object]:
             return pipe.execute()
         return pipeline
 
-    def set_wait(i: int) -> object:
-        key = b"c%07d" % (i % n)
-        node = cluster.get_node_from_key(key)
-        pipe = cluster.get_redis_connection(node).pipeline(transaction=False)
-        pipe.set(key, VALUE)
-        pipe.execute_command("WAIT", 1, WAIT_TIMEOUT_MS)
-        _, acked = pipe.execute()
-        if acked < 1:
-            raise RuntimeError(f"WAIT 1 timed out for {key!r}")
-        return None
-    return set_wait
+    return lambda i: then_wait(cluster, b"c%07d" % (i % n), "SET", VALUE)
+
+
+def then_wait(cluster: Any, key: bytes, *command: object) -> None:
+    """``command`` on ``key``'s master, then ``WAIT 1`` in the same pipeline (so WAIT runs
+    on the connection that wrote); RuntimeError when no replica acknowledged in time."""
+    pipe = cluster.get_redis_connection(cluster.get_node_from_key(key)).pipeline(
+        transaction=False)
+    pipe.execute_command(command[0], key, *command[1:])
+    pipe.execute_command("WAIT", 1, WAIT_TIMEOUT_MS)
+    _, acked = pipe.execute()
+    if acked < 1:
+        raise RuntimeError(f"WAIT 1 timed out for {key!r}")
 
 
 # -- cases ------------------------------------------------------------------------------------

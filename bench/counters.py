@@ -26,8 +26,9 @@ from pathlib import Path
 from typing import Any
 
 from manhattan.bench import report
-from manhattan.bench.capacity import WAIT_TIMEOUT_MS, Case, _redis, measure, phase_seconds, \
-    rows_of
+from manhattan.bench.capacity import (
+    R_ASYNC, R_SYNC, Case, _redis, measure, phase_seconds, rows_of, then_wait,
+)
 from manhattan.bench.cluster import _on_every_node, start_cluster
 from manhattan.bench.common import Result, Settings, load_note
 from manhattan.bench.concurrency import ClientPool
@@ -40,7 +41,6 @@ LEVELS = (1, 16)
 COUNTERS = 100  # counters the increments cycle through
 TENANT, RF3, RF2 = "bench-counters", "counts3", "counts2"
 M_RF3, M_RF2 = "manhattan RF3 QUORUM", "manhattan RF2 W1"
-R_ASYNC, R_SYNC = "redis-cluster", "redis-cluster always+WAIT 1"
 ONE_CALLER_TARGET = 0.3
 Progress = Callable[[str], None]
 
@@ -63,18 +63,7 @@ def redis_incr(config: dict[str, Any]) -> Callable[[int], object]:
     keys = [b"c%05d/n" % i for i in range(COUNTERS)]
     if not config.get("wait"):
         return lambda i: cluster.incrby(keys[i % COUNTERS], 1)
-
-    def incr_wait(i: int) -> object:
-        key = keys[i % COUNTERS]
-        pipe = cluster.get_redis_connection(cluster.get_node_from_key(key)).pipeline(
-            transaction=False)
-        pipe.incrby(key, 1)
-        pipe.execute_command("WAIT", 1, WAIT_TIMEOUT_MS)
-        _, acked = pipe.execute()
-        if acked < 1:
-            raise RuntimeError(f"WAIT 1 timed out for {key!r}")
-        return None
-    return incr_wait
+    return lambda i: then_wait(cluster, keys[i % COUNTERS], "INCRBY", 1)
 
 
 def _setup(lc: Any, progress: Progress) -> str:

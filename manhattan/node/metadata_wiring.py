@@ -313,11 +313,12 @@ class NodeMetadata:
         self._meta_store.meta_put(_IMPORTED_KEY, b"1")
 
     async def _renew_freshness(self) -> None:
-        """One barrier: once it completes, this node is known to hold every metadata
-        command committed before it started (``MetadataLog.stale``)."""
+        """One barrier, shared with the requests' catch-ups (``catch_up``): once it
+        completes, this node is known to hold every metadata command committed before
+        it started (``MetadataLog.stale``)."""
         try:
-            await self.log.barrier(self.config.metadata.max_staleness_s)
-        except Exception as exc:  # no majority, or slow: staleness grows, and says why
+            await self.catch_up()
+        except Unavailable as exc:  # no majority, or slow: staleness grows, and says why
             log.debug("metadata freshness barrier failed: %s", exc)
 
     def stale_reason(self) -> str:

@@ -30,18 +30,18 @@ PORT_RANGE_ENV = "MANHATTAN_PORT_RANGE"
 def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port that was free a moment ago.
 
-    With ``MANHATTAN_PORT_RANGE=LOW-HIGH`` set (the test suite sets one per worker
-    process; the processes a worker starts inherit it), ports come from that range in
-    turn, every process sharing one counter: below the kernel's ephemeral range, so an
-    outgoing connection cannot take a port between this check and a node's bind, and
-    never handed to two processes at once. Otherwise the kernel picks one."""
+    With ``MANHATTAN_PORT_RANGE=LOW-HIGH`` set (the test suite sets it; the processes it
+    starts inherit it), ports come from that range in turn, every process sharing one
+    counter: below the kernel's ephemeral range, so an outgoing connection cannot take a
+    port between this check and a node's bind, and never handed to two processes at
+    once. Otherwise the kernel picks one."""
     span = os.environ.get(PORT_RANGE_ENV)
     if not span:
         return _bind_test(host, 0)
     low, high = (int(part) for part in span.split("-", 1))
     width = high - low + 1
     for _ in range(width):
-        port = low + _next_in_range(span, width) % width
+        port = low + _next_in_range(span, width)
         try:
             return _bind_test(host, port)
         except OSError:
