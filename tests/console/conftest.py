@@ -25,6 +25,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--window-size=1400,1000"]
 MANHATTAN = str(Path(sys.executable).with_name("manhattan"))
 T = TypeVar("T")
+CLICK_ATTEMPTS = 5
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -99,13 +100,31 @@ def wait(predicate: Callable[[], T | None], timeout: float, what: str) -> T:
     raise AssertionError(f"not within {timeout} s: {what}")
 
 
+def click(driver: Any, css: str) -> None:
+    """Click the element ``css`` names, as a user would: scrolled into view, and again
+    if the page re-rendered between aiming and clicking (the console refreshes its
+    tables every few seconds, which moves what lies below them)."""
+    from selenium.common.exceptions import ElementClickInterceptedException
+
+    for attempt in range(CLICK_ATTEMPTS):
+        element = driver.find_element("css selector", css)
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", element)
+        try:
+            element.click()
+            return
+        except ElementClickInterceptedException:
+            if attempt == CLICK_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2)
+
+
 def login(driver: Any, url: str, token: str) -> None:
     """Open the console and give it the admin token."""
     driver.get(url)
     driver.execute_script("sessionStorage.clear()")
     driver.get(url)
     driver.find_element("id", "token").send_keys(token)
-    driver.find_element("css selector", "#login button").click()
+    click(driver, "#login button")
     wait(lambda: driver.find_element("id", "main").is_displayed(), 30, "the console to open")
 
 
@@ -118,7 +137,7 @@ def submit(driver: Any, form: str, fields: dict[str, str]) -> tuple[str, str]:
         if element.tag_name != "select":
             element.clear()
         element.send_keys(value)
-    driver.find_element("css selector", f"{form} button[type=submit]").click()
+    click(driver, f"{form} button[type=submit]")
 
     def answered() -> tuple[str, str] | None:
         message = driver.find_element("id", "message").text

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from manhattan.cli.main import cli
 from tests.cli.conftest import social_service  # noqa: F401
-from tests.console.conftest import login, running_console, wait
+from tests.console.conftest import click, login, running_console, wait
 
 pytestmark = pytest.mark.slow
 
@@ -43,7 +43,7 @@ def test_the_explorer_marks_pushed_and_merged_entries(social_cluster, social_ser
         assert browser.find_element("id", "timeline-panel").is_displayed()
         field = browser.find_element("css selector", "#timeline-form [name=user]")
         field.send_keys("ann")
-        browser.find_element("css selector", "#timeline-form button").click()
+        click(browser, "#timeline-form button")
         entries = wait(lambda: [e.text for e in browser.find_elements("css selector",
                                                                       "#timeline li")]
                        or None, 30, "ann's timeline on the page")

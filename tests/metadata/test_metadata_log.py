@@ -214,7 +214,9 @@ def test_a_node_cut_off_longer_than_max_staleness_refuses_tenant_calls(cluster):
             with only(cluster.node(3).address, cluster.admin_token) as admin:
                 md = admin.admin.node_info(timeout=2).metadata
                 assert md.stale and not md.has_majority
-            assert _data_health(cluster.node(3).address) == "NOT_SERVING"
+            # health follows within one tick of the node's staleness check (0.1 s)
+            assert eventually(lambda: _data_health(cluster.node(3).address) == "NOT_SERVING",
+                              timeout=2)
         assert eventually(lambda: tenant.dataset("stale-ds").get("k", "", timeout=1) is None)
         assert eventually(lambda: _data_health(cluster.node(3).address) == "SERVING")
 
