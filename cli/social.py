@@ -122,11 +122,14 @@ def social() -> None:
               help="Seconds a worker-id or queue-shard lease is trusted; a new holder waits "
                    "this long before using one (shorter: faster start, less clock-skew "
                    "margin).")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
+              default="info", show_default=True, help="Log to stderr from this level on.")
 @click.pass_context
 def serve_command(ctx: click.Context, listen: str, celebrity_threshold: int, timeline_cap: int,
                   inactive_after: float, datacenter: int, namespace: str,
-                  fanout_batch: int, lease_validity: float) -> None:
+                  fanout_batch: int, lease_validity: float, log_level: str) -> None:
     """Serve the Social API and run the fan-out workers until Ctrl-C / SIGTERM."""
+    from manhattan.node.logs import configure_logging
     from manhattan.services.config import SocialConfig
     from manhattan.services.leases import LeaseTiming
     from manhattan.services.server import serve
@@ -140,6 +143,7 @@ def serve_command(ctx: click.Context, listen: str, celebrity_threshold: int, tim
                           lease=LeaseTiming(ttl_ms=int(lease_validity * 3000),
                                             validity_ms=int(lease_validity * 1000)))
     data_dir = _social_file(settings).parent
+    configure_logging(0, level=log_level)  # (node id 0: the service, in structured logs)
 
     async def main() -> None:
         stopping = asyncio.Event()

@@ -153,6 +153,10 @@ class MetadataLog:
             appendEntriesPeriod=0.02, autoTickPeriod=0.02, raftMinTimeout=s.election_timeout_s,
             raftMaxTimeout=s.election_timeout_s * 2.5,
             connectionTimeout=max(s.connection_timeout_s, s.election_timeout_s * 2.5),
+            # A voter whose peers were not listening yet (they start a moment later) or
+            # were cut off tries again within an election timeout, not pysyncobj's 5 s:
+            # a cluster elects a leader, and a healed voter catches up, that much sooner.
+            connectionRetryTime=s.election_timeout_s,
             logCompactionMinEntries=5000, logCompactionMinTime=300,
         )
         self._machine = _Machine(self._applied_in_raft, self._restored_in_raft)

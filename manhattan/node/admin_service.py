@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 from manhattan import __version__
 from manhattan.hlc import HybridClock
+from manhattan.rpc import request_context
 from manhattan.rpc.auth import Authenticator
 from manhattan.rpc.servicers import rpc_errors
 from manhattan.node.snapshot_service import SnapshotRpcs
@@ -156,8 +157,9 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
 
     async def _linearize(self, context) -> None:
         """Before an admin read: this node has applied everything committed so far."""
-        if self._metadata is not None:
-            await self._metadata.log.barrier(self._deadline(context))
+        if self._metadata is not None:  # (a read: refused in time to be sent again)
+            await self._metadata.log.barrier(
+                request_context.wait_before_refusing(self._deadline(context)))
 
     def _record(self, principal: Principal, action: str, target: str, detail: str = "") -> None:
         """Note an admin action in this node's audit log."""

@@ -114,7 +114,8 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
         if remaining is None:
             return await self._catch_up_catalog()
         try:  # the catch-up is shared: leaving early does not cancel it for others
-            return await asyncio.wait_for(self._catch_up_catalog(), max(remaining - 0.05, 0.0))
+            return await asyncio.wait_for(self._catch_up_catalog(),
+                                          request_context.wait_before_refusing(remaining))
         except asyncio.TimeoutError:
             # nothing was done: Unavailable (safe to send again), not NotFound
             raise Unavailable("this node has not applied that name yet and could not check "

@@ -25,6 +25,17 @@ _VALID_ID = re.compile(r"[A-Za-z0-9_.:/+=-]{1,128}")
 
 
 Metadata = tuple[tuple[str, str | bytes], ...]
+# What a wait inside a call leaves of the caller's deadline (at most half of it) for a
+# refusal to reach the caller and for the caller to send again.
+REFUSAL_MARGIN_S = 1.0
+
+
+def wait_before_refusing(remaining: float) -> float:
+    """How long a call with ``remaining`` seconds may wait for something (a catch-up,
+    a barrier) before it must answer "not now". A refusal that arrives after the
+    caller's deadline reads as a timeout, whose outcome is unknown: a write is not
+    sent again, although nothing was done."""
+    return max(remaining - min(remaining / 2, REFUSAL_MARGIN_S), 0.0)
 
 
 @dataclass(slots=True)

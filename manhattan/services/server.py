@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
+from tenacity import (
+    AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_delay,
+    wait_exponential,
+)
 
-from manhattan.client import AsyncClient, PermissionDenied
+from manhattan.client import AsyncClient, PermissionDenied, Timeout, Unavailable
 from manhattan.node.cluster_file import read_cluster_file, write_private_toml
 from manhattan.rpc.servicers import add_unary_servicer
 from manhattan.proto.v1 import social_pb2
@@ -27,8 +32,12 @@ from manhattan.services.grpc_service import SocialServicer
 from manhattan.services.social import Social, ensure_schema
 
 log = logging.getLogger("manhattan.services")
+T = TypeVar("T")
 SERVICE_NAME = "manhattan.v1.Social"
 SOCIAL_FILE = "social.toml"
+# How long a starting service waits for a cluster that is still starting (electing its
+# metadata leader, a node catching up) before it gives up.
+START_TIMEOUT_S = 90.0
 
 
 def write_social_file(data_dir: Path, endpoint: str, token: str) -> Path:
@@ -49,7 +58,7 @@ async def tenant_token(endpoints: list[str], token: str | None, config: SocialCo
         raise ValueError("no token: pass the admin token (first start) or the tenant's")
     async with AsyncClient(endpoints, token=token, tls=tls) as client:
         try:
-            created = await ensure_schema(client, config)
+            created = await _while_cluster_starts(lambda: ensure_schema(client, config))
         except PermissionDenied as exc:  # a tenant token cannot create tenants: use it as is
             log.info("not setting up the schema (%s); running with the given token", exc)
             return token
@@ -62,6 +71,23 @@ async def tenant_token(endpoints: list[str], token: str | None, config: SocialCo
     log.warning("tenant %r exists but its token is not in %s; running with the admin token",
                 config.tenant, known)
     return token
+
+
+async def _while_cluster_starts(step: Callable[[], Awaitable[T]]) -> T:
+    """``step()``, run again while the cluster answers "not now" or too late (it is
+    still starting), for up to ``START_TIMEOUT_S``. The schema step is safe to run
+    again: what exists already is left as it is."""
+    def waiting(state: RetryCallState) -> None:
+        log.info("waiting for the storage cluster (%.0f s so far): %s",
+                 state.seconds_since_start, state.outcome.exception() if state.outcome else "")
+
+    async for attempt in AsyncRetrying(retry=retry_if_exception_type((Unavailable, Timeout)),
+                                       stop=stop_after_delay(START_TIMEOUT_S),
+                                       wait=wait_exponential(multiplier=0.2, max=3.0),
+                                       before_sleep=waiting, reraise=True):
+        with attempt:
+            return await step()
+    raise AssertionError("unreachable: tenacity reraises the last error")
 
 
 class SocialServer:

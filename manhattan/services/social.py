@@ -57,8 +57,9 @@ async def ensure_schema(admin: AsyncClient, config: SocialConfig) -> str | None:
         name = getattr(datasets, role)
         if name in existing:
             continue
-        # A tenant created a moment ago may not have reached every node yet (the catalog
-        # is gossiped): the node asked can answer NotFound for it, briefly.
+        # A tenant created a moment ago through another node may not be applied by the
+        # node asked yet; it catches up before answering, but a node without the metadata
+        # log (metadata.enabled = false) spreads the catalog by gossip: NotFound, briefly.
         async for attempt in AsyncRetrying(retry=retry_if_exception_type(NotFound),
                                            stop=stop_after_delay(15), wait=wait_fixed(0.2),
                                            reraise=True):
