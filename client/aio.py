@@ -125,7 +125,7 @@ class AsyncClient(CoreViews[AsyncDataset, AsyncAdmin]):
         await self._maybe_refresh(deadline)
         groups = self._core.groups(op)
         if len(groups) <= 1:
-            return await self._execute(op, deadline)
+            return await self._execute(ops.to_its_replicas(op), deadline)
         outcomes = await asyncio.gather(
             *(self._execute(part, deadline) for part in ops.split(op, groups)),
             return_exceptions=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 from manhattan.client.models import (
@@ -286,6 +286,13 @@ def split(op: Operation[list[T]], groups: Sequence[Sequence[int]]) -> list[Opera
         parts.append(Operation(op.service, op.method, request, op.parse, op.idempotent,
                                items[group[0]].pkey, op.dataset, op.batch))
     return parts
+
+
+def to_its_replicas(op: Operation[list[T]]) -> Operation[list[T]]:
+    """A multi-key call whose items share one replica set, routed to that set (by its
+    first item's pkey) like a single-key call: a replica coordinates it, one hop less."""
+    items = getattr(op.request, op.batch) if op.batch is not None else ()
+    return replace(op, pkey=items[0].pkey) if items else op
 
 
 def rest_of(op: Operation[Any], answer: Any) -> Operation[Any] | None:

@@ -164,7 +164,7 @@ class Client(CoreViews[Dataset, Admin]):
         self._maybe_refresh(deadline)
         groups = self._core.groups(op)
         if len(groups) <= 1:
-            return self._execute(op, deadline)
+            return self._execute(ops.to_its_replicas(op), deadline)
         parts = ops.split(op, groups)
         futures = [self._executor().submit(self._execute, part, deadline)
                    for part in parts[1:]]

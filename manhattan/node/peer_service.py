@@ -18,13 +18,14 @@ from typing import Protocol
 
 import grpc
 
-from manhattan.errors import ManhattanError
+from manhattan.errors import InvalidRequest, ManhattanError
 from manhattan.hlc import physical_ms
 from manhattan.rpc.auth import Authenticator
 from manhattan.proto.v1 import cluster_pb2, peer_pb2, peer_pb2_grpc, types_pb2
 from manhattan.replication.chunking import fitting_prefix, message_budget, proto_size
 from manhattan.replication.paxos_replica import PaxosReplica
 from manhattan.hlc import HybridClock
+from manhattan.replication import write_blob
 from manhattan.replication.counters import add_reply, owner_add
 from manhattan.replication.peer_link import DEFAULT_MAX_MESSAGE_BYTES
 from manhattan.replication.wire import (
@@ -85,19 +86,27 @@ class PeerService(peer_pb2_grpc.PeerServicer):
 
     # -- replica operations -----------------------------------------------
 
-    async def _apply(self, op: peer_pb2.ApplyOp) -> peer_pb2.ReplicaReply:
-        writes: list[Write] = [write_from_proto(w) for w in op.writes]
+    async def _apply(self, dataset: str, writes: list[Write], sync: bool
+                     ) -> peer_pb2.ReplicaReply:
         # The engine skew-checks the versions and the clock absorbs them (timestamp_gate).
-        applied = self._engine.apply(op.dataset, writes)
-        if op.sync:
+        applied = self._engine.apply(dataset, writes)
+        if sync:
             await self._group_commit.durable()
+        if all(applied):
+            return peer_pb2.ReplicaReply()  # nothing kept: every write applied
+        # Declined: newer (or the same) version here. Its version goes back so the
+        # coordinator absorbs it and can tell its client the write was superseded.
         reply = peer_pb2.ReplicaReply(applied=applied)
-        if not all(applied):
-            # Declined: newer (or the same) version here. Its version goes back so the
-            # coordinator absorbs it and can tell its client the write was superseded.
-            reply.kept.extend(types_pb2.Version(timestamp=v.timestamp, writer=v.writer)
-                              for v in kept_versions(self._engine, op.dataset, writes, applied))
+        reply.kept.extend(types_pb2.Version(timestamp=v.timestamp, writer=v.writer)
+                          for v in kept_versions(self._engine, dataset, writes, applied))
         return reply
+
+    async def _apply_blob(self, op: peer_pb2.ApplyBlobOp) -> peer_pb2.ReplicaReply:
+        try:
+            writes = write_blob.decode(op.writes)
+        except write_blob.CorruptBlob as exc:  # refused whole: nothing applied
+            raise InvalidRequest(str(exc)) from None
+        return await self._apply(op.dataset, writes, op.sync)
 
     def _budget(self, asked: int) -> int:
         return min(asked, self._max_reply) if asked else self._max_reply
@@ -136,8 +145,12 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         """Run one replica operation; failures become a status in the reply."""
         try:
             kind = op.WhichOneof("op")
-            if kind == "apply":
-                reply = await self._apply(op.apply)
+            if kind == "apply_blob":
+                reply = await self._apply_blob(op.apply_blob)
+            elif kind == "apply":
+                reply = await self._apply(op.apply.dataset,
+                                          [write_from_proto(w) for w in op.apply.writes],
+                                          op.apply.sync)
             elif kind == "read":
                 reply = self._read(op.read)
             elif kind == "scan":

@@ -37,7 +37,7 @@ from manhattan.replication.hints import HintReplay, HintStore
 from manhattan.replication.paxos import PaxosCoordinator
 from manhattan.replication.peer_link import PeerLinks, PeerUnreachable, ReplicaRefused
 from manhattan.replication.read_repair import Key, ReadRepair, newest
-from manhattan.replication.replica_apply import ReplicaApply
+from manhattan.replication.replica_apply import ReplicaApply, apply_op
 from manhattan.replication.quorums import await_answers, may_coordinate, required_acks, write_acks
 from manhattan.replication.trimming import ReplicaTrim
 from manhattan.replication.scan_merge import merge_entries, merge_pages
@@ -238,6 +238,7 @@ class Coordinator(CounterCoordination, ReplicaApply, ReplicaTrim):
                          need: int, sync: bool, deadline: float) -> Acks:
         acks = Acks()
         attempts = []
+        op: peer_pb2.ReplicaOp | None = None  # built once, the same for every peer
         for member in replicas:
             if member.id == self.node_id and not sync:
                 # In the WAL at once, no task: the common BUFFERED write's own ack.
@@ -247,8 +248,9 @@ class Coordinator(CounterCoordination, ReplicaApply, ReplicaTrim):
             elif member.id == self.node_id:
                 attempts.append(asyncio.ensure_future(self._apply_local(dataset, writes, sync)))
             elif self._alive(member):
+                op = op or apply_op(dataset, writes, sync)
                 attempts.append(asyncio.ensure_future(
-                    self._apply_remote(member, dataset, writes, sync)))
+                    self._apply_remote(member, dataset, writes, sync, op)))
             else:
                 self._hint(member.id, dataset, writes, sync)
         await await_answers(attempts, lambda: acks.count >= need, acks.add,

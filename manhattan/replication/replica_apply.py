@@ -13,6 +13,7 @@ from typing import Any
 from manhattan.cluster.topology import Member
 from manhattan.hlc import ClockSkewError, HybridClock
 from manhattan.proto.v1 import peer_pb2
+from manhattan.replication import write_blob
 from manhattan.replication.hints import HintStore
 from manhattan.replication.peer_link import PeerUnreachable, ReplicaRefused
 from manhattan.replication.supersede import ALL_APPLIED, Beaten, beaten_by, kept_versions
@@ -20,6 +21,22 @@ from manhattan.replication.wire import write_to_proto
 from manhattan.storage import Entry, GroupCommit, UnknownDataset, Version, Write
 
 log = logging.getLogger("manhattan.coordinator")
+
+
+def apply_op(dataset: str, writes: list[Write], sync: bool) -> peer_pb2.ReplicaOp:
+    """The peer operation that applies ``writes``: built once per replica set (the link
+    copies it per peer), not once per peer; one blob when they share a writer (every
+    batch a coordinator versions), else a protobuf message per write."""
+    blob = write_blob.encode(writes)
+    if blob is not None:
+        return peer_pb2.ReplicaOp(apply_blob=peer_pb2.ApplyBlobOp(dataset=dataset, writes=blob,
+                                                                  sync=sync))
+    return _proto_op(dataset, writes, sync)
+
+
+def _proto_op(dataset: str, writes: list[Write], sync: bool) -> peer_pb2.ReplicaOp:
+    return peer_pb2.ReplicaOp(apply=peer_pb2.ApplyOp(
+        dataset=dataset, writes=[write_to_proto(w) for w in writes], sync=sync))
 
 
 class ReplicaApply:
@@ -62,12 +79,22 @@ class ReplicaApply:
         return beaten
 
     async def _apply_remote(self, member: Member, dataset: str, writes: list[Write],
-                            sync: bool) -> Beaten | None:
-        op = peer_pb2.ReplicaOp(apply=peer_pb2.ApplyOp(
-            dataset=dataset, writes=[write_to_proto(w) for w in writes], sync=sync))
+                            sync: bool, op: peer_pb2.ReplicaOp | None = None
+                            ) -> Beaten | None:
+        """``writes`` on a peer (``op``: their wire form, when the caller built it once
+        for every peer of the replica set)."""
+        op = op or apply_op(dataset, writes, sync)
         started = time.perf_counter()
         try:
-            reply = await self._replica_call(member, op, self.replica_timeout)
+            try:
+                reply = await self._replica_call(member, op, self.replica_timeout)
+            except ReplicaRefused:
+                if not op.HasField("apply_blob"):
+                    raise
+                # A node of a version before blobs ("empty replica operation"): the same
+                # writes as protobuf messages (refused again for any other reason).
+                reply = await self._replica_call(member, _proto_op(dataset, writes, sync),
+                                                 self.replica_timeout)
         except ReplicaRefused as exc:  # e.g. too far ahead of its clock: a hint won't land
             log.warning("replica %s refused a write: %s", member.id, exc)
             return None

@@ -44,6 +44,16 @@ class ApplyOp(_message.Message):
     sync: bool
     def __init__(self, dataset: _Optional[str] = ..., writes: _Optional[_Iterable[_Union[ReplicaWrite, _Mapping]]] = ..., sync: _Optional[bool] = ...) -> None: ...
 
+class ApplyBlobOp(_message.Message):
+    __slots__ = ("dataset", "writes", "sync")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    WRITES_FIELD_NUMBER: _ClassVar[int]
+    SYNC_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    writes: bytes
+    sync: bool
+    def __init__(self, dataset: _Optional[str] = ..., writes: _Optional[bytes] = ..., sync: _Optional[bool] = ...) -> None: ...
+
 class ReadOp(_message.Message):
     __slots__ = ("dataset", "keys", "max_bytes")
     DATASET_FIELD_NUMBER: _ClassVar[int]
@@ -115,9 +125,10 @@ class CounterAddOp(_message.Message):
     def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., delta: _Optional[int] = ..., op_id: _Optional[bytes] = ..., sync: _Optional[bool] = ..., seen: _Optional[_Union[Entry, _Mapping]] = ..., deadline_ms: _Optional[int] = ..., read: _Optional[bool] = ...) -> None: ...
 
 class ReplicaOp(_message.Message):
-    __slots__ = ("id", "apply", "read", "scan", "paxos_prepare", "paxos_propose", "paxos_commit", "counter_add", "trim")
+    __slots__ = ("id", "apply", "apply_blob", "read", "scan", "paxos_prepare", "paxos_propose", "paxos_commit", "counter_add", "trim")
     ID_FIELD_NUMBER: _ClassVar[int]
     APPLY_FIELD_NUMBER: _ClassVar[int]
+    APPLY_BLOB_FIELD_NUMBER: _ClassVar[int]
     READ_FIELD_NUMBER: _ClassVar[int]
     SCAN_FIELD_NUMBER: _ClassVar[int]
     PAXOS_PREPARE_FIELD_NUMBER: _ClassVar[int]
@@ -127,6 +138,7 @@ class ReplicaOp(_message.Message):
     TRIM_FIELD_NUMBER: _ClassVar[int]
     id: int
     apply: ApplyOp
+    apply_blob: ApplyBlobOp
     read: ReadOp
     scan: ScanOp
     paxos_prepare: PaxosPrepareOp
@@ -134,7 +146,7 @@ class ReplicaOp(_message.Message):
     paxos_commit: PaxosCommitOp
     counter_add: CounterAddOp
     trim: TrimOp
-    def __init__(self, id: _Optional[int] = ..., apply: _Optional[_Union[ApplyOp, _Mapping]] = ..., read: _Optional[_Union[ReadOp, _Mapping]] = ..., scan: _Optional[_Union[ScanOp, _Mapping]] = ..., paxos_prepare: _Optional[_Union[PaxosPrepareOp, _Mapping]] = ..., paxos_propose: _Optional[_Union[PaxosProposeOp, _Mapping]] = ..., paxos_commit: _Optional[_Union[PaxosCommitOp, _Mapping]] = ..., counter_add: _Optional[_Union[CounterAddOp, _Mapping]] = ..., trim: _Optional[_Union[TrimOp, _Mapping]] = ...) -> None: ...
+    def __init__(self, id: _Optional[int] = ..., apply: _Optional[_Union[ApplyOp, _Mapping]] = ..., apply_blob: _Optional[_Union[ApplyBlobOp, _Mapping]] = ..., read: _Optional[_Union[ReadOp, _Mapping]] = ..., scan: _Optional[_Union[ScanOp, _Mapping]] = ..., paxos_prepare: _Optional[_Union[PaxosPrepareOp, _Mapping]] = ..., paxos_propose: _Optional[_Union[PaxosProposeOp, _Mapping]] = ..., paxos_commit: _Optional[_Union[PaxosCommitOp, _Mapping]] = ..., counter_add: _Optional[_Union[CounterAddOp, _Mapping]] = ..., trim: _Optional[_Union[TrimOp, _Mapping]] = ...) -> None: ...
 
 class ReplicaBatch(_message.Message):
     __slots__ = ("ops",)

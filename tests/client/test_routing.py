@@ -219,7 +219,7 @@ def all_alive(client: Client) -> bool:
     return topology is not None and all(client.topology.is_alive(m.id) for m in topology.members)
 
 
-def test_single_key_ops_go_to_a_replica_of_their_pkey(sdk_cluster: LocalCluster,
+def test_single_key_ops_and_batches_of_one_replica_set_go_to_a_replica(sdk_cluster: LocalCluster,
                                                       cluster_tenant) -> None:
     t = cluster_tenant
     with Client(sdk_cluster.endpoints, token=sdk_cluster.admin_token) as admin:
@@ -246,7 +246,11 @@ def test_single_key_ops_go_to_a_replica_of_their_pkey(sdk_cluster: LocalCluster,
             assert ds.get(pkey, "k", consistency=QUORUM).value == f"v{i}".encode()
             rf1 = client.dataset(t.dataset + "-rf1")
             rf1.put(pkey, "k", "one")
-            assert sent == [("Put", sent[0][1]), ("Get", sent[1][1]), ("Put", primary)]
+            # a batch of one replica set goes to it too
+            rf1.put_many([(pkey, "a", "1"), (pkey, "b", "2")])
+            rf1.get_many([(pkey, "a"), (pkey, "b")])
+            assert sent == [("Put", sent[0][1]), ("Get", sent[1][1]), ("Put", primary),
+                            ("MultiPut", primary), ("MultiGet", primary)]
             assert sent[0][1] in replicas and sent[1][1] in replicas
 
 
