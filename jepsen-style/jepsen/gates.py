@@ -31,8 +31,8 @@ CHECKS: dict[str, str] = {
     "metadata-agreement": "every node's metadata identical within 30 s of the heal",
     "revocation": "a revoked token refused by every node within the bound",
     "tenant-isolation": "no tenant reads another tenant's record",
-    "membership": "membership changes finish, resume from another member; of two at once at "
-                  "most one accepted; members agree on the topology",
+    "membership": "membership changes finish, resume or abort from another member; of two "
+                  "at once at most one accepted; members agree on the topology",
 }
 
 # The smoke's gate: one line per check. Commented ids fail on today's code (see the

@@ -6,7 +6,7 @@ did (phases, ranges, records, epoch). Outcomes that break a promise (two overlap
 changes both accepted, members disagreeing on the topology afterwards, a change that
 cannot be resumed from another node) go to ``result["violations"]`` and fail the
 ``membership`` check; a harness that cannot do its part raises (a harness error).
-Operations ``ClusterOps`` does not offer (abort) are reported as unsupported, never faked.
+A change whose driver was killed is either resumed or aborted from another member.
 """
 
 from __future__ import annotations
@@ -188,14 +188,11 @@ def concurrent_adds(cluster: Cluster, fault: Fault) -> None:
     agree_topology(c, r)
 
 
-def driver_killed(cluster: Cluster, fault: Fault) -> None:
-    """Add a spare through the target, SIGKILL the target once the change is under way,
-    then resume it from another member (abort: unsupported by ClusterOps, reported)."""
-    c, r = cluster, fault.result
-    driver = fault.targets[0]
-    spare = _spare(c, fault)
-    if spare is None:
-        return
+def _add_then_kill_driver(cluster: Cluster, driver: int, spare: Node,
+                          result: dict[str, Any]) -> list[str]:
+    """Add ``spare`` through ``driver`` and SIGKILL the driver once the change is under
+    way (at once if it finished first); the other members' addresses."""
+    c, r = cluster, result
     killed = threading.Event()
 
     def kill_once(event: MembershipProgress) -> None:
@@ -214,15 +211,25 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
         r["killed_midway"], r["interrupted"] = killed.is_set(), str(exc)[:160]
     if not killed.is_set():
         c.nodes[driver].kill()
-    others = [n.address for i, n in c.nodes.items() if i != driver]
-    r["abort"] = "unsupported: ClusterOps offers no abort of a membership change"
+    return [n.address for i, n in c.nodes.items() if i != driver]
+
+
+def driver_killed(cluster: Cluster, fault: Fault) -> None:
+    """Add a spare through the target, SIGKILL the target once the change is under way,
+    then resume it from another member (the abort is ``driver_killed_then_aborted``)."""
+    c, r = cluster, fault.result
+    driver = fault.targets[0]
+    spare = _spare(c, fault)
+    if spare is None:
+        return
+    others = _add_then_kill_driver(c, driver, spare, r)
     try:
         _resume_through(c, lambda ops: ops.add_node(spare.address, via=others[0]), r,
                         others[0])
         c.nodes[spare.id] = spare
         r["resumed_via"] = others[0]
         fault.note = (f"driver node {driver} killed midway; add of node {spare.id} resumed "
-                      f"from another member in {r['change_s']} s; abort unsupported")
+                      f"from another member in {r['change_s']} s")
     except (ManhattanError, RuntimeError) as exc:
         r.setdefault("violations", []).append(
             f"add of node {spare.id} not resumable from another member after its driver "
@@ -236,7 +243,7 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
             c.nodes[spare.id] = spare
             r["resumed_via"] = c.nodes[driver].address
             fault.note = (f"driver node {driver} killed midway; resume from another member "
-                          f"failed, through the restarted driver it finished; abort unsupported")
+                          f"failed, through the restarted driver it finished")
         except (ManhattanError, RuntimeError) as again:
             # the spare keeps running: the stuck change lists it as joining, and may still
             # finish; a member for the restore and the convergence reads either way (seed
@@ -244,10 +251,60 @@ def driver_killed(cluster: Cluster, fault: Fault) -> None:
             c.nodes[spare.id] = spare
             r["violations"].append(f"add of node {spare.id} not resumable through its "
                                    f"restarted driver either: {str(again)[:160]}")
-            fault.note = f"driver node {driver} killed midway; resume failed; abort unsupported"
+            fault.note = f"driver node {driver} killed midway; resume failed"
     fault.targets = [driver, spare.id]
     c.nodes[driver].start()
     agree_topology(c, r)
+
+
+def driver_killed_then_aborted(cluster: Cluster, fault: Fault) -> None:
+    """Add a spare through the target, SIGKILL the target once the change is under way,
+    then abort the change from another member: the members before it, agreed by all, and
+    the spare out. A change that finished before the kill cannot be aborted ("no change
+    under way"): the spare is then a member, as after any add."""
+    c, r = cluster, fault.result
+    driver = fault.targets[0]
+    spare = _spare(c, fault)
+    if spare is None:
+        return
+    before = sorted(c.nodes)
+    others = _add_then_kill_driver(c, driver, spare, r)
+    try:
+        _resume_through(c, lambda ops: ops.abort(via=others[0]), r, others[0])
+        aborted = True
+    except (ManhattanError, RuntimeError) as exc:
+        # "no change under way": it finished before the kill, or an earlier attempt of
+        # the abort did (its answer lost): the topology tells which
+        aborted = "no membership change is under way" in str(exc) and \
+            spare.id not in _member_ids(c, others[0])
+        if "no membership change is under way" not in str(exc):
+            r.setdefault("violations", []).append(
+                f"add of node {spare.id} not abortable from another member after its "
+                f"driver {driver} was killed: {str(exc)[:160]}")
+    if aborted:
+        r["aborted_via"] = others[0]
+        fault.note = (f"driver node {driver} killed midway; the add of node {spare.id} "
+                      f"aborted from another member")
+        spare.stop()
+    else:
+        r["aborted_via"] = None
+        c.nodes[spare.id] = spare  # a member (or stuck joining: restore settles it)
+        fault.note = f"driver node {driver} killed; the add of node {spare.id} not aborted"
+    fault.targets = [driver, spare.id]
+    c.nodes[driver].start()
+    agree_topology(c, r)
+    if aborted and r.get("topology_agreed"):
+        members = _member_ids(c, others[0])
+        if members != before:
+            r.setdefault("violations", []).append(
+                f"after the abort the members are {members}, not those before the change "
+                f"{before}")
+
+
+def _member_ids(cluster: Cluster, address: str) -> list[int]:
+    """The members' ids in the topology ``address`` reports."""
+    with Client([address], token=cluster.token, timeout=5) as client:
+        return sorted(m.id for m in client.admin.topology().members)
 
 
 def _resume_through(cluster: Cluster, changes: Changes, result: dict[str, Any],

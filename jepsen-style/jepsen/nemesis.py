@@ -19,7 +19,7 @@ from manhattan.client import ManhattanError
 
 from jepsen.cluster import Cluster
 from jepsen.membership import (
-    AGREE_TIMEOUT_S, CHANGE_TIMEOUT_S, ChangeIncomplete, change_membership, concurrent_adds, driver_killed, remove_node, replace_node, restore,
+    AGREE_TIMEOUT_S, CHANGE_TIMEOUT_S, ChangeIncomplete, change_membership, concurrent_adds, driver_killed, driver_killed_then_aborted, remove_node, replace_node, restore,
 )
 from jepsen.net import Link
 
@@ -31,7 +31,7 @@ CRASHES = ["kill-one", "kill-two", "kill-coordinator", "pause"]
 CLOCKS = ["clock-bump", "clock-strobe", "clock-restart"]
 NETWORK = ["netem"]
 MEMBERSHIP = ["membership", "member-replace", "member-remove", "member-concurrent",
-              "member-driver-kill"]
+              "member-driver-kill", "member-driver-abort"]
 ALL_KINDS = PARTITIONS + CRASHES + CLOCKS + NETWORK + MEMBERSHIP
 
 
@@ -272,6 +272,7 @@ class Nemesis:
 MEMBER_CHANGES: dict[str, Callable[[Cluster, Fault], None]] = {
     "member-replace": replace_node, "member-remove": remove_node,
     "member-concurrent": concurrent_adds, "member-driver-kill": driver_killed,
+    "member-driver-abort": driver_killed_then_aborted,
 }
 
 
