@@ -147,16 +147,18 @@ class Breakers:
     def record(self, endpoint: str, error: ManhattanError | None) -> None:
         """The outcome of a call to ``endpoint``: None for success, else its error."""
         with self._lock:
-            if error is None or not (is_connection_failure(error) or isinstance(error, Timeout)):
-                breaker = self._breakers.get(endpoint)
-                if breaker is not None:
-                    breaker.success()
+            # (ConnectionLost is a Timeout, the outcome being unknown, but for the breaker
+            # a failure: the connection broke. So the connection test comes first.)
+            if error is not None and is_connection_failure(error):
+                self._get(endpoint).failure()
             elif isinstance(error, Timeout):
                 breaker = self._breakers.get(endpoint)
                 if breaker is not None:
                     breaker.inconclusive()
             else:
-                self._get(endpoint).failure()
+                breaker = self._breakers.get(endpoint)
+                if breaker is not None:
+                    breaker.success()
 
 
 __all__ = [

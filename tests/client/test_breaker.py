@@ -71,6 +71,21 @@ def test_breaker_opens_after_consecutive_failures_only(breakers: Breakers) -> No
     assert breakers.state("never-seen") is BreakerState.CLOSED
 
 
+def test_a_connection_lost_mid_call_counts_as_a_failure_not_a_timeout(
+        breakers: Breakers) -> None:
+    # ConnectionLost is a Timeout (the outcome is unknown) but the connection broke: a
+    # node SIGKILLed under a call fails it this way, and must open its breaker.
+    for _ in range(3):
+        breakers.record("a", ConnectionLost("Socket closed"))
+    assert breakers.state("a") is BreakerState.OPEN
+    breakers.record("b", REFUSED)
+    breakers.record("b", Timeout("Deadline Exceeded"))  # slow, maybe: neither way
+    breakers.record("b", REFUSED)
+    assert breakers.state("b") is BreakerState.CLOSED
+    breakers.record("b", REFUSED)
+    assert breakers.state("b") is BreakerState.OPEN
+
+
 def test_open_endpoint_goes_to_the_end_of_every_plan(breakers: Breakers) -> None:
     for _ in range(3):
         breakers.record("b", REFUSED)
