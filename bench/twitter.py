@@ -157,6 +157,7 @@ class ManhattanTwitter:
             "--celebrity-threshold", str(shape.threshold),
             "--lease-validity", "3"])  # a fresh cluster: no earlier holder to outwait
         self.client: SocialClient | None = None
+        self._fanout_paused = False
 
     def setup(self, data: Data) -> None:
         """Nodes, the schema, then the service and the graph at once: the service's start
@@ -198,10 +199,17 @@ class ManhattanTwitter:
         return [p for p in (*nodes, self.service.pid) if p is not None]
 
     def post(self, author: str, text: str, fanout_now: bool = True) -> None:
+        if not fanout_now and not self._fanout_paused:
+            # deferred like Redis's: the workers are paused (once, in the window) and
+            # deliver the window's posts at ``settle``, timed apart
+            self._fanout_paused = self.client.set_fanout(paused=True)
         self.client.post(author, text)  # the service's workers fan out, always later
 
     def settle(self, timeout: float = 600.0) -> None:
-        """Until the fan-out queue is empty, as the service itself reports it."""
+        """Until the fan-out queue is empty, as the service itself reports it (its
+        workers resumed first, when the post workload paused them)."""
+        if self._fanout_paused:
+            self._fanout_paused = self.client.set_fanout(paused=False)
         deadline = time.monotonic() + timeout
         while self.client.stats().fanout_pending:
             if time.monotonic() > deadline:
@@ -630,10 +638,11 @@ def measure(settings: Settings, progress: Progress, root: Path
         f"pages: {PAGE} hydrated tweets, {shape.threads} concurrent readers; mixed: "
         f"{READS_PER_POST} page reads per post, until the fan-out it caused is done",
         "post: one caller, any user alike, acknowledged posts (Manhattan: stored + fan-out "
-        "queued; Redis: SET + own lists); Redis's fan-out deferred past the timing, "
-        "Manhattan's workers run alongside (their CPU during the window counts in the post "
-        "row); post fan-out (deferred): the rest of the window's fan-out, drained after it, "
-        "rate = posts / drain time, CPU per post apart from the ack's",
+        "queued; Redis: SET + own lists); the fan-out deferred past the timing on both "
+        "(Redis's pipelines after the window; Manhattan's workers paused through "
+        "SetFanout during it, like for like); post fan-out (deferred): the window's "
+        "fan-out, drained after it, rate = posts / drain time, CPU per post apart from "
+        "the ack's",
         f"{runs} interleaved run(s) of {seconds:.1f} s per workload after {settings.warmup} s "
         "warm-up; CPU µs per unit: server = every process of the system, client = this one",
     ]

@@ -172,7 +172,19 @@ def stats_command(ctx: click.Context, social_endpoint: str | None, output: str) 
             "deliveries": "timeline deliveries", "jobs_done": "fan-out jobs done",
             "celebrity_threshold": "celebrity above (followers)",
             "worker": "id worker", "ids_issued": "ids issued",
-            "clock_backward_errors": "clock-back errors"})
+            "clock_backward_errors": "clock-back errors", "fanout_paused": "fan-out paused"})
+
+
+@social.command("fanout")
+@click.argument("action", type=click.Choice(["pause", "resume"]))
+@social_option
+@click.pass_context
+def fanout_command(ctx: click.Context, action: str, social_endpoint: str | None) -> None:
+    """Pause or resume the service's fan-out workers (posts are still taken and queued;
+    a resumed worker delivers what waits)."""
+    with social_client(ctx, social_endpoint) as client:
+        paused = client.set_fanout(paused=action == "pause")
+    click.echo(f"fan-out {'paused' if paused else 'running'}")
 
 
 # -- users, graph, tweets ---------------------------------------------------------------------

@@ -61,7 +61,7 @@ def _users(p: social_pb2.UserListResponse) -> UserPage:
 def _stats(p: social_pb2.StatsResponse) -> SocialStats:
     return SocialStats(p.fanout_pending, p.fanout_lag_ms, p.deliveries, p.jobs_done,
                        p.celebrity_threshold, p.datacenter, p.worker, p.ids_issued,
-                       p.clock_backward_errors)
+                       p.clock_backward_errors, p.fanout_paused)
 
 
 class _Operations:
@@ -132,6 +132,12 @@ class _Operations:
     def stats(self) -> Any:
         """Fan-out backlog and lag, deliveries, ID generator state. -> SocialStats"""
         return self._run("Stats", social_pb2.StatsRequest(), _stats)
+
+    def set_fanout(self, *, paused: bool) -> Any:
+        """Pause or resume the service's fan-out workers (posts are still taken and
+        queued). -> bool, whether they are paused now"""
+        return self._run("SetFanout", social_pb2.SetFanoutRequest(paused=paused),
+                         lambda r: r.paused)
 
 
 def _retry_args(rpc: str) -> dict[str, Any]:

@@ -53,6 +53,16 @@ class ShardLeaseLost(Exception):
     """The worker no longer holds the lease of the job's shard: it must not write."""
 
 
+async def _first_of(*events: asyncio.Event) -> None:
+    """Return once any of ``events`` is set."""
+    waits = [asyncio.ensure_future(e.wait()) for e in events]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for wait in waits:
+            wait.cancel()
+
+
 class FanoutWorker:
     """Runs the jobs of the shards whose leases it holds."""
 
@@ -77,6 +87,20 @@ class FanoutWorker:
         }
         # Tests stop a worker between batches to show a job resumes.
         self.after_batch: Callable[[Job], Awaitable[None]] | None = None
+        self._running = asyncio.Event()  # cleared while an operator has it paused
+        self._running.set()
+
+    @property
+    def paused(self) -> bool:
+        return not self._running.is_set()
+
+    def set_paused(self, paused: bool) -> None:
+        """Pause (the job in flight finishes; queued ones wait, their wake-ups kept) or
+        resume the worker."""
+        if paused:
+            self._running.clear()
+        else:
+            self._running.set()
 
     # -- scheduling ------------------------------------------------------------------
 
@@ -90,6 +114,9 @@ class FanoutWorker:
         loop = asyncio.get_running_loop()
         next_sweep = next_deep = loop.time()
         while not stop.is_set():
+            if self.paused:  # wake-ups stay in ``work`` until it resumes
+                await _first_of(self._running, stop)
+                continue
             # Taken and cleared with no await in between: a job queued while the pass
             # below runs sets the event again, so no wake-up is ever lost.
             woken = self.work.take()

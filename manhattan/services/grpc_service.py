@@ -102,4 +102,9 @@ class SocialServicer:
             deliveries=s.deliveries, jobs_done=s.jobs_done,
             celebrity_threshold=s.celebrity_threshold, worker=s.worker,
             datacenter=s.datacenter, ids_issued=s.ids_issued,
-            clock_backward_errors=s.clock_backward_errors)
+            clock_backward_errors=s.clock_backward_errors, fanout_paused=s.fanout_paused)
+
+    @rpc_errors
+    async def SetFanout(self, request, context: grpc.aio.ServicerContext):
+        self.social.worker.set_paused(request.paused)
+        return social_pb2.SetFanoutResponse(paused=self.social.worker.paused)

@@ -298,7 +298,8 @@ class Social:
             jobs_done=self.worker.jobs_done, celebrity_threshold=self.config.celebrity_threshold,
             datacenter=self.config.datacenter, worker=generator.worker if generator else 0,
             ids_issued=self.ids_issued,
-            clock_backward_errors=generator.clock_backward_errors if generator else 0)
+            clock_backward_errors=generator.clock_backward_errors if generator else 0,
+            fanout_paused=self.worker.paused)
 
     # -- internals ---------------------------------------------------------------------------
 

@@ -64,3 +64,4 @@ class SocialStats:
     worker: int
     ids_issued: int
     clock_backward_errors: int
+    fanout_paused: bool = False

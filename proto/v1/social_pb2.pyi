@@ -16,6 +16,18 @@ TIMELINE_STATUS_UNSPECIFIED: TimelineStatus
 READY: TimelineStatus
 REBUILDING: TimelineStatus
 
+class SetFanoutRequest(_message.Message):
+    __slots__ = ("paused",)
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    paused: bool
+    def __init__(self, paused: _Optional[bool] = ...) -> None: ...
+
+class SetFanoutResponse(_message.Message):
+    __slots__ = ("paused",)
+    PAUSED_FIELD_NUMBER: _ClassVar[int]
+    paused: bool
+    def __init__(self, paused: _Optional[bool] = ...) -> None: ...
+
 class CreateUserRequest(_message.Message):
     __slots__ = ("name",)
     NAME_FIELD_NUMBER: _ClassVar[int]
@@ -163,7 +175,7 @@ class StatsRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class StatsResponse(_message.Message):
-    __slots__ = ("fanout_pending", "fanout_lag_ms", "deliveries", "jobs_done", "celebrity_threshold", "worker", "datacenter", "ids_issued", "clock_backward_errors")
+    __slots__ = ("fanout_pending", "fanout_lag_ms", "deliveries", "jobs_done", "celebrity_threshold", "worker", "datacenter", "ids_issued", "clock_backward_errors", "fanout_paused")
     FANOUT_PENDING_FIELD_NUMBER: _ClassVar[int]
     FANOUT_LAG_MS_FIELD_NUMBER: _ClassVar[int]
     DELIVERIES_FIELD_NUMBER: _ClassVar[int]
@@ -173,6 +185,7 @@ class StatsResponse(_message.Message):
     DATACENTER_FIELD_NUMBER: _ClassVar[int]
     IDS_ISSUED_FIELD_NUMBER: _ClassVar[int]
     CLOCK_BACKWARD_ERRORS_FIELD_NUMBER: _ClassVar[int]
+    FANOUT_PAUSED_FIELD_NUMBER: _ClassVar[int]
     fanout_pending: int
     fanout_lag_ms: int
     deliveries: int
@@ -182,4 +195,5 @@ class StatsResponse(_message.Message):
     datacenter: int
     ids_issued: int
     clock_backward_errors: int
-    def __init__(self, fanout_pending: _Optional[int] = ..., fanout_lag_ms: _Optional[int] = ..., deliveries: _Optional[int] = ..., jobs_done: _Optional[int] = ..., celebrity_threshold: _Optional[int] = ..., worker: _Optional[int] = ..., datacenter: _Optional[int] = ..., ids_issued: _Optional[int] = ..., clock_backward_errors: _Optional[int] = ...) -> None: ...
+    fanout_paused: bool
+    def __init__(self, fanout_pending: _Optional[int] = ..., fanout_lag_ms: _Optional[int] = ..., deliveries: _Optional[int] = ..., jobs_done: _Optional[int] = ..., celebrity_threshold: _Optional[int] = ..., worker: _Optional[int] = ..., datacenter: _Optional[int] = ..., ids_issued: _Optional[int] = ..., clock_backward_errors: _Optional[int] = ..., fanout_paused: _Optional[bool] = ...) -> None: ...

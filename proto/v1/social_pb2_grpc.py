@@ -99,6 +99,11 @@ class SocialStub:
                 request_serializer=manhattan_dot_proto_dot_v1_dot_social__pb2.StatsRequest.SerializeToString,
                 response_deserializer=manhattan_dot_proto_dot_v1_dot_social__pb2.StatsResponse.FromString,
                 _registered_method=True)
+        self.SetFanout = channel.unary_unary(
+                '/manhattan.v1.Social/SetFanout',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_social__pb2.SetFanoutRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_social__pb2.SetFanoutResponse.FromString,
+                _registered_method=True)
 
 
 class SocialServicer:
@@ -183,6 +188,15 @@ class SocialServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetFanout(self, request, context):
+        """Pause or resume this process' fan-out workers. Posts are still acknowledged and
+        their jobs queued; a resumed worker delivers them (an operator's pause during an
+        incident, a benchmark timing the acknowledgement apart from the fan-out).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SocialServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -250,6 +264,11 @@ def add_SocialServicer_to_server(servicer, server):
                     servicer.Stats,
                     request_deserializer=manhattan_dot_proto_dot_v1_dot_social__pb2.StatsRequest.FromString,
                     response_serializer=manhattan_dot_proto_dot_v1_dot_social__pb2.StatsResponse.SerializeToString,
+            ),
+            'SetFanout': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetFanout,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_social__pb2.SetFanoutRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_social__pb2.SetFanoutResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -603,6 +622,33 @@ class Social:
             '/manhattan.v1.Social/Stats',
             manhattan_dot_proto_dot_v1_dot_social__pb2.StatsRequest.SerializeToString,
             manhattan_dot_proto_dot_v1_dot_social__pb2.StatsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetFanout(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Social/SetFanout',
+            manhattan_dot_proto_dot_v1_dot_social__pb2.SetFanoutRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_social__pb2.SetFanoutResponse.FromString,
             options,
             channel_credentials,
             insecure,

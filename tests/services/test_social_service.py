@@ -153,6 +153,25 @@ def test_killed_service_resumes_fanout(social_cluster, service, client):
             assert [t.id for t in fresh.home(name).tweets] == [tweet.id], name
 
 
+def test_a_paused_fanout_takes_posts_and_delivers_them_once_resumed(social_cluster, service,
+                                                                    client):
+    client.create_user("pause_author")
+    client.create_user("pause_reader")
+    client.follow("pause_reader", "pause_author")
+    assert "fan-out paused" in _cli(social_cluster, "social", "fanout", "pause")
+    try:
+        stats = client.stats()
+        assert stats.fanout_paused
+        tweet = client.post("pause_author", "held back")  # acknowledged while paused
+        assert eventually(lambda: client.stats().fanout_pending >= 1, timeout=10)
+        assert client.home("pause_reader").tweets == []  # not delivered, nor lost
+    finally:
+        assert "fan-out running" in _cli(social_cluster, "social", "fanout", "resume")
+    assert not client.stats().fanout_paused
+    assert eventually(lambda: [t.id for t in client.home("pause_reader").tweets] == [tweet.id],
+                      timeout=30)
+
+
 def _bulk_follow(local, service, followers: list[str], followee: str) -> None:
     """Edges written like Graph.follow does, but in bulk (120 follows through the API make
     the test slow, not better). The celebrity threshold (3) is bypassed on purpose: counts
