@@ -34,14 +34,16 @@ class Tweets:
         self.cache: TtlCache[int, Tweet] = TtlCache(TWEET_CACHE_TTL_S, TWEET_CACHE_ENTRIES)
         self.recent = RecentIdsCache()  # celebrities' newest ids, merged into many pages
 
-    async def store(self, tweet: Tweet) -> None:
-        """The tweet and its author's timeline entry (both durable; idempotent)."""
-        self.recent.evict(tweet.author)  # its author's newest ids change now
+    async def store(self, tweets: list[Tweet]) -> None:
+        """The tweets and their authors' timeline entries (durable; idempotent): one
+        write per dataset and replica set, however many tweets."""
+        for tweet in tweets:
+            self.recent.evict(tweet.author)  # its author's newest ids change now
         await asyncio.gather(
-            self.tweets.put(id_key(tweet.id), b"", encode_tweet(tweet), consistency=Q,
-                            durability=Durability.SYNC),
-            self.by_user.put(tweet.author, id_key(tweet.id), b"", consistency=Q,
-                             durability=Durability.SYNC))
+            self.tweets.put_many([Put(id_key(t.id), b"", encode_tweet(t)) for t in tweets],
+                                 consistency=Q, durability=Durability.SYNC),
+            self.by_user.put_many([Put(t.author, id_key(t.id), b"") for t in tweets],
+                                  consistency=Q, durability=Durability.SYNC))
 
     async def lookup(self, tweet_id: int) -> tuple[Tweet | None, bool]:
         """(the stored tweet or None, whether it was deleted): one read."""
@@ -53,6 +55,11 @@ class Tweets:
 
     async def is_deleted(self, tweet_id: int) -> bool:
         return await self.tweets.get(id_key(tweet_id), DELETED, consistency=Q) is not None
+
+    async def deleted_among(self, ids: list[int]) -> set[int]:
+        """Which of ``ids`` were deleted: one multi-get of their markers."""
+        found = await self.tweets.get_many([(id_key(i), DELETED) for i in ids], consistency=Q)
+        return {i for i, record in zip(ids, found) if record is not None}
 
     async def get_many(self, ids: list[int]) -> dict[int, Tweet]:
         """The tweets that exist among ``ids``: the cached ones, the rest with one

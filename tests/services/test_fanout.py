@@ -92,6 +92,44 @@ def test_tweet_counts_follow_delivers_and_retracts(social_cluster, loop_thread):
         assert run(social.get_tweet(kept.id)) == kept
 
 
+def test_a_page_of_posts_is_stored_in_one_write_per_dataset_and_delivered(social_cluster,
+                                                                           loop_thread):
+    """Deliver jobs waiting together (one shard here) store their tweets with one write
+    per dataset, not three per job; a tweet deleted before its deliver stays deleted, and
+    every other one is stored, counted once and delivered."""
+    config = fresh_config(queue_shards=1)
+    with running_social(social_cluster, loop_thread, config, workers=False) as social:
+        run = loop_thread.run
+        run(social.create_user("paged"))
+        followers = run(_add_followers(social, "paged", 3))
+        posted = [run(social.post("paged", f"queued {i}")) for i in range(12)]
+        deleted = posted[5]
+        run(social.delete_tweet(deleted.id))
+        calls: list[str] = []
+        original = social.client.execute
+
+        async def counting(op, timeout=None):
+            calls.append(f"{op.method} {getattr(op.request, 'dataset', '')}")
+            return await original(op, timeout)
+
+        social.client.execute = counting
+        try:
+            run(social.worker.run_once([0]))
+        finally:
+            social.client.execute = original
+        tweets = Datasets(config.namespace).tweets
+        assert f"Put {tweets}" not in calls  # none stored one by one
+        # the page's eleven tweets in one write, and the deleted one's retract
+        assert calls.count(f"MultiPut {tweets}") == 2, calls
+        kept = [t for t in posted if t is not deleted]
+        assert run(social.get_user("paged")).tweets == len(kept)
+        for follower in followers:
+            assert run(all_home(social, follower, 50)) == [t.id for t in reversed(kept)]
+        assert [run(social.get_tweet(t.id)) for t in kept] == kept
+        with pytest.raises(Exception, match="deleted|does not exist"):
+            run(social.get_tweet(deleted.id))
+
+
 def test_posting_work_does_not_grow_with_followers(social_cluster, loop_thread):
     config = fresh_config(celebrity_threshold=100_000)
     with running_social(social_cluster, loop_thread, config, workers=False) as social:
