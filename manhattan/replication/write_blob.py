@@ -9,7 +9,8 @@ every peer (about 2.5 µs per record per peer, and as much again to parse).
 
 Layout (little-endian)::
 
-    header  "MWB1"  count:u32  base timestamp:u64  writer:u32  crc32 of the records:u32
+    header  "MWB1"  count:u32  base timestamp:u64  writer:u32  crc32:u32
+            (the checksum covers everything else: the header's other fields and the records)
     record  flags:u8  offset:u32  expires_at_ms:u64  pkey:u32  lkey:u16  value:u32 (lengths)
             then the pkey, lkey and value bytes
 
@@ -27,7 +28,9 @@ from collections.abc import Sequence
 from manhattan.storage import Entry, Version, Write
 
 MAGIC = b"MWB1"
-_HEADER = struct.Struct("<4sIQII")
+_FIELDS = struct.Struct("<4sIQI")  # the header before its checksum
+_CHECKSUM = struct.Struct("<I")
+_HEADER_SIZE = _FIELDS.size + _CHECKSUM.size
 _RECORD = struct.Struct("<BIQIHI")
 _TOMBSTONE, _COUNTER = 1, 2
 _KNOWN_FLAGS = _TOMBSTONE | _COUNTER
@@ -58,26 +61,28 @@ def encode(writes: Sequence[Write]) -> bytes | None:
         flags = (_TOMBSTONE if entry.tombstone else 0) | (_COUNTER if entry.counter else 0)
         parts += (pack(flags, offset, entry.expires_at_ms, len(write.pkey), len(write.lkey),
                        len(entry.value)), write.pkey, write.lkey, entry.value)
+    fields = _FIELDS.pack(MAGIC, len(writes), base, writer)
     records = b"".join(parts)
-    return _HEADER.pack(MAGIC, len(writes), base, writer, zlib.crc32(records)) + records
+    return fields + _CHECKSUM.pack(zlib.crc32(records, zlib.crc32(fields))) + records
 
 
 def decode(blob: bytes) -> list[Write]:
     """The writes of a blob ``encode`` made; ``CorruptBlob`` for anything else."""
-    if len(blob) < _HEADER.size:
+    if len(blob) < _HEADER_SIZE:
         raise CorruptBlob(f"a write blob of {len(blob)} bytes is shorter than its header")
-    magic, count, base, writer, checksum = _HEADER.unpack_from(blob)
+    magic, count, base, writer = _FIELDS.unpack_from(blob)
     if magic != MAGIC:
         raise CorruptBlob("not a write blob (bad magic)")
     view = memoryview(blob)
-    if zlib.crc32(view[_HEADER.size:]) != checksum:
+    (checksum,) = _CHECKSUM.unpack_from(blob, _FIELDS.size)
+    if zlib.crc32(view[_HEADER_SIZE:], zlib.crc32(view[:_FIELDS.size])) != checksum:
         raise CorruptBlob("a write blob fails its checksum (damaged or truncated)")
     end = len(blob)
-    if count > (end - _HEADER.size) // _RECORD.size:
+    if count > (end - _HEADER_SIZE) // _RECORD.size:
         raise CorruptBlob(f"a write blob of {end} bytes cannot hold {count} records")
     unpack = _RECORD.unpack_from
     size = _RECORD.size
-    at = _HEADER.size
+    at = _HEADER_SIZE
     writes: list[Write] = []
     for _ in range(count):
         if at + size > end:
