@@ -273,8 +273,8 @@ class FanoutWorker:
         horizon = wall_ms() - int(self.config.inactive_after_s * 1000)
         async for followers in self._follower_batches(job, tweet.author):
             sampled = [f for f in followers if _sampled(tweet.id, f, self.config.trim_every)]
-            seen, floors = await self.home.activity(followers, sampled)
-            active = [f for f, s in zip(followers, seen) if s == 0 or s >= horizon]
+            verdicts, floors = await self.home.activity(followers, sampled, horizon)
+            active = [f for f, is_active in zip(followers, verdicts) if is_active]
             self._fence(job)
             await self.home.push([(f, tweet.id, tweet.author) for f in active])
             self.deliveries += len(active)

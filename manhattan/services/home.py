@@ -27,6 +27,7 @@ import asyncio
 from dataclasses import dataclass
 
 from manhattan.client import AsyncClient, ConditionFailed, Delete, Put, Record
+from manhattan.services.caches import TtlCache
 from manhattan.services.scans import first_records
 from manhattan.services.schema import (
     FLOOR, HOME_STATE, REBUILD, SEEN, TOP, Datasets, id_key, key_id,
@@ -39,6 +40,9 @@ MAX_KEYS = 1000  # a node takes at most this many keys in one call
 STATE_KEYS = (SEEN, REBUILD, FLOOR)
 # Compare-and-set attempts to raise a floor that other trims keep raising meanwhile.
 FLOOR_CAS_TRIES = 20
+# Last-seen times read by fan-out, kept this long (a lower bound of the stored value).
+SEEN_CACHE_S = 300.0
+SEEN_CACHE_ENTRIES = 500_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,9 @@ class HomeTimelines:
         self.data = client.dataset(datasets.home)
         self.cap = cap
         self.trims = 0
+        # A user's last-seen time only grows (a visit records "now"), so a value read
+        # once is a lower bound of it ever after: a user it shows active is active.
+        self.seen: TtlCache[str, int] = TtlCache(SEEN_CACHE_S, SEEN_CACHE_ENTRIES)
 
     # -- reads ---------------------------------------------------------------------------
 
@@ -125,17 +132,27 @@ class HomeTimelines:
         """The trim floor (0: never trimmed)."""
         return _number(getattr(await self.data.get(user, FLOOR, consistency=Q), "value", None))
 
-    async def activity(self, users: list[str], floors_of: list[str]
-                       ) -> tuple[list[int], dict[str, int]]:
-        """Last-seen times of ``users`` (0: never recorded) and the floors of
-        ``floors_of`` (those a delivery will also trim): one multi-get per ``MAX_KEYS``
-        keys, at once."""
-        keys = [(u, SEEN) for u in users] + [(u, FLOOR) for u in floors_of]
+    async def activity(self, users: list[str], floors_of: list[str], horizon_ms: int
+                       ) -> tuple[list[bool], dict[str, int]]:
+        """Whether each of ``users`` is active (seen at or after ``horizon_ms``, or never
+        recorded) and the floors of ``floors_of`` (those a delivery will also trim): one
+        multi-get per ``MAX_KEYS`` keys, at once. A user a cached last-seen time shows
+        active is not read again (the cached time is a lower bound); any other is."""
+        def active(seen: int | None) -> bool:
+            return seen is not None and (seen == 0 or seen >= horizon_ms)
+
+        known = [self.seen.get(u) for u in users]
+        ask = [u for u, seen in zip(users, known) if not active(seen)]
+        keys = [(u, SEEN) for u in ask] + [(u, FLOOR) for u in floors_of]
         found = await asyncio.gather(*(
             self.data.get_many(keys[start:start + MAX_KEYS], consistency=Q)
             for start in range(0, len(keys), MAX_KEYS)))
         values = [_number(r.value if r is not None else None) for part in found for r in part]
-        return values[:len(users)], dict(zip(floors_of, values[len(users):]))
+        read = dict(zip(ask, values))
+        for user, seen in read.items():
+            self.seen.put(user, seen)
+        verdicts = [active(seen) or active(read.get(u)) for u, seen in zip(users, known)]
+        return verdicts, dict(zip(floors_of, values[len(ask):]))
 
     # -- state ---------------------------------------------------------------------------
 

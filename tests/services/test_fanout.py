@@ -267,9 +267,28 @@ def test_a_full_batch_of_deliveries_reads_activity_and_floors_within_the_key_lim
         names = [f"act{i}" for i in range(1000)]
         run(social.home.data.put_many([Put(n, SEEN, "7") for n in names[:600]]))
         run(social.home.data.put_many([Put(n, FLOOR, "9") for n in names[400:]]))
-        seen, floors = run(social.home.activity(names, names))
-        assert seen == [7] * 600 + [0] * 400
+        active, floors = run(social.home.activity(names, names, horizon_ms=8))
+        assert active == [False] * 600 + [True] * 400  # seen at 7 < 8; never seen: active
         assert floors == {n: (9 if i >= 400 else 0) for i, n in enumerate(names)}
+
+
+def test_a_user_seen_active_is_not_read_again_and_an_inactive_one_always_is(
+        social_cluster, loop_thread):
+    # A last-seen time only grows: one read active stays active (the cache answers); one
+    # read inactive may have come back since (read again, every time).
+    with running_social(social_cluster, loop_thread, fresh_config(), workers=False) as social:
+        run = loop_thread.run
+        home = social.home
+        run(home.data.put_many([Put("awake", SEEN, "100"), Put("asleep", SEEN, "5")]))
+        assert run(home.activity(["awake", "asleep"], [], horizon_ms=50)) == ([True, False],
+                                                                             {})
+        run(home.data.put_many([Put("awake", SEEN, "1"), Put("asleep", SEEN, "200")]))
+        # (awake's stored time went down behind the cache's back: never in the service,
+        # here it shows the cache answered)
+        assert run(home.activity(["awake", "asleep"], [], horizon_ms=50)) == ([True, True],
+                                                                             {})
+        # past what the cached time proves, it is read again
+        assert run(home.activity(["awake"], [], horizon_ms=150)) == ([False], {})
 
 
 def test_a_floor_recorded_late_never_lowers_the_floor(social_cluster, loop_thread):
