@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from manhattan.cli.main import cli
 from manhattan.client import Client, Consistency, Delete, Put
 from manhattan.node.local_cluster import LocalCluster
-from tests.clusters import new_dataset, start_cluster, wait_until_up
+from tests.clusters import new_dataset, only, start_cluster, wait_until_up
 
 RECORDS = 300
 
@@ -48,8 +48,10 @@ def test_snapshot_wipe_restore_brings_back_every_record_and_nothing_later(
     before = keys("before", RECORDS)
     with Client(cluster.endpoints, token=token) as client:
         ds = client.dataset(dataset)
+        # ALL: every node holds every record when the snapshot is taken (the per-node
+        # check below reads each node's own copy)
         ds.put_many([Put(p, l, f"value-{p}-{l}") for p, l in before],
-                    consistency=Consistency.QUORUM)
+                    consistency=Consistency.ALL, timeout=60)
 
         created = json_out(manhattan(cluster, "snapshot", "create", "s1", "-o", "json"))
         assert sorted(row["node"] for row in created) == [1, 2, 3]
@@ -94,7 +96,7 @@ def test_snapshot_wipe_restore_brings_back_every_record_and_nothing_later(
             [f"value-{p}-{l}" for p, l in before]
         assert ds.get_many(later, consistency=Consistency.QUORUM) == [None] * len(later)
         for node in cluster.nodes:  # each node's own checkpoint holds every record
-            with Client([node.address], token=token) as one:
+            with only(node.address, token) as one:
                 page = one.dataset(dataset).get_many(before[:50], consistency=Consistency.ONE)
                 assert all(r is not None for r in page)
 
