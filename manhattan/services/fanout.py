@@ -43,6 +43,7 @@ from manhattan.services.types import Tweet
 
 log = logging.getLogger("manhattan.services.fanout")
 WAKE_PAGE = 64
+STORE_CHUNK = 500  # deliver jobs whose tweets are stored in one write (a page holds 1,000)
 WATERMARK_EVERY_S = 1.0
 # A sweep from the watermark reads the tombstones of the last LAG_MS of finished jobs;
 # it runs this often. The sweeps between start after the last job this worker finished.
@@ -241,13 +242,15 @@ class FanoutWorker:
         waiting = [job for job in jobs if job.kind == "deliver" and not job.args.get("stored")]
         if len(waiting) < 2:
             return  # one job stores its own tweet (the same writes)
-        tweets = [Tweet(**job.args["tweet"]) for job in waiting]
-        deleted = await self.tweets.deleted_among([t.id for t in tweets])
-        fresh = [(job, t) for job, t in zip(waiting, tweets) if t.id not in deleted]
-        if fresh:
-            await self._store(shard, [t for _, t in fresh])
-            for job, _ in fresh:
-                job.args["stored"] = True
+        for start in range(0, len(waiting), STORE_CHUNK):  # within a node's batch limit
+            chunk = waiting[start:start + STORE_CHUNK]
+            tweets = [Tweet(**job.args["tweet"]) for job in chunk]
+            deleted = await self.tweets.deleted_among([t.id for t in tweets])
+            fresh = [(job, t) for job, t in zip(chunk, tweets) if t.id not in deleted]
+            if fresh:
+                await self._store(shard, [t for _, t in fresh])
+                for job, _ in fresh:
+                    job.args["stored"] = True
 
     async def _store(self, shard: int, tweets: list[Tweet]) -> None:
         """Tweets, their authors' own timeline entries and tweet counts (the op ids name
