@@ -21,7 +21,6 @@ from manhattan.bench.peers.server import ServerProcess
 from manhattan.node.process import free_port
 
 HOST = "127.0.0.1"
-CLUSTER_BUS_OFFSET = 10_000  # a cluster node also listens on port + 10000
 FSYNC_POLICIES = ("everysec", "always")  # appendfsync: BUFFERED-like, SYNC-like
 
 
@@ -40,14 +39,12 @@ def _server(name: str, workdir: Path, port: int, binary: str, extra: list[str],
                          ready=lambda: redis.Redis(HOST, port, socket_timeout=1).ping())
 
 
-def _cluster_port(attempts: int = 1000) -> int:
-    """A free port whose cluster-bus port (+10000) exists too: redis-server exits at
-    start when the bus port would pass 65535, and free ports often are that high."""
-    for _ in range(attempts):
-        port = free_port(HOST)
-        if port + CLUSTER_BUS_OFFSET <= 65535:
-            return port
-    raise RuntimeError(f"no free port below {65535 - CLUSTER_BUS_OFFSET + 1} for Redis Cluster")
+def _cluster_ports() -> tuple[int, int]:
+    """A free port and a free cluster-bus port for one cluster node. The bus is set
+    explicitly (``--cluster-port``, Redis 7): its default, port + 10000, falls outside
+    the range free ports are handed out from (into the kernel's ephemeral ports, where a
+    client connection may hold it, or past 65535) and made redis-server exit at start."""
+    return free_port(HOST), free_port(HOST)
 
 
 class RedisServer:
@@ -87,13 +84,15 @@ class RedisClusterServers:
         self.version = version(paths["redis-server"])
         self.redis_cli = paths["redis-cli"]
         self.replicas = replicas
-        self.ports = [_cluster_port() for _ in range(masters * (1 + replicas))]
+        pairs = [_cluster_ports() for _ in range(masters * (1 + replicas))]
+        self.ports = [port for port, _ in pairs]
         self.processes = [
             _server(f"redis-cluster-{port}", workdir / f"redis-cluster-{port}", port,
                     paths["redis-server"],
                     ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-                     "--cluster-node-timeout", "5000"], appendfsync)
-            for port in self.ports
+                     "--cluster-node-timeout", "5000", "--cluster-port", str(bus)],
+                    appendfsync)
+            for port, bus in pairs
         ]
 
     @property

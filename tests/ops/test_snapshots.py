@@ -103,17 +103,19 @@ def test_snapshot_wipe_restore_brings_back_every_record_and_nothing_later(
 
 def test_restore_refuses_a_database_without_force_and_another_nodes_snapshot(
         cluster: LocalCluster) -> None:
+    # its own snapshot: the test depends on no other test's
+    json_out(manhattan(cluster, "snapshot", "create", "s-force", "-o", "json"))
     cluster.stop()
     try:
         node2 = cluster.data_dir / "node2"
-        kept = manhattan(cluster, "snapshot", "restore", "s1", "--data-dir", str(node2))
+        kept = manhattan(cluster, "snapshot", "restore", "s-force", "--data-dir", str(node2))
         assert kept.exit_code != 0 and "--force" in kept.output, kept.output
-        wrong = manhattan(cluster, "snapshot", "restore", "s1", "--data-dir", str(node2),
-                          "--from", str(cluster.data_dir / "node3" / "snapshots" / "s1"),
+        wrong = manhattan(cluster, "snapshot", "restore", "s-force", "--data-dir", str(node2),
+                          "--from", str(cluster.data_dir / "node3" / "snapshots" / "s-force"),
                           "--force")
         assert wrong.exit_code != 0 and "snapshot of node 3, not of node2" in wrong.output, \
             wrong.output
-        forced = json_out(manhattan(cluster, "snapshot", "restore", "s1", "--data-dir",
+        forced = json_out(manhattan(cluster, "snapshot", "restore", "s-force", "--data-dir",
                                     str(node2), "--force", "-o", "json"))
         assert forced[0]["previous_db"] and Path(forced[0]["previous_db"]).is_dir()
     finally:
