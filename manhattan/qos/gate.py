@@ -56,6 +56,14 @@ class StorageMeter:
         self._cache[name] = (now, estimate)
         return estimate
 
+    def admitted(self, name: str, nbytes: int) -> None:
+        """A write adding ``nbytes`` (one copy) was let through: counted in the cached
+        estimate at once, so writes that come faster than it is refreshed cannot pass
+        the quota by more than RocksDB's own rounding."""
+        cached = self._cache.get(name)
+        if cached is not None:
+            self._cache[name] = (cached[0], cached[1] + nbytes)
+
 
 class QosGate:
     """Token buckets per tenant and per dataset (by storage id), and storage quota checks."""
@@ -123,6 +131,8 @@ class QosGate:
         if grows:
             self._check_storage(tenant, dataset, replication_factor, tenant_limits,
                                 dataset_limits)
+            if self._meter is not None:
+                self._meter.admitted(dataset, nbytes)
         for bucket, cost, _, _ in plan:
             bucket.spend(cost)
 

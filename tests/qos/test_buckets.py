@@ -65,6 +65,22 @@ def gate_with(limits: Limits, nodes: int = 1, used: int = 0) -> tuple[QosGate, F
     return gate, clock
 
 
+def test_writes_admitted_between_two_size_readings_count_against_the_quota():
+    # The size is read at most every 0.1 s: writes let through meanwhile are added to it,
+    # so a fast writer stops at the quota, not 0.1 s of writes past it.
+    clock = FakeClock()
+    store = LimitStore(VersionedItems(MemoryMeta()))
+    store.set_dataset("d", Limits(storage_quota_bytes=1000), 1)
+    meter = StorageMeter(lambda name: 0, clock=clock)  # the engine has not seen them yet
+    gate = QosGate(store, meter=meter, datasets_of=lambda tenant: [("d", 1)], clock=clock)
+    admitted = 0
+    with pytest.raises(QuotaExceeded, match="storage quota"):
+        for _ in range(100):
+            gate.admit("t", "d", 1, ops=1, nbytes=100, grows=True)
+            admitted += 1
+    assert admitted == 10
+
+
 def test_gate_grants_each_node_its_share_and_says_when_to_retry():
     gate, clock = gate_with(Limits(ops_per_second=30, burst_seconds=1), nodes=3)
     served = 0
