@@ -275,9 +275,9 @@ def driver_killed_then_aborted(cluster: Cluster, fault: Fault) -> None:
     except (ManhattanError, RuntimeError) as exc:
         # "no change under way": it finished before the kill, or an earlier attempt of
         # the abort did (its answer lost): the topology tells which
-        aborted = "no membership change is under way" in str(exc) and \
-            spare.id not in _member_ids(c, others[0])
-        if "no membership change is under way" not in str(exc):
+        nothing_under_way = "no membership change is under way" in str(exc)
+        aborted = nothing_under_way and spare.id not in _member_ids(c, others[0])
+        if not nothing_under_way:
             r.setdefault("violations", []).append(
                 f"add of node {spare.id} not abortable from another member after its "
                 f"driver {driver} was killed: {str(exc)[:160]}")
