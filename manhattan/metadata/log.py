@@ -45,8 +45,9 @@ from manhattan.tenancy.items import Item
 log = logging.getLogger("manhattan.metadata")
 
 MAX_VOTERS = 5
-MEMBER_PORT_OFFSET = 1000
-BARRIER_RETRY_S = 0.1  # pause before a barrier lost to a leader change is asked again  # a member's Raft port by default: its gRPC port + 1000
+MEMBER_PORT_OFFSET = 1000  # a member's Raft port by default: its gRPC port + 1000
+BARRIER_RETRY_S = 0.1  # pause before a barrier lost to a leader change is asked again
+LOG_CLOSED = -1  # the outcome of a command still in flight when this node closed its log
 # Outcomes that prove the command was never appended: safe to call Unavailable.
 _NOT_SENT = {FAIL_REASON.QUEUE_FULL: "the metadata command queue is full",
              FAIL_REASON.MISSING_LEADER: "no metadata leader",
@@ -131,6 +132,7 @@ class MetadataLog:
         # command committed before that moment. Tenant calls are refused once it is
         # older than max_staleness_s (bounded revocation); none yet at start.
         self._fresh_at = -math.inf
+        self._in_flight: set[asyncio.Future[tuple[Any, int]]] = set()
         self.applied_seq = 0
         self.commands = {"committed": 0, "refused": 0, "unavailable": 0, "timeout": 0}
 
@@ -168,10 +170,22 @@ class MetadataLog:
                  "voter" if s.votes else "learner", ", ".join(s.voters))
 
     def close(self) -> None:
-        """Stop Raft (the journal is flushed on every append)."""
+        """Stop Raft (the journal is flushed on every append). Commands still in flight
+        end now as "outcome unknown" (they may have committed): a caller, or a barrier
+        the node's requests share, must not wait its whole deadline on a closed log."""
         if self._sync is not None:
             self._sync.destroy_synchronous()  # its thread gone, the journal closed
             self._sync = None
+        for future in list(self._in_flight):
+            _resolve(future, None, LOG_CLOSED)
+
+    def inherit_freshness(self, previous: "MetadataLog") -> None:
+        """This log replaces ``previous`` on the same cluster (a learner promoted to
+        voter, a removed voter following as a learner), over the same applied copy:
+        what the copy was confirmed to hold stays confirmed. Without this, a node just
+        promoted refuses tenant calls until its new member has caught up and taken a
+        barrier (seconds on a loaded host), though its copy lost nothing."""
+        self._fresh_at = max(self._fresh_at, previous._fresh_at)
 
     # -- pysyncobj's thread -> the event loop ---------------------------------
 
@@ -222,6 +236,7 @@ class MetadataLog:
             loop.call_soon_threadsafe(_resolve, future, result, error)
 
         assert self._machine is not None
+        self._in_flight.add(future)
         self._machine.apply(json.dumps(command), callback=done)
         try:
             result, error = await asyncio.wait_for(asyncio.shield(future),
@@ -230,6 +245,12 @@ class MetadataLog:
             self.commands["timeout"] += 1
             raise Timeout(f"metadata command {command.get('op')} was sent but not committed "
                           f"within {timeout:.1f}s; it may still take effect") from None
+        finally:
+            self._in_flight.discard(future)
+        if error == LOG_CLOSED:
+            self.commands["timeout"] += 1
+            raise Timeout(f"metadata command {command.get('op')}: outcome unknown (this node "
+                          f"restarted its metadata member while the command was in flight)")
         if error != FAIL_REASON.SUCCESS:
             if error in _NOT_SENT:
                 self.commands["unavailable"] += 1

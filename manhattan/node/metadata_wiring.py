@@ -206,7 +206,9 @@ class NodeMetadata:
     def _restart_log(self, voters: list[str], kind: str) -> None:
         """Follow (or vote in) the log of ``voters`` with a fresh journal: a member
         catches up from the leader (the applied copy is kept; replaying the log onto it
-        is a no-op). The old journal is moved aside as ``metadata.<kind>-<ms>``."""
+        is a no-op). The old journal is moved aside as ``metadata.<kind>-<ms>``. A promoted
+        learner or a removed voter keeps its copy's freshness (the same cluster's log); a
+        node joining another cluster starts unconfirmed."""
         current = self.log.settings
         self.log.close()
         aside = current.directory.with_name(f"{current.directory.name}.{kind}-"
@@ -214,7 +216,9 @@ class NodeMetadata:
         if current.directory.exists():
             current.directory.rename(aside)
         self._meta_store.meta_put(_JOINED_KEY, json.dumps(sorted(voters)).encode())
-        self.log = self._new_log(log_settings(self.config, sorted(voters)))
+        previous, self.log = self.log, self._new_log(log_settings(self.config, sorted(voters)))
+        if kind != "standalone":  # the same cluster's log: the copy's freshness holds
+            self.log.inherit_freshness(previous)
         self.log.start()
 
     async def _follow_if_removed(self) -> None:
