@@ -62,9 +62,13 @@ FANOUT, PAGES, MIXED, POST = "fan-out", "home page", f"mixed {READS_PER_POST}:1"
 # The post row's deferred work, timed apart: the fan-out of the window's posts, drained
 # after it (Manhattan's workers, Redis's deferred pipelines), its CPU per post.
 POST_FANOUT = "post fan-out (deferred)"
-WORKLOADS = (FANOUT, PAGES, MIXED, POST, POST_FANOUT)
+# Acknowledged posts with this many callers in flight: the service's capacity to take
+# posts, not one caller's round trip (the issue's target is set at 8 callers).
+POSTERS = 8
+POST_CALLERS = f"post ({POSTERS} callers)"
+WORKLOADS = (FANOUT, PAGES, MIXED, POST, POST_FANOUT, POST_CALLERS)
 UNITS = {FANOUT: "deliveries", PAGES: "pages", MIXED: "ops", POST: "posts",
-         POST_FANOUT: "posts"}
+         POST_FANOUT: "posts", POST_CALLERS: "posts"}
 Progress = Callable[[str], None]
 
 
@@ -483,9 +487,12 @@ class Runner:
         self._timed(MIXED, body)
         self.next += 100_000
 
-    def posts(self, seconds: float | None = None, record: bool = True) -> None:
-        """Acknowledged posts, one caller; their fan-out is drained after the window, by
-        ``settle``, and timed apart (``POST_FANOUT``): its CPU is not the ack's."""
+    def posts(self, seconds: float | None = None, record: bool = True,
+              callers: int = 1) -> None:
+        """Acknowledged posts from ``callers`` callers; their fan-out is drained after the
+        window, by ``settle``. One caller's drain is timed apart (``POST_FANOUT``): its
+        CPU is not the ack's. Several callers' drain is not timed again (the same work
+        per post as one caller's)."""
         posters = self.data.posters
         posted = [0]
 
@@ -493,7 +500,7 @@ class Runner:
             self.system.post(posters[i % len(posters)], self._tweet(i)[1], fanout_now=False)
 
         def body() -> tuple[int, Latencies]:
-            calls, latencies = closed_loop(op, 1, seconds or self.seconds, self.next,
+            calls, latencies = closed_loop(op, callers, seconds or self.seconds, self.next,
                                            self.shape.max_posts)
             posted[0] = calls
             return calls, latencies
@@ -501,13 +508,20 @@ class Runner:
         def drain() -> tuple[int, None]:
             self.system.settle()
             return posted[0], None
-        if record:
+        if record and callers == 1:
             self._timed(POST, body)
             self._timed(POST_FANOUT, drain)
+        elif record:
+            self._timed(POST_CALLERS, body)
+            self.system.settle()
         else:
             body()
             self.system.settle()
         self.next += 100_000
+
+    def posts_from_callers(self) -> None:
+        """``posts`` with ``POSTERS`` callers in flight."""
+        self.posts(callers=POSTERS)
 
     def warm_up(self, seconds: float) -> None:
         self.pages(seconds, record=False)
@@ -515,7 +529,7 @@ class Runner:
 
     def run_once(self, progress: Progress, label: str) -> None:
         for step, name in ((self.fanout, FANOUT), (self.pages, PAGES), (self.mixed, MIXED),
-                           (self.posts, POST)):
+                           (self.posts, POST), (self.posts_from_callers, POST_CALLERS)):
             progress(f"{label}: {self.system.name} {name}")
             step()
 
@@ -568,7 +582,8 @@ def _start_systems(stack: contextlib.ExitStack, root: Path, data: Data, notes: l
 
 def _ratios(rows: dict[tuple[str, str], Row]) -> list[Ratio]:
     wanted = [(FANOUT, "redis-cluster", 1.0), (PAGES, "redis-cluster", 0.5),
-              (MIXED, "redis-cluster", None), (FANOUT, "redis", None), (PAGES, "redis", None),
+              (MIXED, "redis-cluster", None), (POST, "redis-cluster", None),
+              (POST_CALLERS, "redis-cluster", 0.3), (FANOUT, "redis", None), (PAGES, "redis", None),
               (MIXED, "redis", None)]
     out = []
     for workload, peer, target in wanted:
@@ -642,7 +657,9 @@ def measure(settings: Settings, progress: Progress, root: Path
         "(Redis's pipelines after the window; Manhattan's workers paused through "
         "SetFanout during it, like for like); post fan-out (deferred): the window's "
         "fan-out, drained after it, rate = posts / drain time, CPU per post apart from "
-        "the ack's",
+        "the ack's; "
+        f"post ({POSTERS} callers): the same, {POSTERS} callers in flight (their fan-out "
+        "drained after the window, not timed again)",
         f"{runs} interleaved run(s) of {seconds:.1f} s per workload after {settings.warmup} s "
         "warm-up; CPU µs per unit: server = every process of the system, client = this one",
     ]

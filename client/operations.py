@@ -196,11 +196,21 @@ def put_many(dataset: str, items: Iterable[Put | Delete | tuple], consistency: C
     not_serial(consistency, "put_many")
     request = data_pb2.MultiPutRequest(
         dataset=dataset, consistency=int(consistency), durability=int(durability),
-        mutations=[_mutation(i, item) for i, item in enumerate(items)],
+        mutations=[_mutation(i, item) for i, item in enumerate(items)], compact_reply=True,
     )
-    return Operation("data", "MultiPut", request,
-                     lambda r: [_version(v) for v in r.versions], False,
+    return Operation("data", "MultiPut", request, _put_versions, False,
                      dataset=dataset, batch="mutations")
+
+
+def _put_versions(reply: data_pb2.MultiPutResponse) -> list[Version]:
+    """A multi-put's versions, from either answer: one per mutation (a node before the
+    compact form), or the first, a count and the superseded exceptions."""
+    if reply.versions or not reply.count:
+        return [_version(v) for v in reply.versions]
+    first = reply.first
+    superseded = {s.index: s.by for s in reply.superseded}
+    return [Version(first.timestamp + i, first.writer, superseded.get(i, 0))
+            for i in range(reply.count)]
 
 
 MAX_TRIM_KEEP = 1_000_000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 
 import grpc
@@ -16,6 +16,7 @@ from manhattan.node.session import absorb_session
 from manhattan.rpc import request_context
 from manhattan.rpc.auth import Authenticator
 from manhattan.replication.coordinator import Coordinator, Mutation
+from manhattan.replication.supersede import WriteResult
 from manhattan.rpc.servicers import record_to_proto, rpc_errors, version_to_proto
 from manhattan.node.serial_data import SerialData, refuse_counters
 from manhattan.node.validation import RequestValidator
@@ -299,7 +300,7 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
             spec, [Mutation(m.pkey, m.lkey, m.value, m.ttl_ms, m.delete) for m in mutations],
             durability, consistency, context.time_remaining(),
         )
-        return data_pb2.MultiPutResponse(versions=[version_to_proto(*r) for r in results])
+        return multi_put_reply(results, request.compact_reply)
 
     # -- counters -----------------------------------------------------------
 
@@ -366,3 +367,19 @@ class DataService(SerialData, data_pb2_grpc.DataServicer):
 def value_of_state(raw: bytes) -> int:
     """The counter a stored state holds."""
     return CounterState.decode(raw).value
+
+
+def multi_put_reply(results: Sequence[WriteResult], compact: bool) -> data_pb2.MultiPutResponse:
+    """A multi-put's answer: a version per mutation, or (``compact``) the first version,
+    a count and the superseded exceptions, which spares a message per record on both
+    ends. A coordinator versions a batch with consecutive timestamps of its own; a batch
+    that is not so (none today) is answered in full rather than wrongly."""
+    if compact and results:
+        first = results[0].version
+        if all(r.version.timestamp == first.timestamp + i and r.version.writer == first.writer
+               for i, r in enumerate(results)):
+            return data_pb2.MultiPutResponse(
+                first=version_to_proto(first), count=len(results),
+                superseded=[data_pb2.Superseded(index=i, by=r.superseded_by)
+                            for i, r in enumerate(results) if r.superseded_by])
+    return data_pb2.MultiPutResponse(versions=[version_to_proto(*r) for r in results])

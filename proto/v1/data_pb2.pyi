@@ -142,22 +142,38 @@ class Mutation(_message.Message):
     def __init__(self, pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., value: _Optional[bytes] = ..., ttl_ms: _Optional[int] = ..., delete: _Optional[bool] = ...) -> None: ...
 
 class MultiPutRequest(_message.Message):
-    __slots__ = ("dataset", "mutations", "consistency", "durability")
+    __slots__ = ("dataset", "mutations", "consistency", "durability", "compact_reply")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     MUTATIONS_FIELD_NUMBER: _ClassVar[int]
     CONSISTENCY_FIELD_NUMBER: _ClassVar[int]
     DURABILITY_FIELD_NUMBER: _ClassVar[int]
+    COMPACT_REPLY_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     mutations: _containers.RepeatedCompositeFieldContainer[Mutation]
     consistency: _types_pb2.Consistency
     durability: _types_pb2.Durability
-    def __init__(self, dataset: _Optional[str] = ..., mutations: _Optional[_Iterable[_Union[Mutation, _Mapping]]] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ..., durability: _Optional[_Union[_types_pb2.Durability, str]] = ...) -> None: ...
+    compact_reply: bool
+    def __init__(self, dataset: _Optional[str] = ..., mutations: _Optional[_Iterable[_Union[Mutation, _Mapping]]] = ..., consistency: _Optional[_Union[_types_pb2.Consistency, str]] = ..., durability: _Optional[_Union[_types_pb2.Durability, str]] = ..., compact_reply: _Optional[bool] = ...) -> None: ...
 
 class MultiPutResponse(_message.Message):
-    __slots__ = ("versions",)
+    __slots__ = ("versions", "first", "count", "superseded")
     VERSIONS_FIELD_NUMBER: _ClassVar[int]
+    FIRST_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    SUPERSEDED_FIELD_NUMBER: _ClassVar[int]
     versions: _containers.RepeatedCompositeFieldContainer[_types_pb2.Version]
-    def __init__(self, versions: _Optional[_Iterable[_Union[_types_pb2.Version, _Mapping]]] = ...) -> None: ...
+    first: _types_pb2.Version
+    count: int
+    superseded: _containers.RepeatedCompositeFieldContainer[Superseded]
+    def __init__(self, versions: _Optional[_Iterable[_Union[_types_pb2.Version, _Mapping]]] = ..., first: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., count: _Optional[int] = ..., superseded: _Optional[_Iterable[_Union[Superseded, _Mapping]]] = ...) -> None: ...
+
+class Superseded(_message.Message):
+    __slots__ = ("index", "by")
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    BY_FIELD_NUMBER: _ClassVar[int]
+    index: int
+    by: int
+    def __init__(self, index: _Optional[int] = ..., by: _Optional[int] = ...) -> None: ...
 
 class CasRequest(_message.Message):
     __slots__ = ("dataset", "pkey", "lkey", "value", "ttl_ms", "delete", "if_version", "if_absent", "durability")

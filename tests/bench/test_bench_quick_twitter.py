@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 SYSTEMS = ("manhattan", "redis-cluster", "redis")
-WORKLOADS = ("fan-out", "home page", "mixed 100:1", "post")
+WORKLOADS = ("fan-out", "home page", "mixed 100:1", "post", "post (8 callers)")
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,7 @@ def test_ratios_against_redis_cluster_carry_the_targets(twitter_run) -> None:
     targets = {r["name"]: r["target"] for r in data["ratios"]}
     assert targets["fan-out: Manhattan / redis-cluster"] == 1.0
     assert targets["home page: Manhattan / redis-cluster"] == 0.5
+    assert targets["post (8 callers): Manhattan / redis-cluster"] == 0.3
     assert "home page: Manhattan / redis" in targets
     assert all(math.isfinite(r["value"]) and r["value"] > 0 for r in data["ratios"])
 

@@ -22,7 +22,8 @@ from manhattan.client.topology import Refresh
 from manhattan.cluster.membership import topology_from_proto
 from manhattan.cluster.ring import Ring
 from manhattan.node.local_cluster import LocalCluster
-from manhattan.proto.v1 import cluster_pb2, cluster_pb2_grpc
+from manhattan.proto.v1 import cluster_pb2, cluster_pb2_grpc, data_pb2, types_pb2
+from manhattan.types import Version
 
 QUORUM = Consistency.QUORUM
 
@@ -184,6 +185,26 @@ def test_split_groups_items_by_replica_set_and_reassembles_in_order() -> None:
         assert len(replica_sets) == 1
     answers = [[keys[i] for i in group] for group in groups]
     assert ops.reassemble(groups, answers) == keys
+
+
+def test_put_many_asks_for_the_compact_answer_and_reads_either_form() -> None:
+    """Every part of a split put_many asks for the compact answer; the versions come out
+    the same from it (first, count, superseded exceptions) as from a node that answers a
+    version per write."""
+    cache = TopologyCache()
+    cache.update(message())
+    op = ops.put_many("ds", [Put(f"p{i}", "l", "v") for i in range(50)], Consistency.DEFAULT,
+                      Durability.DEFAULT)
+    parts = ops.split(op, cache.group("ds", op.batch_pkeys()))
+    assert len(parts) > 1 and all(part.request.compact_reply for part in parts)
+    full = data_pb2.MultiPutResponse(versions=[
+        types_pb2.Version(timestamp=700 + i, writer=4, superseded_by=900 if i == 1 else 0)
+        for i in range(3)])
+    compact = data_pb2.MultiPutResponse(first=types_pb2.Version(timestamp=700, writer=4),
+                                        count=3, superseded=[data_pb2.Superseded(index=1, by=900)])
+    expected = [Version(700, 4), Version(701, 4, 900), Version(702, 4)]
+    assert op.parse(full) == op.parse(compact) == expected
+    assert op.parse(data_pb2.MultiPutResponse()) == []
 
 
 # -- against a real 3-node cluster -----------------------------------------------------------

@@ -18,8 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from manhattan.hlc import pack, physical_ms, wall_clock_ms
-from manhattan.proto.v1 import peer_pb2, peer_pb2_grpc, types_pb2
-from manhattan.client import Client, Consistency, RetryPolicy, RoundRobinPolicy, Unavailable
+from manhattan.proto.v1 import data_pb2, data_pb2_grpc, peer_pb2, peer_pb2_grpc, types_pb2
+from manhattan.client import (
+    Client, Consistency, Put, RetryPolicy, RoundRobinPolicy, Unavailable,
+)
 from manhattan.node.local_cluster import LocalCluster
 from tests.clusters import eventually, new_dataset, wait_until_down, wait_until_up
 from tests.replication.antientropy.test_repair import run_cli
@@ -147,6 +149,38 @@ def test_a_write_that_loses_to_an_unseen_newer_version_reports_superseded(skewed
             # Having read it, the same client's next write is ordered after it.
             again = stranger.dataset("split").put(pkey, "s", "now-newer", consistency=level)
             assert again.superseded == 0 and again.timestamp > first.timestamp
+
+
+def test_a_batch_answers_one_version_a_count_and_its_superseded_writes(skewed) -> None:
+    """A put_many is answered with its first version, a count and the writes that lost
+    (not a version per write); the SDK rebuilds every write's version from it, the one
+    that lost to node 1's newer version included. A caller that does not ask for the
+    compact answer (a client before it) still gets a version per write."""
+    token, pkeys = split_keys(skewed)
+    beaten, fresh = pkeys[36], pkeys[37]
+    with pinned(skewed, 1, token) as ahead, pinned(skewed, 2, token) as stranger:
+        first = ahead.dataset("split").put(beaten, "batch", "from-ahead",
+                                           consistency=Consistency.ALL)
+        versions = stranger.dataset("split").put_many(
+            [Put(fresh, "a", "x"), Put(beaten, "batch", "late"), Put(fresh, "b", "y")],
+            consistency=Consistency.QUORUM)
+    assert [v.superseded for v in versions] == [0, first.timestamp, 0]
+    assert [v.timestamp - versions[0].timestamp for v in versions] == [0, 1, 2]
+    assert {v.writer for v in versions} == {2}
+    request = data_pb2.MultiPutRequest(
+        dataset="split", consistency=int(Consistency.QUORUM),
+        mutations=[data_pb2.Mutation(pkey=fresh.encode(), lkey=b"c", value=b"z"),
+                   data_pb2.Mutation(pkey=fresh.encode(), lkey=b"d", value=b"z")])
+    auth = (("authorization", f"Bearer {token}"),)
+    with grpc.insecure_channel(skewed.node(2).address) as channel:
+        stub = data_pb2_grpc.DataStub(channel)
+        full = stub.MultiPut(request, metadata=auth, timeout=10)
+        request.compact_reply = True
+        compact = stub.MultiPut(request, metadata=auth, timeout=10)
+    assert len(full.versions) == 2 and not full.count and not full.HasField("first")
+    assert full.versions[1].timestamp == full.versions[0].timestamp + 1
+    assert not compact.versions and compact.count == 2 and not compact.superseded
+    assert compact.first.writer == 2 and compact.first.timestamp > full.versions[1].timestamp
 
 
 def test_a_node_restarted_with_its_clock_stepped_back_never_goes_back(skewed) -> None:
