@@ -34,6 +34,7 @@ from manhattan.services.leases import wall_ms
 from manhattan.services.scans import first_records
 from manhattan.services.schema import Datasets, encode_json, id_key, key_id
 from manhattan.services.snowflake import decode, lowest_id_at
+from manhattan.services.write_batch import WriteBatcher
 from manhattan.types import Consistency, Durability
 
 Q = Consistency.QUORUM
@@ -99,6 +100,9 @@ class FanoutQueue:
     def __init__(self, client: AsyncClient, datasets: Datasets, *, shards: int,
                  datacenter: int) -> None:
         self.data = client.dataset(datasets.queue)
+        # Posts in flight together are stored together (group commit; see write_batch).
+        self.jobs = WriteBatcher(self.data, consistency=Q, durability=Durability.SYNC,
+                                 timeout=JOB_WRITE_TIMEOUT_S)
         self.shards = shards
         self.datacenter = datacenter
         # Told (shard, key) of every job this process queued: the worker's wake-up.
@@ -115,6 +119,7 @@ class FanoutQueue:
 
     async def enqueue(self, shard: int, pkey: str, key: bytes, kind: str, args: dict) -> Job:
         """Write a job durably (SYNC, QUORUM) in one write, then wake the local worker.
+        Jobs queued at the same moment share that write (``WriteBatcher``).
 
         Raises what the write raised: ``Unavailable`` (nothing was written) or
         ``Timeout`` (the outcome is unknown; the job may land, within ``LAG_MS``)."""
@@ -124,8 +129,7 @@ class FanoutQueue:
                                  f"written only within {WRITE_WINDOW_MS // 1000} s of its "
                                  "id: take a fresh one")
         job = Job(key, kind, args, pkey, shard)
-        await self.data.put(pkey, key, job.encode(), consistency=Q,
-                            durability=Durability.SYNC, timeout=JOB_WRITE_TIMEOUT_S)
+        await self.jobs.put(pkey, key, job.encode())
         for listener in self.listeners:
             listener(shard, key)
         return job
