@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 
 from manhattan.cluster.ring import RING_SIZE, Ring
 from manhattan.cluster.topology import Member, MemberState, Topology
+from manhattan.errors import InvalidRequest
 from manhattan.storage.keys import position_key
 
 Range = tuple[int, int]
@@ -101,6 +102,15 @@ def gained_ranges(current: Ring, future: Ring, node: int, n: int
             else:
                 out.append((start, end, sources))
     return out
+
+
+def checked_range(start: int, end: int) -> Range:
+    """A range a peer asked for, as it must be: ``0 <= start < end <= 2**32``
+    (InvalidRequest otherwise, before any storage is touched)."""
+    if not 0 <= start < end <= RING_SIZE:
+        raise InvalidRequest(f"range [{start}, {end}) is not a range of ring positions: "
+                             f"0 <= start < end <= {RING_SIZE} is required")
+    return start, end
 
 
 def range_bounds(start: int, end: int) -> tuple[bytes, bytes | None]:

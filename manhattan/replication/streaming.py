@@ -31,7 +31,8 @@ from typing import Any, Protocol
 import grpc
 
 from manhattan.cluster.ranges import (
-    future_topology, gained_ranges, in_transition, range_bounds, unowned_ranges,
+    checked_range, future_topology, gained_ranges, in_transition, range_bounds,
+    unowned_ranges,
 )
 from manhattan.cluster.membership import Membership
 from manhattan.cluster.peers import PeerContext
@@ -392,14 +393,14 @@ class Transfers:
         """Send the records of the asked ranges, in key order, a chunk at a time."""
         loop = asyncio.get_running_loop()
         limit = max(1, min(request.chunk_records or self.config.chunk_records, 100_000))
-        if self.metrics is not None:
-            self.metrics.streaming_active.labels("out").inc()
         bounds = []
         for wanted in request.ranges:
-            lower, upper = range_bounds(wanted.start, wanted.end)
+            lower, upper = range_bounds(*checked_range(wanted.start, wanted.end))
             if wanted.after:
                 lower = max(lower, wanted.after + b"\x00")
             bounds.append((lower, upper))
+        if self.metrics is not None:
+            self.metrics.streaming_active.labels("out").inc()
         try:
             index, resume = 0, bounds[0][0] if bounds else None
             while resume is not None:

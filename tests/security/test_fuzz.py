@@ -30,6 +30,7 @@ from hypothesis import strategies as st
 
 from manhattan.client import Client
 from manhattan.node.process import NodeProcess
+from manhattan.proto.v1 import ops_pb2
 from tests.security.fuzz_messages import Rpc, every_rpc, request_bytes
 
 FUZZ_EXAMPLES = int(os.environ.get("MANHATTAN_FUZZ_EXAMPLES", "12"))
@@ -245,3 +246,25 @@ def test_every_service_of_the_contract_is_fuzzed():
     assert {"manhattan.v1.Data", "manhattan.v1.Admin", "manhattan.v1.Cluster",
             "manhattan.v1.Peer"} <= services
     assert len(RPCS) == len({r.path for r in RPCS})
+
+
+@pytest.mark.parametrize("start, end", [(2**64 - 1, 0), (5, 5), (7, 3), (0, 2**32 + 1)])
+def test_a_range_past_the_ring_or_empty_is_refused_as_invalid(scratch_node, start, end):
+    """Found by the fuzz run above on a fresh clone: a range starting past the ring's
+    2**32 positions ended StreamRanges with INTERNAL. A peer's ranges are now checked
+    (0 <= start < end <= 2**32) before any storage is read, in streaming and exchanges."""
+    token = scratch_node.admin_token()
+    wanted = [ops_pb2.PositionRange(start=start, end=end)]
+    by_path = {r.path.lstrip("/"): r for r in RPCS}
+    with grpc.insecure_channel(scratch_node.address) as channel:
+        with Client([scratch_node.address], token=token) as admin:
+            epoch = admin.admin.topology().epoch
+        stream = ops_pb2.StreamRangesRequest(dataset="any", ranges=wanted).SerializeToString()
+        exchange = ops_pb2.ExchangeRequest(open=ops_pb2.ExchangeOpen(
+            dataset="any", ranges=wanted, epoch=epoch)).SerializeToString()
+        for path, raw in (("manhattan.v1.PeerRanges/StreamRanges", stream),
+                          ("manhattan.v1.PeerRanges/Exchange", exchange)):
+            code, _, details = call(channel, by_path[path], raw, token)
+            assert code == grpc.StatusCode.INVALID_ARGUMENT, (path, code, details)
+            assert "ring positions" in details, details
+    assert _healthy(scratch_node.address)

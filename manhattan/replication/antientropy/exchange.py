@@ -25,7 +25,7 @@ from typing import Protocol
 
 import grpc
 
-from manhattan.cluster.ranges import Range
+from manhattan.cluster.ranges import Range, checked_range
 from manhattan.replication.chunking import STREAM_CHUNK_BYTES
 from manhattan.errors import InvalidRequest, StaleTopology
 from manhattan.proto.v1 import ops_pb2, ops_pb2_grpc
@@ -137,7 +137,7 @@ class ExchangeSession:
                 raise StaleTopology(f"exchange at topology epoch {op.epoch}, but this node is at "
                                     f"epoch {self._epoch()}")
             self._dataset, self._peer, self._started_epoch = op.dataset, op.from_node, op.epoch
-            self._ranges = [(r.start, r.end) for r in op.ranges]
+            self._ranges = [checked_range(r.start, r.end) for r in op.ranges]
             self._started_ms = self._now_ms()
             throttle = Throttle(op.keys_per_s) if op.keys_per_s else None
             self._tree = await self._run(_tree_of, self._trees, self._engine, self._dataset,
