@@ -44,7 +44,15 @@ from manhattan.services.types import Tweet
 log = logging.getLogger("manhattan.services.fanout")
 WAKE_PAGE = 64
 STORE_CHUNK = 500  # deliver jobs whose tweets are stored in one write (a page holds 1,000)
-WATERMARK_EVERY_S = 1.0
+# How often a shard's watermark is saved (it moves with the clock even when idle: a
+# save a second per shard was most of an idle service's writes). A stale one costs only
+# a longer scan for a worker that takes the shard over.
+WATERMARK_EVERY_S = 10.0
+# Sweeps that find nothing back off, doubling up to this many poll intervals (2 s by
+# default): an idle service stops scanning every shard twice a second. Jobs this process
+# queues wake its worker at once whatever the interval; only jobs another process queued
+# wait up to the backed-off interval, and the first job found resets it.
+IDLE_SWEEP_BACKOFF = 4
 # A sweep from the watermark reads the tombstones of the last LAG_MS of finished jobs;
 # it runs this often. The sweeps between start after the last job this worker finished.
 DEEP_SWEEP_EVERY_S = 15.0
@@ -107,13 +115,15 @@ class FanoutWorker:
 
     async def run(self, leases: dict[int, Lease], stop: asyncio.Event) -> None:
         """Until ``stop``: drain the held shards this process queued work for as soon as
-        it is queued, and sweep every held shard each ``poll_interval_s`` for jobs other
+        it is queued, and sweep every held shard each ``poll_interval_s`` (backing off to
+        ``IDLE_SWEEP_BACKOFF`` of them while sweeps find nothing) for jobs other
         processes queued (from where this worker stopped; from the watermark, which also
         finds jobs that landed late or a failed pass left, every ``DEEP_SWEEP_EVERY_S``).
         Errors are retried."""
         self.leases = leases
         loop = asyncio.get_running_loop()
         next_sweep = next_deep = loop.time()
+        interval = self.config.poll_interval_s
         while not stop.is_set():
             if self.paused:  # wake-ups stay in ``work`` until it resumes
                 await _first_of(self._running, stop)
@@ -125,10 +135,11 @@ class FanoutWorker:
             sweep = loop.time() >= next_sweep
             if sweep:
                 deep = loop.time() >= next_deep
-                next_sweep = loop.time() + self.config.poll_interval_s
                 if deep:
                     next_deep = loop.time() + DEEP_SWEEP_EVERY_S
-                await self.run_once(held, deep=deep)
+                found = await self.run_once(held, deep=deep)
+                interval = idle_interval(interval, found, self.config.poll_interval_s)
+                next_sweep = loop.time() + interval
             else:
                 await self.run_once([s for s in held if s in woken], starts=woken)
             try:
@@ -361,6 +372,14 @@ class FanoutWorker:
                 await self.queue.checkpoint(job)
                 if self.after_batch is not None:
                     await self.after_batch(job)
+
+
+def idle_interval(interval: float, found: int, poll_interval: float) -> float:
+    """The wait before the next sweep: the poll interval after a sweep that found work,
+    else twice the last wait, at most ``IDLE_SWEEP_BACKOFF`` poll intervals."""
+    if found:
+        return poll_interval
+    return min(interval * 2, poll_interval * IDLE_SWEEP_BACKOFF)
 
 
 def _sampled(tweet_id: int, user: str, every: int) -> bool:

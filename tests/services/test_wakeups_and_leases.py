@@ -10,6 +10,7 @@ import time
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from manhattan.services.fanout import IDLE_SWEEP_BACKOFF, idle_interval
 from manhattan.services.leases import Lease, LeaseTiming
 from manhattan.services.queue import partition
 from manhattan.services.shards import ShardWork
@@ -37,6 +38,19 @@ def test_every_notification_is_taken_once_with_the_lowest_key(steps) -> None:
             pending = {}
             assert not work.event.is_set()
     assert work.take() == pending
+
+
+@given(st.lists(st.integers(0, 3), max_size=30))
+def test_idle_sweeps_back_off_and_the_first_job_found_resets_them(found_per_sweep) -> None:
+    """An idle worker's sweeps double their wait up to IDLE_SWEEP_BACKOFF poll intervals;
+    a sweep that found work brings the next one back to the poll interval."""
+    poll = 0.5
+    interval = poll
+    idle_run = 0
+    for found in found_per_sweep:
+        interval = idle_interval(interval, found, poll)
+        idle_run = 0 if found else idle_run + 1
+        assert interval == min(poll * 2 ** idle_run, poll * IDLE_SWEEP_BACKOFF)
 
 
 def test_a_post_wakes_only_its_shard_without_waiting_for_a_sweep(social_cluster, loop_thread):
