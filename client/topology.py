@@ -28,6 +28,7 @@ from manhattan.cluster.topology import Member, Topology
 from manhattan.proto.v1 import cluster_pb2
 
 DEFAULT_REPLICATION_FACTOR = 3
+MAX_REMEMBERED_SETS = 100_000  # pkeys whose replica set group() remembers per ring
 
 
 class Refresh(enum.Enum):
@@ -62,6 +63,9 @@ class TopologyCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._ring: Ring | None = None
+        # Replica sets of pkeys already grouped, for the ring they were computed on: a
+        # fan-out pushes to the same followers post after post (see ``group``).
+        self._sets: tuple[Ring | None, dict[tuple[int, bytes], tuple[int, ...]]] = (None, {})
         self._alive: dict[int, bool] = {}
         self._dead_addresses: frozenset[str] = frozenset()
         self._learned_rf: dict[str, int] = {}
@@ -166,13 +170,26 @@ class TopologyCache:
         # The ring hands out one cached tuple per arc (its preference lists are memoised
         # for every point, so none is evicted during this loop): key replica sets by it.
         keys: dict[int, tuple[int, ...]] = {}
+        known = self._replica_sets(ring)
         for index, pkey in enumerate(pkeys):
-            replicas = ring.preference_list(pkey, rf)
-            key = keys.get(id(replicas))
+            key = known.get((rf, pkey))
             if key is None:
-                key = keys[id(replicas)] = tuple(sorted(m.id for m in replicas))
+                replicas = ring.preference_list(pkey, rf)
+                key = keys.get(id(replicas))
+                if key is None:
+                    key = keys[id(replicas)] = tuple(sorted(m.id for m in replicas))
+                known[(rf, pkey)] = key
             groups.setdefault(key, []).append(index)
         return list(groups.values())
+
+    def _replica_sets(self, ring: Ring) -> dict[tuple[int, bytes], tuple[int, ...]]:
+        """The pkey -> replica set memo of ``ring`` (a new ring starts a new one; bounded
+        by ``MAX_REMEMBERED_SETS``, then started afresh)."""
+        remembered, known = self._sets
+        if remembered is not ring or len(known) > MAX_REMEMBERED_SETS:
+            known = {}
+            self._sets = (ring, known)
+        return known
 
     # -- when to fetch --------------------------------------------------------------
 

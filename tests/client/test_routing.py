@@ -187,6 +187,27 @@ def test_split_groups_items_by_replica_set_and_reassembles_in_order() -> None:
     assert ops.reassemble(groups, answers) == keys
 
 
+def test_grouping_remembers_replica_sets_per_ring_and_never_across_a_change(
+        monkeypatch) -> None:
+    """group() remembers each pkey's replica set for the ring it was computed on: the
+    same answer as a fresh cache, before and after the topology changes, and with the
+    memo overflowing its bound."""
+    keys = [f"follower{i}".encode() for i in range(300)]
+
+    def fresh(nodes: int) -> list[list[int]]:
+        cache = TopologyCache()
+        cache.update(message(nodes=nodes))
+        return cache.group("ds", keys)
+
+    cache = TopologyCache()
+    cache.update(message(nodes=3))
+    assert cache.group("ds", keys) == cache.group("ds", keys) == fresh(3)
+    cache.update(message(epoch=2, nodes=5))  # a new ring: nothing remembered carries over
+    assert cache.group("ds", keys) == fresh(5) != fresh(3)
+    monkeypatch.setattr("manhattan.client.topology.MAX_REMEMBERED_SETS", 10)
+    assert cache.group("ds", keys) == cache.group("ds", keys) == fresh(5)
+
+
 def test_put_many_asks_for_the_compact_answer_and_reads_either_form() -> None:
     """Every part of a split put_many asks for the compact answer; the versions come out
     the same from it (first, count, superseded exceptions) as from a node that answers a
