@@ -27,6 +27,7 @@ from typing import Protocol
 
 import grpc
 
+from manhattan.cluster.change_start import commit_settled, under_way
 from manhattan.cluster.membership import Membership, topology_to_proto
 from manhattan.cluster.peers import PeerContext
 from manhattan.cluster.ranges import future_topology, in_transition
@@ -44,8 +45,6 @@ log = logging.getLogger("manhattan.membership")
 Kind = ops_pb2.MembershipChangeRequest
 POLL_S = 0.2
 SETTLE_ATTEMPTS = 20  # x 0.5 s and a command deadline each: a new leader is elected by then
-BEGIN_ATTEMPTS = 4  # a change's start sent again after a leader change left it unknown
-BEGIN_RETRY_S = 0.5
 
 
 class ChangeRejected(ManhattanError):
@@ -350,7 +349,7 @@ class MembershipChanges:
                         self._commit, {"op": "topology_begin", "kind": Kind.Kind.Name(
                             request.kind), "base": _plain(self.membership.topology),
                             "members": _plain(target)["members"]},
-                        lambda: _under_way(self.membership.topology, planned))
+                        lambda: under_way(self.membership.topology, planned), ChangeRejected)
                     target = self.membership.topology
                     log.info("membership change committed at epoch %s", target.epoch)
                 else:
@@ -469,39 +468,6 @@ class MembershipChanges:
                     continue
             dropped += reply.ranges_dropped
         return dropped, unreachable
-
-
-async def commit_settled(commit: Callable[[dict], Awaitable[None]], command: dict,
-                         committed: Callable[[], bool]) -> None:
-    """Commit a command that the log refuses once it has taken effect (a change's start:
-    "another change is under way"), settling an unknown outcome by sending it again.
-
-    A metadata leader change can leave a command's outcome unknown (Timeout). Sent
-    again, it either commits now (the first one never did) or is refused; a refusal that
-    ``committed()`` explains (the state shows the first one took effect) is success.
-    Before this, a change that met an election answered "outcome unknown" and an operator
-    had to run it again to find out (jepsen-style, seed 20261130, ``member-remove``)."""
-    for attempt in range(BEGIN_ATTEMPTS):
-        try:
-            await commit(command)
-            return
-        except Timeout:
-            if attempt == BEGIN_ATTEMPTS - 1:
-                raise
-            log.info("%s: outcome unknown (metadata leader change); sending it again",
-                     command.get("op"))
-            await asyncio.sleep(BEGIN_RETRY_S)
-        except ChangeRejected:
-            if attempt and committed():
-                return
-            raise
-
-
-def _under_way(topology: Topology, planned: Topology) -> bool:
-    """Whether ``topology`` is ``planned``'s change in transition (same members, states)."""
-    def members(t: Topology) -> set[tuple[int, str, MemberState]]:
-        return {(m.id, m.address, m.state) for m in t.members}
-    return in_transition(topology) and members(topology) == members(planned)
 
 
 def _plain(topology: Topology) -> dict:

@@ -1,5 +1,5 @@
 """A membership change's start whose outcome a metadata leader change left unknown is
-settled by sending it again (``changes.commit_settled``), never reported as "outcome
+settled by sending it again (``change_start.commit_settled``), never reported as "outcome
 unknown" to an operator who would have to run it again to find out.
 
 Found by ``make jepsen`` (seed 20261130): a ``member-remove`` met an election at its
@@ -14,8 +14,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from manhattan.cluster import changes
-from manhattan.cluster.changes import ChangeRejected, commit_settled
+from manhattan.cluster import change_start
+from manhattan.cluster.change_start import commit_settled
+from manhattan.cluster.changes import ChangeRejected
 from manhattan.errors import Timeout
 
 
@@ -43,7 +44,7 @@ class ModelLog:
 
 @pytest.fixture(autouse=True)
 def no_pause(monkeypatch) -> None:
-    monkeypatch.setattr(changes, "BEGIN_RETRY_S", 0.0)
+    monkeypatch.setattr(change_start, "BEGIN_RETRY_S", 0.0)
 
 
 @given(lost=st.lists(st.booleans(), max_size=6), applied=st.lists(st.booleans(), max_size=6))
@@ -52,7 +53,8 @@ def test_an_unknown_start_is_settled_by_sending_it_again(lost, applied) -> None:
 
     async def start() -> str:
         try:
-            await commit_settled(log.commit, {"op": "topology_begin"}, lambda: log.under_way)
+            await commit_settled(log.commit, {"op": "topology_begin"}, lambda: log.under_way,
+                                 ChangeRejected)
         except Timeout:
             return "unknown"
         return "started"
@@ -61,7 +63,7 @@ def test_an_unknown_start_is_settled_by_sending_it_again(lost, applied) -> None:
     if outcome == "started":
         assert log.under_way  # reported started only when it is
     else:  # every attempt's answer was lost: only then is the outcome unknown
-        assert log.sends == changes.BEGIN_ATTEMPTS and all(lost[:log.sends])
+        assert log.sends == change_start.BEGIN_ATTEMPTS and all(lost[:log.sends])
 
 
 def test_a_start_refused_for_another_change_is_still_refused() -> None:
@@ -70,7 +72,7 @@ def test_a_start_refused_for_another_change_is_still_refused() -> None:
     log.under_way = True
     with pytest.raises(ChangeRejected, match="under way"):
         asyncio.run(commit_settled(log.commit, {"op": "topology_begin"},
-                                   lambda: log.under_way))
+                                   lambda: log.under_way, ChangeRejected))
     assert log.sends == 1
 
 
@@ -86,4 +88,4 @@ def test_a_retry_refused_for_a_change_that_is_not_ours_is_refused() -> None:
 
     with pytest.raises(ChangeRejected):
         asyncio.run(commit_settled(other_driver_starts, {"op": "topology_begin"},
-                                   lambda: False))
+                                   lambda: False, ChangeRejected))
