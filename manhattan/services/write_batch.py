@@ -57,6 +57,7 @@ class WriteBatcher:
         """Write one record with the others waiting now; its version, or its error."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Version] = loop.create_future()
+        future.add_done_callback(_retrieved)
         self._waiting.append((Put(pkey, lkey, value), future, loop.time() + self._timeout))
         if len(self._flights) < self._max_in_flight:
             self._send_next()
@@ -139,6 +140,13 @@ class WriteBatcher:
 def _left(deadline: float) -> float:
     """What is left until ``deadline`` (loop time): the timeout of the next call."""
     return max(deadline - asyncio.get_running_loop().time(), 0.001)
+
+
+def _retrieved(future: asyncio.Future[Version]) -> None:
+    """Mark a write's error as seen: a caller that gave up (its shield cancelled) no
+    longer reads it, and asyncio would log "exception was never retrieved"."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _settle(futures: Sequence[asyncio.Future[Version]], versions: Sequence[Version]) -> None:
