@@ -27,7 +27,8 @@ import asyncio
 from collections.abc import Sequence
 
 from manhattan.client import (
-    Consistency, Durability, InvalidRequest, ManhattanError, MultiPartError, Put, Unavailable,
+    Consistency, Durability, InvalidRequest, ManhattanError, MultiPartError, PartOutcome, Put,
+    Unavailable,
 )
 from manhattan.types import Version
 
@@ -100,18 +101,16 @@ class WriteBatcher:
                 [put for put, _ in batch], consistency=self._consistency,
                 durability=self._durability, timeout=_left(deadline))
             _settle(futures, versions)
-        except MultiPartError as exc:
-            for part in exc.parts:
-                chosen = [futures[i] for i in part.indices]
-                if part.error is None:
-                    _settle(chosen, part.result)
-                else:
-                    await self._after_refusal([batch[i] for i in part.indices], part.error,
-                                              deadline)
-        except InvalidRequest as exc:
-            await self._after_refusal(batch, exc, deadline)
         except ManhattanError as exc:
-            _fail(futures, exc)
+            # A failure of the whole batch is one part that holds every write.
+            parts = exc.parts if isinstance(exc, MultiPartError) else (
+                PartOutcome(tuple(range(len(batch))), error=exc),)
+            for part in parts:
+                chosen = [batch[i] for i in part.indices]
+                if part.error is None:
+                    _settle([future for _, future in chosen], part.result)
+                else:
+                    await self._after_refusal(chosen, part.error, deadline)
         except BaseException as exc:  # never leave a caller waiting
             _fail(futures, exc)
             raise
