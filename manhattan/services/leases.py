@@ -10,9 +10,12 @@ two claimants can never both win the same record, whatever their timing:
   record's holder stopped using it long before (a holder's validity ends at least
   ``ttl - validity`` before its record expires, and it checks the clock before every
   use), and a released record has no holder.
-* **hold**: every ``validity / 5`` the holder re-reads the record (SERIAL) and extends
-  it by compare-and-set; ``valid_until_ms`` becomes ``read start + validity``. A
-  record that is no longer ours drops the lease at once. A renewal that merely fails
+* **hold**: every ``validity / 5`` the holder extends the record by compare-and-set on
+  the version it last wrote (no read first: the condition is the read, and a failed
+  one carries the current record); ``valid_until_ms`` becomes ``renewal start +
+  validity``. A record that is no longer ours drops the lease at once; one that is
+  ours at another version (a renewal whose answer was lost wrote it) is swapped on
+  that version instead. A renewal that merely fails
   (no answer in time, or an outcome the SDK could not settle) keeps the lease until its
   current ``valid_until_ms`` and tries again at the next tick: nobody else can claim it
   before the record's TTL runs out.
@@ -32,7 +35,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from manhattan.client import AsyncDataset, ConditionFailed, ManhattanError, Record
+from manhattan.client import AsyncDataset, ConditionFailed, ManhattanError, Record, Version
 from manhattan.types import Consistency, Durability
 
 log = logging.getLogger("manhattan.services.leases")
@@ -95,6 +98,9 @@ class Lease:
         # What the holder used the lease for, up to when (ms): the mark a release leaves
         # (a Snowflake generator's last timestamp). None: keep the record's mark.
         self.used_up_to: Callable[[], int] | None = None
+        # The record as this holder last wrote it (its version and contents): what a
+        # renewal swaps on. None before the first write, and once the lease is dropped.
+        self._written: tuple[Version, LeaseRecord] | None = None
 
     @property
     def held(self) -> bool:
@@ -102,7 +108,9 @@ class Lease:
 
     async def read(self) -> tuple[LeaseRecord | None, Record | None]:
         """The lease record (decoded) and the stored record it came from, linearizably."""
-        record = await self.dataset.get(self.name, consistency=Consistency.SERIAL)
+        return self._decoded(await self.dataset.get(self.name, consistency=Consistency.SERIAL))
+
+    def _decoded(self, record: Record | None) -> tuple[LeaseRecord | None, Record | None]:
         if record is None:
             return None, None
         try:
@@ -111,12 +119,15 @@ class Lease:
             log.warning("lease %s: unreadable record, treating it as free", self.name)
             return None, record
 
-    async def _swap(self, stored: Record | None, lease: LeaseRecord) -> None:
-        """Replace ``stored`` (None: no record) by ``lease``, only if it is still current:
-        ``ConditionFailed`` when another writer changed it since it was read."""
-        condition = {"if_version": stored.version} if stored is not None else {"if_absent": True}
-        await self.dataset.put(self.name, b"", lease.encode(), durability=Durability.SYNC,
-                               **condition)
+    async def _swap(self, version: Version | None, lease: LeaseRecord) -> None:
+        """Replace the record at ``version`` (None: no record) by ``lease``, only if it is
+        still current: ``ConditionFailed`` (with the current record) when another writer
+        changed it since."""
+        condition = {"if_version": version} if version is not None else {"if_absent": True}
+        self._written = None  # unknown until this write's answer comes
+        written = await self.dataset.put(self.name, b"", lease.encode(),
+                                         durability=Durability.SYNC, **condition)
+        self._written = (written, lease)
 
     def is_free(self, record: LeaseRecord | None) -> bool:
         return (record is None or record.owner == self.owner or record.expires_ms == 0
@@ -132,7 +143,8 @@ class Lease:
                 return False
             previous_mark = current.mark if current else 0
             mark = max(previous_mark, started + t.validity_ms)
-            await self._swap(stored, LeaseRecord(self.owner, wall_ms() + t.ttl_ms, mark))
+            await self._swap(stored.version if stored else None,
+                             LeaseRecord(self.owner, wall_ms() + t.ttl_ms, mark))
         except ConditionFailed:
             return False  # another claimant won the record
         except ManhattanError as exc:
@@ -150,16 +162,28 @@ class Lease:
             return False
         started = wall_ms()
         try:
-            current, stored = await self.read()
-            if current is None or current.owner != self.owner:
-                self._drop(f"taken over by {current.owner if current else 'nobody'}")
+            if self._written is None:  # the last write's outcome is unknown: read it
+                current, stored = await self.read()
+                known = (stored.version, current) if stored and current else None
+            else:
+                known = self._written
+            for _ in range(2):  # once more only on a version of ours this one missed
+                if known is None or known[1].owner != self.owner:
+                    taker = known[1].owner if known else "nobody"
+                    self._drop(f"taken over by {taker}")
+                    return False
+                version, current = known
+                try:
+                    await self._swap(version, LeaseRecord(
+                        self.owner, wall_ms() + self.timing.ttl_ms,
+                        max(current.mark, started + self.timing.validity_ms)))
+                    break
+                except ConditionFailed as exc:
+                    now, stored = self._decoded(exc.current)  # type: ignore[arg-type]
+                    known = (stored.version, now) if stored and now else None
+            else:
+                self._drop("the record kept changing under the renewal")
                 return False
-            await self._swap(stored, LeaseRecord(
-                self.owner, wall_ms() + self.timing.ttl_ms,
-                max(current.mark, started + self.timing.validity_ms)))
-        except ConditionFailed as exc:
-            self._drop(f"the record changed under the renewal: {exc.current}")
-            return False
         except ManhattanError as exc:
             if not self.held:
                 self._drop(f"renewal failed and the lease ran out: {exc}")
@@ -184,13 +208,14 @@ class Lease:
             return
         try:
             current, stored = await self.read()
-            if current is not None and current.owner == self.owner:
+            if current is not None and stored is not None and current.owner == self.owner:
                 mark = self.used_up_to() if self.used_up_to is not None else current.mark
-                await self._swap(stored, LeaseRecord(self.owner, 0, mark))
+                await self._swap(stored.version, LeaseRecord(self.owner, 0, mark))
         except ManhattanError as exc:  # ConditionFailed included: someone took it over
             log.info("lease %s: release failed (it will expire): %s", self.name, exc)
 
     def _drop(self, why: str) -> None:
+        self._written = None
         if self.valid_until_ms:
             self.losses += 1
             log.warning("lease %s lost: %s", self.name, why)

@@ -51,7 +51,9 @@ def test_only_a_completed_barrier_makes_a_node_fresh_and_freshness_runs_out(
 
     assert asyncio.run(scenario()) == [(True, True), (True, False), (True, True), (True, False)]
     assert MetadataLog(LogSettings("a:1", ("a:1",), tmp_path, "s", max_staleness_s=30.0),
-                       on_applied=print, on_restored=print).freshness_period_s == 1.0
+                       on_applied=print, on_restored=print).freshness_period_s == 5.0
+    assert MetadataLog(LogSettings("a:1", ("a:1",), tmp_path, "s", max_staleness_s=2.0),
+                       on_applied=print, on_restored=print).freshness_period_s == 0.5
 
 
 def _one_voter_log(tmp_path: Path, name: str) -> MetadataLog:
