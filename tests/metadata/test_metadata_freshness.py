@@ -17,8 +17,10 @@ import asyncio
 import time
 from pathlib import Path
 
+import pytest
+
 from manhattan.errors import Timeout
-from manhattan.metadata.log import LogSettings, MetadataLog
+from manhattan.metadata.log import LogSettings, MetadataLog, heartbeat_s
 from manhattan.node.process import free_port
 
 STALENESS_S = 0.5
@@ -109,3 +111,11 @@ def test_closing_the_log_ends_its_commands_in_flight_as_outcome_unknown(tmp_path
     message, waited = asyncio.run(scenario())
     assert "outcome unknown" in message and "restarted its metadata member" in message
     assert waited < 30.0
+
+
+def test_raft_heartbeats_a_sixth_of_the_election_timeout_at_most_every_100_ms() -> None:
+    assert heartbeat_s(0.6) == pytest.approx(0.1)
+    assert heartbeat_s(3.0) == pytest.approx(0.1)
+    assert heartbeat_s(0.3) == pytest.approx(0.05)
+    # pysyncobj refuses an election timeout under three heartbeats
+    assert all(heartbeat_s(t) * 3 < t for t in (0.2, 0.3, 0.6, 1.0, 30.0))

@@ -122,3 +122,60 @@ def test_two_claimants_of_one_free_lease_never_both_win(social_cluster, loop_thr
         rounds = [loop_thread.run(race(f"race-{i}")) for i in range(3)]
         assert all(won.count(True) <= 1 for won in rounds), rounds
         assert any(True in won for won in rounds)  # contention does not starve everyone
+
+
+class _Counting:
+    """The dataset a lease uses, with its reads and writes counted (each still sent)."""
+
+    def __init__(self, dataset) -> None:
+        self._dataset = dataset
+        self.calls: list[str] = []
+
+    async def get(self, *args, **kwargs):
+        self.calls.append("get")
+        return await self._dataset.get(*args, **kwargs)
+
+    async def put(self, *args, **kwargs):
+        self.calls.append("put")
+        return await self._dataset.put(*args, **kwargs)
+
+
+def test_a_renewal_is_one_compare_and_set_on_the_version_last_written(
+        social_cluster, loop_thread):
+    config = fresh_config(lease=LeaseTiming(ttl_ms=30_000, validity_ms=8_000))
+    with running_social(social_cluster, loop_thread, config, workers=False) as social:
+        run = loop_thread.run
+        counted = _Counting(social.client.dataset(f"{config.namespace}-leases"))
+        lease = Lease(counted, "renew-cas", timing=config.lease)  # type: ignore[arg-type]
+        assert run(lease.try_acquire())
+        counted.calls.clear()
+        before = lease.valid_until_ms
+        time.sleep(0.01)
+        assert run(lease.renew()) and lease.held
+        assert counted.calls == ["put"]  # no SERIAL read first
+        assert lease.valid_until_ms > before
+        current, _ = run(lease.read())
+        assert current is not None and current.owner == lease.owner
+
+
+def test_a_renewal_that_finds_its_own_record_at_another_version_keeps_the_lease(
+        social_cluster, loop_thread):
+    """A renewal whose answer was lost still wrote the record: the next renewal's
+    condition fails on a version it never learned, yet the record is its own. It swaps
+    on that version and keeps the lease; a record someone else took is still lost."""
+    config = fresh_config(lease=LeaseTiming(ttl_ms=30_000, validity_ms=8_000))
+    with running_social(social_cluster, loop_thread, config, workers=False) as social:
+        run = loop_thread.run
+        dataset = social.client.dataset(f"{config.namespace}-leases")
+        lease = Lease(dataset, "lost-answer", timing=config.lease)
+        assert run(lease.try_acquire())
+        # The same holder writing through another handle: a version this one never saw.
+        twin = Lease(dataset, "lost-answer", owner=lease.owner, timing=config.lease)
+        assert run(twin.try_acquire())
+        assert run(lease.renew()) and lease.held and lease.losses == 0
+        current, _ = run(lease.read())
+        assert current is not None and current.owner == lease.owner
+        other = Lease(dataset, "lost-answer", timing=config.lease)
+        run(dataset.put("lost-answer", b"", b'{"owner": "x", "expires_ms": 1, "mark": 0}'))
+        assert run(other.try_acquire())
+        assert not run(lease.renew()) and not lease.held and lease.losses == 1
