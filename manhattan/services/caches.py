@@ -8,6 +8,9 @@ post made since: both caches expire quickly (``TweetCache`` 5 s,
 ``RecentIdsCache`` 1 s), a delete through this process evicts at once, and
 another service process may show a deleted tweet or miss a new celebrity
 tweet for at most that long — the same window its fan-out queue already has.
+
+Fan-out's follower lists are different: a stale one loses deliveries for good, so
+``FollowerLists`` is exact, not timed (see there).
 """
 
 from __future__ import annotations
@@ -51,6 +54,49 @@ class TtlCache(Generic[K, V]):
     def evict(self, keys: Iterable[K]) -> None:
         for key in keys:
             self._entries.pop(key, None)
+
+
+class FollowerLists:
+    """Whole follower lists for fan-out, each tagged with the author's follower-changes
+    counter (``FOLLOWER_CHANGES``) as it was read before the list was: the list is
+    current while the counter still reads the same. Every follow and unfollow, through
+    any service process, moves the counter after it wrote the edge, so no process serves
+    a list that misses a finished follow. ``ttl_s`` bounds what a change that skipped the
+    counter can leave stale (a bulk load, a follow whose caller gave up between its
+    edge and the counter). Bounded by the names held in all (LRU)."""
+
+    def __init__(self, ttl_s: float = 60.0, max_names: int = 500_000) -> None:
+        self.ttl_s = ttl_s
+        self.max_names = max_names
+        self._lists: OrderedDict[str, tuple[float, int, list[str]]] = OrderedDict()
+        self._names = 0
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, author: str, changes: int) -> list[str] | None:
+        """The cached list, if it was read at ``changes`` and has not expired."""
+        entry = self._lists.get(author)
+        if entry is None or entry[1] != changes or entry[0] < time.monotonic():
+            self.misses += 1
+            return None
+        self._lists.move_to_end(author)
+        self.hits += 1
+        return entry[2]
+
+    def put(self, author: str, changes: int, names: list[str]) -> None:
+        self.evict(author)
+        if len(names) > self.max_names:
+            return
+        self._lists[author] = (time.monotonic() + self.ttl_s, changes, names)
+        self._names += len(names)
+        while self._names > self.max_names:
+            _, (_, _, dropped) = self._lists.popitem(last=False)
+            self._names -= len(dropped)
+
+    def evict(self, author: str) -> None:
+        entry = self._lists.pop(author, None)
+        if entry is not None:
+            self._names -= len(entry[2])
 
 
 class RecentIdsCache:

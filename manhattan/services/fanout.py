@@ -32,7 +32,7 @@ from collections.abc import Awaitable, Callable
 
 from manhattan.client import ManhattanError
 from manhattan.services.config import SocialConfig
-from manhattan.services.graph import Graph
+from manhattan.services.graph import Graph, names_after
 from manhattan.services.home import HomeTimelines
 from manhattan.services.leases import Lease, wall_ms
 from manhattan.services.queue import SWEEP_PAGE, FanoutQueue, Job, after
@@ -357,11 +357,17 @@ class FanoutWorker:
 
     async def _follower_batches(self, job: Job, author: str):
         """Batches of ``author``'s followers after the job's checkpoint, checkpointing
-        the job (cheaply: buffered, and never after the last batch) between batches."""
+        the job (cheaply: buffered, and never after the last batch) between batches.
+        The list comes whole from the graph's cache (one counter read when current);
+        one too long to cache is read a batch at a time."""
+        everyone = None if job.args.get("finished") else await self.graph.follower_list(author)
+        batch = self.config.fanout_batch
         while not job.args.get("finished"):
             after_name = job.args.get("after", "")
-            names, more = await self.graph.followers_after(author, after_name,
-                                                           self.config.fanout_batch)
+            if everyone is not None:
+                names, more = names_after(everyone, after_name, batch)
+            else:
+                names, more = await self.graph.followers_after(author, after_name, batch)
             if names:
                 job.args["after"] = names[-1]
             job.args["finished"] = not more

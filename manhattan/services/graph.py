@@ -20,18 +20,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from manhattan.client import AsyncClient, InvalidRequest
-from manhattan.services.caches import TtlCache
+from manhattan.services.caches import FollowerLists
 from manhattan.services.schema import (
-    CELEBRITIES_KEY, FOLLOWERS_COUNT, FOLLOWING_COUNT, Datasets,
+    CELEBRITIES_KEY, FOLLOWER_CHANGES, FOLLOWERS_COUNT, FOLLOWING_COUNT, Datasets,
 )
 from manhattan.services.users import Users
 from manhattan.types import Consistency, Durability
 
 Q = Consistency.QUORUM
 MAX_PAGE = 1000
-# Follower lists that fit one page are cached this long for fan-out. A follow or unfollow
-# through this process evicts at once; one through another process shows within this.
-FOLLOWERS_CACHE_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +54,8 @@ class Graph:
         # Whom a user follows is read with a page's first read, up to this many; past
         # that, asked name by name (0: always asked, as for users who follow more).
         self.scan_following_up_to = MAX_PAGE
-        self._followers: TtlCache[str, list[str]] = TtlCache(FOLLOWERS_CACHE_S, 10_000)
+        # Fan-out's follower lists, checked against FOLLOWER_CHANGES (see FollowerLists).
+        self.follower_lists = FollowerLists()
         self._celebrities: frozenset[str] = frozenset()
         self._celebrities_at = float("-inf")
 
@@ -68,7 +66,7 @@ class Graph:
                                                FOLLOWING_COUNT, cap=self.max_following)
         added, followers = await self.users.set_edge(self.followers, followee, follower, True,
                                                      FOLLOWERS_COUNT)
-        self._followers.evict([followee])
+        await self._followers_changed(followee)
         if added and followers > self.celebrity_threshold:
             await self.promote(followee)
         return changed or added
@@ -80,8 +78,15 @@ class Graph:
                                                FOLLOWING_COUNT)
         removed, _ = await self.users.set_edge(self.followers, followee, follower, False,
                                                FOLLOWERS_COUNT)
-        self._followers.evict([followee])
+        await self._followers_changed(followee)
         return changed or removed
+
+    async def _followers_changed(self, followee: str) -> None:
+        """Invalidate every process's cached follower list of ``followee``, once its
+        edge is as wanted. Moved even when the edge was already so: this call may retry
+        one whose edge landed and whose counter move did not."""
+        self.follower_lists.evict(followee)
+        await self.users.counts.add(followee, FOLLOWER_CHANGES, 1, consistency=Q)
 
     async def _check_pair(self, follower: str, followee: str, verb: str) -> None:
         if follower == followee:
@@ -91,19 +96,33 @@ class Graph:
     async def follows(self, follower: str, followee: str) -> bool:
         return await self.following.get(follower, followee, consistency=Q) is not None
 
+    async def follower_list(self, author: str) -> list[str] | None:
+        """Every follower of ``author``, in name order: from the cache while the author's
+        follower-changes counter reads as it did when the list was read, else read
+        whole and cached. None past ``celebrity_threshold`` + a page of followers (read
+        those a page at a time: ``followers_after``)."""
+        changes = await self.users.counts.counter(author, FOLLOWER_CHANGES, consistency=Q)
+        names = self.follower_lists.get(author, changes)
+        if names is not None:
+            return names
+        names = []
+        cursor: bytes | None = None
+        while True:
+            page = await self.followers.scan_page(author, limit=MAX_PAGE, cursor=cursor,
+                                                  consistency=Q)
+            names += [r.lkey.decode() for r in page.records]
+            if page.cursor is None:
+                break
+            if len(names) > self.celebrity_threshold:
+                return None
+            cursor = page.cursor
+        self.follower_lists.put(author, changes, names)
+        return names
+
     async def followers_after(self, author: str, after: str, limit: int
                               ) -> tuple[list[str], bool]:
         """Up to ``limit`` followers of ``author`` named after ``after``, in name order, and
-        whether more may follow. A list that fits one page is read whole and cached."""
-        names = self._followers.get(author)
-        if names is None and not after:
-            page = await self.followers.scan_page(author, limit=MAX_PAGE, consistency=Q)
-            if page.cursor is None:
-                names = [r.lkey.decode() for r in page.records]
-                self._followers.put(author, names)
-        if names is not None:
-            start = bisect.bisect_right(names, after) if after else 0
-            return names[start:start + limit], start + limit < len(names)
+        whether more may follow (one page read; for lists too long to cache)."""
         page = await self.followers.scan_page(
             author, start=after.encode() + b"\x00" if after else None, limit=limit,
             consistency=Q)
@@ -149,6 +168,12 @@ class Graph:
                                       durability=Durability.SYNC)
         self._celebrities = self._celebrities | {user}
 
+
+
+def names_after(names: list[str], after: str, limit: int) -> tuple[list[str], bool]:
+    """Up to ``limit`` of the sorted ``names`` after ``after``, and whether more follow."""
+    start = bisect.bisect_right(names, after) if after else 0
+    return names[start:start + limit], start + limit < len(names)
 
 
 class Followed:

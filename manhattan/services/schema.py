@@ -47,6 +47,9 @@ PROFILE = b"profile"
 FOLLOWERS_COUNT = b"n:followers"
 FOLLOWING_COUNT = b"n:following"
 TWEETS_COUNT = b"n:tweets"
+# Moves (+1) after every follow or unfollow of the user, never back: a cached follower
+# list read when it had a value is current while it still has that value.
+FOLLOWER_CHANGES = b"n:follower_changes"
 # Home-timeline state, in the user's home partition (see the module docstring).
 HOME_STATE = b"\xff"
 SEEN = HOME_STATE + b"seen"  # last visit, ms

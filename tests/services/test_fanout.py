@@ -9,7 +9,7 @@ import time
 import pytest
 
 from manhattan.client import InvalidRequest, Put
-from manhattan.services.schema import FLOOR, SEEN, Datasets
+from manhattan.services.schema import FLOOR, FOLLOWER_CHANGES, SEEN, Datasets
 from manhattan.services.social import Social
 from tests.services.conftest import all_home, fresh_config, running_social
 
@@ -29,6 +29,7 @@ async def _add_followers(social: Social, author: str, count: int) -> list[str]:
         await social.home.data.put_many([Put(n, SEEN, now) for n in chunk])
         await social.graph.following.put_many([Put(n, author, b"") for n in chunk])
         await social.graph.followers.put_many([Put(author, n, b"") for n in chunk])
+    await social.users.counts.add(author, FOLLOWER_CHANGES, 1)  # as a follow moves it
     return names
 
 
@@ -341,3 +342,71 @@ def test_a_floor_recorded_late_never_lowers_the_floor(social_cluster, loop_threa
         expected = [*ids[4:0:-1], between, ids[0]]
         for page_size in (1, 2, 3, 4, 5):
             assert run(all_home(social, "slow", page_size)) == expected, page_size
+
+
+def _counted_calls(social: Social) -> tuple[list[str], object]:
+    """Record each data call the service's client makes (still sent); returns the log and
+    the original ``execute`` to put back."""
+    calls: list[str] = []
+    original = social.client.execute
+
+    async def counting(op, timeout=None):
+        calls.append(op.method)
+        return await original(op, timeout)
+    social.client.execute = counting
+    return calls, original
+
+
+def test_a_cached_follower_list_follows_every_change_through_any_service_process(
+        social_cluster, loop_thread):
+    """Fan-out reads an author's followers whole once and then only the author's
+    follower-changes counter, until a follow or unfollow through any process moves it."""
+    config = fresh_config()
+    with running_social(social_cluster, loop_thread, config, workers=False) as first:
+        run = loop_thread.run
+        other = Social(first.client, config)  # a second service: its own caches and ids
+        run(other.start(workers=False))
+        try:
+            _follow_changes_reach_the_first(run, first, other)
+        finally:
+            run(other.stop())
+
+
+def _follow_changes_reach_the_first(run, first: Social, other: Social) -> None:
+        for name in ("star", "early", "late"):
+            run(first.create_user(name))
+        run(first.follow("early", "star"))
+        assert run(first.graph.follower_list("star")) == ["early"]
+        calls, original = _counted_calls(first)
+        try:
+            assert run(first.graph.follower_list("star")) == ["early"]  # cached
+        finally:
+            first.client.execute = original
+        assert calls == ["CounterGet"]  # no scan of the list
+
+        run(other.follow("late", "star"))  # another process: nothing evicted here
+        assert run(first.graph.follower_list("star")) == ["early", "late"]
+        run(other.unfollow("early", "star"))
+        assert run(first.graph.follower_list("star")) == ["late"]
+        run(other.follow("late", "star"))  # already following: still moves the counter
+        assert run(first.graph.follower_list("star")) == ["late"]
+
+        # End to end: the post after the follow reaches the new follower via the cache.
+        run(other.follow("early", "star"))
+        tweet = run(first.post("star", "after the follow"))
+        shard, _, _ = first.queue.tweet_job_key(tweet.id)
+        run(first.worker.run_once([shard]))
+        for follower in ("early", "late"):
+            assert tweet.id in run(all_home(first, follower, 50)), follower
+
+
+def test_a_follower_list_past_the_celebrity_threshold_is_read_a_batch_at_a_time(
+        social_cluster, loop_thread):
+    config = fresh_config(celebrity_threshold=5, fanout_batch=4)
+    with running_social(social_cluster, loop_thread, config, workers=False) as social:
+        run = loop_thread.run
+        run(social.create_user("wide"))
+        followers = run(_add_followers(social, "wide", 1_200))
+        assert run(social.graph.follower_list("wide")) is None  # not cached: too long
+        names, more = run(social.graph.followers_after("wide", "", 4))
+        assert names == sorted(followers)[:4] and more
