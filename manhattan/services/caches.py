@@ -70,17 +70,13 @@ class FollowerLists:
         self.max_names = max_names
         self._lists: OrderedDict[str, tuple[float, int, list[str]]] = OrderedDict()
         self._names = 0
-        self.hits = 0
-        self.misses = 0
 
     def get(self, author: str, changes: int) -> list[str] | None:
         """The cached list, if it was read at ``changes`` and has not expired."""
         entry = self._lists.get(author)
         if entry is None or entry[1] != changes or entry[0] < time.monotonic():
-            self.misses += 1
             return None
         self._lists.move_to_end(author)
-        self.hits += 1
         return entry[2]
 
     def put(self, author: str, changes: int, names: list[str]) -> None:

@@ -99,23 +99,18 @@ class Graph:
     async def follower_list(self, author: str) -> list[str] | None:
         """Every follower of ``author``, in name order: from the cache while the author's
         follower-changes counter reads as it did when the list was read, else read
-        whole and cached. None past ``celebrity_threshold`` + a page of followers (read
-        those a page at a time: ``followers_after``)."""
+        whole and cached. None past ``celebrity_threshold`` followers (read those a page
+        at a time: ``followers_after``)."""
         changes = await self.users.counts.counter(author, FOLLOWER_CHANGES, consistency=Q)
         names = self.follower_lists.get(author, changes)
         if names is not None:
             return names
         names = []
-        cursor: bytes | None = None
-        while True:
-            page = await self.followers.scan_page(author, limit=MAX_PAGE, cursor=cursor,
-                                                  consistency=Q)
-            names += [r.lkey.decode() for r in page.records]
-            if page.cursor is None:
-                break
+        async for record in self.followers.iter_scan(author, page_size=MAX_PAGE,
+                                                      consistency=Q):
+            names.append(record.lkey.decode())
             if len(names) > self.celebrity_threshold:
                 return None
-            cursor = page.cursor
         self.follower_lists.put(author, changes, names)
         return names
 

@@ -108,7 +108,15 @@ class Lease:
 
     async def read(self) -> tuple[LeaseRecord | None, Record | None]:
         """The lease record (decoded) and the stored record it came from, linearizably."""
-        return self._decoded(await self.dataset.get(self.name, consistency=Consistency.SERIAL))
+        return self._decoded(await self._stored())
+
+    async def _stored(self) -> Record | None:
+        return await self.dataset.get(self.name, consistency=Consistency.SERIAL)
+
+    def _versioned(self, record: Record | None) -> tuple[Version, LeaseRecord] | None:
+        """A stored record as (its version, its lease), None when absent or unreadable."""
+        lease, stored = self._decoded(record)
+        return (stored.version, lease) if stored is not None and lease is not None else None
 
     def _decoded(self, record: Record | None) -> tuple[LeaseRecord | None, Record | None]:
         if record is None:
@@ -162,11 +170,9 @@ class Lease:
             return False
         started = wall_ms()
         try:
-            if self._written is None:  # the last write's outcome is unknown: read it
-                current, stored = await self.read()
-                known = (stored.version, current) if stored and current else None
-            else:
-                known = self._written
+            known = self._written
+            if known is None:  # the last write's outcome is unknown: read it
+                known = self._versioned(await self._stored())
             for _ in range(2):  # once more only on a version of ours this one missed
                 if known is None or known[1].owner != self.owner:
                     taker = known[1].owner if known else "nobody"
@@ -179,8 +185,7 @@ class Lease:
                         max(current.mark, started + self.timing.validity_ms)))
                     break
                 except ConditionFailed as exc:
-                    now, stored = self._decoded(exc.current)  # type: ignore[arg-type]
-                    known = (stored.version, now) if stored and now else None
+                    known = self._versioned(exc.current)  # type: ignore[arg-type]
             else:
                 self._drop("the record kept changing under the renewal")
                 return False
