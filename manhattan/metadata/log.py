@@ -21,6 +21,8 @@ happen. Once handed over, a command that is not committed by its deadline answer
 ``Timeout`` (it may still commit later: a partition that began in the last moments
 before the call). A minority side therefore answers ``Unavailable`` once its
 connections to the majority have timed out (``metadata.connection_timeout_s``).
+A command whose leader lost its office before answering is sent again under the same
+id (applied at most once), until its deadline.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import json
 import logging
 import math
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,6 +50,7 @@ log = logging.getLogger("manhattan.metadata")
 MAX_VOTERS = 5
 MEMBER_PORT_OFFSET = 1000  # a member's Raft port by default: its gRPC port + 1000
 BARRIER_RETRY_S = 0.1  # pause before a barrier lost to a leader change is asked again
+RESEND_PAUSE_S = 0.05  # pause before a command lost to a leader change is sent again
 LOG_CLOSED = -1  # the outcome of a command still in flight when this node closed its log
 # Raft's heartbeat and its thread's idle wake-up, at most (a sixth of the election timeout
 # below that). Commits do not wait for either: a new command wakes the Raft thread, and a
@@ -148,7 +152,8 @@ class MetadataLog:
         self._fresh_at = -math.inf
         self._in_flight: set[asyncio.Future[tuple[Any, int]]] = set()
         self.applied_seq = 0
-        self.commands = {"committed": 0, "refused": 0, "unavailable": 0, "timeout": 0}
+        self.commands = {"committed": 0, "refused": 0, "unavailable": 0, "timeout": 0,
+                         "resent": 0}
 
     # -- lifecycle ------------------------------------------------------------
 
@@ -235,17 +240,59 @@ class MetadataLog:
     async def submit(self, command: dict[str, Any], timeout: float) -> dict[str, Any]:
         """Commit ``command`` and return its result (its error raised here).
 
-        Unavailable: never handed to Raft; Timeout: handed over, not committed in time."""
+        Unavailable: never handed to Raft; Timeout: handed over, not known to have
+        committed by the deadline. A copy lost to a leader change (it may or may not have
+        committed) is sent again under the same id: the state machine applies an id once
+        and answers a second copy with the first one's result, so an election costs the
+        caller a moment, not an "outcome unknown"."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(timeout, 0.0)
-        # An election ends within the longest election timeout: waiting for a majority
-        # beyond twice that only delays the answer a minority must give anyway.
+        if command.get("op") != "barrier":  # a barrier changes nothing: no id needed
+            command = {**command, "id": uuid.uuid4().hex}
+        payload = json.dumps(command)
+        maybe_sent = False  # a copy went to a leader that may have committed it
+        while True:
+            await self._await_majority(command, deadline, maybe_sent)
+            result, error = await self._commit(command, payload, deadline)
+            if error == FAIL_REASON.SUCCESS:
+                break
+            if error in _NOT_SENT and not maybe_sent:
+                self.commands["unavailable"] += 1
+                raise Unavailable(f"no metadata majority: {_NOT_SENT[error]}")
+            maybe_sent = maybe_sent or error not in _NOT_SENT
+            if "id" not in command or loop.time() + RESEND_PAUSE_S >= deadline:
+                self.commands["timeout"] += 1
+                raise Timeout(f"metadata command {command.get('op')}: outcome unknown "
+                              f"(the leader changed, reason {error})")
+            self.commands["resent"] += 1
+            await asyncio.sleep(RESEND_PAUSE_S)
+        if result.get("error"):
+            self.commands["refused"] += 1
+        else:
+            self.commands["committed"] += 1
+        return raise_for(result)
+
+    async def _await_majority(self, command: dict[str, Any], deadline: float,
+                              maybe_sent: bool) -> None:
+        """Wait until this node sees a leader and a majority (an election ends within
+        the longest election timeout: waiting beyond a few only delays the answer a
+        minority must give anyway)."""
+        loop = asyncio.get_running_loop()
         patience = loop.time() + max(1.0, 5 * self.settings.election_timeout_s)
         while not self.has_majority():
             if loop.time() + 0.05 >= min(deadline, patience):
+                if maybe_sent:
+                    self.commands["timeout"] += 1
+                    raise Timeout(f"metadata command {command.get('op')}: outcome unknown "
+                                  f"(its leader was lost, and {self._why_not()})")
                 self.commands["unavailable"] += 1
                 raise Unavailable(f"no metadata majority: {self._why_not()}")
             await asyncio.sleep(0.05)
+
+    async def _commit(self, command: dict[str, Any], payload: str,
+                      deadline: float) -> tuple[Any, int]:
+        """Hand one copy of the command to Raft: its result and pysyncobj's outcome."""
+        loop = asyncio.get_running_loop()
         future: asyncio.Future[tuple[Any, int]] = loop.create_future()
 
         def done(result: Any, error: int) -> None:  # pysyncobj's thread
@@ -253,32 +300,21 @@ class MetadataLog:
 
         assert self._machine is not None
         self._in_flight.add(future)
-        self._machine.apply(json.dumps(command), callback=done)
+        self._machine.apply(payload, callback=done)
         try:
             result, error = await asyncio.wait_for(asyncio.shield(future),
                                                    max(deadline - loop.time(), 0.01))
         except asyncio.TimeoutError:
             self.commands["timeout"] += 1
             raise Timeout(f"metadata command {command.get('op')} was sent but not committed "
-                          f"within {timeout:.1f}s; it may still take effect") from None
+                          f"in time; it may still take effect") from None
         finally:
             self._in_flight.discard(future)
         if error == LOG_CLOSED:
             self.commands["timeout"] += 1
             raise Timeout(f"metadata command {command.get('op')}: outcome unknown (this node "
                           f"restarted its metadata member while the command was in flight)")
-        if error != FAIL_REASON.SUCCESS:
-            if error in _NOT_SENT:
-                self.commands["unavailable"] += 1
-                raise Unavailable(f"no metadata majority: {_NOT_SENT[error]}")
-            self.commands["timeout"] += 1
-            raise Timeout(f"metadata command {command.get('op')}: outcome unknown "
-                          f"(the leader changed, reason {error})")
-        if result.get("error"):
-            self.commands["refused"] += 1
-        else:
-            self.commands["committed"] += 1
-        return raise_for(result)
+        return result, error
 
     def voters(self) -> list[str]:
         """The voters as the log now has them (removals applied)."""

@@ -11,6 +11,7 @@ always wins, whatever the clocks of the nodes that submitted them.
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -30,6 +31,9 @@ ERRORS: dict[str, type[ManhattanError]] = {
 }
 
 LIMIT_FIELDS = ("ops_per_second", "bytes_per_second", "storage_quota_bytes", "burst_seconds")
+# Outcomes of the newest commands that carried an id, kept (in log order, so alike on
+# every node) to answer a command sent again after a leader change with its first result.
+REMEMBERED_OUTCOMES = 4096
 
 
 class MemoryMeta:
@@ -76,24 +80,50 @@ class MetadataState(TopologyCommands):
         self.catalog = Catalog(self.items)
         self.tokens = TokenStore(self.items)
         self.limits = LimitStore(self.items)
+        self.outcomes: OrderedDict[str, dict[str, Any]] = OrderedDict()
 
     # -- persistence (pysyncobj snapshots) ----------------------------------
 
     def dump(self) -> dict[str, Any]:
         """Plain data for a log snapshot."""
         return {"seq": self.seq, "items": [(i.key, i.value, i.version, i.deleted)
-                                           for i in self.items.snapshot()]}
+                                           for i in self.items.snapshot()],
+                "outcomes": [[key, result] for key, result in self.outcomes.items()]}
 
     @classmethod
     def load(cls, data: dict[str, Any]) -> "MetadataState":
-        """The state a snapshot holds."""
-        return cls([Item(*fields) for fields in data["items"]], data["seq"])
+        """The state a snapshot holds (one from before outcomes were kept has none)."""
+        state = cls([Item(*fields) for fields in data["items"]], data["seq"])
+        state.outcomes.update((key, result) for key, result in data.get("outcomes", []))
+        return state
 
     # -- applying -------------------------------------------------------------
 
     def apply(self, command: dict[str, Any]) -> Applied:
-        """Apply one committed command; a refused command changes nothing."""
+        """Apply one committed command; a refused command changes nothing.
+
+        A command whose ``id`` was applied before (its node sent it again, not knowing
+        whether the first copy committed under a leader that lost its office) changes
+        nothing and answers what the first copy did: sending again is always safe."""
         self.seq += 1
+        command_id = command.get("id")
+        if not isinstance(command_id, str):
+            command_id = None
+        elif command_id in self.outcomes:
+            return Applied(self.seq, self.outcomes[command_id], ())
+        result = self._run(command)
+        if command_id is not None:
+            self.outcomes[command_id] = result
+            while len(self.outcomes) > REMEMBERED_OUTCOMES:
+                self.outcomes.popitem(last=False)
+        changed = {k.decode()[len("catalog/"):] for k in self._meta.changed}
+        self._meta.changed.clear()
+        current = {i.key: i for i in self.items.snapshot()}
+        return Applied(self.seq, result, tuple(current[k] for k in sorted(changed)
+                                                if k in current))
+
+    def _run(self, command: dict[str, Any]) -> dict[str, Any]:
+        """The command's handler: its result, or its error as data (nothing changed)."""
         handler = getattr(self, "_op_" + str(command.get("op")), None)
         before = self.items.snapshot()
         try:
@@ -108,11 +138,7 @@ class MetadataState(TopologyCommands):
         except (KeyError, TypeError, ValueError) as exc:
             self._restore(before)
             result = {"error": ["InvalidRequest", f"malformed metadata command: {exc!r}"]}
-        changed = {k.decode()[len("catalog/"):] for k in self._meta.changed}
-        self._meta.changed.clear()
-        current = {i.key: i for i in self.items.snapshot()}
-        return Applied(self.seq, result, tuple(current[k] for k in sorted(changed)
-                                                if k in current))
+        return result
 
     def _restore(self, items: list[Item]) -> None:
         """Back to ``items`` (a command failed after changing something)."""

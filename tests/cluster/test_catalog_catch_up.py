@@ -11,7 +11,7 @@ import pytest
 
 from manhattan.client import Client, Consistency, NotFound, Unauthenticated
 from manhattan.node.local_cluster import LocalCluster
-from tests.clusters import only
+from tests.clusters import TEST_DEADLINE_S, only
 
 
 def test_a_node_that_missed_the_catalog_push_pulls_it_on_first_use(tmp_path) -> None:
@@ -23,7 +23,8 @@ def test_a_node_that_missed_the_catalog_push_pulls_it_on_first_use(tmp_path) -> 
         late = local.node(3)
         os.kill(late.pid, signal.SIGSTOP)  # node 3 misses the push (it times out)
         try:
-            with Client([local.node(1).address], token=local.admin_token) as admin:
+            with Client([local.node(1).address], token=local.admin_token,
+                        timeout=TEST_DEADLINE_S) as admin:
                 admin.admin.create_tenant("late-tenant")
                 admin.admin.create_dataset("late-ds", tenant="late-tenant",
                                            replication_factor=3)
@@ -45,7 +46,10 @@ def test_a_token_issued_while_a_node_was_paused_is_accepted_there_at_once(tmp_pa
                          extra_config={"repair": {"enabled": False}}).start()
     try:
         late = local.node(3)
-        with Client([local.node(1).address], token=local.admin_token) as admin:
+        # Node 3 may be the metadata leader: the first change then waits out an election
+        # (a loaded machine may stretch it past the SDK's default deadline).
+        with Client([local.node(1).address], token=local.admin_token,
+                    timeout=TEST_DEADLINE_S) as admin:
             admin.admin.create_tenant("early")
             admin.admin.create_dataset("ds", tenant="early", replication_factor=3)
             os.kill(late.pid, signal.SIGSTOP)  # node 3 has not applied the next tokens

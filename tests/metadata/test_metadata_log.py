@@ -108,6 +108,39 @@ def test_minority_answers_unavailable_within_its_deadline_and_nothing_happens(cl
             assert len(client.admin.list_tokens(tenant="before-pause")) == 1
 
 
+def _metadata_leader(local: LocalCluster) -> int:
+    """The node id of the metadata leader, as node 1 sees it (once there is one)."""
+    with only(local.node(1).address, local.admin_token) as client:
+        assert eventually(lambda: metadata_answers(client), timeout=30)
+        leader = client.admin.node_info().metadata.leader
+    return local.metadata_addresses.index(leader) + 1
+
+
+def test_an_admin_change_sent_as_its_leader_stalls_commits_once_without_an_error(cluster):
+    # The call reaches the leader as it stalls: the follower's copy is lost with the
+    # leader's office. It is sent again under its id once a new leader is elected, and
+    # applied once (a stalled leader that took it cannot commit it, a new one can).
+    leader = _metadata_leader(cluster)
+    follower = cluster.node(1 if leader != 1 else 2)
+    with only(follower.address, cluster.admin_token,
+              retry=RetryPolicy(max_attempts=1), timeout=15) as client:
+        with paused(cluster.node(leader)):
+            client.admin.create_tenant("across-elections")
+            client.admin.create_dataset("across-ds", tenant="across-elections",
+                                        replication_factor=3)
+            client.admin.create_token("across-elections")
+    for node in cluster.nodes:
+        assert eventually(lambda: majority_seen(cluster, node.node_id))
+    for node in cluster.nodes:
+        with only(node.address, cluster.admin_token) as reader:
+            assert eventually(lambda: metadata_answers(reader), timeout=30)
+            names = [t.name for t in reader.admin.list_tenants(timeout=10)]
+            assert names.count("across-elections") == 1
+            assert [d.name for d in reader.admin.list_datasets(
+                tenant="across-elections")] == ["across-ds"]
+            assert len(reader.admin.list_tokens(tenant="across-elections")) == 2
+
+
 def test_the_sdks_dataset_listing_for_routing_costs_no_log_round_trip(cluster):
     """An admin listing is linearizable (a barrier through the log), so on a minority it
     answers Unavailable; the SDK's topology refresh asks for the node's applied copy

@@ -190,3 +190,36 @@ def test_a_switch_leaves_its_voter_change_pending_until_a_driver_settles_it():
     assert "error" not in state.apply({"op": "topology_begin", "kind": "ADD", "base": after,
                                        "members": [*switched["members"],
                                                    _member(5, "joining")]}).result
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(commands, max_size=20), st.lists(st.integers(0, 19), max_size=10),
+       st.integers(0, 30))
+def test_a_command_sent_again_under_its_id_applies_once_and_answers_as_the_first(
+        log, repeats, cut):
+    # Each command carries an id; some are sent again later (a copy lost to a leader
+    # change), possibly across a snapshot. The state is as if each applied once.
+    with_ids = [{**command, "id": f"c{i}"} for i, command in enumerate(log)]
+    once = MetadataState()
+    first_results = {c["id"]: once.apply(c).result for c in with_ids}
+    resent = with_ids + [with_ids[i] for i in repeats if i < len(with_ids)]
+    state = MetadataState()
+    for position, command in enumerate(resent):
+        if position == cut:
+            state = MetadataState.load(state.dump())
+        applied = state.apply(command)
+        assert applied.result == first_results[command["id"]]
+        if position >= len(with_ids):
+            assert applied.changes == ()
+    assert state.dump()["items"] == once.dump()["items"]
+
+
+def test_only_the_newest_outcomes_are_remembered():
+    from manhattan.metadata.state import REMEMBERED_OUTCOMES
+    state = MetadataState()
+    for i in range(REMEMBERED_OUTCOMES + 5):
+        state.apply({"op": "set_limits", "tenant": "nobody", "dataset": "",
+                     "changes": {}, "id": f"c{i}"})
+    assert len(state.outcomes) == REMEMBERED_OUTCOMES
+    assert "c0" not in state.outcomes and f"c{REMEMBERED_OUTCOMES + 4}" in state.outcomes
+    assert MetadataState.load(state.dump()).outcomes == state.outcomes
