@@ -1,4 +1,5 @@
-"""A single etcd node on loopback and a gRPC client of its KV API.
+"""etcd on loopback (one member, or a three-member cluster) and a gRPC client of its
+KV API.
 
 etcd is the durable single-operation peer: every Put is committed through Raft
 and fsynced before the answer. Reads are linearizable by default (the leader
@@ -22,42 +23,67 @@ HOST = "127.0.0.1"
 
 
 class EtcdServer:
-    """One etcd member, its data in ``workdir``."""
+    """An etcd cluster of ``members`` on loopback, its data in ``workdir``. One member
+    (the default) commits alone; three commit like Manhattan's RF 3 writes, each entry
+    fsynced by a majority (the leader and one follower) before the answer. The client
+    talks to the first member (a follower forwards proposals to the leader, as a
+    Manhattan coordinator that is not a replica forwards writes)."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, members: int = 1) -> None:
         binary = ensure("etcd")["etcd"]
         self.version = version(binary)
-        self.port = free_port(HOST)
-        peer = f"http://{HOST}:{free_port(HOST)}"
-        client_url = f"http://{HOST}:{self.port}"
-        data = workdir / "etcd"
+        names = [f"bench{i}" if members > 1 else "bench" for i in range(members)]
+        peers = [f"http://{HOST}:{free_port(HOST)}" for _ in names]
+        ports = [free_port(HOST) for _ in names]
+        cluster = ",".join(f"{name}={peer}" for name, peer in zip(names, peers))
+        data = workdir / ("etcd" if members == 1 else f"etcd-{members}")
+        self.port = ports[0]
         self.address = f"{HOST}:{self.port}"
-        self.process = ServerProcess(
-            "etcd",
-            [binary, "--name", "bench", "--data-dir", str(data / "member-data"),
-             "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
-             "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
-             "--initial-cluster", f"bench={peer}", "--log-level", "error"],
-            data, ready=self._ready)
+        self.processes = []
+        for index, (name, peer, port) in enumerate(zip(names, peers, ports)):
+            client_url = f"http://{HOST}:{port}"
+            member = data if members == 1 else data / name
+            address = f"{HOST}:{port}"
+            self.processes.append(ServerProcess(
+                "etcd" if members == 1 else f"etcd-{name}",
+                [binary, "--name", name, "--data-dir", str(member / "member-data"),
+                 "--listen-client-urls", client_url, "--advertise-client-urls", client_url,
+                 "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+                 "--initial-cluster", cluster, "--initial-cluster-state", "new",
+                 "--log-level", "error"],
+                member, ready=lambda address=address, index=index: self._ready(address, index)))
 
     @property
     def pids(self) -> list[int]:
-        return [pid for pid in (self.process.pid,) if pid is not None]
+        return [p.pid for p in self.processes if p.pid is not None]
 
-    def _ready(self) -> bool:
-        with EtcdClient(self.address) as client:
+    def _ready(self, address: str, index: int) -> bool:
+        if index < len(self.processes) - 1:
+            return True  # a member of a cluster serves once a majority has started
+        with EtcdClient(address) as client:
             client.get(b"ready", timeout=1.0)
         return True
 
     def start(self) -> "EtcdServer":
-        self.process.start()
+        for process in self.processes:
+            process.start()
+        with EtcdClient(self.address) as client:  # the first member too, once elected
+            client.get(b"ready", timeout=10.0)
         return self
 
     def stop(self) -> None:
-        self.process.stop()
+        for process in self.processes:
+            process.stop()
 
     def client(self) -> "EtcdClient":
         return EtcdClient(self.address)
+
+
+class EtcdCluster(EtcdServer):
+    """Three etcd members: replicated like Manhattan's RF 3 (the like-for-like peer)."""
+
+    def __init__(self, workdir: Path) -> None:
+        super().__init__(workdir, members=3)
 
 
 class EtcdClient:

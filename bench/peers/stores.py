@@ -28,7 +28,7 @@ from typing import Any
 
 from rocksdict import Options, Rdict, ReadOptions, WriteOptions
 
-from manhattan.bench.peers.etcd import EtcdClient, EtcdServer
+from manhattan.bench.peers.etcd import EtcdClient, EtcdCluster, EtcdServer
 from manhattan.bench.peers.redis import RedisClusterServers, RedisServer
 from manhattan.bench.workloads import Key, StoreBase
 
@@ -181,6 +181,7 @@ PEER_FACTORIES: dict[str, Callable[[Path], Any]] = {
     "redis": RedisServer,
     "redis-cluster": RedisClusterServers,
     "etcd": EtcdServer,
+    "etcd-3": EtcdCluster,
 }
 
 

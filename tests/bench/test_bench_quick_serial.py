@@ -1,5 +1,6 @@
 """``bench/run.py --quick --suite serial`` runs end to end: Manhattan's SERIAL rows and
-etcd's (or a note saying why etcd is missing), with their ratios. Structure only."""
+etcd's, one member and three (or a note saying why etcd is missing), with their ratios.
+Structure only."""
 
 from __future__ import annotations
 
@@ -31,3 +32,8 @@ def test_quick_serial_suite(tmp_path) -> None:
                 "get SERIAL / etcd linearizable get"} <= ratios
     else:
         assert any("etcd" in note for note in doc["notes"])
+    if "etcd 3 members Txn (mod_revision compare)" in systems:
+        assert {"SERIAL compare-and-set / etcd 3-member Txn compare-and-swap",
+                "get SERIAL / etcd 3-member linearizable get"} <= ratios
+    else:
+        assert any("etcd-3" in note for note in doc["notes"])
