@@ -48,7 +48,7 @@ from manhattan.services import sample
 from manhattan.services.config import SocialConfig
 from manhattan.services.process import SocialProcess
 from manhattan.services.schema import Tweet, decode_tweet, encode_tweet
-from manhattan.services.server import write_social_file
+from manhattan.services.server import social_api_token, write_social_file
 from manhattan.services.snowflake import SnowflakeGenerator
 from manhattan.services.social import Social, ensure_schema
 
@@ -169,7 +169,7 @@ class ManhattanTwitter:
         The service runs as the tenant (``social.toml`` written here, as it would)."""
         self.cluster.start().wait_converged()
         token = asyncio.run(self._schema())
-        write_social_file(self.root, self.service.address, token)
+        write_social_file(self.root, self.service.address, token, social_api_token(self.root))
         with ThreadPoolExecutor(1) as pool:
             started = pool.submit(self.service.start, timeout=120)
             asyncio.run(self._load(token, data))
@@ -177,7 +177,8 @@ class ManhattanTwitter:
             started.result()
         if not loaded_first:  # the service may have cached the celebrity set before
             time.sleep(self.config.celebrity_cache_s + 0.5)
-        self.client = SocialClient(self.service.address, timeout=30)
+        self.client = SocialClient(self.service.address, token=self.service.api_token,
+                                   timeout=30)
         prefill(self, data)
 
     async def _schema(self) -> str:

@@ -2,7 +2,8 @@
 
 Commands find the service from ``--social HOST:PORT``, then ``MANHATTAN_SOCIAL``,
 then ``social.toml`` next to the cluster file (``manhattan social serve`` and
-``make run`` write it), so local use needs no flags.
+``make run`` write it), so local use needs no flags. Its API token likewise comes from
+``--social-token``, then ``MANHATTAN_SOCIAL_TOKEN``, then ``api_token`` in social.toml.
 """
 
 from __future__ import annotations
@@ -33,7 +34,15 @@ def _social_file(settings: CliSettings) -> Path:
     return cluster_file.parent / SOCIAL_FILE
 
 
+def _keep_token(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    ctx.meta["social_token"] = value
+
+
 def social_option(func: F) -> F:
+    func = click.option("--social-token", envvar="MANHATTAN_SOCIAL_TOKEN", expose_value=False,
+                        callback=_keep_token,
+                        help="The social service's API token [env MANHATTAN_SOCIAL_TOKEN; "
+                             "default from data/social.toml].")(func)
     return click.option("--social", "social_endpoint", envvar="MANHATTAN_SOCIAL",
                         help="Social service host:port [env MANHATTAN_SOCIAL; default from "
                              "data/social.toml].")(func)
@@ -43,17 +52,23 @@ def social_option(func: F) -> F:
 def social_client(ctx: click.Context, endpoint: str | None) -> Iterator[SocialClient]:
     """A SocialClient for this command; service errors become clean CLI errors."""
     settings: CliSettings = ctx.find_object(CliSettings)
-    if not endpoint:
-        path = _social_file(settings)
-        if path.exists():
-            from manhattan.services.server import read_social_file
-            endpoint = str(read_social_file(path).get("endpoint", "")) or None
+    token = ctx.meta.get("social_token")
+    path = _social_file(settings)
+    if (not endpoint or not token) and path.exists():
+        from manhattan.services.server import read_social_file
+        saved = read_social_file(path)
+        endpoint = endpoint or str(saved.get("endpoint", "")) or None
+        token = token or str(saved.get("api_token", "")) or None
     if not endpoint:
         raise click.ClickException(
             "no social service to talk to: pass --social HOST:PORT, set MANHATTAN_SOCIAL, or "
             "run where data/social.toml exists (make run / manhattan social serve write it)")
+    if not token:
+        raise click.ClickException(
+            "no social API token: pass --social-token, set MANHATTAN_SOCIAL_TOKEN, or run "
+            "where data/social.toml exists (it holds api_token)")
     try:
-        with SocialClient(endpoint, timeout=settings.timeout) as client:
+        with SocialClient(endpoint, token=token, timeout=settings.timeout) as client:
             yield client
     except ManhattanError as exc:
         raise click.ClickException(f"{type(exc).__name__}: {exc.message or exc}") from None
@@ -124,10 +139,14 @@ def social() -> None:
                    "margin).")
 @click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]),
               default="info", show_default=True, help="Log to stderr from this level on.")
+@click.option("--api-token", envvar="MANHATTAN_SOCIAL_TOKEN", default=None,
+              help="The token callers must present [env MANHATTAN_SOCIAL_TOKEN; default: the "
+                   "one in data/social.toml, else a new random one, saved there].")
 @click.pass_context
 def serve_command(ctx: click.Context, listen: str, celebrity_threshold: int, timeline_cap: int,
                   inactive_after: float, datacenter: int, namespace: str,
-                  fanout_batch: int, lease_validity: float, log_level: str) -> None:
+                  fanout_batch: int, lease_validity: float, log_level: str,
+                  api_token: str | None) -> None:
     """Serve the Social API and run the fan-out workers until Ctrl-C / SIGTERM."""
     from manhattan.node.logs import configure_logging
     from manhattan.services.config import SocialConfig
@@ -151,7 +170,7 @@ def serve_command(ctx: click.Context, listen: str, celebrity_threshold: int, tim
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stopping.set)
         await serve(endpoints, token, listen=listen, data_dir=data_dir, config=config,
-                    stopping=stopping, tls=settings.tls(),
+                    stopping=stopping, tls=settings.tls(), api_token=api_token,
                     on_ready=lambda s: click.echo(f"social service on {s.address}", err=True))
 
     try:

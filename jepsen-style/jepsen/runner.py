@@ -385,7 +385,7 @@ def run(cfg: RunConfig) -> dict[str, Any]:
             first += 300
         social: SocialWorkload | None = None
         if service is not None:
-            social = SocialWorkload(env, first, service.address)
+            social = SocialWorkload(env, first, service.address, service.api_token)
             workloads.append(social)
             social.setup()  # users and the follow graph, before any fault
             phases["social_ready"] = time.monotonic() - started

@@ -72,6 +72,10 @@ class SocialService:
     def address(self) -> str:
         return self.proc.address
 
+    @property
+    def api_token(self) -> str:
+        return self.proc.api_token
+
     def start(self, timeout: float = 60.0) -> None:
         self.proc.start(timeout)
 
@@ -104,13 +108,13 @@ class SocialWorkload(Workload):
     name = "social"
     threads = 3
 
-    def __init__(self, env: Env, first_process: int, endpoint: str, *,
+    def __init__(self, env: Env, first_process: int, endpoint: str, token: str, *,
                  threshold: int = CELEBRITY_THRESHOLD, read_ratio: float = 0.2) -> None:
         self.env = env
         self.first_process = first_process
         self.stop_event = threading.Event()
         self._threads: list[threading.Thread] = []
-        self.client = SocialClient(endpoint, timeout=SOCIAL_TIMEOUT_S)
+        self.client = SocialClient(endpoint, token=token, timeout=SOCIAL_TIMEOUT_S)
         self.threshold = threshold
         self.read_ratio = read_ratio
         self.users = [f"u{i}" for i in range(USERS)]

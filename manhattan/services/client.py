@@ -1,4 +1,6 @@
-"""SDK for the social service: ``SocialClient(endpoint)`` and ``AsyncSocialClient``.
+"""SDK for the social service: ``SocialClient(endpoint, token=...)`` and
+``AsyncSocialClient``. The token is the service's API token (``api_token`` in the
+``social.toml`` it writes); a call without the right one is ``Unauthenticated``.
 
 It lives next to the service (the storage SDK, ``manhattan.client``, knows nothing of
 tweets) and returns the service's own types (``manhattan.services.types``). Both
@@ -39,6 +41,13 @@ CHANNEL_OPTIONS = (("grpc.keepalive_time_ms", 30_000), ("grpc.enable_retries", 0
                    ("grpc.min_reconnect_backoff_ms", 200))
 _READS = {"GetUser", "GetTweet", "HomeTimeline", "UserTimeline", "Followers", "Following",
           "NextId", "Stats"}
+
+
+def _auth(token: str) -> tuple[tuple[str, str], ...]:
+    """The metadata every call carries: the service's API token."""
+    if not token:
+        raise ValueError("the social service needs its API token (api_token in social.toml)")
+    return (("authorization", f"Bearer {token}"),)
 
 
 def _tweet(p: social_pb2.Tweet) -> Tweet:
@@ -181,9 +190,11 @@ class _PostIds:
 class SocialClient(_Operations):
     """Blocking client of the social service. Thread-safe; close() or use ``with``."""
 
-    def __init__(self, endpoint: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, endpoint: str, *, token: str, timeout: float = DEFAULT_TIMEOUT
+                 ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
+        self._metadata = _auth(token)
         self._channel = grpc.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
         self._stub = social_pb2_grpc.SocialStub(self._channel)
         self._ids = _PostIds()
@@ -192,7 +203,8 @@ class SocialClient(_Operations):
         for attempt in Retrying(**_retry_args(rpc)):
             with attempt:
                 try:
-                    return parse(getattr(self._stub, rpc)(request, timeout=self.timeout))
+                    return parse(getattr(self._stub, rpc)(request, timeout=self.timeout,
+                                                          metadata=self._metadata))
                 except grpc.RpcError as exc:
                     raise from_rpc_error(exc) from None
         raise AssertionError("unreachable")  # pragma: no cover
@@ -225,9 +237,11 @@ class SocialClient(_Operations):
 class AsyncSocialClient(_Operations):
     """asyncio client of the social service; ``await close()`` or ``async with``."""
 
-    def __init__(self, endpoint: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, endpoint: str, *, token: str, timeout: float = DEFAULT_TIMEOUT
+                 ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
+        self._metadata = _auth(token)
         self._channel = grpc.aio.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
         self._stub = social_pb2_grpc.SocialStub(self._channel)
         self._ids = _PostIds()
@@ -236,7 +250,8 @@ class AsyncSocialClient(_Operations):
         async for attempt in AsyncRetrying(**_retry_args(rpc)):
             with attempt:
                 try:
-                    return parse(await getattr(self._stub, rpc)(request, timeout=self.timeout))
+                    return parse(await getattr(self._stub, rpc)(
+                        request, timeout=self.timeout, metadata=self._metadata))
                 except grpc.RpcError as exc:
                     raise from_rpc_error(exc) from None
         raise AssertionError("unreachable")  # pragma: no cover

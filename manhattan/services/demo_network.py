@@ -19,7 +19,9 @@ from manhattan.services.client import SocialClient
 from manhattan.services.config import SocialConfig
 from manhattan.services.process import SocialProcess
 from manhattan.services.schema import PROFILE
-from manhattan.services.server import SOCIAL_FILE, read_social_file, write_social_file
+from manhattan.services.server import (
+    SOCIAL_FILE, read_social_file, social_api_token, write_social_file,
+)
 from manhattan.services.social import Social, ensure_schema
 
 SAMPLE_USERS = 1000
@@ -28,13 +30,14 @@ SAMPLE_TWEETS = 3000
 
 async def _schema(endpoints: list[str], admin_token: str, data_dir: Path, address: str,
                   config: SocialConfig) -> str:
-    """The tenant and datasets (once); the tenant's token, saved where the service reads it."""
+    """The tenant and datasets (once); the tenant's token, saved where the service reads it
+    (with the service's API token, which the service then keeps)."""
     known = data_dir / SOCIAL_FILE
     async with AsyncClient(endpoints, token=admin_token) as admin:
         created = await ensure_schema(admin, config)
     token = created or (str(read_social_file(known).get("token") or "") if known.exists()
                         else "") or admin_token
-    write_social_file(data_dir, address, token)
+    write_social_file(data_dir, address, token, social_api_token(data_dir))
     return token
 
 
@@ -73,7 +76,7 @@ def start_with_sample_network(endpoints: list[str], admin_token: str, data_dir: 
         ready = pool.submit(service.start, timeout=timeout)
         loaded = asyncio.run(_load_network(endpoints, token, config, network, on_progress))
         ready.result()
-    with SocialClient(service.address) as client:
+    with SocialClient(service.address, token=service.api_token) as client:
         if loaded:
             ids = client.next_ids(SAMPLE_TWEETS)
             asyncio.run(_load_tweets(endpoints, token, config, network, ids, on_progress))

@@ -1,10 +1,21 @@
-"""The ``manhattan.v1.Social`` gRPC servicer: protobuf in, ``Social`` calls, protobuf out."""
+"""The ``manhattan.v1.Social`` gRPC servicer: protobuf in, ``Social`` calls, protobuf out.
+
+Every call carries the service's API token (``authorization: Bearer <token>``): the
+service holds the tenant's storage token, so an unauthenticated caller could otherwise
+post, delete and read as anyone. A missing or wrong token is ``UNAUTHENTICATED`` and
+reaches nothing behind it.
+"""
 
 from __future__ import annotations
 
+import functools
+import hmac
+
 import grpc
 
-from manhattan.rpc.servicers import rpc_errors
+from manhattan.errors import Unauthenticated
+from manhattan.rpc.auth import bearer_token
+from manhattan.rpc.servicers import Handler, rpc_errors
 from manhattan.proto.v1 import social_pb2
 from manhattan.services.types import SocialUser, Tweet
 from manhattan.services.social import Social
@@ -21,47 +32,71 @@ def user_to_proto(user: SocialUser) -> social_pb2.UserResponse:
                                    celebrity=user.celebrity, tweets=user.tweets)
 
 
+def social_call(method: Handler) -> Handler:
+    """``rpc_errors``, after checking the caller's API token."""
+
+    @functools.wraps(method)
+    async def checked(self: "SocialServicer", request, context: grpc.aio.ServicerContext):
+        self.authenticate(context.invocation_metadata())
+        return await method(self, request, context)
+
+    return rpc_errors(checked)
+
+
 class SocialServicer:
-    """Every method validates through ``Social`` and maps errors via ``rpc_errors``."""
+    """Every method checks the API token, validates through ``Social`` and maps errors
+    via ``rpc_errors``."""
 
-    def __init__(self, social: Social) -> None:
+    def __init__(self, social: Social, api_token: str) -> None:
+        if not api_token:
+            raise ValueError("the social service needs an API token")
         self.social = social
+        self._api_token = api_token.encode()
 
-    @rpc_errors
+    def authenticate(self, metadata) -> None:
+        """Unauthenticated unless the call carries the service's API token."""
+        given = bearer_token(metadata)
+        if not given:
+            raise Unauthenticated("missing social API token (metadata 'authorization: "
+                                  "Bearer <token>'; it is in social.toml as api_token)")
+        if not hmac.compare_digest(given.encode(), self._api_token):
+            raise Unauthenticated("wrong social API token")
+
+    @social_call
     async def CreateUser(self, request, context: grpc.aio.ServicerContext):
         return user_to_proto(await self.social.create_user(request.name))
 
-    @rpc_errors
+    @social_call
     async def GetUser(self, request, context: grpc.aio.ServicerContext):
         return user_to_proto(await self.social.get_user(request.name))
 
-    @rpc_errors
+    @social_call
     async def PostTweet(self, request, context: grpc.aio.ServicerContext):
         tweet = await self.social.post(request.author, request.text, request.reply_to,
                                        request.id)
         return social_pb2.TweetResponse(tweet=tweet_to_proto(tweet))
 
-    @rpc_errors
+    @social_call
     async def GetTweet(self, request, context: grpc.aio.ServicerContext):
         return social_pb2.TweetResponse(tweet=tweet_to_proto(
             await self.social.get_tweet(request.id)))
 
-    @rpc_errors
+    @social_call
     async def DeleteTweet(self, request, context: grpc.aio.ServicerContext):
         await self.social.delete_tweet(request.id)
         return social_pb2.DeleteTweetResponse()
 
-    @rpc_errors
+    @social_call
     async def Follow(self, request, context: grpc.aio.ServicerContext):
         return social_pb2.FollowResponse(
             changed=await self.social.follow(request.follower, request.followee))
 
-    @rpc_errors
+    @social_call
     async def Unfollow(self, request, context: grpc.aio.ServicerContext):
         return social_pb2.FollowResponse(
             changed=await self.social.unfollow(request.follower, request.followee))
 
-    @rpc_errors
+    @social_call
     async def HomeTimeline(self, request, context: grpc.aio.ServicerContext):
         page = await self.social.home_timeline(request.user, limit=request.limit,
                                                cursor=request.cursor)
@@ -69,7 +104,7 @@ class SocialServicer:
         return social_pb2.TimelineResponse(tweets=[tweet_to_proto(t) for t in page.tweets],
                                            next_cursor=page.cursor or b"", status=status)
 
-    @rpc_errors
+    @social_call
     async def UserTimeline(self, request, context: grpc.aio.ServicerContext):
         tweets, cursor = await self.social.user_timeline(request.user, limit=request.limit,
                                                          cursor=request.cursor)
@@ -82,19 +117,19 @@ class SocialServicer:
         return social_pb2.UserListResponse(users=page.users, next_cursor=page.cursor or b"",
                                            total=total)
 
-    @rpc_errors
+    @social_call
     async def Followers(self, request, context: grpc.aio.ServicerContext):
         return await self._users("followers", request)
 
-    @rpc_errors
+    @social_call
     async def Following(self, request, context: grpc.aio.ServicerContext):
         return await self._users("following", request)
 
-    @rpc_errors
+    @social_call
     async def NextId(self, request, context: grpc.aio.ServicerContext):
         return social_pb2.NextIdResponse(ids=await self.social.next_ids(request.count))
 
-    @rpc_errors
+    @social_call
     async def Stats(self, request, context: grpc.aio.ServicerContext):
         s = await self.social.stats()
         return social_pb2.StatsResponse(
@@ -104,7 +139,7 @@ class SocialServicer:
             datacenter=s.datacenter, ids_issued=s.ids_issued,
             clock_backward_errors=s.clock_backward_errors, fanout_paused=s.fanout_paused)
 
-    @rpc_errors
+    @social_call
     async def SetFanout(self, request, context: grpc.aio.ServicerContext):
         self.social.worker.set_paused(request.paused)
         return social_pb2.SetFanoutResponse(paused=self.social.worker.paused)

@@ -21,6 +21,12 @@ class SocialProcess(NodeProcess):
                          log_path=log_path or Path(data_dir) / "social.log")
         self.options = list(options or [])
 
+    @property
+    def api_token(self) -> str:
+        """The token the service's callers present (social.toml, written once it serves)."""
+        from manhattan.services.server import SOCIAL_FILE, read_social_file
+        return str(read_social_file(self.data_dir / SOCIAL_FILE).get("api_token") or "")
+
     def command(self) -> list[str]:
         return [sys.executable, "-m", "manhattan.cli",
                 "--cluster-file", str(self.data_dir / "cluster.toml"),

@@ -2,14 +2,17 @@
 
 Finds the storage cluster like every other command, makes sure the ``social``
 tenant and its datasets exist (with the admin token), and writes
-``<data-dir>/social.toml`` (endpoint and tenant token, mode 0600) so the CLI
-finds the service without flags.
+``<data-dir>/social.toml`` (endpoint, tenant token and the service's API token, mode
+0600) so the CLI finds the service, and may call it, without flags. The API token is
+the one given (``--api-token``), else the one saved there, else a new random one: it
+stays the same across restarts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -40,14 +43,25 @@ SOCIAL_FILE = "social.toml"
 START_TIMEOUT_S = 90.0
 
 
-def write_social_file(data_dir: Path, endpoint: str, token: str) -> Path:
-    """Where the service listens and the tenant token it uses (0600, like cluster.toml)."""
-    return write_private_toml(Path(data_dir) / SOCIAL_FILE, {"endpoint": endpoint,
-                                                             "token": token})
+def write_social_file(data_dir: Path, endpoint: str, token: str, api_token: str) -> Path:
+    """Where the service listens, the tenant token it uses and the API token its callers
+    present (0600, like cluster.toml)."""
+    return write_private_toml(Path(data_dir) / SOCIAL_FILE, {
+        "endpoint": endpoint, "token": token, "api_token": api_token})
 
 
 def read_social_file(path: Path) -> dict[str, Any]:
     return read_cluster_file(path)
+
+
+def social_api_token(data_dir: Path, given: str | None = None) -> str:
+    """The API token to serve with: ``given``, else the one social.toml holds, else a new
+    random one (the caller saves it)."""
+    if given:
+        return given
+    known = Path(data_dir) / SOCIAL_FILE
+    saved = str(read_social_file(known).get("api_token") or "") if known.exists() else ""
+    return saved or secrets.token_urlsafe(32)
 
 
 async def tenant_token(endpoints: list[str], token: str | None, config: SocialConfig,
@@ -93,11 +107,12 @@ async def _while_cluster_starts(step: Callable[[], Awaitable[T]]) -> T:
 class SocialServer:
     """The service process: ``await start()``, then ``await stop()``."""
 
-    def __init__(self, endpoints: list[str], token: str, *, listen: str = "127.0.0.1:0",
-                 config: SocialConfig = SocialConfig(), workers: bool = True,
-                 tls: TlsFiles | None = None) -> None:
+    def __init__(self, endpoints: list[str], token: str, *, api_token: str,
+                 listen: str = "127.0.0.1:0", config: SocialConfig = SocialConfig(),
+                 workers: bool = True, tls: TlsFiles | None = None) -> None:
         self.endpoints = endpoints
         self.token = token
+        self.api_token = api_token
         self.listen = listen
         self.config = config
         self.workers = workers
@@ -118,7 +133,7 @@ class SocialServer:
         self.social = Social(self.client, self.config)
         await self.social.start(workers=self.workers)
         server = grpc.aio.server()
-        add_unary_servicer(server, SocialServicer(self.social),
+        add_unary_servicer(server, SocialServicer(self.social, self.api_token),
                            social_pb2.DESCRIPTOR.services_by_name["Social"])
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         self.port = server.add_insecure_port(self.listen)
@@ -142,12 +157,14 @@ class SocialServer:
 
 async def serve(endpoints: list[str], token: str | None, *, listen: str, data_dir: Path,
                 config: SocialConfig, stopping: asyncio.Event,
-                on_ready=None, tls: TlsFiles | None = None) -> None:
+                on_ready=None, tls: TlsFiles | None = None,
+                api_token: str | None = None) -> None:
     """Run until ``stopping`` is set."""
     run_as = await tenant_token(endpoints, token, config, data_dir, tls)
-    server = SocialServer(endpoints, run_as, listen=listen, config=config, tls=tls)
+    server = SocialServer(endpoints, run_as, api_token=social_api_token(data_dir, api_token),
+                          listen=listen, config=config, tls=tls)
     await server.start()
-    write_social_file(data_dir, server.address, run_as)
+    write_social_file(data_dir, server.address, run_as, server.api_token)
     if on_ready is not None:
         on_ready(server)
     try:

@@ -26,7 +26,8 @@ def social_service(social_cluster) -> Iterator[SocialProcess]:
     try:
         # Serving can come before IDs: the worker-id lease may still be being taken.
         deadline = time.monotonic() + 30
-        while CliRunner().invoke(cli, ["id", "next", "--social", process.address]).exit_code:
+        while CliRunner().invoke(cli, ["id", "next", "--social", process.address,
+                                       "--social-token", process.api_token]).exit_code:
             assert time.monotonic() < deadline, "the social service issued no ID in 30 s"
             time.sleep(0.2)
         yield process

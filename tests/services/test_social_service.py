@@ -1,6 +1,7 @@
 """The social service as users meet it: a real `manhattan social serve` process, the SDK
-and the CLI. Bad input gets a precise error and changes nothing; a killed service resumes
-its fan-out; two generators never hold one worker id."""
+and the CLI. A caller without the API token reaches nothing; bad input gets a precise
+error and changes nothing; a killed service resumes its fan-out (same token); two
+generators never hold one worker id."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from click.testing import CliRunner
 from manhattan.cli.main import cli
 from manhattan.client import (
     AlreadyExists, AsyncClient, Client, InvalidRequest, ManhattanError, NotFound,
+    Unauthenticated,
 )
+from manhattan.proto.v1 import social_pb2, social_pb2_grpc
 from manhattan.services.client import SocialClient
 from manhattan.services.ids import LeasedIdGenerator, NoWorkerId
 from manhattan.services.leases import Lease, LeaseTiming, wall_ms
@@ -41,8 +44,33 @@ def service(social_cluster) -> Iterator[SocialProcess]:
 
 @pytest.fixture
 def client(service) -> Iterator[SocialClient]:
-    with SocialClient(service.address) as social:
+    with SocialClient(service.address, token=service.api_token) as social:
         yield social
+
+
+def test_a_call_without_the_api_token_is_refused_and_changes_nothing(social_cluster, service):
+    for token in ("wrong-token", service.api_token + "x"):
+        with SocialClient(service.address, token=token) as intruder:
+            with pytest.raises(Unauthenticated, match="wrong social API token"):
+                intruder.create_user("intruder")
+            with pytest.raises(Unauthenticated):
+                intruder.user("alice")  # reads too
+    with grpc.insecure_channel(service.address) as channel:  # no token at all
+        with pytest.raises(grpc.RpcError) as refused:
+            social_pb2_grpc.SocialStub(channel).CreateUser(
+                social_pb2.CreateUserRequest(name="intruder"), timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        assert "missing social API token" in refused.value.details()
+    with SocialClient(service.address, token=service.api_token) as social:
+        with pytest.raises(NotFound):
+            social.user("intruder")
+    with pytest.raises(ValueError, match="API token"):
+        SocialClient(service.address, token="")
+    # The CLI takes it from social.toml; a wrong one given is refused with the reason.
+    result = CliRunner().invoke(cli, ["--cluster-file", str(social_cluster.data_dir /
+                                                            "cluster.toml"),
+                                      "user", "show", "alice", "--social-token", "nope"])
+    assert result.exit_code != 0 and "wrong social API token" in result.output
 
 
 def _cli(local, *args: str) -> str:
@@ -145,9 +173,11 @@ def test_killed_service_resumes_fanout(social_cluster, service, client):
         client.create_user(name)
     _bulk_follow(social_cluster, service, names, "kill_star")
     tweet = client.post("kill_star", "survive the crash")
+    token = service.api_token
     service.kill()  # mid fan-out, or before it started: either way it must finish
     service.start(timeout=90)
-    with SocialClient(service.address) as fresh:
+    assert service.api_token == token  # kept across restarts (social.toml)
+    with SocialClient(service.address, token=token) as fresh:
         assert eventually(lambda: fresh.stats().fanout_pending == 0, timeout=60)
         for name in names:
             assert [t.id for t in fresh.home(name).tweets] == [tweet.id], name

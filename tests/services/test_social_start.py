@@ -37,7 +37,7 @@ def test_the_service_waits_for_a_cluster_without_a_metadata_majority(tmp_path):
         starter.join(120)
         assert not starter.is_alive() and not failures, failures or service.log_tail()
         assert "waiting for the storage cluster" in service.log_tail()
-        with SocialClient(service.address) as social:
+        with SocialClient(service.address, token=service.api_token) as social:
             social.create_user("patient")
             assert social.user("patient").following == 0
     finally:

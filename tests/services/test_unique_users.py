@@ -30,8 +30,8 @@ def two_services(social_cluster) -> Iterator[list[SocialProcess]]:
             process.stop()
 
 
-def _create(endpoint: str, name: str) -> str:
-    with SocialClient(endpoint) as client:
+def _create(endpoint: str, token: str, name: str) -> str:
+    with SocialClient(endpoint, token=token) as client:
         try:
             client.create_user(name)
         except AlreadyExists:
@@ -41,11 +41,12 @@ def _create(endpoint: str, name: str) -> str:
 
 def test_concurrent_creations_from_two_processes_succeed_exactly_once(two_services) -> None:
     endpoints = [p.address for p in two_services]
+    token = two_services[0].api_token  # both keep the one in social.toml
     with ThreadPoolExecutor(len(NAMES) * 2) as pool:
-        futures = {name: [pool.submit(_create, endpoint, name) for endpoint in endpoints]
+        futures = {name: [pool.submit(_create, endpoint, token, name) for endpoint in endpoints]
                    for name in NAMES}
         outcomes = {name: sorted(f.result() for f in pair) for name, pair in futures.items()}
     assert all(pair == ["created", "exists"] for pair in outcomes.values()), outcomes
     # And afterwards both processes agree the name is taken.
-    assert _create(endpoints[0], NAMES[0]) == "exists"
-    assert _create(endpoints[1], NAMES[0]) == "exists"
+    assert _create(endpoints[0], token, NAMES[0]) == "exists"
+    assert _create(endpoints[1], token, NAMES[0]) == "exists"
