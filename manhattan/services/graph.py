@@ -4,7 +4,9 @@
 so both lists are single-partition scans. Follow writes ``following`` first and
 ``followers`` second; a retry after a crash in between completes the pair, so
 both operations are idempotent. Counts are adjusted only when an edge really
-appears or disappears.
+appears or disappears, and each edge changes by compare-and-set: of several service
+processes making one follow at once, exactly one changes and counts it
+(``Users.set_edge``).
 
 An author whose follower count passes the threshold joins the celebrity set
 and stays there: their tweets are merged at read instead of pushed. (Leaving
@@ -69,17 +71,18 @@ class Graph:
         await self._followers_changed(followee)
         if added and followers > self.celebrity_threshold:
             await self.promote(followee)
-        return changed or added
+        # Whoever changed the follower's side made the follow (a call that only completed
+        # the other side after a crash, or beside a concurrent one, found it made).
+        return changed
 
     async def unfollow(self, follower: str, followee: str) -> bool:
         """Stop ``follower`` following ``followee``; False if it did not."""
         await self._check_pair(follower, followee, "unfollow")
         changed, _ = await self.users.set_edge(self.following, follower, followee, False,
                                                FOLLOWING_COUNT)
-        removed, _ = await self.users.set_edge(self.followers, followee, follower, False,
-                                               FOLLOWERS_COUNT)
+        await self.users.set_edge(self.followers, followee, follower, False, FOLLOWERS_COUNT)
         await self._followers_changed(followee)
-        return changed or removed
+        return changed
 
     async def _followers_changed(self, followee: str) -> None:
         """Invalidate every process's cached follower list of ``followee``, once its

@@ -38,6 +38,7 @@ log = logging.getLogger("manhattan.services")
 T = TypeVar("T")
 SERVICE_NAME = "manhattan.v1.Social"
 SOCIAL_FILE = "social.toml"
+MIN_API_TOKEN_CHARS = 16  # a given token; a generated one has 43
 # How long a starting service waits for a cluster that is still starting (electing its
 # metadata leader, a node catching up) before it gives up.
 START_TIMEOUT_S = 90.0
@@ -58,6 +59,10 @@ def social_api_token(data_dir: Path, given: str | None = None) -> str:
     """The API token to serve with: ``given``, else the one social.toml holds, else a new
     random one (the caller saves it)."""
     if given:
+        if len(given) < MIN_API_TOKEN_CHARS:
+            raise ValueError(f"the social API token must have at least {MIN_API_TOKEN_CHARS} "
+                             "characters (make one: python3 -c 'import secrets; "
+                             "print(secrets.token_urlsafe(32))')")
         return given
     known = Path(data_dir) / SOCIAL_FILE
     saved = str(read_social_file(known).get("api_token") or "") if known.exists() else ""

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import struct
 import uuid
 
 from manhattan.client import (
-    AsyncClient, AsyncDataset, ConditionFailed, InvalidRequest, NotFound, Timeout,
+    AsyncClient, AsyncDataset, ConditionFailed, InvalidRequest, NotFound, Record, Timeout,
 )
 from manhattan.errors import AlreadyExists
 from manhattan.services.caches import TtlCache
@@ -28,6 +29,9 @@ Q = Consistency.QUORUM
 # Users are never deleted, so "exists" cannot go stale; entries still expire, to bound
 # what a (future) deletion would have to wait for.
 EXISTS_CACHE_S = 600.0
+# Compare-and-sets of one edge before giving up (each failed one saw another change land).
+EDGE_ATTEMPTS = 4
+_EDGE_VERSION = struct.Struct(">QI")
 
 
 class StripedLocks:
@@ -111,25 +115,64 @@ class Users:
     async def set_edge(self, edges: AsyncDataset, owner: str, other: str, present: bool,
                        count_key: bytes, *, cap: int | None = None) -> tuple[bool, int]:
         """Make the edge ``owner -> other`` in ``edges`` present or absent, keeping
-        ``owner``'s count of such edges (a counter: only a real change moves it, and no
-        change is lost to another process's). Returns (changed, count). Over ``cap`` the
-        edge is refused before anything is written."""
+        ``owner``'s count of such edges. Returns (changed, count). Over ``cap`` the edge
+        is refused before anything is written.
+
+        The edge changes by compare-and-set (``if_absent`` to add, ``if_version`` to
+        remove): of two service processes making the same follow at once, exactly one
+        changes the edge and counts it; the other finds it done. An added edge holds a
+        claim of its own, so a contended write whose outcome the SDK could not settle is
+        settled here by value. A removal's count names the edge it removed, so two
+        processes removing one edge count it once."""
         async with self.locks(owner):
             edge, count = await asyncio.gather(
                 edges.get(owner, other, consistency=Q),
                 self.counts.counter(owner, count_key, consistency=Q))
-            if (edge is not None) == present:
-                return False, count
-            if present and cap is not None and count >= cap:
-                raise InvalidRequest(f"{owner!r} already has {count} entries in {edges.name}; "
-                                     f"the limit is {cap}")
-            if present:
-                await edges.put(owner, other, b"", consistency=Q, durability=Durability.SYNC)
-            else:
-                await edges.delete(owner, other, consistency=Q, durability=Durability.SYNC)
-            added = await self.counts.add(owner, count_key, 1 if present else -1,
-                                          consistency=Q)
-            return True, added.value
+            for _ in range(EDGE_ATTEMPTS):
+                if (edge is not None) == present:
+                    return False, count
+                if present and cap is not None and count >= cap:
+                    raise InvalidRequest(f"{owner!r} already has {count} entries in "
+                                         f"{edges.name}; the limit is {cap}")
+                try:
+                    changed = await self._change_edge(edges, owner, other, edge)
+                except ConditionFailed as exc:
+                    edge = exc.current  # changed meanwhile: look again at what is there
+                    continue
+                if changed is None:
+                    edge = await edges.get(owner, other, consistency=Q)
+                    continue
+                added = await self.counts.add(owner, count_key, 1 if present else -1,
+                                              consistency=Q, op_id=changed)
+                return True, added.value
+            raise Timeout(f"the edge {owner!r} -> {other!r} in {edges.name} kept changing "
+                          f"under {EDGE_ATTEMPTS} attempts; try again")
+
+    @staticmethod
+    async def _change_edge(edges: AsyncDataset, owner: str, other: str,
+                           edge: Record | None) -> bytes | None:
+        """Add the edge (``edge`` None) or remove it (``edge``: the one read). The op id
+        that counts the change, or None when another process's change landed instead
+        (ConditionFailed: it did so visibly)."""
+        if edge is None:
+            claim = uuid.uuid4().bytes
+            try:
+                version = await edges.put(owner, other, claim, if_absent=True,
+                                          durability=Durability.SYNC)
+            except Timeout:  # contended; the sealing read decides whose claim is there
+                current = await edges.get(owner, other, consistency=Consistency.SERIAL)
+                if current is None or current.value != claim:
+                    return None
+                version = current.version
+            return b"+" + _EDGE_VERSION.pack(version[0], version[1])
+        removed = b"-" + _EDGE_VERSION.pack(edge.version[0], edge.version[1])
+        try:
+            await edges.delete(owner, other, if_version=edge, durability=Durability.SYNC)
+        except Timeout:  # contended: gone means removed, by us or beside us (one count)
+            current = await edges.get(owner, other, consistency=Consistency.SERIAL)
+            if current is not None:
+                return None
+        return removed
 
 
 def _count(record) -> int:

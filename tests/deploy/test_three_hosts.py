@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shlex
 import subprocess
 import sys
@@ -31,6 +32,7 @@ GUIDE = (DEPLOY / "README.md").read_text()
 ADDRESSES = {"h1": "10.88.0.11", "h2": "10.88.0.12", "h3": "10.88.0.13", "op": "10.88.0.20"}
 MANHATTAN = str(Path(sys.executable).with_name("manhattan"))
 START_TIMEOUT_S = 90.0
+SOCIAL_TOKEN = secrets.token_urlsafe(32)  # what the guide's one-liner makes
 
 pytestmark = pytest.mark.slow
 
@@ -81,7 +83,8 @@ def _start_social(hosts: Hosts, root: Path, certs: Path, token: str) -> subproce
     for name in ("client.pem", "client.key"):
         (etc / "certs" / name).write_bytes((certs / name).read_bytes())
     (etc / "social.env").write_text(_install((DEPLOY / "social.env").read_text(), root)
-                                    .replace("paste-the-admin-token-here", token))
+                                    .replace("paste-the-admin-token-here", token)
+                                    .replace("paste-the-social-api-token-here", SOCIAL_TOKEN))
     unit = _unit("manhattan-social.service")
     env = _base_env() | _env_file(Path(_install(unit["EnvironmentFile"], root)).read_text())
     workdir = Path(_install(unit["WorkingDirectory"], root))
@@ -144,7 +147,8 @@ def test_three_hosts_from_the_guide_answer_status_from_a_fourth(hosts: Hosts,
         for name in ("ca.pem", "client.pem", "client.key"):
             (op / "etc" / "manhattan" / "certs" / name).write_bytes((certs / name).read_bytes())
         operator = _env_file(_install((DEPLOY / "operator.env").read_text(), op)
-                             .replace("paste-the-admin-token-here", token))
+                             .replace("paste-the-admin-token-here", token)
+                             .replace("paste-the-social-api-token-here", SOCIAL_TOKEN))
         env = _base_env() | operator | {"COLUMNS": "80"}
 
         def status(*args: str) -> subprocess.CompletedProcess[str]:
@@ -197,6 +201,13 @@ def test_three_hosts_from_the_guide_answer_status_from_a_fourth(hosts: Hosts,
             time.sleep(0 if stats else 1.0)
         assert stats is not None and stats["fanout_pending"] == 0, \
             (tmp_path / "h1" / "social.log").read_text()[-3000:]
+        # Without the social API token the operator is refused, with the reason.
+        tokenless = {k: v for k, v in env.items() if k != "MANHATTAN_SOCIAL_TOKEN"}
+        refused = subprocess.run(
+            hosts.command("op", [MANHATTAN, "social", "stats", "--social", _env_file(
+                (DEPLOY / "social.env").read_text())["SOCIAL_LISTEN"]]),
+            env=tokenless, capture_output=True, text=True, timeout=60, cwd=op)
+        assert refused.returncode != 0 and "no social API token" in refused.stderr
     finally:
         for process in processes:
             process.terminate()

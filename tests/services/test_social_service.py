@@ -24,6 +24,7 @@ from manhattan.services.client import SocialClient
 from manhattan.services.ids import LeasedIdGenerator, NoWorkerId
 from manhattan.services.leases import Lease, LeaseTiming, wall_ms
 from manhattan.services.process import SocialProcess
+from manhattan.services.server import social_api_token, write_social_file
 from manhattan.services.schema import Datasets
 from manhattan.services.snowflake import decode
 from tests.clusters import eventually
@@ -46,6 +47,17 @@ def service(social_cluster) -> Iterator[SocialProcess]:
 def client(service) -> Iterator[SocialClient]:
     with SocialClient(service.address, token=service.api_token) as social:
         yield social
+
+
+def test_the_api_token_is_the_given_one_else_the_saved_one_else_a_new_one(tmp_path):
+    with pytest.raises(ValueError, match="at least 16 characters"):
+        social_api_token(tmp_path, "short")
+    assert social_api_token(tmp_path, "g" * 16) == "g" * 16
+    first, second = social_api_token(tmp_path), social_api_token(tmp_path)
+    assert len(first) >= 40 and first != second  # nothing saved yet: a new one each time
+    write_social_file(tmp_path, "127.0.0.1:1", "tenant-token", first)
+    assert social_api_token(tmp_path) == first  # saved: kept across restarts
+    assert social_api_token(tmp_path, "g" * 16) == "g" * 16  # a given one wins
 
 
 def test_a_call_without_the_api_token_is_refused_and_changes_nothing(social_cluster, service):
