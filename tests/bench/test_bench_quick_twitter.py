@@ -42,7 +42,7 @@ def test_ratios_against_redis_cluster_carry_the_targets(twitter_run) -> None:
         pytest.skip("Redis is not installed here: " + "; ".join(data["notes"]))
     targets = {r["name"]: r["target"] for r in data["ratios"]}
     assert targets["fan-out: Manhattan / redis-cluster"] == 1.0
-    assert targets["home page: Manhattan / redis-cluster"] == 0.5
+    assert targets["home page: Manhattan / redis-cluster"] == 1.0
     assert targets["post (8 callers): Manhattan / redis-cluster"] == 0.3
     assert "home page: Manhattan / redis" in targets
     assert all(math.isfinite(r["value"]) and r["value"] > 0 for r in data["ratios"])
