@@ -43,7 +43,6 @@ class EtcdServer:
         for index, (name, peer, port) in enumerate(zip(names, peers, ports)):
             client_url = f"http://{HOST}:{port}"
             member = data if members == 1 else data / name
-            address = f"{HOST}:{port}"
             self.processes.append(ServerProcess(
                 "etcd" if members == 1 else f"etcd-{name}",
                 [binary, "--name", name, "--data-dir", str(member / "member-data"),
@@ -51,24 +50,24 @@ class EtcdServer:
                  "--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
                  "--initial-cluster", cluster, "--initial-cluster-state", "new",
                  "--log-level", "error"],
-                member, ready=lambda address=address, index=index: self._ready(address, index)))
+                member, ready=lambda index=index: self._ready(index)))
 
     @property
     def pids(self) -> list[int]:
         return [p.pid for p in self.processes if p.pid is not None]
 
-    def _ready(self, address: str, index: int) -> bool:
+    def _ready(self, index: int) -> bool:
+        """The last member started: the client's member answers a read (a leader is
+        elected). Those before it cannot answer yet: no majority has started."""
         if index < len(self.processes) - 1:
-            return True  # a member of a cluster serves once a majority has started
-        with EtcdClient(address) as client:
+            return True
+        with EtcdClient(self.address) as client:
             client.get(b"ready", timeout=1.0)
         return True
 
     def start(self) -> "EtcdServer":
         for process in self.processes:
             process.start()
-        with EtcdClient(self.address) as client:  # the first member too, once elected
-            client.get(b"ready", timeout=10.0)
         return self
 
     def stop(self) -> None:

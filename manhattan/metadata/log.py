@@ -21,8 +21,8 @@ happen. Once handed over, a command that is not committed by its deadline answer
 ``Timeout`` (it may still commit later: a partition that began in the last moments
 before the call). A minority side therefore answers ``Unavailable`` once its
 connections to the majority have timed out (``metadata.connection_timeout_s``).
-A command whose leader lost its office before answering is sent again under the same
-id (applied at most once), until its deadline.
+A command refused in an election, or whose leader lost its office before answering, is
+sent again (under the same id: applied at most once) until its deadline.
 """
 
 from __future__ import annotations
@@ -49,8 +49,7 @@ log = logging.getLogger("manhattan.metadata")
 
 MAX_VOTERS = 5
 MEMBER_PORT_OFFSET = 1000  # a member's Raft port by default: its gRPC port + 1000
-BARRIER_RETRY_S = 0.1  # pause before a barrier lost to a leader change is asked again
-RESEND_PAUSE_S = 0.05  # pause before a command lost to a leader change is sent again
+RESEND_PAUSE_S = 0.05  # pause before a command refused or lost to a leader change goes again
 LOG_CLOSED = -1  # the outcome of a command still in flight when this node closed its log
 # Raft's heartbeat and its thread's idle wake-up, at most (a sixth of the election timeout
 # below that). Commits do not wait for either: a new command wakes the Raft thread, and a
@@ -241,13 +240,14 @@ class MetadataLog:
         """Commit ``command`` and return its result (its error raised here).
 
         Unavailable: never handed to Raft; Timeout: handed over, not known to have
-        committed by the deadline. A copy lost to a leader change (it may or may not have
-        committed) is sent again under the same id: the state machine applies an id once
-        and answers a second copy with the first one's result, so an election costs the
-        caller a moment, not an "outcome unknown"."""
+        committed by the deadline. A copy refused or lost to a leader change is sent
+        again until the deadline: one never taken is safe to send, and one that may
+        have committed carries an id, which the state machine applies once (answering
+        a second copy with the first one's result). A barrier changes nothing and needs
+        no id. So an election costs the caller a moment, not an "outcome unknown"."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + max(timeout, 0.0)
-        if command.get("op") != "barrier":  # a barrier changes nothing: no id needed
+        if command.get("op") != "barrier":
             command = {**command, "id": uuid.uuid4().hex}
         payload = json.dumps(command)
         maybe_sent = False  # a copy went to a leader that may have committed it
@@ -256,14 +256,14 @@ class MetadataLog:
             result, error = await self._commit(command, payload, deadline)
             if error == FAIL_REASON.SUCCESS:
                 break
-            if error in _NOT_SENT and not maybe_sent:
+            maybe_sent = maybe_sent or error not in _NOT_SENT
+            if loop.time() + RESEND_PAUSE_S >= deadline:
+                if maybe_sent:
+                    self.commands["timeout"] += 1
+                    raise Timeout(f"metadata command {command.get('op')}: outcome unknown "
+                                  f"(the leader changed, reason {error})")
                 self.commands["unavailable"] += 1
                 raise Unavailable(f"no metadata majority: {_NOT_SENT[error]}")
-            maybe_sent = maybe_sent or error not in _NOT_SENT
-            if "id" not in command or loop.time() + RESEND_PAUSE_S >= deadline:
-                self.commands["timeout"] += 1
-                raise Timeout(f"metadata command {command.get('op')}: outcome unknown "
-                              f"(the leader changed, reason {error})")
             self.commands["resent"] += 1
             await asyncio.sleep(RESEND_PAUSE_S)
         if result.get("error"):
@@ -367,23 +367,12 @@ class MetadataLog:
 
     async def barrier(self, timeout: float) -> None:
         """Return once this node has applied everything committed before the call:
-        what an admin reads afterwards is linearizable.
-
-        A barrier changes nothing, so one lost to a leader change is asked again (while
-        a majority is in reach, until the deadline): an election must not fail an admin
+        what an admin reads afterwards is linearizable. A barrier lost to a leader
+        change is committed again (``submit``): an election must not fail an admin
         read, a membership resume or a data-plane catch-up."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + max(timeout, 0.0)
         started = time.monotonic()
-        while True:
-            try:
-                await self.submit({"op": "barrier"}, deadline - loop.time())
-                self._fresh_at = max(self._fresh_at, started)
-                return
-            except (Unavailable, Timeout):
-                if not self.has_majority() or loop.time() + BARRIER_RETRY_S >= deadline:
-                    raise
-            await asyncio.sleep(BARRIER_RETRY_S)
+        await self.submit({"op": "barrier"}, timeout)
+        self._fresh_at = max(self._fresh_at, started)
 
     # -- health -----------------------------------------------------------------
 
