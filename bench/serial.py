@@ -5,8 +5,7 @@ One client thread, one call at a time, one key, after a warm-up, in interleaved 
 
 * compare-and-set of 100 B on one key: Manhattan ``put(if_version=...)`` (per-key
   Paxos among 3 replicas: prepare, accept, commit, each a quorum round; the value
-  durable once a quorum accepted it: accepts are fsynced, promises covered by the
-  HLC's persisted ceiling) vs etcd's Txn comparing
+  durable once a quorum accepted it: promises and accepts are fsynced) vs etcd's Txn comparing
   the key's mod revision and putting on success (Raft commit, fsynced)  target >= 0.5x.
   Each call swaps on the version the previous one returned, as a CAS loop does.
 * get of that key at SERIAL (a Paxos prepare round that reads inside it) vs etcd's
@@ -66,7 +65,7 @@ def _manhattan_cases(client: Client, pids: list[int]) -> list[Case]:
              note="for scale: an ordinary last-writer-wins put, one round to the replicas"),
         Case(CAS, M_CAS, cas, pids, suite=NAME,
              note="per-key Paxos over 3 replicas: prepare (with the read), accept, commit; "
-                  "accepts fsynced (group commit)"),
+                  "promises and accepts fsynced (group commit)"),
         Case(READ, M_READ, read, pids, suite=NAME,
              note="a Paxos prepare round over a quorum, reading the key inside it"),
     ]

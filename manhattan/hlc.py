@@ -170,14 +170,6 @@ class HybridClock:
             # past the old ceiling even if the wall clock stepped back meanwhile.
             self._last = pack(persisted + 1) if persisted else 0
             self._reserved_ms = self._renew_at_ms = persisted
-        self.restart_floor = self._last
-        """Above every timestamp this clock issued or absorbed before the process started
-        (with a Ceiling; 0 without one, when nothing is known of earlier runs)."""
-
-    @property
-    def durable(self) -> bool:
-        """Whether issued and absorbed timestamps survive a restart (a Ceiling is kept)."""
-        return self._ceiling is not None
 
     def wall_ms(self) -> int:
         """The underlying wall clock, for TTL checks and the like."""

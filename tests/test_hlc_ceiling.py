@@ -67,25 +67,6 @@ def test_absorbed_timestamps_are_covered_by_the_ceiling(tmp_path) -> None:
     assert physical_ms(restarted.now()) > wall[0] + 30_000
 
 
-@settings(max_examples=50, deadline=None)
-@given(seen=st.lists(st.integers(-5_000, 50_000), min_size=1, max_size=20))
-def test_the_restart_floor_is_above_everything_absorbed_before_the_restart(
-        tmp_path_factory, seen) -> None:
-    # What a Paxos replica relies on to leave promises unsynced: every ballot it
-    # absorbed before a crash is below the floor its restarted clock reports.
-    path = tmp_path_factory.mktemp("hlc") / "hlc.ceiling"
-    wall = [1_700_000_000_000]
-    clock = HybridClock(lambda: wall[0], ceiling=Ceiling(path), max_skew_ms=60_000)
-    assert clock.durable and clock.restart_floor == 0  # a first start knows no past
-    stamps = [pack(wall[0] + offset) for offset in seen]
-    for stamp in stamps:
-        clock.observe(stamp)
-    wall[0] -= 1_000  # the wall clock even stepped back across the restart
-    restarted = HybridClock(lambda: wall[0], ceiling=Ceiling(path), max_skew_ms=60_000)
-    assert restarted.restart_floor > max(stamps)
-    assert not HybridClock(lambda: wall[0]).durable
-
-
 def test_drift_refuses_while_ahead_of_the_median_peer_and_recovers() -> None:
     now = [0.0]
     drift = ClockDrift(max_drift_ms=1_000, monotonic=lambda: now[0])

@@ -70,7 +70,7 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         self._max_reply = message_budget(max_message_bytes)
         self._engine = engine
         self._group_commit = group_commit
-        self._paxos = PaxosReplica(engine, group_commit, clock)
+        self._paxos = PaxosReplica(engine, group_commit)
         self._auth = auth
         self._hlc = hlc
         self._clock = clock  # stamps increments this node owns (counters)

@@ -96,8 +96,7 @@ class PaxosCoordinator:
     def __init__(self, coordinator: "Coordinator", *, max_rounds: int = 12,
                  base_backoff: float = 0.004, max_backoff: float = 0.1) -> None:
         self._c = coordinator
-        self._local = PaxosReplica(coordinator.engine, coordinator.group_commit,
-                                   coordinator.clock)
+        self._local = PaxosReplica(coordinator.engine, coordinator.group_commit)
         self.max_rounds = max_rounds
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff

@@ -1,14 +1,9 @@
 """The acceptor side of per-key Paxos (SERIAL): prepare/promise, propose/accept, commit.
 
 Each replica of a key keeps, per key, the highest ballot it promised, the proposal it
-accepted and the most recent commit (``storage/paxos_state.py``). An accept is stored
-and made durable (the node's group commit) before the replica answers it, so a restart
-never forgets an accepted value. A promise is stored but not fsynced: the replica's
-hybrid clock absorbs the ballot first, and that clock restarts above everything it
-absorbed (its ceiling is persisted before a timestamp past it is taken), so after a
-restart the replica refuses every ballot below its clock's start, for every key, as
-if it had promised it: a promise lost in a crash can never be broken. (Without a
-persisted clock, promises are fsynced like accepts.) A commit writes the chosen value as an
+accepted and the most recent commit (``storage/paxos_state.py``). The state is stored
+and made durable (the node's group commit) before the replica answers a promise or an
+accept, so a restart never forgets one. A commit writes the chosen value as an
 ordinary record whose version is the ballot: normal reads, hints, read repair and
 anti-entropy see it like any write. The coordinator's side is ``paxos.py``; both
 nodes' own replica and peers (``node/peer_service.py``) answer through this class.
@@ -16,7 +11,6 @@ nodes' own replica and peers (``node/peer_service.py``) answer through this clas
 
 from __future__ import annotations
 
-from manhattan.hlc import HybridClock
 from manhattan.proto.v1 import peer_pb2, types_pb2
 from manhattan.replication.wire import entry_from_proto, entry_to_proto
 from manhattan.storage import GroupCommit, Version, Write
@@ -53,21 +47,12 @@ def proposal_from_proto(message: peer_pb2.PaxosProposal) -> Proposal | None:
 class PaxosReplica:
     """Answers Paxos operations against the local engine (a ``RocksPaxosState``)."""
 
-    def __init__(self, engine: object, group_commit: GroupCommit,
-                 clock: HybridClock | None = None) -> None:
+    def __init__(self, engine: object, group_commit: GroupCommit) -> None:
         self._engine = engine
         self._group_commit = group_commit
-        self._clock = clock if clock is not None and clock.durable else None
-        # Every ballot promised before this process started is below this one.
-        self._floor = Version(self._clock.restart_floor if self._clock else 0, 0)
 
     async def _durable(self) -> None:
         await self._group_commit.durable()
-
-    def _promised(self, state: PaxosState) -> Version:
-        """What the replica holds promised for the key: its stored promise, or the
-        restart floor when that is higher (a promise the crash may have lost)."""
-        return max(state.promised, self._floor)
 
     async def prepare(self, op: peer_pb2.PaxosPrepareOp) -> peer_pb2.PaxosReply:
         """Promise ``op.ballot`` if it is above every ballot promised here (unless the op
@@ -76,21 +61,19 @@ class PaxosReplica:
         ballot = version_from_proto(op.ballot)
 
         def promise(state: PaxosState) -> tuple[PaxosState, bool]:
-            if ballot <= self._promised(state):
+            if ballot <= state.promised:
                 return state, False
             return PaxosState(ballot, state.accepted, state.committed), True
 
         if op.peek:  # a read's first look: nothing promised, so nothing to store
             state, ok = self._engine.paxos_state(op.dataset, op.pkey, op.lkey), True
         else:
-            if self._clock is not None:  # restarts begin above it (skew-checked)
-                self._clock.observe(ballot.timestamp)
             state, ok = self._engine.paxos_update(op.dataset, op.pkey, op.lkey, promise)
         current = self._engine.get_entry(op.dataset, op.pkey, op.lkey)
-        if ok and not op.peek and self._clock is None:
+        if ok and not op.peek:
             await self._durable()
         return peer_pb2.PaxosReply(
-            ok=ok, promised=version_to_proto(self._promised(state)),
+            ok=ok, promised=version_to_proto(state.promised),
             accepted=proposal_to_proto(state.accepted),
             committed=proposal_to_proto(state.committed), current=entry_to_proto(current))
 
@@ -101,14 +84,14 @@ class PaxosReplica:
             raise ValueError("a proposal needs a ballot")
 
         def accept(state: PaxosState) -> tuple[PaxosState, bool]:
-            if proposal.ballot < self._promised(state):
+            if proposal.ballot < state.promised:
                 return state, False
             return PaxosState(proposal.ballot, proposal, state.committed), True
 
         state, ok = self._engine.paxos_update(op.dataset, op.pkey, op.lkey, accept)
         if ok:
             await self._durable()
-        return peer_pb2.PaxosReply(ok=ok, promised=version_to_proto(self._promised(state)))
+        return peer_pb2.PaxosReply(ok=ok, promised=version_to_proto(state.promised))
 
     async def commit(self, op: peer_pb2.PaxosCommitOp) -> peer_pb2.PaxosReply:
         """Store the chosen value as a record (LWW: its version is the ballot) and

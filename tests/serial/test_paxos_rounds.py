@@ -93,12 +93,6 @@ def test_paxos_state_survives_a_restart_and_is_dropped_with_its_dataset(cluster)
     holders = [n for n in cluster.nodes if f"px.{sid}" in families(n)]
     assert len(holders) >= 2  # a quorum promised and accepted
     node = holders[0]
-    before_restart = pack(wall_clock_ms())  # promised on another key just before it stops
-    promised = replica_op(cluster, node.node_id, peer_pb2.ReplicaOp(
-        paxos_prepare=peer_pb2.PaxosPrepareOp(
-            **dict(key, pkey=b"promised"),
-            ballot=types_pb2.Version(timestamp=before_restart, writer=9))))
-    assert promised.paxos.ok
     node.stop()
     node.start()
     # The promise it kept: a ballot below it is still refused after the restart.
@@ -106,17 +100,6 @@ def test_paxos_state_survives_a_restart_and_is_dropped_with_its_dataset(cluster)
         paxos_prepare=peer_pb2.PaxosPrepareOp(**key, ballot=types_pb2.Version(timestamp=1))))
     assert not low.paxos.ok and low.paxos.promised.timestamp > 1
     assert low.paxos.committed.entry.value == b"v"
-    # Promises are not fsynced: a restarted replica refuses every ballot up to what it
-    # promised before, on any key, even one it holds no state for (as if the crash had
-    # lost that promise).
-    fresh = dict(key, pkey=b"never-prepared")
-    old = replica_op(cluster, node.node_id, peer_pb2.ReplicaOp(
-        paxos_prepare=peer_pb2.PaxosPrepareOp(
-            **fresh, ballot=types_pb2.Version(timestamp=before_restart, writer=9))))
-    assert not old.paxos.ok and old.paxos.promised.timestamp > before_restart
-    # ... and says which ballot it holds, so a coordinator goes again above it.
-    with Client(cluster.endpoints, token=token) as client:
-        client.dataset(name).put("never-prepared", "l", "w", if_absent=True)
     with Client(cluster.endpoints, token=cluster.admin_token) as admin:
         admin.admin.drop_dataset(name)
     assert eventually(lambda: all(f"px.{sid}" not in families(n) for n in cluster.nodes),
