@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import grpc
 
 from manhattan.client import operations as ops
+from manhattan.client import serial_read
 from manhattan.client.conditional import WRITE_SHARE, ConditionalWrite
 from manhattan.client.core import (
     CHANNEL_OPTIONS, CoreViews, connection_ready, unreachable,
@@ -188,6 +189,54 @@ class AsyncClient(CoreViews[AsyncDataset, AsyncAdmin]):
                 version = write.settle(record, unknown)
                 if version is not None:
                     return version
+
+    async def _serial_get(self, op: ops.Operation[Record | None], timeout: float | None
+                          ) -> Record | None:
+        deadline = self._core.deadline(timeout)
+        await self._maybe_refresh(deadline)
+        peeks = serial_read.plan(self._core, op, deadline)
+        settled = await self._peek(peeks) if peeks is not None else None
+        if settled is not None:
+            return settled.record
+        return await self._execute(op, deadline)
+
+    async def _peek(self, peeks: serial_read.PeekPlan) -> serial_read.Settled | None:
+        """The replicas' views, asked in parallel (``serial_read.PeekRound``)."""
+        async def ask_one(endpoint: str) -> Any:
+            self._core.sending(endpoint)
+            call = self._stub(endpoint, "data").PeekSerial(
+                peeks.request, timeout=peeks.budget, metadata=self._core.session.metadata)
+            try:
+                response = await call
+                trailing = await call.trailing_metadata()
+            except grpc.RpcError as exc:
+                self._core.failed(endpoint, exc)
+                return None
+            self._core.session.observe(trailing)
+            self._core.record(endpoint, None)
+            return response
+
+        pending: set[asyncio.Task[Any]] = set()
+
+        def ask(endpoints: list[str]) -> None:
+            pending.update(asyncio.ensure_future(ask_one(e)) for e in endpoints)
+
+        peek = serial_read.PeekRound(peeks)
+        ask(peek.start())
+        try:
+            while not peek.finished and pending:
+                done, _ = await asyncio.wait(pending, timeout=peek.wait_s(),
+                                             return_when=asyncio.FIRST_COMPLETED)
+                if not done:
+                    ask(peek.hedge())
+                    continue
+                for task in done:
+                    pending.discard(task)
+                    ask(peek.answered(task.result()))
+        finally:
+            for task in pending:
+                task.cancel()
+        return peek.outcome()
 
     # -- topology ---------------------------------------------------------------------
 

@@ -46,6 +46,10 @@ class Transport(Protocol):
     def _conditional(self, write: ConditionalWrite, timeout: float | None) -> Any:
         """A conditional write, an unknown outcome settled by a sealing re-read."""
 
+    def _serial_get(self, op: ops.Operation[Record | None], timeout: float | None) -> Any:
+        """A SERIAL get: coordinated by the client in one hop when the replicas' answers
+        settle it (``serial_read.py``), else ``op`` through a coordinator."""
+
 
 class DatasetOps:
     """Reads and writes on one dataset. Keys and values are bytes or str."""
@@ -61,7 +65,10 @@ class DatasetOps:
 
         At ``Consistency.SERIAL`` a linearizable read (it completes a conditional write
         in progress on the key first)."""
-        return self._client._run(ops.get(self.name, pkey, lkey, consistency), timeout)
+        op = ops.get(self.name, pkey, lkey, consistency)
+        if consistency == Consistency.SERIAL:
+            return self._client._serial_get(op, timeout)
+        return self._client._run(op, timeout)
 
     def put(self, pkey: ops.Key, lkey: ops.Key, value: ops.Key, *, ttl: float | None = None,
             consistency: Consistency = Consistency.DEFAULT,

@@ -10,6 +10,7 @@ background topology refreshes.
 from __future__ import annotations
 
 import contextlib
+import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -19,6 +20,7 @@ from typing import Any, TypeVar
 import grpc
 
 from manhattan.client import operations as ops
+from manhattan.client import serial_read
 from manhattan.client.conditional import WRITE_SHARE, ConditionalWrite
 from manhattan.client.core import (
     CHANNEL_OPTIONS, PARALLEL_REQUESTS, CoreViews,
@@ -221,6 +223,55 @@ class Client(CoreViews[Dataset, Admin]):
                 version = write.settle(record, unknown)
                 if version is not None:
                     return version
+
+    def _serial_get(self, op: ops.Operation[Record | None], timeout: float | None
+                    ) -> Record | None:
+        deadline = self._core.deadline(timeout)
+        self._maybe_refresh(deadline)
+        peeks = serial_read.plan(self._core, op, deadline)
+        settled = self._peek(peeks) if peeks is not None else None
+        if settled is not None:
+            return settled.record
+        return self._execute(op, deadline)
+
+    def _peek(self, peeks: serial_read.PeekPlan) -> serial_read.Settled | None:
+        """The replicas' views, asked in parallel (``serial_read.PeekRound``)."""
+        answers: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        calls: list[Any] = []
+
+        def ask(endpoints: list[str]) -> None:
+            for endpoint in endpoints:
+                self._core.sending(endpoint)
+                call = self._stub(endpoint, "data").PeekSerial.future(
+                    peeks.request, timeout=peeks.budget, metadata=self._core.session.metadata)
+                call.add_done_callback(lambda done, at=endpoint: answers.put((at, done)))
+                calls.append(call)
+
+        peek = serial_read.PeekRound(peeks)
+        ask(peek.start())
+        try:
+            while not peek.finished:
+                try:
+                    endpoint, call = answers.get(timeout=peek.wait_s())
+                except queue.Empty:
+                    ask(peek.hedge())
+                    continue
+                ask(peek.answered(self._peek_answer(endpoint, call)))
+        finally:
+            for call in calls:
+                call.cancel()  # (no-op for those done)
+        return peek.outcome()
+
+    def _peek_answer(self, endpoint: str, call: Any) -> Any:
+        """A finished peek's answer, recorded; None when it failed."""
+        try:
+            response = call.result()
+        except grpc.RpcError as exc:
+            self._core.failed(endpoint, exc)
+            return None
+        self._core.session.observe(call.trailing_metadata())
+        self._core.record(endpoint, None)
+        return response
 
     # -- topology ---------------------------------------------------------------------
 

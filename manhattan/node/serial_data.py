@@ -1,6 +1,7 @@
 """The Data service's SERIAL calls: conditional writes (``Cas``) and linearizable reads
 (``SerialGet``, and ``Get`` at SERIAL), checked then run as per-key Paxos rounds
-(``replication/paxos.py``). A mixin of ``DataService``, which provides the checks."""
+(``replication/paxos.py``), and ``PeekSerial``, one replica's part of a linearizable
+read its client coordinates. A mixin of ``DataService``, which provides the checks."""
 
 from __future__ import annotations
 
@@ -42,6 +43,11 @@ def condition_of(request: data_pb2.CasRequest) -> Condition:
     return lambda record: True
 
 
+def _ballot(version: Version | None) -> Any:
+    """A ballot or version on the wire; None as the unset one (timestamp 0)."""
+    return None if version is None else version_to_proto(version)
+
+
 class SerialData:
     """``Cas`` and ``SerialGet`` for ``DataService`` (which supplies ``_dataset``,
     ``_check``, ``_admit``, ``_charge`` and ``_coordinator``)."""
@@ -70,6 +76,29 @@ class SerialData:
                         ) -> data_pb2.GetResponse:
         return await self._serial_read(context, request.dataset, request.pkey, request.lkey,
                                        request.seal)
+
+    @rpc_errors
+    async def PeekSerial(self, request: data_pb2.PeekSerialRequest, context
+                         ) -> data_pb2.PeekSerialResponse:
+        """This replica's view of the key (``PaxosCoordinator.view``): the SDK asks a
+        majority of the replicas at once and decides itself (``client/serial_read.py``).
+        Checked and counted like a read on this node."""
+        principal, spec = await self._dataset(context, request.dataset)
+        refuse_counters(spec, "a SERIAL read")
+        self._check.key(request.pkey, request.lkey)
+        await self._admit(context, principal, spec, 1, len(request.pkey) + len(request.lkey))
+        paxos = self._coordinator.paxos
+        view = paxos.view(spec, request.pkey, request.lkey)
+        record = self._coordinator._visible(request.pkey, request.lkey, view.newest)
+        response = data_pb2.PeekSerialResponse(
+            node_id=self._coordinator.node_id, replicas=view.replicas,
+            accepted=_ballot(view.accepted), committed=_ballot(view.committed),
+            newest=_ballot(None if view.newest is None else view.newest.version),
+            found=record is not None)
+        if record is not None:
+            self._charge(principal, spec, len(record.value))
+            response.record.CopyFrom(record_to_proto(record))
+        return response
 
     @rpc_errors
     async def Cas(self, request: data_pb2.CasRequest, context) -> data_pb2.CasResponse:

@@ -75,6 +75,19 @@ class _Promises:
     lagging: list[Member]
 
 
+@dataclass(frozen=True, slots=True)
+class ReplicaView:
+    """This replica's part of a SERIAL read its client coordinates (``PeekSerial``):
+    the key's replica set in this node's view, the ballots of the proposal accepted
+    here and of the most recent commit (None: none), and the newest entry here (the
+    stored record or the committed value). Nothing is promised or written."""
+
+    replicas: tuple[int, ...]
+    accepted: Version | None
+    committed: Version | None
+    newest: Entry | None
+
+
 class _Contended(Exception):
     """A replica promised or accepted a higher ballot: another round is running.
     ``all_refused``: every replica asked said no (a proposal none accepted can never be
@@ -87,7 +100,8 @@ class _Contended(Exception):
 
 
 PAXOS_EVENTS = ("cas_applied", "cas_condition_failed", "cas_timeout", "serial_read",
-                "serial_read_timeout", "rounds", "contended", "completed_in_progress")
+                "serial_read_timeout", "rounds", "contended", "completed_in_progress",
+                "peek")
 
 
 class PaxosCoordinator:
@@ -104,7 +118,8 @@ class PaxosCoordinator:
         # /metrics): outcomes (cas_applied, cas_condition_failed, cas_timeout,
         # serial_read, serial_read_timeout) and what rounds met on the way (rounds,
         # contended: a higher ballot refused ours; completed_in_progress: another
-        # coordinator's unfinished proposal finished first).
+        # coordinator's unfinished proposal finished first), and peek: this replica's
+        # view answered to a client coordinating a SERIAL read itself (``view``).
         self.stats: Counter[str] = Counter({event: 0 for event in PAXOS_EVENTS})
 
     # -- the public operations ---------------------------------------------------
@@ -132,6 +147,24 @@ class PaxosCoordinator:
             raise
         self.stats["serial_read"] += 1
         return record
+
+    def view(self, spec: DatasetSpec, pkey: bytes, lkey: bytes) -> ReplicaView:
+        """This replica's view of the key for a client-coordinated SERIAL read: what a
+        prepare that only peeks answers a coordinator, plus the replica set it is
+        valid for (the client checks its answers agree on it). A node that is not a
+        replica of the key answers the set alone: the client then goes the usual way."""
+        self.stats["peek"] += 1
+        replicas = tuple(m.id for m in self._c.membership.replicas(pkey, spec.replication_factor))
+        if self._c.node_id not in replicas:
+            return ReplicaView(replicas, None, None, None)
+        state = self._c.engine.paxos_state(spec.storage_id, pkey, lkey)
+        entries = [self._c.engine.get_entry(spec.storage_id, pkey, lkey)]
+        if state.committed is not None and state.committed.entry is not None:
+            entries.append(state.committed.entry)
+        return ReplicaView(replicas,
+                           None if state.accepted is None else state.accepted.ballot,
+                           None if state.committed is None else state.committed.ballot,
+                           newest(entries))
 
     async def _cas(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, condition: Condition,
                    make_entry: Callable[[Version], Entry], timeout: float | None
@@ -394,4 +427,5 @@ def expiry(ttl_ms: int, ballot: Version) -> int:
     return physical_ms(ballot.timestamp) + ttl_ms if ttl_ms else 0
 
 
-__all__ = ["PAXOS_EVENTS", "CasOutcome", "Condition", "PaxosCoordinator", "expiry"]
+__all__ = ["PAXOS_EVENTS", "CasOutcome", "Condition", "PaxosCoordinator", "ReplicaView",
+           "expiry"]

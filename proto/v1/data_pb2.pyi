@@ -221,6 +221,34 @@ class SerialGetRequest(_message.Message):
     seal: bool
     def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., seal: _Optional[bool] = ...) -> None: ...
 
+class PeekSerialRequest(_message.Message):
+    __slots__ = ("dataset", "pkey", "lkey")
+    DATASET_FIELD_NUMBER: _ClassVar[int]
+    PKEY_FIELD_NUMBER: _ClassVar[int]
+    LKEY_FIELD_NUMBER: _ClassVar[int]
+    dataset: str
+    pkey: bytes
+    lkey: bytes
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ...) -> None: ...
+
+class PeekSerialResponse(_message.Message):
+    __slots__ = ("node_id", "replicas", "accepted", "committed", "newest", "found", "record")
+    NODE_ID_FIELD_NUMBER: _ClassVar[int]
+    REPLICAS_FIELD_NUMBER: _ClassVar[int]
+    ACCEPTED_FIELD_NUMBER: _ClassVar[int]
+    COMMITTED_FIELD_NUMBER: _ClassVar[int]
+    NEWEST_FIELD_NUMBER: _ClassVar[int]
+    FOUND_FIELD_NUMBER: _ClassVar[int]
+    RECORD_FIELD_NUMBER: _ClassVar[int]
+    node_id: int
+    replicas: _containers.RepeatedScalarFieldContainer[int]
+    accepted: _types_pb2.Version
+    committed: _types_pb2.Version
+    newest: _types_pb2.Version
+    found: bool
+    record: _types_pb2.Record
+    def __init__(self, node_id: _Optional[int] = ..., replicas: _Optional[_Iterable[int]] = ..., accepted: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., committed: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., newest: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., found: _Optional[bool] = ..., record: _Optional[_Union[_types_pb2.Record, _Mapping]] = ...) -> None: ...
+
 class TrimRequest(_message.Message):
     __slots__ = ("dataset", "pkey", "start", "end", "keep", "consistency", "durability")
     DATASET_FIELD_NUMBER: _ClassVar[int]

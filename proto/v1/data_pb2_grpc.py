@@ -74,6 +74,11 @@ class DataStub:
                 request_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.SerialGetRequest.SerializeToString,
                 response_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.GetResponse.FromString,
                 _registered_method=True)
+        self.PeekSerial = channel.unary_unary(
+                '/manhattan.v1.Data/PeekSerial',
+                request_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.PeekSerialRequest.SerializeToString,
+                response_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.PeekSerialResponse.FromString,
+                _registered_method=True)
         self.Trim = channel.unary_unary(
                 '/manhattan.v1.Data/Trim',
                 request_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.TrimRequest.SerializeToString,
@@ -147,6 +152,15 @@ class DataServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PeekSerial(self, request, context):
+        """One replica's part of a linearizable read the client coordinates itself (the
+        SDK's SERIAL get, one hop instead of two): what this node holds for the key,
+        promising nothing and writing nothing. See PeekSerialResponse.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def Trim(self, request, context):
         """Keep the newest records of a partition (a capped timeline) and delete the rest,
         applied by each replica locally.
@@ -210,6 +224,11 @@ def add_DataServicer_to_server(servicer, server):
                     servicer.SerialGet,
                     request_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.SerialGetRequest.FromString,
                     response_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.GetResponse.SerializeToString,
+            ),
+            'PeekSerial': grpc.unary_unary_rpc_method_handler(
+                    servicer.PeekSerial,
+                    request_deserializer=manhattan_dot_proto_dot_v1_dot_data__pb2.PeekSerialRequest.FromString,
+                    response_serializer=manhattan_dot_proto_dot_v1_dot_data__pb2.PeekSerialResponse.SerializeToString,
             ),
             'Trim': grpc.unary_unary_rpc_method_handler(
                     servicer.Trim,
@@ -443,6 +462,33 @@ class Data:
             '/manhattan.v1.Data/SerialGet',
             manhattan_dot_proto_dot_v1_dot_data__pb2.SerialGetRequest.SerializeToString,
             manhattan_dot_proto_dot_v1_dot_data__pb2.GetResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PeekSerial(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/manhattan.v1.Data/PeekSerial',
+            manhattan_dot_proto_dot_v1_dot_data__pb2.PeekSerialRequest.SerializeToString,
+            manhattan_dot_proto_dot_v1_dot_data__pb2.PeekSerialResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,18 +1,25 @@
 """The rounds themselves, against real nodes: a proposal a coordinator left accepted on
 one replica only is completed by the next SERIAL read (through another coordinator) and
 then seen by every later read; a stale ballot is refused; the Paxos state survives a
-restart and is dropped with its dataset."""
+restart and is dropped with its dataset. The SDK's own SERIAL read (one hop, the client
+asking a majority of replicas itself) answers without a coordinator, steps aside for a
+proposal in progress, and rides out a paused replica."""
 
 from __future__ import annotations
+
+import asyncio
+import os
+import signal
 
 import grpc
 import pytest
 from rocksdict import Rdict
 
-from manhattan.client import Client, Consistency
+from manhattan.client import AsyncClient, Client, Consistency
 from manhattan.hlc import pack, wall_clock_ms
 from manhattan.proto.v1 import peer_pb2, peer_pb2_grpc, types_pb2
 from tests.clusters import eventually, new_dataset, only, wait_until_down, wait_until_up
+from tests.ops.conftest import node_info, scrape, value
 
 
 @pytest.fixture(scope="module")
@@ -122,3 +129,106 @@ def test_a_replica_down_during_a_commit_gets_the_value_as_a_hint(ds) -> None:
             got = client.dataset(name).get("hinted", "k", consistency=Consistency.ONE)
             return got is not None and got.version[:2] == version[:2]
         assert eventually(delivered, timeout=30)
+
+
+def paxos_events(cluster) -> dict[int, dict[str, float]]:
+    """Each node's manhattan_paxos_total by event (for what a call did where)."""
+    counts = {}
+    for node in cluster.nodes:
+        samples = scrape(node_info(node.address, cluster.admin_token).metrics_address)
+        counts[node.node_id] = {event: value(samples, "manhattan_paxos_total", event=event)
+                                for event in ("peek", "serial_read", "completed_in_progress")}
+    return counts
+
+
+def grew(before, after, event: str) -> list[float]:
+    return [after[n][event] - before[n][event] for n in sorted(before)]
+
+
+def test_the_sdk_reads_at_serial_in_one_hop_asking_a_majority_itself(ds) -> None:
+    cluster, token, name = ds
+    reads = 8
+    with Client(cluster.endpoints, token=token) as client:
+        dataset = client.dataset(name)
+        version = dataset.put("direct", "k", "v1", if_absent=True)
+        dataset.get("direct", "k", consistency=Consistency.SERIAL)  # the topology is known
+        before = paxos_events(cluster)
+        for _ in range(reads):
+            got = dataset.get("direct", "k", consistency=Consistency.SERIAL)
+            assert got.value == b"v1" and got.version[:2] == version[:2]
+        assert dataset.get("direct", "none", consistency=Consistency.SERIAL) is None
+    after = paxos_events(cluster)
+    # No node coordinated a read; two replicas (a majority of three) answered each,
+    # spread over the three by the routing policy's rotation.
+    assert grew(before, after, "serial_read") == [0, 0, 0]
+    peeks = grew(before, after, "peek")
+    assert sum(peeks) >= 2 * (reads + 1) and all(p > 0 for p in peeks), peeks
+
+
+def test_the_async_sdk_reads_at_serial_in_one_hop_too(ds) -> None:
+    cluster, token, name = ds
+    with Client(cluster.endpoints, token=token) as client:
+        version = client.dataset(name).put("async-direct", "k", "a", if_absent=True)
+
+    async def reads() -> list:
+        async with AsyncClient(cluster.endpoints, token=token) as client:
+            dataset = client.dataset(name)
+            first = await dataset.get("async-direct", "k", consistency=Consistency.SERIAL)
+            before = paxos_events(cluster)
+            got = [await dataset.get("async-direct", "k", consistency=Consistency.SERIAL)
+                   for _ in range(4)]
+            return [first, *got], before
+
+    got, before = asyncio.run(reads())
+    after = paxos_events(cluster)
+    assert all(r.value == b"a" and r.version[:2] == version[:2] for r in got)
+    assert grew(before, after, "serial_read") == [0, 0, 0]
+    assert sum(grew(before, after, "peek")) >= 8
+
+
+def test_the_sdk_steps_aside_for_a_proposal_in_progress_and_a_coordinator_completes_it(
+        ds) -> None:
+    cluster, token, name = ds
+    sid = storage_id(cluster, name)
+    key = dict(dataset=sid, pkey=b"chosen", lkey=b"k")
+    ballot = pack(wall_clock_ms())
+    # Chosen (accepted by a majority, nodes 1 and 2) but never committed: every majority
+    # the SDK can ask holds it in progress.
+    for node_id in (1, 2):
+        assert replica_op(cluster, node_id, peer_pb2.ReplicaOp(
+            paxos_prepare=peer_pb2.PaxosPrepareOp(
+                **key, ballot=types_pb2.Version(timestamp=ballot, writer=9)))).paxos.ok
+        assert replica_op(cluster, node_id, peer_pb2.ReplicaOp(
+            paxos_propose=peer_pb2.PaxosProposeOp(
+                **key, proposal=proposal(ballot, b"chosen")))).paxos.ok
+    before = paxos_events(cluster)
+    with Client(cluster.endpoints, token=token) as client:
+        record = client.dataset(name).get("chosen", "k", consistency=Consistency.SERIAL)
+    after = paxos_events(cluster)
+    assert record.value == b"chosen" and record.version[:2] == (ballot, 9)
+    assert sum(grew(before, after, "peek")) >= 2  # it asked the replicas first
+    assert sum(grew(before, after, "serial_read")) == 1  # then went through a coordinator
+    assert sum(grew(before, after, "completed_in_progress")) >= 1
+
+
+def test_a_paused_replica_costs_the_sdk_a_hedge_not_a_coordinator(ds) -> None:
+    cluster, token, name = ds
+    with Client(cluster.endpoints, token=token) as client:
+        dataset = client.dataset(name)
+        version = dataset.put("paused", "k", "v", if_absent=True)
+        dataset.get("paused", "k", consistency=Consistency.SERIAL)
+        paused = cluster.node(3)
+        before = paxos_events(cluster)
+        os.kill(paused.pid, signal.SIGSTOP)
+        try:
+            # Rotated over the replicas, some reads ask node 3 first: after the hedge
+            # they ask the third replica as well, and its answer makes the majority.
+            got = [dataset.get("paused", "k", consistency=Consistency.SERIAL)
+                   for _ in range(6)]
+        finally:
+            os.kill(paused.pid, signal.SIGCONT)
+    assert all(r.value == b"v" and r.version[:2] == version[:2] for r in got)
+    wait_until_up(cluster, 3)
+    after = paxos_events(cluster)
+    assert grew(before, after, "serial_read")[:2] == [0, 0]
+    assert sum(grew(before, after, "peek")[:2]) >= 2 * 6

@@ -41,6 +41,9 @@ BAD = [
     ("Cas", data_pb2.CasRequest(pkey=b"p", lkey=b"l", value=b"v", durability=9),
      "durability has unknown value 9"),
     ("SerialGet", data_pb2.SerialGetRequest(pkey=b"", lkey=b"l"), "pkey must not be empty"),
+    ("PeekSerial", data_pb2.PeekSerialRequest(pkey=b"", lkey=b"l"), "pkey must not be empty"),
+    ("PeekSerial", data_pb2.PeekSerialRequest(pkey=b"p", lkey=b"l" * 5000),
+     "key is 5001 bytes"),
     ("Put", data_pb2.PutRequest(pkey=b"p", lkey=b"l", value=b"v", consistency=SERIAL),
      "a plain write is last-writer-wins: use Cas"),
     ("Delete", data_pb2.DeleteRequest(pkey=b"p", lkey=b"l", consistency=SERIAL),
@@ -71,6 +74,21 @@ def test_unknown_dataset_is_not_found(call) -> None:
         call("Cas", data_pb2.CasRequest(dataset="no-such", pkey=b"p", value=b"v",
                                         if_absent=True))
     assert info.value.code() == grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.RpcError) as info:
+        call("PeekSerial", data_pb2.PeekSerialRequest(dataset="no-such", pkey=b"p"))
+    assert info.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+def test_a_peek_answers_its_view_of_the_key_and_the_replica_set(call) -> None:
+    written = call("Cas", data_pb2.CasRequest(pkey=b"peeked", lkey=b"l", value=b"v",
+                                             if_absent=True))
+    peeked = call("PeekSerial", data_pb2.PeekSerialRequest(pkey=b"peeked", lkey=b"l"))
+    assert peeked.node_id in peeked.replicas and len(peeked.replicas) >= 1
+    assert peeked.found and peeked.record.value == b"v"
+    assert peeked.newest.timestamp == written.version.timestamp
+    assert peeked.committed.timestamp == written.version.timestamp  # the round's ballot
+    assert peeked.accepted.timestamp in (0, written.version.timestamp)
+    assert not call("PeekSerial", data_pb2.PeekSerialRequest(pkey=b"none", lkey=b"l")).found
 
 
 def test_a_dataset_cannot_default_to_serial(admin) -> None:
