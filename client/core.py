@@ -40,6 +40,9 @@ CHANNEL_OPTIONS = (
 )
 PARALLEL_REQUESTS = 8
 """How many parts of a split get_many/put_many the sync client sends at once."""
+PEEK_THREADS = 16
+"""How many replicas' answers to SERIAL gets the sync client awaits at once (two per
+get on three replicas: eight gets from as many threads)."""
 
 
 def parse_endpoints(endpoints: str | Sequence[str]) -> list[str]:

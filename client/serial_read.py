@@ -17,9 +17,9 @@ does not answer within ``PEEK_BUDGET_S``) and the call goes the usual way:
 ``Get`` at SERIAL through a coordinator, which completes the proposal first. A
 peek promises and writes nothing, so stepping aside is always safe.
 
-Replicas are asked in the routing policy's order (live replicas first, rotated to
-spread the load, open breakers last); if one has not answered after ``HEDGE_S`` (or
-failed), the spare replicas are asked too and the first majority of answers decides. The sync and async clients share this
+Live replicas are asked in ring order (open breakers last); if one has not answered
+after ``HEDGE_S`` (or failed), the spare replicas are asked too and the first majority
+of answers decides. The sync and async clients share this
 module; they differ only in how they wait.
 """
 
@@ -61,15 +61,18 @@ class Settled:
 
 def plan(core: ClientCore, op: Operation[Record | None], deadline: float) -> PeekPlan | None:
     """The peeks for a SERIAL get ``op``, or None to go the usual way: the topology is
-    not known yet, or the routing policy's plan (live replicas first, open breakers
-    last) holds too few of the key's replicas (a client routed to one node keeps to
-    it: its SERIAL gets go through that node)."""
+    not known yet, or too few of the key's live replicas are in the routing policy's
+    plan (a client routed to one node keeps to it: its SERIAL gets go through that
+    node). Replicas whose breaker is open come last."""
     if op.pkey is None or op.dataset is None:
         return None
     members = core.topology.replicas(op.dataset, op.pkey)
     need = len(members) // 2 + 1
-    replicas = {m.address for m in members}
-    ordered = [endpoint for endpoint in core.plan(op) if endpoint in replicas]
+    routed = set(core.plan(op))
+    # Ring order, not rotated: one key's reads keep the same node processes hot (a
+    # small box pays for waking another); different keys have different primaries.
+    ordered = core.breakers.order([m.address for m in members
+                                   if m.address in routed and core.topology.is_alive(m.id)])
     budget = min(PEEK_BUDGET_S, (deadline - time.monotonic()) / 2)
     if not members or len(ordered) < need or budget <= 0:
         return None

@@ -23,7 +23,7 @@ from manhattan.client import operations as ops
 from manhattan.client import serial_read
 from manhattan.client.conditional import WRITE_SHARE, ConditionalWrite
 from manhattan.client.core import (
-    CHANNEL_OPTIONS, PARALLEL_REQUESTS, CoreViews,
+    CHANNEL_OPTIONS, PARALLEL_REQUESTS, PEEK_THREADS, CoreViews,
     connection_ready, unreachable,
 )
 from manhattan.client.facade import AdminOps, DatasetOps
@@ -98,7 +98,7 @@ class Client(CoreViews[Dataset, Admin]):
     def _open(self) -> None:
         self._lock = threading.Lock()
         self._links: dict[str, _Link] = {}
-        self._pool: ThreadPoolExecutor | None = None
+        self._pools: dict[str, ThreadPoolExecutor] = {}
 
     def _link(self, endpoint: str) -> _Link:
         link = self._links.get(endpoint)
@@ -117,14 +117,19 @@ class Client(CoreViews[Dataset, Admin]):
                 self._link(endpoint).channel)
         return stub
 
-    def _executor(self) -> ThreadPoolExecutor:
-        pool = self._pool
+    def _executor(self, name: str = "parts") -> ThreadPoolExecutor:
+        """A pool of worker threads, made on first use: ``parts`` for the parts of a
+        split call and background refreshes, ``peeks`` for the replicas' answers to a
+        SERIAL get (its own, so peeks never wait behind a slow split call). Threads
+        that persist: a grpc future would start a new polling thread per call."""
+        pool = self._pools.get(name)
         if pool is None:
             with self._lock:
-                pool = self._pool
+                pool = self._pools.get(name)
                 if pool is None:
-                    pool = self._pool = ThreadPoolExecutor(
-                        PARALLEL_REQUESTS, thread_name_prefix="manhattan-client")
+                    workers = PARALLEL_REQUESTS if name == "parts" else PEEK_THREADS
+                    pool = self._pools[name] = ThreadPoolExecutor(
+                        workers, thread_name_prefix=f"manhattan-client-{name}")
         return pool
 
     def _attempt(self, op: ops.Operation[T], endpoint: str, deadline: float) -> T:
@@ -242,8 +247,9 @@ class Client(CoreViews[Dataset, Admin]):
         def ask(endpoints: list[str]) -> None:
             for endpoint in endpoints:
                 self._core.sending(endpoint)
-                call = self._stub(endpoint, "data").PeekSerial.future(
-                    peeks.request, timeout=peeks.budget, metadata=self._core.session.metadata)
+                call = self._executor("peeks").submit(
+                    self._stub(endpoint, "data").PeekSerial.with_call, peeks.request,
+                    timeout=peeks.budget, metadata=self._core.session.metadata)
                 call.add_done_callback(lambda done, at=endpoint: answers.put((at, done)))
                 calls.append(call)
 
@@ -259,13 +265,13 @@ class Client(CoreViews[Dataset, Admin]):
                 ask(peek.answered(self._peek_answer(endpoint, call)))
         finally:
             for call in calls:
-                call.cancel()  # (no-op for those done)
+                call.cancel()  # (only those still queued; a running one ends at its timeout)
         return peek.outcome()
 
-    def _peek_answer(self, endpoint: str, call: Any) -> Any:
+    def _peek_answer(self, endpoint: str, task: Future[Any]) -> Any:
         """A finished peek's answer, recorded; None when it failed."""
         try:
-            response = call.result()
+            response, call = task.result()
         except grpc.RpcError as exc:
             self._core.failed(endpoint, exc)
             return None
@@ -335,12 +341,12 @@ class Client(CoreViews[Dataset, Admin]):
     def close(self) -> None:
         """Close every channel and stop the worker threads."""
         with self._lock:
-            pool, self._pool = self._pool, None
+            pools, self._pools = list(self._pools.values()), {}
             for link in self._links.values():
                 link.close()
             self._links.clear()
             self._stubs.clear()
-        if pool is not None:
+        for pool in pools:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> "Client":
