@@ -101,8 +101,12 @@ class ConditionalWrite:
         elif self.if_absent:
             request.if_absent = True
         self.resends = 0
+        # To the key's primary replica: one coordinator per key keeps the ballot its
+        # replicas granted with its last commit, so its next compare-and-set there
+        # skips the prepare (replication/paxos.py); it also spares the key dueling
+        # proposers.
         self.write: Operation[CasAnswer] = Operation("data", "Cas", request, _answer, False,
-                                                     self.pkey, dataset)
+                                                     self.pkey, dataset, primary_first=True)
 
     @property
     def conditional(self) -> bool:

@@ -124,7 +124,8 @@ class SerialData:
                          expiry(ttl, ballot), request.delete)
 
         outcome = await self._coordinator.paxos.cas(
-            spec, request.pkey, request.lkey, condition, make_entry, context.time_remaining())
+            spec, request.pkey, request.lkey, condition, make_entry, context.time_remaining(),
+            may_skip_prepare=not ttl)
         if outcome.applied:
             return data_pb2.CasResponse(applied=True, version=version_to_proto(outcome.version))
         if outcome.current is None:

@@ -20,13 +20,27 @@ A refused promise or accept means another proposer is active: back off (randomiz
 try a higher ballot, at most ``max_rounds`` times and never past the deadline, then
 answer ``Timeout`` (the outcome is unknown once a proposal went out). The replica's
 side is ``paxos_replica.py``.
+
+**A granted ballot skips the prepare** (Multi-Paxos's leader, per key and short-lived).
+A compare-and-set's commit asks each replica to promise a fresh ballot of this
+coordinator's; a replica grants it only if nothing above the committed ballot was
+promised there. When a quorum granted, the coordinator keeps the ballot with the value
+it committed (``_Slot``, at most ``SLOT_TTL_S``). Its next compare-and-set on the key
+checks the condition against that value and goes straight to propose/accept under the
+granted ballot; a replica accepts such a proposal only while the grant is still its
+highest promise and its stored record is no newer than that commit. So a quorum
+accepting it proves no other round (and no quorum-acknowledged plain write) touched the
+key in between: the value checked is still the current one. Anything else — a refusal,
+a failed condition (the cached value cannot prove a failure), a changed replica set, a
+value with a TTL — and the full round runs as above.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-from collections import Counter
+import time
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -54,6 +68,11 @@ if TYPE_CHECKING:
 Condition = Callable[[Record | None], bool]
 # How long a refused proposal waits for its other answers (to know if every one refused).
 REFUSAL_GRACE_S = 0.25
+# A granted ballot is used within this long or not at all: the value written under it
+# is versioned with it, and a version should not lag the clock by more.
+SLOT_TTL_S = 1.0
+# Keys whose granted ballot a coordinator keeps at most (the least recently granted go).
+MAX_SLOTS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +92,18 @@ class _Promises:
     committed: Proposal | None
     current: Entry | None
     lagging: list[Member]
+
+
+@dataclass(frozen=True, slots=True)
+class _Slot:
+    """A ballot a quorum of the key's replicas promised this coordinator with its last
+    commit there (``after``, the value ``committed``), granted at ``at`` (monotonic)."""
+
+    ballot: Version
+    after: Version
+    committed: Entry | None
+    replicas: tuple[int, ...]
+    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +132,7 @@ class _Contended(Exception):
 
 PAXOS_EVENTS = ("cas_applied", "cas_condition_failed", "cas_timeout", "serial_read",
                 "serial_read_timeout", "rounds", "contended", "completed_in_progress",
-                "peek")
+                "peek", "granted_round", "granted_refused")
 
 
 class PaxosCoordinator:
@@ -118,19 +149,25 @@ class PaxosCoordinator:
         # /metrics): outcomes (cas_applied, cas_condition_failed, cas_timeout,
         # serial_read, serial_read_timeout) and what rounds met on the way (rounds,
         # contended: a higher ballot refused ours; completed_in_progress: another
-        # coordinator's unfinished proposal finished first), and peek: this replica's
-        # view answered to a client coordinating a SERIAL read itself (``view``).
+        # coordinator's unfinished proposal finished first; granted_round: a
+        # compare-and-set proposed under a granted ballot, without a prepare;
+        # granted_refused: such a proposal refused, a full round followed), and peek:
+        # this replica's view answered to a client coordinating a SERIAL read itself.
         self.stats: Counter[str] = Counter({event: 0 for event in PAXOS_EVENTS})
+        self._slots: OrderedDict[tuple[str, bytes, bytes], _Slot] = OrderedDict()
 
     # -- the public operations ---------------------------------------------------
 
     async def cas(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, condition: Condition,
-                  make_entry: Callable[[Version], Entry], timeout: float | None
-                  ) -> CasOutcome:
+                  make_entry: Callable[[Version], Entry], timeout: float | None, *,
+                  may_skip_prepare: bool = True) -> CasOutcome:
         """Apply ``make_entry(ballot)`` if ``condition`` holds for the current record,
-        linearizably; ``Timeout`` when contention or faults outlast the deadline."""
+        linearizably; ``Timeout`` when contention or faults outlast the deadline.
+        ``may_skip_prepare``: a granted ballot may be used (not for a value whose
+        expiry is reckoned from its ballot: a granted one is up to a second old)."""
         try:
-            outcome = await self._cas(spec, pkey, lkey, condition, make_entry, timeout)
+            outcome = await self._cas(spec, pkey, lkey, condition, make_entry, timeout,
+                                      may_skip_prepare)
         except Timeout:
             self.stats["cas_timeout"] += 1
             raise
@@ -167,13 +204,23 @@ class PaxosCoordinator:
                            newest(entries))
 
     async def _cas(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, condition: Condition,
-                   make_entry: Callable[[Version], Entry], timeout: float | None
-                   ) -> CasOutcome:
+                   make_entry: Callable[[Version], Entry], timeout: float | None,
+                   may_skip_prepare: bool) -> CasOutcome:
         if self._c.write_refusal is not None and (reason := self._c.write_refusal()):
             raise Unavailable(reason)  # its ballots would be versions far ahead of its peers
         mine: set[Version] = set()
         proposed = False
         deadline = self._c._deadline(timeout)
+        slot = self._take_slot(spec, pkey, lkey) if may_skip_prepare else None
+        if slot is not None and condition(self._c._visible(pkey, lkey, slot.committed)):
+            entry = make_entry(slot.ballot)
+            mine.add(entry.version)
+            try:
+                return await self._granted_round(spec, pkey, lkey, slot, entry, deadline)
+            except _Contended as refused:  # another round, or a write outside Paxos
+                self.stats["granted_refused"] += 1
+                proposed = not refused.all_refused
+                self._c._absorb(self._c.node_id, refused.promised.timestamp)
         for attempt in range(self.max_rounds):
             try:
                 replicas, need, ballot, promises = await self._prepare(spec, pkey, lkey,
@@ -213,13 +260,44 @@ class PaxosCoordinator:
                     raise
                 except Timeout:
                     raise self._timeout(True, "no quorum answered the proposal") from None
-                await self._commit(spec, pkey, lkey, proposal, need, deadline)
+                await self._commit(spec, pkey, lkey, proposal, need, deadline, grant=True)
                 return CasOutcome(True, entry.version)
             except _Contended as contended:
                 self.stats["contended"] += 1
                 self._c._absorb(self._c.node_id, contended.promised.timestamp)
             await self._backoff(attempt, deadline, proposed)
         raise self._timeout(proposed, f"gave up after {self.max_rounds} contended rounds")
+
+    async def _granted_round(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, slot: _Slot,
+                             entry: Entry, deadline: float) -> CasOutcome:
+        """Propose ``entry`` under the slot's granted ballot (no prepare), then commit;
+        ``_Contended`` when a quorum did not accept it."""
+        replicas = self._c.membership.replicas(pkey, spec.replication_factor)
+        need = len(replicas) // 2 + 1
+        live = self._c._check_live(replicas, need, Consistency.SERIAL)
+        proposal = Proposal(slot.ballot, entry)
+        try:
+            await self._accept(spec, live, need, pkey, lkey, proposal, deadline,
+                               granted_after=slot.after)
+        except Timeout:
+            raise self._timeout(True, "no quorum answered the proposal") from None
+        self.stats["granted_round"] += 1
+        await self._commit(spec, pkey, lkey, proposal, need, deadline, grant=True)
+        return CasOutcome(True, entry.version)
+
+    def _take_slot(self, spec: DatasetSpec, pkey: bytes, lkey: bytes) -> _Slot | None:
+        """The key's granted ballot, taken (one round uses it), if still fresh and granted
+        by the key's current replicas."""
+        slot = self._slots.pop((spec.storage_id, pkey, lkey), None)
+        if slot is None or time.monotonic() - slot.at > SLOT_TTL_S:
+            return None
+        current = tuple(m.id for m in self._c.membership.replicas(pkey, spec.replication_factor))
+        return slot if current == slot.replicas else None
+
+    def _keep_slot(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, slot: _Slot) -> None:
+        self._slots[(spec.storage_id, pkey, lkey)] = slot
+        while len(self._slots) > MAX_SLOTS:
+            self._slots.popitem(last=False)
 
     async def _read(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, *, seal: bool,
                     timeout: float | None) -> Record | None:
@@ -315,34 +393,50 @@ class PaxosCoordinator:
         op = self._commit_op(spec, pkey, lkey, promises.committed)
         await self._quorum(promises.lagging, op, len(promises.lagging), deadline, "commit")
 
-    async def _accept(self, spec: DatasetSpec, replicas: list[Member], need: int,
-                      pkey: bytes, lkey: bytes, proposal: Proposal, deadline: float) -> None:
+    async def _accept(self, spec: DatasetSpec, replicas: Sequence[Member], need: int,
+                      pkey: bytes, lkey: bytes, proposal: Proposal, deadline: float,
+                      granted_after: Version | None = None) -> None:
         op = peer_pb2.ReplicaOp(paxos_propose=peer_pb2.PaxosProposeOp(
             dataset=spec.storage_id, pkey=pkey, lkey=lkey,
-            proposal=proposal_to_proto(proposal)))
+            proposal=proposal_to_proto(proposal),
+            granted_after=None if granted_after is None else version_to_proto(granted_after)))
         await self._quorum(replicas, op, need, deadline, "propose")
 
     @staticmethod
-    def _commit_op(spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal
-                   ) -> peer_pb2.ReplicaOp:
+    def _commit_op(spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal,
+                   grant: Version | None = None) -> peer_pb2.ReplicaOp:
         # Never fsynced: the value is durable already, as the accepted proposal of a
         # quorum (fsynced before each accept was answered); a commit lost in a crash
-        # leaves it accepted, and the next round completes it.
+        # leaves it accepted, and the next round completes it. Nor is a grant: one
+        # forgotten refuses the proposal that would have used it.
         return peer_pb2.ReplicaOp(paxos_commit=peer_pb2.PaxosCommitOp(
             dataset=spec.storage_id, pkey=pkey, lkey=lkey,
-            proposal=proposal_to_proto(proposal)))
+            proposal=proposal_to_proto(proposal),
+            grant=None if grant is None else version_to_proto(grant)))
 
     async def _commit(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal,
-                      need: int, deadline: float) -> None:
+                      need: int, deadline: float, *, grant: bool = False) -> None:
         """To every replica (owners-to-be of a range in motion included), a quorum
-        acknowledging; the others finish in the background."""
+        acknowledging; the others finish in the background. ``grant``: ask for a fresh
+        ballot of this coordinator's too, kept for the next round on the key when a
+        quorum of its current replicas granted it."""
         replicas = list(self._c.membership.write_replicas(pkey, spec.replication_factor))
         live = [m for m in replicas if self._c._alive(m)]
-        op = self._commit_op(spec, pkey, lkey, proposal)
+        ballot = Version(self._c.clock.now(), self._c.node_id) if grant else None
+        if ballot is not None and ballot <= proposal.ballot:
+            ballot = None
+        op = self._commit_op(spec, pkey, lkey, proposal, ballot)
         for member in replicas:
             if member not in live:
                 self._hint(member, op.paxos_commit)
-        await self._quorum(live, op, min(need, len(live)), deadline, "commit")
+        answers = await self._quorum(live, op, min(need, len(live)), deadline, "commit")
+        if ballot is None:
+            return
+        owners = tuple(m.id for m in self._c.membership.replicas(pkey, spec.replication_factor))
+        granted = sum(1 for m, reply in answers.items() if reply.granted and m.id in owners)
+        if granted >= len(owners) // 2 + 1:
+            self._keep_slot(spec, pkey, lkey, _Slot(ballot, proposal.ballot, proposal.entry,
+                                                    owners, time.monotonic()))
 
     # -- sending -----------------------------------------------------------------
 

@@ -78,13 +78,24 @@ class PaxosReplica:
             committed=proposal_to_proto(state.committed), current=entry_to_proto(current))
 
     async def propose(self, op: peer_pb2.PaxosProposeOp) -> peer_pb2.PaxosReply:
-        """Accept the proposal unless a higher ballot was promised meanwhile."""
+        """Accept the proposal unless a higher ballot was promised meanwhile. One sent
+        under a granted ballot (``granted_after`` set, no prepare of its own) only while
+        that grant is still the highest promise here and no write outside Paxos made
+        the stored record newer than the commit the grant came with."""
         proposal = proposal_from_proto(op.proposal)
         if proposal is None:
             raise ValueError("a proposal needs a ballot")
+        granted_after = version_from_proto(op.granted_after)
+        granted = granted_after != NO_BALLOT
+        if granted:
+            stored = self._engine.get_entry(op.dataset, op.pkey, op.lkey)
+            if stored is not None and stored.version > granted_after:
+                state = self._engine.paxos_state(op.dataset, op.pkey, op.lkey)
+                return peer_pb2.PaxosReply(ok=False, promised=version_to_proto(
+                    max(state.promised, stored.version)))
 
         def accept(state: PaxosState) -> tuple[PaxosState, bool]:
-            if proposal.ballot < state.promised:
+            if proposal.ballot < state.promised or (granted and proposal.ballot != state.promised):
                 return state, False
             return PaxosState(proposal.ballot, proposal, state.committed), True
 
@@ -95,12 +106,15 @@ class PaxosReplica:
 
     async def commit(self, op: peer_pb2.PaxosCommitOp) -> peer_pb2.PaxosReply:
         """Store the chosen value as a record (LWW: its version is the ballot) and
-        remember the commit; an older accepted proposal is then settled."""
+        remember the commit; an older accepted proposal is then settled. A ``grant``
+        asked for is promised if nothing above the committed ballot was promised here
+        (the coordinator's next round on the key may then skip its prepare)."""
         proposal = proposal_from_proto(op.proposal)
         if proposal is None:
             raise ValueError("a commit needs a ballot")
         if proposal.entry is not None:
             self._engine.apply(op.dataset, [Write(op.pkey, op.lkey, proposal.entry)])
+        grant = version_from_proto(op.grant)
 
         def settle(state: PaxosState) -> tuple[PaxosState, bool]:
             committed = state.committed
@@ -109,12 +123,13 @@ class PaxosReplica:
             accepted = state.accepted
             if accepted is not None and accepted.ballot <= committed.ballot:
                 accepted = None
-            return PaxosState(state.promised, accepted, committed), True
+            granted = proposal.ballot < grant and state.promised <= proposal.ballot
+            return PaxosState(grant if granted else state.promised, accepted, committed), granted
 
-        self._engine.paxos_update(op.dataset, op.pkey, op.lkey, settle)
+        _, granted = self._engine.paxos_update(op.dataset, op.pkey, op.lkey, settle)
         if op.sync:
             await self._durable()
-        return peer_pb2.PaxosReply(ok=True)
+        return peer_pb2.PaxosReply(ok=True, granted=granted)
 
     async def execute(self, op: peer_pb2.ReplicaOp) -> peer_pb2.PaxosReply | None:
         """The answer to a Paxos replica operation, or None when ``op`` is another kind."""

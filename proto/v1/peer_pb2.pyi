@@ -265,41 +265,47 @@ class PaxosPrepareOp(_message.Message):
     def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., ballot: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., peek: _Optional[bool] = ...) -> None: ...
 
 class PaxosProposeOp(_message.Message):
-    __slots__ = ("dataset", "pkey", "lkey", "proposal")
+    __slots__ = ("dataset", "pkey", "lkey", "proposal", "granted_after")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     PKEY_FIELD_NUMBER: _ClassVar[int]
     LKEY_FIELD_NUMBER: _ClassVar[int]
     PROPOSAL_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_AFTER_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     pkey: bytes
     lkey: bytes
     proposal: PaxosProposal
-    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., proposal: _Optional[_Union[PaxosProposal, _Mapping]] = ...) -> None: ...
+    granted_after: _types_pb2.Version
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., proposal: _Optional[_Union[PaxosProposal, _Mapping]] = ..., granted_after: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...
 
 class PaxosCommitOp(_message.Message):
-    __slots__ = ("dataset", "pkey", "lkey", "proposal", "sync")
+    __slots__ = ("dataset", "pkey", "lkey", "proposal", "sync", "grant")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     PKEY_FIELD_NUMBER: _ClassVar[int]
     LKEY_FIELD_NUMBER: _ClassVar[int]
     PROPOSAL_FIELD_NUMBER: _ClassVar[int]
     SYNC_FIELD_NUMBER: _ClassVar[int]
+    GRANT_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     pkey: bytes
     lkey: bytes
     proposal: PaxosProposal
     sync: bool
-    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., proposal: _Optional[_Union[PaxosProposal, _Mapping]] = ..., sync: _Optional[bool] = ...) -> None: ...
+    grant: _types_pb2.Version
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., proposal: _Optional[_Union[PaxosProposal, _Mapping]] = ..., sync: _Optional[bool] = ..., grant: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...
 
 class PaxosReply(_message.Message):
-    __slots__ = ("ok", "promised", "accepted", "committed", "current")
+    __slots__ = ("ok", "promised", "accepted", "committed", "current", "granted")
     OK_FIELD_NUMBER: _ClassVar[int]
     PROMISED_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     COMMITTED_FIELD_NUMBER: _ClassVar[int]
     CURRENT_FIELD_NUMBER: _ClassVar[int]
+    GRANTED_FIELD_NUMBER: _ClassVar[int]
     ok: bool
     promised: _types_pb2.Version
     accepted: PaxosProposal
     committed: PaxosProposal
     current: Entry
-    def __init__(self, ok: _Optional[bool] = ..., promised: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., accepted: _Optional[_Union[PaxosProposal, _Mapping]] = ..., committed: _Optional[_Union[PaxosProposal, _Mapping]] = ..., current: _Optional[_Union[Entry, _Mapping]] = ...) -> None: ...
+    granted: bool
+    def __init__(self, ok: _Optional[bool] = ..., promised: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., accepted: _Optional[_Union[PaxosProposal, _Mapping]] = ..., committed: _Optional[_Union[PaxosProposal, _Mapping]] = ..., current: _Optional[_Union[Entry, _Mapping]] = ..., granted: _Optional[bool] = ...) -> None: ...

@@ -3,7 +3,9 @@ one replica only is completed by the next SERIAL read (through another coordinat
 then seen by every later read; a stale ballot is refused; the Paxos state survives a
 restart and is dropped with its dataset. The SDK's own SERIAL read (one hop, the client
 asking a majority of replicas itself) answers without a coordinator, steps aside for a
-proposal in progress, and rides out a paused replica."""
+proposal in progress, and rides out a paused replica. A coordinator's next
+compare-and-set on a key skips the prepare under the ballot its replicas granted, and
+never once another round or a plain write touched the key."""
 
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ import grpc
 import pytest
 from rocksdict import Rdict
 
-from manhattan.client import AsyncClient, Client, Consistency
+from manhattan.client import AsyncClient, Client, ConditionFailed, Consistency
 from manhattan.hlc import pack, wall_clock_ms
 from manhattan.proto.v1 import peer_pb2, peer_pb2_grpc, types_pb2
 from tests.clusters import eventually, new_dataset, only, wait_until_down, wait_until_up
@@ -137,7 +139,8 @@ def paxos_events(cluster) -> dict[int, dict[str, float]]:
     for node in cluster.nodes:
         samples = scrape(node_info(node.address, cluster.admin_token).metrics_address)
         counts[node.node_id] = {event: value(samples, "manhattan_paxos_total", event=event)
-                                for event in ("peek", "serial_read", "completed_in_progress")}
+                                for event in ("peek", "serial_read", "completed_in_progress",
+                                              "rounds", "granted_round", "granted_refused")}
     return counts
 
 
@@ -234,3 +237,76 @@ def test_a_paused_replica_costs_the_sdk_a_hedge_not_a_coordinator(ds) -> None:
     index = {node_id: i for i, node_id in enumerate(sorted(before))}
     assert [grew(before, after, "serial_read")[index[n]] for n in others] == [0, 0]
     assert all(grew(before, after, "peek")[index[n]] >= 6 for n in others)
+
+
+def test_the_next_compare_and_set_through_the_same_node_skips_the_prepare(ds) -> None:
+    cluster, token, name = ds
+    with only(cluster.node(1).address, token) as client:
+        dataset = client.dataset(name)
+        version = dataset.put("granted", "k", "v0", if_absent=True)  # a full round
+        before = paxos_events(cluster)
+        for i in range(1, 6):
+            version = dataset.put("granted", "k", f"v{i}", if_version=version)
+        got = dataset.get("granted", "k", consistency=Consistency.SERIAL)
+    after = paxos_events(cluster)
+    assert got.value == b"v5" and got.version[:2] == version[:2]
+    # Each of the five proposed under the ballot the previous commit was granted.
+    assert grew(before, after, "granted_round")[0] == 5
+    assert grew(before, after, "rounds") == [0, 0, 0]  # no prepare anywhere
+    with pytest.raises(ConditionFailed):  # a stale version still fails, by a full round
+        with only(cluster.node(1).address, token) as client:
+            client.dataset(name).put("granted", "k", "late", if_version=(1, 1))
+
+
+def test_a_round_through_another_node_voids_the_granted_ballot(ds) -> None:
+    cluster, token, name = ds
+    with only(cluster.node(1).address, token) as first, \
+            only(cluster.node(2).address, token) as second:
+        mine, theirs = first.dataset(name), second.dataset(name)
+        version = mine.put("voided", "k", "a", if_absent=True)  # node 1 is granted
+        version = theirs.put("voided", "k", "b", if_version=version)  # node 2's prepare
+        before = paxos_events(cluster)
+        # Node 1's cached value ("a") would fail this condition: a full round decides.
+        version = mine.put("voided", "k", "c", if_version=version)
+        after = paxos_events(cluster)
+        assert mine.get("voided", "k", consistency=Consistency.SERIAL).value == b"c"
+        # Node 2's grant (from "b") was voided by node 1's prepare: an unconditional
+        # SERIAL write, which node 2's cached value cannot fail, is refused under it,
+        # and a full round applies it.
+        middle = paxos_events(cluster)
+        theirs.put("voided", "k", "d", consistency=Consistency.SERIAL)
+        last = paxos_events(cluster)
+        assert theirs.get("voided", "k", consistency=Consistency.SERIAL).value == b"d"
+    assert grew(before, after, "granted_round")[0] == 0 and grew(before, after, "rounds")[0] >= 1
+    assert grew(middle, last, "granted_refused")[1] == 1
+    assert grew(middle, last, "granted_round")[1] == 0
+
+
+def test_a_plain_write_in_between_is_never_missed_by_a_granted_round(ds) -> None:
+    cluster, token, name = ds
+    with only(cluster.node(1).address, token) as client:
+        dataset = client.dataset(name)
+        version = dataset.put("mixed", "k", "serial", if_absent=True)  # node 1 is granted
+        # A plain last-writer-wins write on every replica, after the grant.
+        plain = dataset.put("mixed", "k", "plain", consistency=Consistency.ALL)
+        before = paxos_events(cluster)
+        # Against node 1's cached value the condition holds; against the key's it does
+        # not: the replicas refuse the granted proposal and the full round fails it.
+        with pytest.raises(ConditionFailed) as failed:
+            dataset.put("mixed", "k", "lost?", if_version=version)
+        after = paxos_events(cluster)
+    assert failed.value.current.value == b"plain"
+    assert failed.value.current.version[:2] == plain[:2]
+    assert grew(before, after, "granted_refused")[0] == 1
+
+
+def test_a_value_with_a_ttl_always_takes_a_full_round(ds) -> None:
+    cluster, token, name = ds
+    with only(cluster.node(1).address, token) as client:
+        dataset = client.dataset(name)
+        version = dataset.put("ttl", "k", "a", if_absent=True)
+        before = paxos_events(cluster)
+        dataset.put("ttl", "k", "b", if_version=version, ttl=60)
+        after = paxos_events(cluster)
+    assert grew(before, after, "granted_round")[0] == 0
+    assert grew(before, after, "rounds")[0] == 1

@@ -1,0 +1,114 @@
+"""A replica's side of granted ballots, on a real engine: a commit grants the ballot it
+asks for only if nothing above the committed one was promised, and a proposal sent
+under a grant (no prepare of its own) is accepted only while that grant is still the
+replica's highest promise and no write outside Paxos made the record newer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+
+import pytest
+
+from manhattan.proto.v1 import peer_pb2
+from manhattan.replication.paxos_replica import (
+    PaxosReplica, proposal_to_proto, version_to_proto,
+)
+from manhattan.storage import Entry, GroupCommit, RocksEngine, Version, Write
+from manhattan.storage.paxos_state import Proposal
+
+KEY = dict(dataset="d", pkey=b"p", lkey=b"l")
+B, G = Version(100, 1), Version(200, 1)  # a committed ballot, the grant asked with it
+
+
+@pytest.fixture
+def replica(tmp_path) -> Iterator[tuple[PaxosReplica, RocksEngine]]:
+    engine = RocksEngine(tmp_path / "db")
+    engine.create_dataset("d")
+    try:
+        yield PaxosReplica(engine, GroupCommit(engine.sync)), engine
+    finally:
+        engine.close()
+
+
+def entry(version: Version, value: bytes) -> Entry:
+    return Entry(version, value, 0, False)
+
+
+def prepare(replica: PaxosReplica, ballot: Version) -> peer_pb2.PaxosReply:
+    return asyncio.run(replica.prepare(peer_pb2.PaxosPrepareOp(
+        **KEY, ballot=version_to_proto(ballot))))
+
+
+def propose(replica: PaxosReplica, ballot: Version, value: bytes,
+            granted_after: Version | None = None) -> peer_pb2.PaxosReply:
+    return asyncio.run(replica.propose(peer_pb2.PaxosProposeOp(
+        **KEY, proposal=proposal_to_proto(Proposal(ballot, entry(ballot, value))),
+        granted_after=None if granted_after is None else version_to_proto(granted_after))))
+
+
+def commit(replica: PaxosReplica, ballot: Version, value: bytes,
+           grant: Version | None = None) -> peer_pb2.PaxosReply:
+    return asyncio.run(replica.commit(peer_pb2.PaxosCommitOp(
+        **KEY, proposal=proposal_to_proto(Proposal(ballot, entry(ballot, value))),
+        grant=None if grant is None else version_to_proto(grant))))
+
+
+def committed_with_grant(replica: PaxosReplica) -> peer_pb2.PaxosReply:
+    """A full round at B whose commit asks for G."""
+    assert prepare(replica, B).ok and propose(replica, B, b"b").ok
+    return commit(replica, B, b"b", grant=G)
+
+
+def test_a_commit_grants_the_next_ballot_and_a_proposal_under_it_is_accepted(replica) -> None:
+    node, engine = replica
+    reply = committed_with_grant(node)
+    assert reply.ok and reply.granted
+    assert engine.paxos_state("d", b"p", b"l").promised == G
+    assert propose(node, G, b"next", granted_after=B).ok
+    assert engine.paxos_state("d", b"p", b"l").accepted.entry.value == b"next"
+
+
+def test_no_grant_over_a_higher_promise_and_no_proposal_under_a_grant_not_given(
+        replica) -> None:
+    node, engine = replica
+    assert prepare(node, B).ok and propose(node, B, b"b").ok
+    between = Version(150, 2)  # another coordinator's prepare, before the commit came
+    assert prepare(node, between).ok
+    reply = commit(node, B, b"b", grant=G)
+    assert reply.ok and not reply.granted  # committed, but nothing promised to G
+    assert engine.paxos_state("d", b"p", b"l").promised == between
+    # G is above every promise here, yet it was never granted: a proposal sent under
+    # it would skip the prepare that found ``between``. Refused.
+    refused = propose(node, G, b"next", granted_after=B)
+    assert not refused.ok and refused.promised.timestamp == between.timestamp
+    assert engine.paxos_state("d", b"p", b"l").accepted is None
+    # The same ballot in an ordinary round (after its own prepare) is fine.
+    assert propose(node, G, b"next").ok
+
+
+def test_a_grant_is_void_once_a_higher_ballot_is_promised(replica) -> None:
+    node, engine = replica
+    assert committed_with_grant(node).granted
+    assert prepare(node, Version(300, 2)).ok
+    assert not propose(node, G, b"next", granted_after=B).ok
+    assert engine.paxos_state("d", b"p", b"l").accepted is None
+
+
+def test_a_plain_write_after_the_grant_refuses_the_proposal_under_it(replica) -> None:
+    node, engine = replica
+    assert committed_with_grant(node).granted
+    plain = Version(250, 3)  # a last-writer-wins write stored after the commit
+    engine.apply("d", [Write(b"p", b"l", entry(plain, b"plain"))])
+    refused = propose(node, G, b"next", granted_after=B)
+    assert not refused.ok and refused.promised.timestamp >= plain.timestamp
+    assert engine.get_entry("d", b"p", b"l").value == b"plain"
+
+
+def test_no_grant_asked_means_none_given(replica) -> None:
+    node, engine = replica
+    assert prepare(node, B).ok and propose(node, B, b"b").ok
+    reply = commit(node, B, b"b")
+    assert reply.ok and not reply.granted
+    assert engine.paxos_state("d", b"p", b"l").promised == B
+    assert not propose(node, G, b"next", granted_after=B).ok
