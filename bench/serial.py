@@ -4,12 +4,13 @@ One client thread, one call at a time, one key, after a warm-up, in interleaved 
 (``targets.measure``):
 
 * compare-and-set of 100 B on one key: Manhattan ``put(if_version=...)`` (per-key
-  Paxos among 3 replicas: prepare, accept, commit, each a quorum round; the value
-  durable once a quorum accepted it: promises and accepts are fsynced) vs etcd's Txn comparing
+  Paxos among 3 replicas: prepare, accept, commit, each a quorum round, and accept plus
+  commit alone under the ballot the last commit was granted; the value durable once a
+  quorum accepted it: promises and accepts are fsynced) vs etcd's Txn comparing
   the key's mod revision and putting on success (Raft commit, fsynced)  target >= 0.5x.
   Each call swaps on the version the previous one returned, as a CAS loop does.
-* get of that key at SERIAL (a Paxos prepare round that reads inside it) vs etcd's
-  linearizable get (ReadIndex)                                        target >= 0.5x.
+* get of that key at SERIAL (the SDK asks two of the three replicas for their view at
+  once and decides itself) vs etcd's linearizable get (ReadIndex)      target >= 0.5x.
 
 Both against one etcd member (it commits alone) and, like for like with Manhattan's
 three replicas, against three members (a majority fsyncs each entry), same target.
@@ -64,10 +65,12 @@ def _manhattan_cases(client: Client, pids: list[int]) -> list[Case]:
         Case(CAS, M_PLAIN, plain, pids, suite=NAME,
              note="for scale: an ordinary last-writer-wins put, one round to the replicas"),
         Case(CAS, M_CAS, cas, pids, suite=NAME,
-             note="per-key Paxos over 3 replicas: prepare (with the read), accept, commit; "
-                  "promises and accepts fsynced (group commit)"),
+             note="per-key Paxos over 3 replicas through the key's primary: accept and "
+                  "commit under the ballot its last commit was granted (prepare, accept, "
+                  "commit when none is); promises and accepts fsynced (group commit)"),
         Case(READ, M_READ, read, pids, suite=NAME,
-             note="a Paxos prepare round over a quorum, reading the key inside it"),
+             note="the SDK asks two replicas for their Paxos view at once (one hop) and "
+                  "decides; a proposal in progress goes through a coordinator"),
     ]
 
 

@@ -380,8 +380,10 @@ class StateCollector:
             "SERIAL operations coordinated here, by event: outcomes (cas_applied, "
             "cas_condition_failed, cas_timeout, serial_read, serial_read_timeout) and "
             "rounds (rounds, contended: refused for a higher ballot, completed_in_progress: "
-            "another coordinator's unfinished proposal finished first), and peek: this "
-            "replica's view answered to an SDK coordinating a SERIAL read itself.",
+            "another coordinator's unfinished proposal finished first, granted_round: "
+            "proposed under a ballot granted with the last commit, no prepare, "
+            "granted_refused: such a proposal refused), and peek: this replica's view "
+            "answered to an SDK coordinating a SERIAL read itself.",
             labels=["event"])
         for event, count in sorted(dict(self._paxos()).items()):
             paxos.add_metric([event], count)
