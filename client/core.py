@@ -21,7 +21,7 @@ from manhattan.client.session import SessionClock
 from manhattan.client.topology import TopologyCache
 from manhattan.security.tls import TlsFiles
 from manhattan.errors import (
-    ConnectionLost, InvalidRequest, ManhattanError, NodeUnreachable, StaleTopology, Unavailable,
+    InvalidRequest, ManhattanError, NodeUnreachable, StaleTopology, Timeout, Unavailable,
 )
 
 T = TypeVar("T")
@@ -115,7 +115,11 @@ class ClientCore:
         """What came back from ``endpoint`` (None: an answer)."""
         self.breakers.record(endpoint, error)
         self.routing.answered(endpoint if error is None else None)
-        if isinstance(error, (Unavailable, ConnectionLost, StaleTopology)):
+        # A node that is gone, or that did not answer in time (a paused node looks
+        # like that until the cluster's failure detector says otherwise): fetch the
+        # topology again soon, so calls routed to that node first (a compare-and-set
+        # to its key's primary, resent after a timeout) learn where else to go.
+        if isinstance(error, (Unavailable, Timeout, StaleTopology)):
             self.topology.invalidate()
 
     def attempts(self, op: Operation[Any], deadline: float) -> Attempts:

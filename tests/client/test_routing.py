@@ -18,6 +18,8 @@ from manhattan.client import (
     RoundRobinPolicy, TokenAwarePolicy, TopologyCache,
 )
 from manhattan.client import operations as ops
+from manhattan.client.core import ClientCore
+from manhattan.errors import InvalidRequest, Timeout, Unavailable
 from manhattan.client.topology import Refresh
 from manhattan.cluster.membership import topology_from_proto
 from manhattan.cluster.ring import Ring
@@ -166,6 +168,26 @@ def test_topology_cache_fetches_first_then_periodically_on_failure_and_for_new_d
     clock.now += 1.0
     cache.replication_factor("new-dataset")
     assert cache.due() is Refresh.NONE  # not again until the periodic refresh
+
+
+@pytest.mark.parametrize("error, refetch", [
+    (Timeout("no answer in time"), True),  # a paused node looks like this
+    (Unavailable("refused"), True),
+    (InvalidRequest("bad key"), False),
+    (None, False),
+])
+def test_a_node_that_failed_or_did_not_answer_in_time_brings_the_topology_fetch_forward(
+        error, refetch) -> None:
+    clock = FakeClock()
+    cache = TopologyCache(refresh_interval=10.0, retry_interval=0.5, clock=clock)
+    core = ClientCore(["10.0.0.1:7000"], token=None, timeout=5.0, retry=None, routing=None,
+                      topology=cache)
+    assert cache.claim()
+    cache.finish(message())
+    clock.now += 1.0
+    assert cache.due() is Refresh.NONE
+    core.record("10.0.0.1:7000", error)
+    assert cache.due() is (Refresh.BACKGROUND if refetch else Refresh.NONE)
 
 
 def test_split_groups_items_by_replica_set_and_reassembles_in_order() -> None:
