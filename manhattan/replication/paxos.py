@@ -21,26 +21,16 @@ try a higher ballot, at most ``max_rounds`` times and never past the deadline, t
 answer ``Timeout`` (the outcome is unknown once a proposal went out). The replica's
 side is ``paxos_replica.py``.
 
-**A granted ballot skips the prepare** (Multi-Paxos's leader, per key and short-lived).
-A compare-and-set's commit asks each replica to promise a fresh ballot of this
-coordinator's; a replica grants it only if nothing above the committed ballot was
-promised there. When a quorum granted, the coordinator keeps the ballot with the value
-it committed (``_Slot``, at most ``SLOT_TTL_S``). Its next compare-and-set on the key
-checks the condition against that value and goes straight to propose/accept under the
-granted ballot; a replica accepts such a proposal only while the grant is still its
-highest promise and its stored record is no newer than that commit. So a quorum
-accepting it proves no other round (and no quorum-acknowledged plain write) touched the
-key in between: the value checked is still the current one. Anything else — a refusal,
-a failed condition (the cached value cannot prove a failure), a changed replica set, a
-value with a TTL — and the full round runs as above.
+A compare-and-set's commit also asks the replicas for the coordinator's next ballot;
+granted by a quorum, the next compare-and-set there skips the prepare
+(``paxos_grants.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import time
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -49,6 +39,7 @@ from manhattan.cluster.topology import Member
 from manhattan.errors import Timeout, Unavailable
 from manhattan.hlc import physical_ms
 from manhattan.proto.v1 import peer_pb2
+from manhattan.replication.paxos_grants import Grant, Grants
 from manhattan.replication.paxos_replica import (
     PaxosReplica, proposal_from_proto, proposal_to_proto, version_from_proto,
     version_to_proto,
@@ -68,11 +59,6 @@ if TYPE_CHECKING:
 Condition = Callable[[Record | None], bool]
 # How long a refused proposal waits for its other answers (to know if every one refused).
 REFUSAL_GRACE_S = 0.25
-# A granted ballot is used within this long or not at all: the value written under it
-# is versioned with it, and a version should not lag the clock by more.
-SLOT_TTL_S = 1.0
-# Keys whose granted ballot a coordinator keeps at most (the least recently granted go).
-MAX_SLOTS = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,18 +78,6 @@ class _Promises:
     committed: Proposal | None
     current: Entry | None
     lagging: list[Member]
-
-
-@dataclass(frozen=True, slots=True)
-class _Slot:
-    """A ballot a quorum of the key's replicas promised this coordinator with its last
-    commit there (``after``, the value ``committed``), granted at ``at`` (monotonic)."""
-
-    ballot: Version
-    after: Version
-    committed: Entry | None
-    replicas: tuple[int, ...]
-    at: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,7 +128,7 @@ class PaxosCoordinator:
         # granted_refused: such a proposal refused, a full round followed), and peek:
         # this replica's view answered to a client coordinating a SERIAL read itself.
         self.stats: Counter[str] = Counter({event: 0 for event in PAXOS_EVENTS})
-        self._slots: OrderedDict[tuple[str, bytes, bytes], _Slot] = OrderedDict()
+        self._grants = Grants()
 
     # -- the public operations ---------------------------------------------------
 
@@ -191,7 +165,7 @@ class PaxosCoordinator:
         valid for (the client checks its answers agree on it). A node that is not a
         replica of the key answers the set alone: the client then goes the usual way."""
         self.stats["peek"] += 1
-        replicas = tuple(m.id for m in self._c.membership.replicas(pkey, spec.replication_factor))
+        replicas = self._owners(spec, pkey)
         if self._c.node_id not in replicas:
             return ReplicaView(replicas, None, None, None)
         state = self._c.engine.paxos_state(spec.storage_id, pkey, lkey)
@@ -211,12 +185,13 @@ class PaxosCoordinator:
         mine: set[Version] = set()
         proposed = False
         deadline = self._c._deadline(timeout)
-        slot = self._take_slot(spec, pkey, lkey) if may_skip_prepare else None
-        if slot is not None and condition(self._c._visible(pkey, lkey, slot.committed)):
-            entry = make_entry(slot.ballot)
+        grant = self._grants.take((spec.storage_id, pkey, lkey), self._owners(spec, pkey)) \
+            if may_skip_prepare else None
+        if grant is not None and condition(self._c._visible(pkey, lkey, grant.committed)):
+            entry = make_entry(grant.ballot)
             mine.add(entry.version)
             try:
-                return await self._granted_round(spec, pkey, lkey, slot, entry, deadline)
+                return await self._granted_round(spec, pkey, lkey, grant, entry, deadline)
             except _Contended as refused:  # another round, or a write outside Paxos
                 self.stats["granted_refused"] += 1
                 proposed = not refused.all_refused
@@ -268,36 +243,26 @@ class PaxosCoordinator:
             await self._backoff(attempt, deadline, proposed)
         raise self._timeout(proposed, f"gave up after {self.max_rounds} contended rounds")
 
-    async def _granted_round(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, slot: _Slot,
-                             entry: Entry, deadline: float) -> CasOutcome:
-        """Propose ``entry`` under the slot's granted ballot (no prepare), then commit;
+    async def _granted_round(self, spec: DatasetSpec, pkey: bytes, lkey: bytes,
+                             grant: Grant, entry: Entry, deadline: float) -> CasOutcome:
+        """Propose ``entry`` under the granted ballot (no prepare), then commit;
         ``_Contended`` when a quorum did not accept it."""
         replicas = self._c.membership.replicas(pkey, spec.replication_factor)
         need = len(replicas) // 2 + 1
         live = self._c._check_live(replicas, need, Consistency.SERIAL)
-        proposal = Proposal(slot.ballot, entry)
+        proposal = Proposal(grant.ballot, entry)
         try:
             await self._accept(spec, live, need, pkey, lkey, proposal, deadline,
-                               granted_after=slot.after)
+                               granted_after=grant.after)
         except Timeout:
             raise self._timeout(True, "no quorum answered the proposal") from None
         self.stats["granted_round"] += 1
         await self._commit(spec, pkey, lkey, proposal, need, deadline, grant=True)
         return CasOutcome(True, entry.version)
 
-    def _take_slot(self, spec: DatasetSpec, pkey: bytes, lkey: bytes) -> _Slot | None:
-        """The key's granted ballot, taken (one round uses it), if still fresh and granted
-        by the key's current replicas."""
-        slot = self._slots.pop((spec.storage_id, pkey, lkey), None)
-        if slot is None or time.monotonic() - slot.at > SLOT_TTL_S:
-            return None
-        current = tuple(m.id for m in self._c.membership.replicas(pkey, spec.replication_factor))
-        return slot if current == slot.replicas else None
-
-    def _keep_slot(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, slot: _Slot) -> None:
-        self._slots[(spec.storage_id, pkey, lkey)] = slot
-        while len(self._slots) > MAX_SLOTS:
-            self._slots.popitem(last=False)
+    def _owners(self, spec: DatasetSpec, pkey: bytes) -> tuple[int, ...]:
+        """Ids of the key's replica set now (the Paxos quorum's members)."""
+        return tuple(m.id for m in self._c.membership.replicas(pkey, spec.replication_factor))
 
     async def _read(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, *, seal: bool,
                     timeout: float | None) -> Record | None:
@@ -432,11 +397,11 @@ class PaxosCoordinator:
         answers = await self._quorum(live, op, min(need, len(live)), deadline, "commit")
         if ballot is None:
             return
-        owners = tuple(m.id for m in self._c.membership.replicas(pkey, spec.replication_factor))
+        owners = self._owners(spec, pkey)
         granted = sum(1 for m, reply in answers.items() if reply.granted and m.id in owners)
         if granted >= len(owners) // 2 + 1:
-            self._keep_slot(spec, pkey, lkey, _Slot(ballot, proposal.ballot, proposal.entry,
-                                                    owners, time.monotonic()))
+            self._grants.keep((spec.storage_id, pkey, lkey), ballot, proposal.ballot,
+                              proposal.entry, owners)
 
     # -- sending -----------------------------------------------------------------
 

@@ -1,7 +1,8 @@
 """A replica's side of granted ballots, on a real engine: a commit grants the ballot it
 asks for only if nothing above the committed one was promised, and a proposal sent
 under a grant (no prepare of its own) is accepted only while that grant is still the
-replica's highest promise and no write outside Paxos made the record newer."""
+replica's highest promise and no write outside Paxos made the record newer. And the
+coordinator's side: a grant is used once, while fresh, by the same replica set."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from manhattan.proto.v1 import peer_pb2
+from manhattan.replication.paxos_grants import GRANT_TTL_S, MAX_GRANTS, Grants
 from manhattan.replication.paxos_replica import (
     PaxosReplica, proposal_to_proto, version_to_proto,
 )
@@ -112,3 +114,34 @@ def test_no_grant_asked_means_none_given(replica) -> None:
     assert reply.ok and not reply.granted
     assert engine.paxos_state("d", b"p", b"l").promised == B
     assert not propose(node, G, b"next", granted_after=B).ok
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_grant_is_taken_once_while_fresh_and_for_the_same_replica_set() -> None:
+    clock = Clock()
+    grants = Grants(clock)
+    key = ("d", b"p", b"l")
+    grants.keep(key, G, B, entry(B, b"b"), (1, 2, 3))
+    assert grants.take(key, (1, 2, 4)) is None  # the replica set changed: gone
+    grants.keep(key, G, B, entry(B, b"b"), (1, 2, 3))
+    taken = grants.take(key, (1, 2, 3))
+    assert taken is not None and (taken.ballot, taken.after) == (G, B)
+    assert grants.take(key, (1, 2, 3)) is None  # one round uses it
+    grants.keep(key, G, B, None, (1, 2, 3))
+    clock.now += GRANT_TTL_S + 0.01
+    assert grants.take(key, (1, 2, 3)) is None  # too old: its ballot lags the clock
+
+
+def test_grants_are_bounded_the_least_recent_going_first() -> None:
+    grants = Grants(Clock())
+    for i in range(MAX_GRANTS + 10):
+        grants.keep(("d", b"%d" % i, b""), G, B, None, (1,))
+    assert len(grants) == MAX_GRANTS
+    assert grants.take(("d", b"0", b""), (1,)) is None
+    assert grants.take(("d", b"%d" % (MAX_GRANTS + 9), b""), (1,)) is not None
