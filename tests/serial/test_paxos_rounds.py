@@ -187,11 +187,24 @@ def test_the_async_sdk_reads_at_serial_in_one_hop_too(ds) -> None:
     assert sum(grew(before, after, "peek")) >= 8
 
 
+def serial_get_with(kind: str, cluster, token: str, name: str, pkey: str):
+    """One SERIAL get through the sync or the async SDK."""
+    if kind == "sync":
+        with Client(cluster.endpoints, token=token) as client:
+            return client.dataset(name).get(pkey, "k", consistency=Consistency.SERIAL)
+
+    async def read():
+        async with AsyncClient(cluster.endpoints, token=token) as client:
+            return await client.dataset(name).get(pkey, "k", consistency=Consistency.SERIAL)
+    return asyncio.run(read())
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
 def test_the_sdk_steps_aside_for_a_proposal_in_progress_and_a_coordinator_completes_it(
-        ds) -> None:
+        ds, kind) -> None:
     cluster, token, name = ds
     sid = storage_id(cluster, name)
-    key = dict(dataset=sid, pkey=b"chosen", lkey=b"k")
+    key = dict(dataset=sid, pkey=f"chosen-{kind}".encode(), lkey=b"k")
     ballot = pack(wall_clock_ms())
     # Chosen (accepted by a majority, nodes 1 and 2) but never committed: every majority
     # the SDK can ask holds it in progress.
@@ -203,8 +216,7 @@ def test_the_sdk_steps_aside_for_a_proposal_in_progress_and_a_coordinator_comple
             paxos_propose=peer_pb2.PaxosProposeOp(
                 **key, proposal=proposal(ballot, b"chosen")))).paxos.ok
     before = paxos_events(cluster)
-    with Client(cluster.endpoints, token=token) as client:
-        record = client.dataset(name).get("chosen", "k", consistency=Consistency.SERIAL)
+    record = serial_get_with(kind, cluster, token, name, f"chosen-{kind}")
     after = paxos_events(cluster)
     assert record.value == b"chosen" and record.version[:2] == (ballot, 9)
     assert sum(grew(before, after, "peek")) >= 2  # it asked the replicas first
