@@ -201,27 +201,21 @@ class AsyncClient(CoreViews[AsyncDataset, AsyncAdmin]):
         return await self._execute(op, deadline)
 
     async def _peek(self, peeks: serial_read.PeekPlan) -> serial_read.Settled | None:
-        """The replicas' views, asked in parallel (``serial_read.PeekRound``)."""
+        """The replicas' views, asked in parallel (``serial_read.PeekRound``), each an
+        attempt (``_attempt``)."""
+        peek = serial_read.PeekRound(peeks)
+
         async def ask_one(endpoint: str) -> Any:
-            self._core.sending(endpoint)
-            call = self._stub(endpoint, "data").PeekSerial(
-                peeks.request, timeout=peeks.budget, metadata=self._core.session.metadata)
             try:
-                response = await call
-                trailing = await call.trailing_metadata()
-            except grpc.RpcError as exc:
-                self._core.failed(endpoint, exc)
+                return await self._attempt(peeks.op, endpoint, peek.deadline)
+            except ManhattanError:  # recorded by _attempt
                 return None
-            self._core.session.observe(trailing)
-            self._core.record(endpoint, None)
-            return response
 
         pending: set[asyncio.Task[Any]] = set()
 
         def ask(endpoints: list[str]) -> None:
             pending.update(asyncio.ensure_future(ask_one(e)) for e in endpoints)
 
-        peek = serial_read.PeekRound(peeks)
         ask(peek.start())
         try:
             while not peek.finished and pending:

@@ -43,9 +43,10 @@ HEDGE_S = 0.05
 
 @dataclass(frozen=True, slots=True)
 class PeekPlan:
-    """Whom to ask: ``need`` of ``first`` (then ``spares``), within ``budget`` seconds."""
+    """Whom to ask ``op`` (a ``PeekSerial``): ``need`` of ``first`` (then ``spares``),
+    within ``budget`` seconds."""
 
-    request: data_pb2.PeekSerialRequest
+    op: Operation[data_pb2.PeekSerialResponse]
     first: list[str]
     spares: list[str]
     need: int
@@ -78,19 +79,22 @@ def plan(core: ClientCore, op: Operation[Record | None], deadline: float) -> Pee
         return None
     request = data_pb2.PeekSerialRequest(dataset=op.request.dataset, pkey=op.request.pkey,
                                          lkey=op.request.lkey)
-    return PeekPlan(request, ordered[:need], ordered[need:], need, budget)
+    peek = Operation("data", "PeekSerial", request, lambda answer: answer, True, op.pkey,
+                     op.dataset)
+    return PeekPlan(peek, ordered[:need], ordered[need:], need, budget)
 
 
 class PeekRound:
     """Who has been asked and what came back: the sync and async clients send what
-    it says to send and wait as long as it says, then take ``outcome()``."""
+    it says to send (each an attempt of ``plan.op`` with ``deadline``) and wait as long
+    as it says, then take ``outcome()``."""
 
     def __init__(self, peeks: PeekPlan) -> None:
         self.plan = peeks
         self.answers: list[data_pb2.PeekSerialResponse] = []
         self._spares = list(peeks.spares)
         self._outstanding = 0
-        self._end = time.monotonic() + peeks.budget
+        self.deadline = time.monotonic() + peeks.budget
 
     def start(self) -> list[str]:
         """The replicas to ask first."""
@@ -98,7 +102,7 @@ class PeekRound:
 
     def wait_s(self) -> float:
         """How long to wait for the next answer (until the hedge while spares remain)."""
-        left = max(self._end - time.monotonic(), 0.0)
+        left = max(self.deadline - time.monotonic(), 0.0)
         return min(left, HEDGE_S) if self._spares else left
 
     def answered(self, response: data_pb2.PeekSerialResponse | None) -> list[str]:
@@ -123,7 +127,7 @@ class PeekRound:
         """Enough answers, nobody left to hear from, or out of time."""
         return (len(self.answers) >= self.plan.need
                 or (self._outstanding == 0 and not self._spares)
-                or time.monotonic() >= self._end)
+                or time.monotonic() >= self.deadline)
 
     def outcome(self) -> Settled | None:
         """The read's value if the answers settle it, else None (go the usual way)."""

@@ -40,6 +40,7 @@ _STUBS = {"data": data_pb2_grpc.DataStub, "admin": admin_pb2_grpc.AdminStub,
 
 
 _STATES = {state.value[0]: state for state in grpc.ChannelConnectivity}
+_POOL_SIZES = {"parts": PARALLEL_REQUESTS, "peeks": PEEK_THREADS}
 
 
 class _Link:
@@ -127,9 +128,8 @@ class Client(CoreViews[Dataset, Admin]):
             with self._lock:
                 pool = self._pools.get(name)
                 if pool is None:
-                    workers = PARALLEL_REQUESTS if name == "parts" else PEEK_THREADS
                     pool = self._pools[name] = ThreadPoolExecutor(
-                        workers, thread_name_prefix=f"manhattan-client-{name}")
+                        _POOL_SIZES[name], thread_name_prefix=f"manhattan-client-{name}")
         return pool
 
     def _attempt(self, op: ops.Operation[T], endpoint: str, deadline: float) -> T:
@@ -240,44 +240,33 @@ class Client(CoreViews[Dataset, Admin]):
         return self._execute(op, deadline)
 
     def _peek(self, peeks: serial_read.PeekPlan) -> serial_read.Settled | None:
-        """The replicas' views, asked in parallel (``serial_read.PeekRound``)."""
-        answers: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        calls: list[Any] = []
+        """The replicas' views, asked in parallel (``serial_read.PeekRound``), each an
+        attempt on a worker thread: a grpc future would start a polling thread per call."""
+        peek = serial_read.PeekRound(peeks)
+        answers: queue.SimpleQueue[Future[Any]] = queue.SimpleQueue()
+        tasks: list[Future[Any]] = []
 
         def ask(endpoints: list[str]) -> None:
             for endpoint in endpoints:
-                self._core.sending(endpoint)
-                call = self._executor("peeks").submit(
-                    self._stub(endpoint, "data").PeekSerial.with_call, peeks.request,
-                    timeout=peeks.budget, metadata=self._core.session.metadata)
-                call.add_done_callback(lambda done, at=endpoint: answers.put((at, done)))
-                calls.append(call)
+                task = self._executor("peeks").submit(self._attempt, peeks.op, endpoint,
+                                                      peek.deadline)
+                task.add_done_callback(answers.put)
+                tasks.append(task)
 
-        peek = serial_read.PeekRound(peeks)
         ask(peek.start())
         try:
             while not peek.finished:
                 try:
-                    endpoint, call = answers.get(timeout=peek.wait_s())
+                    task = answers.get(timeout=peek.wait_s())
                 except queue.Empty:
                     ask(peek.hedge())
                     continue
-                ask(peek.answered(self._peek_answer(endpoint, call)))
+                answer = _outcome(task.result)  # a failed one is recorded by _attempt
+                ask(peek.answered(None if isinstance(answer, ManhattanError) else answer))
         finally:
-            for call in calls:
-                call.cancel()  # (only those still queued; a running one ends at its timeout)
+            for task in tasks:
+                task.cancel()  # (only those still queued; a running one ends at its timeout)
         return peek.outcome()
-
-    def _peek_answer(self, endpoint: str, task: Future[Any]) -> Any:
-        """A finished peek's answer, recorded; None when it failed."""
-        try:
-            response, call = task.result()
-        except grpc.RpcError as exc:
-            self._core.failed(endpoint, exc)
-            return None
-        self._core.session.observe(call.trailing_metadata())
-        self._core.record(endpoint, None)
-        return response
 
     # -- topology ---------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from typing import Any
 from manhattan.errors import InvalidRequest
 from manhattan.proto.v1 import data_pb2
 from manhattan.replication.paxos import Condition, expiry
+from manhattan.replication.paxos_replica import ballot_to_proto
 from manhattan.rpc.servicers import record_to_proto, rpc_errors, version_to_proto
 from manhattan.storage import Entry, Record, Version
 from manhattan.tenancy import DatasetSpec
@@ -41,11 +42,6 @@ def condition_of(request: data_pb2.CasRequest) -> Condition:
                                  "nothing to delete); use if_version")
         return lambda record: record is None
     return lambda record: True
-
-
-def _ballot(version: Version | None) -> Any:
-    """A ballot or version on the wire; None as the unset one (timestamp 0)."""
-    return None if version is None else version_to_proto(version)
 
 
 class SerialData:
@@ -92,8 +88,8 @@ class SerialData:
         record = self._coordinator._visible(request.pkey, request.lkey, view.newest)
         response = data_pb2.PeekSerialResponse(
             node_id=self._coordinator.node_id, replicas=view.replicas,
-            accepted=_ballot(view.accepted), committed=_ballot(view.committed),
-            newest=_ballot(None if view.newest is None else view.newest.version),
+            accepted=ballot_to_proto(view.accepted), committed=ballot_to_proto(view.committed),
+            newest=ballot_to_proto(None if view.newest is None else view.newest.version),
             found=record is not None)
         if record is not None:
             self._charge(principal, spec, len(record.value))

@@ -41,7 +41,7 @@ from manhattan.hlc import physical_ms
 from manhattan.proto.v1 import peer_pb2
 from manhattan.replication.paxos_grants import Grant, Grants
 from manhattan.replication.paxos_replica import (
-    PaxosReplica, proposal_from_proto, proposal_to_proto, version_from_proto,
+    PaxosReplica, ballot_to_proto, proposal_from_proto, proposal_to_proto, version_from_proto,
     version_to_proto,
 )
 from manhattan.replication.peer_link import PeerUnreachable
@@ -364,7 +364,7 @@ class PaxosCoordinator:
         op = peer_pb2.ReplicaOp(paxos_propose=peer_pb2.PaxosProposeOp(
             dataset=spec.storage_id, pkey=pkey, lkey=lkey,
             proposal=proposal_to_proto(proposal),
-            granted_after=None if granted_after is None else version_to_proto(granted_after)))
+            granted_after=ballot_to_proto(granted_after)))
         await self._quorum(replicas, op, need, deadline, "propose")
 
     @staticmethod
@@ -377,7 +377,7 @@ class PaxosCoordinator:
         return peer_pb2.ReplicaOp(paxos_commit=peer_pb2.PaxosCommitOp(
             dataset=spec.storage_id, pkey=pkey, lkey=lkey,
             proposal=proposal_to_proto(proposal),
-            grant=None if grant is None else version_to_proto(grant)))
+            grant=ballot_to_proto(grant)))
 
     async def _commit(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal,
                       need: int, deadline: float, *, grant: bool = False) -> None:
@@ -387,9 +387,8 @@ class PaxosCoordinator:
         quorum of its current replicas granted it."""
         replicas = list(self._c.membership.write_replicas(pkey, spec.replication_factor))
         live = [m for m in replicas if self._c._alive(m)]
+        # (Above the proposal's: both come from this node's clock, the proposal's first.)
         ballot = Version(self._c.clock.now(), self._c.node_id) if grant else None
-        if ballot is not None and ballot <= proposal.ballot:
-            ballot = None
         op = self._commit_op(spec, pkey, lkey, proposal, ballot)
         for member in replicas:
             if member not in live:

@@ -27,6 +27,11 @@ def version_to_proto(version: Version) -> types_pb2.Version:
     return types_pb2.Version(timestamp=version.timestamp, writer=version.writer)
 
 
+def ballot_to_proto(version: Version | None) -> types_pb2.Version | None:
+    """An optional ballot (or version) on the wire: None leaves the field unset."""
+    return None if version is None else version_to_proto(version)
+
+
 def proposal_to_proto(proposal: Proposal | None) -> peer_pb2.PaxosProposal:
     """The wire form; an unset ballot stands for none."""
     if proposal is None:
@@ -87,22 +92,23 @@ class PaxosReplica:
             raise ValueError("a proposal needs a ballot")
         granted_after = version_from_proto(op.granted_after)
         granted = granted_after != NO_BALLOT
-        if granted:
-            stored = self._engine.get_entry(op.dataset, op.pkey, op.lkey)
-            if stored is not None and stored.version > granted_after:
-                state = self._engine.paxos_state(op.dataset, op.pkey, op.lkey)
-                return peer_pb2.PaxosReply(ok=False, promised=version_to_proto(
-                    max(state.promised, stored.version)))
+        stored = self._engine.get_entry(op.dataset, op.pkey, op.lkey) if granted else None
+        newer = stored.version if stored is not None and stored.version > granted_after \
+            else None  # a write outside Paxos since the grant's commit
 
         def accept(state: PaxosState) -> tuple[PaxosState, bool]:
-            if proposal.ballot < state.promised or (granted and proposal.ballot != state.promised):
-                return state, False
-            return PaxosState(proposal.ballot, proposal, state.committed), True
+            if granted:
+                ok = newer is None and proposal.ballot == state.promised
+            else:
+                ok = proposal.ballot >= state.promised
+            return (PaxosState(proposal.ballot, proposal, state.committed), True) if ok \
+                else (state, False)
 
         state, ok = self._engine.paxos_update(op.dataset, op.pkey, op.lkey, accept)
         if ok:
             await self._durable()
-        return peer_pb2.PaxosReply(ok=ok, promised=version_to_proto(state.promised))
+        promised = state.promised if newer is None else max(state.promised, newer)
+        return peer_pb2.PaxosReply(ok=ok, promised=version_to_proto(promised))
 
     async def commit(self, op: peer_pb2.PaxosCommitOp) -> peer_pb2.PaxosReply:
         """Store the chosen value as a record (LWW: its version is the ballot) and
@@ -143,5 +149,5 @@ class PaxosReplica:
         return None
 
 
-__all__ = ["PaxosReplica", "proposal_from_proto", "proposal_to_proto", "version_from_proto",
+__all__ = ["PaxosReplica", "ballot_to_proto", "proposal_from_proto", "proposal_to_proto", "version_from_proto",
            "version_to_proto"]

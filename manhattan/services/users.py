@@ -159,7 +159,9 @@ class Users:
             try:
                 version = await edges.put(owner, other, claim, if_absent=True,
                                           durability=Durability.SYNC)
-            except Timeout:  # contended; the sealing read decides whose claim is there
+            except Timeout:
+                # Contended, and the SDK's sealing re-read could not settle it (so no
+                # unchosen claim can be chosen any more): whose claim is there decides.
                 current = await edges.get(owner, other, consistency=Consistency.SERIAL)
                 if current is None or current.value != claim:
                     return None

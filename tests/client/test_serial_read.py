@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from manhattan.client import serial_read
+from manhattan.client.operations import Operation
 from manhattan.client.serial_read import PeekPlan, PeekRound, Settled, settle
 from manhattan.proto.v1 import data_pb2, types_pb2
 
@@ -98,7 +99,8 @@ def test_settle_answers_exactly_when_no_proposal_is_in_progress(states) -> None:
 
 
 def plan_of(first: list[str], spares: list[str], need: int, budget: float = 5.0) -> PeekPlan:
-    return PeekPlan(data_pb2.PeekSerialRequest(), first, spares, need, budget)
+    op = Operation("data", "PeekSerial", data_pb2.PeekSerialRequest(), lambda a: a, True)
+    return PeekPlan(op, first, spares, need, budget)
 
 
 def test_a_round_asks_the_first_replicas_then_spares_only_on_a_failure() -> None:

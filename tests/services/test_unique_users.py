@@ -69,6 +69,7 @@ def test_the_same_follow_from_two_processes_changes_and_counts_once(two_services
         _create(endpoints[0], token, name)
     with SocialClient(endpoints[0], token=token) as client:
         before = client.user(star).followers
+        following = {fan: client.user(fan).following for fan in fans}
     for follow in (True, False):  # every fan follows twice at once, then unfollows so
         with ThreadPoolExecutor(len(fans) * 2) as pool:
             changed = {fan: [pool.submit(_follow, endpoint, token, follow, fan, star)
@@ -81,4 +82,6 @@ def test_the_same_follow_from_two_processes_changes_and_counts_once(two_services
                    for pair in outcomes.values()), outcomes
         with SocialClient(endpoints[1], token=token) as client:
             assert client.user(star).followers == before + (len(fans) if follow else 0)
+            assert {fan: client.user(fan).following for fan in fans} == \
+                {fan: n + (1 if follow else 0) for fan, n in following.items()}
             assert all(client.user(fan).following == (1 if follow else 0) for fan in fans)
