@@ -382,7 +382,8 @@ class StateCollector:
             "rounds (rounds, contended: refused for a higher ballot, completed_in_progress: "
             "another coordinator's unfinished proposal finished first, granted_round: "
             "proposed under a ballot granted with the last commit, no prepare, "
-            "granted_refused: such a proposal refused), and peek: this replica's view "
+            "granted_refused: such a proposal refused, committed_on_accept: a value "
+            "chosen and stored in one round, no commit phase), and peek: this replica's view "
             "answered to an SDK coordinating a SERIAL read itself.",
             labels=["event"])
         for event, count in sorted(dict(self._paxos()).items()):

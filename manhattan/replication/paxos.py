@@ -14,7 +14,8 @@ Cassandra's lightweight transactions. One round:
    newest commit). A failed condition ends the round: nothing is proposed.
 4. **propose/accept**: the new value, versioned with the ballot, to a quorum.
 5. **commit**: the value is written as an ordinary record (its version is the ballot)
-   on every replica, acknowledged by a quorum.
+   on every replica, acknowledged by a quorum. With three replicas the accept itself
+   commits (``paxos_phases.py``): one round for 4 and 5.
 
 A refused promise or accept means another proposer is active: back off (randomized),
 try a higher ballot, at most ``max_rounds`` times and never past the deadline, then
@@ -31,23 +32,17 @@ from __future__ import annotations
 import asyncio
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from manhattan.cluster.topology import Member
 from manhattan.errors import Timeout, Unavailable
 from manhattan.hlc import physical_ms
-from manhattan.proto.v1 import peer_pb2
 from manhattan.replication.paxos_grants import Grant, Grants
-from manhattan.replication.paxos_replica import (
-    PaxosReplica, ballot_to_proto, proposal_from_proto, proposal_to_proto, version_from_proto,
-    version_to_proto,
-)
-from manhattan.replication.peer_link import PeerUnreachable
+from manhattan.replication.paxos_phases import Contended, PaxosPhases
+from manhattan.replication.paxos_replica import PaxosReplica
 from manhattan.replication.read_repair import newest
-from manhattan.replication.wire import entry_from_proto
-from manhattan.storage import Entry, Record, UnknownDataset, Version, Write
+from manhattan.storage import Entry, Record, Version
 from manhattan.storage.paxos_state import Proposal
 from manhattan.tenancy import DatasetSpec
 from manhattan.types import Consistency
@@ -57,8 +52,8 @@ if TYPE_CHECKING:
 
 # A condition on the key's current record (None when there is none): True to apply.
 Condition = Callable[[Record | None], bool]
-# How long a refused proposal waits for its other answers (to know if every one refused).
-REFUSAL_GRACE_S = 0.25
+# Why a compare-and-set's outcome is unknown when its proposal or commit timed out.
+UNANSWERED = "too few replicas answered the proposal or its commit in time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,16 +63,6 @@ class CasOutcome:
     applied: bool
     version: Version | None = None
     current: Record | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Promises:
-    """A quorum's promises, merged: what the round must complete, repair and read."""
-
-    in_progress: Proposal | None
-    committed: Proposal | None
-    current: Entry | None
-    lagging: list[Member]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,23 +78,12 @@ class ReplicaView:
     newest: Entry | None
 
 
-class _Contended(Exception):
-    """A replica promised or accepted a higher ballot: another round is running.
-    ``all_refused``: every replica asked said no (a proposal none accepted can never be
-    chosen, so the round may start over as if it had not been sent)."""
-
-    def __init__(self, promised: Version, all_refused: bool) -> None:
-        super().__init__(promised)
-        self.promised = promised
-        self.all_refused = all_refused
-
-
 PAXOS_EVENTS = ("cas_applied", "cas_condition_failed", "cas_timeout", "serial_read",
                 "serial_read_timeout", "rounds", "contended", "completed_in_progress",
-                "peek", "granted_round", "granted_refused")
+                "peek", "granted_round", "granted_refused", "committed_on_accept")
 
 
-class PaxosCoordinator:
+class PaxosCoordinator(PaxosPhases):
     """Runs Paxos rounds for one coordinator (its links, clock and membership)."""
 
     def __init__(self, coordinator: "Coordinator", *, max_rounds: int = 12,
@@ -125,8 +99,10 @@ class PaxosCoordinator:
         # contended: a higher ballot refused ours; completed_in_progress: another
         # coordinator's unfinished proposal finished first; granted_round: a
         # compare-and-set proposed under a granted ballot, without a prepare;
-        # granted_refused: such a proposal refused, a full round followed), and peek:
-        # this replica's view answered to a client coordinating a SERIAL read itself.
+        # granted_refused: such a proposal refused, a full round followed;
+        # committed_on_accept: a value chosen and stored in one round, no commit phase),
+        # and peek: this replica's view answered to a client coordinating a SERIAL read
+        # itself.
         self.stats: Counter[str] = Counter({event: 0 for event in PAXOS_EVENTS})
         self._grants = Grants()
 
@@ -192,7 +168,7 @@ class PaxosCoordinator:
             mine.add(entry.version)
             try:
                 return await self._granted_round(spec, pkey, lkey, grant, entry, deadline)
-            except _Contended as refused:  # another round, or a write outside Paxos
+            except Contended as refused:  # another round, or a write outside Paxos
                 self.stats["granted_refused"] += 1
                 proposed = not refused.all_refused
                 self._c._absorb(self._c.node_id, refused.promised.timestamp)
@@ -227,17 +203,17 @@ class PaxosCoordinator:
                 mine.add(entry.version)
                 proposal = Proposal(ballot, entry)
                 try:
-                    await self._accept(spec, replicas, need, pkey, lkey, proposal, deadline)
-                except _Contended as refused:
+                    await self._choose(spec, replicas, need, pkey, lkey, proposal, deadline,
+                                       grant=True)
+                except Contended as refused:
                     # Accepted by some replica, it may yet be chosen (a later round would
                     # complete it): from now on a failed condition is no proof it was not.
                     proposed = proposed or not refused.all_refused
                     raise
                 except Timeout:
-                    raise self._timeout(True, "no quorum answered the proposal") from None
-                await self._commit(spec, pkey, lkey, proposal, need, deadline, grant=True)
+                    raise self._timeout(True, UNANSWERED) from None
                 return CasOutcome(True, entry.version)
-            except _Contended as contended:
+            except Contended as contended:
                 self.stats["contended"] += 1
                 self._c._absorb(self._c.node_id, contended.promised.timestamp)
             await self._backoff(attempt, deadline, proposed)
@@ -246,23 +222,18 @@ class PaxosCoordinator:
     async def _granted_round(self, spec: DatasetSpec, pkey: bytes, lkey: bytes,
                              grant: Grant, entry: Entry, deadline: float) -> CasOutcome:
         """Propose ``entry`` under the granted ballot (no prepare), then commit;
-        ``_Contended`` when a quorum did not accept it."""
+        ``Contended`` when a quorum did not accept it."""
         replicas = self._c.membership.replicas(pkey, spec.replication_factor)
         need = len(replicas) // 2 + 1
         live = self._c._check_live(replicas, need, Consistency.SERIAL)
         proposal = Proposal(grant.ballot, entry)
         try:
-            await self._accept(spec, live, need, pkey, lkey, proposal, deadline,
-                               granted_after=grant.after)
+            await self._choose(spec, live, need, pkey, lkey, proposal, deadline,
+                               granted_after=grant.after, grant=True)
         except Timeout:
-            raise self._timeout(True, "no quorum answered the proposal") from None
+            raise self._timeout(True, UNANSWERED) from None
         self.stats["granted_round"] += 1
-        await self._commit(spec, pkey, lkey, proposal, need, deadline, grant=True)
         return CasOutcome(True, entry.version)
-
-    def _owners(self, spec: DatasetSpec, pkey: bytes) -> tuple[int, ...]:
-        """Ids of the key's replica set now (the Paxos quorum's members)."""
-        return tuple(m.id for m in self._c.membership.replicas(pkey, spec.replication_factor))
 
     async def _read(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, *, seal: bool,
                     timeout: float | None) -> Record | None:
@@ -292,180 +263,14 @@ class PaxosCoordinator:
                     continue
                 await self._repair(spec, promises, pkey, lkey, deadline)
                 if seal:
-                    noop = Proposal(ballot, None)
-                    await self._accept(spec, replicas, need, pkey, lkey, noop, deadline)
-                    await self._commit(spec, pkey, lkey, noop, need, deadline)
+                    await self._choose(spec, replicas, need, pkey, lkey,
+                                       Proposal(ballot, None), deadline)
                 return self._c._visible(pkey, lkey, promises.current)
-            except _Contended as contended:
+            except Contended as contended:
                 self.stats["contended"] += 1
                 self._c._absorb(self._c.node_id, contended.promised.timestamp)
             await self._backoff(attempt, deadline, False)
         raise Timeout(f"SERIAL read gave up after {self.max_rounds} contended rounds")
-
-    # -- the phases --------------------------------------------------------------
-
-    async def _prepare(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, deadline: float,
-                       peek: bool = False) -> tuple[list[Member], int, Version, _Promises]:
-        replicas = self._c.membership.replicas(pkey, spec.replication_factor)
-        need = len(replicas) // 2 + 1
-        live = self._c._check_live(replicas, need, Consistency.SERIAL)
-        ballot = Version(0 if peek else self._c.clock.now(), self._c.node_id)
-        if not peek:
-            self.stats["rounds"] += 1
-        op = peer_pb2.ReplicaOp(paxos_prepare=peer_pb2.PaxosPrepareOp(
-            dataset=spec.storage_id, pkey=pkey, lkey=lkey, ballot=version_to_proto(ballot),
-            peek=peek))
-        answers = await self._quorum(live, op, need, deadline, "prepare")
-        return live, need, ballot, self._merge(answers)
-
-    @staticmethod
-    def _merge(answers: dict[Member, peer_pb2.PaxosReply]) -> _Promises:
-        committed: Proposal | None = None
-        accepted: Proposal | None = None
-        entries: list[Entry | None] = []
-        commits: dict[Member, Proposal | None] = {}
-        for member, reply in answers.items():
-            theirs = proposal_from_proto(reply.committed)
-            commits[member] = theirs
-            if theirs is not None and (committed is None or theirs.ballot > committed.ballot):
-                committed = theirs
-            offered = proposal_from_proto(reply.accepted)
-            if offered is not None and (accepted is None or offered.ballot > accepted.ballot):
-                accepted = offered
-            entries.append(entry_from_proto(reply.current))
-        if accepted is not None and committed is not None and accepted.ballot <= committed.ballot:
-            accepted = None  # settled: a newer round committed over it
-        if committed is not None and committed.entry is not None:
-            entries.append(committed.entry)
-        lagging = [m for m, theirs in commits.items()
-                   if committed is not None and (theirs is None or theirs.ballot < committed.ballot)]
-        return _Promises(accepted, committed, newest(entries), lagging)
-
-    async def _complete(self, spec: DatasetSpec, replicas: list[Member], need: int,
-                        pkey: bytes, lkey: bytes, ballot: Version, found: Proposal,
-                        deadline: float) -> None:
-        """Finish a proposal a previous round left accepted: propose it again under
-        this round's ballot (its value keeps its own version) and commit it."""
-        again = Proposal(ballot, found.entry)
-        await self._accept(spec, replicas, need, pkey, lkey, again, deadline)
-        await self._commit(spec, pkey, lkey, again, need, deadline)
-
-    async def _repair(self, spec: DatasetSpec, promises: _Promises, pkey: bytes,
-                      lkey: bytes, deadline: float) -> None:
-        """Replicas of the quorum that missed the newest commit get it first."""
-        if promises.committed is None or not promises.lagging:
-            return
-        op = self._commit_op(spec, pkey, lkey, promises.committed)
-        await self._quorum(promises.lagging, op, len(promises.lagging), deadline, "commit")
-
-    async def _accept(self, spec: DatasetSpec, replicas: Sequence[Member], need: int,
-                      pkey: bytes, lkey: bytes, proposal: Proposal, deadline: float,
-                      granted_after: Version | None = None) -> None:
-        op = peer_pb2.ReplicaOp(paxos_propose=peer_pb2.PaxosProposeOp(
-            dataset=spec.storage_id, pkey=pkey, lkey=lkey,
-            proposal=proposal_to_proto(proposal),
-            granted_after=ballot_to_proto(granted_after)))
-        await self._quorum(replicas, op, need, deadline, "propose")
-
-    @staticmethod
-    def _commit_op(spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal,
-                   grant: Version | None = None) -> peer_pb2.ReplicaOp:
-        # Never fsynced: the value is durable already, as the accepted proposal of a
-        # quorum (fsynced before each accept was answered); a commit lost in a crash
-        # leaves it accepted, and the next round completes it. Nor is a grant: one
-        # forgotten refuses the proposal that would have used it.
-        return peer_pb2.ReplicaOp(paxos_commit=peer_pb2.PaxosCommitOp(
-            dataset=spec.storage_id, pkey=pkey, lkey=lkey,
-            proposal=proposal_to_proto(proposal),
-            grant=ballot_to_proto(grant)))
-
-    async def _commit(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal,
-                      need: int, deadline: float, *, grant: bool = False) -> None:
-        """To every replica (owners-to-be of a range in motion included), a quorum
-        acknowledging; the others finish in the background. ``grant``: ask for a fresh
-        ballot of this coordinator's too, kept for the next round on the key when a
-        quorum of its current replicas granted it."""
-        replicas = list(self._c.membership.write_replicas(pkey, spec.replication_factor))
-        live = [m for m in replicas if self._c._alive(m)]
-        # (Above the proposal's: both come from this node's clock, the proposal's first.)
-        ballot = Version(self._c.clock.now(), self._c.node_id) if grant else None
-        op = self._commit_op(spec, pkey, lkey, proposal, ballot)
-        for member in replicas:
-            if member not in live:
-                self._hint(member, op.paxos_commit)
-        answers = await self._quorum(live, op, min(need, len(live)), deadline, "commit")
-        if ballot is None:
-            return
-        owners = self._owners(spec, pkey)
-        granted = sum(1 for m, reply in answers.items() if reply.granted and m.id in owners)
-        if granted >= len(owners) // 2 + 1:
-            self._grants.keep((spec.storage_id, pkey, lkey), ballot, proposal.ballot,
-                              proposal.entry, owners)
-
-    # -- sending -----------------------------------------------------------------
-
-    async def _ask(self, member: Member, op: peer_pb2.ReplicaOp, deadline: float
-                   ) -> peer_pb2.PaxosReply | None:
-        """One replica's answer (this node's own directly), None when it failed. A
-        replica that missed a commit gets the value as a hint, like any missed write."""
-        try:
-            if member.id == self._c.node_id:
-                return await self._local.execute(op)
-            reply = await self._c._replica_call(member, op, self._c._remaining(deadline))
-            return reply.paxos
-        except (PeerUnreachable, TimeoutError, ValueError, UnknownDataset):
-            # (UnknownDataset: this node has not created the dataset's family yet)
-            if op.WhichOneof("op") == "paxos_commit" and member.id != self._c.node_id:
-                self._hint(member, op.paxos_commit)
-            return None
-
-    def _hint(self, member: Member, commit: peer_pb2.PaxosCommitOp) -> None:
-        proposal = proposal_from_proto(commit.proposal)
-        if proposal is not None and proposal.entry is not None:
-            self._c._hint(member.id, commit.dataset,
-                          [Write(commit.pkey, commit.lkey, proposal.entry)], commit.sync)
-
-    async def _quorum(self, members: Sequence[Member], op: peer_pb2.ReplicaOp, need: int,
-                      deadline: float, phase: str) -> dict[Member, peer_pb2.PaxosReply]:
-        """``need`` positive answers from ``members``; the rest finish in the background.
-        ``_Contended`` when refusals make a quorum impossible, Timeout at the deadline."""
-        tasks = {asyncio.ensure_future(self._ask(m, op, deadline)): m for m in members}
-        good: dict[Member, peer_pb2.PaxosReply] = {}
-        refused: Version | None = None
-        failed = refusals = 0
-        pending = set(tasks)
-        try:
-            while pending and len(good) < need:
-                hopeless = len(members) - failed < need
-                # A refused proposal only waits a moment for the other answers (whether
-                # every replica refused it), never the whole deadline.
-                wait = min(self._c._remaining(deadline), REFUSAL_GRACE_S if hopeless else 1e9)
-                done, pending = await asyncio.wait(pending, timeout=wait,
-                                                   return_when=asyncio.FIRST_COMPLETED)
-                if not done:
-                    break
-                for task in done:
-                    reply = task.result()
-                    if reply is None:
-                        failed += 1
-                    elif reply.ok:
-                        good[tasks[task]] = reply
-                    else:
-                        promised = version_from_proto(reply.promised)
-                        refused = promised if refused is None else max(refused, promised)
-                        failed += 1
-                        refusals += 1
-                if len(members) - failed < need and (phase != "propose" or good):
-                    break  # (a refused proposal waits for every answer: see _Contended)
-        finally:
-            for task in pending:
-                self._c._spawn(task)
-        if len(good) >= need:
-            return good
-        if refused is not None:
-            raise _Contended(refused, refusals == len(members))
-        raise Timeout(f"SERIAL {phase}: {len(good)} of the {need} replicas needed answered "
-                      "in time; the outcome is unknown")
 
     async def _backoff(self, attempt: int, deadline: float, proposed: bool) -> None:
         pause = random.uniform(0, min(self.max_backoff, self.base_backoff * 2 ** attempt))

@@ -86,7 +86,10 @@ class PaxosReplica:
         """Accept the proposal unless a higher ballot was promised meanwhile. One sent
         under a granted ballot (``granted_after`` set, no prepare of its own) only while
         that grant is still the highest promise here and no write outside Paxos made
-        the stored record newer than the commit the grant came with."""
+        the stored record newer than the commit the grant came with. With
+        ``commit_on_accept`` the accept makes the value chosen (the coordinator's own
+        accept is the rest of the quorum): it is committed here at once, and
+        ``op.grant`` promised for the coordinator's next round."""
         proposal = proposal_from_proto(op.proposal)
         if proposal is None:
             raise ValueError("a proposal needs a ballot")
@@ -95,20 +98,33 @@ class PaxosReplica:
         stored = self._engine.get_entry(op.dataset, op.pkey, op.lkey) if granted else None
         newer = stored.version if stored is not None and stored.version > granted_after \
             else None  # a write outside Paxos since the grant's commit
+        grant = version_from_proto(op.grant)
 
         def accept(state: PaxosState) -> tuple[PaxosState, bool]:
             if granted:
                 ok = newer is None and proposal.ballot == state.promised
             else:
                 ok = proposal.ballot >= state.promised
-            return (PaxosState(proposal.ballot, proposal, state.committed), True) if ok \
-                else (state, False)
+            if not ok:
+                return state, False
+            if not op.commit_on_accept:
+                return PaxosState(proposal.ballot, proposal, state.committed), True
+            # Chosen: settled as a commit would settle it (nothing above it was
+            # promised here, so the grant is free to give).
+            return PaxosState(max(grant, proposal.ballot), None, proposal), True
 
         state, ok = self._engine.paxos_update(op.dataset, op.pkey, op.lkey, accept)
+        commits = ok and op.commit_on_accept
+        if commits and proposal.entry is not None:
+            # After the state, under the same fsync: a crash that keeps only a prefix
+            # may keep the commit without the record (SERIAL reads consult commits,
+            # anti-entropy brings the record), never a record whose accept was lost.
+            self._engine.apply(op.dataset, [Write(op.pkey, op.lkey, proposal.entry)])
         if ok:
             await self._durable()
         promised = state.promised if newer is None else max(state.promised, newer)
-        return peer_pb2.PaxosReply(ok=ok, promised=version_to_proto(promised))
+        return peer_pb2.PaxosReply(ok=ok, promised=version_to_proto(promised),
+                                   stored=commits, granted=commits and grant > proposal.ballot)
 
     async def commit(self, op: peer_pb2.PaxosCommitOp) -> peer_pb2.PaxosReply:
         """Store the chosen value as a record (LWW: its version is the ballot) and

@@ -265,18 +265,22 @@ class PaxosPrepareOp(_message.Message):
     def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., ballot: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., peek: _Optional[bool] = ...) -> None: ...
 
 class PaxosProposeOp(_message.Message):
-    __slots__ = ("dataset", "pkey", "lkey", "proposal", "granted_after")
+    __slots__ = ("dataset", "pkey", "lkey", "proposal", "granted_after", "commit_on_accept", "grant")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     PKEY_FIELD_NUMBER: _ClassVar[int]
     LKEY_FIELD_NUMBER: _ClassVar[int]
     PROPOSAL_FIELD_NUMBER: _ClassVar[int]
     GRANTED_AFTER_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_ON_ACCEPT_FIELD_NUMBER: _ClassVar[int]
+    GRANT_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     pkey: bytes
     lkey: bytes
     proposal: PaxosProposal
     granted_after: _types_pb2.Version
-    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., proposal: _Optional[_Union[PaxosProposal, _Mapping]] = ..., granted_after: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...
+    commit_on_accept: bool
+    grant: _types_pb2.Version
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., proposal: _Optional[_Union[PaxosProposal, _Mapping]] = ..., granted_after: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., commit_on_accept: _Optional[bool] = ..., grant: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...
 
 class PaxosCommitOp(_message.Message):
     __slots__ = ("dataset", "pkey", "lkey", "proposal", "sync", "grant")
@@ -295,17 +299,19 @@ class PaxosCommitOp(_message.Message):
     def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., proposal: _Optional[_Union[PaxosProposal, _Mapping]] = ..., sync: _Optional[bool] = ..., grant: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...
 
 class PaxosReply(_message.Message):
-    __slots__ = ("ok", "promised", "accepted", "committed", "current", "granted")
+    __slots__ = ("ok", "promised", "accepted", "committed", "current", "granted", "stored")
     OK_FIELD_NUMBER: _ClassVar[int]
     PROMISED_FIELD_NUMBER: _ClassVar[int]
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     COMMITTED_FIELD_NUMBER: _ClassVar[int]
     CURRENT_FIELD_NUMBER: _ClassVar[int]
     GRANTED_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
     ok: bool
     promised: _types_pb2.Version
     accepted: PaxosProposal
     committed: PaxosProposal
     current: Entry
     granted: bool
-    def __init__(self, ok: _Optional[bool] = ..., promised: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., accepted: _Optional[_Union[PaxosProposal, _Mapping]] = ..., committed: _Optional[_Union[PaxosProposal, _Mapping]] = ..., current: _Optional[_Union[Entry, _Mapping]] = ..., granted: _Optional[bool] = ...) -> None: ...
+    stored: bool
+    def __init__(self, ok: _Optional[bool] = ..., promised: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., accepted: _Optional[_Union[PaxosProposal, _Mapping]] = ..., committed: _Optional[_Union[PaxosProposal, _Mapping]] = ..., current: _Optional[_Union[Entry, _Mapping]] = ..., granted: _Optional[bool] = ..., stored: _Optional[bool] = ...) -> None: ...

@@ -1,8 +1,10 @@
 """A replica's side of granted ballots, on a real engine: a commit grants the ballot it
 asks for only if nothing above the committed one was promised, and a proposal sent
 under a grant (no prepare of its own) is accepted only while that grant is still the
-replica's highest promise and no write outside Paxos made the record newer. And the
-coordinator's side: a grant is used once, while fresh, by the same replica set."""
+replica's highest promise and no write outside Paxos made the record newer. A
+proposal sent ``commit_on_accept`` is committed and stored by the accept itself, and
+nothing is stored when it is refused. And the coordinator's side: a grant is used
+once, while fresh, by the same replica set."""
 
 from __future__ import annotations
 
@@ -43,10 +45,13 @@ def prepare(replica: PaxosReplica, ballot: Version) -> peer_pb2.PaxosReply:
 
 
 def propose(replica: PaxosReplica, ballot: Version, value: bytes,
-            granted_after: Version | None = None) -> peer_pb2.PaxosReply:
+            granted_after: Version | None = None, *, commit_on_accept: bool = False,
+            grant: Version | None = None) -> peer_pb2.PaxosReply:
     return asyncio.run(replica.propose(peer_pb2.PaxosProposeOp(
         **KEY, proposal=proposal_to_proto(Proposal(ballot, entry(ballot, value))),
-        granted_after=None if granted_after is None else version_to_proto(granted_after))))
+        granted_after=None if granted_after is None else version_to_proto(granted_after),
+        commit_on_accept=commit_on_accept,
+        grant=None if grant is None else version_to_proto(grant))))
 
 
 def commit(replica: PaxosReplica, ballot: Version, value: bytes,
@@ -114,6 +119,52 @@ def test_no_grant_asked_means_none_given(replica) -> None:
     assert reply.ok and not reply.granted
     assert engine.paxos_state("d", b"p", b"l").promised == B
     assert not propose(node, G, b"next", granted_after=B).ok
+
+
+def test_an_accept_that_completes_the_quorum_commits_stores_and_grants(replica) -> None:
+    node, engine = replica
+    assert prepare(node, B).ok
+    reply = propose(node, B, b"b", commit_on_accept=True, grant=G)
+    assert reply.ok and reply.stored and reply.granted
+    state = engine.paxos_state("d", b"p", b"l")
+    assert state.committed.entry.value == b"b" and state.accepted is None
+    assert state.promised == G
+    assert engine.get_entry("d", b"p", b"l").value == b"b"
+    # The grant is used like one given by a commit, and the next value stored likewise.
+    nxt = Version(300, 1)
+    reply = propose(node, G, b"next", granted_after=B, commit_on_accept=True, grant=nxt)
+    assert reply.ok and reply.stored and reply.granted
+    assert engine.get_entry("d", b"p", b"l").value == b"next"
+    assert engine.paxos_state("d", b"p", b"l").promised == nxt
+
+
+def test_a_refused_accept_that_would_have_committed_stores_nothing(replica) -> None:
+    node, engine = replica
+    assert prepare(node, G).ok  # another coordinator's higher ballot
+    refused = propose(node, B, b"b", commit_on_accept=True, grant=Version(300, 1))
+    assert not refused.ok and not refused.stored and not refused.granted
+    assert engine.get_entry("d", b"p", b"l") is None
+    state = engine.paxos_state("d", b"p", b"l")
+    assert state.committed is None and state.promised == G
+
+
+def test_a_granted_accept_after_a_plain_write_stores_nothing(replica) -> None:
+    node, engine = replica
+    assert committed_with_grant(node).granted
+    engine.apply("d", [Write(b"p", b"l", entry(Version(250, 3), b"plain"))])
+    refused = propose(node, G, b"next", granted_after=B, commit_on_accept=True)
+    assert not refused.ok and not refused.stored
+    assert engine.get_entry("d", b"p", b"l").value == b"plain"
+    assert engine.paxos_state("d", b"p", b"l").committed.entry.value == b"b"
+
+
+def test_an_accept_without_commit_on_accept_stores_nothing_until_the_commit(replica) -> None:
+    node, engine = replica
+    assert prepare(node, B).ok
+    reply = propose(node, B, b"b", grant=G)  # (a grant asked without it is ignored)
+    assert reply.ok and not reply.stored and not reply.granted
+    assert engine.get_entry("d", b"p", b"l") is None
+    assert engine.paxos_state("d", b"p", b"l").promised == B
 
 
 class Clock:

@@ -5,7 +5,9 @@ restart and is dropped with its dataset. The SDK's own SERIAL read (one hop, the
 asking a majority of replicas itself) answers without a coordinator, steps aside for a
 proposal in progress, and rides out a paused replica. A coordinator's next
 compare-and-set on a key skips the prepare under the ballot its replicas granted, and
-never once another round or a plain write touched the key."""
+never once another round or a plain write touched the key. With three replicas a
+round needs no commit phase: a peer's accept completes the quorum and stores the value,
+and a peer that refused it gets the value as a hint."""
 
 from __future__ import annotations
 
@@ -140,7 +142,8 @@ def paxos_events(cluster) -> dict[int, dict[str, float]]:
         samples = scrape(node_info(node.address, cluster.admin_token).metrics_address)
         counts[node.node_id] = {event: value(samples, "manhattan_paxos_total", event=event)
                                 for event in ("peek", "serial_read", "completed_in_progress",
-                                              "rounds", "granted_round", "granted_refused")}
+                                              "rounds", "granted_round", "granted_refused",
+                                              "committed_on_accept")}
     return counts
 
 
@@ -322,3 +325,48 @@ def test_a_value_with_a_ttl_always_takes_a_full_round(ds) -> None:
         after = paxos_events(cluster)
     assert grew(before, after, "granted_round")[0] == 0
     assert grew(before, after, "rounds")[0] == 1
+
+
+def stored(cluster, sid: str, pkey: bytes, lkey: bytes) -> list[bytes | None]:
+    """The record each node's own store holds for the key (a replica read, no repair)."""
+    values = []
+    for node in cluster.nodes:
+        reply = replica_op(cluster, node.node_id, peer_pb2.ReplicaOp(read=peer_pb2.ReadOp(
+            dataset=sid, keys=[types_pb2.Key(pkey=pkey, lkey=lkey)])))
+        [entry] = reply.entries
+        values.append(entry.value if entry.found else None)
+    return values
+
+
+def test_a_round_is_chosen_and_stored_on_two_replicas_without_a_commit_phase(ds) -> None:
+    cluster, token, name = ds
+    sid = storage_id(cluster, name)
+    before = paxos_events(cluster)
+    with only(cluster.node(1).address, token) as client:
+        dataset = client.dataset(name)
+        version = dataset.put("one-round", "k", "v0", if_absent=True)  # a full round
+        for i in range(1, 4):  # granted rounds
+            # Answered: a quorum already holds the record (a QUORUM read would see it).
+            assert stored(cluster, sid, b"one-round", b"k").count(f"v{i - 1}".encode()) >= 2
+            version = dataset.put("one-round", "k", f"v{i}", if_version=version)
+    after = paxos_events(cluster)
+    assert grew(before, after, "committed_on_accept") == [4, 0, 0]
+    assert grew(before, after, "granted_round")[0] == 3
+    assert eventually(lambda: stored(cluster, sid, b"one-round", b"k") == [b"v3"] * 3)
+
+
+def test_a_replica_that_refused_a_chosen_value_gets_it_as_a_hint(ds) -> None:
+    cluster, token, name = ds
+    sid = storage_id(cluster, name)
+    # Node 3 promised a ballot a minute ahead to a coordinator that never came back:
+    # it refuses node 1's proposals, node 2's accept makes them chosen.
+    ahead = types_pb2.Version(timestamp=pack(wall_clock_ms() + 60_000, 0), writer=9)
+    replica_op(cluster, 3, peer_pb2.ReplicaOp(paxos_prepare=peer_pb2.PaxosPrepareOp(
+        dataset=sid, pkey=b"refused", lkey=b"k", ballot=ahead)))
+    before = paxos_events(cluster)
+    with only(cluster.node(1).address, token) as client:
+        client.dataset(name).put("refused", "k", "v", if_absent=True)
+    after = paxos_events(cluster)
+    assert grew(before, after, "committed_on_accept")[0] == 1
+    assert eventually(lambda: stored(cluster, sid, b"refused", b"k") == [b"v"] * 3,
+                      timeout=30)
