@@ -216,6 +216,15 @@ class PaxosCoordinator(PaxosPhases):
             except Contended as contended:
                 self.stats["contended"] += 1
                 self._c._absorb(self._c.node_id, contended.promised.timestamp)
+            except Unavailable as down:
+                # Too few live replicas for the next round. "Nothing was done" (a retry
+                # is safe) is only true while nothing was proposed: an earlier proposal
+                # of this call may yet be chosen, so a blind resend could find it and
+                # fail its own condition on its own value.
+                if proposed:
+                    raise self._timeout(True, f"the next round could not start: "
+                                              f"{down.message}") from down
+                raise
             await self._backoff(attempt, deadline, proposed)
         raise self._timeout(proposed, f"gave up after {self.max_rounds} contended rounds")
 
