@@ -4,8 +4,9 @@ One client thread, one call at a time, one key, after a warm-up, in interleaved 
 (``targets.measure``):
 
 * compare-and-set of 100 B on one key: Manhattan ``put(if_version=...)`` (per-key
-  Paxos among 3 replicas: prepare, accept, commit, each a quorum round, and accept plus
-  commit alone under the ballot the last commit was granted; the value durable once a
+  Paxos among 3 replicas: a prepare round, then one round in which the coordinator's
+  own accept and a peer's make the value chosen and the peer stores it; the prepare
+  skipped under the ballot the last commit was granted; the value durable once a
   quorum accepted it: promises and accepts are fsynced) vs etcd's Txn comparing
   the key's mod revision and putting on success (Raft commit, fsynced)  target >= 0.5x.
   Each call swaps on the version the previous one returned, as a CAS loop does.
@@ -65,9 +66,10 @@ def _manhattan_cases(client: Client, pids: list[int]) -> list[Case]:
         Case(CAS, M_PLAIN, plain, pids, suite=NAME,
              note="for scale: an ordinary last-writer-wins put, one round to the replicas"),
         Case(CAS, M_CAS, cas, pids, suite=NAME,
-             note="per-key Paxos over 3 replicas through the key's primary: accept and "
-                  "commit under the ballot its last commit was granted (prepare, accept, "
-                  "commit when none is); promises and accepts fsynced (group commit)"),
+             note="per-key Paxos over 3 replicas through the key's primary: one round "
+                  "(the primary accepts, then a peer's accept commits and stores) under "
+                  "the ballot its last commit was granted (a prepare first when none "
+                  "is); promises and accepts fsynced"),
         Case(READ, M_READ, read, pids, suite=NAME,
              note="the SDK asks two replicas for their Paxos view at once (one hop) and "
                   "decides; a proposal in progress goes through a coordinator"),

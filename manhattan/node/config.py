@@ -113,6 +113,10 @@ class StorageSection(_Section):
     purge_budget: int = Field(10_000, gt=0)
     tombstone_grace_s: float = Field(10 * 24 * 3600, ge=0)
     default_durability: Durability = Durability.SYNC
+    # An fsync with none other asked for within the last millisecond runs on the event
+    # loop's thread, not a worker's, while fsyncs average under this (two thread
+    # hand-offs cost about as much as a fast fsync). 0: always in the worker thread.
+    inline_fsync_below_ms: float = Field(0.5, ge=0, le=10)
 
     @field_validator("default_durability", mode="before")
     @classmethod

@@ -101,7 +101,9 @@ class StorageNode:
         self.limits = LimitStore(self.items)
         self.audit = AuditLog(self.engine, config.node.id)
         self._executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="manhattan-io")
-        self.group_commit = GroupCommit(self.engine.sync, self._executor)
+        self.group_commit = GroupCommit(
+            self.engine.sync, self._executor,
+            inline_below_s=config.storage.inline_fsync_below_ms / 1000)
         self.membership = Membership(self.engine, config.node.id, initial_topology(config),
                                      vnodes=cluster.vnodes)
         self.detector = PhiAccrualDetector(threshold=cluster.phi_threshold,

@@ -1,4 +1,6 @@
-"""GroupCommit: concurrent durable() calls share fsync rounds, and none is acknowledged early."""
+"""GroupCommit: concurrent durable() calls share fsync rounds, and none is acknowledged early;
+with ``inline_below_s``, a lone fast fsync runs on the event loop's thread, and writers that
+come close together or a slow disk go back to shared rounds."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from manhattan.storage import GroupCommit
+from manhattan.storage.group_commit import QUIET_S
 
 
 class SlowSync:
@@ -38,6 +41,7 @@ def test_concurrent_waiters_share_one_sync_round() -> None:
     assert commit.waiters == 100
     assert sync.calls == commit.rounds
     assert 1 <= sync.calls <= 2
+    assert commit.inline_rounds == 0  # (not asked for)
 
 
 def test_waiters_arriving_over_time_need_far_fewer_rounds_than_waiters() -> None:
@@ -147,3 +151,75 @@ def test_a_cancelled_waiter_does_not_cancel_the_round_for_the_others() -> None:
 
     asyncio.run(main())
     assert sync.calls == 1
+
+
+def lone_waits(commit: GroupCommit, count: int) -> None:
+    """``count`` durable() calls, each alone: spaced more than QUIET_S apart."""
+    async def main() -> None:
+        for _ in range(count):
+            await commit.durable()
+            await asyncio.sleep(QUIET_S * 3)
+
+    asyncio.run(main())
+
+
+def test_a_lone_fast_fsync_runs_on_the_loop_thread_once_one_round_measured_it() -> None:
+    sync = SlowSync(0.0)
+    commit = GroupCommit(sync, inline_below_s=0.005)
+    lone_waits(commit, 6)
+    assert sync.calls == commit.rounds == 6
+    # The first, with no duration measured yet, went to a worker; the rest ran here.
+    assert commit.inline_rounds == 5
+    assert threading.get_ident() in sync.threads and len(sync.threads) == 2
+
+
+def test_close_writers_share_rounds_even_when_inline_is_allowed() -> None:
+    sync = SlowSync(0.0)
+    commit = GroupCommit(sync, inline_below_s=0.005)
+    lone_waits(commit, 2)  # measured: fast enough to inline
+    inline = commit.inline_rounds
+
+    async def main() -> None:
+        await asyncio.gather(*(commit.durable() for _ in range(50)))
+
+    asyncio.run(main())
+    # The first of the burst may go inline (nothing asked for just before it); the other
+    # 49 came within QUIET_S and shared worker rounds.
+    assert commit.inline_rounds - inline <= 1
+    assert commit.rounds - 2 <= 3
+
+
+def test_a_slow_disk_never_blocks_the_loop() -> None:
+    sync = SlowSync(0.02)
+    commit = GroupCommit(sync, inline_below_s=0.005)
+    lone_waits(commit, 4)
+    assert sync.calls == 4 and commit.inline_rounds == 0
+    assert threading.get_ident() not in sync.threads
+    assert commit.sync_time_s > 0.005
+
+
+def test_a_failing_inline_fsync_raises_in_its_caller_and_the_next_one_recovers() -> None:
+    failures = [OSError("fsync failed: disk gone")]
+
+    def sync() -> None:
+        if len(failures) == 1 and commit.rounds == 1:  # the first inline one fails
+            raise failures.pop()
+
+    commit = GroupCommit(sync, inline_below_s=0.005)
+
+    async def main() -> object:
+        await commit.durable()  # a worker round: measured
+        await asyncio.sleep(QUIET_S * 3)
+        try:
+            await commit.durable()
+        except OSError as exc:
+            failed: object = exc
+        else:
+            failed = None
+        await asyncio.sleep(QUIET_S * 3)
+        await commit.durable()
+        return failed
+
+    failed = asyncio.run(main())
+    assert isinstance(failed, OSError) and "disk gone" in str(failed)
+    assert commit.inline_rounds >= 1
