@@ -6,6 +6,8 @@ higher epoch (pushed by the admin API or learned through gossip) replaces it.
 
 from __future__ import annotations
 
+import time
+
 from collections.abc import Callable
 
 from manhattan.cluster.ranges import future_topology, in_transition
@@ -58,6 +60,8 @@ class Membership:
         if initial.epoch > topology.epoch:
             topology = initial
         self._set(topology)
+        # When this node last adopted a newer topology (monotonic seconds; never: -inf).
+        self.changed_at = float("-inf")
 
     def _set(self, topology: Topology) -> None:
         self.topology = topology
@@ -77,7 +81,12 @@ class Membership:
         if topology.epoch <= self.topology.epoch:
             return False
         self._set(topology)
+        self.changed_at = time.monotonic()
         return True
+
+    def settled(self, for_s: float) -> bool:
+        """No membership change is under way, and none was adopted here in ``for_s``."""
+        return self.future_ring is None and time.monotonic() - self.changed_at >= for_s
 
     def replicas(self, pkey: bytes, replication_factor: int) -> tuple[Member, ...]:
         """The preference list of ``pkey``."""

@@ -8,7 +8,9 @@ proposal here first, durably, and sends it to the peers marked ``commit_on_accep
 A peer's accept then completes the quorum at that ballot — the value is chosen — so
 the peer commits it at once and stores the record. Two replicas hold the record when
 the round answers, as after a commit phase; a peer that refused or failed gets the
-value as a hint once it is chosen.
+value as a hint once it is chosen. Only in a settled topology: during a membership
+change and for ``SETTLE_S`` after this node adopts a new one, rounds keep the commit
+phase, which reaches owners-to-be and every replica.
 
 A mixin of ``PaxosCoordinator``, which provides the attributes used.
 """
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
 
 # How long a refused proposal waits for its other answers (to know if every one refused).
 REFUSAL_GRACE_S = 0.25
+# How long after adopting a new topology a node keeps the commit phase in every round.
+SETTLE_S = 30.0
 # Told of a peer that failed or refused an operation.
 Miss = Callable[[Member], None]
 
@@ -136,7 +140,7 @@ class PaxosPhases:
         committed. ``Contended`` or ``Timeout`` when it was not; from the commit phase,
         ``Timeout`` (chosen, but too few replicas confirmed the commit). ``grant``: ask
         for a ballot for this coordinator's next round on the key."""
-        if self._commits_on_accept(spec, pkey, replicas, need):
+        if self._commits_on_accept(replicas, need):
             await self._accept_committing(spec, replicas, pkey, lkey, proposal, deadline,
                                           granted_after, grant)
             return
@@ -144,14 +148,14 @@ class PaxosPhases:
                            granted_after)
         await self._commit(spec, pkey, lkey, proposal, need, deadline, grant=grant)
 
-    def _commits_on_accept(self, spec: DatasetSpec, pkey: bytes, replicas: Sequence[Member],
-                           need: int) -> bool:
+    def _commits_on_accept(self, replicas: Sequence[Member], need: int) -> bool:
         """One round will do: a quorum is two, this node is one of the key's replicas
-        (its own accept first, so a peer's accept completes the quorum), and no range
-        is in motion (owners-to-be would need a commit of their own)."""
+        (its own accept first, so a peer's accept completes the quorum), and the
+        topology is settled: no change under way (owners-to-be need a commit of their
+        own), none adopted within ``SETTLE_S`` (while nodes may still disagree on a
+        key's replicas, rounds keep the commit phase, which reaches every replica)."""
         return need == 2 and any(m.id == self._c.node_id for m in replicas) and \
-            self._c.membership.write_replicas(pkey, spec.replication_factor) == \
-            self._c.membership.replicas(pkey, spec.replication_factor)
+            self._c.membership.settled(SETTLE_S)
 
     async def _accept_committing(self, spec: DatasetSpec, replicas: Sequence[Member],
                                  pkey: bytes, lkey: bytes, proposal: Proposal,
@@ -332,4 +336,4 @@ class PaxosPhases:
                       "in time; the outcome is unknown")
 
 
-__all__ = ["Contended", "PaxosPhases", "Promises", "REFUSAL_GRACE_S"]
+__all__ = ["Contended", "PaxosPhases", "Promises", "REFUSAL_GRACE_S", "SETTLE_S"]

@@ -1,5 +1,6 @@
 """Pending ranges, in process: while a member joins or leaves, writes also go to the
-owners-to-be of each range, and count them among the acknowledgements needed."""
+owners-to-be of each range, and count them among the acknowledgements needed; and when
+a topology counts as settled (no change under way or recently adopted)."""
 
 from __future__ import annotations
 
@@ -52,6 +53,28 @@ def test_a_leaving_node_hands_its_writes_to_the_next_owner(tmp_path):
                 assert set(writes) == natural and len(writes) == 3
         settled = Topology(3, tuple(Member(i, f"h:{i}") for i in (1, 2, 3)))
         assert membership.update(settled) and membership.future_ring is None
+    finally:
+        engine.close()
+
+
+def test_a_topology_is_settled_once_no_change_is_under_way_or_recent(tmp_path):
+    engine, membership = _membership(tmp_path, {1: MemberState.NORMAL, 2: MemberState.NORMAL,
+                                                3: MemberState.NORMAL, 4: MemberState.JOINING})
+    try:
+        assert not membership.settled(0.0)  # a join under way
+        done = Topology(3, tuple(Member(i, f"h:{i}") for i in (1, 2, 3, 4)))
+        assert membership.update(done)
+        assert membership.settled(0.0) and not membership.settled(30.0)  # just adopted
+        membership.changed_at -= 31.0
+        assert membership.settled(30.0)
+        assert not membership.update(done)  # the same epoch again changes nothing
+        assert membership.settled(30.0)
+    finally:
+        engine.close()
+    # A node that starts on a settled topology (its own stored one) is settled at once.
+    engine, membership = _membership(tmp_path / "fresh", {1: MemberState.NORMAL})
+    try:
+        assert membership.settled(30.0)
     finally:
         engine.close()
 
