@@ -7,7 +7,6 @@ higher epoch (pushed by the admin API or learned through gossip) replaces it.
 from __future__ import annotations
 
 import time
-
 from collections.abc import Callable
 
 from manhattan.cluster.ranges import future_topology, in_transition

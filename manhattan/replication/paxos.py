@@ -230,8 +230,8 @@ class PaxosCoordinator(PaxosPhases):
 
     async def _granted_round(self, spec: DatasetSpec, pkey: bytes, lkey: bytes,
                              grant: Grant, entry: Entry, deadline: float) -> CasOutcome:
-        """Propose ``entry`` under the granted ballot (no prepare), then commit;
-        ``Contended`` when a quorum did not accept it."""
+        """Propose ``entry`` under the granted ballot (no prepare) and get it committed
+        (``_choose``); ``Contended`` when a quorum did not accept it."""
         replicas = self._c.membership.replicas(pkey, spec.replication_factor)
         need = len(replicas) // 2 + 1
         live = self._c._check_live(replicas, need, Consistency.SERIAL)

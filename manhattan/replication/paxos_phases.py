@@ -189,14 +189,15 @@ class PaxosPhases:
         except Contended as refused:  # accepted here, it may yet be chosen
             raise Contended(refused.promised, all_refused=False) from None
         chosen = True
+        if not any(reply.stored for reply in answers.values()):
+            # A peer predating commit_on_accept accepted without committing: the commit
+            # phase as before (it reaches, or hints, every replica itself).
+            await self._commit(spec, pkey, lkey, proposal, 2, deadline, grant=grant)
+            return
         absent = [m for m in self._c.membership.replicas(pkey, spec.replication_factor)
                   if m not in replicas]
         for member in missed + absent:
             self._hint(member, commit.paxos_commit)
-        if not any(reply.stored for reply in answers.values()):
-            # A peer predating commit_on_accept accepted without committing.
-            await self._commit(spec, pkey, lkey, proposal, 2, deadline, grant=grant)
-            return
         answers[me] = await self._local.commit(commit.paxos_commit)
         self.stats["committed_on_accept"] += 1
         if ballot is not None:

@@ -49,7 +49,6 @@ class GroupCommit:
 
     async def durable(self) -> None:
         """Return once every write applied before this call is fsynced."""
-        loop = asyncio.get_running_loop()
         self.waiters += 1
         now = time.monotonic()
         quiet, self._last_asked = now - self._last_asked >= QUIET_S, now
@@ -58,6 +57,7 @@ class GroupCommit:
             self.inline_rounds += 1
             self.rounds += 1
             return
+        loop = asyncio.get_running_loop()
         if self._next_round is None:
             self._next_round = loop.create_future()
         round_done = self._next_round

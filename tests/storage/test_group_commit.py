@@ -199,16 +199,17 @@ def test_a_slow_disk_never_blocks_the_loop() -> None:
 
 
 def test_a_failing_inline_fsync_raises_in_its_caller_and_the_next_one_recovers() -> None:
-    failures = [OSError("fsync failed: disk gone")]
+    calls: list[int] = []  # the thread of each sync
 
     def sync() -> None:
-        if len(failures) == 1 and commit.rounds == 1:  # the first inline one fails
-            raise failures.pop()
+        calls.append(threading.get_ident())
+        if len(calls) == 2:  # the first inline one (the first measured in a worker)
+            raise OSError("fsync failed: disk gone")
 
     commit = GroupCommit(sync, inline_below_s=0.005)
 
     async def main() -> object:
-        await commit.durable()  # a worker round: measured
+        await commit.durable()
         await asyncio.sleep(QUIET_S * 3)
         try:
             await commit.durable()
@@ -222,4 +223,6 @@ def test_a_failing_inline_fsync_raises_in_its_caller_and_the_next_one_recovers()
 
     failed = asyncio.run(main())
     assert isinstance(failed, OSError) and "disk gone" in str(failed)
-    assert commit.inline_rounds >= 1
+    loop_thread = threading.get_ident()
+    assert calls[0] != loop_thread and calls[1:] == [loop_thread, loop_thread]
+    assert commit.inline_rounds == 1  # the failed one is not counted as a round
