@@ -161,8 +161,8 @@ class PaxosCoordinator(PaxosPhases):
         mine: set[Version] = set()
         proposed = False
         deadline = self._c._deadline(timeout)
-        grant = self._grants.take((spec.storage_id, pkey, lkey), self._owners(spec, pkey)) \
-            if may_skip_prepare else None
+        grant = self._grants.take((spec.storage_id, pkey, lkey), tuple(
+            m.id for m in self._participants(spec, pkey)[0])) if may_skip_prepare else None
         if grant is not None and condition(self._c._visible(pkey, lkey, grant.committed)):
             entry = make_entry(grant.ballot)
             mine.add(entry.version)
@@ -232,8 +232,7 @@ class PaxosCoordinator(PaxosPhases):
                              grant: Grant, entry: Entry, deadline: float) -> CasOutcome:
         """Propose ``entry`` under the granted ballot (no prepare) and get it committed
         (``_choose``); ``Contended`` when a quorum did not accept it."""
-        replicas = self._c.membership.replicas(pkey, spec.replication_factor)
-        need = len(replicas) // 2 + 1
+        replicas, need = self._participants(spec, pkey)
         live = self._c._check_live(replicas, need, Consistency.SERIAL)
         proposal = Proposal(grant.ballot, entry)
         try:

@@ -32,6 +32,7 @@ from manhattan.replication.paxos_replica import (
     version_to_proto,
 )
 from manhattan.replication.peer_link import PeerUnreachable
+from manhattan.replication.quorums import write_acks
 from manhattan.replication.read_repair import newest
 from manhattan.replication.wire import entry_from_proto
 from manhattan.storage import Entry, UnknownDataset, Version, Write
@@ -81,8 +82,7 @@ class PaxosPhases:
 
     async def _prepare(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, deadline: float,
                        peek: bool = False) -> tuple[list[Member], int, Version, Promises]:
-        replicas = self._c.membership.replicas(pkey, spec.replication_factor)
-        need = len(replicas) // 2 + 1
+        replicas, need = self._participants(spec, pkey)
         live = self._c._check_live(replicas, need, Consistency.SERIAL)
         ballot = Version(0 if peek else self._c.clock.now(), self._c.node_id)
         if not peek:
@@ -252,16 +252,31 @@ class PaxosPhases:
 
     def _keep_grant(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal,
                     ballot: Version, answers: dict[Member, peer_pb2.PaxosReply]) -> None:
-        """Keep ``ballot`` for the next round on the key if a quorum of its current
-        replicas granted it with the commit of ``proposal``."""
-        owners = self._owners(spec, pkey)
-        granted = sum(1 for m, reply in answers.items() if reply.granted and m.id in owners)
-        if granted >= len(owners) // 2 + 1:
+        """Keep ``ballot`` for the next round on the key if as many of its current
+        participants as a round needs granted it with the commit of ``proposal``."""
+        members, need = self._participants(spec, pkey)
+        ids = tuple(m.id for m in members)
+        granted = sum(1 for m, reply in answers.items() if reply.granted and m.id in ids)
+        if granted >= need:
             self._grants.keep((spec.storage_id, pkey, lkey), ballot, proposal.ballot,
-                              proposal.entry, owners)
+                              proposal.entry, ids)
+
+    def _participants(self, spec: DatasetSpec, pkey: bytes) -> tuple[tuple[Member, ...], int]:
+        """Who a round on ``pkey`` asks, and how many must answer: the key's replicas
+        and a quorum of them, and while a membership change moves the key, its
+        owners-to-be too, every one of them counted on top of the quorum (as for
+        writes, and Cassandra's lightweight transactions during range movements). A
+        value chosen during the change is then held by a quorum of the replica set
+        before it and of the one after it: a round on either side of the switch, or
+        on a node that adopted it later than another, meets it. (Without the
+        owners-to-be, a value accepted by the leaving replica and one other could be
+        missing from a quorum of the new set, and be chosen over.)"""
+        members = self._c.membership.write_replicas(pkey, spec.replication_factor)
+        return members, write_acks(self._c.membership, pkey, members,
+                                   spec.replication_factor, Consistency.QUORUM)
 
     def _owners(self, spec: DatasetSpec, pkey: bytes) -> tuple[int, ...]:
-        """Ids of the key's replica set now (the Paxos quorum's members)."""
+        """Ids of the key's replica set now."""
         return tuple(m.id for m in self._c.membership.replicas(pkey, spec.replication_factor))
 
     # -- sending -----------------------------------------------------------------

@@ -40,11 +40,17 @@ def storage_id(cluster, name: str) -> str:
 
 def replica_op(cluster, node_id: int, op: peer_pb2.ReplicaOp) -> peer_pb2.ReplicaReply:
     """One replica operation on ``node_id``'s peer stream, as a coordinator sends it."""
+    return replica_call(cluster.node(node_id).address, cluster.admin_token, op)
+
+
+def replica_call(address: str, admin_token: str, op: peer_pb2.ReplicaOp
+                 ) -> peer_pb2.ReplicaReply:
+    """One replica operation on the peer stream of the node at ``address``."""
     op.id = 1
-    with grpc.insecure_channel(cluster.node(node_id).address) as channel:
+    with grpc.insecure_channel(address) as channel:
         replies = peer_pb2_grpc.PeerStub(channel).Replicate(
             iter([peer_pb2.ReplicaBatch(ops=[op])]),
-            metadata=(("authorization", f"Bearer {cluster.admin_token}"),), timeout=10)
+            metadata=(("authorization", f"Bearer {admin_token}"),), timeout=10)
         [reply] = next(replies).replies
     assert reply.code == 0, reply.message
     return reply
