@@ -23,7 +23,7 @@ from manhattan.storage.engine import Datasets, Figures
 from manhattan.tenancy import (
     ADMIN, Catalog, DatasetSpec, Principal, TenantInfo, TokenStore, check_name, normalise_spec,
 )
-from manhattan.node.metadata_wiring import NodeMetadata
+from manhattan.node.metadata_wiring import CATCH_UP_S, NodeMetadata
 from manhattan.tenancy.catalog import dataset_name, qualified
 from manhattan.tenancy.tokens import TokenRecord, new_token
 from manhattan.types import Consistency, Durability
@@ -288,7 +288,9 @@ class AdminService(SnapshotRpcs, admin_pb2_grpc.AdminServicer):
         self._auth.admin(context.invocation_metadata())
         if self._metadata is None:
             raise InvalidRequest("this node runs without a metadata log (metadata.enabled)")
-        await self._metadata.join(list(request.voters))
+        remaining = context.time_remaining()
+        await self._metadata.join(list(request.voters),
+                                  CATCH_UP_S if remaining is None else min(remaining, CATCH_UP_S))
         return admin_pb2.JoinMetadataResponse(status=self._metadata.info()["metadata"])
 
     # -- tokens -----------------------------------------------------------------

@@ -28,6 +28,9 @@ APPLIED_PREFIX = b"metadata/applied/"
 _IMPORTED_KEY = b"metadata/imported"
 _JOINED_KEY = b"metadata/joined"  # the voters a node added to a cluster follows
 CATCH_UP_TIMEOUT_S = 5.0  # one catch-up barrier (callers wait at most their deadline)
+# How long a node being added may take to catch up on the whole log (a driver's
+# JoinMetadata call waits that long: a learner of a long log on a loaded host took 11 s).
+CATCH_UP_S = 60.0
 
 
 REMOVAL_CHECK_TICKS = 50  # x 0.1 s: a voter without a majority asks its peers this often
@@ -167,10 +170,11 @@ class NodeMetadata:
         return MetadataLog(settings, on_applied=self.mirror.applied,
                            on_restored=self.mirror.restored)
 
-    async def join(self, voters: list[str]) -> None:
+    async def join(self, voters: list[str], timeout: float = CATCH_UP_S) -> None:
         """Follow another cluster's log as a learner (a node being added to it), or, once
         a learner of it, vote in it (``voters`` lists this node's own Raft endpoint). Only
-        a node without metadata of its own may join: nothing of it would survive."""
+        a node without metadata of its own may join: nothing of it would survive. A
+        learner answers once caught up, within ``timeout``; asked again, it waits again."""
         if not voters or len(voters) > 2 * MAX_VOTERS:
             raise InvalidRequest(f"voters must list 1 to {2 * MAX_VOTERS} endpoints")
         for voter in voters:
@@ -181,7 +185,7 @@ class NodeMetadata:
         promote = own_raft_address(self.config) in voters
         if set(voters) == set(current.voters) or (promote and current.votes):
             if not (promote and current.votes):
-                await self.caught_up()
+                await self.caught_up(timeout)
             # Told again to vote (a driver resuming a change whose first driver died
             # after promoting this node): this member waits for the log to add it, so
             # it cannot catch up before the driver commits that.
@@ -201,7 +205,7 @@ class NodeMetadata:
             log.info("voting in the metadata log of %s", ", ".join(voters))
             return
         log.info("following the metadata log of %s as a learner", ", ".join(voters))
-        await self.caught_up()
+        await self.caught_up(timeout)
 
     def _restart_log(self, voters: list[str], kind: str) -> None:
         """Follow (or vote in) the log of ``voters`` with a fresh journal: a member
@@ -240,7 +244,7 @@ class NodeMetadata:
                     ", ".join(view.voters))
         self._restart_log(view.voters, "removed")
 
-    async def caught_up(self, timeout: float = 10.0) -> None:
+    async def caught_up(self, timeout: float = CATCH_UP_S) -> None:
         """Return once this node has applied everything committed so far: a node being
         added must know every dataset before it plans what to pull."""
         await self.log.barrier(timeout)
