@@ -65,12 +65,13 @@ class PeerService(peer_pb2_grpc.PeerServicer):
         catalog_snapshot: Callable[[], peer_pb2.CatalogSnapshot],
         on_catalog: Callable[[peer_pb2.CatalogSnapshot], Awaitable[None]],
         max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
+        topology_epoch: Callable[[], int] = lambda: 0,
     ) -> None:
         self._node_id = node_id
         self._max_reply = message_budget(max_message_bytes)
         self._engine = engine
         self._group_commit = group_commit
-        self._paxos = PaxosReplica(engine, group_commit)
+        self._paxos = PaxosReplica(engine, group_commit, topology_epoch)
         self._auth = auth
         self._hlc = hlc
         self._clock = clock  # stamps increments this node owns (counters)

@@ -235,7 +235,8 @@ class StorageNode:
                         on_topology=state.adopt_topology,
                         catalog_snapshot=state.catalog_snapshot,
                         on_catalog=state.merge_catalog,
-                        max_message_bytes=self.config.limits.max_message_bytes)
+                        max_message_bytes=self.config.limits.max_message_bytes,
+                        topology_epoch=lambda: self.membership.epoch)
         add_servicer(server, self.peer_service, peer_pb2.DESCRIPTOR.services_by_name["Peer"])
         self.operations.register(server, auth)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)

@@ -89,7 +89,7 @@ class PaxosPhases:
             self.stats["rounds"] += 1
         op = peer_pb2.ReplicaOp(paxos_prepare=peer_pb2.PaxosPrepareOp(
             dataset=spec.storage_id, pkey=pkey, lkey=lkey, ballot=version_to_proto(ballot),
-            peek=peek))
+            peek=peek, topology_epoch=self._c.membership.epoch))
         answers = await self._quorum(live, op, need, deadline, "prepare")
         return live, need, ballot, self._merge(answers)
 
@@ -209,15 +209,15 @@ class PaxosPhases:
         op = self._propose_op(spec, pkey, lkey, proposal, granted_after)
         await self._quorum(replicas, op, need, deadline, "propose")
 
-    @staticmethod
-    def _propose_op(spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal,
+    def _propose_op(self, spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal,
                     granted_after: Version | None, grant: Version | None = None, *,
                     commit_on_accept: bool = False) -> peer_pb2.ReplicaOp:
         return peer_pb2.ReplicaOp(paxos_propose=peer_pb2.PaxosProposeOp(
             dataset=spec.storage_id, pkey=pkey, lkey=lkey,
             proposal=proposal_to_proto(proposal),
             granted_after=ballot_to_proto(granted_after),
-            commit_on_accept=commit_on_accept, grant=ballot_to_proto(grant)))
+            commit_on_accept=commit_on_accept, grant=ballot_to_proto(grant),
+            topology_epoch=self._c.membership.epoch))
 
     @staticmethod
     def _commit_op(spec: DatasetSpec, pkey: bytes, lkey: bytes, proposal: Proposal,

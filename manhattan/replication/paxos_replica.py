@@ -11,6 +11,9 @@ nodes' own replica and peers (``node/peer_service.py``) answer through this clas
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from manhattan.errors import StaleTopology
 from manhattan.proto.v1 import peer_pb2, types_pb2
 from manhattan.replication.wire import entry_from_proto, entry_to_proto
 from manhattan.storage import GroupCommit, Version, Write
@@ -50,11 +53,26 @@ def proposal_from_proto(message: peer_pb2.PaxosProposal) -> Proposal | None:
 
 
 class PaxosReplica:
-    """Answers Paxos operations against the local engine (a ``RocksPaxosState``)."""
+    """Answers Paxos operations against the local engine (a ``RocksPaxosState``).
+    ``topology_epoch``: this node's, to refuse prepares and proposals from a coordinator
+    that missed a whole membership change (``check_epoch``)."""
 
-    def __init__(self, engine: object, group_commit: GroupCommit) -> None:
+    def __init__(self, engine: object, group_commit: GroupCommit,
+                 topology_epoch: Callable[[], int] = lambda: 0) -> None:
         self._engine = engine
         self._group_commit = group_commit
+        self._topology_epoch = topology_epoch
+
+    def check_epoch(self, theirs: int) -> None:
+        """StaleTopology when a coordinator's epoch is more than one behind this node's.
+        A change moves a topology on twice (its start, then its switch or abort), and a
+        round on either side of one step shares a quorum with the other (owners-to-be
+        count in rounds during a change); two steps apart, the old replica set and the
+        new one may share none. 0: a coordinator that does not say."""
+        mine = self._topology_epoch()
+        if theirs and theirs + 1 < mine:
+            raise StaleTopology(f"the coordinator's topology (epoch {theirs}) is more than "
+                                f"one change behind this replica's (epoch {mine})")
 
     async def _durable(self) -> None:
         await self._group_commit.durable()
@@ -64,6 +82,8 @@ class PaxosReplica:
         only peeks); answer with what was accepted and committed, and the stored
         version of the key."""
         ballot = version_from_proto(op.ballot)
+        if not op.peek:
+            self.check_epoch(op.topology_epoch)
 
         def promise(state: PaxosState) -> tuple[PaxosState, bool]:
             if ballot <= state.promised:
@@ -93,6 +113,7 @@ class PaxosReplica:
         proposal = proposal_from_proto(op.proposal)
         if proposal is None:
             raise ValueError("a proposal needs a ballot")
+        self.check_epoch(op.topology_epoch)
         granted_after = version_from_proto(op.granted_after)
         granted = granted_after != NO_BALLOT
         stored = self._engine.get_entry(op.dataset, op.pkey, op.lkey) if granted else None

@@ -251,21 +251,23 @@ class PaxosProposal(_message.Message):
     def __init__(self, ballot: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., none: _Optional[bool] = ..., entry: _Optional[_Union[Entry, _Mapping]] = ...) -> None: ...
 
 class PaxosPrepareOp(_message.Message):
-    __slots__ = ("dataset", "pkey", "lkey", "ballot", "peek")
+    __slots__ = ("dataset", "pkey", "lkey", "ballot", "peek", "topology_epoch")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     PKEY_FIELD_NUMBER: _ClassVar[int]
     LKEY_FIELD_NUMBER: _ClassVar[int]
     BALLOT_FIELD_NUMBER: _ClassVar[int]
     PEEK_FIELD_NUMBER: _ClassVar[int]
+    TOPOLOGY_EPOCH_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     pkey: bytes
     lkey: bytes
     ballot: _types_pb2.Version
     peek: bool
-    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., ballot: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., peek: _Optional[bool] = ...) -> None: ...
+    topology_epoch: int
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., ballot: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., peek: _Optional[bool] = ..., topology_epoch: _Optional[int] = ...) -> None: ...
 
 class PaxosProposeOp(_message.Message):
-    __slots__ = ("dataset", "pkey", "lkey", "proposal", "granted_after", "commit_on_accept", "grant")
+    __slots__ = ("dataset", "pkey", "lkey", "proposal", "granted_after", "commit_on_accept", "grant", "topology_epoch")
     DATASET_FIELD_NUMBER: _ClassVar[int]
     PKEY_FIELD_NUMBER: _ClassVar[int]
     LKEY_FIELD_NUMBER: _ClassVar[int]
@@ -273,6 +275,7 @@ class PaxosProposeOp(_message.Message):
     GRANTED_AFTER_FIELD_NUMBER: _ClassVar[int]
     COMMIT_ON_ACCEPT_FIELD_NUMBER: _ClassVar[int]
     GRANT_FIELD_NUMBER: _ClassVar[int]
+    TOPOLOGY_EPOCH_FIELD_NUMBER: _ClassVar[int]
     dataset: str
     pkey: bytes
     lkey: bytes
@@ -280,7 +283,8 @@ class PaxosProposeOp(_message.Message):
     granted_after: _types_pb2.Version
     commit_on_accept: bool
     grant: _types_pb2.Version
-    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., proposal: _Optional[_Union[PaxosProposal, _Mapping]] = ..., granted_after: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., commit_on_accept: _Optional[bool] = ..., grant: _Optional[_Union[_types_pb2.Version, _Mapping]] = ...) -> None: ...
+    topology_epoch: int
+    def __init__(self, dataset: _Optional[str] = ..., pkey: _Optional[bytes] = ..., lkey: _Optional[bytes] = ..., proposal: _Optional[_Union[PaxosProposal, _Mapping]] = ..., granted_after: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., commit_on_accept: _Optional[bool] = ..., grant: _Optional[_Union[_types_pb2.Version, _Mapping]] = ..., topology_epoch: _Optional[int] = ...) -> None: ...
 
 class PaxosCommitOp(_message.Message):
     __slots__ = ("dataset", "pkey", "lkey", "proposal", "sync", "grant")
