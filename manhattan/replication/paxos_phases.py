@@ -271,9 +271,12 @@ class PaxosPhases:
         on a node that adopted it later than another, meets it. (Without the
         owners-to-be, a value accepted by the leaving replica and one other could be
         missing from a quorum of the new set, and be chosen over.)"""
-        members = self._c.membership.write_replicas(pkey, spec.replication_factor)
-        return members, write_acks(self._c.membership, pkey, members,
-                                   spec.replication_factor, Consistency.QUORUM)
+        membership = self._c.membership
+        members = membership.write_replicas(pkey, spec.replication_factor)
+        if membership.future_ring is None:  # no change under way (one ring lookup)
+            return members, len(members) // 2 + 1
+        return members, write_acks(membership, pkey, members, spec.replication_factor,
+                                   Consistency.QUORUM)
 
     def _owners(self, spec: DatasetSpec, pkey: bytes) -> tuple[int, ...]:
         """Ids of the key's replica set now."""
