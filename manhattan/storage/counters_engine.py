@@ -46,9 +46,9 @@ class RocksCounters(RocksBase):
         None (nothing written) when no state is stored and not ``absent_ok``: the caller
         reads the other replicas first (this node may have lost its disk, and its shard
         must grow from what they hold, never restart from zero)."""
-        family, handle = self._family(dataset)
         key = pkey_prefix(pkey) + lkey
         with self._write_lock:
+            family, handle = self._family(dataset)  # (not dropped meanwhile: see _family)
             raw = family.get(key)
             current = decode_entry(raw) if raw is not None else None
             if current is None and not absent_ok:

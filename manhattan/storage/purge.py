@@ -35,11 +35,11 @@ class RocksPurge(RocksBase):
         if dataset not in names:
             dataset, resume = names[0], b""
         while visited < budget:
-            family, handle = self._families.get(dataset, (None, None))
             batch = WriteBatch(raw_mode=True)
             written: list[bytes] = []
             finished = True
-            with self._write_lock:
+            with self._write_lock:  # (a drop takes it: the family stays while we write)
+                family, handle = self._families.get(dataset, (None, None))
                 if family is not None:
                     for key, raw in self._range(family, resume, None, False):
                         visited += 1

@@ -53,6 +53,7 @@ class RocksRawRanges(RocksBase):
         batch = WriteBatch(raw_mode=True)
         applied = 0
         with self._write_lock:
+            family, handle = self._family(dataset)  # (not dropped meanwhile: see _family)
             stored = family.get([k for k, _ in items])
             newest: dict[bytes, Version] = {}
             merged: dict[bytes, bytes] = {}  # counter states written by this batch
@@ -84,10 +85,10 @@ class RocksRawRanges(RocksBase):
     def delete_range(self, dataset: str, ranges: Sequence[tuple[bytes, bytes | None]]) -> None:
         """Drop every record in the [lower, upper) storage-key ranges (upper None: to the
         end) in one batch: how an old owner forgets ranges it gave away."""
-        _, handle = self._family(dataset)
         batch = WriteBatch(raw_mode=True)
-        for lower, upper in ranges:
-            batch.delete_range(lower, upper if upper is not None else b"\xff" * 8, handle)
         with self._write_lock:
+            _, handle = self._family(dataset)  # (not dropped meanwhile: see _family)
+            for lower, upper in ranges:
+                batch.delete_range(lower, upper if upper is not None else b"\xff" * 8, handle)
             self._db.write(batch, self._synced)
             self.changes.reset(dataset)

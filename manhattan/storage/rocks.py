@@ -143,6 +143,7 @@ class RocksEngine(RocksCounters, RocksPaxosState, RocksPurge, RocksRawRanges, Ro
         batch = WriteBatch(raw_mode=True)
         applied: list[bool] = []
         with self._write_lock:
+            family, handle = self._family(dataset)  # (not dropped meanwhile: see _family)
             # One multi-get for the stored versions: far cheaper than a get per record.
             stored = family.get(keys) if keys else []
             newest: dict[bytes, Version] = {}
