@@ -19,7 +19,7 @@ import grpc
 
 from manhattan.client.errors import from_rpc_error
 from manhattan.client.sync import Client
-from manhattan.errors import InvalidRequest
+from manhattan.errors import InvalidRequest, NodeUnreachable
 from manhattan.proto.v1 import ops_pb2
 
 _Kind = ops_pb2.MembershipChangeRequest
@@ -134,15 +134,31 @@ class ClusterOps:
 
     def _change(self, request: ops_pb2.MembershipChangeRequest,
                 endpoint: str | None) -> Iterator[MembershipProgress]:
-        if endpoint is None:
+        """The change's progress, run by ``endpoint``, or else by the first live member
+        that takes the connection: a member the cluster still reports alive may have
+        just died, and a connection refused started nothing, so the next one is asked."""
+        if endpoint is not None:
+            candidates = [endpoint]
+        else:
             topology = self._client.admin.topology()
-            live = [m for m in topology.members
-                    if m.alive and m.state == "normal" and m.id != request.node_id]
-            if not live:
+            candidates = [m.address for m in topology.members
+                          if m.alive and m.state == "normal" and m.id != request.node_id]
+            if not candidates:
                 raise InvalidRequest("no live member to run the change")
-            endpoint = live[0].address
-        for message in self._stream(endpoint, "ChangeMembership", request):
-            yield _membership(message)
+        for index, address in enumerate(candidates):
+            stream = self._stream(address, "ChangeMembership", request)
+            try:
+                first = next(stream)
+            except StopIteration:
+                return
+            except NodeUnreachable:
+                if index == len(candidates) - 1:
+                    raise
+                continue
+            yield _membership(first)
+            for message in stream:
+                yield _membership(message)
+            return
 
     def add_node(self, address: str, *, zone: str = "", weight: int = 0,
                  via: str | None = None) -> Iterator[MembershipProgress]:

@@ -241,6 +241,22 @@ def test_a_join_resumes_after_the_joining_node_is_killed_mid_stream(tmp_path):
         local.stop()
 
 
+def test_a_change_goes_to_the_next_member_when_the_first_reported_alive_is_dead(tmp_path):
+    # Slow failure detection: node 1, just killed, is still reported alive for seconds.
+    local = start_cluster(tmp_path / "c", 3, cluster={"ping_interval_s": 5.0})
+    try:
+        local.node(1).kill()
+        with only(local.node(2).address, local.admin_token) as admin:
+            assert next(m.alive for m in admin.admin.topology().members if m.id == 1)
+            # Node 1 refuses the connection (nothing started): node 2 runs the request,
+            # and answers it (there is nothing to abort), where the operator once got
+            # "cannot connect to node 1".
+            with pytest.raises(ManhattanError, match="no membership change is under way"):
+                list(ClusterOps(admin).abort())
+    finally:
+        local.stop()
+
+
 def test_replace_and_remove_dead_nodes(tmp_path):
     local = start_cluster(tmp_path / "c", 4)
     extra: NodeProcess | None = None
