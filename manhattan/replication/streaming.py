@@ -43,6 +43,7 @@ from manhattan.replication.antientropy.exchange import (
     MESSAGE_BYTES, ExchangeFailed, Exchanger, Throttle,
 )
 from manhattan.replication.hints import HintStore
+from manhattan.storage import UnknownDataset
 from manhattan.storage.engine import Datasets, Durable, MetaStore, RawRanges
 from manhattan.tenancy import Catalog
 
@@ -448,8 +449,11 @@ class Transfers:
                 if topology.member(me) is not None else [(0, 1 << 32)]
             bounds = [range_bounds(s, e) for s, e in ranges]
             if bounds:
-                await asyncio.get_running_loop().run_in_executor(
-                    self.executor, self.engine.delete_range, spec.storage_id, bounds)
+                try:
+                    await asyncio.get_running_loop().run_in_executor(
+                        self.executor, self.engine.delete_range, spec.storage_id, bounds)
+                except UnknownDataset:
+                    continue  # dropped meanwhile: nothing of it is left to clean up
                 dropped += len(bounds)
         self._forget_hints_of_former_members()
         self.engine.meta_put(_CLEANED_KEY, str(topology.epoch).encode())
