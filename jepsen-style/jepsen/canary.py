@@ -133,10 +133,15 @@ class Canary:
     def holding_partition(self) -> Iterator[None]:
         """``agreement``: node 1 cut from the others while a tenant is created through the
         majority, held through the snapshot rounds (past their bound)."""
+        c = self.cluster
         if "agreement" not in self.kinds:
             yield
             return
-        c = self.cluster
+        if c.net.mode == "proxy":  # Raft names voters by endpoint: its links go direct
+            c.net.notes.append("agreement canary not run: in proxy mode the metadata "
+                               "log's links are not cut")
+            yield
+            return
         ids = sorted(c.nodes)
         links = partition_links("partition-one", ids, [ids[0]])
         c.net.cut(links)

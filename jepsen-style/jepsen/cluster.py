@@ -13,6 +13,7 @@ from pathlib import Path
 
 import tomli_w
 
+from manhattan.metadata.log import raft_address
 from manhattan.node.process import wait_serving
 from manhattan.tenancy import generate_admin_token
 
@@ -70,8 +71,13 @@ class Node:
             "repair": dict(NODE_REPAIR_CONFIG),
             "storage": dict(NODE_STORAGE_CONFIG),
             "limits": dict(NODE_LIMITS_CONFIG),
+            # Raft names a voter by its endpoint, so every node must give each voter the
+            # same one: its own, never a proxy of this viewer's (in proxy mode the
+            # metadata log's traffic is then not faulted; in namespaces, the same as
+            # the default).
             "cluster": {**NODE_CLUSTER_CONFIG, "members": [
-                {"id": m, "address": self.net.member_address(self.id, m)} for m in members]},
+                {"id": m, "address": self.net.member_address(self.id, m),
+                 "metadata_address": raft_address(self.net.listen(m))} for m in members]},
         }
         self.dir.mkdir(parents=True, exist_ok=True)
         with open(self.config_path, "wb") as fh:

@@ -164,12 +164,15 @@ def test_every_checker_fails_its_canary_and_names_it(tmp_path: Path) -> None:
     # the injections come after convergence is measured, and write every replica alike
     assert report["divergent_keys"] == 0 and report["acked_writes_lost"] == 1
     notes = [e.split("canary: ", 1)[1] for e in report["errors"] if e.startswith("canary:")]
-    assert len(notes) == 11, notes  # set and set-reads share one erased element
+    # (Behind TCP proxies, without namespaces, the metadata log's links cannot be cut:
+    # the agreement canary is not run, and the run says so.)
+    proxied = report["network"]["mode"] == "proxy"
+    assert len(notes) == 11 - proxied, notes  # set and set-reads share one erased element
     r = report["results"]
     failed = {report["check_ids"][k] for k, ok in report["checks"].items() if not ok}
     assert failed == {"set-lost", "set-reads", "causal", "cas", "zombies", "counter", "size",
-                      "admin-changes", "metadata-agreement", "revocation", "tenant-isolation",
-                      "membership"}
+                      "admin-changes", "revocation", "tenant-isolation", "membership",
+                      *(() if proxied else ("metadata-agreement",))}
 
     def named(prefix: str) -> list[str]:
         return next(n for n in notes if n.startswith(prefix)).split()
@@ -186,7 +189,8 @@ def test_every_checker_fails_its_canary_and_names_it(tmp_path: Path) -> None:
     assert r["counter"]["per_key"]["ctr-0"]["duplicated"] > 900
     assert "larger than max" in r["size"]["size_errors"][0]["error"].lower()
     assert any(x["key"] == "ghost-canary" for x in r["admin_changes"]["lost"])
-    assert "n1" in r["metadata_agreement"]["differing_nodes"]
+    if not proxied:
+        assert "n1" in r["metadata_agreement"]["differing_nodes"]
     assert r["metadata_agreement"]["bound_s"] == 5.0
     token = named("revoke-token")[1]
     assert {x["token"] for x in r["revocation"]["accepted_late"]} == {token}
