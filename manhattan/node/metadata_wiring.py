@@ -244,7 +244,7 @@ class NodeMetadata:
                     ", ".join(view.voters))
         self._restart_log(view.voters, "removed")
 
-    async def caught_up(self, timeout: float = CATCH_UP_S) -> None:
+    async def caught_up(self, timeout: float) -> None:
         """Return once this node has applied everything committed so far: a node being
         added must know every dataset before it plans what to pull."""
         await self.log.barrier(timeout)

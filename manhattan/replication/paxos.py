@@ -39,7 +39,7 @@ from typing import TYPE_CHECKING
 from manhattan.errors import Timeout, Unavailable
 from manhattan.hlc import physical_ms
 from manhattan.replication.paxos_grants import Grant, Grants
-from manhattan.replication.paxos_phases import Contended, PaxosPhases
+from manhattan.replication.paxos_phases import Contended, Participants, PaxosPhases
 from manhattan.replication.paxos_replica import PaxosReplica
 from manhattan.replication.read_repair import newest
 from manhattan.storage import Entry, Record, Version
@@ -161,13 +161,15 @@ class PaxosCoordinator(PaxosPhases):
         mine: set[Version] = set()
         proposed = False
         deadline = self._c._deadline(timeout)
+        participants = self._participants(spec, pkey)
         grant = self._grants.take((spec.storage_id, pkey, lkey), tuple(
-            m.id for m in self._participants(spec, pkey)[0])) if may_skip_prepare else None
+            m.id for m in participants[0])) if may_skip_prepare else None
         if grant is not None and condition(self._c._visible(pkey, lkey, grant.committed)):
             entry = make_entry(grant.ballot)
             mine.add(entry.version)
             try:
-                return await self._granted_round(spec, pkey, lkey, grant, entry, deadline)
+                return await self._granted_round(spec, pkey, lkey, participants, grant,
+                                                 entry, deadline)
             except Contended as refused:  # another round, or a write outside Paxos
                 self.stats["granted_refused"] += 1
                 proposed = not refused.all_refused
@@ -229,10 +231,12 @@ class PaxosCoordinator(PaxosPhases):
         raise self._timeout(proposed, f"gave up after {self.max_rounds} contended rounds")
 
     async def _granted_round(self, spec: DatasetSpec, pkey: bytes, lkey: bytes,
-                             grant: Grant, entry: Entry, deadline: float) -> CasOutcome:
-        """Propose ``entry`` under the granted ballot (no prepare) and get it committed
-        (``_choose``); ``Contended`` when a quorum did not accept it."""
-        replicas, need = self._participants(spec, pkey)
+                             participants: Participants, grant: Grant,
+                             entry: Entry, deadline: float) -> CasOutcome:
+        """Propose ``entry`` under the granted ballot (no prepare) to ``participants``
+        (the grant's: see ``_participants``) and get it committed (``_choose``);
+        ``Contended`` when a quorum did not accept it."""
+        replicas, need = participants
         live = self._c._check_live(replicas, need, Consistency.SERIAL)
         proposal = Proposal(grant.ballot, entry)
         try:

@@ -49,6 +49,8 @@ REFUSAL_GRACE_S = 0.25
 SETTLE_S = 30.0
 # Told of a peer that failed or refused an operation.
 Miss = Callable[[Member], None]
+# Who a round asks, and how many of them must answer (``PaxosPhases._participants``).
+Participants = tuple[tuple[Member, ...], int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +263,7 @@ class PaxosPhases:
             self._grants.keep((spec.storage_id, pkey, lkey), ballot, proposal.ballot,
                               proposal.entry, ids)
 
-    def _participants(self, spec: DatasetSpec, pkey: bytes) -> tuple[tuple[Member, ...], int]:
+    def _participants(self, spec: DatasetSpec, pkey: bytes) -> Participants:
         """Who a round on ``pkey`` asks, and how many must answer: the key's replicas
         and a quorum of them, and while a membership change moves the key, its
         owners-to-be too, every one of them counted on top of the quorum (as for
@@ -271,12 +273,9 @@ class PaxosPhases:
         on a node that adopted it later than another, meets it. (Without the
         owners-to-be, a value accepted by the leaving replica and one other could be
         missing from a quorum of the new set, and be chosen over.)"""
-        membership = self._c.membership
-        members = membership.write_replicas(pkey, spec.replication_factor)
-        if membership.future_ring is None:  # no change under way (one ring lookup)
-            return members, len(members) // 2 + 1
-        return members, write_acks(membership, pkey, members, spec.replication_factor,
-                                   Consistency.QUORUM)
+        members = self._c.membership.write_replicas(pkey, spec.replication_factor)
+        return members, write_acks(self._c.membership, pkey, members,
+                                   spec.replication_factor, Consistency.QUORUM)
 
     def _owners(self, spec: DatasetSpec, pkey: bytes) -> tuple[int, ...]:
         """Ids of the key's replica set now."""
@@ -355,4 +354,5 @@ class PaxosPhases:
                       "in time; the outcome is unknown")
 
 
-__all__ = ["Contended", "PaxosPhases", "Promises", "REFUSAL_GRACE_S", "SETTLE_S"]
+__all__ = ["Contended", "Participants", "PaxosPhases", "Promises", "REFUSAL_GRACE_S",
+           "SETTLE_S"]

@@ -41,7 +41,8 @@ def write_acks(membership: Membership, pkey: bytes, replicas: tuple[Member, ...]
     """Acknowledgements a write to ``pkey`` needs from its write ``replicas``: owners-to-be
     of a range in motion (pending) must ack too, so a write acknowledged during a join
     or decommission is on its new owner when it takes over."""
-    pending = len(replicas) - len(membership.replicas(pkey, replication_factor))
+    pending = 0 if membership.future_ring is None else \
+        len(replicas) - len(membership.replicas(pkey, replication_factor))
     return required_acks(level, len(replicas) - pending) + pending
 
 

@@ -44,7 +44,7 @@ class RocksRawRanges(RocksBase):
                   sync: bool = False) -> int:
         """LWW-apply (storage key, stored value) pairs as streamed from a replica
         (counter states merge instead); returns how many changed what is stored."""
-        family, handle = self._family(dataset)
+        self._family(dataset)  # UnknownDataset before any work (again under the lock)
         if self.timestamp_gate is not None and items:
             items, refused = admit_raw(self.timestamp_gate, items)
             self.refused_timestamps += refused

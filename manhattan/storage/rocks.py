@@ -125,7 +125,7 @@ class RocksEngine(RocksCounters, RocksPaxosState, RocksPurge, RocksRawRanges, Ro
     # -- writes -----------------------------------------------------------
 
     def apply(self, dataset: str, writes: Sequence[Write], *, sync: bool = False) -> list[bool]:
-        family, handle = self._family(dataset)
+        self._family(dataset)  # UnknownDataset before any work (again under the lock)
         if self.timestamp_gate is not None and writes:
             # The newest carries the others: one skew check and clock update per batch.
             try:
